@@ -1,0 +1,4 @@
+//! vstp: turns Software Test Plan rows into executable KubeVirt / OpenShift Virtualization
+//! scenarios and reports them as JUnit with Polarion IDs. See `DESIGN.md` for the map.
+
+pub mod stp;

@@ -1,0 +1,140 @@
+//! Format B: `| Requirement ID | Requirement Summary | Test Scenario(s) | Tier | Priority |`.
+
+use std::ops::Range;
+
+use super::fields::{clean, parse_tier, split_ids, strip_links, Priority};
+use super::{Parsed, RawRow};
+
+/// Which cell holds what, found from the header row.
+#[derive(Debug, Default)]
+struct Columns {
+    width: usize,
+    id: Option<usize>,
+    story: Option<usize>,
+    scenario: Option<usize>,
+    tier: Option<usize>,
+    priority: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(cells: &[String]) -> Option<Columns> {
+        let mut cols = Columns { width: cells.len(), ..Columns::default() };
+        for (i, cell) in cells.iter().enumerate() {
+            let h = cell.to_lowercase();
+            if h.contains("scenario") {
+                cols.scenario.get_or_insert(i);
+            } else if h.contains("id") && cols.id.is_none() {
+                cols.id = Some(i);
+            } else if h.contains("summary") || h.contains("story") || h == "requirement" {
+                cols.story.get_or_insert(i);
+            } else if h.contains("tier") {
+                cols.tier.get_or_insert(i);
+            } else if h.contains("priority") {
+                cols.priority.get_or_insert(i);
+            }
+        }
+        (cols.id.is_some() && cols.scenario.is_some()).then_some(cols)
+    }
+}
+
+/// Splits `| a | b \| c |` into trimmed cells, honouring `\|` escapes.
+fn cells(line: &str) -> Vec<String> {
+    let t = line.trim();
+    let t = t.strip_prefix('|').unwrap_or(t);
+    let t = t.strip_suffix('|').filter(|r| !r.ends_with('\\')).unwrap_or(t);
+    let mut out = vec![String::new()];
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                out.last_mut().map(|s| s.push('|'));
+                chars.next();
+            }
+            '|' => out.push(String::new()),
+            _ => {
+                out.last_mut().map(|s| s.push(c));
+            }
+        }
+    }
+    out.into_iter().map(|c| c.trim().to_string()).collect()
+}
+
+fn is_separator(cells: &[String]) -> bool {
+    cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+}
+
+pub fn parse(lines: &[&str], range: Range<usize>) -> Vec<Parsed> {
+    let mut out = Vec::new();
+    let mut columns: Option<Columns> = None;
+    let mut previous_ids: Option<Vec<String>> = None;
+    for i in range.clone() {
+        let row_cells = cells(lines[i]);
+        if is_separator(&row_cells) {
+            continue;
+        }
+        // A header is the row above a `|---|` line; a table without that line starts with one.
+        let above_separator = i + 1 < range.end && is_separator(&cells(lines[i + 1]));
+        if above_separator || columns.is_none() {
+            if let Some(found) = Columns::from_header(&row_cells) {
+                columns = Some(found);
+                previous_ids = None;
+                continue;
+            }
+        }
+        let Some(cols) = &columns else {
+            out.push(Err((
+                i + 1,
+                "table row before any header: the table needs a header with \
+                 `Requirement ID` and `Test Scenario` columns"
+                    .into(),
+            )));
+            continue;
+        };
+        out.push(parse_row(cols, &row_cells, i + 1, &mut previous_ids));
+    }
+    out
+}
+
+fn parse_row(
+    cols: &Columns,
+    cells: &[String],
+    line: usize,
+    previous_ids: &mut Option<Vec<String>>,
+) -> Parsed {
+    if cells.len() != cols.width {
+        return Err((
+            line,
+            format!("the row has {} cells but the header has {}", cells.len(), cols.width),
+        ));
+    }
+    let cell = |col: Option<usize>| col.map(|c| clean(&strip_links(&cells[c]))).unwrap_or_default();
+    let mut ids = split_ids(&cells[cols.id.unwrap_or(0)]);
+    if ids.is_empty() {
+        ids = previous_ids.clone().ok_or((
+            line,
+            "empty requirement ID cell with no row above to inherit from".to_string(),
+        ))?;
+    }
+    *previous_ids = Some(ids.clone());
+    let tier_text = cell(cols.tier);
+    let tier = match tier_text.as_str() {
+        "" => None,
+        t => Some(parse_tier(t).ok_or_else(|| {
+            (line, format!("unreadable tier `{t}`: write `Tier 1`..`Tier 3` or `T1`..`T3`"))
+        })?),
+    };
+    let priority_text = cell(cols.priority);
+    let priority = match priority_text.as_str() {
+        "" => None,
+        p => Some(
+            Priority::parse(p)
+                .ok_or_else(|| (line, format!("unreadable priority `{p}`: write P0, P1, P2 or P3")))?,
+        ),
+    };
+    let scenario = cell(cols.scenario);
+    if scenario.is_empty() {
+        return Err((line, "empty test scenario cell".into()));
+    }
+    let story = cell(cols.story);
+    Ok(RawRow { line, ids, story, scenario, tier, priority })
+}
