@@ -1,0 +1,77 @@
+//! The two targets: the simulated cluster and any kubeconfig context. Scenarios only ever see
+//! the `kube::Client` this produces.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// vstp-sim, started in-process.
+    Sim,
+    /// A real cluster from a kubeconfig.
+    Cluster,
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TargetKind::Sim => "sim",
+            TargetKind::Cluster => "cluster",
+        })
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetOptions {
+    /// Where scenarios run: the built-in simulator or a real cluster.
+    #[arg(long, value_enum, env = "VSTP_TARGET", default_value_t = TargetKind::Sim)]
+    pub target: TargetKind,
+    /// kubeconfig for --target cluster (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, env = "VSTP_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context for --target cluster (default: the current context).
+    #[arg(long, env = "VSTP_CONTEXT")]
+    pub context: Option<String>,
+}
+
+/// A connected target.
+pub struct Target {
+    pub kind: TargetKind,
+    pub client: kube::Client,
+}
+
+impl Target {
+    /// Connects once per run; called lazily by the first scenario that needs a cluster, so that
+    /// listing and pending-only runs never touch one.
+    pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
+        match options.target {
+            TargetKind::Sim => anyhow::bail!(
+                "the simulated cluster (vstp-sim) is not available in this build yet; \
+                 run with --target cluster and a kubeconfig"
+            ),
+            TargetKind::Cluster => {
+                let client = cluster_client(options).await?;
+                Ok(Target { kind: TargetKind::Cluster, client })
+            }
+        }
+    }
+}
+
+async fn cluster_client(options: &TargetOptions) -> anyhow::Result<kube::Client> {
+    let kube_options = kube::config::KubeConfigOptions {
+        context: options.context.clone(),
+        ..Default::default()
+    };
+    let config = match &options.kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube_options).await
+        }
+        None => kube::Config::from_kubeconfig(&kube_options).await,
+    }
+    .context("cannot load a kubeconfig for --target cluster; pass --kubeconfig FILE or set KUBECONFIG")?;
+    kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
+}

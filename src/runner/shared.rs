@@ -1,0 +1,47 @@
+//! State shared by all trials of a run: configuration, results, runtime, target, interrupt.
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{watch, OnceCell};
+
+use super::record::Recorder;
+use super::RunConfig;
+use crate::cluster::Target;
+
+pub struct Shared {
+    pub config: RunConfig,
+    pub recorder: Recorder,
+    pub runtime: tokio::runtime::Runtime,
+    target: OnceCell<Result<Target, String>>,
+    /// Ordinary scenarios hold it shared, disruptive ones exclusively.
+    pub exclusive: RwLock<()>,
+    /// Becomes Some(signal name) on the first SIGINT/SIGTERM.
+    pub interrupted: watch::Sender<Option<&'static str>>,
+}
+
+impl Shared {
+    pub fn new(config: RunConfig, recorder: Recorder) -> std::io::Result<Arc<Shared>> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        Ok(Arc::new(Shared {
+            config,
+            recorder,
+            runtime,
+            target: OnceCell::new(),
+            exclusive: RwLock::new(()),
+            interrupted: watch::channel(None).0,
+        }))
+    }
+
+    pub async fn target(&self) -> anyhow::Result<&Target> {
+        let options = &self.config.target;
+        let connected = self
+            .target
+            .get_or_init(|| async { Target::connect(options).await.map_err(|e| format!("{e:#}")) })
+            .await;
+        connected.as_ref().map_err(|e| anyhow::anyhow!("cannot connect the {} target: {e}", options.target))
+    }
+
+    pub fn interruption(&self) -> Option<&'static str> {
+        *self.interrupted.borrow()
+    }
+}

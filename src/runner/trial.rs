@@ -1,0 +1,128 @@
+//! One scenario as one libtest-mimic trial.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use libtest_mimic::{Completion, Failed, Trial};
+
+use super::ctx::{Ctx, StepLog};
+use super::record::Outcome;
+use super::select::Planned;
+use super::shared::Shared;
+use crate::cluster::TargetKind;
+use crate::scenarios::{Body, Implementation};
+
+pub fn make(shared: Arc<Shared>, planned: Planned) -> Trial {
+    let name = planned.scenario.trial_name();
+    Trial::ignorable_test(name, move || run(&shared, &planned))
+}
+
+fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
+    let name = planned.scenario.trial_name();
+    let outcome = match gate(shared, planned) {
+        Err(outcome) => {
+            shared.recorder.finish(&name, outcome.clone(), String::new());
+            outcome
+        }
+        Ok(body) => {
+            let _turn = Turn::take(shared, planned.scenario.disruptive);
+            shared.recorder.start(&name);
+            eprintln!("vstp: started {name}");
+            let log = Arc::new(StepLog::new());
+            let outcome = execute(shared, planned, body, log.clone());
+            save_log(shared, &name, &log);
+            shared.recorder.finish(&name, outcome.clone(), log.render());
+            outcome
+        }
+    };
+    match outcome {
+        Outcome::Passed => Ok(Completion::Completed),
+        Outcome::Skipped(reason) => Ok(Completion::ignored_with(reason)),
+        Outcome::Failed(message) | Outcome::Error(message) => Err(message.into()),
+    }
+}
+
+/// Why the scenario does not run at all, as its outcome; else its body.
+fn gate(shared: &Shared, planned: &Planned) -> Result<Body, Outcome> {
+    if let Some(signal) = shared.interruption() {
+        return Err(Outcome::Error(format!("not run: the run was interrupted by {signal}")));
+    }
+    let scenario = &planned.scenario;
+    let body = match scenario.implementation {
+        Implementation::Pending(reason) => return Err(Outcome::Skipped(format!("pending: {reason}"))),
+        Implementation::Automated(body) => body,
+    };
+    if scenario.disruptive && shared.config.target.target == TargetKind::Cluster && !shared.config.allow_disruptive {
+        return Err(Outcome::Skipped(
+            "disruptive (drains nodes or changes node networking): pass --allow-disruptive to run it on a cluster".into(),
+        ));
+    }
+    Ok(body)
+}
+
+/// Ordinary scenarios share the cluster; a disruptive one waits until it has it alone.
+enum Turn<'a> {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
+}
+
+impl<'a> Turn<'a> {
+    fn take(shared: &'a Shared, disruptive: bool) -> Turn<'a> {
+        if disruptive {
+            Turn::Alone(shared.exclusive.write().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            Turn::Shared(shared.exclusive.read().unwrap_or_else(|e| e.into_inner()))
+        }
+    }
+}
+
+fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog>) -> Outcome {
+    let scenario = &planned.scenario;
+    let ctx = Ctx {
+        shared: shared.clone(),
+        trial: scenario.trial_name().into(),
+        artifacts: shared.config.artifacts.join(scenario.trial_name()),
+        log: log.clone(),
+    };
+    let budget = scenario.budget;
+    let mut interrupted = shared.interrupted.subscribe();
+    shared.runtime.block_on(async move {
+        let work = AssertUnwindSafe(body(ctx)).catch_unwind();
+        tokio::select! {
+            result = tokio::time::timeout(budget, work) => match result {
+                Ok(Ok(Ok(()))) => Outcome::Passed,
+                Ok(Ok(Err(error))) => Outcome::Failed(format!("{error:#}")),
+                Ok(Err(panic)) => Outcome::Error(format!("the scenario panicked: {}", panic_text(&panic))),
+                Err(_) => Outcome::Failed(format!(
+                    "exceeded its budget of {:.1}s; last step: {}",
+                    budget.as_secs_f64(),
+                    last_line(&log)
+                )),
+            },
+            Ok(signal) = interrupted.wait_for(Option::is_some) => {
+                Outcome::Error(format!("interrupted by {}; last step: {}", signal.unwrap_or("a signal"), last_line(&log)))
+            }
+        }
+    })
+}
+
+fn last_line(log: &StepLog) -> String {
+    log.render().lines().last().map_or_else(|| "(none logged)".into(), str::to_string)
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
+}
+
+fn save_log(shared: &Shared, name: &str, log: &StepLog) {
+    let dir = shared.config.artifacts.join(name);
+    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("steps.log"), log.render()));
+    if let Err(e) = written {
+        eprintln!("vstp: cannot write the step log of {name} to {}: {e}", dir.display());
+    }
+}
