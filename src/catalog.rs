@@ -12,10 +12,17 @@ use crate::stp::{self, is_valid_id, Plan, Row, StpError};
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Coverage {
     /// Trial names of the automated scenarios.
-    Automated { trials: Vec<String> },
+    Automated {
+        trials: Vec<String>,
+    },
     /// Declared scenarios not written yet (trial names), with the first reason.
-    Pending { trials: Vec<String>, reason: String },
-    Manual { reason: String },
+    Pending {
+        trials: Vec<String>,
+        reason: String,
+    },
+    Manual {
+        reason: String,
+    },
     Missing,
 }
 
@@ -57,7 +64,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn pending(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| matches!(e.coverage, Coverage::Pending { .. }))
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.coverage, Coverage::Pending { .. }))
     }
 }
 
@@ -72,7 +81,10 @@ pub fn stp_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "md") {
                 let rel = path.strip_prefix(root).unwrap_or(&path);
-                let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>();
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>();
                 found.push((rel.join("/"), path));
             }
         }
@@ -92,7 +104,11 @@ pub fn load(root: &Path, scenarios: &[Scenario], manual: &[ManualRow]) -> Catalo
                     Ok(plan) => {
                         plans.insert(rel, plan);
                     }
-                    Err(errors) => problems.extend(errors.iter().map(|e: &StpError| Problem::Stp(e.to_string()))),
+                    Err(errors) => problems.extend(
+                        errors
+                            .iter()
+                            .map(|e: &StpError| Problem::Stp(e.to_string())),
+                    ),
                 }
             }
         }
@@ -108,23 +124,39 @@ pub fn load(root: &Path, scenarios: &[Scenario], manual: &[ManualRow]) -> Catalo
 }
 
 /// The join itself, on already parsed plans keyed by their path relative to the STP root.
-pub fn join(plans: &BTreeMap<String, Plan>, scenarios: &[Scenario], manual: &[ManualRow]) -> Catalog {
+pub fn join(
+    plans: &BTreeMap<String, Plan>,
+    scenarios: &[Scenario],
+    manual: &[ManualRow],
+) -> Catalog {
     let mut problems = declaration_problems(scenarios);
     for s in scenarios {
         if let Some(problem) = row_mismatch(plans, s.stp, s.row, s.row_ids) {
-            problems.push(Problem::TestWithoutRow(format!("scenario {}: {problem}", s.trial_name())));
+            problems.push(Problem::TestWithoutRow(format!(
+                "scenario {}: {problem}",
+                s.trial_name()
+            )));
         }
     }
     for m in manual {
         if let Some(problem) = row_mismatch(plans, m.stp, m.row, m.row_ids) {
-            problems.push(Problem::TestWithoutRow(format!("manual row {}#{}: {problem}", m.stp, m.row)));
+            problems.push(Problem::TestWithoutRow(format!(
+                "manual row {}#{}: {problem}",
+                m.stp, m.row
+            )));
         }
     }
     let mut entries = Vec::new();
     for (rel, plan) in plans {
         for row in &plan.rows {
-            let here: Vec<&Scenario> = scenarios.iter().filter(|s| s.stp == rel && s.row == row.index).collect();
-            let manual_reason = manual.iter().find(|m| m.stp == rel && m.row == row.index).map(|m| m.reason);
+            let here: Vec<&Scenario> = scenarios
+                .iter()
+                .filter(|s| s.stp == rel && s.row == row.index)
+                .collect();
+            let manual_reason = manual
+                .iter()
+                .find(|m| m.stp == rel && m.row == row.index)
+                .map(|m| m.reason);
             let coverage = coverage_of(&here, manual_reason);
             if coverage == Coverage::Missing {
                 problems.push(Problem::RowWithoutTest(format!(
@@ -141,7 +173,11 @@ pub fn join(plans: &BTreeMap<String, Plan>, scenarios: &[Scenario], manual: &[Ma
                     row.line
                 )));
             }
-            entries.push(Entry { stp: rel.clone(), row: row.clone(), coverage });
+            entries.push(Entry {
+                stp: rel.clone(),
+                row: row.clone(),
+                coverage,
+            });
         }
     }
     Catalog { entries, problems }
@@ -149,27 +185,45 @@ pub fn join(plans: &BTreeMap<String, Plan>, scenarios: &[Scenario], manual: &[Ma
 
 fn coverage_of(here: &[&Scenario], manual_reason: Option<&str>) -> Coverage {
     let trials = |pred: fn(&Scenario) -> bool| -> Vec<String> {
-        here.iter().filter(|s| pred(s)).map(|s| s.trial_name()).collect()
+        here.iter()
+            .filter(|s| pred(s))
+            .map(|s| s.trial_name())
+            .collect()
     };
     if let Some(reason) = here.iter().find_map(|s| s.pending_reason()) {
-        return Coverage::Pending { trials: trials(|s| s.pending_reason().is_some()), reason: reason.into() };
+        return Coverage::Pending {
+            trials: trials(|s| s.pending_reason().is_some()),
+            reason: reason.into(),
+        };
     }
     if !here.is_empty() {
-        return Coverage::Automated { trials: trials(|_| true) };
+        return Coverage::Automated {
+            trials: trials(|_| true),
+        };
     }
     match manual_reason {
-        Some(reason) => Coverage::Manual { reason: reason.into() },
+        Some(reason) => Coverage::Manual {
+            reason: reason.into(),
+        },
         None => Coverage::Missing,
     }
 }
 
 /// Why a declaration's (stp, row, ids) does not point at a real row, if it does not.
-fn row_mismatch(plans: &BTreeMap<String, Plan>, stp: &str, row: usize, ids: &[&str]) -> Option<String> {
+fn row_mismatch(
+    plans: &BTreeMap<String, Plan>,
+    stp: &str,
+    row: usize,
+    ids: &[&str],
+) -> Option<String> {
     let Some(plan) = plans.get(stp) else {
         return Some(format!("no STP stps/{stp}"));
     };
     let Some(found) = plan.rows.iter().find(|r| r.index == row) else {
-        return Some(format!("stps/{stp} has {} rows, not a row {row}", plan.rows.len()));
+        return Some(format!(
+            "stps/{stp} has {} rows, not a row {row}",
+            plan.rows.len()
+        ));
     };
     let declared: BTreeSet<&str> = ids.iter().copied().collect();
     let written: BTreeSet<&str> = found.ids.iter().map(String::as_str).collect();
@@ -190,18 +244,26 @@ fn declaration_problems(scenarios: &[Scenario]) -> Vec<Problem> {
     for s in scenarios {
         let name = s.trial_name();
         if !names.insert(name.clone()) {
-            problems.push(Problem::BadDeclaration(format!("two scenarios share the trial name {name}")));
+            problems.push(Problem::BadDeclaration(format!(
+                "two scenarios share the trial name {name}"
+            )));
         }
         let ids: Vec<&str> = s.ids().collect();
         for (i, id) in ids.iter().enumerate() {
             if !is_valid_id(id) {
-                problems.push(Problem::BadDeclaration(format!("{name}: malformed ID `{id}`")));
+                problems.push(Problem::BadDeclaration(format!(
+                    "{name}: malformed ID `{id}`"
+                )));
             } else if ids[..i].contains(id) {
-                problems.push(Problem::BadDeclaration(format!("{name}: ID `{id}` declared twice")));
+                problems.push(Problem::BadDeclaration(format!(
+                    "{name}: ID `{id}` declared twice"
+                )));
             }
         }
         let slug_ok = !s.slug.is_empty()
-            && s.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && s.slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !slug_ok {
             problems.push(Problem::BadDeclaration(format!(
                 "{name}: slug `{}` must be lower-case letters, digits and dashes",

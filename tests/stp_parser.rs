@@ -6,7 +6,9 @@ use rstest::rstest;
 use vstp::stp::{self, Plan, Priority, StpError};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stp").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/stp")
+        .join(name)
 }
 
 fn plan(name: &str) -> Plan {
@@ -21,7 +23,13 @@ fn errors(name: &str) -> Vec<StpError> {
 fn summary(p: &Plan) -> Vec<(Vec<&str>, Option<u8>, Option<Priority>)> {
     p.rows
         .iter()
-        .map(|r| (r.ids.iter().map(String::as_str).collect(), r.tier, r.priority))
+        .map(|r| {
+            (
+                r.ids.iter().map(String::as_str).collect(),
+                r.tier,
+                r.priority,
+            )
+        })
         .collect()
 }
 
@@ -49,7 +57,10 @@ fn summary(p: &Plan) -> Vec<(Vec<&str>, Option<u8>, Option<Priority>)> {
 ])]
 #[case::wrapped_and_dashes("wrapped.md", vec![(vec!["CNV-5"], Some(2), Some(Priority::P1)), (vec!["CNV-6"], Some(1), Some(Priority::P0))])]
 #[case::missing_priority("missing_priority.md", vec![(vec!["CNV-7"], Some(2), None), (vec!["CNV-8"], Some(2), None)])]
-fn rows_are_read(#[case] name: &str, #[case] expected: Vec<(Vec<&str>, Option<u8>, Option<Priority>)>) {
+fn rows_are_read(
+    #[case] name: &str,
+    #[case] expected: Vec<(Vec<&str>, Option<u8>, Option<Priority>)>,
+) {
     assert_eq!(summary(&plan(name)), expected);
 }
 
@@ -59,21 +70,33 @@ fn rows_carry_lines_indices_and_texts() {
     assert_eq!(p.title.as_deref(), Some("Example Feature"));
     let first = &p.rows[0];
     assert_eq!((first.line, first.index), (11, 1));
-    assert_eq!(first.story, "As a VM owner, I want to re-assign my VM to a different network without rebooting.");
-    assert_eq!(first.scenario, "Verify the running VM reaches the new network without a reboot.");
+    assert_eq!(
+        first.story,
+        "As a VM owner, I want to re-assign my VM to a different network without rebooting."
+    );
+    assert_eq!(
+        first.scenario,
+        "Verify the running VM reaches the new network without a reboot."
+    );
     assert_eq!((p.rows[1].line, p.rows[1].index), (14, 2));
 }
 
 #[test]
 fn wrapped_lines_are_joined() {
     let p = plan("wrapped.md");
-    assert_eq!(p.rows[0].story, "As a VM owner, I want a story that is long enough to wrap onto a second line.");
+    assert_eq!(
+        p.rows[0].story,
+        "As a VM owner, I want a story that is long enough to wrap onto a second line."
+    );
     assert_eq!(
         p.rows[0].scenario,
         "A scenario that wraps onto an indented continuation line, and a third one."
     );
     assert_eq!(p.rows[1].story, "Plain hyphen separator.");
-    assert_eq!(p.rows[1].scenario, "Bold labels. **Scenario 1** — first part.");
+    assert_eq!(
+        p.rows[1].scenario,
+        "Bold labels. **Scenario 1** — first part."
+    );
 }
 
 #[test]
@@ -92,10 +115,16 @@ fn inherited_rows_keep_their_own_lines() {
 #[case::no_scenario("no_scenario.md", 3, "no `*Test Scenario:*` line")]
 fn malformed_rows_name_file_and_line(#[case] name: &str, #[case] line: usize, #[case] text: &str) {
     let all = errors(name);
-    let hit = all.iter().find(|e| e.line == line).unwrap_or_else(|| panic!("no error at line {line}: {all:?}"));
+    let hit = all
+        .iter()
+        .find(|e| e.line == line)
+        .unwrap_or_else(|| panic!("no error at line {line}: {all:?}"));
     assert!(hit.message.contains(text), "{hit}");
     let shown = hit.to_string();
-    assert!(shown.starts_with(&format!("{}:{line}: ", fixture(name).display())), "{shown}");
+    assert!(
+        shown.starts_with(&format!("{}:{line}: ", fixture(name).display())),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -108,7 +137,11 @@ fn every_malformed_row_is_reported_not_just_the_first() {
 fn a_file_without_traceability_section_is_a_clear_error() {
     let all = errors("no_section.md");
     assert_eq!(all.len(), 1);
-    assert!(all[0].message.contains("no traceability section"), "{}", all[0]);
+    assert!(
+        all[0].message.contains("no traceability section"),
+        "{}",
+        all[0]
+    );
 }
 
 #[test]
@@ -133,10 +166,43 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "- ", "  - ", "**", "**[", "]**", "[", "]", "(", ")", "|", " | ", "\\|", "—", "–", "-", ":",
-    "*Test Scenario:*", "*Priority:*", "*Tier:*", "[Tier ", "[T", "P", "CNV-", "VIRTSTRAT-",
-    "1", "9", "\n", "\n\n", "### **III. Test Scenarios & Traceability**\n", "#### ", "```\n",
-    "é", "🙂", "\t", " ", "(epic)", ",",
+    "- ",
+    "  - ",
+    "**",
+    "**[",
+    "]**",
+    "[",
+    "]",
+    "(",
+    ")",
+    "|",
+    " | ",
+    "\\|",
+    "—",
+    "–",
+    "-",
+    ":",
+    "*Test Scenario:*",
+    "*Priority:*",
+    "*Tier:*",
+    "[Tier ",
+    "[T",
+    "P",
+    "CNV-",
+    "VIRTSTRAT-",
+    "1",
+    "9",
+    "\n",
+    "\n\n",
+    "### **III. Test Scenarios & Traceability**\n",
+    "#### ",
+    "```\n",
+    "é",
+    "🙂",
+    "\t",
+    " ",
+    "(epic)",
+    ",",
 ];
 
 fn mutate(rng: &mut Rng, base: &str) -> String {
@@ -152,7 +218,9 @@ fn mutate(rng: &mut Rng, base: &str) -> String {
             }
             out
         }
-        _ => (0..rng.below(200)).map(|_| TOKENS[rng.below(TOKENS.len())]).collect(),
+        _ => (0..rng.below(200))
+            .map(|_| TOKENS[rng.below(TOKENS.len())])
+            .collect(),
     }
 }
 
@@ -183,5 +251,8 @@ fn random_and_truncated_documents_never_panic() {
         }
     }
     // Both outcomes must occur, or the generator is not exercising the parser.
-    assert!(parsed > 100 && rejected > 100, "parsed {parsed}, rejected {rejected}");
+    assert!(
+        parsed > 100 && rejected > 100,
+        "parsed {parsed}, rejected {rejected}"
+    );
 }

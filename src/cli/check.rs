@@ -35,7 +35,10 @@ pub fn main(args: &Args) -> u8 {
         }
     }
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        ),
         Format::Text => {
             for r in &rows {
                 println!(

@@ -30,7 +30,10 @@ struct Totals {
 }
 
 fn totals(catalog: &Catalog) -> Totals {
-    let mut t = Totals { rows: catalog.entries.len(), ..Totals::default() };
+    let mut t = Totals {
+        rows: catalog.entries.len(),
+        ..Totals::default()
+    };
     for e in &catalog.entries {
         match e.coverage {
             Coverage::Automated { .. } => t.automated += 1,
@@ -56,7 +59,10 @@ pub fn main(args: &Args) -> u8 {
         return exit::FAILED;
     }
     if args.strict && totals.pending > 0 {
-        eprintln!("vstp: --strict: {} row(s) are pending, not automated", totals.pending);
+        eprintln!(
+            "vstp: --strict: {} row(s) are pending, not automated",
+            totals.pending
+        );
         return exit::FAILED;
     }
     exit::OK
@@ -67,7 +73,9 @@ fn markdown(catalog: &Catalog, totals: &Totals) -> String {
     for e in &catalog.entries {
         let (scenarios, status) = match &e.coverage {
             Coverage::Automated { trials } => (trials.join("<br>"), "automated".to_string()),
-            Coverage::Pending { trials, reason } => (trials.join("<br>"), format!("pending: {reason}")),
+            Coverage::Pending { trials, reason } => {
+                (trials.join("<br>"), format!("pending: {reason}"))
+            }
             Coverage::Manual { reason } => ("-".into(), format!("manual: {reason}")),
             Coverage::Missing => ("-".into(), "**missing**".into()),
         };
@@ -83,12 +91,30 @@ fn markdown(catalog: &Catalog, totals: &Totals) -> String {
         );
     }
     let section = |title: &str, pick: fn(&Problem) -> bool| {
-        let items: Vec<String> = catalog.problems.iter().filter(|p| pick(p)).map(|p| format!("- {p}\n")).collect();
-        format!("\n## {title}\n\n{}", if items.is_empty() { "none\n".into() } else { items.concat() })
+        let items: Vec<String> = catalog
+            .problems
+            .iter()
+            .filter(|p| pick(p))
+            .map(|p| format!("- {p}\n"))
+            .collect();
+        format!(
+            "\n## {title}\n\n{}",
+            if items.is_empty() {
+                "none\n".into()
+            } else {
+                items.concat()
+            }
+        )
     };
-    out += &section("Rows without tests", |p| matches!(p, Problem::RowWithoutTest(_)));
-    out += &section("Tests without rows", |p| matches!(p, Problem::TestWithoutRow(_)));
-    out += &section("Other problems", |p| matches!(p, Problem::BadDeclaration(_) | Problem::Stp(_)));
+    out += &section("Rows without tests", |p| {
+        matches!(p, Problem::RowWithoutTest(_))
+    });
+    out += &section("Tests without rows", |p| {
+        matches!(p, Problem::TestWithoutRow(_))
+    });
+    out += &section("Other problems", |p| {
+        matches!(p, Problem::BadDeclaration(_) | Problem::Stp(_))
+    });
     out += &format!(
         "\n{} rows: {} automated, {} pending, {} manual, {} missing.\n",
         totals.rows, totals.automated, totals.pending, totals.manual, totals.missing

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use super::{exit, planned_or_problems, default_stp_root};
+use super::{default_stp_root, exit, planned_or_problems};
 use crate::cluster::TargetOptions;
 use crate::runner::select::{self, Selection};
 use crate::runner::{Run, RunConfig};
@@ -43,8 +43,19 @@ pub fn main() -> ExitCode {
         }
     };
     let mut chosen = all.clone();
-    if let Some(filter) = cli.mimic.filter.clone().filter(|f| !cli.mimic.exact && resolved_by_vstp(f)) {
-        match select::select(&all, &Selection { ids: vec![filter], ..Selection::default() }) {
+    if let Some(filter) = cli
+        .mimic
+        .filter
+        .clone()
+        .filter(|f| !cli.mimic.exact && resolved_by_vstp(f))
+    {
+        match select::select(
+            &all,
+            &Selection {
+                ids: vec![filter],
+                ..Selection::default()
+            },
+        ) {
             Ok(found) => chosen = found,
             Err(no_match) => {
                 eprintln!("vstp: {no_match}");
@@ -54,7 +65,9 @@ pub fn main() -> ExitCode {
         cli.mimic.filter = None;
     }
     let config = RunConfig::new(cli.target.clone(), cli.allow_disruptive);
-    cli.mimic.test_threads.get_or_insert(config.default_threads());
+    cli.mimic
+        .test_threads
+        .get_or_insert(config.default_threads());
     let run = match Run::new(config, chosen) {
         Ok(run) => run,
         Err(e) => {

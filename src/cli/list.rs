@@ -11,23 +11,51 @@ pub fn main(root: &Path) -> u8 {
     let all = scenarios::all();
     let mut rows = Vec::new();
     for entry in &catalog.entries {
-        let here: Vec<_> = all.iter().filter(|s| s.stp == entry.stp && s.row == entry.row.index).collect();
+        let here: Vec<_> = all
+            .iter()
+            .filter(|s| s.stp == entry.stp && s.row == entry.row.index)
+            .collect();
         let base = |id: String, trial: String, os: String, status: String| {
-            vec![id, trial, opt(entry.row.tier, "T"), opt(entry.row.priority, ""), os, status]
+            vec![
+                id,
+                trial,
+                opt(entry.row.tier, "T"),
+                opt(entry.row.priority, ""),
+                os,
+                status,
+            ]
         };
         if here.is_empty() {
             let status = match &entry.coverage {
                 Coverage::Manual { reason } => format!("manual: {reason}"),
                 _ => "missing".into(),
             };
-            rows.push(base(entry.row.ids.join(","), format!("stps/{}:{}", entry.stp, entry.row.line), "-".into(), status));
+            rows.push(base(
+                entry.row.ids.join(","),
+                format!("stps/{}:{}", entry.stp, entry.row.line),
+                "-".into(),
+                status,
+            ));
         }
         for s in here {
-            let status = s.pending_reason().map_or("automated".into(), |_| "pending".to_string());
-            rows.push(base(s.ids().collect::<Vec<_>>().join(","), s.trial_name(), format!("{:?}", s.os), status));
+            let status = s
+                .pending_reason()
+                .map_or("automated".into(), |_| "pending".to_string());
+            rows.push(base(
+                s.ids().collect::<Vec<_>>().join(","),
+                s.trial_name(),
+                format!("{:?}", s.os),
+                status,
+            ));
         }
     }
-    print!("{}", table(&["IDS", "SCENARIO", "TIER", "PRIORITY", "OS", "STATUS"], &rows));
+    print!(
+        "{}",
+        table(
+            &["IDS", "SCENARIO", "TIER", "PRIORITY", "OS", "STATUS"],
+            &rows
+        )
+    );
     for problem in &catalog.problems {
         eprintln!("vstp: {problem}");
     }

@@ -89,7 +89,9 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::List { root } => list::main(&root.resolve()),
         Command::Coverage(args) => coverage::main(&args),
-        Command::Stp { command: StpCommand::Check(args) } => check::main(&args),
+        Command::Stp {
+            command: StpCommand::Check(args),
+        } => check::main(&args),
         Command::Run(args) => run::main(&args),
     };
     ExitCode::from(code)
@@ -103,8 +105,12 @@ pub fn load_catalog(root: &std::path::Path) -> Catalog {
 /// Scenarios with their rows, or the problems that make running them meaningless.
 pub fn planned_or_problems(root: &std::path::Path) -> Result<Vec<Planned>, Vec<Problem>> {
     let catalog = load_catalog(root);
-    let blocking: Vec<Problem> =
-        catalog.problems.iter().filter(|p| !matches!(p, Problem::RowWithoutTest(_))).cloned().collect();
+    let blocking: Vec<Problem> = catalog
+        .problems
+        .iter()
+        .filter(|p| !matches!(p, Problem::RowWithoutTest(_)))
+        .cloned()
+        .collect();
     if !blocking.is_empty() {
         return Err(blocking);
     }
@@ -120,7 +126,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("  ").trim_end().to_string() + "\n"
     };
     let mut out = line(header.iter().map(|h| h.to_string()).collect());

@@ -48,7 +48,12 @@ pub fn main(args: &Args) -> u8 {
             return exit::USAGE;
         }
     };
-    let selection = Selection { ids: args.ids.clone(), tier: args.tier, priority: args.priority, sig: args.sig.clone() };
+    let selection = Selection {
+        ids: args.ids.clone(),
+        tier: args.tier,
+        priority: args.priority,
+        sig: args.sig.clone(),
+    };
     let chosen = match select::select(&all, &selection) {
         Ok(chosen) => chosen,
         Err(no_match) => {
@@ -57,8 +62,15 @@ pub fn main(args: &Args) -> u8 {
         }
     };
     let config = RunConfig::new(args.target.clone(), args.allow_disruptive);
-    let threads = args.test_threads.unwrap_or_else(|| config.default_threads());
-    eprintln!("vstp: run {} on {} with {threads} thread(s): {} scenario(s)", config.run_id, config.target.target, chosen.len());
+    let threads = args
+        .test_threads
+        .unwrap_or_else(|| config.default_threads());
+    eprintln!(
+        "vstp: run {} on {} with {threads} thread(s): {} scenario(s)",
+        config.run_id,
+        config.target.target,
+        chosen.len()
+    );
     let run = match Run::new(config, chosen) {
         Ok(run) => run,
         Err(e) => {
@@ -66,7 +78,10 @@ pub fn main(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let mimic = libtest_mimic::Arguments { test_threads: Some(threads.max(1)), ..Default::default() };
+    let mimic = libtest_mimic::Arguments {
+        test_threads: Some(threads.max(1)),
+        ..Default::default()
+    };
     let report = run.execute(&mimic);
     print!("{}", summary(&report));
     exit_code(&report)
@@ -94,8 +109,19 @@ pub fn summary(report: &RunReport) -> String {
                 Outcome::Skipped(m) => ("skipped", m),
                 Outcome::Error(m) => ("ERROR", m),
             };
-            let detail: String = detail.lines().next().unwrap_or("").chars().take(100).collect();
-            vec![case.planned.scenario.trial_name(), status.into(), seconds(elapsed), opt(Some(detail), "")]
+            let detail: String = detail
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect();
+            vec![
+                case.planned.scenario.trial_name(),
+                status.into(),
+                seconds(elapsed),
+                opt(Some(detail), ""),
+            ]
         })
         .collect();
     format!(

@@ -53,7 +53,10 @@ impl Target {
             ),
             TargetKind::Cluster => {
                 let client = cluster_client(options).await?;
-                Ok(Target { kind: TargetKind::Cluster, client })
+                Ok(Target {
+                    kind: TargetKind::Cluster,
+                    client,
+                })
             }
         }
     }
@@ -72,6 +75,8 @@ async fn cluster_client(options: &TargetOptions) -> anyhow::Result<kube::Client>
         }
         None => kube::Config::from_kubeconfig(&kube_options).await,
     }
-    .context("cannot load a kubeconfig for --target cluster; pass --kubeconfig FILE or set KUBECONFIG")?;
+    .context(
+        "cannot load a kubeconfig for --target cluster; pass --kubeconfig FILE or set KUBECONFIG",
+    )?;
     kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
 }

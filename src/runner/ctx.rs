@@ -15,16 +15,26 @@ pub struct StepLog {
 
 impl StepLog {
     pub fn new() -> StepLog {
-        StepLog { started: Instant::now(), lines: Mutex::new(Vec::new()) }
+        StepLog {
+            started: Instant::now(),
+            lines: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn push(&self, text: &str) {
         let line = format!("[{:>8.3}s] {text}", self.started.elapsed().as_secs_f64());
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
     }
 
     pub fn render(&self) -> String {
-        let mut out = self.lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+        let mut out = self
+            .lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join("\n");
         if !out.is_empty() {
             out.push('\n');
         }

@@ -21,7 +21,11 @@ pub fn polarion_ids(case: &CaseRecord) -> Vec<String> {
     if !s.test_ids.is_empty() {
         return s.test_ids.iter().map(|id| id.to_string()).collect();
     }
-    s.row_ids.iter().filter(|id| id.starts_with("CNV-")).map(|id| id.to_string()).collect()
+    s.row_ids
+        .iter()
+        .filter(|id| id.starts_with("CNV-"))
+        .map(|id| id.to_string())
+        .collect()
 }
 
 pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
@@ -45,7 +49,9 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
         suites[at].add_test_case(test_case(case, info));
     }
     report.add_test_suites(suites);
-    report.to_string().unwrap_or_else(|e| format!("<!-- cannot serialise the report: {e} -->"))
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot serialise the report: {e} -->"))
 }
 
 fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
@@ -87,7 +93,10 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
 
 fn non_success(kind: NonSuccessKind, message: &str, case: &CaseRecord) -> TestCaseStatus {
     let mut st = TestCaseStatus::non_success(kind);
-    st.set_message(format!("{message} (artifacts: {})", case.artifacts.display()));
+    st.set_message(format!(
+        "{message} (artifacts: {})",
+        case.artifacts.display()
+    ));
     st.set_type(match kind {
         NonSuccessKind::Failure => "Failure",
         NonSuccessKind::Error => "Error",

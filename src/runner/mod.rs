@@ -37,22 +37,25 @@ impl RunConfig {
     /// Paths per DESIGN §4: `$ARTIFACT_DIR/junit_vstp.xml` in CI, else `target/vstp/<run-id>/`.
     pub fn new(target: TargetOptions, allow_disruptive: bool) -> RunConfig {
         let run_id = new_run_id();
-        let (junit_path, artifacts) = match std::env::var_os("ARTIFACT_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => {
-                let dir = PathBuf::from(dir);
-                (dir.join("junit_vstp.xml"), dir.join("vstp").join(&run_id))
-            }
-            None => {
-                let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-                let base = target_dir.join("vstp").join(&run_id);
-                (base.join("junit.xml"), base)
-            }
-        };
+        let (junit_path, artifacts) =
+            match std::env::var_os("ARTIFACT_DIR").filter(|d| !d.is_empty()) {
+                Some(dir) => {
+                    let dir = PathBuf::from(dir);
+                    (dir.join("junit_vstp.xml"), dir.join("vstp").join(&run_id))
+                }
+                None => {
+                    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                        .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+                    let base = target_dir.join("vstp").join(&run_id);
+                    (base.join("junit.xml"), base)
+                }
+            };
         RunConfig {
             run_id,
             target,
             allow_disruptive,
-            polarion_project: std::env::var("VSTP_POLARION_PROJECT").unwrap_or_else(|_| "CNV".into()),
+            polarion_project: std::env::var("VSTP_POLARION_PROJECT")
+                .unwrap_or_else(|_| "CNV".into()),
             junit_path,
             artifacts,
             handle_signals: true,
@@ -110,7 +113,10 @@ impl Run {
     pub fn new(config: RunConfig, planned: Vec<Planned>) -> std::io::Result<Run> {
         let artifacts = config.artifacts.clone();
         let recorder = record::Recorder::new(&planned, |p| artifacts.join(p.scenario.trial_name()));
-        Ok(Run { shared: Shared::new(config, recorder)?, planned })
+        Ok(Run {
+            shared: Shared::new(config, recorder)?,
+            planned,
+        })
     }
 
     pub fn interrupter(&self) -> Interrupter {
@@ -122,7 +128,11 @@ impl Run {
         let signals = (self.shared.config.handle_signals && !args.list)
             .then(|| signals::install(self.shared.clone()))
             .and_then(Result::ok);
-        let trials = self.planned.iter().map(|p| trial::make(self.shared.clone(), p.clone())).collect();
+        let trials = self
+            .planned
+            .iter()
+            .map(|p| trial::make(self.shared.clone(), p.clone()))
+            .collect();
         let conclusion = libtest_mimic::run(args, trials);
         if let Some(handle) = signals {
             handle.close();
@@ -141,7 +151,10 @@ impl Run {
                 .cloned()
                 .collect();
             if let Err(e) = write_junit(&self.shared, &kept) {
-                eprintln!("vstp: cannot write JUnit to {}: {e}", report.junit_path.display());
+                eprintln!(
+                    "vstp: cannot write JUnit to {}: {e}",
+                    report.junit_path.display()
+                );
             }
         }
         report
@@ -151,8 +164,20 @@ impl Run {
 /// Cases libtest-mimic's own filter dropped never ran and do not belong in the report.
 fn filtered_out(args: &libtest_mimic::Arguments, case: &CaseRecord) -> bool {
     let name = case.planned.scenario.trial_name();
-    let by_filter = args.filter.as_deref().is_some_and(|f| if args.exact { name != f } else { !name.contains(f) });
-    let by_skip = args.skip.iter().any(|s| if args.exact { &name == s } else { name.contains(s.as_str()) });
+    let by_filter = args.filter.as_deref().is_some_and(|f| {
+        if args.exact {
+            name != f
+        } else {
+            !name.contains(f)
+        }
+    });
+    let by_skip = args.skip.iter().any(|s| {
+        if args.exact {
+            &name == s
+        } else {
+            name.contains(s.as_str())
+        }
+    });
     by_filter || by_skip
 }
 

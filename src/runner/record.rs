@@ -39,10 +39,16 @@ impl CaseRecord {
         match &self.state {
             State::Done { outcome, elapsed } => (outcome.clone(), *elapsed),
             State::Running { since } => (
-                Outcome::Error(format!("interrupted while running, after {:.1}s", since.elapsed().as_secs_f64())),
+                Outcome::Error(format!(
+                    "interrupted while running, after {:.1}s",
+                    since.elapsed().as_secs_f64()
+                )),
                 since.elapsed(),
             ),
-            State::NotStarted => (Outcome::Error("not run: the run ended before it started".into()), Duration::ZERO),
+            State::NotStarted => (
+                Outcome::Error("not run: the run ended before it started".into()),
+                Duration::ZERO,
+            ),
         }
     }
 }
@@ -63,18 +69,27 @@ impl Recorder {
                 artifacts: artifacts_of(p),
             })
             .collect();
-        Recorder { cases: Mutex::new(cases) }
+        Recorder {
+            cases: Mutex::new(cases),
+        }
     }
 
     fn update(&self, name: &str, change: impl FnOnce(&mut CaseRecord)) {
         let mut cases = self.cases.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(case) = cases.iter_mut().find(|c| c.planned.scenario.trial_name() == name) {
+        if let Some(case) = cases
+            .iter_mut()
+            .find(|c| c.planned.scenario.trial_name() == name)
+        {
             change(case);
         }
     }
 
     pub fn start(&self, name: &str) {
-        self.update(name, |c| c.state = State::Running { since: Instant::now() });
+        self.update(name, |c| {
+            c.state = State::Running {
+                since: Instant::now(),
+            }
+        });
     }
 
     pub fn finish(&self, name: &str, outcome: Outcome, log: String) {

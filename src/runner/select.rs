@@ -26,8 +26,14 @@ pub fn plan(catalog: &Catalog, scenarios: &[Scenario]) -> Vec<Planned> {
     scenarios
         .iter()
         .filter_map(|s| {
-            let entry = catalog.entries.iter().find(|e| e.stp == s.stp && e.row.index == s.row)?;
-            Some(Planned { scenario: *s, row: entry.row.clone() })
+            let entry = catalog
+                .entries
+                .iter()
+                .find(|e| e.stp == s.stp && e.row.index == s.row)?;
+            Some(Planned {
+                scenario: *s,
+                row: entry.row.clone(),
+            })
         })
         .collect()
 }
@@ -58,9 +64,13 @@ impl std::error::Error for NoMatch {}
 /// Does `token` name this scenario: one of its IDs, its trial name, or a prefix of it at `/`?
 pub fn names(token: &str, planned: &Planned) -> bool {
     let name = planned.scenario.trial_name();
-    planned.scenario.ids().any(|id| id.eq_ignore_ascii_case(token))
+    planned
+        .scenario
+        .ids()
+        .any(|id| id.eq_ignore_ascii_case(token))
         || name == token
-        || (name.starts_with(token) && (token.ends_with('/') || name[token.len()..].starts_with('/')))
+        || (name.starts_with(token)
+            && (token.ends_with('/') || name[token.len()..].starts_with('/')))
 }
 
 pub fn select(all: &[Planned], selection: &Selection) -> Result<Vec<Planned>, NoMatch> {
@@ -79,7 +89,12 @@ pub fn select(all: &[Planned], selection: &Selection) -> Result<Vec<Planned>, No
         .filter(|p| selection.ids.is_empty() || selection.ids.iter().any(|t| names(t, p)))
         .filter(|p| selection.tier.is_none() || p.tier() == selection.tier)
         .filter(|p| selection.priority.is_none() || p.priority() == selection.priority)
-        .filter(|p| selection.sig.as_deref().is_none_or(|sig| p.scenario.sig() == sig))
+        .filter(|p| {
+            selection
+                .sig
+                .as_deref()
+                .is_none_or(|sig| p.scenario.sig() == sig)
+        })
         .cloned()
         .collect();
     if chosen.is_empty() {
@@ -96,8 +111,14 @@ pub fn closest_ids(all: &[Planned], token: &str) -> Vec<String> {
     ids.sort();
     ids.dedup();
     let upper = token.to_ascii_uppercase();
-    let mut scored: Vec<(f64, &str)> =
-        ids.into_iter().map(|id| (strsim::normalized_levenshtein(&upper, id), id)).collect();
+    let mut scored: Vec<(f64, &str)> = ids
+        .into_iter()
+        .map(|id| (strsim::normalized_levenshtein(&upper, id), id))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, id)| id.to_string()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, id)| id.to_string())
+        .collect()
 }

@@ -21,7 +21,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: RunConfig, recorder: Recorder) -> std::io::Result<Arc<Shared>> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         Ok(Arc::new(Shared {
             config,
             recorder,
@@ -38,7 +40,9 @@ impl Shared {
             .target
             .get_or_init(|| async { Target::connect(options).await.map_err(|e| format!("{e:#}")) })
             .await;
-        connected.as_ref().map_err(|e| anyhow::anyhow!("cannot connect the {} target: {e}", options.target))
+        connected
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("cannot connect the {} target: {e}", options.target))
     }
 
     pub fn interruption(&self) -> Option<&'static str> {

@@ -13,7 +13,11 @@ pub fn install(shared: Arc<Shared>) -> std::io::Result<Handle> {
     let handle = signals.handle();
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
             if shared.interruption().is_none() {
                 eprintln!("vstp: {name}: cancelling running scenarios and cleaning up; send it again to stop at once");
                 shared.interrupted.send_replace(Some(name));
@@ -23,7 +27,10 @@ pub fn install(shared: Arc<Shared>) -> std::io::Result<Handle> {
             if let Err(e) = super::write_junit(&shared, &cases) {
                 eprintln!("vstp: cannot write JUnit: {e}");
             }
-            eprintln!("vstp: stopped by a second {name}; JUnit at {}", shared.config.junit_path.display());
+            eprintln!(
+                "vstp: stopped by a second {name}; JUnit at {}",
+                shared.config.junit_path.display()
+            );
             std::process::exit(128 + signal);
         }
     });

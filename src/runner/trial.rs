@@ -22,7 +22,9 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
     let name = planned.scenario.trial_name();
     let outcome = match gate(shared, planned) {
         Err(outcome) => {
-            shared.recorder.finish(&name, outcome.clone(), String::new());
+            shared
+                .recorder
+                .finish(&name, outcome.clone(), String::new());
             outcome
         }
         Ok(body) => {
@@ -46,14 +48,21 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
 /// Why the scenario does not run at all, as its outcome; else its body.
 fn gate(shared: &Shared, planned: &Planned) -> Result<Body, Outcome> {
     if let Some(signal) = shared.interruption() {
-        return Err(Outcome::Error(format!("not run: the run was interrupted by {signal}")));
+        return Err(Outcome::Error(format!(
+            "not run: the run was interrupted by {signal}"
+        )));
     }
     let scenario = &planned.scenario;
     let body = match scenario.implementation {
-        Implementation::Pending(reason) => return Err(Outcome::Skipped(format!("pending: {reason}"))),
+        Implementation::Pending(reason) => {
+            return Err(Outcome::Skipped(format!("pending: {reason}")))
+        }
         Implementation::Automated(body) => body,
     };
-    if scenario.disruptive && shared.config.target.target == TargetKind::Cluster && !shared.config.allow_disruptive {
+    if scenario.disruptive
+        && shared.config.target.target == TargetKind::Cluster
+        && !shared.config.allow_disruptive
+    {
         return Err(Outcome::Skipped(
             "disruptive (drains nodes or changes node networking): pass --allow-disruptive to run it on a cluster".into(),
         ));
@@ -108,7 +117,10 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
 }
 
 fn last_line(log: &StepLog) -> String {
-    log.render().lines().last().map_or_else(|| "(none logged)".into(), str::to_string)
+    log.render()
+        .lines()
+        .last()
+        .map_or_else(|| "(none logged)".into(), str::to_string)
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -121,8 +133,12 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 fn save_log(shared: &Shared, name: &str, log: &StepLog) {
     let dir = shared.config.artifacts.join(name);
-    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("steps.log"), log.render()));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("steps.log"), log.render()));
     if let Err(e) = written {
-        eprintln!("vstp: cannot write the step log of {name} to {}: {e}", dir.display());
+        eprintln!(
+            "vstp: cannot write the step log of {name} to {}: {e}",
+            dir.display()
+        );
     }
 }

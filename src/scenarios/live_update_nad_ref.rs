@@ -7,7 +7,12 @@ use super::{Feature, GuestOs, Implementation, Needs, Scenario, WAITS_FOR_HARNESS
 const STP: &str = "sig-network/live-update-nad-ref.md";
 const ROW_IDS: &[&str] = &["VIRTSTRAT-560"];
 
-const fn row(row: usize, slug: &'static str, test_ids: &'static [&'static str], needs: Needs) -> Scenario {
+const fn row(
+    row: usize,
+    slug: &'static str,
+    test_ids: &'static [&'static str],
+    needs: Needs,
+) -> Scenario {
     Scenario {
         slug,
         stp: STP,
@@ -23,14 +28,34 @@ const fn row(row: usize, slug: &'static str, test_ids: &'static [&'static str], 
 }
 
 pub const SCENARIOS: &[Scenario] = &[
-    row(1, "bridge-vlan-swap", &["CNV-15972", "CNV-15945"], Needs::bridge(&[Feature::LiveUpdateNadRef])),
-    row(2, "localnet-swap", &["CNV-15948"], Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet])),
-    row(3, "two-nics-one-patch", &["CNV-15946"], Needs::bridge(&[Feature::LiveUpdateNadRef])),
+    row(
+        1,
+        "bridge-vlan-swap",
+        &["CNV-15972", "CNV-15945"],
+        Needs::bridge(&[Feature::LiveUpdateNadRef]),
+    ),
+    row(
+        2,
+        "localnet-swap",
+        &["CNV-15948"],
+        Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet]),
+    ),
+    row(
+        3,
+        "two-nics-one-patch",
+        &["CNV-15946"],
+        Needs::bridge(&[Feature::LiveUpdateNadRef]),
+    ),
     row(
         4,
         "non-migratable-keeps-network",
         &["CNV-15947"],
         Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::NonMigratableStorage]),
     ),
-    row(5, "migrate-after-swap", &[], Needs::bridge(&[Feature::LiveUpdateNadRef])),
+    row(
+        5,
+        "migrate-after-swap",
+        &[],
+        Needs::bridge(&[Feature::LiveUpdateNadRef]),
+    ),
 ];

@@ -24,10 +24,18 @@ pub struct Needs {
 impl Needs {
     /// Two schedulable workers and one spare NIC on each: the shape of every bridge scenario.
     pub const fn bridge(features: &'static [Feature]) -> Needs {
-        Needs { workers: 2, secondary_nics: 1, features }
+        Needs {
+            workers: 2,
+            secondary_nics: 1,
+            features,
+        }
     }
     pub const fn migration(features: &'static [Feature]) -> Needs {
-        Needs { workers: 2, secondary_nics: 0, features }
+        Needs {
+            workers: 2,
+            secondary_nics: 0,
+            features,
+        }
     }
 }
 
@@ -84,7 +92,11 @@ pub struct Scenario {
 impl Scenario {
     /// The ID that names the trial: the first Polarion ID, else the row's first ID.
     pub fn primary_id(&self) -> &'static str {
-        self.test_ids.first().or(self.row_ids.first()).copied().unwrap_or("NO-ID")
+        self.test_ids
+            .first()
+            .or(self.row_ids.first())
+            .copied()
+            .unwrap_or("NO-ID")
     }
 
     /// Every ID the scenario answers to when selected.
@@ -103,7 +115,13 @@ impl Scenario {
 
     /// `<sig>/<stp-slug>/<ID>/<scenario-slug>`: stable, filterable, unique.
     pub fn trial_name(&self) -> String {
-        format!("{}/{}/{}/{}", self.sig(), self.stp_slug(), self.primary_id(), self.slug)
+        format!(
+            "{}/{}/{}/{}",
+            self.sig(),
+            self.stp_slug(),
+            self.primary_id(),
+            self.slug
+        )
     }
 
     pub fn pending_reason(&self) -> Option<&'static str> {

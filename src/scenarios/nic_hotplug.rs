@@ -7,7 +7,12 @@ use super::{Feature, GuestOs, Implementation, Needs, Scenario, WAITS_FOR_HARNESS
 const STP: &str = "sig-network/nic-hotplug.md";
 const HOTPLUG: Needs = Needs::bridge(&[Feature::NicHotplug]);
 
-const fn row(row: usize, id: &'static [&'static str], slug: &'static str, needs: Needs) -> Scenario {
+const fn row(
+    row: usize,
+    id: &'static [&'static str],
+    slug: &'static str,
+    needs: Needs,
+) -> Scenario {
     Scenario {
         slug,
         stp: STP,

@@ -34,17 +34,64 @@ const fn row(
 }
 
 const fn drain(scenario: Scenario) -> Scenario {
-    Scenario { disruptive: true, ..scenario }
+    Scenario {
+        disruptive: true,
+        ..scenario
+    }
 }
 
 pub const SCENARIOS: &[Scenario] = &[
     row(1, &["CNV-15225"], "rhel-postcopy", GuestOs::Rhel, AWD),
     row(1, &["CNV-15225"], "rhel-paused", GuestOs::Rhel, AWD),
-    row(2, &["CNV-15246"], "windows-postcopy", GuestOs::Windows, AWD_WINDOWS),
-    row(2, &["CNV-15246"], "windows-paused", GuestOs::Windows, AWD_WINDOWS),
+    row(
+        2,
+        &["CNV-15246"],
+        "windows-postcopy",
+        GuestOs::Windows,
+        AWD_WINDOWS,
+    ),
+    row(
+        2,
+        &["CNV-15246"],
+        "windows-paused",
+        GuestOs::Windows,
+        AWD_WINDOWS,
+    ),
     drain(row(3, &["CNV-15245"], "rhel-drain", GuestOs::Rhel, AWD)),
-    row(4, &["CNV-15234"], "rhel-cpu-hotplug", GuestOs::Rhel, &[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug]),
-    row(5, &["CNV-15247"], "windows-cpu-hotplug", GuestOs::Windows, &[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug, Feature::WindowsImage]),
-    row(6, &["CNV-15235"], "rhel-memory-hotplug", GuestOs::Rhel, &[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug]),
-    row(7, &["CNV-16312"], "windows-memory-hotplug", GuestOs::Windows, &[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug, Feature::WindowsImage]),
+    row(
+        4,
+        &["CNV-15234"],
+        "rhel-cpu-hotplug",
+        GuestOs::Rhel,
+        &[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug],
+    ),
+    row(
+        5,
+        &["CNV-15247"],
+        "windows-cpu-hotplug",
+        GuestOs::Windows,
+        &[
+            Feature::WorkloadDisruptionPolicy,
+            Feature::CpuHotplug,
+            Feature::WindowsImage,
+        ],
+    ),
+    row(
+        6,
+        &["CNV-15235"],
+        "rhel-memory-hotplug",
+        GuestOs::Rhel,
+        &[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug],
+    ),
+    row(
+        7,
+        &["CNV-16312"],
+        "windows-memory-hotplug",
+        GuestOs::Windows,
+        &[
+            Feature::WorkloadDisruptionPolicy,
+            Feature::MemoryHotplug,
+            Feature::WindowsImage,
+        ],
+    ),
 ];

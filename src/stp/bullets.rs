@@ -17,7 +17,10 @@ pub fn parse(lines: &[&str], range: Range<usize>) -> Vec<Parsed> {
             last.end = i + 1;
         }
     }
-    items.into_iter().filter_map(|item| parse_item(lines, item)).collect()
+    items
+        .into_iter()
+        .filter_map(|item| parse_item(lines, item))
+        .collect()
 }
 
 /// Where the text of a field goes when a continuation line follows.
@@ -35,16 +38,22 @@ fn parse_item(lines: &[&str], item: Range<usize>) -> Option<Parsed> {
         Ok(parts) => parts,
         Err(message) => return Some(Err((line_no, message))),
     };
-    let mut row = RawRow { line: line_no, ids, story, ..RawRow::default() };
+    let mut row = RawRow {
+        line: line_no,
+        ids,
+        story,
+        ..RawRow::default()
+    };
     let mut tier_line: Option<(usize, String)> = None;
     let mut priority_line: Option<(usize, String)> = None;
     let mut current = Field::Story;
-    for i in item.start + 1..item.end {
-        let text = lines[i].trim();
+    for (i, line) in lines.iter().enumerate().take(item.end).skip(item.start + 1) {
+        let text = line.trim();
         if text.is_empty() {
             continue;
         }
-        let (is_child, content) = match text.strip_prefix("- ").or_else(|| text.strip_prefix("* ")) {
+        let (is_child, content) = match text.strip_prefix("- ").or_else(|| text.strip_prefix("* "))
+        {
             Some(rest) => (true, rest.trim()),
             None => (false, text),
         };
@@ -86,7 +95,10 @@ fn finish(
 ) -> Parsed {
     let line = row.line;
     if row.scenario.trim().is_empty() {
-        return Err((line, "the row has no `*Test Scenario:*` line under it".into()));
+        return Err((
+            line,
+            "the row has no `*Test Scenario:*` line under it".into(),
+        ));
     }
     let mut tier = None;
     let scenario = row.scenario.clone();
@@ -97,17 +109,29 @@ fn finish(
     }
     if let Some((at, value)) = tier_line {
         let from_line = parse_tier(&value).ok_or_else(|| {
-            (at, format!("unreadable tier `{value}`: write 1, 2 or 3 (or `Tier 2`, `T2`)"))
+            (
+                at,
+                format!("unreadable tier `{value}`: write 1, 2 or 3 (or `Tier 2`, `T2`)"),
+            )
         })?;
         if tier.is_some_and(|t| t != from_line) {
-            return Err((at, format!("the tier line says {from_line} but the scenario tag says {}", tier.unwrap_or(0))));
+            return Err((
+                at,
+                format!(
+                    "the tier line says {from_line} but the scenario tag says {}",
+                    tier.unwrap_or(0)
+                ),
+            ));
         }
         tier = Some(from_line);
     }
     row.priority = match priority_line {
         None => None,
         Some((at, value)) => Some(Priority::parse(&value).ok_or_else(|| {
-            (at, format!("unreadable priority `{value}`: write P0, P1, P2 or P3"))
+            (
+                at,
+                format!("unreadable priority `{value}`: write P0, P1, P2 or P3"),
+            )
         })?),
     };
     row.tier = tier;
@@ -135,7 +159,10 @@ fn head_parts(head: &str) -> Option<Result<(Vec<String>, String), String>> {
         return Some(Ok((ids, story.to_string())));
     }
     let starts_like_id = head.starts_with('[')
-        || head.split_whitespace().next().is_some_and(|w| is_valid_id(w.trim_end_matches([',', ':'])));
+        || head
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| is_valid_id(w.trim_end_matches([',', ':'])));
     if !starts_like_id {
         return None;
     }
@@ -148,7 +175,10 @@ fn head_parts(head: &str) -> Option<Result<(Vec<String>, String), String>> {
             "expected `- **[ID]** — user story`: no dash between the ID and the story".into(),
         ));
     };
-    Some(Ok((split_ids(&head[..at]), head[at + len..].trim().to_string())))
+    Some(Ok((
+        split_ids(&head[..at]),
+        head[at + len..].trim().to_string(),
+    )))
 }
 
 fn strip_separator(text: &str) -> &str {

@@ -37,7 +37,9 @@ impl serde::Serialize for Priority {
 
 /// `PROJECT-123`: an upper-case key (letters, digits, `_`) starting with a letter, a dash, digits.
 pub fn is_valid_id(id: &str) -> bool {
-    let Some((key, number)) = id.rsplit_once('-') else { return false };
+    let Some((key, number)) = id.rsplit_once('-') else {
+        return false;
+    };
     let mut key_chars = key.chars();
     matches!(key_chars.next(), Some(c) if c.is_ascii_uppercase())
         && key_chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-')
@@ -70,7 +72,9 @@ pub fn id_problems(ids: &[String]) -> Vec<String> {
                  like VIRTSTRAT-560 or CNV-15972"
             ));
         } else if ids[..i].contains(id) {
-            problems.push(format!("requirement ID `{id}` appears twice in the same row"));
+            problems.push(format!(
+                "requirement ID `{id}` appears twice in the same row"
+            ));
         }
     }
     if ids.is_empty() {
@@ -160,7 +164,10 @@ mod tests {
     #[test]
     fn ids_from_links_lists_and_epics() {
         assert_eq!(split_ids("[CNV-67900](https://x/CNV-67900)"), ["CNV-67900"]);
-        assert_eq!(split_ids("CNV-15225, CNV-15246"), ["CNV-15225", "CNV-15246"]);
+        assert_eq!(
+            split_ids("CNV-15225, CNV-15246"),
+            ["CNV-15225", "CNV-15246"]
+        );
         assert_eq!(split_ids("CNV-72329 (epic)"), ["CNV-72329"]);
         assert!(split_ids("  ").is_empty());
     }

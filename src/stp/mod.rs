@@ -74,7 +74,11 @@ pub fn parse_file(path: &Path) -> Result<Plan, Vec<StpError>> {
 /// just the first, so that one lint run shows all that needs fixing.
 pub fn parse_str(path: &Path, text: &str) -> Result<Plan, Vec<StpError>> {
     let lines: Vec<&str> = text.lines().collect();
-    let err = |line: usize, message: String| StpError { file: path.to_path_buf(), line, message };
+    let err = |line: usize, message: String| StpError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
     let Some(body) = section::traceability(&lines) else {
         return Err(vec![err(
             0,
@@ -128,7 +132,11 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Plan, Vec<StpError>> {
             priority: raw.priority,
         })
         .collect();
-    Ok(Plan { file: path.to_path_buf(), title: section::title(&lines), rows })
+    Ok(Plan {
+        file: path.to_path_buf(),
+        title: section::title(&lines),
+        rows,
+    })
 }
 
 /// A row as a block parser produces it, before it gets its file and index.

@@ -109,21 +109,27 @@ pub fn blocks(lines: &[&str], body: Range<usize>) -> Vec<Block> {
             while i < body.end && is_table_line(lines[i]) {
                 i += 1;
             }
-            out.push(Block { kind: BlockKind::Table, range: start..i });
+            out.push(Block {
+                kind: BlockKind::Table,
+                range: start..i,
+            });
         } else if is_top_bullet(line) {
             let start = i;
             i += 1;
             while i < body.end {
                 let next = lines[i];
-                if is_top_bullet(next) || is_indented(next) {
-                    i += 1;
-                } else if next.trim().is_empty() && continues_list(lines, i + 1, body.end) {
+                let blank_inside_list =
+                    next.trim().is_empty() && continues_list(lines, i + 1, body.end);
+                if is_top_bullet(next) || is_indented(next) || blank_inside_list {
                     i += 1;
                 } else {
                     break;
                 }
             }
-            out.push(Block { kind: BlockKind::Bullets, range: start..i });
+            out.push(Block {
+                kind: BlockKind::Bullets,
+                range: start..i,
+            });
         } else {
             i += 1;
         }

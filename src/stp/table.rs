@@ -18,7 +18,10 @@ struct Columns {
 
 impl Columns {
     fn from_header(cells: &[String]) -> Option<Columns> {
-        let mut cols = Columns { width: cells.len(), ..Columns::default() };
+        let mut cols = Columns {
+            width: cells.len(),
+            ..Columns::default()
+        };
         for (i, cell) in cells.iter().enumerate() {
             let h = cell.to_lowercase();
             if h.contains("scenario") {
@@ -41,26 +44,31 @@ impl Columns {
 fn cells(line: &str) -> Vec<String> {
     let t = line.trim();
     let t = t.strip_prefix('|').unwrap_or(t);
-    let t = t.strip_suffix('|').filter(|r| !r.ends_with('\\')).unwrap_or(t);
-    let mut out = vec![String::new()];
+    let t = t
+        .strip_suffix('|')
+        .filter(|r| !r.ends_with('\\'))
+        .unwrap_or(t);
+    let mut out = Vec::new();
+    let mut current = String::new();
     let mut chars = t.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&'|') => {
-                out.last_mut().map(|s| s.push('|'));
+                current.push('|');
                 chars.next();
             }
-            '|' => out.push(String::new()),
-            _ => {
-                out.last_mut().map(|s| s.push(c));
-            }
+            '|' => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
         }
     }
+    out.push(current);
     out.into_iter().map(|c| c.trim().to_string()).collect()
 }
 
 fn is_separator(cells: &[String]) -> bool {
-    cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
+    cells
+        .iter()
+        .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':' | ' ')))
 }
 
 pub fn parse(lines: &[&str], range: Range<usize>) -> Vec<Parsed> {
@@ -104,10 +112,17 @@ fn parse_row(
     if cells.len() != cols.width {
         return Err((
             line,
-            format!("the row has {} cells but the header has {}", cells.len(), cols.width),
+            format!(
+                "the row has {} cells but the header has {}",
+                cells.len(),
+                cols.width
+            ),
         ));
     }
-    let cell = |col: Option<usize>| col.map(|c| clean(&strip_links(&cells[c]))).unwrap_or_default();
+    let cell = |col: Option<usize>| {
+        col.map(|c| clean(&strip_links(&cells[c])))
+            .unwrap_or_default()
+    };
     let mut ids = split_ids(&cells[cols.id.unwrap_or(0)]);
     if ids.is_empty() {
         ids = previous_ids.clone().ok_or((
@@ -120,21 +135,33 @@ fn parse_row(
     let tier = match tier_text.as_str() {
         "" => None,
         t => Some(parse_tier(t).ok_or_else(|| {
-            (line, format!("unreadable tier `{t}`: write `Tier 1`..`Tier 3` or `T1`..`T3`"))
+            (
+                line,
+                format!("unreadable tier `{t}`: write `Tier 1`..`Tier 3` or `T1`..`T3`"),
+            )
         })?),
     };
     let priority_text = cell(cols.priority);
     let priority = match priority_text.as_str() {
         "" => None,
-        p => Some(
-            Priority::parse(p)
-                .ok_or_else(|| (line, format!("unreadable priority `{p}`: write P0, P1, P2 or P3")))?,
-        ),
+        p => Some(Priority::parse(p).ok_or_else(|| {
+            (
+                line,
+                format!("unreadable priority `{p}`: write P0, P1, P2 or P3"),
+            )
+        })?),
     };
     let scenario = cell(cols.scenario);
     if scenario.is_empty() {
         return Err((line, "empty test scenario cell".into()));
     }
     let story = cell(cols.story);
-    Ok(RawRow { line, ids, story, scenario, tier, priority })
+    Ok(RawRow {
+        line,
+        ids,
+        story,
+        scenario,
+        tier,
+        priority,
+    })
 }

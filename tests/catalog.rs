@@ -1,0 +1,150 @@
+//! The catalogue: the real STPs join cleanly with the registry, and every kind of broken
+//! declaration is reported.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use vstp::catalog::{self, Coverage, Problem};
+use vstp::scenarios::{self, GuestOs, Implementation, ManualRow, Needs, Scenario};
+use vstp::stp;
+
+#[test]
+fn every_stp_row_has_a_scenario_and_every_scenario_a_row() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let catalog = catalog::load(&root, &scenarios::all(), scenarios::MANUAL);
+    let problems: Vec<String> = catalog.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        problems.is_empty(),
+        "catalogue problems:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(catalog.entries.len(), 21, "rows in stps/");
+    let stps: std::collections::BTreeSet<&str> =
+        catalog.entries.iter().map(|e| e.stp.as_str()).collect();
+    assert_eq!(stps.len(), 4);
+}
+
+const FIXTURE: &str = "fixture.md";
+
+fn plans() -> BTreeMap<String, stp::Plan> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stp/table.md");
+    BTreeMap::from([(
+        FIXTURE.to_string(),
+        stp::parse_file(&path).expect("fixture parses"),
+    )])
+}
+
+fn scenario(slug: &'static str, row: usize, row_ids: &'static [&'static str]) -> Scenario {
+    Scenario {
+        slug,
+        stp: FIXTURE,
+        row,
+        row_ids,
+        test_ids: &[],
+        os: GuestOs::Rhel,
+        needs: Needs::migration(&[]),
+        disruptive: false,
+        budget: Duration::from_secs(1),
+        implementation: Implementation::Pending("later"),
+    }
+}
+
+fn kinds(problems: &[Problem]) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn a_row_without_scenario_or_manual_reason_is_a_problem() {
+    let catalog = catalog::join(&plans(), &[scenario("a", 1, &["CNV-15225"])], &[]);
+    let all = kinds(&catalog.problems);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(
+        all[0].starts_with("row without test") && all[0].contains("[CNV-15245]"),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn a_manual_reason_covers_a_row() {
+    let manual = [ManualRow {
+        stp: FIXTURE,
+        row: 2,
+        row_ids: &["CNV-15245"],
+        reason: "needs a lab switch",
+    }];
+    let catalog = catalog::join(&plans(), &[scenario("a", 1, &["CNV-15225"])], &manual);
+    assert!(
+        catalog.problems.is_empty(),
+        "{:?}",
+        kinds(&catalog.problems)
+    );
+    assert_eq!(
+        catalog.entries[1].coverage,
+        Coverage::Manual {
+            reason: "needs a lab switch".into()
+        }
+    );
+}
+
+#[test]
+fn a_scenario_pointing_at_no_row_is_a_problem() {
+    let scenarios = [
+        scenario("a", 1, &["CNV-15225"]),
+        scenario("b", 2, &["CNV-15245"]),
+        scenario("c", 7, &["CNV-1"]),
+    ];
+    let all = kinds(&catalog::join(&plans(), &scenarios, &[]).problems);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].starts_with("test without row: scenario"), "{all:?}");
+    assert!(
+        all[0].ends_with("/CNV-1/c: stps/fixture.md has 2 rows, not a row 7"),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn a_scenario_whose_row_moved_is_a_problem() {
+    let scenarios = [
+        scenario("a", 1, &["CNV-15245"]),
+        scenario("b", 2, &["CNV-15225"]),
+    ];
+    let all = kinds(&catalog::join(&plans(), &scenarios, &[]).problems);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter().all(|p| p.contains("did the STP rows move?")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn malformed_and_duplicate_ids_and_names_are_problems() {
+    let mut dup_id = scenario("a", 1, &["CNV-15225"]);
+    dup_id.test_ids = &["CNV-15225"];
+    let mut bad_id = scenario("b", 2, &["CNV-15245"]);
+    bad_id.test_ids = &["cnv15"];
+    let same_name = bad_id;
+    let all = kinds(&catalog::join(&plans(), &[dup_id, bad_id, same_name], &[]).problems);
+    assert!(
+        all.iter().any(|p| p.contains("`CNV-15225` declared twice")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|p| p.contains("malformed ID `cnv15`")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|p| p.contains("share the trial name")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn pending_rows_are_reported_as_pending() {
+    let scenarios = [
+        scenario("a", 1, &["CNV-15225"]),
+        scenario("b", 2, &["CNV-15245"]),
+    ];
+    let catalog = catalog::join(&plans(), &scenarios, &[]);
+    assert_eq!(catalog.pending().count(), 2);
+}

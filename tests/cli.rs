@@ -1,0 +1,143 @@
+//! The `vstp` binary as users call it: exit codes, JSON shapes, error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vstp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ARTIFACT_DIR")
+        .output()
+        .expect("vstp runs")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/stp")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn stp_check_json_has_the_documented_fields() {
+    let out = vstp(&[
+        "stp",
+        "check",
+        "--format",
+        "json",
+        &fixture("table.md"),
+        &fixture("tiers.md"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert_eq!(rows.len(), 6);
+    let first = &rows[0];
+    assert!(first["file"].as_str().unwrap().ends_with("table.md"));
+    assert_eq!(first["line"], 7);
+    assert_eq!(first["ids"], serde_json::json!(["CNV-15225"]));
+    assert_eq!(first["tier"], 1);
+    assert_eq!(first["priority"], "P0");
+    assert!(first["story"].as_str().unwrap().starts_with("As an admin"));
+    assert!(first["scenario"]
+        .as_str()
+        .unwrap()
+        .starts_with("Migrate the VM"));
+    assert_eq!(
+        rows[5]["tier"],
+        serde_json::Value::Null,
+        "CNV-4 has no tier"
+    );
+}
+
+#[test]
+fn stp_check_fails_with_file_and_line() {
+    let out = vstp(&["stp", "check", &fixture("malformed.md")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:10: unreadable priority `high`",
+            fixture("malformed.md")
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn coverage_prints_the_matrix_and_strict_fails_while_rows_are_pending() {
+    let out = vstp(&["coverage", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["totals"]["rows"], 21);
+    let pending = doc["totals"]["pending"].as_u64().unwrap();
+    let strict = vstp(&["coverage", "--strict"]);
+    assert_eq!(
+        strict.status.success(),
+        pending == 0,
+        "{}",
+        text(&strict.stderr)
+    );
+    let md = text(&vstp(&["coverage"]).stdout);
+    assert!(
+        md.contains("## Rows without tests") && md.contains("## Tests without rows"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| stps/sig-network/live-update-nad-ref.md | 95 | VIRTSTRAT-560 | T2 | P0 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn an_unknown_id_exits_2_and_names_the_closest() {
+    let out = vstp(&["run", "CNV-15973"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no scenario answers to `CNV-15973`; closest IDs: CNV-15972"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_with_the_reason() {
+    let out = vstp(&["run", "--priority", "high"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`high` is not a priority"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(vstp(&["run", "--tier", "9"]).status.code(), Some(2));
+    assert_eq!(vstp(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn run_writes_junit_to_artifact_dir() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("vstp-cli-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(["run", "VIRTSTRAT-560", "--test-threads", "1"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ARTIFACT_DIR", &dir)
+        .output()
+        .expect("vstp runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let xml = std::fs::read_to_string(dir.join("junit_vstp.xml")).expect("JUnit in ARTIFACT_DIR");
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        5,
+        "VIRTSTRAT-560 selects its five rows"
+    );
+    assert!(
+        stdout.contains("JUnit: ") && stdout.contains("SCENARIO"),
+        "{stdout}"
+    );
+}
