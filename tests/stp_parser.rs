@@ -108,6 +108,7 @@ fn inherited_rows_keep_their_own_lines() {
 #[rstest]
 #[case::bad_priority("malformed.md", 10, "unreadable priority `high`")]
 #[case::bad_id("malformed.md", 11, "malformed requirement ID `cnv 11`")]
+#[case::bad_bold_id("malformed.md", 14, "malformed requirement ID `CNV 12`")]
 #[case::nothing_to_inherit("bad_table.md", 5, "no row above to inherit from")]
 #[case::cell_count("bad_table.md", 6, "the row has 4 cells but the header has 5")]
 #[case::duplicate_id("bad_table.md", 7, "appears twice in the same row")]
@@ -129,7 +130,7 @@ fn malformed_rows_name_file_and_line(#[case] name: &str, #[case] line: usize, #[
 
 #[test]
 fn every_malformed_row_is_reported_not_just_the_first() {
-    assert_eq!(errors("malformed.md").len(), 2);
+    assert_eq!(errors("malformed.md").len(), 3);
     assert_eq!(errors("bad_table.md").len(), 4);
 }
 

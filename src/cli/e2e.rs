@@ -68,13 +68,24 @@ pub fn main() -> ExitCode {
     cli.mimic
         .test_threads
         .get_or_insert(config.default_threads());
-    let run = match Run::new(config, chosen) {
+    let run = match Run::new(config, chosen.clone()) {
         Ok(run) => run,
         Err(e) => {
             eprintln!("vstp: cannot start the run: {e}");
             return ExitCode::from(exit::FAILED);
         }
     };
+    if cli.mimic.list {
+        // stdout must hold only the list (nextest parses it); the reasons go to stderr.
+        for p in &chosen {
+            if let Some(reason) = p.scenario.pending_reason() {
+                eprintln!(
+                    "pending, runs as ignored: {} ({reason})",
+                    p.scenario.trial_name()
+                );
+            }
+        }
+    }
     let report = run.execute(&cli.mimic);
     if cli.mimic.list {
         return ExitCode::SUCCESS;

@@ -1,61 +1,34 @@
 //! stps/sig-network/live-update-nad-ref.md — live update of a VM's NAD reference (VIRTSTRAT-560).
 
-use std::time::Duration;
-
-use super::{Feature, GuestOs, Implementation, Needs, Scenario, WAITS_FOR_HARNESS};
+use super::{declare, Feature, Needs, Scenario};
 
 const STP: &str = "sig-network/live-update-nad-ref.md";
 const ROW_IDS: &[&str] = &["VIRTSTRAT-560"];
-
-const fn row(
-    row: usize,
-    slug: &'static str,
-    test_ids: &'static [&'static str],
-    needs: Needs,
-) -> Scenario {
-    Scenario {
-        slug,
-        stp: STP,
-        row,
-        row_ids: ROW_IDS,
-        test_ids,
-        os: GuestOs::Rhel,
-        needs,
-        disruptive: false,
-        budget: Duration::from_secs(15 * 60),
-        implementation: Implementation::Pending(WAITS_FOR_HARNESS),
-    }
-}
+const SWAP: Needs = Needs::bridge(&[Feature::LiveUpdateNadRef]);
 
 pub const SCENARIOS: &[Scenario] = &[
-    row(
-        1,
-        "bridge-vlan-swap",
-        &["CNV-15972", "CNV-15945"],
-        Needs::bridge(&[Feature::LiveUpdateNadRef]),
-    ),
-    row(
-        2,
-        "localnet-swap",
-        &["CNV-15948"],
-        Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet]),
-    ),
-    row(
-        3,
-        "two-nics-one-patch",
-        &["CNV-15946"],
-        Needs::bridge(&[Feature::LiveUpdateNadRef]),
-    ),
-    row(
-        4,
-        "non-migratable-keeps-network",
-        &["CNV-15947"],
-        Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::NonMigratableStorage]),
-    ),
-    row(
-        5,
-        "migrate-after-swap",
-        &[],
-        Needs::bridge(&[Feature::LiveUpdateNadRef]),
-    ),
+    Scenario {
+        test_ids: &["CNV-15972", "CNV-15945"],
+        needs: SWAP,
+        ..declare(STP, 1, ROW_IDS, "bridge-vlan-swap")
+    },
+    Scenario {
+        test_ids: &["CNV-15948"],
+        needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet]),
+        ..declare(STP, 2, ROW_IDS, "localnet-swap")
+    },
+    Scenario {
+        test_ids: &["CNV-15946"],
+        needs: SWAP,
+        ..declare(STP, 3, ROW_IDS, "two-nics-one-patch")
+    },
+    Scenario {
+        test_ids: &["CNV-15947"],
+        needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::NonMigratableStorage]),
+        ..declare(STP, 4, ROW_IDS, "non-migratable-keeps-network")
+    },
+    Scenario {
+        needs: SWAP,
+        ..declare(STP, 5, ROW_IDS, "migrate-after-swap")
+    },
 ];

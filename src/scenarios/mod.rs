@@ -158,3 +158,25 @@ pub const MANUAL: &[ManualRow] = &[];
 /// Why rows are still pending, shared by the declarations until the scenario issue lands.
 const WAITS_FOR_HARNESS: &str =
     "not automated yet: needs the harness library and the simulated cluster's world";
+
+/// The defaults every declaration starts from: a RHEL guest on two workers, a 15-minute
+/// budget, not disruptive, pending. Declarations override fields with `..declare(..)`.
+const fn declare(
+    stp: &'static str,
+    row: usize,
+    row_ids: &'static [&'static str],
+    slug: &'static str,
+) -> Scenario {
+    Scenario {
+        slug,
+        stp,
+        row,
+        row_ids,
+        test_ids: &[],
+        os: GuestOs::Rhel,
+        needs: Needs::migration(&[]),
+        disruptive: false,
+        budget: Duration::from_secs(15 * 60),
+        implementation: Implementation::Pending(WAITS_FOR_HARNESS),
+    }
+}

@@ -2,96 +2,66 @@
 
 use std::time::Duration;
 
-use super::{Feature, GuestOs, Implementation, Needs, Scenario, WAITS_FOR_HARNESS};
+use super::{declare, Feature, GuestOs, Needs, Scenario};
 
 const STP: &str = "sig-virt/workload-disruption-migration.md";
-const AWD: &[Feature] = &[Feature::WorkloadDisruptionPolicy];
-const AWD_WINDOWS: &[Feature] = &[Feature::WorkloadDisruptionPolicy, Feature::WindowsImage];
+const AWD: Needs = Needs::migration(&[Feature::WorkloadDisruptionPolicy]);
+const AWD_WINDOWS: Needs =
+    Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::WindowsImage]);
 
-const fn row(
-    row: usize,
-    id: &'static [&'static str],
-    slug: &'static str,
-    os: GuestOs,
-    features: &'static [Feature],
-) -> Scenario {
-    let minutes = match os {
-        GuestOs::Rhel => 15,
-        GuestOs::Windows => 40,
-    };
+/// Windows guests boot and migrate slowly; their budget is larger.
+const fn windows(scenario: Scenario) -> Scenario {
     Scenario {
-        slug,
-        stp: STP,
-        row,
-        row_ids: id,
-        test_ids: &[],
-        os,
-        needs: Needs::migration(features),
-        disruptive: false,
-        budget: Duration::from_secs(minutes * 60),
-        implementation: Implementation::Pending(WAITS_FOR_HARNESS),
-    }
-}
-
-const fn drain(scenario: Scenario) -> Scenario {
-    Scenario {
-        disruptive: true,
+        os: GuestOs::Windows,
+        budget: Duration::from_secs(40 * 60),
         ..scenario
     }
 }
 
 pub const SCENARIOS: &[Scenario] = &[
-    row(1, &["CNV-15225"], "rhel-postcopy", GuestOs::Rhel, AWD),
-    row(1, &["CNV-15225"], "rhel-paused", GuestOs::Rhel, AWD),
-    row(
-        2,
-        &["CNV-15246"],
-        "windows-postcopy",
-        GuestOs::Windows,
-        AWD_WINDOWS,
-    ),
-    row(
-        2,
-        &["CNV-15246"],
-        "windows-paused",
-        GuestOs::Windows,
-        AWD_WINDOWS,
-    ),
-    drain(row(3, &["CNV-15245"], "rhel-drain", GuestOs::Rhel, AWD)),
-    row(
-        4,
-        &["CNV-15234"],
-        "rhel-cpu-hotplug",
-        GuestOs::Rhel,
-        &[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug],
-    ),
-    row(
-        5,
-        &["CNV-15247"],
-        "windows-cpu-hotplug",
-        GuestOs::Windows,
-        &[
+    Scenario {
+        needs: AWD,
+        ..declare(STP, 1, &["CNV-15225"], "rhel-postcopy")
+    },
+    Scenario {
+        needs: AWD,
+        ..declare(STP, 1, &["CNV-15225"], "rhel-paused")
+    },
+    windows(Scenario {
+        needs: AWD_WINDOWS,
+        ..declare(STP, 2, &["CNV-15246"], "windows-postcopy")
+    }),
+    windows(Scenario {
+        needs: AWD_WINDOWS,
+        ..declare(STP, 2, &["CNV-15246"], "windows-paused")
+    }),
+    Scenario {
+        needs: AWD,
+        disruptive: true,
+        ..declare(STP, 3, &["CNV-15245"], "rhel-drain")
+    },
+    Scenario {
+        needs: Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug]),
+        ..declare(STP, 4, &["CNV-15234"], "rhel-cpu-hotplug")
+    },
+    windows(Scenario {
+        needs: Needs::migration(&[
             Feature::WorkloadDisruptionPolicy,
             Feature::CpuHotplug,
             Feature::WindowsImage,
-        ],
-    ),
-    row(
-        6,
-        &["CNV-15235"],
-        "rhel-memory-hotplug",
-        GuestOs::Rhel,
-        &[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug],
-    ),
-    row(
-        7,
-        &["CNV-16312"],
-        "windows-memory-hotplug",
-        GuestOs::Windows,
-        &[
+        ]),
+        ..declare(STP, 5, &["CNV-15247"], "windows-cpu-hotplug")
+    }),
+    Scenario {
+        needs: Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug]),
+        ..declare(STP, 6, &["CNV-15235"], "rhel-memory-hotplug")
+    },
+    windows(Scenario {
+        needs: Needs::migration(&[
             Feature::WorkloadDisruptionPolicy,
             Feature::MemoryHotplug,
             Feature::WindowsImage,
-        ],
-    ),
+        ]),
+        ..declare(STP, 7, &["CNV-16312"], "windows-memory-hotplug")
+    }),
 ];

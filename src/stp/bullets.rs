@@ -154,7 +154,13 @@ fn head_parts(head: &str) -> Option<Result<(Vec<String>, String), String>> {
         let Some(close) = after.find("**") else {
             return Some(Err("unclosed `**` around the requirement ID".into()));
         };
-        let ids = split_ids(&after[..close]);
+        let bold = &after[..close];
+        let ids = split_ids(bold);
+        // `- **Cluster Topology:** …` is prose. Anything with a bracket or a digit is meant as
+        // a row, so a malformed ID like `**CNV 12**` is reported rather than skipped.
+        if !bold.contains('[') && !bold.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
         let story = strip_separator(&after[close + 2..]);
         return Some(Ok((ids, story.to_string())));
     }
