@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use vstp::catalog::{self, Coverage, Problem};
-use vstp::scenarios::{self, GuestOs, Implementation, ManualRow, Needs, Scenario};
+use vstp::scenarios::{self, ManualRow, Scenario};
 use vstp::stp;
 
 #[test]
@@ -36,18 +35,7 @@ fn plans() -> BTreeMap<String, stp::Plan> {
 }
 
 fn scenario(slug: &'static str, row: usize, row_ids: &'static [&'static str]) -> Scenario {
-    Scenario {
-        slug,
-        stp: FIXTURE,
-        row,
-        row_ids,
-        test_ids: &[],
-        os: GuestOs::Rhel,
-        needs: Needs::migration(&[]),
-        disruptive: false,
-        budget: Duration::from_secs(1),
-        implementation: Implementation::Pending("later"),
-    }
+    scenarios::declare(FIXTURE, row, row_ids, slug)
 }
 
 fn kinds(problems: &[Problem]) -> Vec<String> {

@@ -11,7 +11,7 @@ use futures::FutureExt;
 use quick_xml::events::Event;
 use vstp::cluster::{TargetKind, TargetOptions};
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::{Body, GuestOs, Implementation, Needs, Scenario};
+use vstp::scenarios::{self, Body, Implementation, Scenario};
 use vstp::stp;
 
 fn row(index: usize) -> stp::Row {
@@ -20,19 +20,13 @@ fn row(index: usize) -> stp::Row {
 }
 
 fn planned(slug: &'static str, body: Implementation) -> Planned {
+    let scenario = Scenario {
+        budget: Duration::from_secs(30),
+        implementation: body,
+        ..scenarios::declare("sig-virt/table.md", 1, &["CNV-15225"], slug)
+    };
     Planned {
-        scenario: Scenario {
-            slug,
-            stp: "sig-virt/table.md",
-            row: 1,
-            row_ids: &["CNV-15225"],
-            test_ids: &[],
-            os: GuestOs::Rhel,
-            needs: Needs::migration(&[]),
-            disruptive: false,
-            budget: Duration::from_secs(30),
-            implementation: body,
-        },
+        scenario,
         row: row(1),
     }
 }

@@ -161,7 +161,7 @@ const WAITS_FOR_HARNESS: &str =
 
 /// The defaults every declaration starts from: a RHEL guest on two workers, a 15-minute
 /// budget, not disruptive, pending. Declarations override fields with `..declare(..)`.
-const fn declare(
+pub const fn declare(
     stp: &'static str,
     row: usize,
     row_ids: &'static [&'static str],
