@@ -1,5 +1,198 @@
 //! vstp-sim: the simulated cluster vstp runs against when no real cluster is at hand.
 //!
-//! The API server, the KubeVirt/NMState/network controllers and the SSH-reachable guests
-//! arrive with the simulator issues; the crate exists now so that the workspace boundary
-//! (nothing under `src/` but the target bootstrap may depend on it) is fixed from day one.
+//! [`Sim::start`] serves a real Kubernetes HTTP API on 127.0.0.1 (discovery, CRUD, patch,
+//! watch, subresources, bearer-token auth) that kube-rs and kubectl use unmodified, over an
+//! in-memory [`store::Store`]. What the cluster *does* (KubeVirt, NMState, Multus, OVN-K,
+//! guests) is a [`world::World`] plugged in behind it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = vstp_sim::Sim::start(vstp_sim::SimConfig::default()).await?;
+//! std::fs::write("/tmp/vstp-sim.kubeconfig", sim.kubeconfig())?;
+//! println!("API at {}", sim.url());
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod clock;
+pub mod error;
+pub mod faults;
+pub mod kinds;
+pub mod store;
+mod tls;
+pub mod world;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::faults::Faults;
+use crate::store::{Scope, Store, StoreConfig};
+use crate::world::{BareApi, World};
+
+/// Virtual seconds per real second unless told otherwise: a modelled 5-minute migration
+/// takes 5 real seconds.
+pub const DEFAULT_TIME_SCALE: f64 = 60.0;
+
+/// How to start a simulator.
+pub struct SimConfig {
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Virtual seconds per real second for modelled durations.
+    pub time_scale: f64,
+    /// Comma-separated names from [`faults::CATALOGUE`].
+    pub faults: String,
+    pub world: Arc<dyn World>,
+    pub store: StoreConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            port: 0,
+            time_scale: DEFAULT_TIME_SCALE,
+            faults: String::new(),
+            world: Arc::new(BareApi),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}; pick another --port or 0 for any free port")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct SimHandle {
+    address: SocketAddr,
+    token: String,
+    ca_pem: String,
+    store: Arc<Store>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Namespaces every cluster starts with.
+const INITIAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+pub struct Sim;
+
+impl Sim {
+    /// Starts the API server on 127.0.0.1 inside the current tokio runtime.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        let clock = Clock::new(config.time_scale).map_err(SimError::Config)?;
+        let faults = Faults::parse(&config.faults).map_err(SimError::Config)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| SimError::Bind { port: config.port, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { port: config.port, source })?;
+        let store = Arc::new(Store::new(clock, config.store));
+        for ns in INITIAL_NAMESPACES {
+            let namespace = json!({"metadata": {"name": ns}});
+            store
+                .create(kinds::NAMESPACES, namespace, Scope::Main, false)
+                .map_err(|e| SimError::Config(e.to_string()))?;
+        }
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let tls = tls::generate().map_err(SimError::Config)?;
+        let state = Arc::new(api::ApiState {
+            store: store.clone(),
+            world: config.world.clone(),
+            token: token.clone(),
+            address: address.to_string(),
+            faults,
+        });
+        config.world.clone().start(store.clone());
+        let server = tokio::spawn(serve(listener, tls.acceptor, api::router(state)));
+        Ok(SimHandle {
+            address,
+            token,
+            ca_pem: tls.ca_pem,
+            store,
+            server,
+        })
+    }
+}
+
+/// Accepts connections until the server task is aborted; each gets TLS, then HTTP/1.1 with
+/// upgrades (for the port-forward websocket).
+async fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: axum::Router,
+) {
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            // Out of file descriptors or similar: back off instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+impl SimHandle {
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    /// The CA (PEM) that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The bearer token every request must carry.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// A kubeconfig with one context, `vstp-sim`, that kubectl and kube-rs use as it is.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: vstp-sim\n  cluster:\n    server: {url}\n    \
+             certificate-authority-data: {ca}\n\
+             users:\n- name: vstp-sim\n  user:\n    token: {token}\ncontexts:\n- name: vstp-sim\n  context:\n    \
+             cluster: vstp-sim\n    user: vstp-sim\n    namespace: default\ncurrent-context: vstp-sim\npreferences: {{}}\n",
+            url = self.url(),
+            ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &self.ca_pem),
+            token = self.token
+        )
+    }
+
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -5,6 +5,7 @@ mod coverage;
 pub mod e2e;
 mod list;
 mod run;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,11 @@ enum Command {
     },
     /// Run scenarios (all by default) against the simulator or a cluster.
     Run(run::Args),
+    /// The simulated cluster (vstp-sim).
+    Sim {
+        #[command(subcommand)]
+        command: sim::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +99,7 @@ pub fn main() -> ExitCode {
             command: StpCommand::Check(args),
         } => check::main(&args),
         Command::Run(args) => run::main(&args),
+        Command::Sim { command } => sim::main(&command),
     };
     ExitCode::from(code)
 }

@@ -40,6 +40,8 @@ pub struct TargetOptions {
 pub struct Target {
     pub kind: TargetKind,
     pub client: kube::Client,
+    /// The in-process simulator, kept alive for as long as the target is.
+    _sim: Option<vstp_sim::SimHandle>,
 }
 
 impl Target {
@@ -47,19 +49,37 @@ impl Target {
     /// listing and pending-only runs never touch one.
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         match options.target {
-            TargetKind::Sim => anyhow::bail!(
-                "the simulated cluster (vstp-sim) is not available in this build yet; \
-                 run with --target cluster and a kubeconfig"
-            ),
+            TargetKind::Sim => {
+                let sim = vstp_sim::Sim::start(vstp_sim::SimConfig::default())
+                    .await
+                    .context("cannot start the simulated cluster (vstp-sim)")?;
+                let client = sim_client(&sim).await?;
+                Ok(Target {
+                    kind: TargetKind::Sim,
+                    client,
+                    _sim: Some(sim),
+                })
+            }
             TargetKind::Cluster => {
                 let client = cluster_client(options).await?;
                 Ok(Target {
                     kind: TargetKind::Cluster,
                     client,
+                    _sim: None,
                 })
             }
         }
     }
+}
+
+/// A client built from the simulator's own kubeconfig, the same path a user's kubectl takes.
+async fn sim_client(sim: &vstp_sim::SimHandle) -> anyhow::Result<kube::Client> {
+    let file = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig())
+        .context("the simulator wrote an unreadable kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .context("the simulator's kubeconfig is not usable")?;
+    kube::Client::try_from(config).context("cannot build a Kubernetes client for the simulator")
 }
 
 async fn cluster_client(options: &TargetOptions) -> anyhow::Result<kube::Client> {

@@ -1,0 +1,184 @@
+//! The HTTP API server: auth, routing, request decoding and the `Status` error replies.
+
+mod discovery;
+mod objects;
+mod patch;
+pub mod path;
+mod portforward;
+mod virt;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::faults::Faults;
+use crate::store::Store;
+use crate::world::World;
+use path::Route;
+
+/// Largest request body accepted, as kube-apiserver's default (3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub world: Arc<dyn World>,
+    pub token: String,
+    /// `host:port` the server listens on, for `/api`'s serverAddressByClientCIDRs.
+    pub address: String,
+    pub faults: Faults,
+}
+
+pub fn router(state: Arc<ApiState>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(state)
+}
+
+/// A decoded request: what every handler needs besides the route.
+pub struct Call {
+    pub method: Method,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Call {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        self.param(name) == Some("true") || self.param(name) == Some("1")
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.param("dryRun") == Some("All")
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or("application/json")
+            .trim()
+    }
+
+    /// The body as JSON (or YAML, which the API server also accepts); `None` when empty.
+    pub fn json_body(&self) -> ApiResult<Option<Value>> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let yaml = self.content_type().contains("yaml");
+        let parsed = if yaml {
+            serde_saphyr::from_slice::<Value>(&self.body).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice::<Value>(&self.body).map_err(|e| e.to_string())
+        };
+        parsed.map(Some).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body is not valid {}: {e}",
+                if yaml { "YAML" } else { "JSON" }
+            ))
+        })
+    }
+
+    pub fn required_body(&self) -> ApiResult<Value> {
+        self.json_body()?
+            .ok_or_else(|| ApiError::bad_request("the request body is empty; send the object as JSON"))
+    }
+}
+
+pub fn json_response(code: u16, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+    bytes_response(code, Bytes::from(bytes))
+}
+
+pub fn bytes_response(code: u16, body: Bytes) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("static headers are valid")
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    let mut r = json_response(e.code, &e.status());
+    if e.code == 429 {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    given == Some(state.token.as_str())
+}
+
+async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
+    if !authorized(&state, req.headers()) {
+        return error_response(&ApiError::unauthorized());
+    }
+    if let Some(fault) = state.faults.api_failure(req.uri().path()) {
+        return error_response(&fault);
+    }
+    let route = path::parse(req.uri().path());
+    if let Route::Virt { action, .. } = &route {
+        if action == "portforward" {
+            return portforward::upgrade(&state, route.clone(), req);
+        }
+    }
+    let query = Query::<HashMap<String, String>>::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let message = format!("Request entity too large: limit is {MAX_BODY}");
+            return error_response(&ApiError::new(413, "RequestEntityTooLarge", message));
+        }
+    };
+    let call = Call {
+        method: parts.method,
+        query,
+        headers: parts.headers,
+        body,
+    };
+    match dispatch(&state, route, &call) {
+        Ok(response) => response,
+        Err(e) => error_response(&e),
+    }
+}
+
+fn dispatch(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Response> {
+    let get_only = |value: Option<Value>| -> ApiResult<Response> {
+        match (call.method == Method::GET, value) {
+            (true, Some(v)) => Ok(json_response(200, &v)),
+            (true, None) => Err(ApiError::path_not_found()),
+            (false, _) => Err(ApiError::method_not_allowed(call.method.as_str(), "discovery")),
+        }
+    };
+    match route {
+        Route::Version => get_only(Some(discovery::version())),
+        Route::CoreVersions => get_only(Some(discovery::core_versions(&state.address))),
+        Route::Groups => get_only(Some(discovery::groups())),
+        Route::Group(name) => get_only(discovery::group(&name)),
+        Route::Resources { group, version } => {
+            get_only(Some(discovery::resources(&group, &version)))
+        }
+        Route::Collection { .. } | Route::Object { .. } => objects::handle(state, route, call),
+        Route::Virt { .. } => virt::handle(state, route, call),
+        Route::OpenApi | Route::NotFound => Err(ApiError::path_not_found()),
+    }
+}

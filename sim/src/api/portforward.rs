@@ -1,0 +1,154 @@
+//! `virtualmachineinstances/{name}/portforward/{port}[/{protocol}]`: a websocket carrying the
+//! raw bytes of one guest connection in binary frames, as virt-api serves it. The subprotocol
+//! `plain.kubevirt.io` is echoed only when the client offered it; the server pings every
+//! second and drops a client that has not answered for a minute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use http::{header, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::error_response;
+use super::path::{Route, VirtResource};
+use super::ApiState;
+use crate::error::{ApiError, ApiResult};
+use crate::world::GuestStream;
+
+pub const SUBPROTOCOL: &str = "plain.kubevirt.io";
+const PING_EVERY: Duration = Duration::from_secs(1);
+const PONG_DEADLINE: Duration = Duration::from_secs(60);
+
+struct Forward {
+    namespace: String,
+    name: String,
+    port: u16,
+    protocol: String,
+}
+
+fn forward_of(route: Route) -> ApiResult<Forward> {
+    let Route::Virt {
+        namespace,
+        resource: VirtResource::VirtualMachineInstance,
+        name,
+        rest,
+        ..
+    } = route
+    else {
+        return Err(ApiError::path_not_found());
+    };
+    let port = rest
+        .first()
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p > 0)
+        .ok_or_else(|| ApiError::bad_request("portforward needs a port number 1-65535 in the path: portforward/{port}[/{protocol}]"))?;
+    let protocol = rest.get(1).cloned().unwrap_or_else(|| "tcp".into());
+    if !["tcp", "udp"].contains(&protocol.as_str()) || rest.len() > 2 {
+        return Err(ApiError::bad_request(format!(
+            "portforward protocol must be tcp or udp, got {protocol}"
+        )));
+    }
+    Ok(Forward {
+        namespace,
+        name,
+        port,
+        protocol,
+    })
+}
+
+fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Response {
+    let forward = match forward_of(route) {
+        Ok(f) => f,
+        Err(e) => return error_response(&e),
+    };
+    let is_upgrade = header_str(&req, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let Some(key) = header_str(&req, header::SEC_WEBSOCKET_KEY).filter(|_| is_upgrade) else {
+        return error_response(&ApiError::bad_request(
+            "portforward is a websocket: send Connection: Upgrade, Upgrade: websocket and Sec-WebSocket-Key",
+        ));
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let offered = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
+        .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
+    let guest = match state.world.portforward(
+        &state.store,
+        &forward.namespace,
+        &forward.name,
+        forward.port,
+        &forward.protocol,
+    ) {
+        Ok(g) => g,
+        Err(e) => return error_response(&e),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            bridge(ws, guest).await;
+        }
+    });
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if offered {
+        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL);
+    }
+    response.body(Body::empty()).expect("static headers are valid")
+}
+
+/// Copies bytes both ways until either side closes.
+async fn bridge<S>(mut ws: WebSocketStream<S>, guest: Box<dyn GuestStream>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut from_guest, mut to_guest) = tokio::io::split(guest);
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut pings = tokio::time::interval(PING_EVERY);
+    let mut last_pong = Instant::now();
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Binary(data))) => {
+                    if to_guest.write_all(&data).await.is_err() { break; }
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if to_guest.write_all(text.as_bytes()).await.is_err() { break; }
+                }
+                Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    let _ = to_guest.shutdown().await;
+                    break;
+                }
+                Some(Ok(_)) => {}
+            },
+            read = from_guest.read(&mut buf) => match read {
+                Ok(0) | Err(_) => {
+                    let _ = ws.send(Message::Close(None)).await;
+                    break;
+                }
+                Ok(n) => {
+                    if ws.send(Message::binary(buf[..n].to_vec())).await.is_err() { break; }
+                }
+            },
+            _ = pings.tick() => {
+                if last_pong.elapsed() > PONG_DEADLINE { break; }
+                if ws.send(Message::Ping(Default::default())).await.is_err() { break; }
+            }
+        }
+    }
+}

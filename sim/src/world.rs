@@ -1,0 +1,100 @@
+//! The seam between the API layer and the simulated world. The API server routes evictions
+//! and KubeVirt's subresources here; the world (KubeVirt, NMState, OVN-K behaviour, guests)
+//! implements them and runs its controllers against the store.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+
+/// A byte stream to a guest port, as the VMI port-forward websocket carries it.
+pub trait GuestStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> GuestStream for T {}
+
+/// What a KubeVirt subresource call answers: an HTTP code and an optional JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VirtReply {
+    pub code: u16,
+    pub body: Option<Value>,
+}
+
+/// A call to `subresources.kubevirt.io`.
+#[derive(Debug, Clone)]
+pub struct VirtCall<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// `start`, `stop`, `restart`, `migrate`, `guestosinfo`, `pause`, `unpause`, …
+    pub action: &'a str,
+    /// `GET` or `PUT`.
+    pub method: &'a str,
+    /// The request body (StartOptions, MigrateOptions, …), `null` when there was none.
+    pub body: &'a Value,
+}
+
+pub trait World: Send + Sync + 'static {
+    /// Starts the world's controllers; called once when the simulator starts, inside its runtime.
+    fn start(self: Arc<Self>, store: Arc<Store>);
+
+    /// A `pods/{name}/eviction` request for `pod`. `Ok` lets the eviction delete the pod; an
+    /// error (usually 429 TooManyRequests) refuses it with that status. A dry run must not
+    /// change anything.
+    fn evict(&self, store: &Store, pod: &Value, dry_run: bool) -> ApiResult<()>;
+
+    /// `PUT|GET …/virtualmachines/{name}/{action}`.
+    fn vm_call(&self, store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply>;
+
+    /// `PUT|GET …/virtualmachineinstances/{name}/{action}` (except `portforward`).
+    fn vmi_call(&self, store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply>;
+
+    /// Opens a stream to `port` of the guest behind VMI `namespace/name`.
+    fn portforward(
+        &self,
+        store: &Store,
+        namespace: &str,
+        name: &str,
+        port: u16,
+        protocol: &str,
+    ) -> ApiResult<Box<dyn GuestStream>>;
+}
+
+/// The API server alone, with no simulated world: evictions are allowed (no disruption budget
+/// or webhook exists) and KubeVirt subresources answer 503, since nothing runs the VMs.
+pub struct BareApi;
+
+fn no_world(what: &str) -> ApiError {
+    ApiError::new(
+        503,
+        "ServiceUnavailable",
+        format!("vstp-sim runs without a simulated world, so nothing serves {what}"),
+    )
+}
+
+impl World for BareApi {
+    fn start(self: Arc<Self>, _store: Arc<Store>) {}
+
+    fn evict(&self, _store: &Store, _pod: &Value, _dry_run: bool) -> ApiResult<()> {
+        Ok(())
+    }
+
+    fn vm_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
+        Err(no_world(&format!("virtualmachines/{}", call.action)))
+    }
+
+    fn vmi_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
+        Err(no_world(&format!("virtualmachineinstances/{}", call.action)))
+    }
+
+    fn portforward(
+        &self,
+        _store: &Store,
+        _namespace: &str,
+        _name: &str,
+        _port: u16,
+        _protocol: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        Err(no_world("virtualmachineinstances/portforward"))
+    }
+}

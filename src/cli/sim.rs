@@ -1,0 +1,123 @@
+//! `vstp sim serve`: the simulated cluster in the foreground, for kubectl and manual runs.
+
+use std::path::{Path, PathBuf};
+
+use vstp_sim::{Sim, SimConfig};
+
+use super::exit;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Serve a simulated cluster on 127.0.0.1 until Ctrl-C, and write a kubeconfig for it.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where to write the kubeconfig (default: vstp-sim-<port>.kubeconfig in the temp folder).
+    /// An existing file is only replaced if vstp wrote it.
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// Virtual seconds per real second for modelled durations (boots, migrations).
+    #[arg(long, default_value_t = vstp_sim::DEFAULT_TIME_SCALE)]
+    time_scale: f64,
+    /// Comma-separated faults from the catalogue (`--faults help` lists them).
+    #[arg(long, default_value = "")]
+    faults: String,
+}
+
+/// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
+const MARKER: &str = "# written by `vstp sim serve`; removed when it stops";
+
+pub fn main(command: &Command) -> u8 {
+    let Command::Serve(args) = command;
+    if args.faults.trim() == "help" {
+        for f in vstp_sim::faults::CATALOGUE {
+            println!("{:<18} {}", f.name, f.what);
+        }
+        return exit::OK;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn check_replaceable(path: &Path) -> anyhow::Result<()> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.starts_with(MARKER) => anyhow::bail!(
+            "{} exists and was not written by vstp; pass another --kubeconfig-out so it is not overwritten",
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.kubeconfig_out {
+        check_replaceable(path)?;
+    }
+    let config = SimConfig {
+        port: args.port,
+        time_scale: args.time_scale,
+        faults: args.faults.clone(),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(config).await?;
+    let path = args.kubeconfig_out.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vstp-sim-{}.kubeconfig", sim.port()))
+    });
+    check_replaceable(&path)?;
+    write_kubeconfig(&path, &sim.kubeconfig())?;
+    println!("vstp-sim serving {}", sim.url());
+    println!("export KUBECONFIG={}", path.display());
+    println!("Ctrl-C stops it and removes the kubeconfig.");
+    wait_for_stop().await;
+    drop(sim);
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+fn write_kubeconfig(path: &Path, body: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write the kubeconfig {}: {e}", path.display()))?;
+    writeln!(file, "{MARKER}")?;
+    file.write_all(body.as_bytes())?;
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated => {}
+    }
+}
