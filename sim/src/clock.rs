@@ -1,17 +1,15 @@
 //! Virtual time. The simulator models real durations (a boot, an NNCP apply, a migration) and
 //! runs them `scale` times faster, so scenarios keep real budgets on clusters and finish in
-//! seconds here. Timestamps the API writes are virtual too, so they stay consistent with the
-//! modelled durations.
+//! seconds here. Timestamps the API writes stay on the wall clock, as a real server's do, so
+//! kubectl's ages and clients comparing with their own clock see nothing odd.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 #[derive(Debug, Clone)]
 pub struct Clock {
     scale: f64,
-    real_start: Instant,
-    virtual_start: DateTime<Utc>,
 }
 
 impl Clock {
@@ -22,11 +20,7 @@ impl Clock {
                 "time scale must be a positive number (virtual seconds per real second), got {scale}"
             ));
         }
-        Ok(Clock {
-            scale,
-            real_start: Instant::now(),
-            virtual_start: Utc::now(),
-        })
+        Ok(Clock { scale })
     }
 
     pub fn scale(&self) -> f64 {
@@ -34,8 +28,7 @@ impl Clock {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = self.real_start.elapsed().mul_f64(self.scale);
-        self.virtual_start + chrono::Duration::from_std(elapsed).unwrap_or_default()
+        Utc::now()
     }
 
     /// `now()` as the RFC 3339 seconds timestamps Kubernetes writes (`2026-11-22T10:00:00Z`).

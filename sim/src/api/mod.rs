@@ -75,7 +75,16 @@ impl Call {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let yaml = self.content_type().contains("yaml");
+        let content_type = self.content_type();
+        let known = content_type.starts_with("application/") && (content_type.ends_with("json") || content_type.ends_with("yaml"));
+        if !known {
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json, application/yaml (got {content_type}; vstp-sim does not speak protobuf, \
+                 so create built-in objects with `kubectl apply -f` or `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)"
+            )));
+        }
+        let yaml = content_type.contains("yaml");
         let parsed = if yaml {
             serde_saphyr::from_slice::<Value>(&self.body).map_err(|e| e.to_string())
         } else {
@@ -115,6 +124,18 @@ pub fn error_response(e: &ApiError) -> Response {
             .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
     }
     r
+}
+
+/// An empty OpenAPI v2 document (a protobuf message with no fields is zero bytes). kubectl
+/// downloads it to validate and to compute apply patches; finding no schema there, it skips
+/// schema validation and takes patch strategies from its compiled-in types, which is what it
+/// does for custom resources without a schema. vstp-sim does not publish schemas.
+fn empty_openapi_v2() -> Response {
+    Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::empty())
+        .expect("static headers are valid")
 }
 
 fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
@@ -179,6 +200,7 @@ fn dispatch(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Respo
         }
         Route::Collection { .. } | Route::Object { .. } => objects::handle(state, route, call),
         Route::Virt { .. } => virt::handle(state, route, call),
-        Route::OpenApi | Route::NotFound => Err(ApiError::path_not_found()),
+        Route::OpenApiV2 if call.method == Method::GET => Ok(empty_openapi_v2()),
+        Route::OpenApiV2 | Route::OpenApi | Route::NotFound => Err(ApiError::path_not_found()),
     }
 }

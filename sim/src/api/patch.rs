@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::objects::{present, Target};
 use super::{ApiState, Call};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Cause};
 use crate::kinds::{self, Kind};
 use crate::store::Scope;
 
@@ -21,12 +21,11 @@ enum PatchType {
 }
 
 fn patch_type(call: &Call, kind: &Kind) -> ApiResult<PatchType> {
-    let unsupported = |given: &str| {
+    let unsupported = || {
         ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: \
-             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}{}",
+             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
             if kind.builtin { ", application/strategic-merge-patch+json" } else { "" },
-            if given.is_empty() { String::new() } else { format!(" (got {given})") }
         ))
     };
     match call.content_type() {
@@ -34,7 +33,7 @@ fn patch_type(call: &Call, kind: &Kind) -> ApiResult<PatchType> {
         "application/json-patch+json" => Ok(PatchType::Json),
         "application/strategic-merge-patch+json" if kind.builtin => Ok(PatchType::Strategic),
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => Ok(PatchType::Apply),
-        other => Err(unsupported(other)),
+        _ => Err(unsupported()),
     }
 }
 
@@ -80,9 +79,11 @@ fn json_patch_ops(doc: &mut Value, body: Value, kind: &Kind, name: &str) -> ApiR
     let ops: json_patch::Patch = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("the JSON patch is malformed: {e}")))?;
     json_patch::patch(doc, &ops).map_err(|e| {
-        let mut err = ApiError::new(422, "Invalid", format!("the JSON patch does not apply: {e}"));
-        err.details = Some(json!({"name": name, "group": kind.group, "kind": kind.plural}));
-        err
+        let cause = Cause {
+            field: "patch".into(),
+            message: format!("the JSON patch does not apply: {e}"),
+        };
+        ApiError::invalid(kind, name, vec![cause])
     })
 }
 

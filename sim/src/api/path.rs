@@ -40,6 +40,9 @@ pub enum Route {
         action: String,
         rest: Vec<String>,
     },
+    /// `/openapi/v2`
+    OpenApiV2,
+    /// Other OpenAPI documents (v3), which vstp-sim does not serve.
     OpenApi,
     NotFound,
 }
@@ -51,6 +54,7 @@ pub fn parse(path: &str) -> Route {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match segments.as_slice() {
         ["version"] => Route::Version,
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", ..] => Route::OpenApi,
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,

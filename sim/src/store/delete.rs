@@ -128,7 +128,7 @@ impl Store {
         let gone = self.commit(inner, kind, EventType::Deleted, object, old);
         self.collect_dependents(inner, &uid);
         if kinds::get(kind).namespaced {
-            self.finish_namespace_if_empty(inner, ns);
+            let _ = self.finish_namespace_if_empty(inner, ns);
         }
         gone
     }
@@ -181,28 +181,25 @@ impl Store {
         for (kind, ns, obj_name, o) in contents {
             self.delete_locked(inner, kind, &ns, &obj_name, o);
         }
-        self.finish_namespace_if_empty(inner, name);
-        inner.objects[kinds::NAMESPACES]
-            .get(&key("", name))
-            .cloned()
-            .unwrap_or_else(|| Arc::new(json!({})))
+        let current = inner.objects[kinds::NAMESPACES].get(&key("", name)).cloned();
+        self.finish_namespace_if_empty(inner, name)
+            .or(current)
+            .expect("the namespace existed when its deletion started")
     }
 
-    /// A terminating namespace goes away once nothing is left in it.
-    fn finish_namespace_if_empty(&self, inner: &mut Inner, ns: &str) {
-        let Some(ns_object) = inner.objects[kinds::NAMESPACES].get(&key("", ns)).cloned() else {
-            return;
-        };
+    /// A terminating namespace goes away once nothing is left in it; returns it if it went.
+    fn finish_namespace_if_empty(&self, inner: &mut Inner, ns: &str) -> Option<Arc<Value>> {
+        let ns_object = inner.objects[kinds::NAMESPACES].get(&key("", ns)).cloned()?;
         if !deleting(&ns_object) {
-            return;
+            return None;
         }
         let empty = inner
             .objects
             .iter()
             .all(|objects| objects.keys().all(|(n, _)| n != ns));
-        if empty {
-            self.commit(inner, kinds::NAMESPACES, EventType::Deleted, (*ns_object).clone(), Some(ns_object));
-        }
+        empty.then(|| {
+            self.commit(inner, kinds::NAMESPACES, EventType::Deleted, (*ns_object).clone(), Some(ns_object))
+        })
     }
 }
 
