@@ -162,6 +162,7 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) {
             biased;
             _ = tx.closed() => return,
             _ = &mut deadline => return,
+            _ = sub.disconnect.changed() => return,
             received = sub.live.recv() => match received {
                 Ok(e) => {
                     last_rv = e.rv;

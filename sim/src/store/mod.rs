@@ -91,6 +91,8 @@ impl Default for StoreConfig {
 pub struct Store {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Arc<Event>>,
+    /// Bumped to end every open watch stream, as an API server restart would.
+    disconnects: tokio::sync::watch::Sender<u64>,
     clock: Clock,
     config: StoreConfig,
 }
@@ -110,9 +112,15 @@ impl Store {
                 compacted: 1,
             }),
             events,
+            disconnects: tokio::sync::watch::channel(0).0,
             clock,
             config,
         }
+    }
+
+    /// Ends every open watch stream; clients re-watch from the last resourceVersion they saw.
+    pub fn disconnect_watches(&self) {
+        self.disconnects.send_modify(|n| *n += 1);
     }
 
     pub fn clock(&self) -> &Clock {

@@ -29,6 +29,8 @@ pub struct Subscription {
     /// The store's resourceVersion when the subscription was taken.
     pub rv: u64,
     pub filter: WatchFilter,
+    /// Changes when the store disconnects all watches.
+    pub disconnect: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Which events a watch sees, and as what.
@@ -93,6 +95,7 @@ impl Store {
             live,
             rv: inner.rv,
             filter,
+            disconnect: self.disconnects.subscribe(),
         })
     }
 }
