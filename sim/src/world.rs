@@ -61,13 +61,14 @@ pub trait World: Send + Sync + 'static {
 }
 
 /// The API server alone, with no simulated world: evictions are allowed (no disruption budget
-/// or webhook exists) and KubeVirt subresources answer 503, since nothing runs the VMs.
+/// or webhook exists) and KubeVirt subresources answer 404, as on a cluster without KubeVirt.
+/// (Not 503: clients retry that for minutes.)
 pub struct BareApi;
 
 fn no_world(what: &str) -> ApiError {
     ApiError::new(
-        503,
-        "ServiceUnavailable",
+        404,
+        "NotFound",
         format!("vstp-sim runs without a simulated world, so nothing serves {what}"),
     )
 }

@@ -235,6 +235,14 @@ async fn namespace_deletion_cascades_and_waits_for_finalizers() {
     let clear = Patch::Merge(json!({"metadata": {"finalizers": null}}));
     cms.patch("held", &PatchParams::default(), &clear).await.unwrap();
     assert_eq!(api_error(namespaces.get("doomed").await.unwrap_err()).code, 404);
+
+    // Without finalizers the namespace is gone by the time the delete call answers.
+    let quick: Namespace = serde_json::from_value(json!({"metadata": {"name": "quick"}})).unwrap();
+    namespaces.create(&PostParams::default(), &quick).await.unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), "quick").create(&PostParams::default(), &cm("x", json!({}))).await.unwrap();
+    let gone = namespaces.delete("quick", &DeleteParams::default()).await.unwrap();
+    assert_eq!(gone.left().and_then(|n| n.metadata.name).as_deref(), Some("quick"));
+    assert_eq!(api_error(namespaces.get("quick").await.unwrap_err()).code, 404);
 }
 
 #[tokio::test]

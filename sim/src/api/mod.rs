@@ -176,9 +176,20 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         headers: parts.headers,
         body,
     };
-    match dispatch(&state, route, &call) {
-        Ok(response) => response,
-        Err(e) => error_response(&e),
+    // A bug in a handler answers 500 instead of dropping the connection; the store stays
+    // consistent because every write builds the new object before committing it.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&state, route, &call)));
+    match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => error_response(&e),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            error_response(&ApiError::internal(format!("vstp-sim bug while serving this request: {what}")))
+        }
     }
 }
 

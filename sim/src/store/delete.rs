@@ -166,11 +166,12 @@ impl Store {
     }
 
     fn delete_namespace(&self, inner: &mut Inner, name: &str, ns_object: Arc<Value>) -> Arc<Value> {
-        let mut terminating = (*ns_object).clone();
-        if !deleting(&terminating) {
+        let mut last_seen = ns_object.clone();
+        if !deleting(&ns_object) {
+            let mut terminating = (*ns_object).clone();
             terminating["metadata"]["deletionTimestamp"] = json!(self.clock().timestamp());
             terminating["status"]["phase"] = json!("Terminating");
-            self.commit(inner, kinds::NAMESPACES, EventType::Modified, terminating, Some(ns_object));
+            last_seen = self.commit(inner, kinds::NAMESPACES, EventType::Modified, terminating, Some(ns_object));
         }
         let mut contents = Vec::new();
         for (kind, objects) in inner.objects.iter().enumerate() {
@@ -181,10 +182,11 @@ impl Store {
         for (kind, ns, obj_name, o) in contents {
             self.delete_locked(inner, kind, &ns, &obj_name, o);
         }
+        // The namespace may already be gone: removing its last object finishes it.
         let current = inner.objects[kinds::NAMESPACES].get(&key("", name)).cloned();
         self.finish_namespace_if_empty(inner, name)
             .or(current)
-            .expect("the namespace existed when its deletion started")
+            .unwrap_or(last_seen)
     }
 
     /// A terminating namespace goes away once nothing is left in it; returns it if it went.

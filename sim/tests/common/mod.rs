@@ -30,10 +30,21 @@ pub async fn start_with(config: SimConfig) -> (SimHandle, kube::Client) {
 }
 
 pub async fn client_for(kubeconfig: &str) -> kube::Client {
+    kube::Client::try_from(config_for(kubeconfig).await).expect("client builds")
+}
+
+async fn config_for(kubeconfig: &str) -> kube::Config {
     let file = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+    kube::Config::from_custom_kubeconfig(file, &Default::default())
         .await
-        .expect("kubeconfig is usable");
+        .expect("kubeconfig is usable")
+}
+
+/// A client that does not retry 429/503/504 by itself (kube's default does, for up to 15
+/// attempts), for tests that assert those answers.
+pub async fn client_without_retry(sim: &SimHandle) -> kube::Client {
+    let mut config = config_for(&sim.kubeconfig()).await;
+    config.default_retry = false;
     kube::Client::try_from(config).expect("client builds")
 }
 

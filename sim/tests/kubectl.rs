@@ -1,0 +1,169 @@
+//! The real kubectl against vstp-sim: discovery, get, apply, patch, wait, delete, cordon, drain.
+//! kubectl must be installed (`bash ci/setup.sh` installs Debian's kubernetes-client); a
+//! missing kubectl fails these tests rather than skipping them.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::json;
+use vstp_sim::kinds;
+use vstp_sim::store::Scope;
+use vstp_sim::SimHandle;
+
+/// A kubeconfig file for one test, removed when the test ends.
+struct Kubeconfig(PathBuf);
+
+impl Kubeconfig {
+    fn write(sim: &SimHandle, test: &str) -> Kubeconfig {
+        let path = std::env::temp_dir().join(format!("vstp-kubectl-{}-{test}.kubeconfig", std::process::id()));
+        std::fs::write(&path, sim.kubeconfig()).unwrap();
+        Kubeconfig(path)
+    }
+}
+
+impl Drop for Kubeconfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn command(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", &kc.0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run kubectl ({e}); `bash ci/setup.sh` installs it (Debian package kubernetes-client)"));
+    let input = stdin.unwrap_or_default().to_string();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs kubectl off the runtime's threads (the simulator serves on them); panics with its
+/// output unless it succeeds.
+async fn kubectl(kc: &Kubeconfig, args: &[&str]) -> String {
+    kubectl_stdin(kc, args, None).await
+}
+
+async fn kubectl_stdin(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> String {
+    let (path, args_owned, input) = (Kubeconfig(kc.0.clone()), args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), stdin.map(String::from));
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
+        let out = command(&path, &args, input.as_deref());
+        std::mem::forget(path); // the caller's guard removes the file
+        out
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "kubectl {args:?} failed: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+const VM: &str = "apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: vm1
+spec:
+  runStrategy: Halted
+  template:
+    spec:
+      domain:
+        devices: {}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_resources_lists_kubevirt_nmstate_and_network_kinds() {
+    let (sim, _) = common::start().await;
+    let kc = Kubeconfig::write(&sim, "api-resources");
+    let out = kubectl(&kc, &["api-resources"]).await;
+    for (name, short) in [("virtualmachines", "vm,vms"), ("virtualmachineinstances", "vmi,vmis"), ("virtualmachineinstancemigrations", "vmim,vmims"),
+        ("nodenetworkconfigurationpolicies", "nncp"), ("network-attachment-definitions", "net-attach-def"), ("userdefinednetworks", "udn")] {
+        let line = out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing:\n{out}"));
+        assert!(line.contains(short), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_twice_get_patch_and_delete() {
+    let (sim, _) = common::start().await;
+    let kc = Kubeconfig::write(&sim, "apply");
+    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(VM)).await.contains("created"));
+    let changed = VM.replace("Halted", "Always");
+    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&changed)).await.contains("configured"));
+    let yaml = kubectl(&kc, &["get", "vm", "vm1", "-o", "yaml"]).await;
+    assert!(yaml.contains("runStrategy: Always") && yaml.contains("last-applied-configuration"), "{yaml}");
+    assert!(kubectl(&kc, &["get", "vms"]).await.contains("vm1"));
+
+    kubectl(&kc, &["patch", "vm", "vm1", "--type=merge", "-p", r#"{"spec":{"runStrategy":"Manual"}}"#]).await;
+    let ops = r#"[{"op":"test","path":"/spec/runStrategy","value":"Manual"},{"op":"replace","path":"/spec/runStrategy","value":"Halted"}]"#;
+    kubectl(&kc, &["patch", "vm", "vm1", "--type=json", "-p", ops]).await;
+    let strategy = kubectl(&kc, &["get", "vm", "vm1", "-o", "jsonpath={.spec.runStrategy}"]).await;
+    assert_eq!(strategy, "Halted");
+
+    kubectl(&kc, &["delete", "vm", "vm1"]).await;
+    assert!(sim.store().get(kinds::find("kubevirt.io", "v1", "virtualmachines").unwrap(), "default", "vm1").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_a_condition_and_for_a_namespace_to_go() {
+    let (sim, _) = common::start().await;
+    let kc = Kubeconfig::write(&sim, "wait");
+    let store = sim.store().clone();
+    let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c"}]},
+        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}});
+    store.create(kinds::PODS, pod, Scope::All, false).unwrap();
+    let waiter = {
+        let path = kc.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let kc = Kubeconfig(path);
+            let out = command(&kc, &["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"], None);
+            std::mem::forget(kc);
+            out
+        })
+    };
+    store
+        .modify(kinds::PODS, "default", "p", Scope::Status, false, |p| {
+            let mut p = p.clone();
+            p["status"]["conditions"][0]["status"] = json!("True");
+            Ok(p)
+        })
+        .unwrap();
+    let out = waiter.await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
+
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n";
+    kubectl_stdin(&kc, &["apply", "-f", "-"], Some(ns)).await;
+    kubectl_stdin(&kc, &["apply", "-n", "doomed", "-f", "-"], Some(VM)).await;
+    kubectl(&kc, &["delete", "namespace", "doomed", "--wait=false"]).await;
+    kubectl(&kc, &["wait", "--for=delete", "namespace/doomed", "--timeout=20s"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordon_and_drain_a_node_with_evictable_pods() {
+    let (sim, _) = common::start().await;
+    let kc = Kubeconfig::write(&sim, "drain");
+    let store = sim.store();
+    let node = json!({"metadata": {"name": "worker-0"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    store.create(kinds::NODES, node, Scope::All, false).unwrap();
+    let owner = json!([{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": "vm1", "uid": "d7c1e4a0-0000-4000-8000-000000000001", "controller": true}]);
+    for name in ["virt-launcher-vm1-abcde", "virt-launcher-vm2-fghij"] {
+        let pod = json!({"metadata": {"name": name, "namespace": "default", "ownerReferences": owner},
+            "spec": {"nodeName": "worker-0", "containers": [{"name": "compute"}]}, "status": {"phase": "Running"}});
+        store.create(kinds::PODS, pod, Scope::All, false).unwrap();
+    }
+    kubectl(&kc, &["cordon", "worker-0"]).await;
+    assert_eq!(kubectl(&kc, &["get", "node", "worker-0", "-o", "jsonpath={.spec.unschedulable}"]).await, "true");
+    let out = kubectl(&kc, &["drain", "worker-0", "--ignore-daemonsets", "--timeout=30s"]).await;
+    assert!(out.contains("drained"), "{out}");
+    let (left, _) = store.list(kinds::PODS, None, &Default::default());
+    assert!(left.is_empty(), "evicted pods are gone: {left:?}");
+    kubectl(&kc, &["uncordon", "worker-0"]).await;
+    assert_eq!(kubectl(&kc, &["get", "node", "worker-0", "-o", "jsonpath={.spec.unschedulable}"]).await, "");
+}
