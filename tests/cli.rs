@@ -141,3 +141,52 @@ fn run_writes_junit_to_artifact_dir() {
         "{stdout}"
     );
 }
+
+/// `vstp sim serve` writes a kubeconfig, serves until SIGTERM, then removes it; it refuses to
+/// overwrite a file it did not write.
+#[test]
+fn sim_serve_writes_and_removes_its_kubeconfig_and_spares_foreign_files() {
+    use std::io::BufRead as _;
+    let dir = std::env::temp_dir().join(format!("vstp-cli-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let foreign = dir.join("mine.kubeconfig");
+    std::fs::write(&foreign, "apiVersion: v1\nkind: Config\n").unwrap();
+    let refused = vstp(&[
+        "sim",
+        "serve",
+        "--kubeconfig-out",
+        foreign.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("was not written by vstp"));
+    assert_eq!(
+        std::fs::read_to_string(&foreign).unwrap(),
+        "apiVersion: v1\nkind: Config\n"
+    );
+
+    let ours = dir.join("sim.kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(["sim", "serve", "--kubeconfig-out", ours.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(
+        first.starts_with("vstp-sim serving https://127.0.0.1:"),
+        "{first}"
+    );
+    let second = lines.next().unwrap().unwrap();
+    assert_eq!(second, format!("export KUBECONFIG={}", ours.display()));
+    let kubeconfig = std::fs::read_to_string(&ours).unwrap();
+    assert!(kubeconfig.contains("certificate-authority-data:") && kubeconfig.contains("token:"));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    assert!(!ours.exists(), "the kubeconfig is removed on exit");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -411,3 +411,41 @@ fn an_interrupted_run_still_writes_junit_with_unfinished_cases_as_errors() {
         "{xml}"
     );
 }
+
+/// Two scenarios on the sim target share one in-process simulator through `ctx.client()`:
+/// what the first writes, the second reads.
+fn writes_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let api: kube::Api<ConfigMap> = kube::Api::namespaced(ctx.client().await?, "default");
+        let cm =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "from-a-scenario"}}))?;
+        api.create(&Default::default(), &cm).await?;
+        Ok(())
+    }
+    .boxed()
+}
+
+fn reads_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let api: kube::Api<ConfigMap> = kube::Api::namespaced(ctx.client().await?, "default");
+        api.get("from-a-scenario").await?;
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn scenarios_on_the_sim_target_talk_to_one_in_process_simulator() {
+    let cases = vec![automated("writes", writes_through_the_sim)];
+    let mut reads = automated("reads", reads_through_the_sim);
+    reads.scenario.disruptive = true; // runs alone, so after "writes"
+    let report = execute(
+        config("sim-target", TargetKind::Sim),
+        [cases, vec![reads]].concat(),
+        1,
+    );
+    assert_eq!(outcome(&report, "writes"), Outcome::Passed);
+    assert_eq!(outcome(&report, "reads"), Outcome::Passed);
+}

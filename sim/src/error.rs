@@ -94,7 +94,9 @@ impl ApiError {
         ApiError::new(
             405,
             "MethodNotAllowed",
-            format!("the server does not allow this method on the requested resource ({verb} {what})"),
+            format!(
+                "the server does not allow this method on the requested resource ({verb} {what})"
+            ),
         )
     }
 
@@ -107,7 +109,11 @@ impl ApiError {
     }
 
     pub fn path_not_found() -> ApiError {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn gone(message: impl Into<String>) -> ApiError {

@@ -23,7 +23,8 @@ pub const CATALOGUE: &[FaultSpec] = &[
     },
     FaultSpec {
         name: "watch-drops",
-        what: "every watch stream ends after 3 events, as a load balancer cutting connections would",
+        what:
+            "every watch stream ends after 3 events, as a load balancer cutting connections would",
     },
 ];
 
@@ -65,12 +66,12 @@ impl Faults {
             return None;
         }
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.throttle && n % 7 == 0 {
+        if self.throttle && n.is_multiple_of(7) {
             return Some(ApiError::too_many_requests(
                 "vstp-sim fault api-throttle: too many requests, please try again later",
             ));
         }
-        if self.unavailable && n % 11 == 0 {
+        if self.unavailable && n.is_multiple_of(11) {
             return Some(ApiError::new(
                 503,
                 "ServiceUnavailable",
@@ -98,7 +99,10 @@ mod tests {
     #[test]
     fn unknown_faults_name_the_catalogue() {
         let err = Faults::parse("api-throttle, guest-reboots").unwrap_err();
-        assert!(err.contains("'guest-reboots'") && err.contains("watch-drops"), "{err}");
+        assert!(
+            err.contains("'guest-reboots'") && err.contains("watch-drops"),
+            "{err}"
+        );
         assert!(Faults::parse("").is_ok());
     }
 

@@ -164,7 +164,14 @@ pub static KINDS: &[Kind] = &[
     Kind {
         short_names: &["vm", "vms"],
         categories: ALL,
-        ..kind("kubevirt.io", KV, "virtualmachines", "virtualmachine", "VirtualMachine", true)
+        ..kind(
+            "kubevirt.io",
+            KV,
+            "virtualmachines",
+            "virtualmachine",
+            "VirtualMachine",
+            true,
+        )
     },
     Kind {
         short_names: &["vmi", "vmis"],
@@ -287,7 +294,9 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<KindId> {
 
 /// The kind with this `kind` name in `group`, for objects that name their owners.
 pub fn by_kind(group: &str, kind: &str) -> Option<KindId> {
-    KINDS.iter().position(|k| k.group == group && k.kind == kind)
+    KINDS
+        .iter()
+        .position(|k| k.group == group && k.kind == kind)
 }
 
 pub fn get(id: KindId) -> &'static Kind {
@@ -334,7 +343,10 @@ mod tests {
         assert!(find("nmstate.io", "v1", "nodenetworkconfigurationpolicies").is_some());
         assert!(find("nmstate.io", "v1beta1", "nodenetworkconfigurationpolicies").is_some());
         assert!(find("nmstate.io", "v1", "nodenetworkconfigurationenactments").is_none());
-        let nmstate = groups().into_iter().find(|(g, _)| *g == "nmstate.io").unwrap();
+        let nmstate = groups()
+            .into_iter()
+            .find(|(g, _)| *g == "nmstate.io")
+            .unwrap();
         assert_eq!(nmstate.1, vec!["v1", "v1beta1"]);
     }
 }

@@ -62,7 +62,9 @@ impl Default for SimConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("cannot listen on 127.0.0.1:{port}: {source}; pick another --port or 0 for any free port")]
+    #[error(
+        "cannot listen on 127.0.0.1:{port}: {source}; pick another --port or 0 for any free port"
+    )]
     Bind { port: u16, source: std::io::Error },
     #[error("{0}")]
     Config(String),
@@ -89,10 +91,14 @@ impl Sim {
         let faults = Faults::parse(&config.faults).map_err(SimError::Config)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .map_err(|source| SimError::Bind { port: config.port, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| SimError::Bind { port: config.port, source })?;
+            .map_err(|source| SimError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| SimError::Bind {
+            port: config.port,
+            source,
+        })?;
         let store = Arc::new(Store::new(clock, config.store));
         for ns in INITIAL_NAMESPACES {
             let namespace = json!({"metadata": {"name": ns}});
@@ -188,7 +194,6 @@ impl SimHandle {
             token = self.token
         )
     }
-
 }
 
 impl Drop for SimHandle {

@@ -25,20 +25,25 @@ fn err(e: impl std::fmt::Display) -> String {
 pub fn generate() -> Result<Tls, String> {
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "vstp-sim CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "vstp-sim CA");
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
+    let issuer =
+        CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
 
     let key = KeyPair::generate().map_err(err)?;
     let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
         .map_err(err)?;
     leaf.distinguished_name.push(DnType::CommonName, "vstp-sim");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     let cert = leaf.signed_by(&key, &issuer).map_err(err)?;
 
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));

@@ -85,7 +85,10 @@ impl World for BareApi {
     }
 
     fn vmi_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
-        Err(no_world(&format!("virtualmachineinstances/{}", call.action)))
+        Err(no_world(&format!(
+            "virtualmachineinstances/{}",
+            call.action
+        )))
     }
 
     fn portforward(

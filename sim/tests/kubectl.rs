@@ -17,7 +17,10 @@ struct Kubeconfig(PathBuf);
 
 impl Kubeconfig {
     fn write(sim: &SimHandle, test: &str) -> Kubeconfig {
-        let path = std::env::temp_dir().join(format!("vstp-kubectl-{}-{test}.kubeconfig", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "vstp-kubectl-{}-{test}.kubeconfig",
+            std::process::id()
+        ));
         std::fs::write(&path, sim.kubeconfig()).unwrap();
         Kubeconfig(path)
     }
@@ -40,7 +43,12 @@ fn command(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run kubectl ({e}); `bash ci/setup.sh` installs it (Debian package kubernetes-client)"));
     let input = stdin.unwrap_or_default().to_string();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -51,7 +59,11 @@ async fn kubectl(kc: &Kubeconfig, args: &[&str]) -> String {
 }
 
 async fn kubectl_stdin(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> String {
-    let (path, args_owned, input) = (Kubeconfig(kc.0.clone()), args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), stdin.map(String::from));
+    let (path, args_owned, input) = (
+        Kubeconfig(kc.0.clone()),
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        stdin.map(String::from),
+    );
     let out = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
         let out = command(&path, &args, input.as_deref());
@@ -61,7 +73,11 @@ async fn kubectl_stdin(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> S
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "kubectl {args:?} failed: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
@@ -82,9 +98,18 @@ async fn api_resources_lists_kubevirt_nmstate_and_network_kinds() {
     let (sim, _) = common::start().await;
     let kc = Kubeconfig::write(&sim, "api-resources");
     let out = kubectl(&kc, &["api-resources"]).await;
-    for (name, short) in [("virtualmachines", "vm,vms"), ("virtualmachineinstances", "vmi,vmis"), ("virtualmachineinstancemigrations", "vmim,vmims"),
-        ("nodenetworkconfigurationpolicies", "nncp"), ("network-attachment-definitions", "net-attach-def"), ("userdefinednetworks", "udn")] {
-        let line = out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing:\n{out}"));
+    for (name, short) in [
+        ("virtualmachines", "vm,vms"),
+        ("virtualmachineinstances", "vmi,vmis"),
+        ("virtualmachineinstancemigrations", "vmim,vmims"),
+        ("nodenetworkconfigurationpolicies", "nncp"),
+        ("network-attachment-definitions", "net-attach-def"),
+        ("userdefinednetworks", "udn"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{out}"));
         assert!(line.contains(short), "{line}");
     }
 }
@@ -93,21 +118,50 @@ async fn api_resources_lists_kubevirt_nmstate_and_network_kinds() {
 async fn apply_twice_get_patch_and_delete() {
     let (sim, _) = common::start().await;
     let kc = Kubeconfig::write(&sim, "apply");
-    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(VM)).await.contains("created"));
+    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(VM))
+        .await
+        .contains("created"));
     let changed = VM.replace("Halted", "Always");
-    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&changed)).await.contains("configured"));
+    assert!(kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&changed))
+        .await
+        .contains("configured"));
     let yaml = kubectl(&kc, &["get", "vm", "vm1", "-o", "yaml"]).await;
-    assert!(yaml.contains("runStrategy: Always") && yaml.contains("last-applied-configuration"), "{yaml}");
+    assert!(
+        yaml.contains("runStrategy: Always") && yaml.contains("last-applied-configuration"),
+        "{yaml}"
+    );
     assert!(kubectl(&kc, &["get", "vms"]).await.contains("vm1"));
 
-    kubectl(&kc, &["patch", "vm", "vm1", "--type=merge", "-p", r#"{"spec":{"runStrategy":"Manual"}}"#]).await;
+    kubectl(
+        &kc,
+        &[
+            "patch",
+            "vm",
+            "vm1",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"runStrategy":"Manual"}}"#,
+        ],
+    )
+    .await;
     let ops = r#"[{"op":"test","path":"/spec/runStrategy","value":"Manual"},{"op":"replace","path":"/spec/runStrategy","value":"Halted"}]"#;
     kubectl(&kc, &["patch", "vm", "vm1", "--type=json", "-p", ops]).await;
-    let strategy = kubectl(&kc, &["get", "vm", "vm1", "-o", "jsonpath={.spec.runStrategy}"]).await;
+    let strategy = kubectl(
+        &kc,
+        &["get", "vm", "vm1", "-o", "jsonpath={.spec.runStrategy}"],
+    )
+    .await;
     assert_eq!(strategy, "Halted");
 
     kubectl(&kc, &["delete", "vm", "vm1"]).await;
-    assert!(sim.store().get(kinds::find("kubevirt.io", "v1", "virtualmachines").unwrap(), "default", "vm1").is_none());
+    assert!(sim
+        .store()
+        .get(
+            kinds::find("kubevirt.io", "v1", "virtualmachines").unwrap(),
+            "default",
+            "vm1"
+        )
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +176,11 @@ async fn wait_for_a_condition_and_for_a_namespace_to_go() {
         let path = kc.0.clone();
         tokio::task::spawn_blocking(move || {
             let kc = Kubeconfig(path);
-            let out = command(&kc, &["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"], None);
+            let out = command(
+                &kc,
+                &["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"],
+                None,
+            );
             std::mem::forget(kc);
             out
         })
@@ -135,14 +193,27 @@ async fn wait_for_a_condition_and_for_a_namespace_to_go() {
         })
         .unwrap();
     let out = waiter.await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
 
     let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n";
     kubectl_stdin(&kc, &["apply", "-f", "-"], Some(ns)).await;
     kubectl_stdin(&kc, &["apply", "-n", "doomed", "-f", "-"], Some(VM)).await;
     kubectl(&kc, &["delete", "namespace", "doomed", "--wait=false"]).await;
-    kubectl(&kc, &["wait", "--for=delete", "namespace/doomed", "--timeout=20s"]).await;
+    kubectl(
+        &kc,
+        &["wait", "--for=delete", "namespace/doomed", "--timeout=20s"],
+    )
+    .await;
+}
+
+async fn unschedulable(kc: &Kubeconfig) -> String {
+    let jsonpath = "jsonpath={.spec.unschedulable}";
+    kubectl(kc, &["get", "node", "worker-0", "-o", jsonpath]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,11 +230,15 @@ async fn cordon_and_drain_a_node_with_evictable_pods() {
         store.create(kinds::PODS, pod, Scope::All, false).unwrap();
     }
     kubectl(&kc, &["cordon", "worker-0"]).await;
-    assert_eq!(kubectl(&kc, &["get", "node", "worker-0", "-o", "jsonpath={.spec.unschedulable}"]).await, "true");
-    let out = kubectl(&kc, &["drain", "worker-0", "--ignore-daemonsets", "--timeout=30s"]).await;
+    assert_eq!(unschedulable(&kc).await, "true");
+    let out = kubectl(
+        &kc,
+        &["drain", "worker-0", "--ignore-daemonsets", "--timeout=30s"],
+    )
+    .await;
     assert!(out.contains("drained"), "{out}");
     let (left, _) = store.list(kinds::PODS, None, &Default::default());
     assert!(left.is_empty(), "evicted pods are gone: {left:?}");
     kubectl(&kc, &["uncordon", "worker-0"]).await;
-    assert_eq!(kubectl(&kc, &["get", "node", "worker-0", "-o", "jsonpath={.spec.unschedulable}"]).await, "");
+    assert_eq!(unschedulable(&kc).await, "");
 }

@@ -32,26 +32,48 @@ async fn added_modified_deleted_in_order_from_a_resource_version() {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let made = api.create(&PostParams::default(), &cm("a")).await.unwrap();
     let rv = made.metadata.resource_version.clone().unwrap();
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "1"}}))).await.unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "1"}})),
+    )
+    .await
+    .unwrap();
     api.delete("a", &DeleteParams::default()).await.unwrap();
-    let mut events = api.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    let mut events = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     match next(&mut events).await.unwrap() {
         WatchEvent::Modified(c) => assert_eq!(c.data.unwrap()["k"], "1"),
         other => panic!("expected MODIFIED, got {other:?}"),
     }
-    assert!(matches!(next(&mut events).await.unwrap(), WatchEvent::Deleted(_)));
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        WatchEvent::Deleted(_)
+    ));
 }
 
 #[tokio::test]
 async fn expired_resource_version_is_an_error_event_and_the_watcher_relists() {
     let (sim, client) = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let made = api.create(&PostParams::default(), &cm("old")).await.unwrap();
+    let made = api
+        .create(&PostParams::default(), &cm("old"))
+        .await
+        .unwrap();
     let change = Patch::Merge(json!({"data": {"k": "1"}}));
-    api.patch("old", &PatchParams::default(), &change).await.unwrap();
+    api.patch("old", &PatchParams::default(), &change)
+        .await
+        .unwrap();
     sim.store().compact();
     let rv = made.metadata.resource_version.unwrap();
-    let mut raw_events = api.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    let mut raw_events = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     match next(&mut raw_events).await {
         Ok(WatchEvent::Error(e)) => assert_eq!(e.code, 410),
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 410),
@@ -64,7 +86,10 @@ async fn expired_resource_version_is_an_error_event_and_the_watcher_relists() {
     while !matches!(next(&mut seen).await.unwrap(), watcher::Event::InitDone) {}
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, "default");
     let secret = serde_json::from_value(json!({"metadata": {"name": "s"}})).unwrap();
-    secrets.create(&PostParams::default(), &secret).await.unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
     sim.store().compact();
     sim.store().disconnect_watches();
     let mut expired = false;
@@ -75,8 +100,13 @@ async fn expired_resource_version_is_an_error_event_and_the_watcher_relists() {
             other => panic!("expected a 410 and then a re-list, got {other:?}"),
         }
     }
-    assert!(expired, "the watcher re-listed because its resourceVersion had expired");
-    api.create(&PostParams::default(), &cm("new")).await.unwrap();
+    assert!(
+        expired,
+        "the watcher re-listed because its resourceVersion had expired"
+    );
+    api.create(&PostParams::default(), &cm("new"))
+        .await
+        .unwrap();
     let mut names = HashSet::new();
     while !(names.contains("new") && names.contains("old")) {
         match next(&mut seen).await.unwrap() {
@@ -112,17 +142,39 @@ async fn streaming_list_ends_initial_events_with_a_bookmark() {
 async fn selector_watch_sees_objects_enter_and_leave_the_selection() {
     let (_sim, client) = start().await;
     let api = vms(&client, "default");
-    let made = api.create(&PostParams::default(), &vm("vm1")).await.unwrap();
+    let made = api
+        .create(&PostParams::default(), &vm("vm1"))
+        .await
+        .unwrap();
     let rv = made.metadata.resource_version.unwrap();
     let wp = WatchParams::default().labels("stage=live");
     let mut events = api.watch(&wp, &rv).await.unwrap().boxed();
     let label = |v: Option<&str>| Patch::Merge(json!({"metadata": {"labels": {"stage": v}}}));
-    api.patch("vm1", &PatchParams::default(), &label(Some("live"))).await.unwrap();
-    api.patch("vm1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"runStrategy": "Always"}}))).await.unwrap();
-    api.patch("vm1", &PatchParams::default(), &label(None)).await.unwrap();
-    assert!(matches!(next(&mut events).await.unwrap(), WatchEvent::Added(_)));
-    assert!(matches!(next(&mut events).await.unwrap(), WatchEvent::Modified(_)));
-    assert!(matches!(next(&mut events).await.unwrap(), WatchEvent::Deleted(_)));
+    api.patch("vm1", &PatchParams::default(), &label(Some("live")))
+        .await
+        .unwrap();
+    api.patch(
+        "vm1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"runStrategy": "Always"}})),
+    )
+    .await
+    .unwrap();
+    api.patch("vm1", &PatchParams::default(), &label(None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        WatchEvent::Added(_)
+    ));
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        WatchEvent::Modified(_)
+    ));
+    assert!(matches!(
+        next(&mut events).await.unwrap(),
+        WatchEvent::Deleted(_)
+    ));
 }
 
 #[tokio::test]
@@ -130,14 +182,26 @@ async fn bookmarks_and_timeout_end_the_stream() {
     let (_sim, client) = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let wp = WatchParams::default().timeout(1);
-    let events: Vec<_> = api.watch(&wp, "0").await.unwrap().try_collect().await.unwrap();
-    assert!(events.is_empty(), "an idle watch with no objects ends after its timeout: {events:?}");
+    let events: Vec<_> = api
+        .watch(&wp, "0")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        events.is_empty(),
+        "an idle watch with no objects ends after its timeout: {events:?}"
+    );
     let path = "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1";
     let req = http::Request::get(path).body(Vec::new()).unwrap();
     let text = client.request_text(req).await.unwrap();
     let bookmark: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(bookmark["type"], "BOOKMARK");
-    assert_eq!(bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(
+        bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
 }
 
 #[tokio::test]
@@ -147,17 +211,35 @@ async fn concurrent_writers_get_increasing_versions_and_watchers_miss_nothing() 
     const WRITERS: usize = 8;
     const WRITES: usize = 25;
     for w in 0..WRITERS {
-        api.create(&PostParams::default(), &cm(&format!("w{w}"))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("w{w}")))
+            .await
+            .unwrap();
     }
-    let (_, list) = raw(&client, "GET", "/api/v1/namespaces/default/configmaps", "application/json", vec![]).await;
-    let start_rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    let mut events = api.watch(&WatchParams::default(), &start_rv).await.unwrap().boxed();
+    let (_, list) = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        vec![],
+    )
+    .await;
+    let start_rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut events = api
+        .watch(&WatchParams::default(), &start_rv)
+        .await
+        .unwrap()
+        .boxed();
     let writers = (0..WRITERS).map(|w| {
         let api = api.clone();
         tokio::spawn(async move {
             for i in 1..=WRITES {
                 let p = Patch::Merge(json!({"data": {"k": i.to_string()}}));
-                api.patch(&format!("w{w}"), &PatchParams::default(), &p).await.unwrap();
+                api.patch(&format!("w{w}"), &PatchParams::default(), &p)
+                    .await
+                    .unwrap();
             }
         })
     });
@@ -175,7 +257,11 @@ async fn concurrent_writers_get_increasing_versions_and_watchers_miss_nothing() 
         last_rv = rv;
         let w: usize = c.metadata.name.unwrap()[1..].parse().unwrap();
         let value: usize = c.data.unwrap()["k"].parse().unwrap();
-        assert_eq!(value, last_value[w] + 1, "writer {w}'s updates arrive in order");
+        assert_eq!(
+            value,
+            last_value[w] + 1,
+            "writer {w}'s updates arrive in order"
+        );
         last_value[w] = value;
     }
     assert_eq!(last_value, vec![WRITES; WRITERS]);

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use vstp_sim::{Sim, SimConfig};
 
 use super::exit;
@@ -81,11 +82,13 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         std::env::temp_dir().join(format!("vstp-sim-{}.kubeconfig", sim.port()))
     });
     check_replaceable(&path)?;
+    // Listen for the stop signals before telling anyone we are up, so an early one is not fatal.
+    let stop = StopSignals::new()?;
     write_kubeconfig(&path, &sim.kubeconfig())?;
     println!("vstp-sim serving {}", sim.url());
     println!("export KUBECONFIG={}", path.display());
     println!("Ctrl-C stops it and removes the kubeconfig.");
-    wait_for_stop().await;
+    stop.wait().await;
     drop(sim);
     let _ = std::fs::remove_file(&path);
     Ok(())
@@ -106,18 +109,23 @@ fn write_kubeconfig(path: &Path, body: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_stop() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn new() -> anyhow::Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminated => {}
     }
 }

@@ -6,7 +6,16 @@ use serde_json::{json, Value};
 use super::path::{VIRT_GROUP, VIRT_VERSIONS};
 use crate::kinds::{self, Kind};
 
-const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 pub fn version() -> Value {
@@ -103,9 +112,7 @@ fn entries(kind: &Kind) -> Vec<Value> {
 
 /// The KubeVirt subresources vstp-sim routes to the simulated world.
 fn virt_entries() -> Vec<Value> {
-    let e = |name: &str, verbs: &[&str]| {
-        json!({"name": name, "singularName": "", "namespaced": true, "kind": "", "verbs": verbs})
-    };
+    let e = |name: &str, verbs: &[&str]| json!({"name": name, "singularName": "", "namespaced": true, "kind": "", "verbs": verbs});
     vec![
         e("virtualmachineinstances/portforward", &["get"]),
         e("virtualmachineinstances/guestosinfo", &["get"]),

@@ -50,7 +50,10 @@ pub struct Call {
 
 impl Call {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -76,7 +79,8 @@ impl Call {
             return Ok(None);
         }
         let content_type = self.content_type();
-        let known = content_type.starts_with("application/") && (content_type.ends_with("json") || content_type.ends_with("yaml"));
+        let known = content_type.starts_with("application/")
+            && (content_type.ends_with("json") || content_type.ends_with("yaml"));
         if !known {
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format - accepted media types include: \
@@ -99,8 +103,9 @@ impl Call {
     }
 
     pub fn required_body(&self) -> ApiResult<Value> {
-        self.json_body()?
-            .ok_or_else(|| ApiError::bad_request("the request body is empty; send the object as JSON"))
+        self.json_body()?.ok_or_else(|| {
+            ApiError::bad_request("the request body is empty; send the object as JSON")
+        })
     }
 }
 
@@ -178,7 +183,9 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     };
     // A bug in a handler answers 500 instead of dropping the connection; the store stays
     // consistent because every write builds the new object before committing it.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&state, route, &call)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch(&state, route, &call)
+    }));
     match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => error_response(&e),
@@ -188,7 +195,9 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            error_response(&ApiError::internal(format!("vstp-sim bug while serving this request: {what}")))
+            error_response(&ApiError::internal(format!(
+                "vstp-sim bug while serving this request: {what}"
+            )))
         }
     }
 }
@@ -198,7 +207,10 @@ fn dispatch(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Respo
         match (call.method == Method::GET, value) {
             (true, Some(v)) => Ok(json_response(200, &v)),
             (true, None) => Err(ApiError::path_not_found()),
-            (false, _) => Err(ApiError::method_not_allowed(call.method.as_str(), "discovery")),
+            (false, _) => Err(ApiError::method_not_allowed(
+                call.method.as_str(),
+                "discovery",
+            )),
         }
     };
     match route {

@@ -88,7 +88,9 @@ fn collection(
         Method::POST => {
             let ns = match (kind.namespaced, namespace) {
                 (true, Some(ns)) => ns,
-                (true, None) => return Err(ApiError::method_not_allowed("POST", &kind.qualified())),
+                (true, None) => {
+                    return Err(ApiError::method_not_allowed("POST", &kind.qualified()))
+                }
                 (false, _) => String::new(),
             };
             let body = checked_body(call, kind, version, &ns)?;
@@ -111,7 +113,10 @@ fn collection(
             }
             Ok(json_response(200, &list(kind, version, &deleted, rv)))
         }
-        _ => Err(ApiError::method_not_allowed(call.method.as_str(), &kind.qualified())),
+        _ => Err(ApiError::method_not_allowed(
+            call.method.as_str(),
+            &kind.qualified(),
+        )),
     }
 }
 
@@ -128,9 +133,7 @@ pub fn list(kind: &Kind, version: &str, items: &[Arc<Value>], rv: u64) -> Value 
 /// The body of a create or update, checked against the URL it was sent to.
 fn checked_body(call: &Call, kind: &Kind, version: &str, ns: &str) -> ApiResult<Value> {
     let mut body = call.required_body()?;
-    if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
-    }
+    crate::store::check_shape(&body)?;
     let expected = kind.api_version(version);
     if let Some(given) = body["apiVersion"].as_str() {
         if given != expected {
@@ -174,7 +177,9 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
         Method::PUT => {
             let body = checked_body(call, kind, &t.version, &t.namespace)?;
             let updated =
-                store.modify(t.kind, &t.namespace, &t.name, scope, call.dry_run(), |_| Ok(body))?;
+                store.modify(t.kind, &t.namespace, &t.name, scope, call.dry_run(), |_| {
+                    Ok(body)
+                })?;
             Ok(json_response(200, &shown(&updated)))
         }
         Method::PATCH => {
@@ -186,7 +191,10 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
             let gone = store.delete(t.kind, &t.namespace, &t.name, &opts)?;
             Ok(json_response(200, &shown(&gone)))
         }
-        _ => Err(ApiError::method_not_allowed(call.method.as_str(), &kind.qualified())),
+        _ => Err(ApiError::method_not_allowed(
+            call.method.as_str(),
+            &kind.qualified(),
+        )),
     }
 }
 
@@ -206,7 +214,10 @@ fn options_from(body: &Value, call: &Call) -> ApiResult<DeleteOptions> {
         || call.dry_run();
     let pre = &body["preconditions"];
     Ok(DeleteOptions {
-        propagation: policy.map(Propagation::parse).transpose()?.unwrap_or_default(),
+        propagation: policy
+            .map(Propagation::parse)
+            .transpose()?
+            .unwrap_or_default(),
         precondition_uid: pre["uid"].as_str().map(String::from),
         precondition_rv: pre["resourceVersion"].as_str().map(String::from),
         dry_run,
@@ -216,11 +227,16 @@ fn options_from(body: &Value, call: &Call) -> ApiResult<DeleteOptions> {
 /// `POST pods/{name}/eviction`: the world decides; an allowed eviction deletes the pod.
 fn evict(state: &Arc<ApiState>, t: &Target, call: &Call) -> ApiResult<Response> {
     if call.method != Method::POST {
-        return Err(ApiError::method_not_allowed(call.method.as_str(), "pods/eviction"));
+        return Err(ApiError::method_not_allowed(
+            call.method.as_str(),
+            "pods/eviction",
+        ));
     }
     let eviction = call.required_body()?;
     if eviction["kind"].as_str().is_some_and(|k| k != "Eviction") {
-        return Err(ApiError::bad_request("the body of a pods/eviction request must be an Eviction"));
+        return Err(ApiError::bad_request(
+            "the body of a pods/eviction request must be an Eviction",
+        ));
     }
     let kind = kinds::get(kinds::PODS);
     let pod = state

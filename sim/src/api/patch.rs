@@ -56,22 +56,33 @@ pub fn apply(
     let store = &state.store;
     let missing = store.get(t.kind, &t.namespace, &t.name).is_none();
     if ty == PatchType::Apply && missing && scope == Scope::Main {
+        crate::store::check_shape(&body)?;
         let mut object = body;
         object["metadata"]["name"] = json!(t.name);
         if kind.namespaced {
             object["metadata"]["namespace"] = json!(t.namespace);
         }
-        return Ok((201, store.create(t.kind, object, Scope::Main, call.dry_run())?));
+        return Ok((
+            201,
+            store.create(t.kind, object, Scope::Main, call.dry_run())?,
+        ));
     }
-    let patched = store.modify(t.kind, &t.namespace, &t.name, scope, call.dry_run(), |old| {
-        let mut doc = present(old, kind, &t.version);
-        match ty {
-            PatchType::Merge | PatchType::Apply => json_patch::merge(&mut doc, &body),
-            PatchType::Strategic => strategic_merge(&mut doc, &body, ""),
-            PatchType::Json => json_patch_ops(&mut doc, body, kind, &t.name)?,
-        }
-        Ok(doc)
-    })?;
+    let patched = store.modify(
+        t.kind,
+        &t.namespace,
+        &t.name,
+        scope,
+        call.dry_run(),
+        |old| {
+            let mut doc = present(old, kind, &t.version);
+            match ty {
+                PatchType::Merge | PatchType::Apply => json_patch::merge(&mut doc, &body),
+                PatchType::Strategic => strategic_merge(&mut doc, &body, ""),
+                PatchType::Json => json_patch_ops(&mut doc, body, kind, &t.name)?,
+            }
+            Ok(doc)
+        },
+    )?;
     Ok((200, patched))
 }
 
@@ -98,10 +109,13 @@ fn list_merge(path: &str) -> ListMerge {
     match path {
         "metadata.finalizers" => ListMerge::Primitive,
         "metadata.ownerReferences" => ListMerge::ByKey("uid"),
-        "spec.containers" | "spec.initContainers" | "spec.ephemeralContainers" | "spec.volumes"
-        | "spec.imagePullSecrets" | "spec.containers.env" | "spec.initContainers.env" => {
-            ListMerge::ByKey("name")
-        }
+        "spec.containers"
+        | "spec.initContainers"
+        | "spec.ephemeralContainers"
+        | "spec.volumes"
+        | "spec.imagePullSecrets"
+        | "spec.containers.env"
+        | "spec.initContainers.env" => ListMerge::ByKey("name"),
         "spec.containers.ports" => ListMerge::ByKey("containerPort"),
         "spec.containers.volumeMounts" => ListMerge::ByKey("mountPath"),
         "status.conditions" | "status.addresses" => ListMerge::ByKey("type"),
@@ -127,7 +141,10 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
     let t = target.as_object_mut().expect("made an object");
     for (key, value) in patch {
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(list), Some(gone)) = (t.get_mut(field).and_then(Value::as_array_mut), value.as_array()) {
+            if let (Some(list), Some(gone)) = (
+                t.get_mut(field).and_then(Value::as_array_mut),
+                value.as_array(),
+            ) {
                 list.retain(|v| !gone.contains(v));
             }
             continue;
@@ -135,7 +152,11 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
         if key.starts_with('$') {
             continue; // $setElementOrder/…, $retainKeys: ordering and pruning hints
         }
-        let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        let child = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
         match value {
             Value::Null => {
                 t.remove(key);
@@ -148,7 +169,9 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
                 strategic_merge(&mut fresh, value, &child);
                 t.insert(key.clone(), fresh);
             }
-            Value::Array(items) => merge_list(t.entry(key.clone()).or_insert(json!([])), items, &child),
+            Value::Array(items) => {
+                merge_list(t.entry(key.clone()).or_insert(json!([])), items, &child)
+            }
             _ => {
                 t.insert(key.clone(), value.clone());
             }
@@ -158,7 +181,10 @@ fn strategic_merge(target: &mut Value, patch: &Value, path: &str) {
 
 fn merge_list(target: &mut Value, items: &[Value], path: &str) {
     let merge = list_merge(path);
-    let Some(list) = target.as_array_mut().filter(|_| !matches!(merge, ListMerge::Replace)) else {
+    let Some(list) = target
+        .as_array_mut()
+        .filter(|_| !matches!(merge, ListMerge::Replace))
+    else {
         *target = Value::Array(items.to_vec());
         return;
     };
@@ -228,6 +254,9 @@ mod tests {
         let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]},
                            "spec": {"$patch": "replace", "unschedulable": true}});
         strategic_merge(&mut node, &patch, "");
-        assert_eq!(node, json!({"metadata": {"finalizers": ["b"]}, "spec": {"unschedulable": true}}));
+        assert_eq!(
+            node,
+            json!({"metadata": {"finalizers": ["b"]}, "spec": {"unschedulable": true}})
+        );
     }
 }

@@ -93,6 +93,9 @@ fn virt_path(version: &str, rest: &[&str]) -> Route {
     }
 }
 
+/// Subresources of stored objects the API serves (KubeVirt's live in their own group).
+const SUBRESOURCES: &[&str] = &["status", "eviction", "finalize"];
+
 fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
     let kind = |plural: &str| kinds::find(group, version, plural);
     let namespaced = |plural: &str| kind(plural).filter(|k| kinds::get(*k).namespaced);
@@ -123,7 +126,9 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
                     namespace: Some(ns.to_string()),
                 },
                 [name] => object(kind, Some(ns), name, None),
-                [name, sub] => object(kind, Some(ns), name, Some(sub)),
+                [name, sub] if SUBRESOURCES.contains(sub) => {
+                    object(kind, Some(ns), name, Some(sub))
+                }
                 _ => Route::NotFound,
             }
         }
@@ -134,7 +139,9 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
                 namespace: None,
             },
             (Some(kind), [name]) if !kinds::get(kind).namespaced => object(kind, None, name, None),
-            (Some(kind), [name, sub]) if !kinds::get(kind).namespaced => {
+            (Some(kind), [name, sub])
+                if !kinds::get(kind).namespaced && SUBRESOURCES.contains(sub) =>
+            {
                 object(kind, None, name, Some(sub))
             }
             _ => Route::NotFound,
@@ -158,18 +165,38 @@ mod tests {
         ));
         assert!(matches!(
             parse("/api/v1/namespaces/ns1"),
-            Route::Object { kind: kinds::NAMESPACES, namespace: None, .. }
+            Route::Object {
+                kind: kinds::NAMESPACES,
+                namespace: None,
+                ..
+            }
         ));
         assert!(matches!(
             parse("/api/v1/namespaces/ns1/status"),
-            Route::Object { kind: kinds::NAMESPACES, subresource: Some(_), .. }
+            Route::Object {
+                kind: kinds::NAMESPACES,
+                subresource: Some(_),
+                ..
+            }
         ));
-        assert!(matches!(parse("/api/v1/pods"), Route::Collection { namespace: None, .. }));
+        assert!(matches!(
+            parse("/api/v1/pods"),
+            Route::Collection {
+                namespace: None,
+                ..
+            }
+        ));
         assert!(matches!(
             parse("/apis/nmstate.io/v1beta1/nodenetworkconfigurationpolicies/br1"),
-            Route::Object { namespace: None, .. }
+            Route::Object {
+                namespace: None,
+                ..
+            }
         ));
-        assert_eq!(parse("/apis/kubevirt.io/v2/virtualmachines"), Route::NotFound);
+        assert_eq!(
+            parse("/apis/kubevirt.io/v2/virtualmachines"),
+            Route::NotFound
+        );
         assert_eq!(parse("/api/v1/namespaces/n/vms"), Route::NotFound);
         assert_eq!(parse("/api/v1/nodes/a/b/c"), Route::NotFound);
     }
@@ -189,7 +216,10 @@ mod tests {
         );
         assert!(matches!(
             parse("/apis/subresources.kubevirt.io/v1alpha3/namespaces/n/virtualmachines/vm1/start"),
-            Route::Virt { resource: VirtResource::VirtualMachine, .. }
+            Route::Virt {
+                resource: VirtResource::VirtualMachine,
+                ..
+            }
         ));
     }
 }

@@ -65,7 +65,7 @@ fn forward_of(route: Route) -> ApiResult<Forward> {
     })
 }
 
-fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -74,7 +74,8 @@ pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Respons
         Ok(f) => f,
         Err(e) => return error_response(&e),
     };
-    let is_upgrade = header_str(&req, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+    let is_upgrade =
+        header_str(&req, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
     let Some(key) = header_str(&req, header::SEC_WEBSOCKET_KEY).filter(|_| is_upgrade) else {
         return error_response(&ApiError::bad_request(
             "portforward is a websocket: send Connection: Upgrade, Upgrade: websocket and Sec-WebSocket-Key",
@@ -96,7 +97,8 @@ pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Respons
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            let ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
             bridge(ws, guest).await;
         }
     });
@@ -108,7 +110,9 @@ pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Respons
     if offered {
         response = response.header(header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL);
     }
-    response.body(Body::empty()).expect("static headers are valid")
+    response
+        .body(Body::empty())
+        .expect("static headers are valid")
 }
 
 /// Copies bytes both ways until either side closes.

@@ -14,7 +14,14 @@ use crate::world::VirtCall;
 
 const VM_PUT: &[&str] = &["start", "stop", "restart", "migrate"];
 const VMI_GET: &[&str] = &["guestosinfo", "userlist", "filesystemlist"];
-const VMI_PUT: &[&str] = &["pause", "unpause", "freeze", "unfreeze", "reset", "softreboot"];
+const VMI_PUT: &[&str] = &[
+    "pause",
+    "unpause",
+    "freeze",
+    "unfreeze",
+    "reset",
+    "softreboot",
+];
 
 fn allowed(resource: VirtResource, action: &str) -> Option<Method> {
     let is = |set: &[&str]| set.contains(&action);

@@ -33,7 +33,10 @@ fn frame(kind_of_event: &str, object_json: &[u8]) -> Bytes {
 }
 
 fn value_frame(kind_of_event: &str, object: &Value) -> Bytes {
-    frame(kind_of_event, &serde_json::to_vec(object).expect("a JSON value serializes"))
+    frame(
+        kind_of_event,
+        &serde_json::to_vec(object).expect("a JSON value serializes"),
+    )
 }
 
 fn bookmark(kind: &Kind, version: &str, rv: u64, initial_end: bool) -> Bytes {
@@ -41,7 +44,8 @@ fn bookmark(kind: &Kind, version: &str, rv: u64, initial_end: bool) -> Bytes {
     if initial_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    let object = json!({"kind": kind.kind, "apiVersion": kind.api_version(version), "metadata": metadata});
+    let object =
+        json!({"kind": kind.kind, "apiVersion": kind.api_version(version), "metadata": metadata});
     value_frame("BOOKMARK", &object)
 }
 
@@ -129,7 +133,10 @@ fn event_frame(plan: &Plan, event: &crate::store::Event, as_type: EventType) -> 
     if plan.version == plan.kind.preferred_version() {
         frame(as_type.as_str(), &event.json)
     } else {
-        value_frame(as_type.as_str(), &present(&event.object, plan.kind, &plan.version))
+        value_frame(
+            as_type.as_str(),
+            &present(&event.object, plan.kind, &plan.version),
+        )
     }
 }
 

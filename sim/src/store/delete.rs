@@ -124,7 +124,10 @@ impl Store {
         object: Value,
     ) -> Arc<Value> {
         let old = inner.objects[kind].get(&key(ns, name)).cloned();
-        let uid = object["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        let uid = object["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let gone = self.commit(inner, kind, EventType::Deleted, object, old);
         self.collect_dependents(inner, &uid);
         if kinds::get(kind).namespaced {
@@ -171,7 +174,13 @@ impl Store {
             let mut terminating = (*ns_object).clone();
             terminating["metadata"]["deletionTimestamp"] = json!(self.clock().timestamp());
             terminating["status"]["phase"] = json!("Terminating");
-            last_seen = self.commit(inner, kinds::NAMESPACES, EventType::Modified, terminating, Some(ns_object));
+            last_seen = self.commit(
+                inner,
+                kinds::NAMESPACES,
+                EventType::Modified,
+                terminating,
+                Some(ns_object),
+            );
         }
         let mut contents = Vec::new();
         for (kind, objects) in inner.objects.iter().enumerate() {
@@ -183,7 +192,9 @@ impl Store {
             self.delete_locked(inner, kind, &ns, &obj_name, o);
         }
         // The namespace may already be gone: removing its last object finishes it.
-        let current = inner.objects[kinds::NAMESPACES].get(&key("", name)).cloned();
+        let current = inner.objects[kinds::NAMESPACES]
+            .get(&key("", name))
+            .cloned();
         self.finish_namespace_if_empty(inner, name)
             .or(current)
             .unwrap_or(last_seen)
@@ -191,7 +202,9 @@ impl Store {
 
     /// A terminating namespace goes away once nothing is left in it; returns it if it went.
     fn finish_namespace_if_empty(&self, inner: &mut Inner, ns: &str) -> Option<Arc<Value>> {
-        let ns_object = inner.objects[kinds::NAMESPACES].get(&key("", ns)).cloned()?;
+        let ns_object = inner.objects[kinds::NAMESPACES]
+            .get(&key("", ns))
+            .cloned()?;
         if !deleting(&ns_object) {
             return None;
         }
@@ -200,7 +213,13 @@ impl Store {
             .iter()
             .all(|objects| objects.keys().all(|(n, _)| n != ns));
         empty.then(|| {
-            self.commit(inner, kinds::NAMESPACES, EventType::Deleted, (*ns_object).clone(), Some(ns_object))
+            self.commit(
+                inner,
+                kinds::NAMESPACES,
+                EventType::Deleted,
+                (*ns_object).clone(),
+                Some(ns_object),
+            )
         })
     }
 }
@@ -213,14 +232,18 @@ fn owned_by(object: &Value, uid: &str) -> bool {
 
 /// Whether any owner other than `gone_uid` still exists.
 fn has_live_owner(inner: &Inner, object: &Value, gone_uid: &str) -> bool {
-    let refs = object["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+    let refs = object["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     refs.iter()
         .filter_map(|r| r["uid"].as_str())
         .filter(|uid| *uid != gone_uid)
         .any(|uid| {
-            inner
-                .objects
-                .iter()
-                .any(|objects| objects.values().any(|o| o["metadata"]["uid"].as_str() == Some(uid)))
+            inner.objects.iter().any(|objects| {
+                objects
+                    .values()
+                    .any(|o| o["metadata"]["uid"].as_str() == Some(uid))
+            })
         })
 }

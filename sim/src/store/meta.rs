@@ -8,7 +8,12 @@ use crate::error::{ApiError, ApiResult, Cause};
 use crate::kinds::{self, Kind, KindId};
 
 pub fn ns_name(object: &Value) -> (String, String) {
-    let s = |f: &str| object["metadata"][f].as_str().unwrap_or_default().to_string();
+    let s = |f: &str| {
+        object["metadata"][f]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     (s("namespace"), s("name"))
 }
 
@@ -19,8 +24,73 @@ pub fn deleting(object: &Value) -> bool {
 pub fn finalizers(object: &Value) -> Vec<String> {
     object["metadata"]["finalizers"]
         .as_array()
-        .map(|f| f.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// Rejects bodies whose standard fields have the wrong JSON type, as the API server's decoder
+/// does, before anything reads them.
+pub fn check_shape(object: &Value) -> ApiResult<()> {
+    let bad = |field: &str, want: &str| {
+        Err(ApiError::bad_request(format!(
+            "the object could not be decoded: {field} must be {want}"
+        )))
+    };
+    let Some(o) = object.as_object() else {
+        return bad("the request body", "a JSON object");
+    };
+    let meta = match o.get("metadata") {
+        None => return Ok(()),
+        Some(Value::Object(m)) => m,
+        Some(_) => return bad("metadata", "an object"),
+    };
+    let strings = |v: &Value| {
+        v.as_object()
+            .is_some_and(|m| m.values().all(Value::is_string))
+    };
+    for map in ["labels", "annotations"] {
+        if meta.get(map).is_some_and(|v| !v.is_null() && !strings(v)) {
+            return bad(&format!("metadata.{map}"), "an object of strings");
+        }
+    }
+    for text in [
+        "name",
+        "generateName",
+        "namespace",
+        "resourceVersion",
+        "uid",
+    ] {
+        if meta
+            .get(text)
+            .is_some_and(|v| !v.is_null() && !v.is_string())
+        {
+            return bad(&format!("metadata.{text}"), "a string");
+        }
+    }
+    let list_of =
+        |v: &Value, item: fn(&Value) -> bool| v.as_array().is_some_and(|a| a.iter().all(item));
+    if meta
+        .get("finalizers")
+        .is_some_and(|v| !v.is_null() && !list_of(v, Value::is_string))
+    {
+        return bad("metadata.finalizers", "a list of strings");
+    }
+    let owner_ok = |r: &Value| r.is_object() && r.get("uid").is_none_or(Value::is_string);
+    if meta
+        .get("ownerReferences")
+        .is_some_and(|v| !v.is_null() && !list_of(v, owner_ok))
+    {
+        return bad(
+            "metadata.ownerReferences",
+            "a list of objects with string uids",
+        );
+    }
+    Ok(())
 }
 
 /// `a-z0-9-` with alphanumeric ends, up to `max` characters; `dots` allows DNS subdomains.
@@ -76,11 +146,17 @@ fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !object["metadata"].is_object() {
         object["metadata"] = json!({});
     }
-    object["metadata"].as_object_mut().expect("just made an object")
+    object["metadata"]
+        .as_object_mut()
+        .expect("just made an object")
 }
 
 fn resolve_name(kind: &Kind, meta: &mut Map<String, Value>) -> ApiResult<String> {
-    if let Some(name) = meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    if let Some(name) = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
         return Ok(name.to_string());
     }
     match meta.get("generateName").and_then(Value::as_str) {
@@ -136,16 +212,19 @@ pub fn prepare_create(
     scope: Scope,
 ) -> ApiResult<Value> {
     let kind = kinds::get(kind_id);
-    if !object.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
-    }
+    check_shape(&object)?;
     let meta = metadata_mut(&mut object);
     let name = resolve_name(kind, meta)?;
     validate_name(kind, &name)?;
     if !kind.namespaced {
         meta.remove("namespace");
     }
-    for server_owned in ["uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for server_owned in [
+        "uid",
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ] {
         meta.remove(server_owned);
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -153,7 +232,11 @@ pub fn prepare_create(
     if kind.generation {
         meta.insert("generation".into(), json!(1));
     }
-    let ns = meta.get("namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+    let ns = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     check_namespace(inner, kind, &ns)?;
     object["apiVersion"] = json!(kind.api_version(kind.preferred_version()));
     object["kind"] = json!(kind.kind);
@@ -179,17 +262,21 @@ fn spec_part(object: &Value) -> Map<String, Value> {
 }
 
 fn stale(old: &Value, new: &Value) -> bool {
-    let wanted = new["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-    !wanted.is_empty() && wanted != old["metadata"]["resourceVersion"].as_str().unwrap_or_default()
+    let wanted = new["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default();
+    !wanted.is_empty()
+        && wanted
+            != old["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
 }
 
 /// The object a write stores: identity and server-owned fields from `old`, the parts `scope`
 /// may change from `new`.
 pub fn prepare_update(kind: &Kind, old: &Value, new: Value, scope: Scope) -> ApiResult<Value> {
     let (_, name) = ns_name(old);
-    if !new.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
-    }
+    check_shape(&new)?;
     if stale(old, &new) {
         return Err(ApiError::stale(kind, &name));
     }
@@ -221,7 +308,16 @@ pub fn prepare_update(kind: &Kind, old: &Value, new: Value, scope: Scope) -> Api
         out.as_object_mut().map(|o| o.remove("status"));
     }
     let meta = metadata_mut(&mut out);
-    for fixed in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "generation"] {
+    for fixed in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+        "generation",
+    ] {
         match old["metadata"].get(fixed) {
             Some(v) => meta.insert(fixed.into(), v.clone()),
             None => meta.remove(fixed),

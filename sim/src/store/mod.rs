@@ -22,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, KindId};
 
 pub use delete::{DeleteOptions, Propagation};
+pub use meta::check_shape;
 pub use selector::Selectors;
 pub use watch::{Subscription, WatchFilter, WatchStart};
 
@@ -155,7 +156,13 @@ impl Store {
 
     /// Creates an object; `scope` says whether a status given at creation is kept
     /// (the simulated world) or reset as the API does for user requests.
-    pub fn create(&self, kind: KindId, object: Value, scope: Scope, dry_run: bool) -> ApiResult<Arc<Value>> {
+    pub fn create(
+        &self,
+        kind: KindId,
+        object: Value,
+        scope: Scope,
+        dry_run: bool,
+    ) -> ApiResult<Arc<Value>> {
         let mut inner = self.lock();
         let object = meta::prepare_create(self, &inner, kind, object, scope)?;
         let (ns, name) = meta::ns_name(&object);

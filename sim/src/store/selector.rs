@@ -237,6 +237,11 @@ mod tests {
         assert!(f.matches(&pod()));
         let err = FieldSelector::parse("spec.hostname=x", pods).unwrap_err();
         assert_eq!(err.message, "field label not supported: spec.hostname");
-        assert_eq!(FieldSelector::parse("metadata.name=p", pods).unwrap().name(), Some("p"));
+        assert_eq!(
+            FieldSelector::parse("metadata.name=p", pods)
+                .unwrap()
+                .name(),
+            Some("p")
+        );
     }
 }

@@ -49,11 +49,18 @@ impl WatchFilter {
         if event.kind != self.kind {
             return None;
         }
-        if self.namespace.as_ref().is_some_and(|ns| *ns != event.namespace) {
+        if self
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| *ns != event.namespace)
+        {
             return None;
         }
         let now = self.selectors.matches(&event.object);
-        let before = event.old.as_ref().is_some_and(|o| self.selectors.matches(o));
+        let before = event
+            .old
+            .as_ref()
+            .is_some_and(|o| self.selectors.matches(o));
         match event.kind_of_change {
             EventType::Added => now.then_some(EventType::Added),
             EventType::Deleted => (now || before).then_some(EventType::Deleted),

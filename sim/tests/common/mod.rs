@@ -85,7 +85,12 @@ pub async fn raw(
         .expect("valid request");
     let res = client.send(req).await.expect("request is sent");
     let code = res.status().as_u16();
-    let bytes = res.into_body().collect().await.expect("body arrives").to_bytes();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body arrives")
+        .to_bytes();
     (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
