@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::json;
@@ -32,46 +32,42 @@ impl Drop for Kubeconfig {
     }
 }
 
-fn command(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> Output {
+fn command(kubeconfig: &Path, args: &[String], stdin: &str) -> Output {
     use std::io::Write as _;
     let mut child = Command::new("kubectl")
         .args(args)
-        .env("KUBECONFIG", &kc.0)
+        .env("KUBECONFIG", kubeconfig)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run kubectl ({e}); `bash ci/setup.sh` installs it (Debian package kubernetes-client)"));
-    let input = stdin.unwrap_or_default().to_string();
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(input.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
 }
 
-/// Runs kubectl off the runtime's threads (the simulator serves on them); panics with its
-/// output unless it succeeds.
+/// Runs kubectl off the runtime's threads (the simulator serves on them).
+async fn spawn_kubectl(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> Output {
+    let path = kc.0.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let stdin = stdin.unwrap_or_default().to_string();
+    tokio::task::spawn_blocking(move || command(&path, &args, &stdin))
+        .await
+        .unwrap()
+}
+
+/// Runs kubectl; panics with its output unless it succeeds.
 async fn kubectl(kc: &Kubeconfig, args: &[&str]) -> String {
     kubectl_stdin(kc, args, None).await
 }
 
 async fn kubectl_stdin(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> String {
-    let (path, args_owned, input) = (
-        Kubeconfig(kc.0.clone()),
-        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        stdin.map(String::from),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
-        let out = command(&path, &args, input.as_deref());
-        std::mem::forget(path); // the caller's guard removes the file
-        out
-    })
-    .await
-    .unwrap();
+    let out = spawn_kubectl(kc, args, stdin).await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -172,19 +168,11 @@ async fn wait_for_a_condition_and_for_a_namespace_to_go() {
     let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c"}]},
         "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}});
     store.create(kinds::PODS, pod, Scope::All, false).unwrap();
-    let waiter = {
-        let path = kc.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let kc = Kubeconfig(path);
-            let out = command(
-                &kc,
-                &["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"],
-                None,
-            );
-            std::mem::forget(kc);
-            out
-        })
-    };
+    let wait = ["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"];
+    let waiter = spawn_kubectl(&kc, &wait, None);
+    tokio::pin!(waiter);
+    // Start kubectl (its get and watch) before the condition flips; either order must pass.
+    futures::poll!(&mut waiter);
     store
         .modify(kinds::PODS, "default", "p", Scope::Status, false, |p| {
             let mut p = p.clone();
@@ -192,7 +180,7 @@ async fn wait_for_a_condition_and_for_a_namespace_to_go() {
             Ok(p)
         })
         .unwrap();
-    let out = waiter.await.unwrap();
+    let out = waiter.await;
     assert!(
         out.status.success(),
         "{}",
