@@ -172,7 +172,7 @@ async fn wait_for_a_condition_and_for_a_namespace_to_go() {
     let waiter = spawn_kubectl(&kc, &wait, None);
     tokio::pin!(waiter);
     // Start kubectl (its get and watch) before the condition flips; either order must pass.
-    futures::poll!(&mut waiter);
+    let _started = futures::poll!(&mut waiter);
     store
         .modify(kinds::PODS, "default", "p", Scope::Status, false, |p| {
             let mut p = p.clone();
