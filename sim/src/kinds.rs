@@ -283,6 +283,15 @@ pub static KINDS: &[Kind] = &[
             false,
         )
     },
+    Kind {
+        short_names: &["pvc"],
+        ..core(
+            "persistentvolumeclaims",
+            "persistentvolumeclaim",
+            "PersistentVolumeClaim",
+            true,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -306,6 +315,15 @@ pub fn get(id: KindId) -> &'static Kind {
 pub const NAMESPACES: KindId = 0;
 pub const NODES: KindId = 1;
 pub const PODS: KindId = 2;
+pub const SECRETS: KindId = 4;
+pub const CONFIGMAPS: KindId = 5;
+pub const KUBEVIRTS: KindId = 7;
+pub const VMS: KindId = 8;
+pub const VMIS: KindId = 9;
+pub const VMIMS: KindId = 10;
+pub const MIGRATION_POLICIES: KindId = 11;
+pub const NADS: KindId = 15;
+pub const PVCS: KindId = 19;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -336,6 +354,15 @@ mod tests {
         assert_eq!(get(NAMESPACES).kind, "Namespace");
         assert_eq!(get(NODES).kind, "Node");
         assert_eq!(get(PODS).kind, "Pod");
+        assert_eq!(get(SECRETS).kind, "Secret");
+        assert_eq!(get(CONFIGMAPS).kind, "ConfigMap");
+        assert_eq!(get(KUBEVIRTS).kind, "KubeVirt");
+        assert_eq!(get(VMS).kind, "VirtualMachine");
+        assert_eq!(get(VMIS).kind, "VirtualMachineInstance");
+        assert_eq!(get(VMIMS).kind, "VirtualMachineInstanceMigration");
+        assert_eq!(get(MIGRATION_POLICIES).kind, "MigrationPolicy");
+        assert_eq!(get(NADS).kind, "NetworkAttachmentDefinition");
+        assert_eq!(get(PVCS).kind, "PersistentVolumeClaim");
     }
 
     #[test]

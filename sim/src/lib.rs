@@ -15,9 +15,13 @@
 
 pub mod api;
 pub mod clock;
+pub mod controllers;
 pub mod error;
 pub mod faults;
+pub mod guest;
 pub mod kinds;
+pub mod obj;
+pub mod quantity;
 pub mod store;
 mod tls;
 pub mod world;
@@ -57,6 +61,17 @@ impl Default for SimConfig {
             world: Arc::new(BareApi),
             store: StoreConfig::default(),
         }
+    }
+}
+
+impl SimConfig {
+    /// A simulator with OpenShift Virtualization's behaviour on a cluster shaped like `spec`.
+    pub fn cluster(spec: world::nodes::ClusterSpec) -> Result<SimConfig, SimError> {
+        let world = controllers::Virtualization::new(spec).map_err(SimError::Config)?;
+        Ok(SimConfig {
+            world: Arc::new(world),
+            ..SimConfig::default()
+        })
     }
 }
 
@@ -106,6 +121,12 @@ impl Sim {
                 .create(kinds::NAMESPACES, namespace, Scope::Main, false)
                 .map_err(|e| SimError::Config(e.to_string()))?;
         }
+        // The harness reads the time scale here to scale its wait budgets.
+        let scale = json!({"metadata": {"name": "vstp-sim", "namespace": "kube-system"},
+                           "data": {"timeScale": config.time_scale.to_string()}});
+        store
+            .create(kinds::CONFIGMAPS, scale, Scope::Main, false)
+            .map_err(|e| SimError::Config(e.to_string()))?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let tls = tls::generate().map_err(SimError::Config)?;
         let state = Arc::new(api::ApiState {

@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Comma-separated faults from the catalogue (`--faults help` lists them).
     #[arg(long, default_value = "")]
     faults: String,
+    /// Worker nodes of the simulated cluster (besides 3 control-plane nodes).
+    #[arg(long, default_value_t = 3)]
+    workers: usize,
 }
 
 /// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
@@ -71,11 +74,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.kubeconfig_out {
         check_replaceable(path)?;
     }
+    let spec = vstp_sim::world::nodes::ClusterSpec {
+        workers: args.workers,
+        ..Default::default()
+    };
     let config = SimConfig {
         port: args.port,
         time_scale: args.time_scale,
         faults: args.faults.clone(),
-        ..SimConfig::default()
+        ..SimConfig::cluster(spec)?
     };
     let sim = Sim::start(config).await?;
     let path = args.kubeconfig_out.clone().unwrap_or_else(|| {

@@ -50,7 +50,8 @@ impl Target {
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         match options.target {
             TargetKind::Sim => {
-                let sim = vstp_sim::Sim::start(vstp_sim::SimConfig::default())
+                let config = vstp_sim::SimConfig::cluster(Default::default())?;
+                let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;
                 let client = sim_client(&sim).await?;

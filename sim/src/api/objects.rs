@@ -93,7 +93,8 @@ fn collection(
                 }
                 (false, _) => String::new(),
             };
-            let body = checked_body(call, kind, version, &ns)?;
+            let mut body = checked_body(call, kind, version, &ns)?;
+            state.world.admit_create(store, kind_id, &mut body)?;
             let created = store.create(kind_id, body, Scope::Main, call.dry_run())?;
             Ok(json_response(201, &present(&created, kind, version)))
         }
@@ -176,10 +177,14 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
         }
         Method::PUT => {
             let body = checked_body(call, kind, &t.version, &t.namespace)?;
-            let updated =
-                store.modify(t.kind, &t.namespace, &t.name, scope, call.dry_run(), |_| {
-                    Ok(body)
-                })?;
+            let updated = store.modify(
+                t.kind,
+                &t.namespace,
+                &t.name,
+                scope,
+                call.dry_run(),
+                |old| admit_update(state, t.kind, scope, old, body),
+            )?;
             Ok(json_response(200, &shown(&updated)))
         }
         Method::PATCH => {
@@ -199,6 +204,20 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
 }
 
 /// DeleteOptions from the JSON body (kube-rs, kubectl) or the query string (curl-style).
+/// The world's update admission, for writes to the main resource only (controllers own status).
+pub(super) fn admit_update(
+    state: &ApiState,
+    kind: KindId,
+    scope: Scope,
+    old: &Value,
+    mut new: Value,
+) -> ApiResult<Value> {
+    if scope == Scope::Main {
+        state.world.admit_update(kind, old, &mut new)?;
+    }
+    Ok(new)
+}
+
 fn delete_options(call: &Call) -> ApiResult<DeleteOptions> {
     let body = call.json_body()?.unwrap_or(Value::Null);
     options_from(&body, call)

@@ -62,6 +62,7 @@ pub fn apply(
         if kind.namespaced {
             object["metadata"]["namespace"] = json!(t.namespace);
         }
+        state.world.admit_create(store, t.kind, &mut object)?;
         return Ok((
             201,
             store.create(t.kind, object, Scope::Main, call.dry_run())?,
@@ -80,7 +81,7 @@ pub fn apply(
                 PatchType::Strategic => strategic_merge(&mut doc, &body, ""),
                 PatchType::Json => json_patch_ops(&mut doc, body, kind, &t.name)?,
             }
-            Ok(doc)
+            super::objects::admit_update(state, t.kind, scope, old, doc)
         },
     )?;
     Ok((200, patched))

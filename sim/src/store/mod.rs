@@ -124,6 +124,11 @@ impl Store {
         self.disconnects.send_modify(|n| *n += 1);
     }
 
+    /// Every committed change from now on, for the simulated world's controllers.
+    pub fn events(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.clock
     }

@@ -8,7 +8,12 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error::{ApiError, ApiResult};
+use crate::kinds::KindId;
 use crate::store::Store;
+
+pub mod config;
+pub mod fabric;
+pub mod nodes;
 
 /// A byte stream to a guest port, as the VMI port-forward websocket carries it.
 pub trait GuestStream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -37,6 +42,18 @@ pub struct VirtCall<'a> {
 pub trait World: Send + Sync + 'static {
     /// Starts the world's controllers; called once when the simulator starts, inside its runtime.
     fn start(self: Arc<Self>, store: Arc<Store>);
+
+    /// Admission of a user's create request (the mutating and validating webhooks): may change
+    /// `object` or refuse it. Runs before the store is locked, so it may read the store.
+    fn admit_create(&self, _store: &Store, _kind: KindId, _object: &mut Value) -> ApiResult<()> {
+        Ok(())
+    }
+
+    /// Admission of a user's update of the main resource. Runs under the store's lock, so it
+    /// must not call the store.
+    fn admit_update(&self, _kind: KindId, _old: &Value, _new: &mut Value) -> ApiResult<()> {
+        Ok(())
+    }
 
     /// A `pods/{name}/eviction` request for `pod`. `Ok` lets the eviction delete the pod; an
     /// error (usually 429 TooManyRequests) refuses it with that status. A dry run must not

@@ -1,0 +1,127 @@
+//! KubeVirt's and KubeMacPool's webhooks: VMIM validation and mutation, VM checks and MAC
+//! allocation.
+
+use serde_json::{json, Value};
+
+use super::{launcher, migration, Ctx};
+use crate::error::{ApiError, ApiResult, Cause};
+use crate::kinds::{self, KindId};
+use crate::obj;
+use crate::store::{Selectors, Store};
+
+fn denied(webhook: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        422,
+        "Invalid",
+        format!("admission webhook \"{webhook}\" denied the request: {message}"),
+    )
+}
+
+pub fn kubemacpool_opted_out(store: &Store, kind: KindId, object: &Value) -> bool {
+    kind == kinds::VMS
+        && store
+            .get(kinds::NAMESPACES, "", obj::namespace(object))
+            .is_some_and(|ns| {
+                obj::label(&ns, "mutatevirtualmachines.kubemacpool.io") == Some("ignore")
+            })
+}
+
+pub fn create(
+    store: &Store,
+    kind: KindId,
+    object: &mut Value,
+    kmp_opted_out: bool,
+) -> ApiResult<()> {
+    match kind {
+        kinds::VMIMS => admit_migration(store, object, true),
+        kinds::VMS => admit_vm(object, kmp_opted_out),
+        _ => Ok(()),
+    }
+}
+
+pub fn update(kind: KindId, _old: &Value, new: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
+    match kind {
+        kinds::VMS => admit_vm(new, kmp_opted_out),
+        _ => Ok(()),
+    }
+}
+
+fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
+    if !vm["spec"]["running"].is_null() && !vm["spec"]["runStrategy"].is_null() {
+        return Err(denied(
+            "virtualmachine-validator.kubevirt.io",
+            "spec.running and spec.runStrategy are mutually exclusive; set only spec.runStrategy",
+        ));
+    }
+    if !kmp_opted_out {
+        if let Some(ifaces) = vm
+            .pointer_mut("/spec/template/spec/domain/devices/interfaces")
+            .and_then(Value::as_array_mut)
+        {
+            for iface in ifaces.iter_mut().filter(|i| i["macAddress"].is_null()) {
+                iface["macAddress"] = json!(launcher::random_mac());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validation and mutation of a migration; `user` requests may not set a priority.
+fn admit_migration(store: &Store, m: &mut Value, user: bool) -> ApiResult<()> {
+    const WEBHOOK: &str = "migration-create-validator.kubevirt.io";
+    let ns = obj::namespace(m).to_string();
+    let vmi_name = obj::str_at(m, "/spec/vmiName").to_string();
+    if vmi_name.is_empty() {
+        let kind = kinds::get(kinds::VMIMS);
+        return Err(ApiError::invalid(
+            kind,
+            obj::name(m),
+            vec![Cause {
+                field: "spec.vmiName".into(),
+                message: "vmiName is missing".into(),
+            }],
+        ));
+    }
+    if user && !m["spec"]["priority"].is_null() {
+        return Err(denied(
+            WEBHOOK,
+            "Migration priority queue, only virt-controller is allowed to set priority field",
+        ));
+    }
+    let Some(vmi) = store.get(kinds::VMIS, &ns, &vmi_name) else {
+        return Err(denied(
+            WEBHOOK,
+            format!("the VMI \"{ns}/{vmi_name}\" does not exist"),
+        ));
+    };
+    if matches!(obj::str_at(&vmi, "/status/phase"), "Succeeded" | "Failed") {
+        return Err(denied(WEBHOOK, "Cannot migrate VMI in finalized state."));
+    }
+    if let Some(c) = obj::condition(&vmi, "LiveMigratable").filter(|c| c["status"] == "False") {
+        return Err(denied(
+            WEBHOOK,
+            format!(
+                "Cannot migrate VMI, Reason: {}, Message: {}",
+                obj::str_at(c, "/reason"),
+                obj::str_at(c, "/message")
+            ),
+        ));
+    }
+    let (others, _) = store.list(kinds::VMIMS, Some(&ns), &Selectors::default());
+    if let Some(active) = others
+        .iter()
+        .find(|o| obj::str_at(o, "/spec/vmiName") == vmi_name && !migration::is_final(o))
+    {
+        return Err(denied(WEBHOOK, format!("in-flight migration detected. Active migration job ({}) is currently already in progress for VMI {vmi_name}.", obj::uid(active))));
+    }
+    obj::set_label(m, "kubevirt.io/vmi-name", &vmi_name);
+    obj::add_finalizer(m, migration::FINALIZER);
+    Ok(())
+}
+
+/// A migration created by a KubeVirt controller: the same webhooks, priority allowed.
+pub fn create_migration(ctx: &Ctx, mut vmim: Value) -> ApiResult<std::sync::Arc<Value>> {
+    admit_migration(&ctx.store, &mut vmim, false)?;
+    ctx.store
+        .create(kinds::VMIMS, vmim, crate::store::Scope::Main, false)
+}

@@ -1,0 +1,263 @@
+//! The modelled life of a VMI: launcher pod, scheduling, domain start, guest boot
+//! (about 20 modelled seconds to a guest agent), and shutdown.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::launcher;
+use super::{vmi, Ctx};
+use crate::guest::{self, cloudinit, BootSpec, Guest, Os};
+use crate::kinds;
+use crate::obj;
+
+/// Modelled seconds: pod sandbox and container start, domain start, OS boot to agent.
+const POD_START: f64 = 4.0;
+const DOMAIN_START: f64 = 2.0;
+const OS_BOOT: f64 = 14.0;
+const SHUTDOWN: f64 = 2.0;
+
+pub fn is_windows(vmi: &Value) -> bool {
+    let os = obj::annotation(vmi, "vm.kubevirt.io/os").unwrap_or("");
+    let preference = obj::annotation(vmi, "kubevirt.io/preference-name").unwrap_or("");
+    let template_label = obj::labels(vmi)
+        .keys()
+        .any(|k| k.starts_with("os.template.kubevirt.io/win"));
+    os.starts_with("win") || preference.starts_with("windows") || template_label
+}
+
+/// Appends a phase and its transition time, as `status.phaseTransitionTimestamps` keeps them.
+pub fn set_phase(vmi: &mut Value, phase: &str, now: &str) {
+    if vmi["status"]["phase"] == phase {
+        return;
+    }
+    obj::ensure(vmi, "/status")["phase"] = json!(phase);
+    let list = obj::ensure(vmi, "/status/phaseTransitionTimestamps");
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    list.as_array_mut()
+        .expect("an array")
+        .push(json!({"phase": phase, "phaseTransitionTimestamp": now}));
+}
+
+/// Boots `vmi` (by UID) step by step; stops quietly when the VMI goes away.
+pub async fn boot(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
+    let _ = boot_steps(&ctx, &ns, &name, &uid).await;
+    ctx.state().booting.remove(&uid);
+}
+
+async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<()> {
+    let current = || {
+        ctx.get(kinds::VMIS, ns, name)
+            .filter(|v| obj::uid(v) == uid && !obj::deleting(v))
+    };
+    let vmi = current()?;
+    let pod = ctx.create(kinds::PODS, launcher::pod(&vmi, None)).ok()?;
+    let pod_name = obj::name(&pod).to_string();
+    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        set_phase(v, "Scheduling", &ctx.now())
+    })?;
+    let node = place(ctx, ns, &pod_name, Some((name, uid)), None).await?;
+    ctx.sleep(POD_START).await;
+    let pod_ip = launcher::next_pod_ip(ctx, &node);
+    let vmi = current()?;
+    let pod = start_pod(
+        ctx,
+        ns,
+        &pod_name,
+        &pod_ip,
+        &launcher::network_status(&vmi, &pod_ip),
+    )?;
+    let now = ctx.now();
+    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        set_phase(v, "Scheduled", &now);
+        obj::remove_condition(v, "PodScheduled");
+        v["status"]["nodeName"] = json!(node);
+        v["status"]["activePods"] = json!({obj::uid(&pod): node});
+        obj::set_label(v, "kubevirt.io/nodeName", &node);
+    })?;
+    ctx.sleep(DOMAIN_START).await;
+    let vmi = current()?;
+    let windows = is_windows(&vmi);
+    let config = cloudinit::read(
+        &ctx.store,
+        &vmi,
+        if windows {
+            "Administrator"
+        } else {
+            "cloud-user"
+        },
+    );
+    let macs: Vec<String> = launcher::interfaces(&vmi)
+        .iter()
+        .map(|i| {
+            i["macAddress"]
+                .as_str()
+                .map(str::to_lowercase)
+                .unwrap_or_else(launcher::random_mac)
+        })
+        .collect();
+    let nics = launcher::guest_nics(&vmi, &macs, &pod_ip, &config, windows);
+    let spec = &vmi["spec"];
+    let guest = Guest::boot(
+        BootSpec {
+            os: if windows { Os::Windows } else { Os::Linux },
+            hostname: spec["hostname"].as_str().unwrap_or(name).to_string(),
+            vcpus: launcher::vcpus(spec) as u32,
+            memory_bytes: launcher::guest_memory(spec),
+            nics: nics.clone(),
+            users: config.users,
+        },
+        ctx.store.clock().scale(),
+    );
+    let guest = ctx.guests.insert(uid, guest);
+    let now = ctx.now();
+    let verdict = vmi::migratability(ctx, &vmi);
+    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        set_phase(v, "Running", &now);
+        obj::set_condition(v, "Ready", true, "", "", &now);
+        vmi::set_migratable(v, &verdict, &now);
+        let spec = v["spec"].clone();
+        let cpu = &spec["domain"]["cpu"];
+        v["status"]["currentCPUTopology"] = json!({"sockets": cpu["sockets"].as_u64().unwrap_or(1), "cores": cpu["cores"].as_u64().unwrap_or(1), "threads": cpu["threads"].as_u64().unwrap_or(1)});
+        let memory = crate::quantity::bytes(launcher::guest_memory(&spec));
+        v["status"]["memory"] = json!({"guestAtBoot": memory, "guestCurrent": memory, "guestRequested": memory, "memoryOverhead": "256Mi"});
+        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, false, &pod_ip);
+        v["status"]["qosClass"] = json!("Guaranteed");
+        v["status"]["launcherContainerImageVersion"] = json!(launcher::LAUNCHER_IMAGE);
+        v["status"]["migrationMethod"] = json!("LiveMigration");
+        v["status"]["migrationTransport"] = json!("Unix");
+        v["status"]["guestOSInfo"] = json!({});
+    })?;
+    ctx.sleep(OS_BOOT).await;
+    current()?;
+    guest::lock(&guest).up = true;
+    let now = ctx.now();
+    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        obj::set_condition(v, "AgentConnected", true, "", "", &now);
+        v["status"]["guestOSInfo"] = os_info(windows);
+        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod_ip);
+    })?;
+    Some(())
+}
+
+/// Binds a pod to a node, waiting (for node changes, not on a timer) while none fits.
+/// `owner` is the VMI (name, uid) whose PodScheduled condition reports the wait.
+pub async fn place(
+    ctx: &Arc<Ctx>,
+    ns: &str,
+    pod: &str,
+    owner: Option<(&str, &str)>,
+    avoid: Option<&str>,
+) -> Option<String> {
+    loop {
+        let notified = ctx.nodes_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let current = ctx.get(kinds::PODS, ns, pod)?;
+        if obj::deleting(&current) {
+            return None;
+        }
+        match crate::world::nodes::schedule(&ctx.store, &current, avoid) {
+            Ok(node) => {
+                let now = ctx.now();
+                ctx.write(kinds::PODS, ns, pod, |p| {
+                    p["spec"]["nodeName"] = json!(node);
+                    obj::set_condition(p, "PodScheduled", true, "", "", &now);
+                })?;
+                return Some(node);
+            }
+            Err(message) => {
+                let now = ctx.now();
+                ctx.write(kinds::PODS, ns, pod, |p| {
+                    obj::set_condition(p, "PodScheduled", false, "Unschedulable", &message, &now)
+                })?;
+                if let Some((name, uid)) = owner {
+                    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+                        obj::set_condition(
+                            v,
+                            "PodScheduled",
+                            false,
+                            "Unschedulable",
+                            &message,
+                            &now,
+                        )
+                    })?;
+                }
+                notified.await;
+            }
+        }
+    }
+}
+
+/// The pod's containers run: phase Running, Ready, its IP and network status.
+pub fn start_pod(
+    ctx: &Ctx,
+    ns: &str,
+    pod: &str,
+    pod_ip: &str,
+    network_status: &str,
+) -> Option<Arc<Value>> {
+    let now = ctx.now();
+    let node = ctx
+        .get(kinds::PODS, ns, pod)
+        .map(|p| obj::str_at(&p, "/spec/nodeName").to_string())?;
+    let host_ip = crate::world::nodes::address(&ctx.store, &node);
+    ctx.write(kinds::PODS, ns, pod, |p| {
+        p["status"]["phase"] = json!("Running");
+        p["status"]["podIP"] = json!(pod_ip);
+        p["status"]["podIPs"] = json!([{"ip": pod_ip}]);
+        p["status"]["startTime"] = json!(now);
+        p["status"]["hostIP"] = json!(host_ip);
+        obj::set_condition(p, "Initialized", true, "", "", &now);
+        obj::set_condition(p, "ContainersReady", true, "", "", &now);
+        obj::set_condition(p, "Ready", true, "", "", &now);
+        obj::ensure(p, "/metadata/annotations")["k8s.v1.cni.cncf.io/network-status"] =
+            json!(network_status);
+    })
+}
+
+/// A launcher pod whose domain is gone: Succeeded (virt-launcher exits 0).
+pub fn finish_pod(ctx: &Ctx, ns: &str, pod: &str) {
+    let now = ctx.now();
+    ctx.write(kinds::PODS, ns, pod, |p| {
+        p["status"]["phase"] = json!("Succeeded");
+        obj::set_condition(p, "Ready", false, "PodCompleted", "", &now);
+        obj::set_condition(p, "ContainersReady", false, "PodCompleted", "", &now);
+    });
+}
+
+fn os_info(windows: bool) -> Value {
+    if windows {
+        json!({"name": "Microsoft Windows", "prettyName": "Windows Server 2022 Datacenter", "version": "2022",
+               "versionId": "2022", "id": "mswindows", "kernelRelease": "20348", "kernelVersion": "10.0", "machine": "x86_64"})
+    } else {
+        json!({"name": "Red Hat Enterprise Linux", "prettyName": "Red Hat Enterprise Linux 9.6 (Plow)", "version": "9.6 (Plow)",
+               "versionId": "9.6", "id": "rhel", "kernelRelease": "5.14.0-570.49.1.el9_6.x86_64",
+               "kernelVersion": "#1 SMP PREEMPT_DYNAMIC", "machine": "x86_64"})
+    }
+}
+
+/// Shuts a deleted VMI down: the guest stops, its pods finish, the finalizers go.
+pub async fn shutdown(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
+    if let Some(g) = ctx.guests.get(&uid) {
+        guest::lock(&g).up = false;
+    }
+    ctx.sleep(SHUTDOWN).await;
+    for pod in ctx
+        .list(kinds::PODS, Some(&ns))
+        .iter()
+        .filter(|p| obj::label(p, "kubevirt.io/created-by") == Some(&uid))
+    {
+        finish_pod(&ctx, &ns, obj::name(pod));
+        ctx.delete(kinds::PODS, &ns, obj::name(pod));
+    }
+    let now = ctx.now();
+    ctx.write_uid(kinds::VMIS, &ns, &name, &uid, |v| {
+        set_phase(v, "Succeeded", &now);
+        obj::set_condition(v, "Ready", false, "PodTerminating", "", &now);
+        v["metadata"]["finalizers"] = json!([]);
+    });
+    ctx.guests.remove(&uid);
+}

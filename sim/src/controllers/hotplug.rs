@@ -1,0 +1,181 @@
+//! What a change to a running VM's template means (LiveUpdate rollout): a CPU socket or
+//! guest memory hotplug applied to the VMI, or `RestartRequired` with upstream's message.
+
+use serde_json::Value;
+
+use super::launcher;
+use crate::world::config::VirtConfig;
+
+pub const GENERIC: &str = "a non-live-updatable field was changed in the template spec";
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Decision {
+    pub restart_required: Option<String>,
+    pub sockets: Option<u64>,
+    pub memory_guest: Option<u64>,
+}
+
+/// Compares the template the VMI runs with the VM's current one.
+pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Value) -> Decision {
+    if running == wanted {
+        return Decision::default();
+    }
+    let restart = |why: &str| Decision {
+        restart_required: Some(why.to_string()),
+        ..Decision::default()
+    };
+    let (mut r, mut w) = (running.clone(), wanted.clone());
+    for t in [&mut r, &mut w] {
+        t["domain"]["cpu"]["sockets"] = Value::Null;
+        t["domain"]["memory"]["guest"] = Value::Null;
+        t["domain"]["resources"] = Value::Null;
+    }
+    if r != w || !config.live_update_rollout {
+        return restart(GENERIC);
+    }
+    let migratable = super::vmi::is_migratable(vmi);
+    let mut decision = Decision::default();
+    let old_sockets = running["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);
+    let new_sockets = wanted["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);
+    if new_sockets != old_sockets {
+        let max = vmi["spec"]["domain"]["cpu"]["maxSockets"]
+            .as_u64()
+            .unwrap_or(old_sockets);
+        if new_sockets < old_sockets {
+            return restart("Reduction of CPU socket count requires a restart");
+        }
+        if new_sockets > max {
+            return restart(
+                "CPU sockets updated in template spec to a value higher than what's available",
+            );
+        }
+        if !migratable {
+            return restart(GENERIC);
+        }
+        decision.sockets = Some(new_sockets);
+    }
+    let old_memory = launcher::guest_memory(running);
+    let new_memory = launcher::guest_memory(wanted);
+    if new_memory != old_memory {
+        let at_boot = crate::quantity::of(&vmi["status"]["memory"]["guestAtBoot"])
+            .map_or(old_memory, |v| v as u64);
+        let max =
+            crate::quantity::of(&vmi["spec"]["domain"]["memory"]["maxGuest"]).map(|v| v as u64);
+        let failed_before = crate::obj::condition_is(vmi, "HotMemoryChange") == Some(false);
+        let why = if !migratable {
+            Some("memory hotplug requires a live-migratable VM".to_string())
+        } else if max.is_none() {
+            Some("memory hotplug is not enabled for this VM: maxGuest is not set".to_string())
+        } else if new_memory < at_boot {
+            Some("memory update is lower than what the VM started with".to_string())
+        } else if max.is_some_and(|m| new_memory > m) {
+            Some("memory update exceeds maxGuest".to_string())
+        } else if failed_before {
+            Some("a previous memory hotplug failed".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return restart(&why);
+        }
+        decision.memory_guest = Some(new_memory);
+    }
+    decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn template(sockets: u64, memory: &str) -> Value {
+        json!({"domain": {"cpu": {"sockets": sockets, "cores": 2, "threads": 1}, "memory": {"guest": memory}}})
+    }
+
+    fn vmi(max_sockets: u64, migratable: bool) -> Value {
+        json!({"spec": {"domain": {"cpu": {"maxSockets": max_sockets}, "memory": {"maxGuest": "4Gi"}}},
+               "status": {"memory": {"guestAtBoot": "1Gi"},
+                          "conditions": [{"type": "LiveMigratable", "status": if migratable {"True"} else {"False"}}]}})
+    }
+
+    fn config() -> VirtConfig {
+        VirtConfig::from_cr(&crate::world::config::kubevirt_cr())
+    }
+
+    #[test]
+    fn more_sockets_within_max_are_hotplugged() {
+        let d = evaluate(
+            &config(),
+            &template(1, "1Gi"),
+            &template(2, "1Gi"),
+            &vmi(4, true),
+        );
+        assert_eq!(
+            d,
+            Decision {
+                sockets: Some(2),
+                ..Decision::default()
+            }
+        );
+    }
+
+    #[test]
+    fn fewer_sockets_or_more_than_max_need_a_restart() {
+        let d = evaluate(
+            &config(),
+            &template(2, "1Gi"),
+            &template(1, "1Gi"),
+            &vmi(4, true),
+        );
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some("Reduction of CPU socket count requires a restart")
+        );
+        let d = evaluate(
+            &config(),
+            &template(1, "1Gi"),
+            &template(5, "1Gi"),
+            &vmi(4, true),
+        );
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some("CPU sockets updated in template spec to a value higher than what's available")
+        );
+    }
+
+    #[test]
+    fn cores_are_not_live_updatable() {
+        let mut wanted = template(1, "1Gi");
+        wanted["domain"]["cpu"]["cores"] = json!(4);
+        let d = evaluate(&config(), &template(1, "1Gi"), &wanted, &vmi(4, true));
+        assert_eq!(d.restart_required.as_deref(), Some(GENERIC));
+    }
+
+    #[test]
+    fn memory_grows_live_but_not_below_boot_or_on_a_non_migratable_vm() {
+        let d = evaluate(
+            &config(),
+            &template(1, "1Gi"),
+            &template(1, "2Gi"),
+            &vmi(4, true),
+        );
+        assert_eq!(d.memory_guest, Some(2 << 30));
+        let d = evaluate(
+            &config(),
+            &template(1, "2Gi"),
+            &template(1, "512Mi"),
+            &vmi(4, true),
+        );
+        assert!(d
+            .restart_required
+            .unwrap()
+            .contains("lower than what the VM started with"));
+        let d = evaluate(
+            &config(),
+            &template(1, "1Gi"),
+            &template(1, "2Gi"),
+            &vmi(4, false),
+        );
+        assert!(d.restart_required.is_some());
+    }
+}

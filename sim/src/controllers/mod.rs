@@ -1,0 +1,374 @@
+//! OpenShift Virtualization's behaviour: KubeVirt's controllers (VM, VMI, migration,
+//! evacuation, workload updater), its webhooks and subresources, run against the store.
+//!
+//! One task receives every committed change and runs the level-triggered reconcilers; flows
+//! that take modelled time (boot, migration, shutdown) run as tasks of their own that write
+//! each observable step as it happens, in the reference's order.
+
+mod admission;
+mod boot;
+pub mod convergence;
+mod evacuation;
+pub mod hotplug;
+mod launcher;
+mod migration;
+pub mod policy;
+mod subresources;
+mod updater;
+mod vm;
+mod vmi;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, Notify};
+
+use crate::error::ApiResult;
+use crate::guest::Guests;
+use crate::kinds::{self, KindId};
+use crate::obj;
+use crate::store::{DeleteOptions, Event, EventType, Scope, Selectors, Store};
+use crate::world::config::{kubevirt_cr, KUBEVIRT_NAMESPACE};
+use crate::world::nodes::ClusterSpec;
+use crate::world::{GuestStream, VirtCall, VirtReply, World};
+
+/// The simulated OpenShift Virtualization cluster: nodes, KubeVirt and guests.
+pub struct Virtualization {
+    spec: ClusterSpec,
+    ctx: Mutex<Option<Arc<Ctx>>>,
+    /// Namespaces that opted out of KubeMacPool, seen at VM admission.
+    kmp_opt_out: Mutex<HashSet<String>>,
+}
+
+impl Virtualization {
+    pub fn new(spec: ClusterSpec) -> Result<Virtualization, String> {
+        spec.check()?;
+        Ok(Virtualization {
+            spec,
+            ctx: Mutex::new(None),
+            kmp_opt_out: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn ctx(&self) -> Option<Arc<Ctx>> {
+        self.ctx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What the controllers share.
+pub struct Ctx {
+    pub store: Arc<Store>,
+    pub spec: ClusterSpec,
+    pub guests: Arc<Guests>,
+    pub sshd: Arc<russh::server::Config>,
+    pub net: Arc<dyn crate::guest::Network>,
+    state: Mutex<State>,
+    requeue: mpsc::UnboundedSender<Key>,
+    /// Signalled when a node changes, for pods waiting for a place.
+    pub nodes_changed: Notify,
+}
+
+/// Memory of the controllers that the API objects do not carry.
+#[derive(Default)]
+pub struct State {
+    /// VMIs (by UID) whose boot or shutdown task runs.
+    pub booting: HashSet<String>,
+    pub stopping: HashSet<String>,
+    /// The VM template spec each VMI (by UID) runs, with live updates applied.
+    pub running_templates: HashMap<String, Value>,
+    /// Migrations (by VMIM UID) that run, with the sender that aborts them.
+    pub migrations: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    /// VMs (namespace, name) to start again once their VMI is gone.
+    pub restarts: HashSet<(String, String)>,
+    /// VMs with Manual run strategy asked to start.
+    pub start_requests: HashSet<(String, String)>,
+    /// Last pod IP handed out per node.
+    pub pod_ips: HashMap<String, u32>,
+    /// Workload-update retries held back after a failed migration (VMI UID → failures).
+    pub update_failures: HashMap<String, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Vm(String, String),
+    Vmi(String, String),
+    Migrations,
+}
+
+impl Ctx {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn now(&self) -> String {
+        self.store.clock().timestamp()
+    }
+
+    pub async fn sleep(&self, modelled_secs: f64) {
+        self.store
+            .clock()
+            .sleep(Duration::from_secs_f64(modelled_secs))
+            .await
+    }
+
+    /// Runs `key`'s reconciler again after a modelled delay (a timer, not a poll).
+    pub fn requeue_after(self: &Arc<Self>, key: Key, modelled_secs: f64) {
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            ctx.sleep(modelled_secs).await;
+            let _ = ctx.requeue.send(key);
+        });
+    }
+
+    pub fn requeue(&self, key: Key) {
+        let _ = self.requeue.send(key);
+    }
+
+    pub fn get(&self, kind: KindId, ns: &str, name: &str) -> Option<Arc<Value>> {
+        self.store.get(kind, ns, name)
+    }
+
+    pub fn list(&self, kind: KindId, ns: Option<&str>) -> Vec<Arc<Value>> {
+        self.store.list(kind, ns, &Selectors::default()).0
+    }
+
+    /// A controller's write of spec and status together; a vanished object is not an error
+    /// worth reporting (its deletion raced the write).
+    pub fn write(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Arc<Value>> {
+        self.store
+            .modify(kind, ns, name, Scope::All, false, |old| {
+                let mut new = (*old).clone();
+                change(&mut new);
+                Ok(new)
+            })
+            .ok()
+    }
+
+    /// Like [`Ctx::write`], only while the object is still the one with `uid`.
+    pub fn write_uid(
+        &self,
+        kind: KindId,
+        ns: &str,
+        name: &str,
+        uid: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Arc<Value>> {
+        self.store
+            .modify(kind, ns, name, Scope::All, false, |old| {
+                if obj::uid(old) != uid {
+                    return Err(crate::error::ApiError::conflict(
+                        kinds::get(kind),
+                        name,
+                        "the object was replaced",
+                    ));
+                }
+                let mut new = (*old).clone();
+                change(&mut new);
+                Ok(new)
+            })
+            .ok()
+    }
+
+    pub fn create(&self, kind: KindId, object: Value) -> ApiResult<Arc<Value>> {
+        self.store.create(kind, object, Scope::All, false)
+    }
+
+    pub fn delete(&self, kind: KindId, ns: &str, name: &str) {
+        let _ = self.store.delete(kind, ns, name, &DeleteOptions::default());
+    }
+
+    pub fn config(&self) -> crate::world::config::VirtConfig {
+        crate::world::config::VirtConfig::read(&self.store)
+    }
+
+    /// Unfinished migrations (any VMI).
+    pub fn active_migrations(&self) -> Vec<Arc<Value>> {
+        self.list(kinds::VMIMS, None)
+            .into_iter()
+            .filter(|m| !migration::is_final(m))
+            .collect()
+    }
+
+    /// The unfinished migration of one VMI, if any.
+    pub fn active_migration_of(&self, ns: &str, vmi: &str) -> Option<Arc<Value>> {
+        self.list(kinds::VMIMS, Some(ns))
+            .into_iter()
+            .find(|m| obj::str_at(m, "/spec/vmiName") == vmi && !migration::is_final(m))
+    }
+}
+
+impl World for Virtualization {
+    fn start(self: Arc<Self>, store: Arc<Store>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let guests = Arc::new(Guests::default());
+        let ctx = Arc::new(Ctx {
+            store: store.clone(),
+            spec: self.spec.clone(),
+            guests: guests.clone(),
+            sshd: crate::guest::ssh::config(),
+            net: Arc::new(crate::world::fabric::Fabric::new(guests)),
+            state: Mutex::new(State::default()),
+            requeue: tx,
+            nodes_changed: Notify::new(),
+        });
+        seed(&store, &self.spec);
+        *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
+        let events = store.events();
+        tokio::spawn(run(ctx, events, rx));
+    }
+
+    fn admit_create(&self, store: &Store, kind: KindId, object: &mut Value) -> ApiResult<()> {
+        let opted_out = admission::kubemacpool_opted_out(store, kind, object);
+        if opted_out {
+            self.kmp_opt_out
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(obj::namespace(object).to_string());
+        }
+        admission::create(store, kind, object, opted_out)
+    }
+
+    fn admit_update(&self, kind: KindId, old: &Value, new: &mut Value) -> ApiResult<()> {
+        let opted_out = self
+            .kmp_opt_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(obj::namespace(old));
+        admission::update(kind, old, new, opted_out)
+    }
+
+    fn evict(&self, _store: &Store, pod: &Value, dry_run: bool) -> ApiResult<()> {
+        match self.ctx() {
+            Some(ctx) => evacuation::admit_eviction(&ctx, pod, dry_run),
+            None => Ok(()),
+        }
+    }
+
+    fn vm_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
+        subresources::vm_call(
+            &self.ctx().expect("the world starts before the API serves"),
+            call,
+        )
+    }
+
+    fn vmi_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
+        subresources::vmi_call(
+            &self.ctx().expect("the world starts before the API serves"),
+            call,
+        )
+    }
+
+    fn portforward(
+        &self,
+        _store: &Store,
+        ns: &str,
+        name: &str,
+        port: u16,
+        protocol: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        subresources::portforward(
+            &self.ctx().expect("the world starts before the API serves"),
+            ns,
+            name,
+            port,
+            protocol,
+        )
+    }
+}
+
+/// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR.
+fn seed(store: &Store, spec: &ClusterSpec) {
+    for node in spec.node_objects() {
+        let _ = store.create(kinds::NODES, node, Scope::All, false);
+    }
+    let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
+    let _ = store.create(kinds::NAMESPACES, ns, Scope::All, false);
+    let _ = store.create(kinds::KUBEVIRTS, kubevirt_cr(), Scope::All, false);
+}
+
+async fn run(
+    ctx: Arc<Ctx>,
+    mut events: broadcast::Receiver<Arc<Event>>,
+    mut requeued: mpsc::UnboundedReceiver<Key>,
+) {
+    resync(&ctx);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => on_event(&ctx, &event),
+                // Fell behind a burst of writes: look at everything again.
+                Err(broadcast::error::RecvError::Lagged(_)) => resync(&ctx),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            Some(key) = requeued.recv() => reconcile(&ctx, key),
+        }
+    }
+}
+
+fn resync(ctx: &Arc<Ctx>) {
+    for vm in ctx.list(kinds::VMS, None) {
+        reconcile(
+            ctx,
+            Key::Vm(obj::namespace(&vm).into(), obj::name(&vm).into()),
+        );
+    }
+    for vmi in ctx.list(kinds::VMIS, None) {
+        reconcile(
+            ctx,
+            Key::Vmi(obj::namespace(&vmi).into(), obj::name(&vmi).into()),
+        );
+    }
+    reconcile(ctx, Key::Migrations);
+}
+
+fn on_event(ctx: &Arc<Ctx>, e: &Event) {
+    let ns = e.namespace.clone();
+    let name = obj::name(&e.object).to_string();
+    match e.kind {
+        kinds::VMS => reconcile(ctx, Key::Vm(ns, name)),
+        kinds::VMIS => {
+            if e.kind_of_change == EventType::Deleted {
+                vmi::forget(ctx, &e.object);
+            }
+            reconcile(ctx, Key::Vmi(ns.clone(), name.clone()));
+            reconcile(ctx, Key::Vm(ns, name));
+        }
+        kinds::PODS => {
+            if let Some(vmi) = obj::annotation(&e.object, "kubevirt.io/domain") {
+                reconcile(ctx, Key::Vmi(ns, vmi.to_string()));
+            }
+        }
+        kinds::VMIMS => {
+            migration::reconcile(ctx, &ns, &name);
+            reconcile(ctx, Key::Migrations);
+            let vmi = obj::str_at(&e.object, "/spec/vmiName").to_string();
+            reconcile(ctx, Key::Vmi(ns, vmi));
+        }
+        kinds::NODES => {
+            ctx.nodes_changed.notify_waiters();
+            evacuation::on_node(ctx, &e.object);
+        }
+        kinds::KUBEVIRTS => resync(ctx),
+        _ => {}
+    }
+}
+
+fn reconcile(ctx: &Arc<Ctx>, key: Key) {
+    match key {
+        Key::Vm(ns, name) => vm::reconcile(ctx, &ns, &name),
+        Key::Vmi(ns, name) => {
+            vmi::reconcile(ctx, &ns, &name);
+            updater::reconcile(ctx, &ns, &name);
+            evacuation::reconcile(ctx, &ns, &name);
+        }
+        Key::Migrations => migration::start_pending(ctx),
+    }
+}

@@ -1,0 +1,67 @@
+//! The workload updater: a VMI that needs a migration to apply a change (MigrationRequired,
+//! HotVCPUChange, HotMemoryChange) gets a `kubevirt-workload-update-` migration when the
+//! KubeVirt CR allows LiveMigrate and the cluster has a free migration slot.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{Ctx, Key};
+use crate::kinds;
+use crate::obj;
+
+pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
+    let Some(v) = ctx.get(kinds::VMIS, ns, name) else {
+        return;
+    };
+    let needs = obj::condition_is(&v, "MigrationRequired") == Some(true)
+        || obj::condition(&v, "HotVCPUChange").is_some()
+        || obj::condition_is(&v, "HotMemoryChange") == Some(true);
+    let config = ctx.config();
+    if !needs
+        || !config.live_migrate_updates
+        || obj::str_at(&v, "/status/phase") != "Running"
+        || obj::deleting(&v)
+    {
+        return;
+    }
+    if ctx.active_migration_of(ns, name).is_some() || !super::vmi::is_migratable(&v) {
+        return;
+    }
+    let limit = config.migrations["parallelMigrationsPerCluster"]
+        .as_u64()
+        .unwrap_or(5) as usize;
+    if ctx.active_migrations().len() >= limit {
+        return;
+    }
+    // After a failed attempt, back off (10 s, 20 s, … up to 5 min) before the next one.
+    let failures = ctx
+        .list(kinds::VMIMS, Some(ns))
+        .iter()
+        .filter(|m| {
+            obj::str_at(m, "/spec/vmiName") == name
+                && obj::annotation(m, "kubevirt.io/workloadUpdateMigration").is_some()
+                && obj::str_at(m, "/status/phase") == "Failed"
+        })
+        .count() as u32;
+    let seen = ctx
+        .state()
+        .update_failures
+        .get(obj::uid(&v))
+        .copied()
+        .unwrap_or(0);
+    if failures > seen {
+        ctx.state()
+            .update_failures
+            .insert(obj::uid(&v).to_string(), failures);
+        let delay = (10.0 * 2f64.powi(failures as i32 - 1)).min(300.0);
+        ctx.requeue_after(Key::Vmi(ns.into(), name.into()), delay);
+        return;
+    }
+    let vmim = json!({
+        "metadata": {"generateName": "kubevirt-workload-update-", "namespace": ns,
+                     "annotations": {"kubevirt.io/workloadUpdateMigration": ""}},
+        "spec": {"vmiName": name, "priority": "user-triggered"},
+    });
+    let _ = super::admission::create_migration(ctx, vmim);
+}

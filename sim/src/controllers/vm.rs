@@ -1,0 +1,263 @@
+//! The VM controller: runStrategy → a VMI or none, live updates of a running VMI, and the
+//! VM's status (printableStatus, Ready, RestartRequired).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::hotplug::{self, Decision};
+use super::{launcher, vmi, Ctx};
+use crate::kinds;
+use crate::obj;
+use crate::quantity;
+
+const FINALIZER: &str = "kubevirt.io/virtualMachineControllerFinalize";
+
+pub fn run_strategy(vm: &Value) -> &str {
+    match (
+        vm["spec"]["runStrategy"].as_str(),
+        vm["spec"]["running"].as_bool(),
+    ) {
+        (Some(s), _) => s,
+        (None, Some(true)) => "Always",
+        _ => "Halted",
+    }
+}
+
+pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
+    let Some(vm) = ctx.get(kinds::VMS, ns, name) else {
+        return;
+    };
+    let vmi = ctx.get(kinds::VMIS, ns, name);
+    let key = (ns.to_string(), name.to_string());
+    if obj::deleting(&vm) {
+        match &vmi {
+            Some(v) if !obj::deleting(v) => ctx.delete(kinds::VMIS, ns, name),
+            Some(_) => {}
+            None => {
+                ctx.write(kinds::VMS, ns, name, |v| {
+                    obj::remove_finalizer(v, FINALIZER)
+                });
+                return;
+            }
+        }
+    } else {
+        let strategy = run_strategy(&vm);
+        let restart = ctx.state().restarts.contains(&key);
+        let start_requested = ctx.state().start_requests.contains(&key);
+        let want = match strategy {
+            "Always" | "RerunOnFailure" => true,
+            "Manual" | "Once" => start_requested || restart || vmi.is_some(),
+            _ => false,
+        };
+        match &vmi {
+            None if want => {
+                ctx.state().restarts.remove(&key);
+                ctx.state().start_requests.remove(&key);
+                create_vmi(ctx, &vm);
+            }
+            None => {
+                ctx.state().restarts.remove(&key);
+            }
+            Some(v) if !obj::deleting(v) && (!want || restart) => ctx.delete(kinds::VMIS, ns, name),
+            Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
+                live_update(ctx, &vm, v)
+            }
+            Some(_) => {}
+        }
+    }
+    let vmi = ctx.get(kinds::VMIS, ns, name);
+    let restart_reason = vmi.as_ref().and_then(|v| restart_required(ctx, &vm, v));
+    let now = ctx.now();
+    ctx.write(kinds::VMS, ns, name, |v| {
+        if !obj::deleting(v) {
+            obj::add_finalizer(v, FINALIZER);
+        }
+        write_status(v, vmi.as_deref(), restart_reason.as_deref(), &now);
+    });
+}
+
+fn create_vmi(ctx: &Arc<Ctx>, vm: &Value) {
+    let config = ctx.config();
+    let template = &vm["spec"]["template"];
+    let mut spec = template["spec"].clone();
+    defaults(&mut spec, &config);
+    let mut labels = template["metadata"]["labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    labels.insert("kubevirt.io/vm".into(), json!(obj::name(vm)));
+    let vmi = json!({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+        "metadata": {"name": obj::name(vm), "namespace": obj::namespace(vm), "labels": labels,
+                     "annotations": template["metadata"]["annotations"].clone(),
+                     "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+                                          "name": obj::name(vm), "uid": obj::uid(vm),
+                                          "controller": true, "blockOwnerDeletion": true}]},
+        "spec": spec,
+    });
+    if let Ok(created) = ctx.create(kinds::VMIS, vmi) {
+        ctx.state()
+            .running_templates
+            .insert(obj::uid(&created).to_string(), template["spec"].clone());
+    }
+}
+
+/// KubeVirt's defaults for a VMI spec; the hotplug maxima only under LiveUpdate.
+pub fn defaults(spec: &mut Value, config: &crate::world::config::VirtConfig) {
+    let cpu = obj::ensure(spec, "/domain/cpu");
+    for k in ["sockets", "cores", "threads"] {
+        if cpu[k].is_null() {
+            cpu[k] = json!(1);
+        }
+    }
+    let sockets = cpu["sockets"].as_u64().unwrap_or(1);
+    if config.live_update_rollout && cpu["maxSockets"].is_null() {
+        let max = config
+            .max_cpu_sockets
+            .map(u64::from)
+            .unwrap_or(sockets * u64::from(config.max_hotplug_ratio));
+        cpu["maxSockets"] = json!(max);
+    }
+    let guest = launcher::guest_memory(spec);
+    let memory = obj::ensure(spec, "/domain/memory");
+    if memory["guest"].is_null() {
+        memory["guest"] = json!(quantity::bytes(guest));
+    }
+    let aligned = guest.is_multiple_of(2 << 20);
+    if config.live_update_rollout && memory["maxGuest"].is_null() && guest >= 1 << 30 && aligned {
+        let max = config
+            .max_guest
+            .unwrap_or(guest * u64::from(config.max_hotplug_ratio));
+        memory["maxGuest"] = json!(quantity::bytes(max));
+    }
+    let devices = obj::ensure(spec, "/domain/devices");
+    if devices["interfaces"].is_null() && spec["networks"].is_null() {
+        spec["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
+        spec["networks"] = json!([{"name": "default", "pod": {}}]);
+    }
+    obj::ensure(spec, "/domain/firmware")["uuid"] = json!(uuid::Uuid::new_v4().to_string());
+    if spec["domain"]["machine"].is_null() {
+        spec["domain"]["machine"] = json!({"type": "pc-q35-rhel9.6.0"});
+    }
+}
+
+fn running_template(ctx: &Ctx, vmi: &Value) -> Option<Value> {
+    ctx.state().running_templates.get(obj::uid(vmi)).cloned()
+}
+
+fn restart_required(ctx: &Ctx, vm: &Value, vmi: &Value) -> Option<String> {
+    let running = running_template(ctx, vmi)?;
+    hotplug::evaluate(
+        &ctx.config(),
+        &running,
+        &vm["spec"]["template"]["spec"],
+        vmi,
+    )
+    .restart_required
+}
+
+/// Applies CPU and memory hotplug to the running VMI (the VMI controller and workload
+/// updater take it from there).
+fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
+    let Some(running) = running_template(ctx, vmi) else {
+        return;
+    };
+    let wanted = &vm["spec"]["template"]["spec"];
+    let Decision {
+        restart_required: None,
+        sockets,
+        memory_guest,
+    } = hotplug::evaluate(&ctx.config(), &running, wanted, vmi)
+    else {
+        return;
+    };
+    // "CPU hotplug is not allowed while VMI is migrating" / "another hotplug is in progress":
+    // the VMI's next change brings this back.
+    if vmi::migrating(vmi)
+        || obj::condition(vmi, "HotVCPUChange").is_some()
+        || obj::condition_is(vmi, "HotMemoryChange") == Some(true)
+    {
+        return;
+    }
+    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
+    let applied = ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        if let Some(s) = sockets {
+            v["spec"]["domain"]["cpu"]["sockets"] = json!(s);
+        }
+        if let Some(m) = memory_guest {
+            v["spec"]["domain"]["memory"]["guest"] = json!(quantity::bytes(m));
+        }
+    });
+    if applied.is_some() {
+        let mut state = ctx.state();
+        if let Some(t) = state.running_templates.get_mut(uid) {
+            if let Some(s) = sockets {
+                t["domain"]["cpu"]["sockets"] = json!(s);
+            }
+            if memory_guest.is_some() {
+                t["domain"]["memory"]["guest"] = wanted["domain"]["memory"]["guest"].clone();
+                t["domain"]["resources"] = wanted["domain"]["resources"].clone();
+            }
+        }
+    }
+}
+
+fn printable_status(vm: &Value, vmi: Option<&Value>) -> &'static str {
+    if obj::deleting(vm) {
+        return "Terminating";
+    }
+    let Some(vmi) = vmi else { return "Stopped" };
+    if obj::deleting(vmi) {
+        return "Stopping";
+    }
+    if vmi::migrating(vmi) {
+        return "Migrating";
+    }
+    if obj::condition_is(vmi, "Paused") == Some(true) {
+        return "Paused";
+    }
+    match obj::str_at(vmi, "/status/phase") {
+        "Running" => "Running",
+        "Succeeded" | "Failed" => "Stopped",
+        _ if obj::condition_is(vmi, "PodScheduled") == Some(false) => "ErrorUnschedulable",
+        _ => "Starting",
+    }
+}
+
+fn write_status(vm: &mut Value, vmi: Option<&Value>, restart: Option<&str>, now: &str) {
+    let ready =
+        vmi.is_some_and(|v| obj::condition_is(v, "Ready") == Some(true) && !obj::deleting(v));
+    let printable = printable_status(vm, vmi);
+    let generation = vm["metadata"]["generation"].clone();
+    let status = obj::ensure(vm, "/status");
+    status["printableStatus"] = json!(printable);
+    status["created"] = json!(vmi.is_some());
+    status["ready"] = json!(ready);
+    status["desiredGeneration"] = generation.clone();
+    status["observedGeneration"] = generation;
+    if ready {
+        obj::set_condition(vm, "Ready", true, "", "", now);
+    } else {
+        obj::set_condition(
+            vm,
+            "Ready",
+            false,
+            if vmi.is_some() {
+                "NotReady"
+            } else {
+                "VMINotExists"
+            },
+            "",
+            now,
+        );
+    }
+    match restart {
+        Some(message) => obj::set_condition(vm, "RestartRequired", true, "", message, now),
+        None => obj::remove_condition(vm, "RestartRequired"),
+    }
+    if let Some(v) = vmi {
+        vm["status"]["runStrategy"] = json!(run_strategy(vm));
+        let _ = v;
+    }
+}

@@ -1,0 +1,202 @@
+//! What a guest gets from cloud-init (user data and network data v2) and from
+//! accessCredentials: users with their SSH keys, and static addresses per NIC.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+use russh::keys::PublicKey;
+use serde_json::Value;
+
+use crate::kinds;
+use crate::obj;
+use crate::store::Store;
+
+#[derive(Debug, Default, Clone)]
+pub struct GuestConfig {
+    pub users: BTreeMap<String, Vec<PublicKey>>,
+    /// Static addresses by guest NIC name (`eth1`) or by MAC.
+    pub addresses: BTreeMap<String, Vec<(IpAddr, u8)>>,
+}
+
+/// Reads the VMI's cloud-init volumes and access credentials. `default_user` is the image's
+/// default account (cloud-user on RHEL, Administrator on Windows).
+pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
+    let ns = obj::namespace(vmi);
+    let mut config = GuestConfig::default();
+    let mut default_user = default_user.to_string();
+    for volume in vmi["spec"]["volumes"].as_array().into_iter().flatten() {
+        let source = if volume["cloudInitNoCloud"].is_object() {
+            &volume["cloudInitNoCloud"]
+        } else {
+            &volume["cloudInitConfigDrive"]
+        };
+        if !source.is_object() {
+            continue;
+        }
+        let user_data = text(
+            store,
+            ns,
+            source,
+            "userData",
+            "userDataBase64",
+            "secretRef",
+            "userdata",
+        );
+        if let Some(doc) = user_data.as_deref().and_then(yaml) {
+            if let Some(name) = doc["user"].as_str() {
+                default_user = name.to_string();
+            }
+            add_keys(&mut config, &default_user, &doc["ssh_authorized_keys"]);
+            for user in doc["users"].as_array().into_iter().flatten() {
+                let name = user["name"].as_str().unwrap_or(&default_user).to_string();
+                add_keys(&mut config, &name, &user["ssh_authorized_keys"]);
+            }
+            config.users.entry(default_user.clone()).or_default();
+        }
+        let network_data = text(
+            store,
+            ns,
+            source,
+            "networkData",
+            "networkDataBase64",
+            "networkDataSecretRef",
+            "networkdata",
+        );
+        if let Some(doc) = network_data.as_deref().and_then(yaml) {
+            read_network(&mut config, &doc);
+        }
+    }
+    for cred in vmi["spec"]["accessCredentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = &cred["sshPublicKey"];
+        let secret = obj::str_at(key, "/source/secret/secretName");
+        let keys: Vec<String> = store
+            .get(kinds::SECRETS, ns, secret)
+            .map(|s| secret_values(&s))
+            .unwrap_or_default();
+        let agent_users = key["propagationMethod"]["qemuGuestAgent"]["users"]
+            .as_array()
+            .cloned();
+        let users: Vec<String> = match agent_users {
+            Some(users) => users
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            None => vec![default_user.clone()],
+        };
+        for user in users {
+            let entry = config.users.entry(user).or_default();
+            entry.extend(keys.iter().flat_map(|k| parse_keys(k)));
+        }
+    }
+    config
+}
+
+fn add_keys(config: &mut GuestConfig, user: &str, keys: &Value) {
+    let parsed = keys
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .flat_map(parse_keys);
+    config
+        .users
+        .entry(user.to_string())
+        .or_default()
+        .extend(parsed);
+}
+
+/// Public keys in authorized_keys lines; lines that are not keys are skipped, as sshd does.
+pub fn parse_keys(text: &str) -> Vec<PublicKey> {
+    text.lines()
+        .filter_map(|l| PublicKey::from_openssh(l.trim()).ok())
+        .collect()
+}
+
+fn secret_values(secret: &Value) -> Vec<String> {
+    let decode = |v: &Value| {
+        v.as_str()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+    };
+    let mut out: Vec<String> = secret["data"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| decode(v))
+        .collect();
+    out.extend(
+        secret["stringData"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, v)| v.as_str().map(String::from)),
+    );
+    out
+}
+
+fn text(
+    store: &Store,
+    ns: &str,
+    source: &Value,
+    plain: &str,
+    b64: &str,
+    secret_ref: &str,
+    secret_key: &str,
+) -> Option<String> {
+    if let Some(s) = source[plain].as_str() {
+        return Some(s.to_string());
+    }
+    if let Some(s) = source[b64].as_str() {
+        return base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+    }
+    let name = source[secret_ref]["name"].as_str()?;
+    let secret = store.get(kinds::SECRETS, ns, name)?;
+    let value = &secret["data"][secret_key];
+    value
+        .as_str()
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+fn yaml(text: &str) -> Option<Value> {
+    serde_saphyr::from_str::<Value>(text).ok()
+}
+
+fn read_network(config: &mut GuestConfig, doc: &Value) {
+    let ethernets = doc.get("network").unwrap_or(doc)["ethernets"].clone();
+    for (id, eth) in ethernets.as_object().into_iter().flatten() {
+        let target = eth["set-name"]
+            .as_str()
+            .or(eth["match"]["name"].as_str())
+            .map(String::from)
+            .or_else(|| {
+                eth["match"]["macaddress"]
+                    .as_str()
+                    .map(|m| m.to_lowercase())
+            })
+            .unwrap_or_else(|| id.clone());
+        let addrs: Vec<(IpAddr, u8)> = eth["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(cidr)
+            .collect();
+        config.addresses.entry(target).or_default().extend(addrs);
+    }
+}
+
+/// `10.1.1.10/24` → (address, prefix length).
+pub fn cidr(text: &str) -> Option<(IpAddr, u8)> {
+    let (ip, len) = text.split_once('/')?;
+    Some((ip.parse().ok()?, len.parse().ok()?))
+}

@@ -1,0 +1,211 @@
+//! Guests: what runs inside each VMI (OS, boot id, processes, NICs, CPUs, memory, users and
+//! their SSH keys), reached over SSH through the VMI port-forward.
+//!
+//! A guest lives as long as its VMI: a migration moves the same guest (so boot id, uptime,
+//! PIDs and MACs survive); a reset or a new VMI boots a new one.
+
+pub mod cloudinit;
+pub mod linux;
+pub mod shell;
+pub mod ssh;
+mod windows;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use russh::keys::PublicKey;
+
+/// Which shell dialect the guest speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    /// RHEL-like: bash, coreutils, iproute2, iputils, procps.
+    Linux,
+    /// Windows Server with OpenSSH; commands run through PowerShell.
+    Windows,
+}
+
+/// A guest NIC.
+#[derive(Debug, Clone)]
+pub struct Nic {
+    /// Name inside the guest (`eth1`, `Ethernet 2`).
+    pub name: String,
+    /// The VM network it is attached to (`spec.networks[].name`).
+    pub network: String,
+    pub mac: String,
+    /// Addresses configured in the guest, with prefix length.
+    pub addrs: Vec<(IpAddr, u8)>,
+    /// Where the NIC's traffic goes; two NICs talk only on the same segment.
+    pub segment: String,
+    /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
+    pub reachable_at: Vec<IpAddr>,
+    pub up: bool,
+}
+
+/// A running process; `dirty` is the memory it keeps re-writing (bytes/s, working set).
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub command: String,
+    pub dirty: Option<(f64, f64)>,
+}
+
+#[derive(Debug)]
+pub struct Guest {
+    pub os: Os,
+    pub hostname: String,
+    pub boot_id: String,
+    booted: Instant,
+    time_scale: f64,
+    pub vcpus: u32,
+    pub memory_bytes: u64,
+    pub nics: Vec<Nic>,
+    pub processes: BTreeMap<u32, Process>,
+    next_pid: u32,
+    /// User name → authorized public keys.
+    pub users: BTreeMap<String, Vec<PublicKey>>,
+    /// Paused by the user or by the migration monitor: no CPU runs, no packet moves.
+    pub paused: bool,
+    /// The OS is up: sshd and the guest agent answer.
+    pub up: bool,
+}
+
+/// What a guest is booted with.
+#[derive(Debug, Clone)]
+pub struct BootSpec {
+    pub os: Os,
+    pub hostname: String,
+    pub vcpus: u32,
+    pub memory_bytes: u64,
+    pub nics: Vec<Nic>,
+    pub users: BTreeMap<String, Vec<PublicKey>>,
+}
+
+impl Guest {
+    pub fn boot(spec: BootSpec, time_scale: f64) -> Guest {
+        let mut guest = Guest {
+            os: spec.os,
+            hostname: spec.hostname,
+            boot_id: String::new(),
+            booted: Instant::now(),
+            time_scale,
+            vcpus: spec.vcpus,
+            memory_bytes: spec.memory_bytes,
+            nics: spec.nics,
+            processes: BTreeMap::new(),
+            next_pid: 1,
+            users: spec.users,
+            paused: false,
+            up: false,
+        };
+        guest.reboot();
+        guest
+    }
+
+    /// A new boot: new boot id, uptime from zero, only the OS's own processes.
+    pub fn reboot(&mut self) {
+        self.boot_id = uuid::Uuid::new_v4().to_string();
+        self.booted = Instant::now();
+        self.processes.clear();
+        self.next_pid = 1;
+        let base: &[&str] = match self.os {
+            Os::Linux => &[
+                "systemd",
+                "systemd-journald",
+                "NetworkManager",
+                "sshd",
+                "qemu-ga",
+                "chronyd",
+                "crond",
+            ],
+            Os::Windows => &[
+                "System", "smss", "csrss", "wininit", "services", "lsass", "sshd", "qemu-ga",
+            ],
+        };
+        for command in base {
+            self.spawn(command, None);
+        }
+        // Kernel threads and boot-time helpers used up the low PIDs.
+        self.next_pid = 1000 + (rand::random::<u32>() % 1000);
+    }
+
+    /// Starts a process and returns its PID.
+    pub fn spawn(&mut self, command: &str, dirty: Option<(f64, f64)>) -> u32 {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        self.processes.insert(
+            pid,
+            Process {
+                command: command.to_string(),
+                dirty,
+            },
+        );
+        pid
+    }
+
+    /// Modelled seconds since boot.
+    pub fn uptime(&self) -> f64 {
+        self.booted.elapsed().as_secs_f64() * self.time_scale
+    }
+
+    /// Unix time of the boot, as `/proc/stat` `btime` shows it.
+    pub fn boot_time(&self) -> i64 {
+        chrono::Utc::now().timestamp() - self.uptime() as i64
+    }
+
+    /// Memory the OS sees as total (the firmware and kernel keep a little).
+    pub fn mem_total(&self) -> u64 {
+        (self.memory_bytes as f64 * 0.96) as u64 / 4096 * 4096
+    }
+
+    /// Memory the running workloads keep dirtying: (bytes per second, working set bytes).
+    pub fn dirty_load(&self) -> (f64, f64) {
+        self.processes
+            .values()
+            .filter_map(|p| p.dirty)
+            .fold((0.0, 0.0), |(r, w), (pr, pw)| (r + pr, w + pw))
+    }
+}
+
+/// Who can reach whom; the L2 fabric answers it.
+pub trait Network: Send + Sync {
+    /// Whether `from` (a guest NIC) gets an answer from `to` right now.
+    fn reachable(&self, from: &Nic, to: IpAddr) -> bool;
+}
+
+pub type GuestRef = Arc<Mutex<Guest>>;
+
+/// Every guest, by VMI UID.
+#[derive(Default)]
+pub struct Guests {
+    by_vmi: Mutex<HashMap<String, GuestRef>>,
+}
+
+impl Guests {
+    pub fn insert(&self, vmi_uid: &str, guest: Guest) -> GuestRef {
+        let guest = Arc::new(Mutex::new(guest));
+        self.lock().insert(vmi_uid.to_string(), guest.clone());
+        guest
+    }
+
+    pub fn get(&self, vmi_uid: &str) -> Option<GuestRef> {
+        self.lock().get(vmi_uid).cloned()
+    }
+
+    pub fn remove(&self, vmi_uid: &str) {
+        self.lock().remove(vmi_uid);
+    }
+
+    pub fn all(&self) -> Vec<GuestRef> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, GuestRef>> {
+        self.by_vmi.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Locks a guest; a panic elsewhere leaves the model usable.
+pub fn lock(guest: &GuestRef) -> std::sync::MutexGuard<'_, Guest> {
+    guest.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,100 @@
+//! The guest's sshd: a russh server on the port-forward stream. Public-key authentication
+//! against the guest's users; `exec` runs a command line in the guest's dialect.
+
+use std::sync::Arc;
+
+use russh::keys::{Algorithm, PrivateKey, PublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+
+use super::shell;
+use super::{lock, GuestRef, Network};
+use crate::world::GuestStream;
+
+/// sshd's configuration, with a host key made once per simulator.
+pub fn config() -> Arc<russh::server::Config> {
+    let key =
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).expect("ed25519 keys generate");
+    Arc::new(russh::server::Config {
+        keys: vec![key],
+        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        auth_rejection_time: std::time::Duration::from_millis(5),
+        auth_rejection_time_initial: Some(std::time::Duration::from_millis(0)),
+        inactivity_timeout: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    })
+}
+
+/// Serves one SSH connection to `guest` on `stream` until the client leaves.
+pub fn serve(
+    config: Arc<russh::server::Config>,
+    stream: Box<dyn GuestStream>,
+    guest: GuestRef,
+    net: Arc<dyn Network>,
+) {
+    tokio::spawn(async move {
+        let handler = Sshd { guest, net };
+        if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+            let _ = session.await;
+        }
+    });
+}
+
+struct Sshd {
+    guest: GuestRef,
+    net: Arc<dyn Network>,
+}
+
+fn authorized(guest: &GuestRef, user: &str, key: &PublicKey) -> bool {
+    lock(guest)
+        .users
+        .get(user)
+        .is_some_and(|keys| keys.iter().any(|k| k.key_data() == key.key_data()))
+}
+
+impl russh::server::Handler for Sshd {
+    type Error = russh::Error;
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if authorized(&self.guest, user, key.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        _channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let line = String::from_utf8_lossy(data).to_string();
+        let out = shell::run(&self.guest, &*self.net, &line);
+        session.channel_success(channel)?;
+        if !out.stdout.is_empty() {
+            session.data(channel, out.stdout.into_bytes())?;
+        }
+        if !out.stderr.is_empty() {
+            session.extended_data(channel, 1, out.stderr.into_bytes())?;
+        }
+        session.exit_status_request(channel, out.code)?;
+        session.eof(channel)?;
+        session.close(channel)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! Who reaches whom. A guest NIC sits on a segment (the pod network, or a secondary network);
+//! a packet gets an answer when a running, unpaused guest with its link up holds the
+//! destination address on the same segment, and (off the pod network, which routes) shares
+//! a subnet with the sender.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::guest::{lock, Guests, Network, Nic};
+
+pub const POD_SEGMENT: &str = "pod";
+
+pub struct Fabric {
+    guests: Arc<Guests>,
+}
+
+impl Fabric {
+    pub fn new(guests: Arc<Guests>) -> Fabric {
+        Fabric { guests }
+    }
+}
+
+fn same_subnet(from: &Nic, to: IpAddr) -> bool {
+    from.addrs.iter().any(|(a, len)| match (a, to) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if *len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - *len as u32)
+            };
+            u32::from(*a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if *len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - *len as u32)
+            };
+            u128::from(*a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    })
+}
+
+impl Network for Fabric {
+    fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
+        if from.segment != POD_SEGMENT && !same_subnet(from, to) {
+            return false;
+        }
+        self.guests.all().iter().any(|g| {
+            // Commands release their own guest before they ask the fabric.
+            let g = lock(g);
+            g.up && !g.paused
+                && g.nics
+                    .iter()
+                    .any(|n| n.up && n.segment == from.segment && n.reachable_at.contains(&to))
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! The cluster's nodes: what exists (control planes and workers with their NICs, CPU and
+//! memory) and where a pod fits (cordon, taints, nodeSelector, node affinity, free capacity).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::kinds;
+use crate::obj;
+use crate::quantity;
+use crate::store::{Selectors, Store};
+
+/// The shape of the simulated cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub control_planes: usize,
+    pub workers: usize,
+    /// Allocatable CPUs per worker.
+    pub cpus: u32,
+    /// Allocatable memory per worker, in GiB.
+    pub memory_gib: u64,
+    /// NIC names of every worker; the first carries the cluster network.
+    pub nics: Vec<String>,
+    /// Speed of each NIC, which bounds a migration's bandwidth.
+    pub link_gbit_per_s: f64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            control_planes: 3,
+            workers: 3,
+            cpus: 32,
+            memory_gib: 128,
+            nics: vec!["eth0".into(), "eth1".into(), "eth2".into()],
+            link_gbit_per_s: 10.0,
+        }
+    }
+}
+
+impl ClusterSpec {
+    pub fn check(&self) -> Result<(), String> {
+        if self.control_planes == 0 || self.workers == 0 {
+            return Err(
+                "the simulated cluster needs at least one control plane and one worker \
+                        node; set both counts to 1 or more"
+                    .into(),
+            );
+        }
+        if self.nics.is_empty() {
+            return Err(
+                "worker nodes need at least one NIC (the first carries the cluster network)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn worker_names(&self) -> Vec<String> {
+        (0..self.workers).map(|i| format!("worker-{i}")).collect()
+    }
+
+    /// Migration link speed in bytes per second.
+    pub fn link_bytes_per_s(&self) -> f64 {
+        self.link_gbit_per_s * 1e9 / 8.0
+    }
+
+    /// The Node objects the cluster starts with.
+    pub fn node_objects(&self) -> Vec<Value> {
+        let control =
+            (0..self.control_planes).map(|i| self.node(&format!("control-plane-{i}"), false, i));
+        let workers = (0..self.workers).map(|i| self.node(&format!("worker-{i}"), true, 10 + i));
+        control.chain(workers).collect()
+    }
+
+    fn node(&self, name: &str, worker: bool, index: usize) -> Value {
+        let mut labels = json!({
+            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": "amd64",
+        });
+        let (cpus, memory) = if worker {
+            labels["node-role.kubernetes.io/worker"] = json!("");
+            labels["kubevirt.io/schedulable"] = json!("true");
+            (self.cpus, self.memory_gib)
+        } else {
+            labels["node-role.kubernetes.io/control-plane"] = json!("");
+            labels["node-role.kubernetes.io/master"] = json!("");
+            (8, 32)
+        };
+        let taints = if worker {
+            json!([])
+        } else {
+            json!([{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}])
+        };
+        let resources =
+            json!({"cpu": cpus.to_string(), "memory": format!("{memory}Gi"), "pods": "250"});
+        json!({
+            "metadata": {"name": name, "labels": labels,
+                         "annotations": {"vstp.io/nics": self.nics.join(",")}},
+            "spec": {"taints": taints},
+            "status": {
+                "capacity": resources, "allocatable": resources,
+                "addresses": [{"type": "InternalIP", "address": format!("192.168.111.{}", 20 + index)},
+                              {"type": "Hostname", "address": name}],
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                    {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure"},
+                    {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID"},
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                     "message": "kubelet is posting ready status"}],
+                "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux",
+                             "kubeletVersion": "v1.33.5", "containerRuntimeVersion": "cri-o://1.33.5",
+                             "osImage": "Red Hat Enterprise Linux CoreOS 9.6 (Plow)",
+                             "kernelVersion": "5.14.0-570.49.1.el9_6.x86_64"},
+            }
+        })
+    }
+}
+
+/// The internal IP of a node, used as `migrationState.targetNodeAddress`.
+pub fn address(store: &Store, node: &str) -> String {
+    store
+        .get(kinds::NODES, "", node)
+        .and_then(|n| {
+            n["status"]["addresses"][0]["address"]
+                .as_str()
+                .map(String::from)
+        })
+        .unwrap_or_default()
+}
+
+/// CPU (millicores) and memory (bytes) a pod requests.
+pub fn requests(pod: &Value) -> (u64, u64) {
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    containers.iter().fold((0, 0), |(cpu, mem), c| {
+        let r = &c["resources"]["requests"];
+        let c_cpu = quantity::of(&r["cpu"]).map_or(0, |v| (v * 1000.0).round() as u64);
+        let c_mem = quantity::of(&r["memory"]).map_or(0, |v| v as u64);
+        (cpu + c_cpu, mem + c_mem)
+    })
+}
+
+fn pod_active(pod: &Value) -> bool {
+    !matches!(obj::str_at(pod, "/status/phase"), "Succeeded" | "Failed")
+}
+
+/// Picks a node for `pod`: the one with the fewest active pods among those that fit, or the
+/// scheduler's "0/N nodes are available: …" message.
+pub fn schedule(store: &Store, pod: &Value, avoid: Option<&str>) -> Result<String, String> {
+    let (nodes, _) = store.list(kinds::NODES, None, &Selectors::default());
+    let (pods, _) = store.list(kinds::PODS, None, &Selectors::default());
+    let mut load: BTreeMap<&str, (usize, u64, u64)> = BTreeMap::new();
+    for p in pods.iter().filter(|p| pod_active(p)) {
+        let node = obj::str_at(p, "/spec/nodeName");
+        let (cpu, mem) = requests(p);
+        let e = load.entry(node).or_default();
+        *e = (e.0 + 1, e.1 + cpu, e.2 + mem);
+    }
+    let (want_cpu, want_mem) = requests(pod);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut fits = Vec::new();
+    for node in &nodes {
+        let name = obj::name(node);
+        let (count, cpu, mem) = load.get(name).copied().unwrap_or_default();
+        match unfit(node, pod, avoid, (cpu + want_cpu, mem + want_mem)) {
+            Some(reason) => *reasons.entry(reason).or_default() += 1,
+            None => fits.push((count, name.to_string())),
+        }
+    }
+    fits.sort();
+    match fits.into_iter().next() {
+        Some((_, name)) => Ok(name),
+        None => {
+            let why: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            Err(format!(
+                "0/{} nodes are available: {}.",
+                nodes.len(),
+                why.join(", ")
+            ))
+        }
+    }
+}
+
+/// Why `pod` cannot go to `node`, in the scheduler's words; `None` when it fits.
+fn unfit(node: &Value, pod: &Value, avoid: Option<&str>, needed: (u64, u64)) -> Option<String> {
+    let name = obj::name(node);
+    if avoid == Some(name) {
+        return Some("node(s) didn't match pod anti-affinity rules".into());
+    }
+    if obj::condition_is(node, "Ready") != Some(true) {
+        return Some("node(s) were not ready".into());
+    }
+    if node["spec"]["unschedulable"] == true {
+        return Some("node(s) were unschedulable".into());
+    }
+    if let Some(taint) = untolerated_taint(node, pod) {
+        return Some(format!("node(s) had untolerated taint {{{taint}}}"));
+    }
+    let labels = obj::labels(node);
+    if !obj::map_selects(&pod["spec"]["nodeSelector"], &labels)
+        || !affinity_allows(pod, name, &labels)
+    {
+        return Some("node(s) didn't match Pod's node affinity/selector".into());
+    }
+    let alloc = &node["status"]["allocatable"];
+    let cpu = quantity::of(&alloc["cpu"]).map_or(0, |v| (v * 1000.0) as u64);
+    let mem = quantity::of(&alloc["memory"]).map_or(0, |v| v as u64);
+    if needed.0 > cpu {
+        return Some("Insufficient cpu".into());
+    }
+    if needed.1 > mem {
+        return Some("Insufficient memory".into());
+    }
+    None
+}
+
+fn untolerated_taint(node: &Value, pod: &Value) -> Option<String> {
+    let tolerations = pod["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    node["spec"]["taints"].as_array()?.iter().find_map(|taint| {
+        let effect = taint["effect"].as_str().unwrap_or("");
+        if effect == "PreferNoSchedule" {
+            return None;
+        }
+        let tolerated = tolerations.iter().any(|t| {
+            let key_ok =
+                t["key"].is_null() && t["operator"] == "Exists" || t["key"] == taint["key"];
+            let value_ok = t["operator"] == "Exists"
+                || t["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or("");
+            let effect_ok = t["effect"]
+                .as_str()
+                .is_none_or(|e| e.is_empty() || e == effect);
+            key_ok && value_ok && effect_ok
+        });
+        (!tolerated).then(|| {
+            format!(
+                "{}: {}",
+                obj::str_at(taint, "/key"),
+                obj::str_at(taint, "/value")
+            )
+        })
+    })
+}
+
+/// `requiredDuringSchedulingIgnoredDuringExecution` node affinity: any term, all of its
+/// expressions and fields.
+fn affinity_allows(pod: &Value, node: &str, labels: &serde_json::Map<String, Value>) -> bool {
+    let terms = &pod["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+    let Some(terms) = terms.as_array() else {
+        return true;
+    };
+    terms.iter().any(|term| {
+        let exprs = term["matchExpressions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let fields = term["matchFields"].as_array().cloned().unwrap_or_default();
+        exprs.iter().all(|e| {
+            requirement_holds(
+                e,
+                labels.get(obj::str_at(e, "/key")).and_then(Value::as_str),
+            )
+        }) && fields
+            .iter()
+            .all(|e| obj::str_at(e, "/key") == "metadata.name" && requirement_holds(e, Some(node)))
+    })
+}
+
+fn requirement_holds(expr: &Value, actual: Option<&str>) -> bool {
+    let values: Vec<&str> = expr["values"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match obj::str_at(expr, "/operator") {
+        "In" => actual.is_some_and(|a| values.contains(&a)),
+        "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+        "Exists" => actual.is_some(),
+        "DoesNotExist" => actual.is_none(),
+        _ => false,
+    }
+}
