@@ -24,10 +24,6 @@ pub fn is_final(vmim: &Value) -> bool {
     matches!(obj::str_at(vmim, "/status/phase"), "Succeeded" | "Failed")
 }
 
-fn set_phase(m: &mut Value, phase: &str, now: &str) {
-    boot::set_phase(m, phase, now);
-}
-
 /// Level-triggered part: new VMIMs get Pending (or Failed), finished ones lose the
 /// finalizer, deleted ones abort.
 pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
@@ -69,7 +65,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         let ok = vmi.is_some_and(|v| obj::str_at(&v, "/status/phase") == "Running") && !other;
         let now = ctx.now();
         ctx.write(kinds::VMIMS, ns, name, |v| {
-            set_phase(v, if ok { "Pending" } else { "Failed" }, &now)
+            boot::set_phase(v, if ok { "Pending" } else { "Failed" }, &now)
         });
     }
 }
@@ -197,7 +193,7 @@ fn vmim_phase(ctx: &Ctx, vmim: &Value, phase: &str) -> Result<(), Stop> {
         obj::name(vmim),
         obj::uid(vmim),
         |m| {
-            set_phase(m, phase, &now);
+            boot::set_phase(m, phase, &now);
             if let Some(state) = vmi_state.filter(|s| s["migrationUid"] == m["metadata"]["uid"]) {
                 m["status"]["migrationState"] = state;
             }

@@ -256,8 +256,7 @@ fn write_status(vm: &mut Value, vmi: Option<&Value>, restart: Option<&str>, now:
         Some(message) => obj::set_condition(vm, "RestartRequired", true, "", message, now),
         None => obj::remove_condition(vm, "RestartRequired"),
     }
-    if let Some(v) = vmi {
+    if vmi.is_some() {
         vm["status"]["runStrategy"] = json!(run_strategy(vm));
-        let _ = v;
     }
 }
