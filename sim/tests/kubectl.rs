@@ -230,3 +230,107 @@ async fn cordon_and_drain_a_node_with_evictable_pods() {
     kubectl(&kc, &["uncordon", "worker-0"]).await;
     assert_eq!(unschedulable(&kc).await, "");
 }
+
+const RUNNING_VM: &str = "apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: NAME
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      domain:
+        memory: {guest: 1Gi}
+        devices: {}
+";
+
+async fn jsonpath(kc: &Kubeconfig, what: &[&str], path: &str) -> String {
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    let output = format!("jsonpath={path}");
+    args.extend_from_slice(&["-o", &output]);
+    kubectl(kc, &args).await
+}
+
+/// The drain a QE engineer runs by hand (the upstream functional tests' flags): it finishes
+/// only after every VM on the node was live-migrated away and its launcher pod Succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_a_worker_live_migrates_every_vm_on_it() {
+    let (sim, _) =
+        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let kc = Kubeconfig::write(&sim, "drain-vms");
+    for name in ["vm-a", "vm-b"] {
+        kubectl_stdin(
+            &kc,
+            &["apply", "-f", "-"],
+            Some(&RUNNING_VM.replace("NAME", name)),
+        )
+        .await;
+    }
+    for name in ["vm-a", "vm-b"] {
+        let vmi = format!("vmi/{name}");
+        kubectl(
+            &kc,
+            &[
+                "wait",
+                "--for=condition=AgentConnected",
+                &vmi,
+                "--timeout=60s",
+            ],
+        )
+        .await;
+    }
+    let node = jsonpath(&kc, &["vmi", "vm-a"], "{.status.nodeName}").await;
+    let uid = jsonpath(&kc, &["vmi", "vm-a"], "{.metadata.uid}").await;
+    let on_node = |nodes: &str| nodes.split_whitespace().filter(|n| *n == node).count();
+    let before = jsonpath(&kc, &["vmi"], "{.items[*].status.nodeName}").await;
+    assert!(on_node(&before) >= 1, "vm-a runs on {node}: {before}");
+
+    let out = kubectl(
+        &kc,
+        &[
+            "drain",
+            &node,
+            "--delete-emptydir-data",
+            "--pod-selector",
+            "kubevirt.io=virt-launcher",
+            "--ignore-daemonsets=true",
+            "--force",
+            "--timeout=180s",
+        ],
+    )
+    .await;
+    assert!(out.contains("drained"), "{out}");
+
+    let after = jsonpath(&kc, &["vmi"], "{.items[*].status.nodeName}").await;
+    assert_eq!(on_node(&after), 0, "no VMI is left on {node}: {after}");
+    assert_eq!(
+        jsonpath(&kc, &["vmi", "vm-a"], "{.metadata.uid}").await,
+        uid,
+        "vm-a was migrated, not restarted"
+    );
+    let migrations = jsonpath(
+        &kc,
+        &["vmim"],
+        "{range .items[*]}{.metadata.name} {.status.phase}{\"\\n\"}{end}",
+    )
+    .await;
+    let evacuations: Vec<&str> = migrations
+        .lines()
+        .filter(|l| l.starts_with("kubevirt-evacuation-"))
+        .collect();
+    assert_eq!(
+        evacuations.len(),
+        on_node(&before),
+        "one evacuation per VMI on the node: {migrations}"
+    );
+    assert!(
+        evacuations.iter().all(|l| l.ends_with(" Succeeded")),
+        "{migrations}"
+    );
+    assert_eq!(
+        jsonpath(&kc, &["node", &node], "{.spec.unschedulable}").await,
+        "true"
+    );
+    kubectl(&kc, &["uncordon", &node]).await;
+}

@@ -62,21 +62,19 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         let max =
             crate::quantity::of(&vmi["spec"]["domain"]["memory"]["maxGuest"]).map(|v| v as u64);
         let failed_before = crate::obj::condition_is(vmi, "HotMemoryChange") == Some(false);
-        let why = if !migratable {
-            Some("memory hotplug requires a live-migratable VM".to_string())
-        } else if max.is_none() {
-            Some("memory hotplug is not enabled for this VM: maxGuest is not set".to_string())
-        } else if new_memory < at_boot {
-            Some("memory update is lower than what the VM started with".to_string())
+        // Upstream's live-update handler words only these two; the others fall back to the
+        // generic "non-live-updatable" path.
+        let why = if new_memory < at_boot {
+            Some("memory updated in template spec to a value lower than what the VM started with")
         } else if max.is_some_and(|m| new_memory > m) {
-            Some("memory update exceeds maxGuest".to_string())
-        } else if failed_before {
-            Some("a previous memory hotplug failed".to_string())
+            Some("memory updated in template spec to a value higher than what's available")
+        } else if !migratable || max.is_none() || failed_before {
+            Some(GENERIC)
         } else {
             None
         };
         if let Some(why) = why {
-            return restart(&why);
+            return restart(why);
         }
         decision.memory_guest = Some(new_memory);
     }
@@ -166,10 +164,20 @@ mod tests {
             &template(1, "512Mi"),
             &vmi(4, true),
         );
-        assert!(d
-            .restart_required
-            .unwrap()
-            .contains("lower than what the VM started with"));
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some("memory updated in template spec to a value lower than what the VM started with")
+        );
+        let d = evaluate(
+            &config(),
+            &template(1, "1Gi"),
+            &template(1, "8Gi"),
+            &vmi(4, true),
+        );
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some("memory updated in template spec to a value higher than what's available")
+        );
         let d = evaluate(
             &config(),
             &template(1, "1Gi"),

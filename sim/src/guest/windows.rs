@@ -36,7 +36,13 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
     if n == "(get-ciminstance win32_operatingsystem).lastbootuptime.touniversaltime().tostring('o')"
     {
         let boot = chrono::DateTime::from_timestamp(g.boot_time(), 0).unwrap_or_default();
-        return Output::ok(format!("{}\r\n", boot.format("%Y-%m-%dT%H:%M:%S%.7fZ")));
+        // .NET's round-trip ("o") format: seven fractional digits (ticks), which chrono's
+        // strftime cannot spell.
+        let ticks = boot.timestamp_subsec_nanos() / 100;
+        return Output::ok(format!(
+            "{}.{ticks:07}Z\r\n",
+            boot.format("%Y-%m-%dT%H:%M:%S")
+        ));
     }
     if n == "get-process | select-object id,processname | convertto-json" {
         let list: Vec<Value> = g.processes.iter().map(|(pid, p)| json!({"Id": pid, "ProcessName": p.command.split_whitespace().next().unwrap_or("")})).collect();

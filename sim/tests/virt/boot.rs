@@ -1,0 +1,113 @@
+//! A VM boots through the upstream phases; its guest answers SSH.
+
+use super::*;
+
+#[tokio::test]
+async fn a_vm_boots_through_the_upstream_phases_with_its_launcher_pod_and_guest_agent() {
+    let (_sim, client) = cluster().await;
+    let vmi = boot(&client, "vm1", json!({})).await;
+    let phases: Vec<&str> = vmi["status"]["phaseTransitionTimestamps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["Pending", "Scheduling", "Scheduled", "Running"]);
+    assert_eq!(cond(&vmi, "Ready").as_deref(), Some("True"));
+    assert_eq!(cond(&vmi, "LiveMigratable").as_deref(), Some("True"));
+    let node = vmi["status"]["nodeName"].as_str().unwrap();
+    assert!(node.starts_with("worker-"), "{node}");
+    assert_eq!(vmi["metadata"]["labels"]["kubevirt.io/nodeName"], node);
+    assert_eq!(
+        vmi["status"]["currentCPUTopology"],
+        json!({"sockets": 1, "cores": 2, "threads": 1})
+    );
+    assert_eq!(vmi["status"]["memory"]["guestAtBoot"], "1Gi");
+    assert_eq!(
+        vmi["spec"]["domain"]["cpu"]["maxSockets"], 4,
+        "maxSockets = sockets × maxHotplugRatio"
+    );
+    let iface = &vmi["status"]["interfaces"][0];
+    assert_eq!(iface["infoSource"], "domain, guest-agent");
+    assert_eq!(iface["podInterfaceName"], "eth0");
+    assert_eq!(iface["interfaceName"], "eth0");
+    // KubeMacPool gave the template interface its MAC, and the VMI uses it.
+    let vm = value(
+        &api(&client, "VirtualMachine", "virtualmachines")
+            .get("vm1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][0]["macAddress"],
+        iface["mac"]
+    );
+    assert_eq!(vm["status"]["printableStatus"], "Running");
+    let pods = pods(&client)
+        .list(&kube::api::ListParams::default().labels("kubevirt.io=virt-launcher"))
+        .await
+        .unwrap();
+    let pod = value(&pods.items[0]);
+    assert!(pod["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("virt-launcher-vm1-"));
+    assert_eq!(
+        pod["metadata"]["labels"]["kubevirt.io/created-by"],
+        vmi["metadata"]["uid"]
+    );
+    assert_eq!(pod["spec"]["nodeName"], node);
+    assert_eq!(pod["status"]["phase"], "Running");
+    assert_eq!(
+        vmi["status"]["interfaces"][0]["ipAddress"],
+        pod["status"]["podIP"]
+    );
+}
+
+#[tokio::test]
+async fn guest_ssh_answers_linux_commands_in_their_real_formats_and_refuses_unknown_keys() {
+    let (_sim, client) = cluster().await;
+    let vmi = boot(&client, "vm1", json!({})).await;
+    let (boot_id, code) = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(boot_id.trim().len(), 36, "a UUID: {boot_id}");
+    assert_eq!(
+        ssh(&client, "vm1", KEY_FILE, "nproc").await.unwrap().0,
+        "2\n"
+    );
+    let (links, _) = ssh(&client, "vm1", KEY_FILE, "ip -j link").await.unwrap();
+    let links: Value = serde_json::from_str(&links).unwrap();
+    assert_eq!(links[1]["ifname"], "eth0");
+    assert_eq!(links[1]["address"], vmi["status"]["interfaces"][0]["mac"]);
+    let (pid, _) = ssh(
+        &client,
+        "vm1",
+        KEY_FILE,
+        "stress-ng --vm 1 --vm-bytes 350M --vm-keep >/dev/null 2>&1 & echo $!",
+    )
+    .await
+    .unwrap();
+    let pid: u32 = pid.trim().parse().unwrap();
+    assert_eq!(
+        ssh(&client, "vm1", KEY_FILE, &format!("kill -0 {pid}"))
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    assert_eq!(
+        ssh(&client, "vm1", KEY_FILE, "kill -0 999999")
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let (out, code) = ssh(&client, "vm1", KEY_FILE, "frobnicate --now")
+        .await
+        .unwrap();
+    assert_eq!((out.as_str(), code), ("", 127));
+    let err = ssh(&client, "vm1", OTHER_KEY_FILE, "true")
+        .await
+        .unwrap_err();
+    assert!(err.contains("bad username/public key combination"), "{err}");
+}

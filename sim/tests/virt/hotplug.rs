@@ -1,0 +1,179 @@
+//! CPU and memory hotplug under the LiveUpdate rollout strategy.
+
+use super::*;
+
+#[tokio::test]
+async fn cpu_hotplug_migrates_and_the_guest_sees_the_new_vcpus() {
+    let (_sim, client) = cluster().await;
+    boot(&client, "vm1", json!({})).await;
+    let patch = json!([{"op": "test", "path": "/spec/template/spec/domain/cpu/sockets", "value": 1},
+                       {"op": "replace", "path": "/spec/template/spec/domain/cpu/sockets", "value": 2}]);
+    let patch: json_patch::Patch = serde_json::from_value(patch).unwrap();
+    api(&client, "VirtualMachine", "virtualmachines")
+        .patch("vm1", &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+    until(&vmis(&client), "vm1", "HotVCPUChange", |v| {
+        cond(v, "HotVCPUChange").as_deref() == Some("True")
+    })
+    .await;
+    let done = until(&vmis(&client), "vm1", "migrated", |v| {
+        v["status"]["migrationState"]["completed"] == true
+    })
+    .await;
+    assert_eq!(done["status"]["currentCPUTopology"]["sockets"], 2);
+    assert_eq!(cond(&done, "HotVCPUChange"), None);
+    let m = the_workload_update(&client).await;
+    assert_eq!(m["spec"]["priority"], "user-triggered");
+    assert_eq!(
+        ssh(&client, "vm1", KEY_FILE, "nproc").await.unwrap().0,
+        "4\n"
+    );
+    let vm = value(
+        &api(&client, "VirtualMachine", "virtualmachines")
+            .get("vm1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(cond(&vm, "RestartRequired"), None);
+    // Cores are not live-updatable.
+    let patch = json!({"spec": {"template": {"spec": {"domain": {"cpu": {"cores": 4}}}}}});
+    api(&client, "VirtualMachine", "virtualmachines")
+        .patch("vm1", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+    let vm = until(
+        &api(&client, "VirtualMachine", "virtualmachines"),
+        "vm1",
+        "RestartRequired",
+        |v| cond(v, "RestartRequired").is_some(),
+    )
+    .await;
+    let c = vm["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "RestartRequired")
+        .unwrap();
+    assert_eq!(
+        c["message"],
+        "a non-live-updatable field was changed in the template spec"
+    );
+}
+
+/// The one migration the workload updater created for a hotplug.
+async fn the_workload_update(client: &kube::Client) -> Value {
+    let all = vmims(client).list(&Default::default()).await.unwrap().items;
+    assert_eq!(all.len(), 1, "one migration: {all:?}");
+    let m = value(&all[0]);
+    let name = m["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("kubevirt-workload-update-"), "{name}");
+    m
+}
+
+fn free_total(free_b: &str) -> u64 {
+    let mem = free_b.lines().find(|l| l.starts_with("Mem:")).unwrap();
+    mem.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn patch_vm(client: &kube::Client, patch: Value) {
+    api(client, "VirtualMachine", "virtualmachines")
+        .patch("vm1", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+}
+
+fn restart_message(vm: &Value) -> Option<&str> {
+    let conditions = vm["status"]["conditions"].as_array()?;
+    let c = conditions.iter().find(|c| c["type"] == "RestartRequired")?;
+    c["message"].as_str()
+}
+
+async fn until_restart_required(client: &kube::Client, message: &str) {
+    until(
+        &api(client, "VirtualMachine", "virtualmachines"),
+        "vm1",
+        message,
+        |v| restart_message(v) == Some(message),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn memory_hotplug_migrates_and_the_guest_sees_more_memory() {
+    let (_sim, client) = cluster().await;
+    let booted = boot(&client, "vm1", json!({})).await;
+    assert_eq!(
+        booted["spec"]["domain"]["memory"]["maxGuest"], "4Gi",
+        "maxGuest defaults to guest × 4"
+    );
+    let before = free_total(&ssh(&client, "vm1", KEY_FILE, "free -b").await.unwrap().0);
+
+    patch_vm(
+        &client,
+        json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "2Gi"}}}}}}),
+    )
+    .await;
+    let hot = until(&vmis(&client), "vm1", "HotMemoryChange", |v| {
+        cond(v, "HotMemoryChange").as_deref() == Some("True")
+    })
+    .await;
+    assert_eq!(hot["spec"]["domain"]["memory"]["guest"], "2Gi");
+    let done = until(&vmis(&client), "vm1", "memory synced", |v| {
+        v["status"]["migrationState"]["completed"] == true && cond(v, "HotMemoryChange").is_none()
+    })
+    .await;
+    let memory = &done["status"]["memory"];
+    assert_eq!(
+        (
+            memory["guestAtBoot"].as_str(),
+            memory["guestRequested"].as_str(),
+            memory["guestCurrent"].as_str()
+        ),
+        (Some("1Gi"), Some("2Gi"), Some("2Gi"))
+    );
+    the_workload_update(&client).await;
+    let after = free_total(&ssh(&client, "vm1", KEY_FILE, "free -b").await.unwrap().0);
+    assert!(
+        after > before + (900 << 20),
+        "free -b grew by about 1 GiB: {before} -> {after}"
+    );
+    let pod = pods(&client)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| value(&p))
+        .find(|p| p["status"]["phase"] == "Running")
+        .unwrap();
+    let request = pod["spec"]["containers"][0]["resources"]["requests"]["memory"].clone();
+    assert!(
+        vstp_sim::quantity::of(&request).unwrap() >= (2u64 << 30) as f64,
+        "the target pod requests the new memory: {request}"
+    );
+
+    // Below what it booted with, or above maxGuest: a restart is required, nothing is hotplugged.
+    patch_vm(
+        &client,
+        json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "512Mi"}}}}}}),
+    )
+    .await;
+    until_restart_required(
+        &client,
+        "memory updated in template spec to a value lower than what the VM started with",
+    )
+    .await;
+    patch_vm(
+        &client,
+        json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "8Gi"}}}}}}),
+    )
+    .await;
+    until_restart_required(
+        &client,
+        "memory updated in template spec to a value higher than what's available",
+    )
+    .await;
+    let vmi = value(&vmis(&client).get("vm1").await.unwrap());
+    assert_eq!(vmi["spec"]["domain"]["memory"]["guest"], "2Gi");
+}

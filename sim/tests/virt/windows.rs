@@ -1,0 +1,143 @@
+//! A Windows guest: chosen by the VM's OS annotation, reached as Administrator with a key from
+//! accessCredentials, answering the harness's PowerShell pipelines in PowerShell's shapes.
+
+use super::*;
+
+async fn boot_windows(client: &kube::Client) -> Value {
+    let secret: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "admin-key", "namespace": "default"}, "stringData": {"key": PUBLIC_KEY}}))
+    .unwrap();
+    api(client, "Secret", "secrets")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let mut vm = value(&rhel_vm(
+        "win1",
+        json!({
+            "volumes": null,
+            "accessCredentials": [{"sshPublicKey": {"source": {"secret": {"secretName": "admin-key"}},
+                "propagationMethod": {"qemuGuestAgent": {"users": ["Administrator"]}}}}],
+        }),
+    ));
+    vm["spec"]["template"]["metadata"]["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
+    let vm: DynamicObject = serde_json::from_value(vm).unwrap();
+    api(client, "VirtualMachine", "virtualmachines")
+        .create(&PostParams::default(), &vm)
+        .await
+        .unwrap();
+    until(&vmis(client), "win1", "agent-connected", |v| {
+        cond(v, "AgentConnected").as_deref() == Some("True")
+    })
+    .await
+}
+
+async fn powershell(client: &kube::Client, script: &str) -> (String, i32) {
+    let command = format!("powershell -NoProfile -Command \"{script}\"");
+    ssh_as(client, "win1", "Administrator", KEY_FILE, &command)
+        .await
+        .unwrap()
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("ConvertTo-Json output parses ({e}):\n{text}"))
+}
+
+#[tokio::test]
+async fn a_windows_guest_answers_powershell_as_administrator() {
+    let (_sim, client) = cluster().await;
+    let vmi = boot_windows(&client).await;
+    assert_eq!(
+        vmi["status"]["guestOSInfo"]["id"], "mswindows",
+        "{}",
+        vmi["status"]["guestOSInfo"]
+    );
+    let refused = ssh_as(&client, "win1", "cloud-user", KEY_FILE, "hostname")
+        .await
+        .unwrap_err();
+    assert!(refused.contains("public key"), "{refused}");
+
+    let (cpus, code) = powershell(&client, "$env:NUMBER_OF_PROCESSORS").await;
+    assert_eq!((cpus.as_str(), code), ("2\r\n", 0));
+    let (memory, _) = powershell(
+        &client,
+        "(Get-CimInstance Win32_ComputerSystem).TotalPhysicalMemory",
+    )
+    .await;
+    let memory: u64 = memory.trim().parse().unwrap();
+    assert!(memory > 900 << 20 && memory <= 1 << 30, "{memory}");
+    let boot_script =
+        "(Get-CimInstance Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')";
+    let (boot, _) = powershell(&client, boot_script).await;
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(boot.trim()).is_ok(),
+        "{boot:?}"
+    );
+
+    let (adapters, _) = powershell(
+        &client,
+        "Get-NetAdapter | Select-Object Name,MacAddress,Status | ConvertTo-Json",
+    )
+    .await;
+    let adapter = json_of(&adapters);
+    let mac = vmi["status"]["interfaces"][0]["mac"]
+        .as_str()
+        .unwrap()
+        .replace(':', "-")
+        .to_uppercase();
+    assert_eq!(
+        (adapter["MacAddress"].as_str(), adapter["Status"].as_str()),
+        (Some(mac.as_str()), Some("Up"))
+    );
+    let (addresses, _) = powershell(&client, "Get-NetIPAddress | Select-Object InterfaceAlias,IPAddress,PrefixLength,AddressFamily | ConvertTo-Json").await;
+    // Masquerade: the guest holds 10.0.2.2; the VMI status reports the pod's address.
+    let ip = "10.0.2.2";
+    let addresses = json_of(&addresses);
+    let listed = addresses
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![addresses.clone()]);
+    assert!(
+        listed
+            .iter()
+            .any(|a| a["IPAddress"] == ip && a["AddressFamily"] == 2),
+        "{listed:?}"
+    );
+
+    let (pid, _) = powershell(&client, "(Start-Process -FilePath 'ping.exe' -PassThru).Id").await;
+    let pid = pid.trim();
+    assert_eq!(
+        powershell(
+            &client,
+            &format!("Get-Process -Id {pid} -ErrorAction Stop | Out-Null")
+        )
+        .await
+        .1,
+        0
+    );
+    let (missing, code) = ssh_as(
+        &client,
+        "win1",
+        "Administrator",
+        KEY_FILE,
+        "powershell -Command \"Get-Process -Id 999999 -ErrorAction Stop | Out-Null\"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{missing}");
+    let (processes, _) = powershell(
+        &client,
+        "Get-Process | Select-Object Id,ProcessName | ConvertTo-Json",
+    )
+    .await;
+    assert!(
+        json_of(&processes)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["Id"].as_u64() == pid.parse().ok()),
+        "{processes}"
+    );
+    let (_, code) = powershell(&client, "Get-Frobnicator").await;
+    assert_eq!(code, 1, "an unknown cmdlet fails like PowerShell");
+}
