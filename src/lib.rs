@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod cluster;
+pub mod guest;
 pub mod runner;
 pub mod scenarios;
 pub mod stp;

@@ -219,6 +219,9 @@ fn loopback(with_addrs: bool) -> Value {
     let mut l = json!({"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "mtu": 65536,
         "qdisc": "noqueue", "operstate": "UNKNOWN", "group": "default", "txqlen": 1000, "link_type": "loopback",
         "address": "00:00:00:00:00:00", "broadcast": "00:00:00:00:00:00"});
+    if !with_addrs {
+        l["linkmode"] = json!("DEFAULT");
+    }
     if with_addrs {
         l["addr_info"] = json!([
             {"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host", "label": "lo", "valid_life_time": 4294967295u64, "preferred_life_time": 4294967295u64},
@@ -236,6 +239,9 @@ fn link(nic: &Nic, index: usize, with_addrs: bool) -> Value {
     let mut l = json!({"ifindex": index, "ifname": nic.name, "flags": flags, "mtu": 1500, "qdisc": "fq_codel",
         "operstate": if nic.up { "UP" } else { "DOWN" }, "group": "default", "txqlen": 1000, "link_type": "ether",
         "address": nic.mac, "broadcast": "ff:ff:ff:ff:ff:ff"});
+    if !with_addrs {
+        l["linkmode"] = json!("DEFAULT");
+    }
     if with_addrs {
         let mut info: Vec<Value> = nic.addrs.iter().map(|(ip, len)| match ip {
             IpAddr::V4(v4) => json!({"family": "inet", "local": v4.to_string(), "prefixlen": len,
@@ -342,6 +348,17 @@ impl Sender {
                     .filter(|n| iface.is_none_or(|i| i == n.name))
                     .any(|n| n.up && net.reachable(n, dst)))
     }
+
+    /// This sender's own address on the subnet of `dst`, if `dst` is on a directly attached
+    /// link: there an unanswered ping is an ARP/ND failure the kernel reports itself.
+    pub fn on_link(&self, dst: IpAddr, iface: Option<&str>) -> Option<IpAddr> {
+        self.nics
+            .iter()
+            .filter(|n| n.up && iface.is_none_or(|i| i == n.name))
+            .flat_map(|n| n.addrs.iter())
+            .find(|(own, len)| super::same_subnet(*own, dst, *len))
+            .map(|(own, _)| *own)
+    }
 }
 
 fn ping(g: &Sender, args: &[&str], net: &dyn super::Network) -> Output {
@@ -383,8 +400,25 @@ fn ping(g: &Sender, args: &[&str], net: &dyn super::Network) -> Output {
             180 + seq * 7 % 90
         ));
     }
+    // Unanswered on an attached subnet: neighbour resolution fails and the kernel reports
+    // each probe as an error; off-link, the packets are simply lost.
+    let unresolved = if answered {
+        None
+    } else {
+        g.on_link(dst, iface)
+    };
+    if let Some(own) = unresolved {
+        for seq in 1..=count {
+            out.push_str(&format!(
+                "From {own} icmp_seq={seq} Destination Host Unreachable\n"
+            ));
+        }
+    }
+    let errors = unresolved
+        .map(|_| format!("+{count} errors, "))
+        .unwrap_or_default();
     let loss = if answered { 0 } else { 100 };
-    out.push_str(&format!("\n--- {host} ping statistics ---\n{count} packets transmitted, {received} received, {loss}% packet loss, time {}ms\n", count.saturating_sub(1) * 1000 + 3));
+    out.push_str(&format!("\n--- {host} ping statistics ---\n{count} packets transmitted, {received} received, {errors}{loss}% packet loss, time {}ms\n", count.saturating_sub(1) * 1000 + 3));
     if answered {
         out.push_str("rtt min/avg/max/mdev = 0.187/0.215/0.243/0.021 ms\n");
         Output::ok(out)

@@ -209,3 +209,14 @@ impl Guests {
 pub fn lock(guest: &GuestRef) -> std::sync::MutexGuard<'_, Guest> {
     guest.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Whether `a` and `b` share the first `len` bits (same family only).
+pub fn same_subnet(a: IpAddr, b: IpAddr, len: u8) -> bool {
+    let (a, b, bits) = match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) as u128, u32::from(b) as u128, 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return false,
+    };
+    let host_bits = bits - u32::from(len.min(bits as u8));
+    host_bits >= bits || (a >> host_bits) == (b >> host_bits)
+}

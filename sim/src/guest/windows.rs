@@ -12,10 +12,12 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
     let script = script_of(words).unwrap_or_else(|| line.to_string());
     let norm = normalize(&script);
     let n = norm.as_str();
-    if let Some(target) = n
+    let probe = n
         .strip_prefix("test-connection -computername ")
-        .and_then(|r| r.strip_suffix(" -count 2 -quiet"))
-    {
+        .and_then(|r| r.strip_suffix(" -quiet"))
+        .and_then(|r| r.split_once(" -count "))
+        .filter(|(_, count)| count.parse::<u32>().is_ok_and(|c| c > 0));
+    if let Some((target, _)) = probe {
         let sender = super::linux::Sender::of(&lock(guest));
         let answered = target
             .parse()
@@ -66,11 +68,11 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
             .filter(|p| g.processes.contains_key(p))
         {
             Some(_) => Output::ok(""),
-            None => Output::fail(
-                1,
-                format!(
-                    "Get-Process : Cannot find a process with the process identifier {pid}.\r\n"
-                ),
+            None => error_record(
+                &format!("Get-Process : Cannot find a process with the process identifier {pid}."),
+                &script,
+                &format!("ObjectNotFound: ({pid}:Int32) [Get-Process], ProcessCommandException"),
+                "NoProcessFoundForGivenId,Microsoft.PowerShell.Commands.GetProcessCommand",
             ),
         };
     }
@@ -83,7 +85,20 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
         return Output::ok(format!("{pid}\r\n"));
     }
     let first = script.split_whitespace().next().unwrap_or("");
-    Output::fail(1, format!("{first} : The term '{first}' is not recognized as the name of a cmdlet, function, script file, or operable program.\r\n    + CategoryInfo          : ObjectNotFound: ({first}:String) [], CommandNotFoundException\r\n"))
+    error_record(
+        &format!("{first} : The term '{first}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."),
+        &script,
+        &format!("ObjectNotFound: ({first}:String) [], CommandNotFoundException"),
+        "CommandNotFoundException",
+    )
+}
+
+/// A terminating error as `powershell -Command` prints it (see fixtures/guest/windows/):
+/// message, position, the offending line underlined, category and error id; exit code 1.
+fn error_record(message: &str, script: &str, category: &str, id: &str) -> Output {
+    let line = script.trim();
+    let underline = "~".repeat(line.chars().count());
+    Output::fail(1, format!("{message}\r\nAt line:1 char:1\r\n+ {line}\r\n+ {underline}\r\n    + CategoryInfo          : {category}\r\n    + FullyQualifiedErrorId : {id}\r\n \r\n"))
 }
 
 /// The script of `powershell [-NoProfile] [-NonInteractive] -Command <script>`.

@@ -21,25 +21,9 @@ impl Fabric {
 }
 
 fn same_subnet(from: &Nic, to: IpAddr) -> bool {
-    from.addrs.iter().any(|(a, len)| match (a, to) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = if *len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - *len as u32)
-            };
-            u32::from(*a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = if *len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - *len as u32)
-            };
-            u128::from(*a) & mask == u128::from(b) & mask
-        }
-        _ => false,
-    })
+    from.addrs
+        .iter()
+        .any(|(a, len)| crate::guest::same_subnet(*a, to, *len))
 }
 
 impl Network for Fabric {

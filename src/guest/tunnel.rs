@@ -1,0 +1,137 @@
+//! A TCP connection into a guest through the KubeVirt VMI `portforward` subresource: a
+//! websocket (subprotocol `plain.kubevirt.io`) whose binary frames carry the byte stream. It is
+//! handed out as one end of a Unix socket pair, so blocking clients (libssh2) can use it.
+
+use std::os::unix::net::UnixStream;
+
+use futures::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TunnelError {
+    #[error("the port-forward to {vmi} port {port} was refused: HTTP {status}: {body}")]
+    Refused {
+        vmi: String,
+        port: u16,
+        status: u16,
+        body: String,
+    },
+    #[error("the port-forward to {vmi} port {port} failed: {source}")]
+    Transport {
+        vmi: String,
+        port: u16,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// An open tunnel: the socket to hand to a client, and the task that pumps it (stopped when
+/// the tunnel is dropped).
+pub struct Tunnel {
+    pub socket: UnixStream,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// Opens a tunnel to `port` of VMI `ns/vmi`.
+pub async fn open(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    port: u16,
+) -> Result<Tunnel, TunnelError> {
+    let transport = |e: Box<dyn std::error::Error + Send + Sync>| TunnelError::Transport {
+        vmi: format!("{ns}/{vmi}"),
+        port,
+        source: e,
+    };
+    let path = format!(
+        "/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/portforward/{port}/tcp"
+    );
+    let request = http::Request::get(path)
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "websocket")
+        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
+        .header(
+            http::header::SEC_WEBSOCKET_KEY,
+            tungstenite::handshake::client::generate_key(),
+        )
+        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
+        .body(kube::client::Body::empty())
+        .map_err(|e| transport(e.into()))?;
+    let response = client
+        .send(request)
+        .await
+        .map_err(|e| transport(e.into()))?;
+    if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        return Err(TunnelError::Refused {
+            vmi: format!("{ns}/{vmi}"),
+            port,
+            status,
+            body,
+        });
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| transport(e.into()))?;
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Client,
+        None,
+    )
+    .await;
+    let (ours, theirs) = UnixStream::pair().map_err(|e| transport(e.into()))?;
+    theirs
+        .set_nonblocking(true)
+        .map_err(|e| transport(e.into()))?;
+    let theirs = tokio::net::UnixStream::from_std(theirs).map_err(|e| transport(e.into()))?;
+    Ok(Tunnel {
+        socket: ours,
+        pump: tokio::spawn(pump(ws, theirs)),
+    })
+}
+
+/// Copies bytes both ways until either side closes.
+async fn pump<S>(ws: S, unix: tokio::net::UnixStream)
+where
+    S: futures::Stream<Item = Result<Message, tungstenite::Error>> + futures::Sink<Message> + Unpin,
+{
+    let (mut ws_tx, mut ws_rx) = ws.split();
+    let (mut rd, mut wr) = unix.into_split();
+    let up = async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0
+                || ws_tx
+                    .send(Message::binary(buf[..n].to_vec()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        let _ = ws_tx.close().await;
+    };
+    let down = async move {
+        while let Some(Ok(message)) = ws_rx.next().await {
+            match message {
+                Message::Binary(bytes) if wr.write_all(&bytes).await.is_err() => break,
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    tokio::join!(up, down);
+}
