@@ -61,6 +61,16 @@ async fn a_vm_boots_through_the_upstream_phases_with_its_launcher_pod_and_guest_
     assert_eq!(
         vmi["status"]["interfaces"][0]["ipAddress"],
         pod["status"]["podIP"]
+    ); // The harness scales its budgets by the simulator's published time scale.
+    let cm = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        "kube-system",
+        &resource("", "v1", "ConfigMap", "configmaps"),
+    );
+    let cm = value(&cm.get("vstp-sim").await.unwrap());
+    assert_eq!(
+        cm["data"]["timeScale"],
+        vstp_sim::DEFAULT_TIME_SCALE.to_string()
     );
 }
 

@@ -2,35 +2,35 @@
 
 use super::*;
 
+type Pods = Api<k8s_openapi::api::core::v1::Pod>;
+
+/// The pods API without kube's own 429 retries, and the one virt-launcher pod's name.
+async fn launcher(sim: &SimHandle, client: &kube::Client) -> (Pods, String) {
+    let launchers = kube::api::ListParams::default().labels("kubevirt.io=virt-launcher");
+    let list = pods(client).list(&launchers).await.unwrap().items;
+    assert_eq!(list.len(), 1, "one launcher pod");
+    let core = Api::namespaced(client_without_retry(sim).await, "default");
+    (core, list[0].metadata.name.clone().unwrap())
+}
+
+async fn refused_eviction(core: &Pods, pod: &str) -> kube::core::Status {
+    let err = api_error(core.evict(pod, &Default::default()).await.unwrap_err());
+    assert_eq!(err.code, 429, "{}", err.message);
+    err
+}
+
 #[tokio::test]
 async fn eviction_is_refused_with_429_while_an_evacuation_migrates_the_vmi() {
     let (sim, client) = cluster().await;
     let vmi = boot(&client, "vm1", json!({})).await;
     let node = vmi["status"]["nodeName"].as_str().unwrap().to_string();
-    let pod = pods(&client)
-        .list(&kube::api::ListParams::default().labels("kubevirt.io=virt-launcher"))
-        .await
-        .unwrap()
-        .items[0]
-        .clone();
-    let pod_name = pod.metadata.name.clone().unwrap();
-    let strict = client_without_retry(&sim).await;
-    let core: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(strict, "default");
-    let err = api_error(
-        core.evict(&pod_name, &Default::default())
-            .await
-            .unwrap_err(),
-    );
-    assert_eq!(err.code, 429);
+    let (core, pod_name) = launcher(&sim, &client).await;
+    let err = refused_eviction(&core, &pod_name).await;
     assert_eq!(
         err.message,
         "Eviction triggered evacuation of VMI \"default/vm1\""
     );
-    let err = api_error(
-        core.evict(&pod_name, &Default::default())
-            .await
-            .unwrap_err(),
-    );
+    let err = refused_eviction(&core, &pod_name).await;
     assert_eq!(
         err.message,
         "Evacuation in progress: Eviction triggered evacuation of VMI \"default/vm1\""
@@ -57,4 +57,63 @@ async fn eviction_is_refused_with_429_while_an_evacuation_migrates_the_vmi() {
     core.evict(&pod_name, &Default::default())
         .await
         .expect("a completed source pod may go");
+}
+
+#[tokio::test]
+async fn a_vm_on_a_non_shared_disk_is_not_migratable_and_its_eviction_is_refused() {
+    let (sim, client) = cluster().await;
+    let pvc: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "rootdisk", "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}))
+    .unwrap();
+    let pvcs = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        "default",
+        &resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    );
+    pvcs.create(&PostParams::default(), &pvc).await.unwrap();
+    let disk = json!({"domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]}},
+                      "volumes": [{"name": "root", "persistentVolumeClaim": {"claimName": "rootdisk"}}]});
+    let mut vm = value(&rhel_vm("vm1", json!({})));
+    json_patch::merge(&mut vm["spec"]["template"]["spec"], &disk);
+    let volumes = vm["spec"]["template"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap();
+    volumes.push(json!({"name": "cloudinit", "cloudInitNoCloud": {"userData": format!("#cloud-config\nssh_authorized_keys:\n  - {}", PUBLIC_KEY.trim())}}));
+    api(&client, "VirtualMachine", "virtualmachines")
+        .create(&PostParams::default(), &serde_json::from_value(vm).unwrap())
+        .await
+        .unwrap();
+    let vmi = until(&vmis(&client), "vm1", "Ready", |v| {
+        cond(v, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    let migratable = vmi["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "LiveMigratable")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (migratable["status"].as_str(), migratable["reason"].as_str()),
+        (Some("False"), Some("DisksNotLiveMigratable")),
+        "{migratable}"
+    );
+
+    let (core, pod_name) = launcher(&sim, &client).await;
+    let err = refused_eviction(&core, &pod_name).await;
+    assert_eq!(
+        err.message,
+        "VMI vm1 is configured with an eviction strategy but is not live-migratable"
+    );
+    assert!(
+        vmims(&client)
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "no evacuation was started"
+    );
 }

@@ -177,3 +177,25 @@ async fn memory_hotplug_migrates_and_the_guest_sees_more_memory() {
     let vmi = value(&vmis(&client).get("vm1").await.unwrap());
     assert_eq!(vmi["spec"]["domain"]["memory"]["guest"], "2Gi");
 }
+
+/// The KubeVirt CR is read at every decision: with the Stage rollout strategy a socket change
+/// is not hotplugged but waits for a restart.
+#[tokio::test]
+async fn without_the_live_update_rollout_a_cpu_change_requires_a_restart() {
+    let (_sim, client) = cluster().await;
+    configure_kubevirt(&client, json!({"vmRolloutStrategy": "Stage"})).await;
+    boot(&client, "vm1", json!({})).await;
+    patch_vm(
+        &client,
+        json!({"spec": {"template": {"spec": {"domain": {"cpu": {"sockets": 2}}}}}}),
+    )
+    .await;
+    until_restart_required(
+        &client,
+        "a non-live-updatable field was changed in the template spec",
+    )
+    .await;
+    let vmi = value(&vmis(&client).get("vm1").await.unwrap());
+    assert_eq!(vmi["spec"]["domain"]["cpu"]["sockets"], 1);
+    assert_eq!(cond(&vmi, "HotVCPUChange"), None);
+}

@@ -8,6 +8,7 @@ mod common;
 mod boot;
 mod drain;
 mod hotplug;
+mod lifecycle;
 mod migration;
 mod windows;
 
@@ -304,4 +305,19 @@ pub(crate) async fn stressed_migration(
     let (_, last) = migrate(&client, "vm1").await;
     let vmi = value(&vmis(&client).get("vm1").await.unwrap());
     (client, last, vmi, sim)
+}
+
+/// Merges `configuration` into the KubeVirt CR's `spec.configuration`.
+pub(crate) async fn configure_kubevirt(client: &kube::Client, configuration: Value) {
+    let ar = resource("kubevirt.io", "v1", "KubeVirt", "kubevirts");
+    let kubevirt = Api::<DynamicObject>::namespaced_with(client.clone(), "openshift-cnv", &ar);
+    let patch = json!({"spec": {"configuration": configuration}});
+    kubevirt
+        .patch(
+            "kubevirt-kubevirt-hyperconverged",
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await
+        .unwrap();
 }
