@@ -322,6 +322,9 @@ pub const VMS: KindId = 8;
 pub const VMIS: KindId = 9;
 pub const VMIMS: KindId = 10;
 pub const MIGRATION_POLICIES: KindId = 11;
+pub const NNCPS: KindId = 12;
+pub const NNCES: KindId = 13;
+pub const NNSS: KindId = 14;
 pub const NADS: KindId = 15;
 pub const PVCS: KindId = 19;
 

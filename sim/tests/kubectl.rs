@@ -334,3 +334,73 @@ async fn draining_a_worker_live_migrates_every_vm_on_it() {
     );
     kubectl(&kc, &["uncordon", &node]).await;
 }
+
+const TRUNK_POLICY: &str = "apiVersion: nmstate.io/v1
+kind: NodeNetworkConfigurationPolicy
+metadata:
+  name: br1-eth1-trunk
+spec:
+  nodeSelector:
+    node-role.kubernetes.io/worker: \"\"
+  maxUnavailable: 50%
+  desiredState:
+    interfaces:
+    - name: br1
+      type: linux-bridge
+      state: up
+      ipv4: {enabled: false}
+      bridge:
+        options: {stp: {enabled: false}}
+        port:
+        - name: eth1
+          vlan:
+            mode: trunk
+            trunk-tags:
+            - id: 10
+            - id-range: {min: 20, max: 30}
+";
+
+/// What a QE engineer does to provision a bridge: apply the policy, wait for Available.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_a_policy_and_wait_for_it_to_become_available() {
+    let (sim, _) =
+        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let kc = Kubeconfig::write(&sim, "nncp");
+    kubectl_stdin(&kc, &["apply", "-f", "-"], Some(TRUNK_POLICY)).await;
+    let out = kubectl(
+        &kc,
+        &[
+            "wait",
+            "nncp/br1-eth1-trunk",
+            "--for=condition=Available",
+            "--timeout=60s",
+        ],
+    )
+    .await;
+    assert!(out.contains("condition met"), "{out}");
+    let enactments = kubectl(
+        &kc,
+        &[
+            "get",
+            "nnce",
+            "-l",
+            "nmstate.io/policy=br1-eth1-trunk",
+            "-o",
+            "name",
+        ],
+    )
+    .await;
+    assert_eq!(enactments.lines().count(), 3, "{enactments}");
+    let ports = kubectl(
+        &kc,
+        &[
+            "get",
+            "nns",
+            "worker-0",
+            "-o",
+            "jsonpath={.status.currentState.interfaces[?(@.name==\"br1\")].bridge.port[*].name}",
+        ],
+    )
+    .await;
+    assert_eq!(ports, "eth1");
+}

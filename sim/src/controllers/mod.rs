@@ -12,6 +12,7 @@ mod evacuation;
 pub mod hotplug;
 mod launcher;
 mod migration;
+pub mod nmstate;
 pub mod policy;
 mod subresources;
 mod updater;
@@ -86,6 +87,8 @@ pub struct State {
     pub start_requests: HashSet<(String, String)>,
     /// Last pod IP handed out per node.
     pub pod_ips: HashMap<String, u32>,
+    /// The generation of each NNCP (by name) whose enactment was started.
+    pub nncp_generations: HashMap<String, i64>,
     /// Workload-update retries held back after a failed migration (VMI UID → failures).
     pub update_failures: HashMap<String, u32>,
 }
@@ -287,6 +290,12 @@ impl World for Virtualization {
 /// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR.
 fn seed(store: &Store, spec: &ClusterSpec) {
     for node in spec.node_objects() {
+        let _ = store.create(
+            kinds::NNSS,
+            nmstate::initial_state(&node),
+            Scope::All,
+            false,
+        );
         let _ = store.create(kinds::NODES, node, Scope::All, false);
     }
     let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
@@ -327,6 +336,9 @@ fn resync(ctx: &Arc<Ctx>) {
         );
     }
     reconcile(ctx, Key::Migrations);
+    for policy in ctx.list(kinds::NNCPS, None) {
+        nmstate::reconcile(ctx, obj::name(&policy));
+    }
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
@@ -357,6 +369,7 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             evacuation::on_node(ctx, &e.object);
         }
         kinds::KUBEVIRTS => resync(ctx),
+        kinds::NNCPS => nmstate::reconcile(ctx, &name),
         _ => {}
     }
 }

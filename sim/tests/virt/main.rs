@@ -10,6 +10,7 @@ mod drain;
 mod hotplug;
 mod lifecycle;
 mod migration;
+mod nmstate;
 mod windows;
 
 use std::io::Read;
