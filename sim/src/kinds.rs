@@ -315,6 +315,7 @@ pub fn get(id: KindId) -> &'static Kind {
 pub const NAMESPACES: KindId = 0;
 pub const NODES: KindId = 1;
 pub const PODS: KindId = 2;
+pub const EVENTS: KindId = 3;
 pub const SECRETS: KindId = 4;
 pub const CONFIGMAPS: KindId = 5;
 pub const KUBEVIRTS: KindId = 7;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::launcher;
-use super::{vmi, Ctx};
+use super::{network, vmi, Ctx};
 use crate::guest::{self, cloudinit, BootSpec, Guest, Os};
 use crate::kinds;
 use crate::obj;
@@ -60,6 +60,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     })?;
     let node = place(ctx, ns, &pod_name, Some((name, uid)), None).await?;
     ctx.sleep(POD_START).await;
+    let segments = network::sandbox(ctx, &pod_name, &node, current).await?;
     let pod_ip = launcher::next_pod_ip(ctx, &node);
     let vmi = current()?;
     let pod = start_pod(
@@ -98,7 +99,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
                 .unwrap_or_else(launcher::random_mac)
         })
         .collect();
-    let nics = launcher::guest_nics(&vmi, &macs, &pod_ip, &config, windows);
+    let nics = launcher::guest_nics(&vmi, &macs, &pod_ip, &config, windows, &segments);
     let spec = &vmi["spec"];
     let guest = Guest::boot(
         BootSpec {

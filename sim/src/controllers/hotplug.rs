@@ -1,5 +1,6 @@
 //! What a change to a running VM's template means (LiveUpdate rollout): a CPU socket or
-//! guest memory hotplug applied to the VMI, or `RestartRequired` with upstream's message.
+//! guest memory hotplug, a new NAD reference or new placement (affinity, nodeSelector,
+//! tolerations) applied to the VMI, or `RestartRequired` with upstream's message.
 
 use serde_json::Value;
 
@@ -13,6 +14,20 @@ pub struct Decision {
     pub restart_required: Option<String>,
     pub sockets: Option<u64>,
     pub memory_guest: Option<u64>,
+    /// The template's networks, when only multus NAD references changed.
+    pub networks: Option<Value>,
+    /// The template's placement fields, when they changed.
+    pub placement: Option<Value>,
+}
+
+const PLACEMENT: [&str; 3] = ["affinity", "nodeSelector", "tolerations"];
+
+fn placement(t: &Value) -> Value {
+    PLACEMENT
+        .iter()
+        .map(|k| (k.to_string(), t[*k].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Compares the template the VMI runs with the VM's current one.
@@ -29,6 +44,14 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         t["domain"]["cpu"]["sockets"] = Value::Null;
         t["domain"]["memory"]["guest"] = Value::Null;
         t["domain"]["resources"] = Value::Null;
+        for k in PLACEMENT {
+            t[k] = Value::Null;
+        }
+        for net in t["networks"].as_array_mut().into_iter().flatten() {
+            if net["multus"].is_object() {
+                net["multus"]["networkName"] = Value::Null;
+            }
+        }
     }
     if r != w || !config.live_update_rollout {
         return restart(GENERIC);
@@ -53,6 +76,16 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
             return restart(GENERIC);
         }
         decision.sockets = Some(new_sockets);
+    }
+    if running["networks"] != wanted["networks"] {
+        // A NAD swap needs the migration that re-plugs the interface.
+        if !migratable {
+            return restart(GENERIC);
+        }
+        decision.networks = Some(wanted["networks"].clone());
+    }
+    if placement(running) != placement(wanted) {
+        decision.placement = Some(placement(wanted));
     }
     let old_memory = launcher::guest_memory(running);
     let new_memory = launcher::guest_memory(wanted);
@@ -138,6 +171,38 @@ mod tests {
         assert_eq!(
             d.restart_required.as_deref(),
             Some("CPU sockets updated in template spec to a value higher than what's available")
+        );
+    }
+
+    #[test]
+    fn a_new_nad_reference_is_live_on_a_migratable_vm_only() {
+        let with_nad = |nad: &str| {
+            let mut t = template(1, "1Gi");
+            t["networks"] = json!([{"name": "default", "pod": {}}, {"name": "net1", "multus": {"networkName": nad}}]);
+            t
+        };
+        let d = evaluate(
+            &config(),
+            &with_nad("vlan10"),
+            &with_nad("vlan20"),
+            &vmi(4, true),
+        );
+        assert_eq!(d.networks.unwrap()[1]["multus"]["networkName"], "vlan20");
+        assert!(d.restart_required.is_none());
+        let d = evaluate(
+            &config(),
+            &with_nad("vlan10"),
+            &with_nad("vlan20"),
+            &vmi(4, false),
+        );
+        assert_eq!(d.restart_required.as_deref(), Some(GENERIC));
+        let mut renamed = with_nad("vlan10");
+        renamed["networks"][1]["name"] = json!("net2");
+        let d = evaluate(&config(), &with_nad("vlan10"), &renamed, &vmi(4, true));
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some(GENERIC),
+            "only the NAD name is live"
         );
     }
 

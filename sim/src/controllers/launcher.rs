@@ -171,6 +171,7 @@ pub fn guest_nics(
     pod_ip: &str,
     config: &GuestConfig,
     windows: bool,
+    segments: &std::collections::HashMap<String, String>,
 ) -> Vec<Nic> {
     interfaces(vmi)
         .iter()
@@ -203,9 +204,7 @@ pub fn guest_nics(
                     .or_else(|| config.addresses.get(mac))
                     .cloned()
                     .unwrap_or_default();
-                let segment = nad_name(vmi, &net)
-                    .map(|n| format!("nad:{n}"))
-                    .unwrap_or_default();
+                let segment = segments.get(&net_name).cloned().unwrap_or_default();
                 let at = addrs.iter().map(|(a, _)| *a).collect();
                 (addrs, segment, at)
             };

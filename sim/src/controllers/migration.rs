@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::convergence::{self, Outcome};
-use super::{boot, launcher, policy, Ctx};
+use super::{boot, launcher, network, policy, Ctx};
 use crate::guest;
 use crate::kinds;
 use crate::obj;
@@ -250,6 +250,11 @@ async fn steps(
     wait(ctx, TARGET_POD_START, &mut abort)
         .await
         .inspect_err(|_| ctx.delete(kinds::PODS, &ns, &target_pod))?;
+    // The target attaches the networks the VMI spec names now (a live NAD swap lands here).
+    if let Err(why) = network::attach(ctx, &vmi, &target) {
+        ctx.delete(kinds::PODS, &ns, &target_pod);
+        return Err(Stop::Failed(format!("target pod {target_pod}: {why}")));
+    }
     let pod_ip = launcher::next_pod_ip(ctx, &target);
     boot::start_pod(
         ctx,
@@ -423,6 +428,10 @@ fn complete(
         }
         obj::remove_condition(v, "MigrationRequired");
     }).ok_or(Stop::Gone)?;
+    let migrated = ctx.get(kinds::VMIS, ns, vmi_name);
+    if let Some(Ok(segments)) = migrated.map(|v| network::attach(ctx, &v, target)) {
+        network::rejoin(ctx, vmi_uid, &segments);
+    }
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
         if let Some(n) = vcpus {

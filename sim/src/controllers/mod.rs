@@ -12,6 +12,7 @@ mod evacuation;
 pub mod hotplug;
 mod launcher;
 mod migration;
+mod network;
 pub mod nmstate;
 pub mod policy;
 mod subresources;
@@ -69,6 +70,8 @@ pub struct Ctx {
     requeue: mpsc::UnboundedSender<Key>,
     /// Signalled when a node changes, for pods waiting for a place.
     pub nodes_changed: Notify,
+    /// Signalled when a NAD or a node's network state changes, for pods whose sandbox failed.
+    pub network_changed: Notify,
 }
 
 /// Memory of the controllers that the API objects do not carry.
@@ -221,6 +224,7 @@ impl World for Virtualization {
             state: Mutex::new(State::default()),
             requeue: tx,
             nodes_changed: Notify::new(),
+            network_changed: Notify::new(),
         });
         seed(&store, &self.spec);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
@@ -370,6 +374,7 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         }
         kinds::KUBEVIRTS => resync(ctx),
         kinds::NNCPS => nmstate::reconcile(ctx, &name),
+        kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         _ => {}
     }
 }

@@ -157,7 +157,7 @@ fn restart_required(ctx: &Ctx, vm: &Value, vmi: &Value) -> Option<String> {
     .restart_required
 }
 
-/// Applies CPU and memory hotplug to the running VMI (the VMI controller and workload
+/// Applies CPU and memory hotplug, NAD reference and placement changes to the running VMI (the VMI controller and workload
 /// updater take it from there).
 fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
     let Some(running) = running_template(ctx, vmi) else {
@@ -168,6 +168,8 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         restart_required: None,
         sockets,
         memory_guest,
+        networks,
+        placement,
     } = hotplug::evaluate(&ctx.config(), &running, wanted, vmi)
     else {
         return;
@@ -188,6 +190,12 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         if let Some(m) = memory_guest {
             v["spec"]["domain"]["memory"]["guest"] = json!(quantity::bytes(m));
         }
+        if let Some(n) = &networks {
+            v["spec"]["networks"] = n.clone();
+        }
+        for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
+            v["spec"][k] = value.clone();
+        }
     });
     if applied.is_some() {
         let mut state = ctx.state();
@@ -198,6 +206,12 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
             if memory_guest.is_some() {
                 t["domain"]["memory"]["guest"] = wanted["domain"]["memory"]["guest"].clone();
                 t["domain"]["resources"] = wanted["domain"]["resources"].clone();
+            }
+            if let Some(n) = networks {
+                t["networks"] = n;
+            }
+            for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
+                t[k] = value.clone();
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The VMI controller: starts the boot of new VMIs, shuts deleted ones down, and keeps the
 //! conditions that follow from spec and status (LiveMigratable, EvictionRequested,
-//! HotVCPUChange, HotMemoryChange).
+//! HotVCPUChange, HotMemoryChange, MigrationRequired after a live NAD reference change).
 
 use std::sync::Arc;
 
@@ -42,8 +42,12 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         "Running" => {
             let now = ctx.now();
             let verdict = migratability(ctx, &vmi);
+            // Never evaluated while migrating: the target's pod is not the active one yet.
+            let nad_swap = !migrating(&vmi)
+                && super::network::active_pod(ctx, &vmi)
+                    .is_some_and(|pod| super::network::nad_changed(&vmi, &pod));
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
-                derived_conditions(v, &verdict, &now)
+                derived_conditions(v, &verdict, nad_swap, &now)
             });
         }
         _ => {}
@@ -52,8 +56,18 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
 
 /// Conditions a running VMI carries because of its own spec and status.
 /// Runs under the store's lock: it must not call the store.
-fn derived_conditions(v: &mut Value, verdict: &Verdict, now: &str) {
+fn derived_conditions(v: &mut Value, verdict: &Verdict, nad_swap: bool, now: &str) {
     set_migratable(v, verdict, now);
+    if nad_swap && obj::condition(v, "MigrationRequired").is_none() {
+        obj::set_condition(
+            v,
+            "MigrationRequired",
+            true,
+            "AutoMigrationDueToLiveUpdate",
+            "",
+            now,
+        );
+    }
     if v["status"]["evacuationNodeName"]
         .as_str()
         .is_some_and(|n| !n.is_empty())

@@ -1,4 +1,5 @@
-//! Who reaches whom. A guest NIC sits on a segment (the pod network, or a secondary network);
+//! Who reaches whom. A guest NIC sits on a segment (the pod network, or the physical network
+//! and VLAN its NAD gives it on its node: see `attach`);
 //! a packet gets an answer when a running, unpaused guest with its link up holds the
 //! destination address on the same segment, and (off the pod network, which routes) shares
 //! a subnet with the sender.

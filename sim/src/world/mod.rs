@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::kinds::KindId;
 use crate::store::Store;
 
+pub mod attach;
 pub mod config;
 pub mod fabric;
 pub mod nodes;

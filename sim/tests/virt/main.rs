@@ -10,6 +10,7 @@ mod drain;
 mod hotplug;
 mod lifecycle;
 mod migration;
+mod network;
 mod nmstate;
 mod windows;
 
@@ -321,4 +322,16 @@ pub(crate) async fn configure_kubevirt(client: &kube::Client, configuration: Val
         )
         .await
         .unwrap();
+}
+
+pub(crate) fn nncps(c: &kube::Client) -> Api<DynamicObject> {
+    Api::all_with(
+        c.clone(),
+        &resource(
+            "nmstate.io",
+            "v1",
+            "NodeNetworkConfigurationPolicy",
+            "nodenetworkconfigurationpolicies",
+        ),
+    )
 }

@@ -3,17 +3,6 @@
 
 use super::*;
 
-fn nncps(c: &kube::Client) -> Api<DynamicObject> {
-    Api::all_with(
-        c.clone(),
-        &resource(
-            "nmstate.io",
-            "v1",
-            "NodeNetworkConfigurationPolicy",
-            "nodenetworkconfigurationpolicies",
-        ),
-    )
-}
 fn nnces(c: &kube::Client) -> Api<DynamicObject> {
     Api::all_with(
         c.clone(),

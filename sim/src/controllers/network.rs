@@ -1,0 +1,123 @@
+//! The launcher pod's network: Multus attaching each secondary network through its NAD (or
+//! failing the sandbox the way kubelet reports it), the guest NICs' segments following the
+//! node a VMI runs on, and noticing when a VMI's NAD references differ from its pod's.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{launcher, Ctx};
+use crate::guest;
+use crate::kinds;
+use crate::obj;
+use crate::world::attach;
+
+/// Modelled time between kubelet's attempts to create a failed pod sandbox.
+const SANDBOX_RETRY_SECS: f64 = 10.0;
+
+/// Segment per secondary network (by network name) of `vmi` on `node`.
+pub fn attach(ctx: &Ctx, vmi: &Value, node: &str) -> Result<HashMap<String, String>, String> {
+    let mut segments = HashMap::new();
+    for net in vmi["spec"]["networks"].as_array().into_iter().flatten() {
+        if let Some(nad) = launcher::nad_name(vmi, net) {
+            let segment = attach::segment(&ctx.store, &nad, node)?;
+            segments.insert(obj::str_at(net, "/name").to_string(), segment);
+        }
+    }
+    Ok(segments)
+}
+
+/// Attaches the pod's networks, retrying like kubelet while the sandbox cannot be created
+/// (the pod stays ContainerCreating, with a FailedCreatePodSandBox event). `None` when the
+/// VMI is gone meanwhile.
+pub async fn sandbox(
+    ctx: &Arc<Ctx>,
+    pod: &str,
+    node: &str,
+    vmi: impl Fn() -> Option<Arc<Value>>,
+) -> Option<HashMap<String, String>> {
+    let mut reported = false;
+    loop {
+        let current = vmi()?;
+        let changed = ctx.network_changed.notified();
+        match attach(ctx, &current, node) {
+            Ok(segments) => return Some(segments),
+            Err(why) if !reported => {
+                report_sandbox_failure(ctx, obj::namespace(&current), pod, node, &why);
+                reported = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = changed => {}
+            _ = ctx.sleep(SANDBOX_RETRY_SECS) => {}
+        }
+    }
+}
+
+fn report_sandbox_failure(ctx: &Ctx, ns: &str, pod: &str, node: &str, why: &str) {
+    let now = ctx.now();
+    let Some(p) = ctx.write(kinds::PODS, ns, pod, |p| {
+        p["status"]["containerStatuses"] = json!([{"name": "compute", "ready": false, "restartCount": 0,
+            "image": p["spec"]["containers"][0]["image"], "imageID": "",
+            "state": {"waiting": {"reason": "ContainerCreating"}}}]);
+    }) else {
+        return;
+    };
+    let message = format!("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create pod network sandbox k8s_{pod}_{ns}_{uid}_0({id}): error adding pod {ns}_{pod} to CNI network \"multus-cni-network\": {why}",
+        uid = obj::uid(&p), id = &obj::uid(&p)[..8.min(obj::uid(&p).len())]);
+    let event = json!({"metadata": {"generateName": format!("{pod}."), "namespace": ns},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": ns, "name": pod, "uid": obj::uid(&p)},
+        "reason": "FailedCreatePodSandBox", "type": "Warning", "message": message,
+        "source": {"component": "kubelet", "host": node}, "reportingComponent": "kubelet", "reportingInstance": node,
+        "count": 1, "firstTimestamp": now, "lastTimestamp": now});
+    let _ = ctx.create(kinds::EVENTS, event);
+}
+
+/// Moves the guest's secondary NICs to the segments they have on the node the VMI now runs
+/// on (after a migration, possibly through another NAD).
+pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
+    if let Some(g) = ctx.guests.get(vmi_uid) {
+        let mut g = guest::lock(&g);
+        for nic in g.nics.iter_mut() {
+            if let Some(segment) = segments.get(&nic.network) {
+                nic.segment = segment.clone();
+            }
+        }
+    }
+}
+
+/// Whether a secondary network of the VMI spec names another NAD than the one its pod
+/// attached (Multus network-status, matched through the pod interface name).
+pub fn nad_changed(vmi: &Value, pod: &Value) -> bool {
+    let status: Vec<Value> = obj::annotation(pod, "k8s.v1.cni.cncf.io/network-status")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    vmi["spec"]["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|net| {
+            let Some(wanted) = launcher::nad_name(vmi, net) else {
+                return false;
+            };
+            let iface = launcher::pod_interface_name(obj::str_at(net, "/name"));
+            status
+                .iter()
+                .find(|s| s["interface"] == iface.as_str())
+                .is_some_and(|s| s["name"] != wanted.as_str())
+        })
+}
+
+/// The running launcher pod on the node the VMI runs on.
+pub fn active_pod(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
+    let node = obj::str_at(vmi, "/status/nodeName");
+    ctx.list(kinds::PODS, Some(obj::namespace(vmi)))
+        .into_iter()
+        .find(|p| {
+            obj::label(p, "kubevirt.io/created-by") == Some(obj::uid(vmi))
+                && obj::str_at(p, "/status/phase") == "Running"
+                && obj::str_at(p, "/spec/nodeName") == node
+        })
+}
