@@ -90,15 +90,10 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
             "cloud-user"
         },
     );
-    let macs: Vec<String> = launcher::interfaces(&vmi)
-        .iter()
-        .map(|i| {
-            i["macAddress"]
-                .as_str()
-                .map(str::to_lowercase)
-                .unwrap_or_else(launcher::random_mac)
-        })
-        .collect();
+    let macs = launcher::macs(&vmi, &[]);
+    ctx.state()
+        .boot_interfaces
+        .insert(uid.to_string(), macs.len());
     let nics = launcher::guest_nics(&vmi, &macs, &pod_ip, &config, windows, &segments);
     let spec = &vmi["spec"];
     let guest = Guest::boot(

@@ -16,6 +16,8 @@ pub struct Decision {
     pub memory_guest: Option<u64>,
     /// The template's networks, when only multus NAD references changed.
     pub networks: Option<Value>,
+    /// The template's interfaces, when NICs were hotplugged or marked `state: absent`.
+    pub interfaces: Option<Value>,
     /// The template's placement fields, when they changed.
     pub placement: Option<Value>,
 }
@@ -28,6 +30,55 @@ fn placement(t: &Value) -> Value {
         .map(|k| (k.to_string(), t[*k].clone()))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// Whether the interface and network lists differ only in ways that apply live: a NAD
+/// reference changed, bridge/SR-IOV interfaces appended with their multus networks, or an
+/// interface marked `state: absent` (its network stays until the unplug is done).
+fn nics_live_updatable(running: &Value, wanted: &Value) -> bool {
+    let list = |t: &Value, key: &str| -> Vec<Value> {
+        let at = if key == "networks" {
+            &t["networks"]
+        } else {
+            &t["domain"]["devices"]["interfaces"]
+        };
+        at.as_array().cloned().unwrap_or_default()
+    };
+    let (old_ifaces, new_ifaces) = (list(running, "interfaces"), list(wanted, "interfaces"));
+    let (old_nets, new_nets) = (list(running, "networks"), list(wanted, "networks"));
+    if new_ifaces.len() < old_ifaces.len() || new_nets.len() < old_nets.len() {
+        return false;
+    }
+    let same_iface = |a: &Value, b: &Value| {
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            v["state"] = Value::Null;
+            v["macAddress"] = Value::Null;
+            v
+        };
+        strip(a) == strip(b) && (a["state"] == b["state"] || b["state"] == "absent")
+    };
+    // A network may change only its NAD reference.
+    let same_net = |a: &Value, b: &Value| {
+        let mut a = a.clone();
+        if a["multus"].is_object() && b["multus"].is_object() {
+            a["multus"]["networkName"] = b["multus"]["networkName"].clone();
+        }
+        a == *b
+    };
+    let kept = old_ifaces
+        .iter()
+        .zip(&new_ifaces)
+        .all(|(a, b)| same_iface(a, b))
+        && old_nets.iter().zip(&new_nets).all(|(a, b)| same_net(a, b));
+    let added = new_ifaces[old_ifaces.len()..].iter().all(|i| {
+        let pluggable = i["bridge"].is_object() || i["sriov"].is_object();
+        pluggable
+            && new_nets[old_nets.len()..]
+                .iter()
+                .any(|n| n["name"] == i["name"] && n["multus"].is_object())
+    });
+    kept && added
 }
 
 /// Compares the template the VMI runs with the VM's current one.
@@ -47,11 +98,8 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         for k in PLACEMENT {
             t[k] = Value::Null;
         }
-        for net in t["networks"].as_array_mut().into_iter().flatten() {
-            if net["multus"].is_object() {
-                net["multus"]["networkName"] = Value::Null;
-            }
-        }
+        t["networks"] = Value::Null;
+        t["domain"]["devices"]["interfaces"] = Value::Null;
     }
     if r != w || !config.live_update_rollout {
         return restart(GENERIC);
@@ -77,12 +125,14 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         }
         decision.sockets = Some(new_sockets);
     }
-    if running["networks"] != wanted["networks"] {
-        // A NAD swap needs the migration that re-plugs the interface.
-        if !migratable {
+    let interfaces = |t: &Value| t["domain"]["devices"]["interfaces"].clone();
+    if running["networks"] != wanted["networks"] || interfaces(running) != interfaces(wanted) {
+        // NAD swaps, NIC hotplug and unplug all need the migration that re-plugs the NICs.
+        if !migratable || !nics_live_updatable(running, wanted) {
             return restart(GENERIC);
         }
         decision.networks = Some(wanted["networks"].clone());
+        decision.interfaces = Some(interfaces(wanted));
     }
     if placement(running) != placement(wanted) {
         decision.placement = Some(placement(wanted));
@@ -203,6 +253,37 @@ mod tests {
             d.restart_required.as_deref(),
             Some(GENERIC),
             "only the NAD name is live"
+        );
+    }
+
+    #[test]
+    fn a_bridge_nic_appended_or_marked_absent_is_live_but_a_masquerade_one_is_not() {
+        let mut base = template(1, "1Gi");
+        base["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
+        base["networks"] = json!([{"name": "default", "pod": {}}]);
+        let mut plugged = base.clone();
+        plugged["domain"]["devices"]["interfaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "iface1", "bridge": {}}));
+        plugged["networks"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "iface1", "multus": {"networkName": "br"}}));
+        let d = evaluate(&config(), &base, &plugged, &vmi(4, true));
+        assert_eq!(d.interfaces.unwrap()[1]["name"], "iface1");
+        let mut unplugged = plugged.clone();
+        unplugged["domain"]["devices"]["interfaces"][1]["state"] = json!("absent");
+        let d = evaluate(&config(), &plugged, &unplugged, &vmi(4, true));
+        assert_eq!(d.interfaces.unwrap()[1]["state"], "absent");
+        let mut masquerade = plugged.clone();
+        masquerade["domain"]["devices"]["interfaces"][1] =
+            json!({"name": "iface1", "masquerade": {}});
+        assert_eq!(
+            evaluate(&config(), &base, &masquerade, &vmi(4, true))
+                .restart_required
+                .as_deref(),
+            Some(GENERIC)
         );
     }
 

@@ -164,6 +164,26 @@ pub fn network_status(vmi: &Value, pod_ip: &str) -> String {
     Value::Array(list).to_string()
 }
 
+/// Each interface's MAC: the spec's (KubeMacPool fills it), else the one an existing guest NIC
+/// of that network has, else a fresh one.
+pub fn macs(vmi: &Value, existing: &[Nic]) -> Vec<String> {
+    interfaces(vmi)
+        .iter()
+        .map(|i| {
+            i["macAddress"]
+                .as_str()
+                .map(str::to_lowercase)
+                .or_else(|| {
+                    existing
+                        .iter()
+                        .find(|n| n.network == obj::str_at(i, "/name"))
+                        .map(|n| n.mac.clone())
+                })
+                .unwrap_or_else(random_mac)
+        })
+        .collect()
+}
+
 /// The guest's NICs: one per VMI interface, in order, named as the guest OS names them.
 pub fn guest_nics(
     vmi: &Value,

@@ -251,7 +251,14 @@ async fn steps(
         .await
         .inspect_err(|_| ctx.delete(kinds::PODS, &ns, &target_pod))?;
     // The target attaches the networks the VMI spec names now (a live NAD swap lands here).
-    if let Err(why) = network::attach(ctx, &vmi, &target) {
+    let at_boot = ctx
+        .state()
+        .boot_interfaces
+        .get(&vmi_uid)
+        .copied()
+        .unwrap_or(0);
+    let plugged = network::slots_exhausted(&vmi, at_boot).map_or(Ok(()), Err);
+    if let Err(why) = plugged.and_then(|_| network::attach(ctx, &vmi, &target).map(|_| ())) {
         ctx.delete(kinds::PODS, &ns, &target_pod);
         return Err(Stop::Failed(format!("target pod {target_pod}: {why}")));
     }
@@ -428,9 +435,14 @@ fn complete(
         }
         obj::remove_condition(v, "MigrationRequired");
     }).ok_or(Stop::Gone)?;
-    let migrated = ctx.get(kinds::VMIS, ns, vmi_name);
-    if let Some(Ok(segments)) = migrated.map(|v| network::attach(ctx, &v, target)) {
-        network::rejoin(ctx, vmi_uid, &segments);
+    if let Some(migrated) = ctx.get(kinds::VMIS, ns, vmi_name) {
+        if let Ok(segments) = network::attach(ctx, &migrated, target) {
+            network::rejoin(ctx, vmi_uid, &segments);
+        }
+        let pod_ip = ctx
+            .get(kinds::PODS, ns, target_pod)
+            .map(|p| obj::str_at(&p, "/status/podIP").to_string());
+        network::replug(ctx, &migrated, target, &pod_ip.unwrap_or_default());
     }
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
@@ -486,6 +498,14 @@ fn finish_failed(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool) {
     {
         ctx.delete(kinds::PODS, ns, obj::name(pod));
     }
+    // The VMIM keeps its own copy, also when it failed before the VMI took it over.
+    ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {
+        let s = obj::ensure(m, "/status/migrationState");
+        s["completed"] = json!(true);
+        s["failed"] = json!(true);
+        s["failureReason"] = json!(reason);
+        s["endTimestamp"] = json!(now);
+    });
     let _ = vmim_phase(ctx, vmim, "Failed");
     if aborted {
         ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {

@@ -90,6 +90,10 @@ pub struct State {
     pub start_requests: HashSet<(String, String)>,
     /// Last pod IP handed out per node.
     pub pod_ips: HashMap<String, u32>,
+    /// How many interfaces each VMI (by UID) booted with: what its hotplug slots follow from.
+    pub boot_interfaces: HashMap<String, usize>,
+    /// VMIs (by UID) with a pending NIC change, and whether its grace period is over.
+    pub nic_grace: HashMap<String, bool>,
     /// The generation of each NNCP (by name) whose enactment was started.
     pub nncp_generations: HashMap<String, i64>,
     /// Workload-update retries held back after a failed migration (VMI UID → failures).

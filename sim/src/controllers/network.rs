@@ -121,3 +121,104 @@ pub fn active_pod(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
                 && obj::str_at(p, "/spec/nodeName") == node
         })
 }
+
+/// Modelled `DynamicNetworkControllerGracePeriod`: how long a hotplugged NIC may stay
+/// pending before the VMI is migrated to plug it.
+pub const NIC_GRACE_SECS: f64 = 15.0;
+
+/// The names of the interfaces the VMI status shows.
+pub fn shown_interfaces(vmi: &Value) -> Vec<&str> {
+    let list = vmi["status"]["interfaces"].as_array();
+    list.into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str())
+        .collect()
+}
+
+/// Whether a NIC change waits to be applied: a spec interface the status does not show
+/// yet, or an interface marked absent that it still shows.
+pub fn nics_pending(vmi: &Value) -> bool {
+    let shown = shown_interfaces(vmi);
+    vmi["spec"]["domain"]["devices"]["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|i| {
+            let name = i["name"].as_str().unwrap_or("");
+            (i["state"] == "absent") == shown.contains(&name)
+        })
+}
+
+/// Whether the NIC change of `vmi` has waited out the grace period; starts it when it
+/// has not begun.
+pub fn nic_grace_over(ctx: &Arc<Ctx>, vmi: &Value) -> bool {
+    let uid = obj::uid(vmi).to_string();
+    if let Some(over) = ctx.state().nic_grace.get(&uid) {
+        return *over;
+    }
+    ctx.state().nic_grace.insert(uid.clone(), false);
+    let (ctx, ns, name) = (
+        ctx.clone(),
+        obj::namespace(vmi).to_string(),
+        obj::name(vmi).to_string(),
+    );
+    tokio::spawn(async move {
+        ctx.sleep(NIC_GRACE_SECS).await;
+        if let Some(over) = ctx.state().nic_grace.get_mut(&uid) {
+            *over = true;
+        }
+        ctx.requeue(super::Key::Vmi(ns, name));
+    });
+    false
+}
+
+/// After a migration that plugged or unplugged NICs: the guest's NICs follow the VMI spec
+/// (kept NICs keep their MAC and addresses) and the VMI status lists them.
+pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod_ip: &str) {
+    let uid = obj::uid(vmi);
+    let Some(g) = ctx.guests.get(uid) else { return };
+    let wanted: Vec<String> = launcher::interfaces(vmi)
+        .iter()
+        .map(|i| obj::str_at(i, "/name").to_string())
+        .collect();
+    let (current, existing, windows) = {
+        let g = guest::lock(&g);
+        let current: Vec<String> = g.nics.iter().map(|n| n.network.clone()).collect();
+        (current, g.nics.clone(), g.os == guest::Os::Windows)
+    };
+    if wanted == current {
+        return;
+    }
+    let Ok(segments) = attach(ctx, vmi, node) else {
+        return;
+    };
+    let user = if windows {
+        "Administrator"
+    } else {
+        "cloud-user"
+    };
+    let config = guest::cloudinit::read(&ctx.store, vmi, user);
+    let macs = launcher::macs(vmi, &existing);
+    let nics = launcher::guest_nics(vmi, &macs, pod_ip, &config, windows, &segments);
+    guest::lock(&g).nics = nics.clone();
+    ctx.write_uid(kinds::VMIS, obj::namespace(vmi), obj::name(vmi), uid, |v| {
+        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, pod_ip);
+    });
+}
+
+/// Why the NICs of `vmi` cannot all be plugged: the VM booted with `at_boot` interfaces and
+/// KubeVirt left PCIe root ports for a few more (at least 3 of 8, or 6 of 16 above 2 GiB).
+pub fn slots_exhausted(vmi: &Value, at_boot: usize) -> Option<String> {
+    let (total, min_free): (usize, usize) = if launcher::guest_memory(&vmi["spec"]) > 2 << 30 {
+        (16, 6)
+    } else {
+        (8, 3)
+    };
+    let free = total.saturating_sub(at_boot).max(min_free);
+    let interfaces = launcher::interfaces(vmi);
+    let plugged = interfaces.len().saturating_sub(at_boot);
+    (plugged > free).then(|| {
+        let name = interfaces.last().map(|i| obj::str_at(i, "/name").to_string()).unwrap_or_default();
+        format!("failed to hotplug interface {name}: no free PCIe port: the VM started with {at_boot} interfaces, which leaves {free} for hotplug; restart the VM to plug more")
+    })
+}

@@ -61,7 +61,8 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             }
             Some(v) if !obj::deleting(v) && (!want || restart) => ctx.delete(kinds::VMIS, ns, name),
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
-                live_update(ctx, &vm, v)
+                live_update(ctx, &vm, v);
+                clear_detached(ctx, &vm, v);
             }
             Some(_) => {}
         }
@@ -169,6 +170,7 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         sockets,
         memory_guest,
         networks,
+        interfaces,
         placement,
     } = hotplug::evaluate(&ctx.config(), &running, wanted, vmi)
     else {
@@ -193,6 +195,9 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         if let Some(n) = &networks {
             v["spec"]["networks"] = n.clone();
         }
+        if let Some(i) = &interfaces {
+            v["spec"]["domain"]["devices"]["interfaces"] = i.clone();
+        }
         for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
             v["spec"][k] = value.clone();
         }
@@ -210,10 +215,70 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
             if let Some(n) = networks {
                 t["networks"] = n;
             }
+            if let Some(i) = interfaces {
+                t["domain"]["devices"]["interfaces"] = i;
+            }
             for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
                 t[k] = value.clone();
             }
         }
+    }
+}
+
+/// Once an unplugged interface is gone from the VMI status, it leaves the VMI spec with its
+/// network, and then the VM template (upstream's clearDetachedIfacesFromVMI/VM order).
+fn clear_detached(ctx: &Ctx, vm: &Value, vmi: &Value) {
+    let shown = super::network::shown_interfaces(vmi);
+    let absent = |t: &Value| -> Vec<String> {
+        let ifaces = t["domain"]["devices"]["interfaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ifaces
+            .iter()
+            .filter(|i| i["state"] == "absent")
+            .filter_map(|i| i["name"].as_str().map(String::from))
+            .collect()
+    };
+    let from_vmi: Vec<String> = absent(&vmi["spec"])
+        .into_iter()
+        .filter(|n| !shown.contains(&n.as_str()))
+        .collect();
+    let in_vmi = absent(&vmi["spec"]);
+    let from_vm: Vec<String> = absent(&vm["spec"]["template"]["spec"])
+        .into_iter()
+        .filter(|n| from_vmi.contains(n) || !in_vmi.contains(n) && !shown.contains(&n.as_str()))
+        .collect();
+    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
+    if !from_vmi.is_empty()
+        && ctx
+            .write_uid(kinds::VMIS, ns, name, uid, |v| {
+                drop_nics(&mut v["spec"], &from_vmi)
+            })
+            .is_some()
+    {
+        if let Some(t) = ctx.state().running_templates.get_mut(uid) {
+            drop_nics(t, &from_vmi);
+        }
+    }
+    if !from_vm.is_empty() {
+        ctx.write(kinds::VMS, ns, name, |v| {
+            drop_nics(&mut v["spec"]["template"]["spec"], &from_vm)
+        });
+        if let Some(t) = ctx.state().running_templates.get_mut(uid) {
+            drop_nics(t, &from_vm);
+        }
+    }
+}
+
+/// Removes the named interfaces and their networks from a VMI spec or VM template spec.
+fn drop_nics(spec: &mut Value, names: &[String]) {
+    let keep = |v: &Value| !names.iter().any(|n| v["name"] == n.as_str());
+    if let Some(list) = spec["domain"]["devices"]["interfaces"].as_array_mut() {
+        list.retain(keep);
+    }
+    if let Some(list) = spec["networks"].as_array_mut() {
+        list.retain(keep);
     }
 }
 

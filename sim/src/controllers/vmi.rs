@@ -43,30 +43,57 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             let now = ctx.now();
             let verdict = migratability(ctx, &vmi);
             // Never evaluated while migrating: the target's pod is not the active one yet.
-            let nad_swap = !migrating(&vmi)
-                && super::network::active_pod(ctx, &vmi)
-                    .is_some_and(|pod| super::network::nad_changed(&vmi, &pod));
+            let required = migration_required(ctx, &vmi);
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
-                derived_conditions(v, &verdict, nad_swap, &now)
+                derived_conditions(v, &verdict, required, &now)
             });
         }
         _ => {}
     }
 }
 
+/// Whether a network change needs a migration: at once for a NAD swap; for a NIC hotplug or
+/// unplug only after the grace period (pending until then). Never while migrating: the
+/// target's pod is not the active one yet.
+fn migration_required(ctx: &Arc<Ctx>, vmi: &Value) -> Option<bool> {
+    if migrating(vmi) {
+        return None;
+    }
+    let pod = super::network::active_pod(ctx, vmi);
+    if pod.is_some_and(|pod| super::network::nad_changed(vmi, &pod)) {
+        return Some(true);
+    }
+    if super::network::nics_pending(vmi) {
+        return Some(super::network::nic_grace_over(ctx, vmi));
+    }
+    ctx.state().nic_grace.remove(obj::uid(vmi));
+    None
+}
+
 /// Conditions a running VMI carries because of its own spec and status.
 /// Runs under the store's lock: it must not call the store.
-fn derived_conditions(v: &mut Value, verdict: &Verdict, nad_swap: bool, now: &str) {
+fn derived_conditions(v: &mut Value, verdict: &Verdict, required: Option<bool>, now: &str) {
     set_migratable(v, verdict, now);
-    if nad_swap && obj::condition(v, "MigrationRequired").is_none() {
-        obj::set_condition(
+    match required {
+        Some(true) if obj::condition_is(v, "MigrationRequired") != Some(true) => {
+            obj::set_condition(
+                v,
+                "MigrationRequired",
+                true,
+                "AutoMigrationDueToLiveUpdate",
+                "",
+                now,
+            )
+        }
+        Some(false) if obj::condition(v, "MigrationRequired").is_none() => obj::set_condition(
             v,
             "MigrationRequired",
-            true,
-            "AutoMigrationDueToLiveUpdate",
+            false,
+            "AutoMigrationPending",
             "",
             now,
-        );
+        ),
+        _ => {}
     }
     if v["status"]["evacuationNodeName"]
         .as_str()

@@ -11,6 +11,7 @@ mod hotplug;
 mod lifecycle;
 mod migration;
 mod network;
+mod nic_hotplug;
 mod nmstate;
 mod windows;
 

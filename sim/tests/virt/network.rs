@@ -18,7 +18,7 @@ fn nads(c: &kube::Client) -> Api<DynamicObject> {
 }
 
 /// br1 on every worker's eth1, trunking VLANs 10 and 20-30; waits until it is Available.
-async fn trunk_bridge(client: &kube::Client, bridge: &str) {
+pub(crate) async fn trunk_bridge(client: &kube::Client, bridge: &str) {
     let policy: DynamicObject = serde_json::from_value(json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
         "metadata": {"name": bridge}, "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""},
         "desiredState": {"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
@@ -37,7 +37,7 @@ async fn trunk_bridge(client: &kube::Client, bridge: &str) {
     .await;
 }
 
-async fn nad(client: &kube::Client, name: &str, bridge: &str, vlan: u32) {
+pub(crate) async fn nad(client: &kube::Client, name: &str, bridge: &str, vlan: u32) {
     let config = json!({"cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": bridge, "vlan": vlan, "preserveDefaultVlan": false, "macspoofchk": true});
     let nad: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
         "metadata": {"name": name, "namespace": "default"}, "spec": {"config": config.to_string()}})).unwrap();
@@ -49,7 +49,7 @@ async fn nad(client: &kube::Client, name: &str, bridge: &str, vlan: u32) {
 
 /// A VM with a bridge interface `net1` on `nad`, addresses from cloud-init network data, on
 /// `node`.
-fn vm_on(name: &str, nad: &str, addresses: &[&str], node: &str) -> DynamicObject {
+pub(crate) fn vm_on(name: &str, nad: &str, addresses: &[&str], node: &str) -> DynamicObject {
     let network_data = json!({"version": 2, "ethernets": {"eth1": {"addresses": addresses}}});
     let user_data = format!(
         "#cloud-config\nssh_authorized_keys:\n  - {}",
@@ -66,7 +66,7 @@ fn vm_on(name: &str, nad: &str, addresses: &[&str], node: &str) -> DynamicObject
     )
 }
 
-async fn start(client: &kube::Client, vm: DynamicObject) -> Value {
+pub(crate) async fn start(client: &kube::Client, vm: DynamicObject) -> Value {
     let name = vm.metadata.name.clone().unwrap();
     api(client, "VirtualMachine", "virtualmachines")
         .create(&PostParams::default(), &vm)
@@ -78,7 +78,7 @@ async fn start(client: &kube::Client, vm: DynamicObject) -> Value {
     .await
 }
 
-async fn reaches(client: &kube::Client, from: &str, to: &str) -> bool {
+pub(crate) async fn reaches(client: &kube::Client, from: &str, to: &str) -> bool {
     let six = if to.contains(':') { "-6 " } else { "" };
     let (out, code) = ssh(client, from, KEY_FILE, &format!("ping {six}-c 2 -W 1 {to}"))
         .await
@@ -277,7 +277,7 @@ async fn a_missing_bridge_fails_the_sandbox_until_a_policy_creates_it() {
 }
 
 /// Waits until an object of `api` satisfies `pred`; returns it.
-async fn until_listed(
+pub(crate) async fn until_listed(
     api: &Api<DynamicObject>,
     what: &str,
     pred: impl Fn(&Value) -> bool,

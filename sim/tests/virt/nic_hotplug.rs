@@ -1,0 +1,176 @@
+//! NIC hotplug and unplug on a running VM (migration-based, reference §5): pending, then
+//! MigrationRequired and a workload-update migration; the guest gains or loses the NIC; an
+//! unplugged NIC leaves status, VMI spec and VM template in that order; slots run out.
+
+use super::network::{nad, reaches, start, trunk_bridge, until_listed, vm_on};
+use super::*;
+
+fn vms(client: &kube::Client) -> Api<DynamicObject> {
+    api(client, "VirtualMachine", "virtualmachines")
+}
+
+/// A VM with only the pod network; cloud-init already describes eth1 for when it appears.
+fn single_nic_vm(name: &str, eth1: &str) -> DynamicObject {
+    let mut vm = value(&vm_on(name, "unused", &[eth1], "worker-0"));
+    let spec = &mut vm["spec"]["template"]["spec"];
+    spec["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
+    spec["networks"] = json!([{"name": "default", "pod": {}}]);
+    spec["nodeSelector"] = Value::Null;
+    serde_json::from_value(vm).unwrap()
+}
+
+async fn json_patch(client: &kube::Client, name: &str, ops: Value) {
+    let patch: json_patch::Patch = serde_json::from_value(ops).unwrap();
+    vms(client)
+        .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+}
+
+fn reasons(v: &Value) -> Option<(String, String)> {
+    let c = v["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "MigrationRequired")?;
+    Some((
+        c["status"].as_str()?.to_string(),
+        c["reason"].as_str()?.to_string(),
+    ))
+}
+
+fn status_iface<'a>(vmi: &'a Value, name: &str) -> Option<&'a Value> {
+    vmi["status"]["interfaces"]
+        .as_array()?
+        .iter()
+        .find(|i| i["name"] == name)
+}
+
+#[tokio::test]
+async fn a_hotplugged_bridge_nic_arrives_through_a_migration_and_an_unplugged_one_leaves() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    start(
+        &client,
+        vm_on("peer", "vlan10", &["10.200.0.2/24"], "worker-1"),
+    )
+    .await;
+    start(&client, single_nic_vm("a", "10.200.0.1/24")).await;
+    let (boot_id, _) = ssh(&client, "a", KEY_FILE, BOOT_ID).await.unwrap();
+
+    json_patch(&client, "a", json!([
+        {"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/-", "value": {"name": "iface1", "bridge": {}}},
+        {"op": "add", "path": "/spec/template/spec/networks/-", "value": {"name": "iface1", "multus": {"networkName": "vlan10"}}}])).await;
+    let pending = until(&vmis(&client), "a", "AutoMigrationPending", |v| {
+        reasons(v).is_some()
+    })
+    .await;
+    assert_eq!(
+        reasons(&pending),
+        Some(("False".into(), "AutoMigrationPending".into()))
+    );
+    assert_eq!(
+        pending["spec"]["networks"][1]["name"], "iface1",
+        "the VMI spec got the new network"
+    );
+    until(&vmis(&client), "a", "AutoMigrationDueToLiveUpdate", |v| {
+        reasons(v) == Some(("True".into(), "AutoMigrationDueToLiveUpdate".into()))
+    })
+    .await;
+    let plugged = until(&vmis(&client), "a", "iface1 in status", |v| {
+        status_iface(v, "iface1").is_some()
+    })
+    .await;
+    let iface = status_iface(&plugged, "iface1").unwrap();
+    assert_eq!(iface["infoSource"], "domain, guest-agent, multus-status");
+    assert!(
+        iface["podInterfaceName"]
+            .as_str()
+            .unwrap()
+            .starts_with("pod"),
+        "{iface}"
+    );
+    let vm = value(&vms(&client).get("a").await.unwrap());
+    assert_eq!(
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][1]["macAddress"],
+        iface["mac"],
+        "KubeMacPool's MAC"
+    );
+    let (links, _) = ssh(&client, "a", KEY_FILE, "ip -j link").await.unwrap();
+    assert!(
+        links.contains(iface["mac"].as_str().unwrap()),
+        "the guest sees the new NIC: {links}"
+    );
+    assert!(reaches(&client, "a", "10.200.0.2").await);
+    assert_eq!(
+        ssh(&client, "a", KEY_FILE, BOOT_ID).await.unwrap().0,
+        boot_id,
+        "not rebooted"
+    );
+
+    json_patch(&client, "a", json!([{"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/1/state", "value": "absent"}])).await;
+    let vm = until(
+        &vms(&client),
+        "a",
+        "iface1 cleared from the template",
+        |v| {
+            v["spec"]["template"]["spec"]["networks"]
+                .as_array()
+                .is_some_and(|n| n.len() == 1)
+        },
+    )
+    .await;
+    assert_eq!(
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let vmi = value(&vmis(&client).get("a").await.unwrap());
+    assert!(status_iface(&vmi, "iface1").is_none());
+    assert_eq!(vmi["spec"]["networks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        vmims(&client)
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2,
+        "one migration each way"
+    );
+    assert!(
+        !reaches(&client, "a", "10.200.0.2").await,
+        "the NIC is gone from the guest"
+    );
+    assert_eq!(cond(&vm, "RestartRequired"), None);
+}
+
+#[tokio::test]
+async fn more_nics_than_free_slots_fail_the_migration_with_a_clear_reason() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    start(&client, single_nic_vm("a", "10.200.0.1/24")).await;
+    // One interface at boot and 1Gi of memory: 7 ports are left for hotplug.
+    let mut ops = Vec::new();
+    for i in 0..8 {
+        ops.push(json!({"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/-", "value": {"name": format!("nic{i}"), "bridge": {}}}));
+        ops.push(json!({"op": "add", "path": "/spec/template/spec/networks/-", "value": {"name": format!("nic{i}"), "multus": {"networkName": "vlan10"}}}));
+    }
+    json_patch(&client, "a", Value::Array(ops)).await;
+    let failed = until_listed(&vmims(&client), "a failed migration", |m| {
+        m["status"]["phase"] == "Failed"
+    })
+    .await;
+    let reason = failed["status"]["migrationState"]["failureReason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("failed to hotplug interface nic7: no free PCIe port"),
+        "{failed}"
+    );
+    assert!(reason.contains("restart the VM"), "{reason}");
+}
