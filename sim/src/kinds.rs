@@ -327,6 +327,9 @@ pub const NNCPS: KindId = 12;
 pub const NNCES: KindId = 13;
 pub const NNSS: KindId = 14;
 pub const NADS: KindId = 15;
+pub const IPAMCLAIMS: KindId = 16;
+pub const UDNS: KindId = 17;
+pub const CUDNS: KindId = 18;
 pub const PVCS: KindId = 19;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.

@@ -165,6 +165,34 @@ pub fn map_selects(selector: &Value, labels: &Map<String, Value>) -> bool {
         .is_none_or(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
+/// One `matchExpressions` requirement against a label value (`None`: the label is absent).
+pub fn requirement_holds(expr: &Value, actual: Option<&str>) -> bool {
+    let values: Vec<&str> = expr["values"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match str_at(expr, "/operator") {
+        "In" => actual.is_some_and(|a| values.contains(&a)),
+        "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+        "Exists" => actual.is_some(),
+        "DoesNotExist" => actual.is_none(),
+        _ => false,
+    }
+}
+
+/// A metav1.LabelSelector: `matchLabels` and every `matchExpressions` requirement; an empty
+/// selector selects everything.
+pub fn label_selector_matches(selector: &Value, labels: &Map<String, Value>) -> bool {
+    let exprs = selector["matchExpressions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    map_selects(&selector["matchLabels"], labels)
+        && exprs
+            .iter()
+            .all(|e| requirement_holds(e, labels.get(str_at(e, "/key")).and_then(Value::as_str)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,11 +39,25 @@ pub fn create(
     }
 }
 
-pub fn update(kind: KindId, _old: &Value, new: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
+pub fn update(kind: KindId, old: &Value, new: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
     match kind {
         kinds::VMS => admit_vm(new, kmp_opted_out),
+        kinds::NAMESPACES => primary_label_fixed(old, new),
         _ => Ok(()),
     }
+}
+
+/// OVN-K's ValidatingAdmissionPolicy: a namespace gets or loses its primary-UDN label only at
+/// creation.
+fn primary_label_fixed(old: &Value, new: &Value) -> ApiResult<()> {
+    let label = super::udn::PRIMARY_LABEL;
+    if obj::label(old, label).is_some() == obj::label(new, label).is_some() {
+        return Ok(());
+    }
+    Err(ApiError::new(422, "Invalid", format!(
+        "namespaces \"{}\" is forbidden: ValidatingAdmissionPolicy 'user-defined-networks-namespace-label' with binding 'user-defined-networks-namespace-label-binding' denied request: The '{label}' label cannot be added/removed after the namespace was created",
+        obj::name(old)
+    )))
 }
 
 fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {

@@ -61,15 +61,12 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     let node = place(ctx, ns, &pod_name, Some((name, uid)), None).await?;
     ctx.sleep(POD_START).await;
     let segments = network::sandbox(ctx, &pod_name, &node, current).await?;
-    let pod_ip = launcher::next_pod_ip(ctx, &node);
+    let cluster_ip = launcher::next_pod_ip(ctx, &node);
     let vmi = current()?;
-    let pod = start_pod(
-        ctx,
-        ns,
-        &pod_name,
-        &pod_ip,
-        &launcher::network_status(&vmi, &pod_ip),
-    )?;
+    let pod_net = network::pod_network(ctx, &vmi, &pod_name, &cluster_ip);
+    let status = launcher::network_status(&vmi, &cluster_ip, &pod_net);
+    let pod = start_pod(ctx, ns, &pod_name, &cluster_ip, &status)?;
+    let pod_ip = pod_net.ip.clone();
     let now = ctx.now();
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         set_phase(v, "Scheduled", &now);
@@ -94,7 +91,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     ctx.state()
         .boot_interfaces
         .insert(uid.to_string(), macs.len());
-    let nics = launcher::guest_nics(&vmi, &macs, &pod_ip, &config, windows, &segments);
+    let nics = launcher::guest_nics(&vmi, &macs, &pod_net, &config, windows, &segments);
     let spec = &vmi["spec"];
     let guest = Guest::boot(
         BootSpec {

@@ -10,7 +10,6 @@ use crate::guest::cloudinit::GuestConfig;
 use crate::guest::Nic;
 use crate::obj;
 use crate::quantity;
-use crate::world::fabric::POD_SEGMENT;
 
 pub const LAUNCHER_IMAGE: &str =
     "registry.redhat.io/container-native-virtualization/virt-launcher-rhel9:v4.22.0";
@@ -147,12 +146,29 @@ pub fn next_pod_ip(ctx: &Ctx, node: &str) -> String {
     )
 }
 
+/// What the pod network is for a VMI: the cluster network, or its namespace's primary
+/// user-defined network.
+#[derive(Debug, Clone)]
+pub struct PodNetwork {
+    /// The address others reach the VM at (pod IP, or its UDN IP).
+    pub ip: String,
+    pub segment: String,
+    /// The address the guest itself holds when its interface is bridged onto the network
+    /// (l2bridge / passt on a primary UDN); `None` behind masquerade NAT.
+    pub bridged: Option<(IpAddr, u8)>,
+    /// `ns/name` of the primary UDN's NAD, if any.
+    pub udn_nad: Option<String>,
+}
+
 /// The Multus network-status annotation of a running launcher pod.
-pub fn network_status(vmi: &Value, pod_ip: &str) -> String {
+pub fn network_status(vmi: &Value, pod_ip: &str, pod: &PodNetwork) -> String {
     let mut list = vec![
         json!({"name": "ovn-kubernetes", "interface": "eth0", "ips": [pod_ip],
-                               "mac": "0a:58:0a:80:00:05", "default": true, "dns": {}}),
+                               "mac": "0a:58:0a:80:00:05", "default": pod.udn_nad.is_none(), "dns": {}}),
     ];
+    if let Some(nad) = &pod.udn_nad {
+        list.push(json!({"name": nad, "interface": "ovn-udn1", "ips": [pod.ip], "mac": random_mac(), "default": true, "dns": {}}));
+    }
     for net in vmi["spec"]["networks"].as_array().into_iter().flatten() {
         if let Some(nad) = nad_name(vmi, net) {
             list.push(
@@ -188,7 +204,7 @@ pub fn macs(vmi: &Value, existing: &[Nic]) -> Vec<String> {
 pub fn guest_nics(
     vmi: &Value,
     macs: &[String],
-    pod_ip: &str,
+    pod: &PodNetwork,
     config: &GuestConfig,
     windows: bool,
     segments: &std::collections::HashMap<String, String>,
@@ -208,14 +224,17 @@ pub fn guest_nics(
             let on_pod = net["pod"].is_object();
             let (addrs, segment, reachable_at): (Vec<(IpAddr, u8)>, String, Vec<IpAddr>) = if on_pod
             {
-                let masquerade = vec![
-                    ("10.0.2.2".parse().expect("an IP"), 24),
-                    ("fd10:0:2::2".parse().expect("an IP"), 120),
-                ];
+                let guest = match pod.bridged {
+                    Some(address) => vec![address],
+                    None => vec![
+                        ("10.0.2.2".parse().expect("an IP"), 24),
+                        ("fd10:0:2::2".parse().expect("an IP"), 120),
+                    ],
+                };
                 (
-                    masquerade,
-                    POD_SEGMENT.to_string(),
-                    pod_ip.parse().into_iter().collect(),
+                    guest,
+                    pod.segment.clone(),
+                    pod.ip.parse().into_iter().collect(),
                 )
             } else {
                 let addrs = config

@@ -262,14 +262,10 @@ async fn steps(
         ctx.delete(kinds::PODS, &ns, &target_pod);
         return Err(Stop::Failed(format!("target pod {target_pod}: {why}")));
     }
-    let pod_ip = launcher::next_pod_ip(ctx, &target);
-    boot::start_pod(
-        ctx,
-        &ns,
-        &target_pod,
-        &pod_ip,
-        &launcher::network_status(&vmi, &pod_ip),
-    );
+    let cluster_ip = launcher::next_pod_ip(ctx, &target);
+    let pod_net = network::pod_network(ctx, &vmi, &target_pod, &cluster_ip);
+    let status = launcher::network_status(&vmi, &cluster_ip, &pod_net);
+    boot::start_pod(ctx, &ns, &target_pod, &cluster_ip, &status);
     vmim_phase(ctx, vmim, "Scheduled")?;
     wait(ctx, HANDOFF, &mut abort).await?;
     // Hand-off: the VMI's migrationState starts afresh for this migration.
@@ -442,7 +438,8 @@ fn complete(
         let pod_ip = ctx
             .get(kinds::PODS, ns, target_pod)
             .map(|p| obj::str_at(&p, "/status/podIP").to_string());
-        network::replug(ctx, &migrated, target, &pod_ip.unwrap_or_default());
+        let pod_net = network::pod_network(ctx, &migrated, target_pod, &pod_ip.unwrap_or_default());
+        network::replug(ctx, &migrated, target, &pod_net);
     }
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);

@@ -16,6 +16,7 @@ mod network;
 pub mod nmstate;
 pub mod policy;
 mod subresources;
+pub mod udn;
 mod updater;
 mod vm;
 mod vmi;
@@ -379,6 +380,13 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         kinds::KUBEVIRTS => resync(ctx),
         kinds::NNCPS => nmstate::reconcile(ctx, &name),
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
+        kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),
+        kinds::CUDNS => udn::reconcile_cudn(ctx, &name),
+        kinds::NAMESPACES => {
+            for cudn in ctx.list(kinds::CUDNS, None) {
+                udn::reconcile_cudn(ctx, obj::name(&cudn));
+            }
+        }
         _ => {}
     }
 }

@@ -174,7 +174,7 @@ pub fn nic_grace_over(ctx: &Arc<Ctx>, vmi: &Value) -> bool {
 
 /// After a migration that plugged or unplugged NICs: the guest's NICs follow the VMI spec
 /// (kept NICs keep their MAC and addresses) and the VMI status lists them.
-pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod_ip: &str) {
+pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) {
     let uid = obj::uid(vmi);
     let Some(g) = ctx.guests.get(uid) else { return };
     let wanted: Vec<String> = launcher::interfaces(vmi)
@@ -187,6 +187,7 @@ pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod_ip: &str) {
         (current, g.nics.clone(), g.os == guest::Os::Windows)
     };
     if wanted == current {
+        follow_pod_address(ctx, vmi, &g, pod);
         return;
     }
     let Ok(segments) = attach(ctx, vmi, node) else {
@@ -199,11 +200,47 @@ pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod_ip: &str) {
     };
     let config = guest::cloudinit::read(&ctx.store, vmi, user);
     let macs = launcher::macs(vmi, &existing);
-    let nics = launcher::guest_nics(vmi, &macs, pod_ip, &config, windows, &segments);
+    let nics = launcher::guest_nics(vmi, &macs, pod, &config, windows, &segments);
     guest::lock(&g).nics = nics.clone();
     ctx.write_uid(kinds::VMIS, obj::namespace(vmi), obj::name(vmi), uid, |v| {
-        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, pod_ip);
+        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod.ip);
     });
+}
+
+/// The pod-network NIC is now reached at the target pod's address (a new pod IP behind
+/// masquerade; the same claimed address on a primary UDN), and the status says so.
+fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launcher::PodNetwork) {
+    let Ok(ip) = pod.ip.parse::<std::net::IpAddr>() else {
+        return;
+    };
+    let mut on_pod = None;
+    for nic in guest::lock(g)
+        .nics
+        .iter_mut()
+        .filter(|n| n.segment == pod.segment)
+    {
+        nic.reachable_at = vec![ip];
+        on_pod = Some(nic.network.clone());
+    }
+    let Some(network) = on_pod else { return };
+    ctx.write_uid(
+        kinds::VMIS,
+        obj::namespace(vmi),
+        obj::name(vmi),
+        obj::uid(vmi),
+        |v| {
+            for entry in v["status"]["interfaces"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                if entry["name"] == network.as_str() && !entry["ipAddress"].is_null() {
+                    entry["ipAddress"] = json!(pod.ip);
+                    entry["ipAddresses"] = json!([pod.ip]);
+                }
+            }
+        },
+    );
 }
 
 /// Why the NICs of `vmi` cannot all be plugged: the VM booted with `at_boot` interfaces and
@@ -221,4 +258,28 @@ pub fn slots_exhausted(vmi: &Value, at_boot: usize) -> Option<String> {
         let name = interfaces.last().map(|i| obj::str_at(i, "/name").to_string()).unwrap_or_default();
         format!("failed to hotplug interface {name}: no free PCIe port: the VM started with {at_boot} interfaces, which leaves {free} for hotplug; restart the VM to plug more")
     })
+}
+
+/// The pod network of `vmi` whose launcher pod `pod` has cluster IP `pod_ip`: its namespace's
+/// primary UDN (with the VM's claimed address) or the cluster network.
+pub fn pod_network(ctx: &Ctx, vmi: &Value, pod: &str, pod_ip: &str) -> launcher::PodNetwork {
+    let Some((network, config)) = super::udn::primary_network(ctx, obj::namespace(vmi)) else {
+        return launcher::PodNetwork {
+            ip: pod_ip.to_string(),
+            segment: crate::world::fabric::POD_SEGMENT.to_string(),
+            bridged: None,
+            udn_nad: None,
+        };
+    };
+    let claimed = super::udn::claim_address(ctx, vmi, &network, &config, pod);
+    let bridged = launcher::interfaces(vmi).iter().any(|i| {
+        let binding = i["binding"]["name"].as_str();
+        matches!(binding, Some("l2bridge" | "passt")) || i["passtBinding"].is_object()
+    });
+    launcher::PodNetwork {
+        ip: claimed.map_or(pod_ip.to_string(), |(ip, _)| ip.to_string()),
+        segment: format!("udn:{network}"),
+        bridged: claimed.filter(|_| bridged),
+        udn_nad: config["netAttachDefName"].as_str().map(String::from),
+    }
 }

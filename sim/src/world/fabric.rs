@@ -29,7 +29,9 @@ fn same_subnet(from: &Nic, to: IpAddr) -> bool {
 
 impl Network for Fabric {
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
-        if from.segment != POD_SEGMENT && !same_subnet(from, to) {
+        // The pod network and user-defined networks route; secondary L2 segments do not.
+        let routed = from.segment == POD_SEGMENT || from.segment.starts_with("udn:");
+        if !routed && !same_subnet(from, to) {
             return false;
         }
         self.guests.all().iter().any(|g| {

@@ -262,26 +262,12 @@ fn affinity_allows(pod: &Value, node: &str, labels: &serde_json::Map<String, Val
             .unwrap_or_default();
         let fields = term["matchFields"].as_array().cloned().unwrap_or_default();
         exprs.iter().all(|e| {
-            requirement_holds(
+            obj::requirement_holds(
                 e,
                 labels.get(obj::str_at(e, "/key")).and_then(Value::as_str),
             )
-        }) && fields
-            .iter()
-            .all(|e| obj::str_at(e, "/key") == "metadata.name" && requirement_holds(e, Some(node)))
+        }) && fields.iter().all(|e| {
+            obj::str_at(e, "/key") == "metadata.name" && obj::requirement_holds(e, Some(node))
+        })
     })
-}
-
-fn requirement_holds(expr: &Value, actual: Option<&str>) -> bool {
-    let values: Vec<&str> = expr["values"]
-        .as_array()
-        .map(|v| v.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    match obj::str_at(expr, "/operator") {
-        "In" => actual.is_some_and(|a| values.contains(&a)),
-        "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
-        "Exists" => actual.is_some(),
-        "DoesNotExist" => actual.is_none(),
-        _ => false,
-    }
 }

@@ -13,6 +13,7 @@ mod migration;
 mod network;
 mod nic_hotplug;
 mod nmstate;
+mod udn;
 mod windows;
 
 use std::io::Read;
@@ -151,7 +152,19 @@ pub(crate) async fn ssh_as(
     key_file: &str,
     command: &str,
 ) -> Result<(String, i32), String> {
-    let path = format!("/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachineinstances/{vmi}/portforward/22/tcp");
+    ssh_in(client, "default", vmi, user, key_file, command).await
+}
+
+/// Runs `command` as `user` in the guest of VMI `ns/vmi`.
+pub(crate) async fn ssh_in(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    user: &str,
+    key_file: &str,
+    command: &str,
+) -> Result<(String, i32), String> {
+    let path = format!("/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/portforward/22/tcp");
     let key = tungstenite::handshake::client::generate_key();
     let req = http::Request::get(path)
         .header(http::header::CONNECTION, "Upgrade")
