@@ -163,6 +163,23 @@ fn linux_fixtures_parse() {
     assert_eq!(linux::process(&gone).unwrap(), None);
     assert!(!linux::exists(&output("linux/kill0_missing")).unwrap());
     assert!(linux::is_not_found(&output("linux/not_found")));
+    let connections = linux::established(&fixture("linux/ss_htn_established.txt")).unwrap();
+    assert_eq!(connections.len(), 2);
+    assert_eq!(connections[0].1, "127.0.0.1:5901".parse().unwrap());
+    let refused = Output {
+        stderr: fixture("linux/ncat_z_refused_stderr.txt"),
+        code: fixture("linux/ncat_z_refused_rc.txt")
+            .trim()
+            .parse()
+            .unwrap(),
+        ..Output::default()
+    };
+    assert!(!linux::accepted(&refused).unwrap());
+    let ok = Output {
+        code: fixture("linux/ncat_z_ok_rc.txt").trim().parse().unwrap(),
+        ..Output::default()
+    };
+    assert!(linux::accepted(&ok).unwrap());
 }
 
 #[test]
@@ -517,6 +534,42 @@ async fn a_simulated_rhel_guest_answers_in_the_captured_shapes() {
     assert!(!linux::exists(&gone).unwrap());
     let no_row = run(&s, &linux::ps(999999)).await;
     assert_eq!(linux::process(&no_row).unwrap(), None);
+    // TCP: a listener, a probe, a held connection as ss lists it, a refused probe.
+    run(&s, &linux::listen(5901)).await;
+    let probe = run(&s, &linux::tcp_probe("127.0.0.1".parse().unwrap(), 5901)).await;
+    assert_eq!(
+        probe.code.to_string(),
+        fixture("linux/ncat_z_ok_rc.txt").trim()
+    );
+    assert!(linux::accepted(&probe).unwrap());
+    let refused = run(&s, &linux::tcp_probe("127.0.0.1".parse().unwrap(), 5999)).await;
+    assert_eq!(
+        (refused.code.to_string(), refused.stderr.clone()),
+        (
+            fixture("linux/ncat_z_refused_rc.txt").trim().to_string(),
+            fixture("linux/ncat_z_refused_stderr.txt")
+        )
+    );
+    run(
+        &s,
+        &linux::hold_connection("10.0.2.2".parse().unwrap(), 5901),
+    )
+    .await;
+    let listed = run(&s, linux::ESTABLISHED).await.stdout;
+    let client_side = fixture("linux/ss_htn_established.txt")
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        skeleton(listed.lines().next().unwrap_or("")),
+        skeleton(client_side.trim_end()),
+        "{listed:?}"
+    );
+    assert_eq!(
+        linux::established(&listed).unwrap()[0].1,
+        "10.0.2.2:5901".parse().unwrap()
+    );
     let unknown = run(&s, "nosuchcmd").await;
     assert_eq!(
         skeleton(&unknown.stderr),

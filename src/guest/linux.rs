@@ -2,7 +2,7 @@
 //! coreutils, procps, util-linux, iproute2 and iputils print. A parser refuses anything that is
 //! not the real format, so a simulator answer that drifts from a real guest fails loudly.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
 
@@ -243,4 +243,51 @@ pub fn pids(out: &str) -> Result<Vec<u32>, Unreadable> {
 /// Whether the shell answered "command not found" (exit 127), as bash does.
 pub fn is_not_found(out: &Output) -> bool {
     out.code == 127 && out.stderr.trim_end().ends_with(": command not found")
+}
+
+/// A TCP listener on `port`, started in the background (nmap-ncat, RHEL's `nc`).
+pub fn listen(port: u16) -> String {
+    start_background(&format!("ncat -l -k {port}"))
+}
+
+/// A client that connects to `address`:`port` and holds the connection open.
+pub fn hold_connection(address: IpAddr, port: u16) -> String {
+    start_background(&format!("ncat {address} {port}"))
+}
+
+/// `ncat -z`: does anything accept a TCP connection there? (silent; the exit code answers)
+pub fn tcp_probe(address: IpAddr, port: u16) -> String {
+    format!("ncat -z -w 2 {address} {port}")
+}
+
+/// Reads [`tcp_probe`]: exit 0 accepted, exit 1 (silent) refused or unreachable.
+pub fn accepted(out: &Output) -> Result<bool, Unreadable> {
+    match (out.code, out.stderr.trim()) {
+        (0, _) => Ok(true),
+        (1, "") => Ok(false),
+        _ => Err(unreadable(
+            "whether a TCP connection was accepted (ncat -z)",
+            &out.to_string(),
+        )),
+    }
+}
+
+pub const ESTABLISHED: &str = "ss -Htn state established";
+
+/// (local, peer) of every established TCP connection `ss -Htn state established` lists.
+pub fn established(out: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, Unreadable> {
+    out.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let queues = fields.len() == 4 && fields[..2].iter().all(|q| q.parse::<u64>().is_ok());
+            match (
+                queues,
+                fields.get(2).and_then(|l| l.parse().ok()),
+                fields.get(3).and_then(|p| p.parse().ok()),
+            ) {
+                (true, Some(local), Some(peer)) => Ok((local, peer)),
+                _ => Err(unreadable("established connections (ss -Htn)", out)),
+            }
+        })
+        .collect()
 }

@@ -12,9 +12,18 @@ use crate::quantity;
 /// Runs one foreground command.
 pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
     let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+    if args[0] == "ss" {
+        return super::tcp::established(guest, cmd.net);
+    }
+    if super::tcp::is_ncat(args[0]) {
+        return match super::tcp::parse(&args) {
+            Some(super::tcp::Ncat::Probe(dst, port)) => super::tcp::probe(guest, dst, port, cmd.net),
+            _ => Output::fail(2, format!("{}: the simulated guest runs listeners and clients only in the background (end the command with &); probe with -z\n", args[0])),
+        };
+    }
     if args[0] == "ping" {
         // A snapshot, so the fabric can look at every guest (this one included) unlocked.
-        let snapshot = Sender::of(&lock(guest));
+        let snapshot = Sender::snapshot(guest);
         return ping(&snapshot, &args[1..], cmd.net);
     }
     let g = &mut lock(guest);
@@ -45,8 +54,15 @@ pub fn not_found(command: &str) -> Output {
 }
 
 /// Starts `cmd` in the background and returns its PID (`$!`).
-pub fn start_background(g: &mut Guest, cmd: &Command<'_>) -> u32 {
+pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
     let line = cmd.args.join(" ");
+    let words: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+    if let Some(super::tcp::Ncat::Connect(dst, port)) =
+        super::tcp::parse(&words).filter(|_| super::tcp::is_ncat(words[0]))
+    {
+        return super::tcp::connect(guest, &line, dst, port, cmd.net);
+    }
+    let g = &mut lock(guest);
     let dirty = (cmd.args[0] == "stress-ng").then(|| stress_ng_load(&cmd.args));
     g.spawn(&line, dirty.flatten())
 }
@@ -323,23 +339,40 @@ fn obj_str(v: &Value) -> &str {
 pub struct Sender {
     pub nics: Vec<Nic>,
     pub paused: bool,
+    pub boot_id: String,
+    /// TCP ports this guest listens on (for connections to itself).
+    pub listening: Vec<u16>,
 }
 
 impl Sender {
+    /// `guest` as a sender, with its lock released: the fabric locks every guest (this one
+    /// included) while it looks for a peer, so the guard must not outlive this call.
+    pub fn snapshot(guest: &GuestRef) -> Sender {
+        let g = lock(guest);
+        Sender::of(&g)
+    }
+
     pub fn of(g: &Guest) -> Sender {
         Sender {
             nics: g.nics.clone(),
             paused: g.paused,
+            boot_id: g.boot_id.clone(),
+            listening: super::tcp::listening_ports(g),
         }
+    }
+
+    /// Whether `dst` is this guest itself (loopback or one of its addresses).
+    pub fn is_own(&self, dst: IpAddr) -> bool {
+        dst.is_loopback()
+            || self
+                .nics
+                .iter()
+                .any(|n| n.addrs.iter().any(|(a, _)| *a == dst))
     }
 
     /// Whether `dst` answers this sender (through `iface` only, when given).
     pub fn reaches(&self, dst: IpAddr, iface: Option<&str>, net: &dyn super::Network) -> bool {
-        let own = dst.is_loopback()
-            || self
-                .nics
-                .iter()
-                .any(|n| n.addrs.iter().any(|(a, _)| *a == dst));
+        let own = self.is_own(dst);
         !self.paused
             && (own
                 || self

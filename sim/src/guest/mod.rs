@@ -8,6 +8,7 @@ pub mod cloudinit;
 pub mod linux;
 pub mod shell;
 pub mod ssh;
+pub mod tcp;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +62,8 @@ pub struct Guest {
     pub memory_bytes: u64,
     pub nics: Vec<Nic>,
     pub processes: BTreeMap<u32, Process>,
+    /// TCP connections this guest opened (client side).
+    pub connections: Vec<tcp::Connection>,
     next_pid: u32,
     /// User name → authorized public keys.
     pub users: BTreeMap<String, Vec<PublicKey>>,
@@ -93,6 +96,7 @@ impl Guest {
             memory_bytes: spec.memory_bytes,
             nics: spec.nics,
             processes: BTreeMap::new(),
+            connections: Vec::new(),
             next_pid: 1,
             users: spec.users,
             paused: false,
@@ -107,6 +111,7 @@ impl Guest {
         self.boot_id = uuid::Uuid::new_v4().to_string();
         self.booted = Instant::now();
         self.processes.clear();
+        self.connections.clear();
         self.next_pid = 1;
         let base: &[&str] = match self.os {
             Os::Linux => &[
@@ -171,6 +176,8 @@ impl Guest {
 pub trait Network: Send + Sync {
     /// Whether `from` (a guest NIC) gets an answer from `to` right now.
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool;
+    /// The boot id of the guest that accepts TCP from `from` at `to`:`port` right now.
+    fn listener(&self, from: &Nic, to: IpAddr, port: u16) -> Option<String>;
 }
 
 pub type GuestRef = Arc<Mutex<Guest>>;

@@ -78,7 +78,6 @@ pub fn run(guest: &GuestRef, net: &dyn Network, line: &str) -> Output {
             if args.is_empty() {
                 continue;
             }
-            let mut g = lock(guest);
             let cmd = Command {
                 args,
                 stdin: stdin.take(),
@@ -86,10 +85,9 @@ pub fn run(guest: &GuestRef, net: &dyn Network, line: &str) -> Output {
                 net,
             };
             if background {
-                last_bg = super::linux::start_background(&mut g, &cmd).to_string();
+                last_bg = super::linux::start_background(guest, &cmd).to_string();
                 result = Output::default();
             } else {
-                drop(g);
                 result = super::linux::run(guest, cmd);
             }
             out.stderr.push_str(&result.stderr);

@@ -18,7 +18,7 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
         .and_then(|r| r.split_once(" -count "))
         .filter(|(_, count)| count.parse::<u32>().is_ok_and(|c| c > 0));
     if let Some((target, _)) = probe {
-        let sender = super::linux::Sender::of(&lock(guest));
+        let sender = super::linux::Sender::snapshot(guest);
         let answered = target
             .parse()
             .ok()

@@ -27,20 +27,34 @@ fn same_subnet(from: &Nic, to: IpAddr) -> bool {
         .any(|(a, len)| crate::guest::same_subnet(*a, to, *len))
 }
 
-impl Network for Fabric {
-    fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
+impl Fabric {
+    /// The boot id of the running guest that answers `from` at `to` (and listens on `port`,
+    /// when given).
+    fn answering(&self, from: &Nic, to: IpAddr, port: Option<u16>) -> Option<String> {
         // The pod network and user-defined networks route; secondary L2 segments do not.
         let routed = from.segment == POD_SEGMENT || from.segment.starts_with("udn:");
         if !routed && !same_subnet(from, to) {
-            return false;
+            return None;
         }
-        self.guests.all().iter().any(|g| {
+        self.guests.all().iter().find_map(|g| {
             // Commands release their own guest before they ask the fabric.
             let g = lock(g);
-            g.up && !g.paused
-                && g.nics
-                    .iter()
-                    .any(|n| n.up && n.segment == from.segment && n.reachable_at.contains(&to))
+            let holds = g
+                .nics
+                .iter()
+                .any(|n| n.up && n.segment == from.segment && n.reachable_at.contains(&to));
+            let listens = port.is_none_or(|p| crate::guest::tcp::listens_on(&g, p));
+            (g.up && !g.paused && holds && listens).then(|| g.boot_id.clone())
         })
+    }
+}
+
+impl Network for Fabric {
+    fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
+        self.answering(from, to, None).is_some()
+    }
+
+    fn listener(&self, from: &Nic, to: IpAddr, port: u16) -> Option<String> {
+        self.answering(from, to, Some(port))
     }
 }

@@ -132,6 +132,29 @@ async fn vlans_isolate_across_nodes_and_a_live_nad_swap_moves_the_interface() {
             && !reaches(&client, "a10", "fd00:200::3").await
     );
 
+    ssh(
+        &client,
+        "a10",
+        KEY_FILE,
+        "ncat -l -k 5000 >/dev/null 2>&1 &",
+    )
+    .await
+    .unwrap();
+    let tcp = |from: &'static str| {
+        let client = client.clone();
+        async move {
+            ssh(&client, from, KEY_FILE, "ncat -z -w 2 10.200.0.1 5000")
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!(
+        (tcp("b10").await, tcp("c20").await),
+        (0, 1),
+        "TCP follows the VLANs too"
+    );
+
     // c20 moves to VLAN 10 with a live NAD reference change.
     let (boot_id, _) = ssh(&client, "c20", KEY_FILE, BOOT_ID).await.unwrap();
     let before = value(&vmis(&client).get("c20").await.unwrap());
@@ -197,6 +220,7 @@ async fn vlans_isolate_across_nodes_and_a_live_nad_swap_moves_the_interface() {
     assert!(
         reaches(&client, "a10", "10.200.0.3").await && reaches(&client, "c20", "fd00:200::1").await
     );
+    assert_eq!(tcp("c20").await, 0, "TCP on the new VLAN");
     start(
         &client,
         vm_on("d20", "vlan20", &["10.200.0.4/24"], "worker-2"),

@@ -216,18 +216,11 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
     .await
 }
 
-/// `ip -j addr` in the guest of tenant-a/`vmi`.
-async fn guest_addrs(client: &kube::Client, vmi: &str) -> String {
-    let (out, _) = ssh_in(
-        client,
-        "tenant-a",
-        vmi,
-        "cloud-user",
-        KEY_FILE,
-        "ip -j addr",
-    )
-    .await
-    .unwrap();
+/// What `command` prints in the guest of tenant-a/`vmi`.
+async fn tenant_a(client: &kube::Client, vmi: &str, command: &str) -> String {
+    let (out, _) = ssh_in(client, "tenant-a", vmi, "cloud-user", KEY_FILE, command)
+        .await
+        .unwrap();
     out
 }
 
@@ -264,7 +257,7 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
         ip_a.starts_with("10.100.") && ip_b.starts_with("10.100.") && ip_a != ip_b,
         "{ip_a} {ip_b}"
     );
-    let addrs = guest_addrs(&client, "a").await;
+    let addrs = tenant_a(&client, "a", "ip -j addr").await;
     assert!(
         addrs.contains(&format!("\"local\":\"{ip_a}\"")),
         "the guest holds its UDN address (no NAT): {addrs}"
@@ -282,6 +275,29 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
         "nor the UDN the cluster network"
     );
 
+    // An established TCP connection from a to b, to be kept across a's migration.
+    ssh_in(
+        &client,
+        "tenant-a",
+        "b",
+        "cloud-user",
+        KEY_FILE,
+        "ncat -l -k 5000 >/dev/null 2>&1 &",
+    )
+    .await
+    .unwrap();
+    ssh_in(
+        &client,
+        "tenant-a",
+        "a",
+        "cloud-user",
+        KEY_FILE,
+        &format!("ncat {ip_b} 5000 >/dev/null 2>&1 &"),
+    )
+    .await
+    .unwrap();
+    let held = tenant_a(&client, "a", "ss -Htn state established").await;
+    assert!(held.contains(&format!("{ip_b}:5000")), "{held:?}");
     let claims = ns_api(
         &client,
         "tenant-a",
@@ -325,7 +341,7 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
     );
     assert_ne!(moved["status"]["nodeName"], a["status"]["nodeName"]);
     assert_eq!(ip_of(&moved), ip_a, "the status keeps the address");
-    let after = guest_addrs(&client, "a").await;
+    let after = tenant_a(&client, "a", "ip -j addr").await;
     assert!(after.contains(&format!("\"local\":\"{ip_a}\"")), "{after}");
     let kept = value(&claims.get("a.default").await.unwrap());
     assert_eq!(
@@ -334,6 +350,11 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
     );
     assert_eq!(kept["status"]["ips"][0], format!("{ip_a}/16"));
     assert_eq!(kept["status"]["ownerPod"]["name"], state["targetPod"]);
+    assert_eq!(
+        tenant_a(&client, "a", "ss -Htn state established").await,
+        held,
+        "the TCP connection survived the migration"
+    );
     assert!(
         ping_from(&client, "tenant-a", "b", &ip_a).await,
         "reachable at the same address after the migration"
