@@ -9,6 +9,7 @@ mod boot;
 mod drain;
 mod hotplug;
 mod lifecycle;
+mod matrix;
 mod migration;
 mod network;
 mod nic_hotplug;

@@ -19,15 +19,24 @@ fn nads(c: &kube::Client) -> Api<DynamicObject> {
 
 /// br1 on every worker's eth1, trunking VLANs 10 and 20-30; waits until it is Available.
 pub(crate) async fn trunk_bridge(client: &kube::Client, bridge: &str) {
-    let policy: DynamicObject = serde_json::from_value(json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
-        "metadata": {"name": bridge}, "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""},
-        "desiredState": {"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
-            "bridge": {"port": [{"name": "eth1", "vlan": {"mode": "trunk", "trunk-tags": [{"id": 10}, {"id-range": {"min": 20, "max": 30}}]}}]}}]}}})).unwrap();
+    let desired = json!({"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
+        "bridge": {"port": [{"name": "eth1", "vlan": {"mode": "trunk", "trunk-tags": [{"id": 10}, {"id-range": {"min": 20, "max": 30}}]}}]}}]});
+    policy(client, bridge, desired).await;
+}
+
+/// Applies `desired` to every worker and waits until the policy is Available.
+pub(crate) async fn policy(client: &kube::Client, name: &str, desired: Value) {
+    let policy: DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": name}, "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""},
+        "desiredState": desired}}),
+    )
+    .unwrap();
     nncps(client)
         .create(&PostParams::default(), &policy)
         .await
         .unwrap();
-    until(&nncps(client), bridge, "Available", |p| {
+    until(&nncps(client), name, "Available", |p| {
         p["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -37,8 +46,13 @@ pub(crate) async fn trunk_bridge(client: &kube::Client, bridge: &str) {
     .await;
 }
 
+/// A bridge CNI NAD on `bridge` with access VLAN `vlan`.
 pub(crate) async fn nad(client: &kube::Client, name: &str, bridge: &str, vlan: u32) {
     let config = json!({"cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": bridge, "vlan": vlan, "preserveDefaultVlan": false, "macspoofchk": true});
+    nad_with(client, name, config).await;
+}
+
+pub(crate) async fn nad_with(client: &kube::Client, name: &str, config: Value) {
     let nad: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
         "metadata": {"name": name, "namespace": "default"}, "spec": {"config": config.to_string()}})).unwrap();
     nads(client)
