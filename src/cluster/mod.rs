@@ -1,5 +1,24 @@
-//! Mechanics that talk to a cluster. Today: choosing and connecting the target.
+//! Mechanics that talk to a cluster: the target, kinds, watch-based waits and their budgets,
+//! retrying API calls, what a scenario owns and how it is torn down, node operations, and the
+//! builders of the objects scenarios create.
 
+pub mod budget;
+pub mod build;
+pub mod diagnostics;
+pub mod kinds;
+pub mod migration;
+pub mod nmstate;
+pub mod nodes;
+pub mod profile;
+pub mod retry;
+pub mod scope;
+pub mod setups;
 pub mod target;
+pub mod teardown;
+pub mod vms;
+pub mod wait;
 
+pub use budget::{Budgets, Wait};
+pub use profile::Profile;
+pub use scope::{NamespaceKind, Scope};
 pub use target::{Target, TargetKind, TargetOptions};

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::{Budgets, Profile};
+use crate::guest::key::RunKey;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
@@ -40,6 +43,11 @@ pub struct TargetOptions {
 pub struct Target {
     pub kind: TargetKind,
     pub client: kube::Client,
+    /// Wait budgets: real on a cluster, scaled by the simulator's clock on `sim`.
+    pub budgets: Budgets,
+    pub profile: Profile,
+    /// The SSH key every guest of this run trusts.
+    pub key: RunKey,
     /// The in-process simulator, kept alive for as long as the target is.
     _sim: Option<vstp_sim::SimHandle>,
 }
@@ -57,6 +65,9 @@ impl Target {
                 let client = sim_client(&sim).await?;
                 Ok(Target {
                     kind: TargetKind::Sim,
+                    budgets: Budgets::of_sim(&client).await?,
+                    profile: Profile::default(),
+                    key: RunKey::generate(&crate::runner::new_run_id())?,
                     client,
                     _sim: Some(sim),
                 })
@@ -65,6 +76,10 @@ impl Target {
                 let client = cluster_client(options).await?;
                 Ok(Target {
                     kind: TargetKind::Cluster,
+                    // `vstp sim serve` used as a cluster publishes its clock; a real one does not.
+                    budgets: Budgets::of_sim(&client).await.unwrap_or(Budgets::CLUSTER),
+                    profile: Profile::default(),
+                    key: RunKey::generate(&crate::runner::new_run_id())?,
                     client,
                     _sim: None,
                 })

@@ -3,7 +3,11 @@
 //! Windows), each a set of commands and strict parsers of their real output formats. The
 //! parsers are tested on captured outputs in `fixtures/guest/`.
 
+pub mod access;
+pub mod invariants;
+pub mod key;
 pub mod linux;
+pub mod probes;
 pub mod ssh;
 pub mod tunnel;
 pub mod windows;

@@ -17,6 +17,17 @@ pub enum Outcome {
     Error(String),
 }
 
+impl Outcome {
+    /// The same outcome with `note` appended to its message (a pass stays a pass).
+    pub fn with_note(self, note: &str) -> Outcome {
+        match self {
+            Outcome::Failed(m) => Outcome::Failed(format!("{m}\n{note}")),
+            Outcome::Error(m) => Outcome::Error(format!("{m}\n{note}")),
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum State {
     NotStarted,

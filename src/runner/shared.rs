@@ -17,6 +17,8 @@ pub struct Shared {
     pub exclusive: RwLock<()>,
     /// Becomes Some(signal name) on the first SIGINT/SIGTERM.
     pub interrupted: watch::Sender<Option<&'static str>>,
+    /// The next scenario subnet to hand out.
+    pub subnets: std::sync::atomic::AtomicU8,
 }
 
 impl Shared {
@@ -31,6 +33,7 @@ impl Shared {
             target: OnceCell::new(),
             exclusive: RwLock::new(()),
             interrupted: watch::channel(None).0,
+            subnets: std::sync::atomic::AtomicU8::new(0),
         }))
     }
 

@@ -1,16 +1,17 @@
 //! One scenario as one libtest-mimic trial.
 
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::Arc;
 
 use futures::FutureExt;
 use libtest_mimic::{Completion, Failed, Trial};
 
-use super::ctx::{Ctx, StepLog};
+use super::ctx::{Ctx, Owned, StepLog};
 use super::record::Outcome;
 use super::select::Planned;
 use super::shared::Shared;
-use crate::cluster::TargetKind;
+use crate::cluster::{diagnostics, TargetKind};
 use crate::scenarios::{Body, Implementation};
 
 pub fn make(shared: Arc<Shared>, planned: Planned) -> Trial {
@@ -88,17 +89,21 @@ impl<'a> Turn<'a> {
 
 fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog>) -> Outcome {
     let scenario = &planned.scenario;
+    let owned = Arc::new(Owned::default());
     let ctx = Ctx {
         shared: shared.clone(),
         trial: scenario.trial_name().into(),
+        slug: scenario.slug,
         artifacts: shared.config.artifacts.join(scenario.trial_name()),
         log: log.clone(),
+        owned: owned.clone(),
     };
+    let artifacts = ctx.artifacts.clone();
     let budget = scenario.budget;
     let mut interrupted = shared.interrupted.subscribe();
     shared.runtime.block_on(async move {
         let work = AssertUnwindSafe(body(ctx)).catch_unwind();
-        tokio::select! {
+        let outcome = tokio::select! {
             result = tokio::time::timeout(budget, work) => match result {
                 Ok(Ok(Ok(()))) => Outcome::Passed,
                 Ok(Ok(Err(error))) => Outcome::Failed(format!("{error:#}")),
@@ -112,8 +117,59 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
             Ok(signal) = interrupted.wait_for(Option::is_some) => {
                 Outcome::Error(format!("interrupted by {}; last step: {}", signal.unwrap_or("a signal"), last_line(&log)))
             }
-        }
+        };
+        // The body is gone (finished, failed, timed out or cancelled by a signal); what it
+        // created is still there and is given back now, after its state was saved.
+        give_back(&owned, &artifacts, &log, outcome).await
     })
+}
+
+/// Saves diagnostics when the scenario did not pass, then tears down everything it owns. A
+/// teardown that leaves something behind turns a pass into an error.
+async fn give_back(owned: &Owned, artifacts: &Path, log: &StepLog, outcome: Outcome) -> Outcome {
+    let scopes: Vec<_> = owned
+        .scopes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let mut outcome = outcome;
+    if !matches!(outcome, Outcome::Passed | Outcome::Skipped(_)) {
+        let transcripts = transcripts(owned);
+        for scope in &scopes {
+            let dir = diagnostics::collect(scope, artifacts, &transcripts).await;
+            outcome = outcome.with_note(&format!("diagnostics: {}", dir.display()));
+        }
+    }
+    for scope in scopes.iter().rev() {
+        log.push(&format!("teardown of {}", scope.ns()));
+        if let Err(e) = scope.teardown().await {
+            log.push(&format!("{e:#}"));
+            outcome = match outcome {
+                Outcome::Passed => Outcome::Error(format!("{e:#}")),
+                other => other.with_note(&format!("{e:#}")),
+            };
+        }
+    }
+    outcome
+}
+
+/// `guest-<vm>.txt` → the last commands sent to that guest.
+fn transcripts(owned: &Owned) -> Vec<(String, String)> {
+    owned
+        .transcripts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(vm, t)| {
+            let lines: Vec<String> = t
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            (format!("guest-{vm}.txt"), lines.join("\n"))
+        })
+        .collect()
 }
 
 fn last_line(log: &StepLog) -> String {

@@ -1,0 +1,10 @@
+//! Typed builders: every object a scenario creates is made from small named options, never
+//! from YAML templated in a scenario. `manifests/` documents the shapes they produce.
+
+pub mod net;
+pub mod policy;
+pub mod vm;
+
+pub use net::{bridge_nad, localnet_nad, ovs_bridge_mapping, primary_udn, trunk_bridge, Trunk};
+pub use policy::MigrationPolicy;
+pub use vm::{Binding, Image, Network, Nic, Vm};

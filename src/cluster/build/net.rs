@@ -1,0 +1,110 @@
+//! Node network policies and NetworkAttachmentDefinitions from named options.
+
+use serde_json::{json, Value};
+
+/// A VLAN trunk of a bridge port: single IDs and ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trunk {
+    Id(u16),
+    Range(u16, u16),
+}
+
+/// An NNCP: a Linux bridge on `nic` trunking `vlans`, on every worker.
+pub fn trunk_bridge(policy: &str, bridge: &str, nic: &str, vlans: &[Trunk]) -> Value {
+    let tags: Vec<Value> = vlans
+        .iter()
+        .map(|t| match t {
+            Trunk::Id(id) => json!({"id": id}),
+            Trunk::Range(min, max) => json!({"id-range": {"min": min, "max": max}}),
+        })
+        .collect();
+    nncp(
+        policy,
+        json!({"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
+            "ipv4": {"enabled": false},
+            "bridge": {"options": {"stp": {"enabled": false}},
+                "port": [{"name": nic, "vlan": {"mode": "trunk", "trunk-tags": tags}}]}}]}),
+    )
+}
+
+/// An NNCP: an OVS bridge on `nic` mapped to the OVN physical network `localnet`.
+pub fn ovs_bridge_mapping(policy: &str, bridge: &str, nic: &str, localnet: &str) -> Value {
+    nncp(
+        policy,
+        json!({"interfaces": [{"name": bridge, "type": "ovs-bridge", "state": "up",
+            "bridge": {"options": {"stp": {"enabled": false}}, "port": [{"name": nic}]}}],
+            "ovn": {"bridge-mappings": [{"localnet": localnet, "bridge": bridge, "state": "present"}]}}),
+    )
+}
+
+fn nncp(name: &str, desired: Value) -> Value {
+    json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": name},
+        "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""}, "desiredState": desired}})
+}
+
+/// A bridge CNI NAD on `bridge` with access VLAN `vlan` (VLAN 1 dropped, MAC spoof check on).
+pub fn bridge_nad(name: &str, bridge: &str, vlan: u16) -> Value {
+    nad(
+        name,
+        json!({"cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": bridge,
+            "vlan": vlan, "preserveDefaultVlan": false, "macspoofchk": true}),
+    )
+}
+
+/// An OVN-Kubernetes localnet NAD of namespace `ns` on physical network `localnet`, VLAN
+/// `vlan`. OVN-K requires `netAttachDefName` to be `<ns>/<name>`.
+pub fn localnet_nad(ns: &str, name: &str, localnet: &str, vlan: u16) -> Value {
+    nad(
+        name,
+        json!({"cniVersion": "1.0.0", "name": format!("{localnet}-{vlan}"),
+            "type": "ovn-k8s-cni-overlay", "topology": "localnet",
+            "physicalNetworkName": localnet, "vlanID": vlan,
+            "netAttachDefName": format!("{ns}/{name}")}),
+    )
+}
+
+fn nad(name: &str, config: Value) -> Value {
+    json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": name}, "spec": {"config": config.to_string()}})
+}
+
+/// A namespaced primary layer-2 UserDefinedNetwork with persistent IPAM.
+pub fn primary_udn(name: &str, subnets: &[&str]) -> Value {
+    json!({"apiVersion": "k8s.ovn.org/v1", "kind": "UserDefinedNetwork",
+        "metadata": {"name": name},
+        "spec": {"topology": "Layer2", "layer2": {"role": "Primary", "subnets": subnets,
+            "ipam": {"lifecycle": "Persistent"}}}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trunk_lists_ids_and_ranges_on_the_nic_port() {
+        let p = trunk_bridge(
+            "br1-trunk",
+            "br1",
+            "eth1",
+            &[Trunk::Id(10), Trunk::Range(20, 30)],
+        );
+        let port = &p["spec"]["desiredState"]["interfaces"][0]["bridge"]["port"][0];
+        assert_eq!(port["name"], "eth1");
+        assert_eq!(port["vlan"]["trunk-tags"][0]["id"], 10);
+        assert_eq!(port["vlan"]["trunk-tags"][1]["id-range"]["max"], 30);
+    }
+
+    #[test]
+    fn nad_configs_are_json_text_with_the_fields_cni_reads() {
+        let n = bridge_nad("vlan10", "br1", 10);
+        let config: Value = serde_json::from_str(n["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (config["vlan"].as_u64(), config["bridge"].as_str()),
+            (Some(10), Some("br1"))
+        );
+        let l = localnet_nad("ns1", "ln10", "tenantnet", 10);
+        let config: Value = serde_json::from_str(l["spec"]["config"].as_str().unwrap()).unwrap();
+        assert_eq!(config["netAttachDefName"], "ns1/ln10");
+    }
+}

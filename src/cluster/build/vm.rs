@@ -1,0 +1,375 @@
+//! VirtualMachines from small named options, in the style of KubeVirt's libvmi:
+//! `Vm::rhel("vm-a").with_nic(Nic::bridge("net1", "vlan10").with_addresses(..)).on_node(..)`.
+//! Secondary NICs get a stable MAC derived from the VM and NIC names, and their static
+//! addresses are given to cloud-init by that MAC, so the guest's own interface naming never
+//! matters.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::scenarios::GuestOs;
+
+/// How a NIC is bound to its network inside the launcher pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    Masquerade,
+    Bridge,
+    /// The binding plugin a primary user-defined network uses.
+    L2Bridge,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// The pod network (or the namespace's primary UDN).
+    Pod,
+    /// A secondary network through a NetworkAttachmentDefinition of the VM's namespace.
+    Multus(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    pub name: String,
+    pub binding: Binding,
+    pub network: Network,
+    pub mac: Option<String>,
+    /// Static addresses in CIDR form, given by cloud-init.
+    pub addresses: Vec<String>,
+}
+
+impl Nic {
+    /// The usual first NIC: the pod network behind masquerade.
+    pub fn pod() -> Nic {
+        Nic {
+            name: "default".into(),
+            binding: Binding::Masquerade,
+            network: Network::Pod,
+            mac: None,
+            addresses: Vec::new(),
+        }
+    }
+
+    /// The pod network served by a primary UDN, bound with l2bridge.
+    pub fn primary_udn() -> Nic {
+        Nic {
+            binding: Binding::L2Bridge,
+            ..Nic::pod()
+        }
+    }
+
+    /// A bridge-bound NIC on NAD `nad`.
+    pub fn bridge(name: &str, nad: &str) -> Nic {
+        Nic {
+            name: name.into(),
+            binding: Binding::Bridge,
+            network: Network::Multus(nad.into()),
+            mac: None,
+            addresses: Vec::new(),
+        }
+    }
+
+    pub fn with_mac(mut self, mac: &str) -> Nic {
+        self.mac = Some(mac.to_lowercase());
+        self
+    }
+
+    pub fn with_addresses(mut self, cidrs: &[&str]) -> Nic {
+        self.addresses = cidrs.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    fn interface(&self) -> Value {
+        let mut iface = json!({"name": self.name});
+        match self.binding {
+            Binding::Masquerade => iface["masquerade"] = json!({}),
+            Binding::Bridge => iface["bridge"] = json!({}),
+            Binding::L2Bridge => iface["binding"] = json!({"name": "l2bridge"}),
+        }
+        if let Some(mac) = &self.mac {
+            iface["macAddress"] = json!(mac);
+        }
+        iface
+    }
+
+    fn network(&self) -> Value {
+        match &self.network {
+            Network::Pod => json!({"name": self.name, "pod": {}}),
+            Network::Multus(nad) => json!({"name": self.name, "multus": {"networkName": nad}}),
+        }
+    }
+}
+
+/// Where the root disk comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Image {
+    /// An image with a containerdisk (ephemeral, always migratable).
+    ContainerDisk(String),
+    /// A PVC of the VM's namespace (non-migratable unless ReadWriteMany).
+    Pvc(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub name: String,
+    pub os: GuestOs,
+    pub image: Image,
+    pub sockets: u32,
+    pub max_sockets: Option<u32>,
+    pub memory: String,
+    pub max_memory: Option<String>,
+    pub nics: Vec<Nic>,
+    pub node: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub eviction: Option<&'static str>,
+    /// The login user and the OpenSSH public key it accepts.
+    pub login: Option<(String, String)>,
+}
+
+impl Vm {
+    /// A RHEL VM on the pod network: one socket of two cores, 1 GiB.
+    pub fn rhel(name: &str, image: Image) -> Vm {
+        Vm {
+            name: name.into(),
+            os: GuestOs::Rhel,
+            image,
+            sockets: 1,
+            max_sockets: None,
+            memory: "1Gi".into(),
+            max_memory: None,
+            nics: vec![Nic::pod()],
+            node: None,
+            labels: BTreeMap::new(),
+            eviction: Some("LiveMigrate"),
+            login: None,
+        }
+    }
+
+    /// A Windows Server VM: two sockets, 4 GiB.
+    pub fn windows(name: &str, image: Image) -> Vm {
+        Vm {
+            os: GuestOs::Windows,
+            sockets: 2,
+            memory: "4Gi".into(),
+            ..Vm::rhel(name, image)
+        }
+    }
+
+    /// Adds a NIC; a secondary NIC without a MAC gets a stable one.
+    pub fn with_nic(mut self, nic: Nic) -> Vm {
+        let mac = nic
+            .mac
+            .clone()
+            .or_else(|| (nic.network != Network::Pod).then(|| stable_mac(&self.name, &nic.name)));
+        self.nics.push(Nic { mac, ..nic });
+        self
+    }
+
+    /// Replaces the pod NIC, e.g. with [`Nic::primary_udn`].
+    pub fn with_pod_nic(mut self, nic: Nic) -> Vm {
+        self.nics.retain(|n| n.network != Network::Pod);
+        self.nics.insert(0, nic);
+        self
+    }
+
+    pub fn on_node(mut self, node: &str) -> Vm {
+        self.node = Some(node.into());
+        self
+    }
+
+    pub fn with_cpu(mut self, sockets: u32, max_sockets: u32) -> Vm {
+        self.sockets = sockets;
+        self.max_sockets = Some(max_sockets);
+        self
+    }
+
+    pub fn with_memory(mut self, guest: &str, max_guest: &str) -> Vm {
+        self.memory = guest.into();
+        self.max_memory = Some(max_guest.into());
+        self
+    }
+
+    pub fn with_label(mut self, key: &str, value: &str) -> Vm {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Without an eviction strategy a drain deletes the VMI instead of migrating it.
+    pub fn without_eviction_strategy(mut self) -> Vm {
+        self.eviction = None;
+        self
+    }
+
+    pub fn with_login(mut self, user: &str, public_key: &str) -> Vm {
+        self.login = Some((user.into(), public_key.trim().into()));
+        self
+    }
+
+    /// The VirtualMachine object (namespace and ownership labels are added by the scope).
+    pub fn build(&self) -> Value {
+        let mut spec = json!({
+            "domain": {
+                "cpu": {"sockets": self.sockets, "cores": 1, "threads": 1},
+                "memory": {"guest": self.memory},
+                "devices": {"interfaces": self.nics.iter().map(Nic::interface).collect::<Vec<_>>()},
+            },
+            "networks": self.nics.iter().map(Nic::network).collect::<Vec<_>>(),
+            "volumes": self.volumes(),
+        });
+        let domain = &mut spec["domain"];
+        domain["devices"]["disks"] = json!([{"name": "rootdisk", "disk": {"bus": "virtio"}}]);
+        if let Some(max) = self.max_sockets {
+            domain["cpu"]["maxSockets"] = json!(max);
+        }
+        if let Some(max) = &self.max_memory {
+            domain["memory"]["maxGuest"] = json!(max);
+        }
+        if let Some(node) = &self.node {
+            spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
+        }
+        if let Some(strategy) = self.eviction {
+            spec["evictionStrategy"] = json!(strategy);
+        }
+        if self.os == GuestOs::Windows {
+            spec["accessCredentials"] = self.access_credentials();
+        }
+        let mut labels = self.labels.clone();
+        labels.insert("vstp.io/vm".into(), self.name.clone());
+        let mut template_meta = json!({"labels": labels});
+        if self.os == GuestOs::Windows {
+            template_meta["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
+        }
+        json!({
+            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+            "metadata": {"name": self.name, "labels": self.labels},
+            "spec": {"runStrategy": "Always", "template": {"metadata": template_meta, "spec": spec}},
+        })
+    }
+
+    /// The name of the Secret holding a Windows VM's login key.
+    pub fn key_secret(&self) -> String {
+        format!("{}-ssh-key", self.name)
+    }
+
+    fn volumes(&self) -> Vec<Value> {
+        let root = match &self.image {
+            Image::ContainerDisk(image) => {
+                json!({"name": "rootdisk", "containerDisk": {"image": image}})
+            }
+            Image::Pvc(claim) => {
+                json!({"name": "rootdisk", "persistentVolumeClaim": {"claimName": claim}})
+            }
+        };
+        let mut volumes = vec![root];
+        if self.os == GuestOs::Rhel {
+            volumes.push(json!({"name": "cloudinit", "cloudInitNoCloud": {
+                "userData": self.user_data(), "networkData": self.network_data()}}));
+        }
+        volumes
+    }
+
+    fn user_data(&self) -> String {
+        let mut text = String::from("#cloud-config\n");
+        if let Some((user, key)) = &self.login {
+            text += &format!("user: {user}\nssh_authorized_keys:\n  - {key}\n");
+        }
+        text
+    }
+
+    /// Network data v2: each secondary NIC matched by its MAC, with its static addresses.
+    fn network_data(&self) -> String {
+        let mut ethernets = serde_json::Map::new();
+        for nic in self.nics.iter().filter(|n| !n.addresses.is_empty()) {
+            let mut eth = json!({"addresses": nic.addresses});
+            if let Some(mac) = &nic.mac {
+                eth["match"] = json!({"macaddress": mac});
+            }
+            ethernets.insert(nic.name.clone(), eth);
+        }
+        let doc = json!({"version": 2, "ethernets": ethernets});
+        serde_saphyr::to_string(&doc).unwrap_or_default()
+    }
+
+    fn access_credentials(&self) -> Value {
+        let user = self
+            .login
+            .as_ref()
+            .map_or("Administrator", |l| l.0.as_str());
+        json!([{"sshPublicKey": {"source": {"secret": {"secretName": self.key_secret()}},
+            "propagationMethod": {"qemuGuestAgent": {"users": [user]}}}}])
+    }
+}
+
+/// A locally administered unicast MAC (02:…) derived from the VM and NIC names (FNV-1a), so a
+/// scenario knows its MACs before the VM exists.
+pub fn stable_mac(vm: &str, nic: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in vm.bytes().chain([b'/']).chain(nic.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = hash.to_be_bytes();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> Image {
+        Image::ContainerDisk("registry.example/rhel9:latest".into())
+    }
+
+    #[test]
+    fn a_bridge_nic_gets_a_stable_mac_and_its_addresses_by_that_mac() {
+        let vm = Vm::rhel("vm-a", image())
+            .with_nic(Nic::bridge("net1", "vlan10").with_addresses(&["10.200.0.1/24"]))
+            .with_login("cloud-user", "ssh-ed25519 AAAA test")
+            .build();
+        let spec = &vm["spec"]["template"]["spec"];
+        let mac = spec["domain"]["devices"]["interfaces"][1]["macAddress"]
+            .as_str()
+            .unwrap();
+        assert_eq!(mac, stable_mac("vm-a", "net1"));
+        assert!(mac.starts_with("02:"));
+        assert_eq!(spec["networks"][1]["multus"]["networkName"], "vlan10");
+        let data = spec["volumes"][1]["cloudInitNoCloud"]["networkData"]
+            .as_str()
+            .unwrap();
+        let data: Value = serde_saphyr::from_str(data).unwrap();
+        assert_eq!(data["ethernets"]["net1"]["match"]["macaddress"], mac);
+        assert_eq!(data["ethernets"]["net1"]["addresses"][0], "10.200.0.1/24");
+        let user = spec["volumes"][1]["cloudInitNoCloud"]["userData"]
+            .as_str()
+            .unwrap();
+        assert!(user.contains("ssh-ed25519 AAAA test"), "{user}");
+    }
+
+    #[test]
+    fn macs_differ_per_nic_and_per_vm() {
+        assert_ne!(stable_mac("a", "net1"), stable_mac("a", "net2"));
+        assert_ne!(stable_mac("a", "net1"), stable_mac("b", "net1"));
+    }
+
+    #[test]
+    fn windows_logs_in_through_access_credentials_and_hotplug_limits_are_set() {
+        let vm = Vm::windows("win", image())
+            .with_cpu(2, 4)
+            .with_memory("4Gi", "8Gi")
+            .with_login("Administrator", "ssh-ed25519 AAAA")
+            .build();
+        let spec = &vm["spec"]["template"]["spec"];
+        assert_eq!(spec["domain"]["cpu"]["maxSockets"], 4);
+        assert_eq!(spec["domain"]["memory"]["maxGuest"], "8Gi");
+        assert_eq!(
+            spec["accessCredentials"][0]["sshPublicKey"]["source"]["secret"]["secretName"],
+            "win-ssh-key"
+        );
+        assert_eq!(
+            vm["spec"]["template"]["metadata"]["annotations"]["vm.kubevirt.io/os"],
+            "windows2k22"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! API calls survive a busy or flapping API server: 429 and 5xx answers and broken
+//! connections are retried with backoff (honouring the server's retry hint when it gives one);
+//! every other answer is final.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Attempts per call; with the backoff below that is about 15 s of trouble tolerated.
+const ATTEMPTS: u32 = 7;
+
+/// Runs `call` until it succeeds, fails for good, or has been tried [`ATTEMPTS`] times.
+pub async fn retrying<T, F, Fut>(mut call: F) -> kube::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = kube::Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tokio::time::sleep(pause(attempt, &e)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Whether the error is the server or the network having trouble rather than an answer.
+pub fn transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Backoff from 0.2 s doubling to 5 s; a 429 whose message carries "retry after N" waits N.
+fn pause(attempt: u32, error: &kube::Error) -> Duration {
+    let backoff = Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let hinted = match error {
+        kube::Error::Api(status) if status.code == 429 => status
+            .details
+            .as_ref()
+            .map(|d| d.retry_after_seconds)
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(s.into()))
+            .or_else(|| retry_hint(&status.message)),
+        _ => None,
+    };
+    hinted.unwrap_or(backoff).min(Duration::from_secs(5))
+}
+
+/// The seconds in "… retry after 3s …" / "Retry-After: 3", the forms API servers use.
+fn retry_hint(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find("retry after").map(|i| i + "retry after".len());
+    let at = at.or_else(|| lower.find("retry-after:").map(|i| i + "retry-after:".len()))?;
+    let digits: String = lower[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(message, "TooManyRequests")
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn only_throttling_and_server_errors_are_retried() {
+        assert!(transient(&api_error(429, "")));
+        assert!(transient(&api_error(503, "")));
+        assert!(!transient(&api_error(404, "")));
+        assert!(!transient(&api_error(409, "")));
+    }
+
+    #[test]
+    fn a_retry_hint_sets_the_pause() {
+        let e = api_error(429, "the server is busy, retry after 3s");
+        assert_eq!(pause(1, &e), Duration::from_secs(3));
+        assert_eq!(pause(1, &api_error(503, "")), Duration::from_millis(200));
+        assert_eq!(pause(9, &api_error(503, "")), Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_call_is_retried_until_it_succeeds() {
+        let mut calls = 0;
+        let result = retrying(|| {
+            calls += 1;
+            let answer = if calls < 3 {
+                Err(api_error(500, "boom"))
+            } else {
+                Ok(calls)
+            };
+            async move { answer }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 3);
+    }
+}

@@ -1,0 +1,224 @@
+//! What one scenario owns on the cluster, and how it is given back. Every object carries the
+//! run and scenario labels; namespaced objects live in the scenario's own namespace; the
+//! cluster-scoped ones (NNCP, MigrationPolicy, CUDN) are remembered in creation order and torn
+//! down symmetrically; nodes it cordoned are uncordoned. Teardown runs on every outcome.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use kube::api::{DeleteParams, PostParams};
+use serde_json::{json, Value};
+
+use super::budget::{Budgets, Wait};
+use super::kinds::{self, Kind};
+use super::retry::retrying;
+use super::teardown;
+use super::wait::to_value;
+
+pub const RUN_LABEL: &str = "vstp.io/run-id";
+pub const SCENARIO_LABEL: &str = "vstp.io/scenario";
+/// OVN-Kubernetes only lets a primary UDN serve a namespace labelled so at creation.
+pub const PRIMARY_UDN_LABEL: &str = "k8s.ovn.org/primary-user-defined-network";
+
+/// How the scenario's namespace is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NamespaceKind {
+    #[default]
+    Plain,
+    /// Labelled for a primary user-defined network.
+    PrimaryUdn,
+}
+
+pub struct Scope {
+    client: kube::Client,
+    run_id: String,
+    scenario: String,
+    ns: String,
+    pub budgets: Budgets,
+    owned: Mutex<Vec<(Kind, String)>>,
+    cordoned: Mutex<Vec<String>>,
+}
+
+impl Scope {
+    /// Creates the scenario's namespace `vstp-<run-id>-<scenario>`.
+    pub async fn open(
+        client: &kube::Client,
+        run_id: &str,
+        scenario: &str,
+        kind: NamespaceKind,
+        budgets: Budgets,
+    ) -> anyhow::Result<Scope> {
+        let scope = Scope {
+            client: client.clone(),
+            run_id: run_id.to_string(),
+            scenario: scenario.to_string(),
+            ns: namespace_name(run_id, scenario),
+            budgets,
+            owned: Mutex::new(Vec::new()),
+            cordoned: Mutex::new(Vec::new()),
+        };
+        let mut labels = scope.labels();
+        if kind == NamespaceKind::PrimaryUdn {
+            labels.insert(PRIMARY_UDN_LABEL.into(), String::new());
+        }
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": scope.ns, "labels": labels}});
+        create_raw(client, &kinds::NAMESPACE, "", namespace)
+            .await
+            .with_context(|| format!("cannot create the scenario's namespace {}", scope.ns))?;
+        Ok(scope)
+    }
+
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    pub fn ns(&self) -> &str {
+        &self.ns
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The labels every object of this scenario carries.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (RUN_LABEL.to_string(), self.run_id.clone()),
+            (SCENARIO_LABEL.to_string(), self.scenario.clone()),
+        ])
+    }
+
+    /// A name unique to this run for a cluster-scoped object: `<base>-<run salt>`.
+    pub fn cluster_name(&self, base: &str) -> String {
+        let salt = self.run_id.rsplit('-').next().unwrap_or("");
+        format!("{base}-{salt}")
+    }
+
+    /// Creates `object` of `kind`, labelled, in this scenario's namespace when namespaced;
+    /// remembers cluster-scoped objects for teardown. Returns the created object.
+    pub async fn create(&self, kind: Kind, mut object: Value) -> anyhow::Result<Value> {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let labels = &mut object["metadata"]["labels"];
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        for (k, v) in self.labels() {
+            labels[k] = json!(v);
+        }
+        if kind.namespaced {
+            object["metadata"]["namespace"] = json!(self.ns);
+        } else {
+            self.owned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((kind, name.clone()));
+        }
+        create_raw(&self.client, &kind, &self.ns, object)
+            .await
+            .with_context(|| format!("cannot create {} {name}", kind.kind))
+    }
+
+    /// Records that this scenario cordoned `node`, so teardown uncordons it.
+    pub fn cordoned(&self, node: &str) {
+        let mut nodes = self.cordoned.lock().unwrap_or_else(|p| p.into_inner());
+        if !nodes.iter().any(|n| n == node) {
+            nodes.push(node.to_string());
+        }
+    }
+
+    /// Gives everything back: uncordons nodes, deletes the namespace and waits until it is
+    /// gone, then removes cluster-scoped objects newest first. Keeps going past failures and
+    /// reports them all at the end.
+    pub async fn teardown(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let nodes = std::mem::take(&mut *self.cordoned.lock().unwrap_or_else(|p| p.into_inner()));
+        for node in nodes {
+            if let Err(e) = super::nodes::uncordon(&self.client, &node).await {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        let deletion = self.budgets.of(Wait::Deletion);
+        if let Err(e) =
+            teardown::delete_and_wait(&self.client, kinds::NAMESPACE, "", &self.ns, deletion).await
+        {
+            problems.push(format!("{e:#}"));
+        }
+        let owned = std::mem::take(&mut *self.owned.lock().unwrap_or_else(|p| p.into_inner()));
+        for (kind, name) in owned.into_iter().rev() {
+            if let Err(e) = teardown::remove(&self.client, kind, &name, &self.budgets).await {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "teardown of {} left things behind: {}",
+                self.ns,
+                problems.join("; ")
+            )
+        }
+    }
+}
+
+/// `vstp-<run-id>-<scenario>`, cut to the 63 characters a namespace name may have.
+fn namespace_name(run_id: &str, scenario: &str) -> String {
+    let mut name: String = format!("vstp-{run_id}-{scenario}")
+        .chars()
+        .take(63)
+        .collect();
+    while name.ends_with('-') {
+        name.pop();
+    }
+    name
+}
+
+pub(crate) async fn create_raw(
+    client: &kube::Client,
+    kind: &Kind,
+    ns: &str,
+    object: Value,
+) -> anyhow::Result<Value> {
+    let object: kube::api::DynamicObject =
+        serde_json::from_value(object).context("the object does not have a Kubernetes shape")?;
+    let api = kind.api(client, ns);
+    let params = PostParams::default();
+    let created = retrying(|| api.create(&params, &object)).await?;
+    Ok(to_value(&created))
+}
+
+/// Deletes `name` of `kind` now (foreground), treating "already gone" as done.
+pub(crate) async fn delete(
+    client: &kube::Client,
+    kind: &Kind,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let api = kind.api(client, ns);
+    let params = DeleteParams::foreground();
+    match retrying(|| api.delete(name, &params)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot delete {} {name}", kind.kind)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_names_fit_and_end_cleanly() {
+        assert_eq!(
+            namespace_name("20261129-214003-ab12", "bridge-vlan-swap"),
+            "vstp-20261129-214003-ab12-bridge-vlan-swap"
+        );
+        let long = namespace_name("20261129-214003-ab12", &"x-".repeat(40));
+        assert!(long.len() <= 63 && !long.ends_with('-'), "{long}");
+    }
+}

@@ -1,0 +1,245 @@
+//! What must hold across a live operation, captured once before it and checked after: the
+//! guest did not reboot (boot id, uptime growing), it is the same VMI (UID), the sentinel
+//! process lives with the same PID, and every interface keeps its MAC, both in the guest and
+//! in the VMI status. A failure names every invariant that broke, with before and after.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use super::access::Guest;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invariants {
+    pub boot_id: String,
+    pub uptime: f64,
+    pub vmi_uid: String,
+    pub sentinel: u32,
+    /// Guest interface name → MAC.
+    pub guest_macs: BTreeMap<String, String>,
+    /// VMI status interface name → MAC and pod-side interface name.
+    pub status_macs: BTreeMap<String, String>,
+}
+
+/// One invariant that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub invariant: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct NotPreserved {
+    pub vm: String,
+    pub broken: Vec<Broken>,
+}
+
+impl fmt::Display for NotPreserved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} did not keep what a live operation must keep:",
+            self.vm
+        )?;
+        for b in &self.broken {
+            write!(
+                f,
+                "\n  - {}: before {}, after {}",
+                b.invariant, b.before, b.after
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Invariants {
+    /// Records the invariants of `guest`, whose VMI object is `vmi`; starts the sentinel.
+    pub async fn capture(guest: &Guest, vmi: &Value) -> anyhow::Result<Invariants> {
+        let sentinel = guest.start_sentinel().await?;
+        Ok(Invariants {
+            boot_id: guest.boot_id().await?,
+            uptime: guest.uptime().await?,
+            vmi_uid: vmi["metadata"]["uid"].as_str().unwrap_or("").into(),
+            sentinel,
+            guest_macs: guest_macs(guest).await?,
+            status_macs: status_macs(vmi),
+        })
+    }
+
+    /// Checks every invariant again; `vmi` is the VMI object after the operation.
+    pub async fn assert_preserved(&self, guest: &Guest, vmi: &Value) -> anyhow::Result<()> {
+        let after = Observed {
+            boot_id: guest.boot_id().await?,
+            uptime: guest.uptime().await?,
+            vmi_uid: vmi["metadata"]["uid"].as_str().unwrap_or("").into(),
+            sentinel_alive: guest.alive(self.sentinel).await?,
+            guest_macs: guest_macs(guest).await?,
+            status_macs: status_macs(vmi),
+        };
+        let broken = self.compare(&after);
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(NotPreserved {
+                vm: guest.name().into(),
+                broken,
+            }
+            .into())
+        }
+    }
+
+    /// The invariants `after` breaks.
+    pub fn compare(&self, after: &Observed) -> Vec<Broken> {
+        let mut broken = Vec::new();
+        let mut check = |invariant, held: bool, before: String, after: String| {
+            if !held {
+                broken.push(Broken {
+                    invariant,
+                    before,
+                    after,
+                });
+            }
+        };
+        check(
+            "boot id (the guest rebooted)",
+            self.boot_id == after.boot_id,
+            self.boot_id.clone(),
+            after.boot_id.clone(),
+        );
+        check(
+            "uptime (it went backwards: the guest restarted)",
+            after.uptime >= self.uptime,
+            format!("{:.1}s", self.uptime),
+            format!("{:.1}s", after.uptime),
+        );
+        check(
+            "VMI UID (the VMI was recreated)",
+            self.vmi_uid == after.vmi_uid,
+            self.vmi_uid.clone(),
+            after.vmi_uid.clone(),
+        );
+        check(
+            "sentinel process",
+            after.sentinel_alive,
+            format!("PID {} running", self.sentinel),
+            format!("PID {} gone", self.sentinel),
+        );
+        check(
+            "MACs in the guest",
+            self.guest_macs == after.guest_macs,
+            format!("{:?}", self.guest_macs),
+            format!("{:?}", after.guest_macs),
+        );
+        check(
+            "MACs in the VMI status",
+            self.status_macs == after.status_macs,
+            format!("{:?}", self.status_macs),
+            format!("{:?}", after.status_macs),
+        );
+        broken
+    }
+}
+
+/// The same facts, read after the operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub boot_id: String,
+    pub uptime: f64,
+    pub vmi_uid: String,
+    pub sentinel_alive: bool,
+    pub guest_macs: BTreeMap<String, String>,
+    pub status_macs: BTreeMap<String, String>,
+}
+
+/// Interfaces with a hardware address (loopback has none worth keeping).
+async fn guest_macs(guest: &Guest) -> anyhow::Result<BTreeMap<String, String>> {
+    Ok(guest
+        .interfaces()
+        .await?
+        .into_iter()
+        .filter(|i| !i.mac.is_empty() && i.mac != "00:00:00:00:00:00")
+        .map(|i| (i.name, i.mac))
+        .collect())
+}
+
+/// `status.interfaces[].name → "mac (pod interface)"` of a VMI: the interface's identity as
+/// KubeVirt reports it.
+pub fn status_macs(vmi: &Value) -> BTreeMap<String, String> {
+    vmi["status"]["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            let mac = i["mac"].as_str()?.to_lowercase();
+            let identity = match i["podInterfaceName"].as_str() {
+                Some(pod) => format!("{mac} ({pod})"),
+                None => mac,
+            };
+            Some((i["name"].as_str()?.to_string(), identity))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn before() -> Invariants {
+        Invariants {
+            boot_id: "b1".into(),
+            uptime: 100.0,
+            vmi_uid: "u1".into(),
+            sentinel: 42,
+            guest_macs: BTreeMap::from([("eth1".into(), "02:00:00:00:00:01".into())]),
+            status_macs: BTreeMap::from([("net1".into(), "02:00:00:00:00:01".into())]),
+        }
+    }
+
+    fn same() -> Observed {
+        let b = before();
+        Observed {
+            boot_id: b.boot_id,
+            uptime: 130.0,
+            vmi_uid: b.vmi_uid,
+            sentinel_alive: true,
+            guest_macs: b.guest_macs,
+            status_macs: b.status_macs,
+        }
+    }
+
+    #[test]
+    fn nothing_breaks_when_everything_holds() {
+        assert_eq!(before().compare(&same()), vec![]);
+    }
+
+    #[test]
+    fn a_reboot_with_a_new_mac_names_each_broken_invariant_with_both_values() {
+        let mut after = same();
+        after.boot_id = "b2".into();
+        after.uptime = 3.0;
+        after.sentinel_alive = false;
+        after
+            .status_macs
+            .insert("net1".into(), "02:00:00:00:00:99".into());
+        let broken = before().compare(&after);
+        let names: Vec<&str> = broken.iter().map(|b| b.invariant).collect();
+        assert_eq!(
+            names,
+            [
+                "boot id (the guest rebooted)",
+                "uptime (it went backwards: the guest restarted)",
+                "sentinel process",
+                "MACs in the VMI status"
+            ]
+        );
+        let text = NotPreserved {
+            vm: "vm-a".into(),
+            broken,
+        }
+        .to_string();
+        assert!(text.contains("before b1, after b2"), "{text}");
+        assert!(text.contains("02:00:00:00:00:99"), "{text}");
+    }
+}

@@ -1,0 +1,180 @@
+//! What the harness asks a guest, in either dialect: boot identity, processes, interfaces,
+//! reachability, TCP, CPU and memory. Each probe sends the dialect's real command and reads
+//! the answer with the dialect's strict parser.
+
+use std::net::IpAddr;
+
+use anyhow::Context as _;
+
+use super::access::Guest;
+use super::{linux, windows, Interface};
+use crate::scenarios::GuestOs;
+
+/// Echo requests per reachability probe: enough to ride over one lost packet, few enough to
+/// keep a negative probe short (each unanswered request waits a second).
+const ECHOES: u32 = 3;
+
+impl Guest {
+    /// The identity of the current boot: the kernel's boot id on Linux, the last boot time on
+    /// Windows. It changes exactly when the guest reboots.
+    pub async fn boot_id(&self) -> anyhow::Result<String> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::boot_id(&self.ok(linux::BOOT_ID).await?)?,
+            GuestOs::Windows => {
+                windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?.to_rfc3339()
+            }
+        })
+    }
+
+    /// Seconds since boot.
+    pub async fn uptime(&self) -> anyhow::Result<f64> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::uptime(&self.ok(linux::UPTIME).await?)?,
+            GuestOs::Windows => {
+                let booted = windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?;
+                let since = chrono::Utc::now().signed_duration_since(booted);
+                since.num_milliseconds() as f64 / 1000.0
+            }
+        })
+    }
+
+    /// Starts a long-lived idle process whose PID must survive whatever the scenario does.
+    pub async fn start_sentinel(&self) -> anyhow::Result<u32> {
+        let (command, read): (String, fn(&str) -> _) = match self.os {
+            GuestOs::Rhel => (linux::start_background("sleep infinity"), linux::pid),
+            GuestOs::Windows => (windows::start_process("notepad.exe"), windows::pid),
+        };
+        Ok(read(&self.ok(&command).await?)?)
+    }
+
+    /// Starts a workload that keeps re-writing `megabytes` of memory, so that a live
+    /// migration cannot converge by pre-copy alone. Returns its PID.
+    pub async fn start_memory_dirtier(&self, megabytes: u32) -> anyhow::Result<u32> {
+        let command = match self.os {
+            GuestOs::Rhel => linux::start_background(&format!(
+                "stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"
+            )),
+            GuestOs::Windows => windows::start_process("C:\\vstp\\memdirty.exe"),
+        };
+        let out = self.ok(&command).await?;
+        Ok(match self.os {
+            GuestOs::Rhel => linux::pid(&out)?,
+            GuestOs::Windows => windows::pid(&out)?,
+        })
+    }
+
+    /// Ends a process the scenario started.
+    pub async fn stop(&self, pid: u32) -> anyhow::Result<()> {
+        let command = match self.os {
+            GuestOs::Rhel => format!("kill {pid}"),
+            GuestOs::Windows => format!("Stop-Process -Id {pid}"),
+        };
+        self.ok(&command).await.map(drop)
+    }
+
+    pub async fn alive(&self, pid: u32) -> anyhow::Result<bool> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::exists(&self.exec(&linux::process_exists(pid)).await?)?,
+            GuestOs::Windows => windows::exists(&self.exec(&windows::process_exists(pid)).await?)?,
+        })
+    }
+
+    /// The guest's interfaces with MACs, link state and addresses.
+    pub async fn interfaces(&self) -> anyhow::Result<Vec<Interface>> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::interfaces(&self.ok(linux::IP_ADDR).await?)?,
+            GuestOs::Windows => {
+                let adapters = self.ok(windows::ADAPTERS).await?;
+                let addresses = self.ok(windows::ADDRESSES).await?;
+                windows::interfaces(&adapters, &addresses)?
+            }
+        })
+    }
+
+    /// The guest interface with `mac`, or an error listing what the guest has.
+    pub async fn interface_with_mac(&self, mac: &str) -> anyhow::Result<Interface> {
+        let all = self.interfaces().await?;
+        let mac = mac.to_lowercase();
+        let names: Vec<String> = all
+            .iter()
+            .map(|i| format!("{} {}", i.name, i.mac))
+            .collect();
+        all.into_iter().find(|i| i.mac == mac).with_context(|| {
+            format!(
+                "{} has no interface with MAC {mac}; it has {names:?}",
+                self.name()
+            )
+        })
+    }
+
+    /// Whether any of a few echo requests to `address` is answered.
+    pub async fn reaches(&self, address: IpAddr) -> anyhow::Result<bool> {
+        Ok(match self.os {
+            GuestOs::Rhel => {
+                let out = self.exec(&linux::ping(address, ECHOES, None)).await?;
+                let summary = linux::ping_summary(&out.stdout)
+                    .with_context(|| format!("ping exited {}: {}", out.code, out.stderr))?;
+                summary.received > 0
+            }
+            GuestOs::Windows => {
+                let command = windows::test_connection(address, ECHOES);
+                windows::answered(&self.ok(&command).await?)?
+            }
+        })
+    }
+
+    /// Asserts `address` answers (positive probe).
+    pub async fn assert_reaches(&self, address: IpAddr) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.reaches(address).await?,
+            "{} does not reach {address}: all {ECHOES} echo requests were lost",
+            self.name()
+        );
+        Ok(())
+    }
+
+    /// Asserts `address` does not answer: every echo request lost (negative probe).
+    pub async fn assert_isolated_from(&self, address: IpAddr) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.reaches(address).await?,
+            "{} still reaches {address}, which it must not",
+            self.name()
+        );
+        Ok(())
+    }
+
+    pub async fn cpu_count(&self) -> anyhow::Result<u32> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::nproc(&self.ok(linux::NPROC).await?)?,
+            GuestOs::Windows => windows::nproc(&self.ok(windows::NPROC).await?)?,
+        })
+    }
+
+    /// Memory the guest sees, in bytes.
+    pub async fn memory_bytes(&self) -> anyhow::Result<u64> {
+        Ok(match self.os {
+            GuestOs::Rhel => linux::meminfo_total(&self.ok(linux::MEMTOTAL).await?)?,
+            GuestOs::Windows => windows::total_memory(&self.ok(windows::TOTAL_MEMORY).await?)?,
+        })
+    }
+
+    /// Starts a TCP listener on `port` (Linux guests); returns its PID.
+    pub async fn listen(&self, port: u16) -> anyhow::Result<u32> {
+        Ok(linux::pid(&self.ok(&linux::listen(port)).await?)?)
+    }
+
+    /// Opens a TCP connection to `address`:`port` and keeps it open; returns the client PID.
+    pub async fn hold_connection(&self, address: IpAddr, port: u16) -> anyhow::Result<u32> {
+        Ok(linux::pid(
+            &self.ok(&linux::hold_connection(address, port)).await?,
+        )?)
+    }
+
+    /// Whether an established TCP connection to `address`:`port` exists in this guest.
+    pub async fn connected_to(&self, address: IpAddr, port: u16) -> anyhow::Result<bool> {
+        let connections = linux::established(&self.ok(linux::ESTABLISHED).await?)?;
+        Ok(connections
+            .iter()
+            .any(|(_, peer)| peer.ip() == address && peer.port() == port))
+    }
+}
