@@ -136,28 +136,34 @@ impl Watch {
         let mut from = self.since.clone();
         let mut failures = 0u32;
         loop {
-            let version = match self.list(&api, seen).await {
-                Ok(version) => version,
-                Err(_) => {
-                    failures += 1;
-                    backoff(failures).await;
-                    continue;
-                }
+            // From a given version the watch replays every change in order, starting from
+            // nothing seen; a list would show the present first and the past after it.
+            let version = match from.take() {
+                Some(since) => since,
+                None => match self.list(&api, seen).await {
+                    Ok(version) => version,
+                    Err(_) => {
+                        failures += 1;
+                        backoff(failures).await;
+                        continue;
+                    }
+                },
             };
             if let Some(found) = check(&lock(seen)) {
                 return found;
             }
-            let mut resume = from.take().unwrap_or(version);
-            // Follows one watch stream after another; a stream that ends resumes from the last
-            // version seen, an expired version (410) starts over from a fresh list.
+            let mut resume = version;
+            // Follows one watch stream after another; a stream that ends or cannot start resumes
+            // from the last version seen, an expired version (410) starts over from a list.
             loop {
                 let params = self.watch_params();
                 let stream = match api.watch(&params, &resume).await {
                     Ok(stream) => stream,
+                    Err(kube::Error::Api(status)) if status.code == 410 => break,
                     Err(_) => {
                         failures += 1;
                         backoff(failures).await;
-                        break;
+                        continue;
                     }
                 };
                 let mut stream = std::pin::pin!(stream);

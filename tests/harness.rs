@@ -1,0 +1,310 @@
+//! The harness library against a standalone simulator used as a real cluster would be
+//! (`--target cluster` with its kubeconfig): what a run leaves behind, teardown on failure and
+//! on Ctrl-C, diagnostics, drain, and waits that time out.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use kube::api::ListParams;
+use serde_json::Value;
+use vstp::cluster::scope::RUN_LABEL;
+use vstp::cluster::wait::{to_value, Watch};
+use vstp::cluster::{kinds, nodes, setups, NamespaceKind, TargetKind, TargetOptions};
+use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
+use vstp::scenarios::{self, GuestOs, Implementation};
+
+/// A simulator on its own runtime, as `vstp sim serve` would run, with a kubeconfig file.
+struct Standalone {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+    kubeconfig: PathBuf,
+    _sim: vstp_sim::SimHandle,
+    dir: PathBuf,
+}
+
+impl Standalone {
+    fn start(name: &str) -> Standalone {
+        let dir = std::env::temp_dir().join(format!("vstp-harness-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let sim = runtime.block_on(async {
+            let config = vstp_sim::SimConfig::cluster(Default::default()).unwrap();
+            vstp_sim::Sim::start(config).await.unwrap()
+        });
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, sim.kubeconfig()).unwrap();
+        let client = runtime.block_on(async {
+            let file = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+            let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+                .await
+                .unwrap();
+            kube::Client::try_from(config).unwrap()
+        });
+        Standalone {
+            runtime,
+            client,
+            kubeconfig,
+            _sim: sim,
+            dir,
+        }
+    }
+
+    fn config(&self) -> RunConfig {
+        let options = TargetOptions {
+            target: TargetKind::Cluster,
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: None,
+        };
+        let mut config = RunConfig::new(options, true);
+        config.junit_path = self.dir.join("junit.xml");
+        config.artifacts = self.dir.join("artifacts");
+        config.handle_signals = false;
+        config
+    }
+
+    /// Names of every object of `kind` labelled with `run_id`.
+    fn labelled(&self, kind: kinds::Kind, run_id: &str) -> Vec<String> {
+        let params = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
+        let listed = self
+            .runtime
+            .block_on(kind.all(&self.client).list(&params))
+            .unwrap();
+        listed
+            .items
+            .iter()
+            .filter_map(|o| o.metadata.name.clone())
+            .collect()
+    }
+
+    /// Asserts nothing the run labelled is left, and no node stays cordoned.
+    fn assert_nothing_left(&self, run_id: &str) {
+        for kind in [
+            kinds::NAMESPACE,
+            kinds::NNCP,
+            kinds::MIGRATION_POLICY,
+            kinds::VM,
+            kinds::NAD,
+        ] {
+            let left = self.labelled(kind, run_id);
+            assert!(left.is_empty(), "{} left behind: {left:?}", kind.plural);
+        }
+        let nodes = self
+            .runtime
+            .block_on(kinds::NODE.all(&self.client).list(&Default::default()))
+            .unwrap();
+        let cordoned: Vec<Value> = nodes
+            .items
+            .iter()
+            .map(to_value)
+            .filter(|n| n["spec"]["unschedulable"] == true)
+            .collect();
+        assert!(cordoned.is_empty(), "cordoned nodes left: {cordoned:?}");
+    }
+
+    /// Whether any worker still has interface `name` in its NodeNetworkState.
+    fn interface_on_nodes(&self, name: &str) -> bool {
+        let nns = vstp::cluster::kinds::Kind {
+            group: "nmstate.io",
+            version: "v1beta1",
+            kind: "NodeNetworkState",
+            plural: "nodenetworkstates",
+            namespaced: false,
+        };
+        let listed = self
+            .runtime
+            .block_on(nns.all(&self.client).list(&Default::default()))
+            .unwrap();
+        listed.items.iter().map(to_value).any(|s| {
+            s["status"]["currentState"]["interfaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|i| i["name"] == name)
+        })
+    }
+}
+
+fn execute(run: Run) -> RunReport {
+    let args = libtest_mimic::Arguments {
+        test_threads: Some(1),
+        quiet: true,
+        ..Default::default()
+    };
+    run.execute(&args)
+}
+
+fn outcome(report: &RunReport) -> Outcome {
+    report.cases[0].outcome_now().0
+}
+
+/// The catalogue's own scenario `slug`, with its STP row.
+fn catalogued(slug: &str) -> Planned {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    all.into_iter()
+        .find(|p| p.scenario.slug == slug)
+        .unwrap_or_else(|| panic!("no scenario {slug}"))
+}
+
+/// A catalogue row run with a test body instead of its own.
+fn with_body(body: scenarios::Body) -> Planned {
+    let mut planned = catalogued("bridge-vlan-swap");
+    planned.scenario.implementation = Implementation::Automated(body);
+    planned.scenario.budget = Duration::from_secs(60);
+    planned
+}
+
+#[test]
+fn a_run_leaves_nothing_labelled_with_its_run_id_and_hands_node_networking_back() {
+    let sim = Standalone::start("leftovers");
+    let config = sim.config();
+    let run_id = config.run_id.clone();
+    let report = execute(Run::new(config, vec![catalogued("bridge-vlan-swap")]).unwrap());
+    assert_eq!(outcome(&report), Outcome::Passed);
+    sim.assert_nothing_left(&run_id);
+    assert!(
+        !sim.interface_on_nodes("br-vstp"),
+        "the scenario's bridge is still on a node"
+    );
+}
+
+static INTERRUPTER: OnceLock<Interrupter> = OnceLock::new();
+
+/// Sets up node networking and a VM, cordons a node, then is interrupted mid-way.
+fn interrupted_mid_scenario(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let target = ctx.target().await?;
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        setups::bridged_vlans(&scope, &target.profile).await?;
+        let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
+        let running = ctx.start(&scope, &vm).await?;
+        let workers = nodes::workers(scope.client()).await?;
+        let idle = workers.iter().find(|w| *w != running.node()).unwrap();
+        nodes::cordon(&scope, idle).await?;
+        ctx.step("cordoned a node, now waiting forever");
+        INTERRUPTER.get().expect("set").interrupt("SIGINT");
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn a_ctrl_c_mid_scenario_leaves_nothing_behind_and_uncordons_nodes() {
+    let sim = Standalone::start("interrupt");
+    let config = sim.config();
+    let run_id = config.run_id.clone();
+    let run = Run::new(config, vec![with_body(interrupted_mid_scenario)]).unwrap();
+    INTERRUPTER
+        .set(run.interrupter())
+        .ok()
+        .expect("one interrupt test");
+    let report = execute(run);
+    let Outcome::Error(message) = outcome(&report) else {
+        panic!("not an error: {:?}", outcome(&report))
+    };
+    assert!(message.contains("interrupted by SIGINT"), "{message}");
+    sim.assert_nothing_left(&run_id);
+    assert!(!sim.interface_on_nodes("br-vstp"));
+}
+
+/// Boots a VM, then fails an assertion.
+fn fails_after_boot(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
+        let running = ctx.start(&scope, &vm).await?;
+        running.guest.boot_id().await?;
+        anyhow::bail!("the guest was expected to answer differently")
+    }
+    .boxed()
+}
+
+#[test]
+fn a_failure_saves_diagnostics_before_teardown_and_names_their_folder() {
+    let sim = Standalone::start("diagnostics");
+    let config = sim.config();
+    let run_id = config.run_id.clone();
+    let report = execute(Run::new(config, vec![with_body(fails_after_boot)]).unwrap());
+    let Outcome::Failed(message) = outcome(&report) else {
+        panic!("not a failure: {:?}", outcome(&report))
+    };
+    let folder = message
+        .lines()
+        .find_map(|l| l.strip_prefix("diagnostics: "))
+        .unwrap_or_else(|| panic!("no diagnostics path in {message}"));
+    let folder = PathBuf::from(folder);
+    let vms = std::fs::read_to_string(folder.join("virtualmachines.yaml")).unwrap();
+    assert!(vms.contains("name: vm-a"), "{vms}");
+    let vmis = std::fs::read_to_string(folder.join("virtualmachineinstances.yaml")).unwrap();
+    assert!(vmis.contains("AgentConnected"), "{vmis}");
+    let transcript = std::fs::read_to_string(folder.join("guest-vm-a.txt")).unwrap();
+    assert!(transcript.contains("boot_id"), "{transcript}");
+    sim.assert_nothing_left(&run_id);
+}
+
+/// Drains the VM's node: the VM migrates away, the node ends cordoned and empty.
+fn drains_a_node(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
+        let running = ctx.start(&scope, &vm).await?;
+        let node = running.node().to_string();
+        let budget = scope.budgets.of(vstp::cluster::Wait::Drain);
+        nodes::drain(&scope, &node, budget).await?;
+        anyhow::ensure!(
+            nodes::is_cordoned(scope.client(), &node).await?,
+            "not cordoned"
+        );
+        let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), "vm-a")
+            .until_object("vm-a to run elsewhere", budget, |v| {
+                v["status"]["nodeName"].as_str().is_some_and(|n| n != node)
+                    && v["status"]["migrationState"]["completed"] == true
+            })
+            .await?;
+        ctx.step(format!("moved to {}", vmi["status"]["nodeName"]));
+        running.guest.reconnect().await;
+        running.guest.boot_id().await?;
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn a_drain_evicts_through_the_api_and_the_node_is_uncordoned_by_teardown() {
+    let sim = Standalone::start("drain");
+    let config = sim.config();
+    let run_id = config.run_id.clone();
+    let report = execute(Run::new(config, vec![with_body(drains_a_node)]).unwrap());
+    assert_eq!(outcome(&report), Outcome::Passed);
+    sim.assert_nothing_left(&run_id);
+}
+
+#[test]
+fn a_wait_that_times_out_names_what_it_awaited_and_what_it_saw() {
+    let sim = Standalone::start("timeout");
+    let error = sim.runtime.block_on(async {
+        Watch::object(&sim.client, kinds::NODE, "", "worker-0")
+            .until_object(
+                "worker-0 to become a control plane",
+                Duration::from_millis(500),
+                |n| n["metadata"]["labels"]["node-role.kubernetes.io/control-plane"].is_string(),
+            )
+            .await
+            .unwrap_err()
+    });
+    let text = error.to_string();
+    assert!(
+        text.contains("waiting for worker-0 to become a control plane"),
+        "{text}"
+    );
+    assert!(text.contains("Node [metadata.name=worker-0]"), "{text}");
+    assert!(
+        text.contains("worker-0: ") && text.contains("Ready=True"),
+        "{text}"
+    );
+}
