@@ -11,8 +11,9 @@ use futures::FutureExt;
 use kube::api::ListParams;
 use serde_json::Value;
 use vstp::cluster::scope::RUN_LABEL;
+use vstp::cluster::sweep::{self, Leftovers};
 use vstp::cluster::wait::{to_value, Watch};
-use vstp::cluster::{kinds, nodes, setups, NamespaceKind, TargetKind, TargetOptions};
+use vstp::cluster::{kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions};
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
 use vstp::scenarios::{self, GuestOs, Implementation};
 
@@ -306,5 +307,58 @@ fn a_wait_that_times_out_names_what_it_awaited_and_what_it_saw() {
     assert!(
         text.contains("worker-0: ") && text.contains("Ready=True"),
         "{text}"
+    );
+}
+
+/// What a crashed run leaves: a namespace with a VM's NAD, node networking, a cordon.
+async fn crash_leftovers(client: &kube::Client, run_id: &str) -> anyhow::Result<()> {
+    let budgets = vstp::cluster::Budgets::of_sim(client).await?;
+    let scope = Scope::open(client, run_id, "crashed", NamespaceKind::Plain, budgets).await?;
+    setups::bridged_vlans(&scope, &vstp::cluster::Profile::default()).await?;
+    nodes::cordon(&scope, "worker-2").await?;
+    Ok(())
+}
+
+#[test]
+fn cleanup_removes_exactly_what_one_run_left_and_uncordons_its_nodes() {
+    let sim = Standalone::start("cleanup");
+    sim.runtime
+        .block_on(crash_leftovers(&sim.client, "20261129-000000-dead"))
+        .unwrap();
+    let other = sim.runtime.block_on(async {
+        let budgets = vstp::cluster::Budgets::of_sim(&sim.client).await.unwrap();
+        Scope::open(
+            &sim.client,
+            "20261129-000000-beef",
+            "alive",
+            NamespaceKind::Plain,
+            budgets,
+        )
+        .await
+        .unwrap()
+    });
+    let swept = sim.runtime.block_on(async {
+        let budgets = vstp::cluster::Budgets::of_sim(&sim.client).await.unwrap();
+        sweep::sweep(
+            &sim.client,
+            &Leftovers::Run("20261129-000000-dead".into()),
+            &budgets,
+        )
+        .await
+    });
+    assert!(swept.problems.is_empty(), "{:?}", swept.problems);
+    assert!(
+        swept
+            .removed
+            .iter()
+            .any(|r| r.starts_with("NodeNetworkConfigurationPolicy")),
+        "{:?}",
+        swept.removed
+    );
+    sim.assert_nothing_left("20261129-000000-dead");
+    assert!(!sim.interface_on_nodes("br-vstp"));
+    assert_eq!(
+        sim.labelled(kinds::NAMESPACE, "20261129-000000-beef"),
+        [other.ns()]
     );
 }

@@ -1,6 +1,7 @@
 //! The `vstp` command line. `main.rs` only calls [`main`]; the e2e test target reuses [`e2e`].
 
 mod check;
+mod cleanup;
 mod coverage;
 pub mod e2e;
 mod list;
@@ -77,6 +78,8 @@ enum Command {
     },
     /// Run scenarios (all by default) against the simulator or a cluster.
     Run(run::Args),
+    /// Remove what crashed runs left on a cluster (namespaces, NNCPs, policies, cordons).
+    Cleanup(cleanup::Args),
     /// The simulated cluster (vstp-sim).
     Sim {
         #[command(subcommand)]
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
             command: StpCommand::Check(args),
         } => check::main(&args),
         Command::Run(args) => run::main(&args),
+        Command::Cleanup(args) => cleanup::main(&args),
         Command::Sim { command } => sim::main(&command),
     };
     ExitCode::from(code)

@@ -13,6 +13,7 @@ pub mod profile;
 pub mod retry;
 pub mod scope;
 pub mod setups;
+pub mod sweep;
 pub mod target;
 pub mod teardown;
 pub mod vms;

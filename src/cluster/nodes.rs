@@ -13,9 +13,19 @@ use super::retry::retrying;
 use super::scope::Scope;
 use super::wait::{to_value, Watch};
 
-async fn set_unschedulable(client: &kube::Client, node: &str, on: bool) -> anyhow::Result<()> {
+/// The annotation naming the run that cordoned a node, so `vstp cleanup` can uncordon the
+/// nodes of a crashed run and only those.
+pub const CORDONED_BY: &str = "vstp.io/cordoned-by";
+
+async fn set_unschedulable(
+    client: &kube::Client,
+    node: &str,
+    by: Option<&str>,
+) -> anyhow::Result<()> {
     let api = kinds::NODE.api(client, "");
-    let patch = json!({"spec": {"unschedulable": on}});
+    let on = by.is_some();
+    let patch = json!({"metadata": {"annotations": {CORDONED_BY: by}},
+        "spec": {"unschedulable": on}});
     let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
     retrying(|| api.patch(node, &params, &patch))
         .await
@@ -31,11 +41,11 @@ async fn set_unschedulable(client: &kube::Client, node: &str, on: bool) -> anyho
 /// Marks `node` unschedulable and remembers it in `scope` for teardown.
 pub async fn cordon(scope: &Scope, node: &str) -> anyhow::Result<()> {
     scope.cordoned(node);
-    set_unschedulable(scope.client(), node, true).await
+    set_unschedulable(scope.client(), node, Some(scope.run_id())).await
 }
 
 pub async fn uncordon(client: &kube::Client, node: &str) -> anyhow::Result<()> {
-    set_unschedulable(client, node, false).await
+    set_unschedulable(client, node, None).await
 }
 
 /// Schedulable workers, by name.

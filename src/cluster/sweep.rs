@@ -1,0 +1,189 @@
+//! `vstp cleanup`: finds what runs left behind (a crash, a kill -9, a lost CI node) by the
+//! run label, and removes it the way a scenario's own teardown would: nodes uncordoned, the
+//! namespaces deleted, cluster-scoped objects removed (NNCPs handed back first).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::api::ListParams;
+use serde_json::Value;
+
+use super::budget::{Budgets, Wait};
+use super::kinds::{self, Kind};
+use super::nodes::{self, CORDONED_BY};
+use super::retry::retrying;
+use super::scope::RUN_LABEL;
+use super::teardown;
+use super::wait::to_value;
+
+/// Which leftovers to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftovers {
+    /// Everything of one run.
+    Run(String),
+    /// Everything of runs that created it longer ago than this.
+    OlderThan(Duration),
+}
+
+impl Leftovers {
+    fn selects(&self, object: &Value) -> bool {
+        match self {
+            Leftovers::Run(id) => object["metadata"]["labels"][RUN_LABEL] == id.as_str(),
+            Leftovers::OlderThan(age) => created(object).is_some_and(|t| {
+                let age = chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX);
+                chrono::Utc::now().signed_duration_since(t) > age
+            }),
+        }
+    }
+}
+
+fn created(object: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = object["metadata"]["creationTimestamp"].as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// What was removed, and what could not be.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub removed: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+/// Removes the selected leftovers of vstp runs.
+pub async fn sweep(client: &kube::Client, which: &Leftovers, budgets: &Budgets) -> Swept {
+    let mut swept = Swept::default();
+    let mut runs = BTreeSet::new();
+    let namespaces = owned(client, kinds::NAMESPACE, which, &mut swept).await;
+    let mut cluster_scoped = Vec::new();
+    for kind in kinds::CLUSTER_SCOPED_OWNED {
+        for object in owned(client, kind, which, &mut swept).await {
+            cluster_scoped.push((kind, object));
+        }
+    }
+    for object in namespaces
+        .iter()
+        .chain(cluster_scoped.iter().map(|(_, o)| o))
+    {
+        if let Some(run) = object["metadata"]["labels"][RUN_LABEL].as_str() {
+            runs.insert(run.to_string());
+        }
+    }
+    if let Leftovers::Run(id) = which {
+        runs.insert(id.clone());
+    }
+    uncordon(client, &runs, &mut swept).await;
+    for ns in &namespaces {
+        let name = ns["metadata"]["name"].as_str().unwrap_or("");
+        let budget = budgets.of(Wait::Deletion);
+        let done = teardown::delete_and_wait(client, kinds::NAMESPACE, "", name, budget).await;
+        record(&mut swept, format!("namespace {name}"), done);
+    }
+    for (kind, object) in cluster_scoped {
+        let name = object["metadata"]["name"].as_str().unwrap_or("");
+        let done = teardown::remove(client, kind, name, budgets).await;
+        record(&mut swept, format!("{} {name}", kind.kind), done);
+    }
+    swept
+}
+
+/// The objects of `kind` carrying the run label that `which` selects.
+async fn owned(
+    client: &kube::Client,
+    kind: Kind,
+    which: &Leftovers,
+    swept: &mut Swept,
+) -> Vec<Value> {
+    let api = kind.api(client, "");
+    let params = ListParams::default().labels(RUN_LABEL);
+    match retrying(|| api.list(&params)).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .map(to_value)
+            .filter(|o| which.selects(o))
+            .collect(),
+        Err(e) => {
+            swept
+                .problems
+                .push(format!("cannot list {}: {e}", kind.plural));
+            Vec::new()
+        }
+    }
+}
+
+/// Uncordons the nodes one of `runs` cordoned (they carry its ID in an annotation).
+async fn uncordon(client: &kube::Client, runs: &BTreeSet<String>, swept: &mut Swept) {
+    let api = kinds::NODE.api(client, "");
+    let params = ListParams::default();
+    let listed = match retrying(|| api.list(&params)).await {
+        Ok(list) => list,
+        Err(e) => {
+            swept.problems.push(format!("cannot list nodes: {e}"));
+            return;
+        }
+    };
+    for node in listed.items.iter().map(to_value) {
+        let by = node["metadata"]["annotations"][CORDONED_BY].as_str();
+        if by.is_some_and(|run| runs.contains(run)) {
+            let name = node["metadata"]["name"].as_str().unwrap_or("");
+            let done = nodes::uncordon(client, name).await;
+            record(swept, format!("cordon of node {name}"), done);
+        }
+    }
+}
+
+fn record(swept: &mut Swept, what: String, done: anyhow::Result<()>) {
+    match done {
+        Ok(()) => swept.removed.push(what),
+        Err(e) => swept.problems.push(format!("{what}: {e:#}")),
+    }
+}
+
+/// `90s`, `30m`, `12h`, `7d`.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}` is not an age: write a number and s, m, h or d (e.g. 12h)"
+            ))
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{text}` is not an age: write a number and s, m, h or d (e.g. 12h)")
+    })?;
+    Ok(Duration::from_secs(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ages_read_in_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_age("12").unwrap_err().contains("s, m, h or d"));
+        assert!(parse_age("h").is_err());
+    }
+
+    #[test]
+    fn leftovers_are_selected_by_run_or_by_age() {
+        let old = json!({"metadata": {"labels": {RUN_LABEL: "r1"},
+            "creationTimestamp": "2020-01-01T00:00:00Z"}});
+        let fresh = json!({"metadata": {"labels": {RUN_LABEL: "r2"},
+            "creationTimestamp": chrono::Utc::now().to_rfc3339()}});
+        assert!(Leftovers::Run("r1".into()).selects(&old));
+        assert!(!Leftovers::Run("r1".into()).selects(&fresh));
+        let day = Leftovers::OlderThan(Duration::from_secs(86_400));
+        assert!(day.selects(&old) && !day.selects(&fresh));
+    }
+}
