@@ -362,3 +362,36 @@ fn cleanup_removes_exactly_what_one_run_left_and_uncordons_its_nodes() {
         [other.ns()]
     );
 }
+
+#[test]
+fn preflight_turns_a_missing_prerequisite_into_skips_with_the_reason() {
+    let sim = Standalone::start("preflight");
+    sim.runtime.block_on(async {
+        let api = kinds::KUBEVIRT.all(&sim.client);
+        let list = api.list(&Default::default()).await.unwrap();
+        let cr = &list.items[0];
+        let api = kinds::KUBEVIRT.api(&sim.client, cr.metadata.namespace.as_deref().unwrap());
+        let patch =
+            serde_json::json!({"spec": {"workloadUpdateStrategy": {"workloadUpdateMethods": []}}});
+        api.patch(
+            cr.metadata.name.as_deref().unwrap(),
+            &Default::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    });
+    let report = execute(Run::new(sim.config(), vec![catalogued("bridge-vlan-swap")]).unwrap());
+    let Outcome::Skipped(reason) = outcome(&report) else {
+        panic!("not skipped: {:?}", outcome(&report))
+    };
+    assert!(
+        reason.starts_with("preflight: ") && reason.contains("without LiveMigrate"),
+        "{reason}"
+    );
+    let xml = std::fs::read_to_string(&report.junit_path).unwrap();
+    assert!(
+        xml.contains("<skipped") && xml.contains("without LiveMigrate"),
+        "{xml}"
+    );
+}

@@ -77,6 +77,13 @@ pub const NNCE: Kind = kind(
     "nodenetworkconfigurationenactments",
     false,
 );
+pub const NNS: Kind = kind(
+    "nmstate.io",
+    "v1beta1",
+    "NodeNetworkState",
+    "nodenetworkstates",
+    false,
+);
 pub const NAD: Kind = kind(
     "k8s.cni.cncf.io",
     "v1",

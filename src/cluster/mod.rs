@@ -9,6 +9,7 @@ pub mod kinds;
 pub mod migration;
 pub mod nmstate;
 pub mod nodes;
+pub mod preflight;
 pub mod profile;
 pub mod retry;
 pub mod scope;

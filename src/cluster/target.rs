@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::preflight::{self, Findings};
 use super::{Budgets, Profile};
 use crate::guest::key::RunKey;
 
@@ -48,6 +49,8 @@ pub struct Target {
     pub profile: Profile,
     /// The SSH key every guest of this run trusts.
     pub key: RunKey,
+    /// What preflight found; scenarios whose needs are unmet are skipped with its reason.
+    pub findings: Findings,
     /// The in-process simulator, kept alive for as long as the target is.
     _sim: Option<vstp_sim::SimHandle>,
 }
@@ -56,35 +59,41 @@ impl Target {
     /// Connects once per run; called lazily by the first scenario that needs a cluster, so that
     /// listing and pending-only runs never touch one.
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
-        match options.target {
+        let (client, sim) = match options.target {
             TargetKind::Sim => {
                 let config = vstp_sim::SimConfig::cluster(Default::default())?;
                 let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;
-                let client = sim_client(&sim).await?;
-                Ok(Target {
-                    kind: TargetKind::Sim,
-                    budgets: Budgets::of_sim(&client).await?,
-                    profile: Profile::default(),
-                    key: RunKey::generate(&crate::runner::new_run_id())?,
-                    client,
-                    _sim: Some(sim),
-                })
+                (sim_client(&sim).await?, Some(sim))
             }
-            TargetKind::Cluster => {
-                let client = cluster_client(options).await?;
-                Ok(Target {
-                    kind: TargetKind::Cluster,
-                    // `vstp sim serve` used as a cluster publishes its clock; a real one does not.
-                    budgets: Budgets::of_sim(&client).await.unwrap_or(Budgets::CLUSTER),
-                    profile: Profile::default(),
-                    key: RunKey::generate(&crate::runner::new_run_id())?,
-                    client,
-                    _sim: None,
-                })
-            }
-        }
+            TargetKind::Cluster => (cluster_client(options).await?, None),
+        };
+        let version = client.apiserver_version().await.context(
+            "the API server is not reachable; check the kubeconfig's server, credentials and network",
+        )?;
+        // `vstp sim serve` used as a cluster publishes its clock; a real cluster does not.
+        let budgets = Budgets::of_sim(&client).await;
+        let simulated = budgets.is_ok();
+        let budgets = budgets.unwrap_or(Budgets::CLUSTER);
+        let profile = Profile::default();
+        let findings = preflight::run(&client, &profile, simulated).await;
+        eprintln!(
+            "vstp: preflight of the {} target (Kubernetes {}.{}):\n  {}",
+            options.target,
+            version.major,
+            version.minor,
+            findings.report.join("\n  ")
+        );
+        Ok(Target {
+            kind: options.target,
+            client,
+            budgets,
+            profile,
+            key: RunKey::generate(&crate::runner::new_run_id())?,
+            findings,
+            _sim: sim,
+        })
     }
 }
 

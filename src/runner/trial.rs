@@ -101,7 +101,13 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
     let artifacts = ctx.artifacts.clone();
     let budget = scenario.budget;
     let mut interrupted = shared.interrupted.subscribe();
+    let (needs, os) = (scenario.needs, scenario.os);
     shared.runtime.block_on(async move {
+        if let Ok(target) = ctx.shared.target().await {
+            if let Some(reason) = target.findings.skip_reason(&needs, os) {
+                return Outcome::Skipped(reason);
+            }
+        }
         let work = AssertUnwindSafe(body(ctx)).catch_unwind();
         let outcome = tokio::select! {
             result = tokio::time::timeout(budget, work) => match result {

@@ -27,7 +27,8 @@ pub fn kubevirt_cr() -> Value {
                                "bandwidthPerMigration": "0Mi", "completionTimeoutPerGiB": 150,
                                "progressTimeout": 150, "allowAutoConverge": false,
                                "allowPostCopy": false},
-                "developerConfiguration": {"featureGates": []},
+                // HCO on 4.22 (KubeVirt v1.8) turns on the beta gate the live NAD swap needs.
+                "developerConfiguration": {"featureGates": ["LiveUpdateNADRef"]},
                 "network": {"binding": {"l2bridge": {"domainAttachmentType": "managedTap", "migration": {}}}},
             }
         },

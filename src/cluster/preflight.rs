@@ -1,0 +1,283 @@
+//! Before the first scenario touches a target: is the API there, are the operators installed,
+//! is KubeVirt configured for the automatic flows, are there enough workers with the NICs the
+//! profile names. Every finding is printed; an unmet one turns exactly the scenarios that need
+//! it into skips with the reason, never into failures.
+
+use std::collections::BTreeMap;
+
+use kube::api::ListParams;
+use serde_json::Value;
+
+use super::kinds::{self, Kind};
+use super::profile::Profile;
+use super::wait::to_value;
+use crate::scenarios::{Feature, GuestOs, Needs};
+
+/// Something a scenario may need from the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Prerequisite {
+    KubeVirt,
+    NmState,
+    Multus,
+    OvnUserDefinedNetworks,
+    MigrationPolicies,
+    /// `workloadUpdateMethods` includes LiveMigrate: KubeVirt migrates VMIs that need it.
+    LiveMigrateUpdates,
+    /// `vmRolloutStrategy: LiveUpdate`: VM changes reach running VMIs.
+    LiveUpdateRollout,
+    /// The LiveUpdateNADRef gate where the KubeVirt version still has it (v1.8).
+    NadRefGate,
+    Workers(u8),
+    BridgeNic,
+    LocalnetNic,
+    WindowsImage,
+}
+
+/// What preflight found: a line per check, and the reason of each unmet prerequisite.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    pub report: Vec<String>,
+    pub unmet: BTreeMap<Prerequisite, String>,
+}
+
+impl Findings {
+    fn check(&mut self, what: Prerequisite, met: Result<String, String>) {
+        match met {
+            Ok(fact) => self.report.push(format!("ok    {fact}")),
+            Err(why) => {
+                self.report.push(format!("unmet {why}"));
+                self.unmet.insert(what, why);
+            }
+        }
+    }
+
+    /// Why a scenario with `needs` on `os` cannot run here, if it cannot.
+    pub fn skip_reason(&self, needs: &Needs, os: GuestOs) -> Option<String> {
+        let reasons: Vec<&str> = required(needs, os)
+            .iter()
+            .filter_map(|p| self.unmet.get(p).map(String::as_str))
+            .collect();
+        (!reasons.is_empty()).then(|| format!("preflight: {}", reasons.join("; ")))
+    }
+}
+
+/// The prerequisites behind a scenario's needs.
+pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
+    use Prerequisite::*;
+    let mut all = vec![KubeVirt, Workers(needs.workers)];
+    if needs.secondary_nics > 0 {
+        all.extend([NmState, Multus, BridgeNic]);
+    }
+    if os == GuestOs::Windows {
+        all.push(WindowsImage);
+    }
+    for feature in needs.features {
+        all.extend(match feature {
+            Feature::LiveUpdateNadRef => vec![LiveMigrateUpdates, LiveUpdateRollout, NadRefGate],
+            Feature::Localnet => vec![OvnUserDefinedNetworks, LocalnetNic],
+            Feature::PrimaryUdn => vec![OvnUserDefinedNetworks, LiveMigrateUpdates],
+            Feature::NicHotplug | Feature::CpuHotplug | Feature::MemoryHotplug => {
+                vec![LiveMigrateUpdates, LiveUpdateRollout]
+            }
+            Feature::WorkloadDisruptionPolicy => vec![MigrationPolicies],
+            Feature::WindowsImage => vec![WindowsImage],
+            Feature::NonMigratableStorage => vec![],
+        });
+    }
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Runs every check against the target.
+pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: bool) -> Findings {
+    use Prerequisite::*;
+    let mut f = Findings::default();
+    let crds = [
+        (KubeVirt, kinds::VM, "KubeVirt (VirtualMachine API)"),
+        (
+            NmState,
+            kinds::NNCP,
+            "kubernetes-nmstate (NodeNetworkConfigurationPolicy API)",
+        ),
+        (
+            Multus,
+            kinds::NAD,
+            "Multus (NetworkAttachmentDefinition API)",
+        ),
+        (
+            OvnUserDefinedNetworks,
+            kinds::UDN,
+            "OVN-Kubernetes user-defined networks (UserDefinedNetwork API)",
+        ),
+        (
+            MigrationPolicies,
+            kinds::MIGRATION_POLICY,
+            "KubeVirt MigrationPolicy API",
+        ),
+    ];
+    for (what, kind, name) in crds {
+        f.check(what, served(client, kind, name).await);
+    }
+    let cr = kubevirt_cr(client).await;
+    f.check(
+        LiveMigrateUpdates,
+        cr.as_ref().map_err(Clone::clone).and_then(live_migrate),
+    );
+    f.check(
+        LiveUpdateRollout,
+        cr.as_ref().map_err(Clone::clone).and_then(rollout),
+    );
+    f.check(
+        NadRefGate,
+        cr.as_ref().map_err(Clone::clone).and_then(nad_ref_gate),
+    );
+    let workers = super::nodes::workers(client)
+        .await
+        .map_err(|e| format!("{e:#}"));
+    let count = workers.as_ref().map_or(0, Vec::len);
+    f.report
+        .push(format!("      {count} schedulable worker(s)"));
+    for n in (1..=3u8).filter(|n| usize::from(*n) > count) {
+        let why = format!("{n} schedulable workers needed, the cluster has {count}");
+        f.unmet.insert(Workers(n), why);
+    }
+    let names = workers.unwrap_or_default();
+    f.check(BridgeNic, nic_on(client, &names, &profile.bridge_nic).await);
+    f.check(
+        LocalnetNic,
+        nic_on(client, &names, &profile.localnet_nic).await,
+    );
+    f.check(
+        WindowsImage,
+        if windows_configured {
+            Ok(format!("Windows image {:?}", profile.windows_image))
+        } else {
+            Err("no Windows image configured (set windows_image in vstp.toml)".into())
+        },
+    );
+    f
+}
+
+async fn served(client: &kube::Client, kind: Kind, name: &str) -> Result<String, String> {
+    let params = ListParams::default().limit(1);
+    match kind.all(client).list(&params).await {
+        Ok(_) => Ok(format!("{name} is served")),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(format!("{name} is not installed")),
+        Err(e) => Err(format!("{name} cannot be listed: {e}")),
+    }
+}
+
+async fn kubevirt_cr(client: &kube::Client) -> Result<Value, String> {
+    let list = kinds::KUBEVIRT
+        .all(client)
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("the KubeVirt CR cannot be read: {e}"))?;
+    list.items
+        .first()
+        .map(to_value)
+        .ok_or_else(|| "no KubeVirt CR exists".to_string())
+}
+
+fn live_migrate(cr: &Value) -> Result<String, String> {
+    let methods = &cr["spec"]["workloadUpdateStrategy"]["workloadUpdateMethods"];
+    if methods
+        .as_array()
+        .is_some_and(|m| m.iter().any(|x| x == "LiveMigrate"))
+    {
+        Ok("KubeVirt workloadUpdateMethods includes LiveMigrate".into())
+    } else {
+        Err(format!("KubeVirt workloadUpdateMethods is {methods}, without LiveMigrate: running VMs are not migrated to apply changes"))
+    }
+}
+
+fn rollout(cr: &Value) -> Result<String, String> {
+    let strategy = cr["spec"]["configuration"]["vmRolloutStrategy"]
+        .as_str()
+        .unwrap_or("LiveUpdate");
+    if strategy == "LiveUpdate" {
+        Ok("KubeVirt vmRolloutStrategy is LiveUpdate".into())
+    } else {
+        Err(format!("KubeVirt vmRolloutStrategy is {strategy}, not LiveUpdate: VM changes wait for a restart"))
+    }
+}
+
+/// LiveUpdateNADRef is a gate in v1.8 only (beta); from v1.9 it is GA.
+fn nad_ref_gate(cr: &Value) -> Result<String, String> {
+    let version = cr["status"]["observedKubeVirtVersion"]
+        .as_str()
+        .unwrap_or("");
+    let gates = &cr["spec"]["configuration"]["developerConfiguration"]["featureGates"];
+    let gated = version.trim_start_matches('v').starts_with("1.8");
+    let enabled = gates
+        .as_array()
+        .is_some_and(|g| g.iter().any(|x| x == "LiveUpdateNADRef"));
+    match (gated, enabled) {
+        (false, _) => Ok(format!(
+            "KubeVirt {version} updates NAD references live without a gate"
+        )),
+        (true, true) => Ok(format!("KubeVirt {version} with the LiveUpdateNADRef gate")),
+        (true, false) => Err(format!(
+            "KubeVirt {version} needs the LiveUpdateNADRef feature gate, which is off"
+        )),
+    }
+}
+
+/// Whether every worker's NodeNetworkState lists `nic`.
+async fn nic_on(client: &kube::Client, workers: &[String], nic: &str) -> Result<String, String> {
+    let states = kinds::NNS
+        .all(client)
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("NodeNetworkStates cannot be read to find NIC {nic}: {e}"))?;
+    let with_nic: Vec<String> = states
+        .items
+        .iter()
+        .map(to_value)
+        .filter(|s| {
+            s["status"]["currentState"]["interfaces"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|i| i["name"] == nic))
+        })
+        .filter_map(|s| s["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    let missing: Vec<&String> = workers.iter().filter(|w| !with_nic.contains(w)).collect();
+    if missing.is_empty() && !workers.is_empty() {
+        Ok(format!("NIC {nic} on every worker"))
+    } else {
+        Err(format!(
+            "NIC {nic} missing on worker(s) {missing:?}; set the NIC names in vstp.toml"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_nad_ref_gate_matters_on_v1_8_only() {
+        let cr = |v: &str, gates: Value| {
+            json!({"status": {"observedKubeVirtVersion": v},
+            "spec": {"configuration": {"developerConfiguration": {"featureGates": gates}}}})
+        };
+        assert!(nad_ref_gate(&cr("v1.8.2", json!([]))).is_err());
+        assert!(nad_ref_gate(&cr("v1.8.2", json!(["LiveUpdateNADRef"]))).is_ok());
+        assert!(nad_ref_gate(&cr("v1.9.0", json!([]))).is_ok());
+    }
+
+    #[test]
+    fn a_scenario_is_skipped_only_for_what_it_needs() {
+        let mut f = Findings::default();
+        f.check(Prerequisite::LocalnetNic, Err("NIC eth2 missing".into()));
+        let bridge = Needs::bridge(&[Feature::LiveUpdateNadRef]);
+        assert_eq!(f.skip_reason(&bridge, GuestOs::Rhel), None);
+        let localnet = Needs::bridge(&[Feature::Localnet]);
+        assert_eq!(
+            f.skip_reason(&localnet, GuestOs::Rhel).as_deref(),
+            Some("preflight: NIC eth2 missing")
+        );
+    }
+}
