@@ -336,6 +336,7 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         target: TargetKind::Sim,
         kubeconfig: None,
         context: None,
+        settings: None,
     };
     let target = Target::connect(&options)
         .await

@@ -59,6 +59,7 @@ impl Standalone {
             target: TargetKind::Cluster,
             kubeconfig: Some(self.kubeconfig.clone()),
             context: None,
+            settings: None,
         };
         let mut config = RunConfig::new(options, true);
         config.junit_path = self.dir.join("junit.xml");

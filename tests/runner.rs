@@ -42,6 +42,7 @@ fn config(name: &str, target: TargetKind) -> RunConfig {
         target,
         kubeconfig: None,
         context: None,
+        settings: None,
     };
     let mut config = RunConfig::new(options, false);
     config.junit_path = dir.join("junit.xml");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{exit, opt, planned_or_problems, table, StpRoot};
-use crate::cluster::TargetOptions;
+use crate::cluster::{settings, TargetKind, TargetOptions};
 use crate::runner::record::Outcome;
 use crate::runner::select::{self, Selection};
 use crate::runner::{Run, RunConfig, RunReport};
@@ -61,7 +61,21 @@ pub fn main(args: &Args) -> u8 {
             return exit::USAGE;
         }
     };
-    let config = RunConfig::new(args.target.clone(), args.allow_disruptive);
+    let settings = match settings::load(args.target.settings.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("vstp: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(problem) = windows_without_image(args, &settings, &chosen) {
+        eprintln!("vstp: {problem}");
+        return exit::USAGE;
+    }
+    let mut config = RunConfig::new(args.target.clone(), args.allow_disruptive);
+    if let Some(project) = settings.polarion_project {
+        config.polarion_project = project;
+    }
     let threads = args
         .test_threads
         .unwrap_or_else(|| config.default_threads());
@@ -85,6 +99,28 @@ pub fn main(args: &Args) -> u8 {
     let report = run.execute(&mimic);
     print!("{}", summary(&report));
     exit_code(&report)
+}
+
+/// A Windows scenario asked for by ID on a cluster whose settings name no Windows image is a
+/// mistake to point out now; in a whole-catalogue run preflight skips it with the reason.
+fn windows_without_image(
+    args: &Args,
+    settings: &settings::Settings,
+    chosen: &[crate::runner::Planned],
+) -> Option<String> {
+    let named = !args.ids.is_empty() && args.target.target == TargetKind::Cluster;
+    let windows: Vec<String> = chosen
+        .iter()
+        .filter(|p| p.scenario.os == crate::scenarios::GuestOs::Windows)
+        .map(|p| p.scenario.trial_name())
+        .collect();
+    (named && !windows.is_empty() && !settings.profile.windows_configured).then(|| {
+        format!(
+            "{} need(s) a Windows image, and {} names none: add [images] windows = {{ data_source = \"win2k22\" }} (or container_disk / pvc)",
+            windows.join(", "),
+            settings.source
+        )
+    })
 }
 
 pub fn exit_code(report: &RunReport) -> u8 {

@@ -43,6 +43,8 @@ impl Wait {
 pub struct Budgets {
     /// Modelled seconds per real second (1 on a cluster).
     pub scale: f64,
+    /// Extra room on slow clusters (the "slow" timeout profile doubles every budget).
+    pub slack: f64,
 }
 
 /// Real seconds a simulated wait may take whatever the scale: the API, SSH and the test's own
@@ -50,10 +52,18 @@ pub struct Budgets {
 const SIM_FLOOR: Duration = Duration::from_secs(20);
 
 impl Budgets {
-    pub const CLUSTER: Budgets = Budgets { scale: 1.0 };
+    pub const CLUSTER: Budgets = Budgets {
+        scale: 1.0,
+        slack: 1.0,
+    };
+
+    /// The same budgets with every one multiplied by `slack`.
+    pub fn with_slack(self, slack: f64) -> Budgets {
+        Budgets { slack, ..self }
+    }
 
     pub fn of(&self, wait: Wait) -> Duration {
-        let real = wait.on_a_cluster();
+        let real = wait.on_a_cluster().mul_f64(self.slack.max(1.0));
         if self.scale <= 1.0 {
             return real;
         }
@@ -71,7 +81,7 @@ impl Budgets {
         let scale: f64 = text
             .parse()
             .map_err(|_| anyhow::anyhow!("the simulator's timeScale {text:?} is not a number"))?;
-        Ok(Budgets { scale })
+        Ok(Budgets { scale, slack: 1.0 })
     }
 }
 
@@ -81,7 +91,10 @@ mod tests {
 
     #[test]
     fn simulated_budgets_shrink_by_the_scale_but_not_below_the_floor() {
-        let sim = Budgets { scale: 10.0 };
+        let sim = Budgets {
+            scale: 10.0,
+            slack: 1.0,
+        };
         assert_eq!(sim.of(Wait::Drain), Duration::from_secs(90));
         assert_eq!(sim.of(Wait::Reaction), SIM_FLOOR);
         assert_eq!(Budgets::CLUSTER.of(Wait::Boot), Duration::from_secs(600));

@@ -13,6 +13,7 @@ pub mod preflight;
 pub mod profile;
 pub mod retry;
 pub mod scope;
+pub mod settings;
 pub mod setups;
 pub mod sweep;
 pub mod target;

@@ -6,10 +6,19 @@ use std::time::Duration;
 
 use super::build::Image;
 
+/// The IP families scenarios check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    pub v4: bool,
+    pub v6: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub rhel_image: Image,
     pub windows_image: Image,
+    /// Whether a Windows image was configured (the default only exists in the simulator).
+    pub windows_configured: bool,
     pub rhel_user: String,
     pub windows_user: String,
     /// The worker NIC a Linux bridge is built on.
@@ -18,8 +27,15 @@ pub struct Profile {
     pub localnet_nic: String,
     /// Two VLANs the switch carries to every worker's NICs.
     pub vlans: [u16; 2],
+    /// First two octets of the scenario IPv4 subnets (`<a>.<b>.<n>.0/24`).
+    pub ipv4_prefix: [u8; 2],
+    /// First two groups of the scenario IPv6 subnets (`<a>:<b>:<n>::/64`).
+    pub ipv6_prefix: [u16; 2],
+    pub families: Families,
     /// Longest one guest command may take.
     pub ssh_timeout: Duration,
+    /// Double every wait budget (loaded bare-metal clusters).
+    pub slow: bool,
 }
 
 impl Default for Profile {
@@ -29,12 +45,17 @@ impl Default for Profile {
                 "registry.redhat.io/rhel9/rhel-guest-image:latest".into(),
             ),
             windows_image: Image::ContainerDisk("vstp.local/windows2k22:latest".into()),
+            windows_configured: false,
             rhel_user: "cloud-user".into(),
             windows_user: "Administrator".into(),
             bridge_nic: "eth1".into(),
             localnet_nic: "eth2".into(),
             vlans: [10, 20],
+            ipv4_prefix: [10, 200],
+            ipv6_prefix: [0xfd00, 0x200],
+            families: Families { v4: true, v6: true },
             ssh_timeout: Duration::from_secs(60),
+            slow: false,
         }
     }
 }

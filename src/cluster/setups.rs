@@ -10,43 +10,58 @@ use super::budget::Wait;
 use super::build::{self, Trunk};
 use super::kinds;
 use super::nmstate;
-use super::profile::Profile;
+use super::profile::{Families, Profile};
 use super::scope::Scope;
 
 /// An IPv4 /24 and an IPv6 /64 no other scenario of the run uses, so scenarios sharing a
-/// physical network cannot answer each other's probes.
+/// physical network cannot answer each other's probes; only the profile's IP families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subnet(pub u8);
+pub struct Subnet {
+    pub index: u8,
+    pub v4_prefix: [u8; 2],
+    pub v6_prefix: [u16; 2],
+    pub families: Families,
+}
 
 impl Subnet {
+    /// The `index`th scenario subnet of `profile`.
+    pub fn of(profile: &Profile, index: u8) -> Subnet {
+        Subnet {
+            index,
+            v4_prefix: profile.ipv4_prefix,
+            v6_prefix: profile.ipv6_prefix,
+            families: profile.families,
+        }
+    }
+
     pub fn v4(&self, host: u8) -> IpAddr {
-        IpAddr::from([10, 200, self.0, host])
+        let [a, b] = self.v4_prefix;
+        IpAddr::from([a, b, self.index, host])
     }
 
     pub fn v6(&self, host: u8) -> IpAddr {
-        IpAddr::from([
-            0xfd00,
-            0x200,
-            u16::from(self.0),
-            0,
-            0,
-            0,
-            0,
-            u16::from(host),
-        ])
+        let [a, b] = self.v6_prefix;
+        IpAddr::from([a, b, u16::from(self.index), 0, 0, 0, 0, u16::from(host)])
     }
 
-    /// Both addresses of `host` in CIDR form, for cloud-init.
-    pub fn cidrs(&self, host: u8) -> [String; 2] {
-        [
-            format!("{}/24", self.v4(host)),
-            format!("{}/64", self.v6(host)),
-        ]
+    /// The addresses of `host`, one per family: what a probe checks.
+    pub fn addresses(&self, host: u8) -> Vec<IpAddr> {
+        let mut all = Vec::new();
+        if self.families.v4 {
+            all.push(self.v4(host));
+        }
+        if self.families.v6 {
+            all.push(self.v6(host));
+        }
+        all
     }
 
-    /// Both addresses of `host`: what a probe checks for each IP family.
-    pub fn addresses(&self, host: u8) -> [IpAddr; 2] {
-        [self.v4(host), self.v6(host)]
+    /// The addresses of `host` in CIDR form, for cloud-init.
+    pub fn cidrs(&self, host: u8) -> Vec<String> {
+        self.addresses(host)
+            .into_iter()
+            .map(|a| format!("{a}/{}", if a.is_ipv4() { 24 } else { 64 }))
+            .collect()
     }
 }
 

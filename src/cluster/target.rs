@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::preflight::{self, Findings};
+use super::settings;
 use super::{Budgets, Profile};
 use crate::guest::key::RunKey;
 
@@ -38,6 +39,10 @@ pub struct TargetOptions {
     /// kubeconfig context for --target cluster (default: the current context).
     #[arg(long, env = "VSTP_CONTEXT")]
     pub context: Option<String>,
+    /// Settings file: images, NICs, VLANs, subnets, storage, timeouts (default: ./vstp.toml
+    /// when present, else built-in defaults that fit the simulator).
+    #[arg(long = "config", env = "VSTP_CONFIG")]
+    pub settings: Option<PathBuf>,
 }
 
 /// A connected target.
@@ -75,9 +80,13 @@ impl Target {
         // `vstp sim serve` used as a cluster publishes its clock; a real cluster does not.
         let budgets = Budgets::of_sim(&client).await;
         let simulated = budgets.is_ok();
-        let budgets = budgets.unwrap_or(Budgets::CLUSTER);
-        let profile = Profile::default();
-        let findings = preflight::run(&client, &profile, simulated).await;
+        let settings = settings::load(options.settings.as_deref()).map_err(anyhow::Error::msg)?;
+        let mut profile = settings.profile;
+        let slack = if profile.slow { 2.0 } else { 1.0 };
+        let budgets = budgets.unwrap_or(Budgets::CLUSTER).with_slack(slack);
+        // The simulator boots any image; a real cluster needs a Windows image named.
+        profile.windows_configured |= simulated;
+        let findings = preflight::run(&client, &profile, profile.windows_configured).await;
         eprintln!(
             "vstp: preflight of the {} target (Kubernetes {}.{}):\n  {}",
             options.target,

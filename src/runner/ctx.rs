@@ -119,12 +119,13 @@ impl Ctx {
     }
 
     /// An IP subnet no other scenario of this run uses.
-    pub fn subnet(&self) -> Subnet {
-        Subnet(
-            self.shared
-                .subnets
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        )
+    pub async fn subnet(&self) -> anyhow::Result<Subnet> {
+        let profile = &self.target().await?.profile;
+        let index = self
+            .shared
+            .subnets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Subnet::of(profile, index))
     }
 
     /// A VM builder for `os` with the target's image and the run's login key.

@@ -55,7 +55,7 @@ fn bridge_vlan_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         ctx.step("a bridge trunking both VLANs on every worker, a NAD per VLAN");
         let net = setups::bridged_vlans(&scope, &target.profile).await?;
-        let subnet = ctx.subnet();
+        let subnet = ctx.subnet().await?;
         let vm = start_on_first_vlan(&ctx, &scope, &net, subnet, "vm-under-test").await?;
         start_peers(&ctx, &scope, &net, subnet, vm.node()).await?;
 
@@ -101,8 +101,7 @@ async fn start_on_first_vlan(
     subnet: Subnet,
     name: &str,
 ) -> anyhow::Result<Running> {
-    let cidrs = subnet.cidrs(UNDER_TEST);
-    let nic = Nic::bridge("net1", &net.nads[0]).with_addresses(&[&cidrs[0], &cidrs[1]]);
+    let nic = Nic::bridge("net1", &net.nads[0]).with_addresses(&subnet.cidrs(UNDER_TEST));
     let vm = ctx.vm(name, GuestOs::Rhel).await?.with_nic(nic);
     ctx.start(scope, &vm).await
 }
@@ -122,8 +121,7 @@ async fn start_peers(
         .ok_or_else(|| anyhow::anyhow!("no schedulable worker besides {avoid}: {workers:?}"))?;
     let mut peers = Vec::new();
     for (nad, host) in net.nads.iter().zip(PEERS) {
-        let cidrs = subnet.cidrs(host);
-        let nic = Nic::bridge("net1", nad).with_addresses(&[&cidrs[0], &cidrs[1]]);
+        let nic = Nic::bridge("net1", nad).with_addresses(&subnet.cidrs(host));
         let vm = ctx.vm(&format!("peer-{nad}"), GuestOs::Rhel).await?;
         peers.push(ctx.start(scope, &vm.with_nic(nic).on_node(node)).await?);
     }

@@ -73,8 +73,8 @@ impl Nic {
         self
     }
 
-    pub fn with_addresses(mut self, cidrs: &[&str]) -> Nic {
-        self.addresses = cidrs.iter().map(|c| c.to_string()).collect();
+    pub fn with_addresses(mut self, cidrs: &[impl AsRef<str>]) -> Nic {
+        self.addresses = cidrs.iter().map(|c| c.as_ref().to_string()).collect();
         self
     }
 
@@ -100,13 +100,20 @@ impl Nic {
 }
 
 /// Where the root disk comes from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Image {
     /// An image with a containerdisk (ephemeral, always migratable).
     ContainerDisk(String),
     /// A PVC of the VM's namespace (non-migratable unless ReadWriteMany).
     Pvc(String),
+    /// A CDI DataSource (the golden images of OpenShift Virtualization), cloned per VM into a
+    /// DataVolume of `size` on `storage_class` (the default class when None).
+    DataSource {
+        name: String,
+        namespace: String,
+        size: String,
+        storage_class: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -239,11 +246,40 @@ impl Vm {
         if self.os == GuestOs::Windows {
             template_meta["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
         }
-        json!({
+        let mut vm = json!({
             "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
             "metadata": {"name": self.name, "labels": self.labels},
             "spec": {"runStrategy": "Always", "template": {"metadata": template_meta, "spec": spec}},
-        })
+        });
+        if let Some(templates) = self.data_volume_templates() {
+            vm["spec"]["dataVolumeTemplates"] = templates;
+        }
+        vm
+    }
+
+    fn root_volume(&self) -> String {
+        format!("{}-rootdisk", self.name)
+    }
+
+    /// The DataVolume a DataSource image is cloned into, live-migratable (ReadWriteMany block).
+    fn data_volume_templates(&self) -> Option<Value> {
+        let Image::DataSource {
+            name,
+            namespace,
+            size,
+            storage_class,
+        } = &self.image
+        else {
+            return None;
+        };
+        let mut storage = json!({"resources": {"requests": {"storage": size}},
+            "accessModes": ["ReadWriteMany"], "volumeMode": "Block"});
+        if let Some(class) = storage_class {
+            storage["storageClassName"] = json!(class);
+        }
+        Some(json!([{"metadata": {"name": self.root_volume()},
+            "spec": {"sourceRef": {"kind": "DataSource", "name": name, "namespace": namespace},
+                     "storage": storage}}]))
     }
 
     /// The name of the Secret holding a Windows VM's login key.
@@ -258,6 +294,9 @@ impl Vm {
             }
             Image::Pvc(claim) => {
                 json!({"name": "rootdisk", "persistentVolumeClaim": {"claimName": claim}})
+            }
+            Image::DataSource { .. } => {
+                json!({"name": "rootdisk", "dataVolume": {"name": self.root_volume()}})
             }
         };
         let mut volumes = vec![root];
@@ -345,6 +384,24 @@ mod tests {
             .as_str()
             .unwrap();
         assert!(user.contains("ssh-ed25519 AAAA test"), "{user}");
+    }
+
+    #[test]
+    fn a_data_source_image_is_cloned_into_a_migratable_data_volume() {
+        let image = Image::DataSource {
+            name: "rhel9".into(),
+            namespace: "openshift-virtualization-os-images".into(),
+            size: "30Gi".into(),
+            storage_class: Some("ceph-rbd".into()),
+        };
+        let vm = Vm::rhel("vm-a", image).build();
+        let dv = &vm["spec"]["dataVolumeTemplates"][0];
+        assert_eq!(dv["metadata"]["name"], "vm-a-rootdisk");
+        assert_eq!(dv["spec"]["sourceRef"]["name"], "rhel9");
+        assert_eq!(dv["spec"]["storage"]["accessModes"][0], "ReadWriteMany");
+        assert_eq!(dv["spec"]["storage"]["storageClassName"], "ceph-rbd");
+        let root = &vm["spec"]["template"]["spec"]["volumes"][0];
+        assert_eq!(root["dataVolume"]["name"], "vm-a-rootdisk");
     }
 
     #[test]
