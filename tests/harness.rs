@@ -28,12 +28,18 @@ struct Standalone {
 
 impl Standalone {
     fn start(name: &str) -> Standalone {
+        Standalone::with_faults(name, "")
+    }
+
+    /// A simulator with faults from its catalogue (`api-throttle,watch-drops`, ...).
+    fn with_faults(name: &str, faults: &str) -> Standalone {
         let dir = std::env::temp_dir().join(format!("vstp-harness-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let sim = runtime.block_on(async {
-            let config = vstp_sim::SimConfig::cluster(Default::default()).unwrap();
+            let mut config = vstp_sim::SimConfig::cluster(Default::default()).unwrap();
+            config.faults = faults.into();
             vstp_sim::Sim::start(config).await.unwrap()
         });
         let kubeconfig = dir.join("kubeconfig");
@@ -395,4 +401,14 @@ fn preflight_turns_a_missing_prerequisite_into_skips_with_the_reason() {
         xml.contains("<skipped") && xml.contains("without LiveMigrate"),
         "{xml}"
     );
+}
+
+#[test]
+fn a_scenario_rides_out_throttling_server_errors_and_dropped_watches() {
+    let sim = Standalone::with_faults("faults", "api-throttle,api-unavailable,watch-drops");
+    let config = sim.config();
+    let run_id = config.run_id.clone();
+    let report = execute(Run::new(config, vec![catalogued("bridge-vlan-swap")]).unwrap());
+    assert_eq!(outcome(&report), Outcome::Passed);
+    sim.assert_nothing_left(&run_id);
 }

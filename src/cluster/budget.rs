@@ -72,9 +72,8 @@ impl Budgets {
 
     /// Reads the simulator's time scale (ConfigMap kube-system/vstp-sim, key timeScale).
     pub async fn of_sim(client: &kube::Client) -> anyhow::Result<Budgets> {
-        let map = kinds::CONFIG_MAP
-            .api(client, "kube-system")
-            .get("vstp-sim")
+        let api = kinds::CONFIG_MAP.api(client, "kube-system");
+        let map = super::retry::retrying(|| api.get("vstp-sim"))
             .await
             .map_err(|e| anyhow::anyhow!("the simulator does not publish its time scale (ConfigMap kube-system/vstp-sim): {e}"))?;
         let text = map.data["data"]["timeScale"].as_str().unwrap_or("");

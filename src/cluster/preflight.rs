@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::kinds::{self, Kind};
 use super::profile::Profile;
+use super::retry::retrying;
 use super::wait::to_value;
 use crate::scenarios::{Feature, GuestOs, Needs};
 
@@ -160,8 +161,8 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
 }
 
 async fn served(client: &kube::Client, kind: Kind, name: &str) -> Result<String, String> {
-    let params = ListParams::default().limit(1);
-    match kind.all(client).list(&params).await {
+    let (params, api) = (ListParams::default().limit(1), kind.all(client));
+    match retrying(|| api.list(&params)).await {
         Ok(_) => Ok(format!("{name} is served")),
         Err(kube::Error::Api(s)) if s.code == 404 => Err(format!("{name} is not installed")),
         Err(e) => Err(format!("{name} cannot be listed: {e}")),
@@ -169,9 +170,8 @@ async fn served(client: &kube::Client, kind: Kind, name: &str) -> Result<String,
 }
 
 async fn kubevirt_cr(client: &kube::Client) -> Result<Value, String> {
-    let list = kinds::KUBEVIRT
-        .all(client)
-        .list(&Default::default())
+    let (params, api) = (ListParams::default(), kinds::KUBEVIRT.all(client));
+    let list = retrying(|| api.list(&params))
         .await
         .map_err(|e| format!("the KubeVirt CR cannot be read: {e}"))?;
     list.items
@@ -226,9 +226,8 @@ fn nad_ref_gate(cr: &Value) -> Result<String, String> {
 
 /// Whether every worker's NodeNetworkState lists `nic`.
 async fn nic_on(client: &kube::Client, workers: &[String], nic: &str) -> Result<String, String> {
-    let states = kinds::NNS
-        .all(client)
-        .list(&Default::default())
+    let (params, api) = (ListParams::default(), kinds::NNS.all(client));
+    let states = retrying(|| api.list(&params))
         .await
         .map_err(|e| format!("NodeNetworkStates cannot be read to find NIC {nic}: {e}"))?;
     let with_nic: Vec<String> = states
