@@ -412,3 +412,40 @@ fn a_scenario_rides_out_throttling_server_errors_and_dropped_watches() {
     assert_eq!(outcome(&report), Outcome::Passed);
     sim.assert_nothing_left(&run_id);
 }
+
+/// Commands answer with stdout, stderr and exit code; after a migration the old port-forward
+/// is gone and the next command reconnects by itself.
+fn guest_access(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
+        let running = ctx.start(&scope, &vm).await?;
+        let guest = &running.guest;
+        let missing = guest.exec("cat /nonexistent").await?;
+        anyhow::ensure!(missing.code == 1 && missing.stdout.is_empty(), "{missing}");
+        anyhow::ensure!(
+            missing.stderr.contains("No such file or directory"),
+            "{missing}"
+        );
+        let unknown = guest.exec("frobnicate").await?;
+        anyhow::ensure!(unknown.code == 127, "{unknown}");
+        let before = guest.boot_id().await?;
+        vstp::cluster::migration::migrate(&scope, "vm-a").await?;
+        let after = guest.boot_id().await?;
+        anyhow::ensure!(before == after, "rebooted: {before} → {after}");
+        let transcript = guest.transcript().join("\n");
+        anyhow::ensure!(
+            transcript.contains("the SSH session broke"),
+            "no reconnect seen in:\n{transcript}"
+        );
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn guest_commands_report_their_output_and_survive_a_migration_by_reconnecting() {
+    let sim = Standalone::start("guest");
+    let report = execute(Run::new(sim.config(), vec![with_body(guest_access)]).unwrap());
+    assert_eq!(outcome(&report), Outcome::Passed);
+}

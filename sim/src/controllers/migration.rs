@@ -449,6 +449,7 @@ fn complete(
         if let Some(m) = memory {
             g.memory_bytes = m;
         }
+        g.moves.send_modify(|n| *n += 1);
     }
     let end = ctx.now();
     ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {

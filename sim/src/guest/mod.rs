@@ -71,6 +71,9 @@ pub struct Guest {
     pub paused: bool,
     /// The OS is up: sshd and the guest agent answer.
     pub up: bool,
+    /// Counts the moves to another node: connections through the old virt-launcher (port
+    /// forwards) end when it changes.
+    pub moves: tokio::sync::watch::Sender<u64>,
 }
 
 /// What a guest is booted with.
@@ -101,6 +104,7 @@ impl Guest {
             users: spec.users,
             paused: false,
             up: false,
+            moves: tokio::sync::watch::channel(0).0,
         };
         guest.reboot();
         guest

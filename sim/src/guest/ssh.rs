@@ -32,9 +32,20 @@ pub fn serve(
     guest: GuestRef,
     net: Arc<dyn Network>,
 ) {
+    // The connection runs through the source virt-launcher: a migration cuts it, as on a
+    // cluster. russh owns its end, so the cut happens on a relay in between.
+    let mut moved = lock(&guest).moves.subscribe();
+    let (sshd_end, mut relay_end) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut stream = stream;
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut stream, &mut relay_end) => {}
+            _ = moved.changed() => {}
+        }
+    });
     tokio::spawn(async move {
         let handler = Sshd { guest, net };
-        if let Ok(session) = russh::server::run_stream(config, stream, handler).await {
+        if let Ok(session) = russh::server::run_stream(config, sshd_end, handler).await {
             let _ = session.await;
         }
     });

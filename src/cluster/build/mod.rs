@@ -1,6 +1,7 @@
 //! Typed builders: every object a scenario creates is made from small named options, never
-//! from YAML templated in a scenario. `manifests/` documents the shapes they produce.
+//! from YAML templated in a scenario. They start from the YAML bases in `manifests/`.
 
+mod bases;
 pub mod net;
 pub mod policy;
 pub mod vm;

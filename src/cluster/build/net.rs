@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use super::bases;
+
 /// A VLAN trunk of a bridge port: single IDs and ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trunk {
@@ -38,9 +40,9 @@ pub fn ovs_bridge_mapping(policy: &str, bridge: &str, nic: &str, localnet: &str)
 }
 
 fn nncp(name: &str, desired: Value) -> Value {
-    json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
-        "metadata": {"name": name},
-        "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""}, "desiredState": desired}})
+    let mut policy = bases::nncp(name);
+    policy["spec"]["desiredState"] = desired;
+    policy
 }
 
 /// A bridge CNI NAD on `bridge` with access VLAN `vlan` (VLAN 1 dropped, MAC spoof check on).
@@ -65,16 +67,17 @@ pub fn localnet_nad(ns: &str, name: &str, localnet: &str, vlan: u16) -> Value {
 }
 
 fn nad(name: &str, config: Value) -> Value {
-    json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
-        "metadata": {"name": name}, "spec": {"config": config.to_string()}})
+    let mut nad = bases::nad(name);
+    nad["spec"]["config"] = json!(config.to_string());
+    nad
 }
 
 /// A namespaced primary layer-2 UserDefinedNetwork with persistent IPAM.
-pub fn primary_udn(name: &str, subnets: &[&str]) -> Value {
-    json!({"apiVersion": "k8s.ovn.org/v1", "kind": "UserDefinedNetwork",
-        "metadata": {"name": name},
-        "spec": {"topology": "Layer2", "layer2": {"role": "Primary", "subnets": subnets,
-            "ipam": {"lifecycle": "Persistent"}}}})
+pub fn primary_udn(name: &str, subnets: &[impl AsRef<str>]) -> Value {
+    let mut udn = bases::udn(name);
+    let subnets: Vec<&str> = subnets.iter().map(AsRef::as_ref).collect();
+    udn["spec"]["layer2"]["subnets"] = json!(subnets);
+    udn
 }
 
 #[cfg(test)]

@@ -51,7 +51,8 @@ impl MigrationPolicy {
     }
 
     pub fn build(&self) -> Value {
-        let mut spec = json!({"selectors": {}});
+        let mut policy = super::bases::migration_policy(&self.name);
+        let spec = &mut policy["spec"];
         let fields = [
             (
                 "allowWorkloadDisruption",
@@ -78,8 +79,7 @@ impl MigrationPolicy {
         if !self.namespace_selector.is_empty() {
             spec["selectors"]["namespaceSelector"] = json!(self.namespace_selector);
         }
-        json!({"apiVersion": "migrations.kubevirt.io/v1alpha1", "kind": "MigrationPolicy",
-            "metadata": {"name": self.name}, "spec": spec})
+        policy
     }
 }
 

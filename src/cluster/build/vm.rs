@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::bases;
 use crate::scenarios::GuestOs;
 
 /// How a NIC is bound to its network inside the launcher pod.
@@ -214,23 +215,36 @@ impl Vm {
 
     /// The VirtualMachine object (namespace and ownership labels are added by the scope).
     pub fn build(&self) -> Value {
-        let mut spec = json!({
-            "domain": {
-                "cpu": {"sockets": self.sockets, "cores": 1, "threads": 1},
-                "memory": {"guest": self.memory},
-                "devices": {"interfaces": self.nics.iter().map(Nic::interface).collect::<Vec<_>>()},
-            },
-            "networks": self.nics.iter().map(Nic::network).collect::<Vec<_>>(),
-            "volumes": self.volumes(),
-        });
+        let mut vm = bases::vm(&self.name);
+        vm["metadata"]["labels"] = json!(self.labels);
+        let mut labels = self.labels.clone();
+        labels.insert("vstp.io/vm".into(), self.name.clone());
+        let template = &mut vm["spec"]["template"];
+        template["metadata"]["labels"] = json!(labels);
+        if self.os == GuestOs::Windows {
+            template["metadata"]["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
+        }
+        self.fill(&mut template["spec"]);
+        if let Some(templates) = self.data_volume_templates() {
+            vm["spec"]["dataVolumeTemplates"] = templates;
+        }
+        vm
+    }
+
+    /// The template spec: domain, networks, volumes, placement, credentials.
+    fn fill(&self, spec: &mut Value) {
         let domain = &mut spec["domain"];
-        domain["devices"]["disks"] = json!([{"name": "rootdisk", "disk": {"bus": "virtio"}}]);
+        domain["cpu"]["sockets"] = json!(self.sockets);
+        domain["memory"]["guest"] = json!(self.memory);
+        domain["devices"]["interfaces"] = self.nics.iter().map(Nic::interface).collect();
         if let Some(max) = self.max_sockets {
             domain["cpu"]["maxSockets"] = json!(max);
         }
         if let Some(max) = &self.max_memory {
             domain["memory"]["maxGuest"] = json!(max);
         }
+        spec["networks"] = self.nics.iter().map(Nic::network).collect();
+        spec["volumes"] = json!(self.volumes());
         if let Some(node) = &self.node {
             spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
         }
@@ -240,21 +254,6 @@ impl Vm {
         if self.os == GuestOs::Windows {
             spec["accessCredentials"] = self.access_credentials();
         }
-        let mut labels = self.labels.clone();
-        labels.insert("vstp.io/vm".into(), self.name.clone());
-        let mut template_meta = json!({"labels": labels});
-        if self.os == GuestOs::Windows {
-            template_meta["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
-        }
-        let mut vm = json!({
-            "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-            "metadata": {"name": self.name, "labels": self.labels},
-            "spec": {"runStrategy": "Always", "template": {"metadata": template_meta, "spec": spec}},
-        });
-        if let Some(templates) = self.data_volume_templates() {
-            vm["spec"]["dataVolumeTemplates"] = templates;
-        }
-        vm
     }
 
     fn root_volume(&self) -> String {
