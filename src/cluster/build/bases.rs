@@ -7,6 +7,7 @@ const NNCP: &str = include_str!("../../../manifests/nncp.yaml");
 const NAD: &str = include_str!("../../../manifests/nad.yaml");
 const MIGRATION_POLICY: &str = include_str!("../../../manifests/migration-policy.yaml");
 const UDN: &str = include_str!("../../../manifests/udn.yaml");
+const CUDN: &str = include_str!("../../../manifests/cudn.yaml");
 
 fn parse(text: &str, name: &str) -> Value {
     // The bases are part of the source tree and tested below; a broken one is a build defect.
@@ -36,6 +37,10 @@ pub fn udn(name: &str) -> Value {
     parse(UDN, name)
 }
 
+pub fn cudn(name: &str) -> Value {
+    parse(CUDN, name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +53,7 @@ mod tests {
             (nad("a"), "NetworkAttachmentDefinition"),
             (migration_policy("a"), "MigrationPolicy"),
             (udn("a"), "UserDefinedNetwork"),
+            (cudn("a"), "ClusterUserDefinedNetwork"),
         ] {
             assert_eq!(
                 (base["kind"].as_str(), base["metadata"]["name"].as_str()),

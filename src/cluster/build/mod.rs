@@ -6,6 +6,8 @@ pub mod net;
 pub mod policy;
 pub mod vm;
 
-pub use net::{bridge_nad, localnet_nad, ovs_bridge_mapping, primary_udn, trunk_bridge, Trunk};
+pub use net::{
+    bridge_nad, localnet_nad, ovs_bridge_mapping, primary_cudn, primary_udn, trunk_bridge, Trunk,
+};
 pub use policy::MigrationPolicy;
 pub use vm::{Binding, Image, Network, Nic, Vm};

@@ -80,6 +80,15 @@ pub fn primary_udn(name: &str, subnets: &[impl AsRef<str>]) -> Value {
     udn
 }
 
+/// A primary layer-2 ClusterUserDefinedNetwork for the namespaces labelled `key=value`.
+pub fn primary_cudn(name: &str, key: &str, value: &str, subnets: &[impl AsRef<str>]) -> Value {
+    let mut cudn = bases::cudn(name);
+    let subnets: Vec<&str> = subnets.iter().map(AsRef::as_ref).collect();
+    cudn["spec"]["namespaceSelector"]["matchLabels"] = json!({key: value});
+    cudn["spec"]["network"]["layer2"]["subnets"] = json!(subnets);
+    cudn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +105,19 @@ mod tests {
         assert_eq!(port["name"], "eth1");
         assert_eq!(port["vlan"]["trunk-tags"][0]["id"], 10);
         assert_eq!(port["vlan"]["trunk-tags"][1]["id-range"]["max"], 30);
+    }
+
+    #[test]
+    fn udns_carry_their_subnets_and_a_cudn_its_namespace_selector() {
+        let udn = primary_udn("tenant", &["10.100.0.0/16"]);
+        assert_eq!(udn["spec"]["layer2"]["subnets"][0], "10.100.0.0/16");
+        assert_eq!(udn["spec"]["layer2"]["ipam"]["lifecycle"], "Persistent");
+        let cudn = primary_cudn("shared", "vstp.io/run-id", "r1", &["10.101.0.0/16"]);
+        assert_eq!(
+            cudn["spec"]["namespaceSelector"]["matchLabels"]["vstp.io/run-id"],
+            "r1"
+        );
+        assert_eq!(cudn["spec"]["network"]["layer2"]["role"], "Primary");
     }
 
     #[test]
