@@ -33,6 +33,13 @@ pub const NODE: Kind = kind("", "v1", "Node", "nodes", false);
 pub const POD: Kind = kind("", "v1", "Pod", "pods", true);
 pub const EVENT: Kind = kind("", "v1", "Event", "events", true);
 pub const CONFIG_MAP: Kind = kind("", "v1", "ConfigMap", "configmaps", true);
+pub const PVC: Kind = kind(
+    "",
+    "v1",
+    "PersistentVolumeClaim",
+    "persistentvolumeclaims",
+    true,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const VM: Kind = kind(
     "kubevirt.io",

@@ -66,6 +66,19 @@ pub async fn mark(scope: &Scope, vmi: &str) -> anyhow::Result<Mark> {
     })
 }
 
+/// The migrations of the marked VMI created after the mark, by name.
+pub async fn since(scope: &Scope, mark: &Mark) -> anyhow::Result<Vec<String>> {
+    let api = kinds::VMIM.api(scope.client(), scope.ns());
+    let params = ListParams::default().labels(&format!("kubevirt.io/vmi-name={}", mark.vmi));
+    let listed = retrying(|| api.list(&params)).await?;
+    Ok(listed
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .filter(|n| !mark.earlier.contains(n))
+        .collect())
+}
+
 /// Asks KubeVirt to migrate `vmi` and follows the migration to Succeeded.
 pub async fn migrate(scope: &Scope, vmi: &str) -> anyhow::Result<Finished> {
     let since = mark(scope, vmi).await?.since;

@@ -36,6 +36,8 @@ pub struct Profile {
     pub ssh_timeout: Duration,
     /// Double every wait budget (loaded bare-metal clusters).
     pub slow: bool,
+    /// Storage class for the claims scenarios create (the cluster default when None).
+    pub storage_class: Option<String>,
 }
 
 impl Default for Profile {
@@ -56,6 +58,7 @@ impl Default for Profile {
             families: Families { v4: true, v6: true },
             ssh_timeout: Duration::from_secs(60),
             slow: false,
+            storage_class: None,
         }
     }
 }

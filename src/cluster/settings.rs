@@ -147,6 +147,7 @@ fn data_source(text: &str) -> ImageSpec {
 fn build(file: File, source: &str) -> Result<Settings, String> {
     let defaults = Profile::default();
     let class = file.storage.class.clone();
+    let storage_class = class.clone();
     let image = |spec: Option<ImageSpec>, key: &str, default: Image| match spec {
         None => Ok(default),
         Some(spec) => image(spec, key, class.clone()),
@@ -184,6 +185,7 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         ssh_timeout: file
             .ssh_timeout_seconds
             .map_or(defaults.ssh_timeout, std::time::Duration::from_secs),
+        storage_class,
         slow: match file.timeout_profile.as_deref() {
             None | Some("standard") => false,
             Some("slow") => true,

@@ -4,6 +4,7 @@
 mod bases;
 pub mod net;
 pub mod policy;
+pub mod storage;
 pub mod vm;
 
 pub use net::{

@@ -132,6 +132,8 @@ pub struct Vm {
     pub eviction: Option<&'static str>,
     /// The login user and the OpenSSH public key it accepts.
     pub login: Option<(String, String)>,
+    /// Extra data disks: PVC names of the VM's namespace.
+    pub data_disks: Vec<String>,
 }
 
 impl Vm {
@@ -150,6 +152,7 @@ impl Vm {
             labels: BTreeMap::new(),
             eviction: Some("LiveMigrate"),
             login: None,
+            data_disks: Vec::new(),
         }
     }
 
@@ -208,6 +211,13 @@ impl Vm {
         self
     }
 
+    /// Attaches PVC `claim` as a data disk (a ReadWriteOnce claim makes the VM
+    /// non-migratable).
+    pub fn with_data_disk(mut self, claim: &str) -> Vm {
+        self.data_disks.push(claim.into());
+        self
+    }
+
     pub fn with_login(mut self, user: &str, public_key: &str) -> Vm {
         self.login = Some((user.into(), public_key.trim().into()));
         self
@@ -237,6 +247,12 @@ impl Vm {
         domain["cpu"]["sockets"] = json!(self.sockets);
         domain["memory"]["guest"] = json!(self.memory);
         domain["devices"]["interfaces"] = self.nics.iter().map(Nic::interface).collect();
+        for claim in &self.data_disks {
+            let disk = json!({"name": claim, "disk": {"bus": "virtio"}});
+            if let Some(disks) = domain["devices"]["disks"].as_array_mut() {
+                disks.push(disk);
+            }
+        }
         if let Some(max) = self.max_sockets {
             domain["cpu"]["maxSockets"] = json!(max);
         }
@@ -299,6 +315,9 @@ impl Vm {
             }
         };
         let mut volumes = vec![root];
+        for claim in &self.data_disks {
+            volumes.push(json!({"name": claim, "persistentVolumeClaim": {"claimName": claim}}));
+        }
         if self.os == GuestOs::Rhel {
             volumes.push(json!({"name": "cloudinit", "cloudInitNoCloud": {
                 "userData": self.user_data(), "networkData": self.network_data()}}));
