@@ -90,10 +90,11 @@ impl Scope {
         ])
     }
 
-    /// A name unique to this run for a cluster-scoped object: `<base>-<run salt>`.
+    /// A name unique to this run and scenario for a cluster-scoped object:
+    /// `<base>-<scenario>-<run salt>`.
     pub fn cluster_name(&self, base: &str) -> String {
         let salt = self.run_id.rsplit('-').next().unwrap_or("");
-        format!("{base}-{salt}")
+        format!("{base}-{}-{salt}", self.scenario)
     }
 
     /// Creates `object` of `kind`, labelled, in this scenario's namespace when namespaced;
@@ -112,15 +113,19 @@ impl Scope {
         }
         if kind.namespaced {
             object["metadata"]["namespace"] = json!(self.ns);
-        } else {
+        }
+        let created = create_raw(&self.client, &kind, &self.ns, object)
+            .await
+            .with_context(|| format!("cannot create {} {name}", kind.kind))?;
+        // Only what this call created is ours to remove: a name clash must not make teardown
+        // delete somebody else's object.
+        if !kind.namespaced {
             self.owned
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push((kind, name.clone()));
+                .push((kind, name));
         }
-        create_raw(&self.client, &kind, &self.ns, object)
-            .await
-            .with_context(|| format!("cannot create {} {name}", kind.kind))
+        Ok(created)
     }
 
     /// Records that this scenario cordoned `node`, so teardown uncordons it.
