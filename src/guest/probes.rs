@@ -54,7 +54,7 @@ impl Guest {
             GuestOs::Rhel => linux::start_background(&format!(
                 "stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"
             )),
-            GuestOs::Windows => windows::start_process("C:\\vstp\\memdirty.exe"),
+            GuestOs::Windows => windows::memory_dirtier(megabytes),
         };
         let out = self.ok(&command).await?;
         Ok(match self.os {

@@ -149,6 +149,15 @@ pub fn start_process(executable: &str) -> String {
     format!("(Start-Process -FilePath '{executable}' -PassThru).Id")
 }
 
+/// Starts a PowerShell loop that keeps re-writing `megabytes` of memory, page by page, and
+/// answers its PID. Single quotes only, so it passes cmd.exe and the outer -Command intact.
+pub fn memory_dirtier(megabytes: u32) -> String {
+    let work = format!(
+        "$b=[byte[]]::new({megabytes}MB);while(1){{for($i=0;$i -lt $b.Length;$i+=4096){{$b[$i]++}}}}"
+    );
+    format!("(Start-Process -FilePath 'powershell.exe' -ArgumentList '-NoProfile','-Command','{work}' -PassThru).Id")
+}
+
 pub fn pid(out: &str) -> Result<u32, Unreadable> {
     number("a PID", out)
 }

@@ -56,14 +56,20 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         rhel_paused,
     ),
-    windows(Scenario {
-        needs: AWD_WINDOWS,
-        ..declare(STP, 2, &["CNV-15246"], "windows-postcopy")
-    }),
-    windows(Scenario {
-        needs: AWD_WINDOWS,
-        ..declare(STP, 2, &["CNV-15246"], "windows-paused")
-    }),
+    automated(
+        windows(Scenario {
+            needs: AWD_WINDOWS,
+            ..declare(STP, 2, &["CNV-15246"], "windows-postcopy")
+        }),
+        windows_postcopy,
+    ),
+    automated(
+        windows(Scenario {
+            needs: AWD_WINDOWS,
+            ..declare(STP, 2, &["CNV-15246"], "windows-paused")
+        }),
+        windows_paused,
+    ),
     automated(
         Scenario {
             needs: AWD,
@@ -79,14 +85,17 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         rhel_cpu_hotplug,
     ),
-    windows(Scenario {
-        needs: Needs::migration(&[
-            Feature::WorkloadDisruptionPolicy,
-            Feature::CpuHotplug,
-            Feature::WindowsImage,
-        ]),
-        ..declare(STP, 5, &["CNV-15247"], "windows-cpu-hotplug")
-    }),
+    automated(
+        windows(Scenario {
+            needs: Needs::migration(&[
+                Feature::WorkloadDisruptionPolicy,
+                Feature::CpuHotplug,
+                Feature::WindowsImage,
+            ]),
+            ..declare(STP, 5, &["CNV-15247"], "windows-cpu-hotplug")
+        }),
+        windows_cpu_hotplug,
+    ),
     automated(
         Scenario {
             needs: Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug]),
@@ -94,14 +103,17 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         rhel_memory_hotplug,
     ),
-    windows(Scenario {
-        needs: Needs::migration(&[
-            Feature::WorkloadDisruptionPolicy,
-            Feature::MemoryHotplug,
-            Feature::WindowsImage,
-        ]),
-        ..declare(STP, 7, &["CNV-16312"], "windows-memory-hotplug")
-    }),
+    automated(
+        windows(Scenario {
+            needs: Needs::migration(&[
+                Feature::WorkloadDisruptionPolicy,
+                Feature::MemoryHotplug,
+                Feature::WindowsImage,
+            ]),
+            ..declare(STP, 7, &["CNV-16312"], "windows-memory-hotplug")
+        }),
+        windows_memory_hotplug,
+    ),
 ];
 
 const VM: &str = "busy-vm";
@@ -130,6 +142,15 @@ fn rhel_postcopy(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 /// Row 1, post-copy not allowed: the guest is paused to finish.
 fn rhel_paused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move { migrate_busy(&ctx, GuestOs::Rhel, Mode::Paused).await }.boxed()
+}
+
+/// Row 2: the same two modes on a Windows VM.
+fn windows_postcopy(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move { migrate_busy(&ctx, GuestOs::Windows, Mode::PostCopy).await }.boxed()
+}
+
+fn windows_paused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move { migrate_busy(&ctx, GuestOs::Windows, Mode::Paused).await }.boxed()
 }
 
 async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: Mode) -> anyhow::Result<()> {
@@ -167,6 +188,11 @@ fn rhel_cpu_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move { cpu_hotplug(&ctx, GuestOs::Rhel).await }.boxed()
 }
 
+/// Row 5: the same on a Windows VM.
+fn windows_cpu_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move { cpu_hotplug(&ctx, GuestOs::Windows).await }.boxed()
+}
+
 async fn cpu_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
     let busy = Busy::start(ctx, os, Mode::Paused, |vm| vm.with_cpu(1, 4)).await?;
     let cpus = busy.vm.guest.cpu_count().await?;
@@ -191,6 +217,11 @@ async fn cpu_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
 /// Row 6: more guest memory on a busy VM, applied by a migration in the policy's mode.
 fn rhel_memory_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move { memory_hotplug(&ctx, GuestOs::Rhel).await }.boxed()
+}
+
+/// Row 7: the same on a Windows VM.
+fn windows_memory_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move { memory_hotplug(&ctx, GuestOs::Windows).await }.boxed()
 }
 
 async fn memory_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {

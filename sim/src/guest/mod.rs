@@ -57,6 +57,8 @@ pub struct Guest {
     pub hostname: String,
     pub boot_id: String,
     booted: Instant,
+    /// Unix time of the boot, fixed for the life of the boot as a real kernel's btime is.
+    booted_at: i64,
     time_scale: f64,
     pub vcpus: u32,
     pub memory_bytes: u64,
@@ -94,6 +96,7 @@ impl Guest {
             hostname: spec.hostname,
             boot_id: String::new(),
             booted: Instant::now(),
+            booted_at: 0,
             time_scale,
             vcpus: spec.vcpus,
             memory_bytes: spec.memory_bytes,
@@ -114,6 +117,7 @@ impl Guest {
     pub fn reboot(&mut self) {
         self.boot_id = uuid::Uuid::new_v4().to_string();
         self.booted = Instant::now();
+        self.booted_at = chrono::Utc::now().timestamp();
         self.processes.clear();
         self.connections.clear();
         self.next_pid = 1;
@@ -157,9 +161,10 @@ impl Guest {
         self.booted.elapsed().as_secs_f64() * self.time_scale
     }
 
-    /// Unix time of the boot, as `/proc/stat` `btime` shows it.
+    /// Unix time of the boot, as `/proc/stat` `btime` shows it. Constant within a boot; the
+    /// guest's uptime runs on the simulator's scaled clock, its wall clock on the real one.
     pub fn boot_time(&self) -> i64 {
-        chrono::Utc::now().timestamp() - self.uptime() as i64
+        self.booted_at
     }
 
     /// Memory the OS sees as total (the firmware and kernel keep a little).

@@ -80,8 +80,9 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
         .strip_prefix("(start-process -filepath ")
         .and_then(|r| r.strip_suffix(" -passthru).id"))
     {
+        let (exe, args) = exe.split_once(" -argumentlist ").unwrap_or((exe, ""));
         let exe = exe.trim_matches('\'');
-        let pid = g.spawn(exe, None);
+        let pid = g.spawn(exe, dirtier_load(args));
         return Output::ok(format!("{pid}\r\n"));
     }
     let first = script.split_whitespace().next().unwrap_or("");
@@ -91,6 +92,15 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
         &format!("ObjectNotFound: ({first}:String) [], CommandNotFoundException"),
         "CommandNotFoundException",
     )
+}
+
+/// A PowerShell loop re-writing a `[byte[]]::new(<N>MB)` array page by page: one core's worth
+/// of dirtying (about 1 GiB/s) over N MiB, like one stress-ng `--vm` worker.
+fn dirtier_load(args: &str) -> Option<(f64, f64)> {
+    let size = args.split("[byte[]]::new(").nth(1)?.split(')').next()?;
+    let mib: f64 = size.strip_suffix("mb")?.parse().ok()?;
+    args.contains("while")
+        .then_some((crate::quantity::GIB, mib * crate::quantity::MIB))
 }
 
 /// A terminating error as `powershell -Command` prints it (see fixtures/guest/windows/):
