@@ -135,3 +135,24 @@ pub async fn apply_policy(scope: &Scope, policy: Value) -> anyhow::Result<Value>
     )
     .await
 }
+
+/// The subnet of a scenario's primary UDN. Each scenario has its own network in its own
+/// namespace, so they may overlap; it must not overlap the cluster and service networks
+/// (10.128.0.0/14 and 172.30.0.0/16 on OpenShift).
+pub const UDN_SUBNET: &str = "10.100.0.0/16";
+
+/// A primary layer-2 UDN with persistent IPAM in the scope's namespace (which must have been
+/// opened as [`super::NamespaceKind::PrimaryUdn`]); waits until OVN-K created its network.
+pub async fn primary_udn(scope: &Scope, name: &str) -> anyhow::Result<Value> {
+    scope
+        .create(kinds::UDN, build::primary_udn(name, &[UDN_SUBNET]))
+        .await?;
+    super::wait::Watch::object(scope.client(), kinds::UDN, scope.ns(), name)
+        .until_object(
+            &format!("UDN {name} to report NetworkCreated"),
+            scope.budgets.of(Wait::Reaction),
+            |u| super::wait::condition(u, "NetworkCreated") == Some("True"),
+        )
+        .await
+        .map_err(Into::into)
+}

@@ -123,3 +123,14 @@ pub fn mac_of(vmi: &Value, name: &str) -> Option<String> {
         .as_str()
         .map(str::to_lowercase)
 }
+
+/// The address the VMI status reports for interface `name`.
+pub fn ip_of(vmi: &Value, name: &str) -> Option<std::net::IpAddr> {
+    vmi["status"]["interfaces"]
+        .as_array()?
+        .iter()
+        .find(|i| i["name"] == name)?["ipAddress"]
+        .as_str()?
+        .parse()
+        .ok()
+}

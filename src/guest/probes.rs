@@ -2,7 +2,7 @@
 //! reachability, TCP, CPU and memory. Each probe sends the dialect's real command and reads
 //! the answer with the dialect's strict parser.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context as _;
 
@@ -170,11 +170,26 @@ impl Guest {
         )?)
     }
 
-    /// Whether an established TCP connection to `address`:`port` exists in this guest.
-    pub async fn connected_to(&self, address: IpAddr, port: u16) -> anyhow::Result<bool> {
-        let connections = linux::established(&self.ok(linux::ESTABLISHED).await?)?;
-        Ok(connections
-            .iter()
-            .any(|(_, peer)| peer.ip() == address && peer.port() == port))
+    /// Established TCP connections in this guest: (local, peer).
+    pub async fn established(&self) -> anyhow::Result<Vec<(SocketAddr, SocketAddr)>> {
+        Ok(linux::established(&self.ok(linux::ESTABLISHED).await?)?)
+    }
+
+    /// The established TCP connection to `address`:`port`, as (local, peer).
+    pub async fn connection_to(
+        &self,
+        address: IpAddr,
+        port: u16,
+    ) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+        let all = self.established().await?;
+        all.iter()
+            .find(|(_, peer)| peer.ip() == address && peer.port() == port)
+            .copied()
+            .with_context(|| {
+                format!(
+                    "{} has no established connection to {address}:{port}; it has {all:?}",
+                    self.name()
+                )
+            })
     }
 }

@@ -276,9 +276,28 @@ pub fn claim_address(
         })
         .collect();
     let IpAddr::V4(base) = base else { return None };
-    let ip = (2..(1u32 << (32 - len as u32)).saturating_sub(1))
-        .map(|host| IpAddr::V4(Ipv4Addr::from(u32::from(base) + host)))
-        .find(|ip| !used.contains(ip))?;
+    let hosts = (2..(1u32 << (32 - len as u32)).saturating_sub(1))
+        .map(|host| IpAddr::V4(Ipv4Addr::from(u32::from(base) + host)));
+    let in_subnet: Vec<IpAddr> = hosts.collect();
+    let ip = match requested(vmi) {
+        Some(ip) if !in_subnet.contains(&ip) || used.contains(&ip) => {
+            let why = if used.contains(&ip) {
+                "is in use"
+            } else {
+                "is outside the network's subnet"
+            };
+            conflict_claim(
+                ctx,
+                ns,
+                &claim_name,
+                network,
+                &format!("requested address {ip} {why}"),
+            );
+            return None;
+        }
+        Some(ip) => ip,
+        None => *in_subnet.iter().find(|ip| !used.contains(ip))?,
+    };
     let claim = json!({"apiVersion": "k8s.cni.cncf.io/v1alpha1", "kind": "IPAMClaim",
         "metadata": {"name": claim_name, "namespace": ns},
         "spec": {"network": network, "interface": "ovn-udn1"},
@@ -286,6 +305,26 @@ pub fn claim_address(
                    "conditions": [{"type": "IPsAllocated", "status": "True", "reason": "SuccessfulAllocation", "message": ""}]}});
     let _ = ctx.create(kinds::IPAMCLAIMS, claim);
     Some((ip, len))
+}
+
+/// The address the VM asks for with the annotation `network.kubevirt.io/addresses` (a JSON
+/// list of addresses, with or without a prefix length; the first IPv4 one is used).
+fn requested(vmi: &Value) -> Option<IpAddr> {
+    let text = obj::annotation(vmi, "network.kubevirt.io/addresses")?;
+    let list: Vec<String> = serde_json::from_str(text).ok()?;
+    list.iter()
+        .filter_map(|a| a.split('/').next()?.parse::<IpAddr>().ok())
+        .find(IpAddr::is_ipv4)
+}
+
+/// A claim that could not be satisfied, as OVN-K reports it.
+fn conflict_claim(ctx: &Ctx, ns: &str, name: &str, network: &str, message: &str) {
+    let claim = json!({"apiVersion": "k8s.cni.cncf.io/v1alpha1", "kind": "IPAMClaim",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"network": network, "interface": "ovn-udn1"},
+        "status": {"ips": [], "conditions": [{"type": "IPsAllocated", "status": "False",
+            "reason": "IPAddressConflict", "message": message}]}});
+    let _ = ctx.create(kinds::IPAMCLAIMS, claim);
 }
 
 /// A deleted VM's claims go with it (ipam-extensions' job): the addresses are free again.

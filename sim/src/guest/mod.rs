@@ -187,6 +187,9 @@ pub trait Network: Send + Sync {
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool;
     /// The boot id of the guest that accepts TCP from `from` at `to`:`port` right now.
     fn listener(&self, from: &Nic, to: IpAddr, port: u16) -> Option<String>;
+    /// The connections other guests hold to the guest booted as `boot_id`, from its side:
+    /// (local, peer).
+    fn accepted(&self, boot_id: &str) -> Vec<(std::net::SocketAddr, std::net::SocketAddr)>;
 }
 
 pub type GuestRef = Arc<Mutex<Guest>>;

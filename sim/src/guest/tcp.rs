@@ -136,8 +136,9 @@ pub fn connect(guest: &GuestRef, line: &str, dst: IpAddr, port: u16, net: &dyn N
     pid
 }
 
-/// `ss -Htn state established`: the connections that still hold, in ss's columns.
-pub fn established(guest: &GuestRef, net: &dyn Network) -> Output {
+/// The connections `guest` opened that still hold: its client runs and the same peer boot
+/// still accepts. (local, peer).
+pub fn holding(guest: &GuestRef, net: &dyn Network) -> Vec<(SocketAddr, SocketAddr)> {
     let (sender, connections) = {
         let g = lock(guest);
         let alive: Vec<Connection> = g
@@ -148,14 +149,26 @@ pub fn established(guest: &GuestRef, net: &dyn Network) -> Output {
             .collect();
         (Sender::of(&g), alive)
     };
-    let holding: Vec<(String, String)> = connections
+    connections
         .iter()
         .filter(|c| {
             sender
                 .accepted_by(c.peer.ip(), c.peer.port(), net)
                 .is_some_and(|(_, boot)| boot == c.peer_boot)
         })
-        .map(|c| (c.local.to_string(), c.peer.to_string()))
+        .map(|c| (c.local, c.peer))
+        .collect()
+}
+
+/// `ss -Htn state established`: the connections that still hold, the ones this guest opened
+/// and the ones its listeners accepted, in ss's columns.
+pub fn established(guest: &GuestRef, net: &dyn Network) -> Output {
+    let boot_id = lock(guest).boot_id.clone();
+    let mut all = holding(guest, net);
+    all.extend(net.accepted(&boot_id));
+    let holding: Vec<(String, String)> = all
+        .iter()
+        .map(|(local, peer)| (local.to_string(), peer.to_string()))
         .collect();
     let local_width = holding.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let peer_width = holding.iter().map(|(_, p)| p.len()).max().unwrap_or(0);

@@ -4,7 +4,7 @@
 //! destination address on the same segment, and (off the pod network, which routes) shares
 //! a subnet with the sender.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crate::guest::{lock, Guests, Network, Nic};
@@ -56,5 +56,38 @@ impl Network for Fabric {
 
     fn listener(&self, from: &Nic, to: IpAddr, port: u16) -> Option<String> {
         self.answering(from, to, Some(port))
+    }
+
+    fn accepted(&self, boot_id: &str) -> Vec<(SocketAddr, SocketAddr)> {
+        // Each client is asked on its own, without any guest locked: a client's check locks
+        // the server.
+        let clients: Vec<_> = self
+            .guests
+            .all()
+            .into_iter()
+            .filter(|g| {
+                let g = lock(g);
+                g.boot_id != boot_id && g.connections.iter().any(|c| c.peer_boot == boot_id)
+            })
+            .collect();
+        let mut accepted = Vec::new();
+        for client in clients {
+            let to_us: Vec<(SocketAddr, SocketAddr)> = {
+                let g = lock(&client);
+                g.connections
+                    .iter()
+                    .filter(|c| c.peer_boot == boot_id)
+                    .map(|c| (c.local, c.peer))
+                    .collect()
+            };
+            let holding = crate::guest::tcp::holding(&client, self);
+            accepted.extend(
+                to_us
+                    .into_iter()
+                    .filter(|c| holding.contains(c))
+                    .map(|(local, peer)| (peer, local)),
+            );
+        }
+        accepted
     }
 }

@@ -79,7 +79,7 @@ impl Nic {
         self
     }
 
-    fn interface(&self) -> Value {
+    pub fn interface(&self) -> Value {
         let mut iface = json!({"name": self.name});
         match self.binding {
             Binding::Masquerade => iface["masquerade"] = json!({}),
@@ -92,7 +92,7 @@ impl Nic {
         iface
     }
 
-    fn network(&self) -> Value {
+    pub fn network(&self) -> Value {
         match &self.network {
             Network::Pod => json!({"name": self.name, "pod": {}}),
             Network::Multus(nad) => json!({"name": self.name, "multus": {"networkName": nad}}),
@@ -134,6 +134,11 @@ pub struct Vm {
     pub login: Option<(String, String)>,
     /// Extra data disks: PVC names of the VM's namespace.
     pub data_disks: Vec<String>,
+    /// Annotations of the VMI template.
+    pub annotations: BTreeMap<String, String>,
+    /// NICs cloud-init describes before they exist (for hotplug): they get their addresses
+    /// when they appear.
+    pub awaited_nics: Vec<Nic>,
 }
 
 impl Vm {
@@ -153,6 +158,8 @@ impl Vm {
             eviction: Some("LiveMigrate"),
             login: None,
             data_disks: Vec::new(),
+            annotations: BTreeMap::new(),
+            awaited_nics: Vec::new(),
         }
     }
 
@@ -211,6 +218,27 @@ impl Vm {
         self
     }
 
+    /// An annotation of the VMI template (e.g. `network.kubevirt.io/addresses`).
+    pub fn with_template_annotation(mut self, key: &str, value: &str) -> Vm {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    /// Describes `nic` to cloud-init now so it is configured when it is hot-plugged later;
+    /// returns the NIC with the MAC it must be plugged with.
+    pub fn awaiting(mut self, nic: Nic) -> (Vm, Nic) {
+        let mac = nic
+            .mac
+            .clone()
+            .unwrap_or_else(|| stable_mac(&self.name, &nic.name));
+        let nic = Nic {
+            mac: Some(mac),
+            ..nic
+        };
+        self.awaited_nics.push(nic.clone());
+        (self, nic)
+    }
+
     /// Attaches PVC `claim` as a data disk (a ReadWriteOnce claim makes the VM
     /// non-migratable).
     pub fn with_data_disk(mut self, claim: &str) -> Vm {
@@ -231,8 +259,12 @@ impl Vm {
         labels.insert("vstp.io/vm".into(), self.name.clone());
         let template = &mut vm["spec"]["template"];
         template["metadata"]["labels"] = json!(labels);
+        let mut annotations = self.annotations.clone();
         if self.os == GuestOs::Windows {
-            template["metadata"]["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
+            annotations.insert("vm.kubevirt.io/os".into(), "windows2k22".into());
+        }
+        if !annotations.is_empty() {
+            template["metadata"]["annotations"] = json!(annotations);
         }
         self.fill(&mut template["spec"]);
         if let Some(templates) = self.data_volume_templates() {
@@ -336,7 +368,8 @@ impl Vm {
     /// Network data v2: each secondary NIC matched by its MAC, with its static addresses.
     fn network_data(&self) -> String {
         let mut ethernets = serde_json::Map::new();
-        for nic in self.nics.iter().filter(|n| !n.addresses.is_empty()) {
+        let described = self.nics.iter().chain(&self.awaited_nics);
+        for nic in described.filter(|n| !n.addresses.is_empty()) {
             let mut eth = json!({"addresses": nic.addresses});
             if let Some(mac) = &nic.mac {
                 eth["match"] = json!({"macaddress": mac});
