@@ -99,6 +99,18 @@ pub async fn started_by_kubevirt(
     mark: &Mark,
     prefix: &str,
 ) -> anyhow::Result<Finished> {
+    let name = new_migration(scope, mark, prefix).await?;
+    succeeded(scope, &mark.vmi, &name, &mark.since).await
+}
+
+/// The VMIM of the first new `<prefix>…` migration of the marked VMI, in its final phase
+/// (Succeeded or Failed), whichever it is.
+pub async fn ended_by_kubevirt(scope: &Scope, mark: &Mark, prefix: &str) -> anyhow::Result<Value> {
+    let name = new_migration(scope, mark, prefix).await?;
+    Ok(ended(scope, &name).await?)
+}
+
+async fn new_migration(scope: &Scope, mark: &Mark, prefix: &str) -> anyhow::Result<String> {
     let budget = scope.budgets.of(Wait::Migration);
     let vmi = &mark.vmi;
     let name = Watch::all(scope.client(), kinds::VMIM, scope.ns())
@@ -113,18 +125,24 @@ pub async fn started_by_kubevirt(
             },
         )
         .await?;
-    succeeded(scope, vmi, &name, &mark.since).await
+    Ok(name)
+}
+
+async fn ended(scope: &Scope, name: &str) -> Result<Value, super::wait::WaitError> {
+    Watch::object(scope.client(), kinds::VMIM, scope.ns(), name)
+        .until_object(
+            &format!("migration {name} to end"),
+            scope.budgets.of(Wait::Migration),
+            |m| matches!(m["status"]["phase"].as_str(), Some("Succeeded" | "Failed")),
+        )
+        .await
 }
 
 /// Follows VMIM `name` until Succeeded (Failed is an error with its reason), then reads the
 /// VMI once its migrationState for that migration is completed.
 async fn succeeded(scope: &Scope, vmi: &str, name: &str, since: &str) -> anyhow::Result<Finished> {
     let budget = scope.budgets.of(Wait::Migration);
-    let vmim = Watch::object(scope.client(), kinds::VMIM, scope.ns(), name)
-        .until_object(&format!("migration {name} to end"), budget, |m| {
-            matches!(m["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
-        })
-        .await?;
+    let vmim = ended(scope, name).await?;
     anyhow::ensure!(
         vmim["status"]["phase"] == "Succeeded",
         "migration {name} of {vmi} failed: {}",

@@ -134,3 +134,49 @@ pub fn ip_of(vmi: &Value, name: &str) -> Option<std::net::IpAddr> {
         .parse()
         .ok()
 }
+
+/// Appends `nic` (interface and network) to the running VM's template, as a user hot-plugging
+/// a NIC does. Returns the mark from which the reaction is watched.
+pub async fn hotplug_nic(
+    scope: &Scope,
+    vm: &str,
+    nics: &[&crate::cluster::build::Nic],
+) -> anyhow::Result<super::migration::Mark> {
+    let mark = super::migration::mark(scope, vm).await?;
+    let current = get(scope, kinds::VM, vm).await?;
+    let spec = &current["spec"]["template"]["spec"];
+    let mut interfaces = spec["domain"]["devices"]["interfaces"].clone();
+    let mut networks = spec["networks"].clone();
+    for nic in nics {
+        if let (Some(i), Some(n)) = (interfaces.as_array_mut(), networks.as_array_mut()) {
+            i.push(nic.interface());
+            n.push(nic.network());
+        }
+    }
+    let patch = json!({"spec": {"template": {"spec": {
+        "domain": {"devices": {"interfaces": interfaces}}, "networks": networks}}}});
+    patch_vm(scope, vm, &patch).await?;
+    Ok(mark)
+}
+
+/// Marks interface `name` `state: absent` in the VM template (hot-unplug).
+pub async fn unplug_nic(
+    scope: &Scope,
+    vm: &str,
+    name: &str,
+) -> anyhow::Result<super::migration::Mark> {
+    let mark = super::migration::mark(scope, vm).await?;
+    let current = get(scope, kinds::VM, vm).await?;
+    let mut interfaces =
+        current["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"].clone();
+    let entry = interfaces
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .find(|i| i["name"] == name)
+        .with_context(|| format!("VM {vm} has no interface {name}"))?;
+    entry["state"] = json!("absent");
+    let patch = json!({"spec": {"template": {"spec": {"domain": {"devices": {"interfaces": interfaces}}}}}});
+    patch_vm(scope, vm, &patch).await?;
+    Ok(mark)
+}

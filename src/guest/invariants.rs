@@ -70,6 +70,17 @@ impl Invariants {
 
     /// Checks every invariant again; `vmi` is the VMI object after the operation.
     pub async fn assert_preserved(&self, guest: &Guest, vmi: &Value) -> anyhow::Result<()> {
+        self.assert_preserved_besides(guest, vmi, &[]).await
+    }
+
+    /// The same, for an operation that adds or removes the NICs `changed` (VMI interface name,
+    /// MAC): those are left out on both sides, every other NIC must be as it was.
+    pub async fn assert_preserved_besides(
+        &self,
+        guest: &Guest,
+        vmi: &Value,
+        changed: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
         let after = Observed {
             boot_id: guest.boot_id().await?,
             uptime: guest.uptime().await?,
@@ -78,7 +89,7 @@ impl Invariants {
             guest_macs: guest_macs(guest).await?,
             status_macs: status_macs(vmi),
         };
-        let broken = self.compare(&after);
+        let broken = self.without(changed).compare(&after.without(changed));
         if broken.is_empty() {
             Ok(())
         } else {
@@ -88,6 +99,12 @@ impl Invariants {
             }
             .into())
         }
+    }
+
+    fn without(&self, changed: &[(&str, &str)]) -> Invariants {
+        let mut kept = self.clone();
+        drop_nics(&mut kept.guest_macs, &mut kept.status_macs, changed);
+        kept
     }
 
     /// The invariants `after` breaks.
@@ -153,6 +170,25 @@ pub struct Observed {
     pub status_macs: BTreeMap<String, String>,
 }
 
+impl Observed {
+    fn without(&self, changed: &[(&str, &str)]) -> Observed {
+        let mut kept = self.clone();
+        drop_nics(&mut kept.guest_macs, &mut kept.status_macs, changed);
+        kept
+    }
+}
+
+fn drop_nics(
+    guest: &mut BTreeMap<String, String>,
+    status: &mut BTreeMap<String, String>,
+    changed: &[(&str, &str)],
+) {
+    for (name, mac) in changed {
+        status.remove(*name);
+        guest.retain(|_, m| !m.eq_ignore_ascii_case(mac));
+    }
+}
+
 /// Interfaces with a hardware address (loopback has none worth keeping).
 async fn guest_macs(guest: &Guest) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(guest
@@ -207,6 +243,27 @@ mod tests {
             guest_macs: b.guest_macs,
             status_macs: b.status_macs,
         }
+    }
+
+    #[test]
+    fn a_nic_that_was_meant_to_change_is_left_out_and_only_it() {
+        let mut after = same();
+        after
+            .guest_macs
+            .insert("eth2".into(), "02:00:00:00:00:02".into());
+        after
+            .status_macs
+            .insert("net2".into(), "02:00:00:00:00:02".into());
+        let changed = [("net2", "02:00:00:00:00:02")];
+        assert_eq!(
+            before().without(&changed).compare(&after.without(&changed)),
+            vec![]
+        );
+        after
+            .status_macs
+            .insert("net1".into(), "02:00:00:00:00:99".into());
+        let broken = before().without(&changed).compare(&after.without(&changed));
+        assert_eq!(broken.len(), 1, "{broken:?}");
     }
 
     #[test]

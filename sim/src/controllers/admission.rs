@@ -67,6 +67,7 @@ fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
             "spec.running and spec.runStrategy are mutually exclusive; set only spec.runStrategy",
         ));
     }
+    masquerade_on_pod_network_only(vm)?;
     if !kmp_opted_out {
         if let Some(ifaces) = vm
             .pointer_mut("/spec/template/spec/domain/devices/interfaces")
@@ -75,6 +76,29 @@ fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
             for iface in ifaces.iter_mut().filter(|i| i["macAddress"].is_null()) {
                 iface["macAddress"] = json!(launcher::random_mac());
             }
+        }
+    }
+    Ok(())
+}
+
+/// KubeVirt's network admitter: masquerade is a binding of the pod network only.
+fn masquerade_on_pod_network_only(vm: &Value) -> ApiResult<()> {
+    let spec = &vm["spec"]["template"]["spec"];
+    let pod_networks: Vec<&str> = spec["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["pod"].is_object())
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    let ifaces = spec["domain"]["devices"]["interfaces"].as_array();
+    for (i, iface) in ifaces.into_iter().flatten().enumerate() {
+        let name = iface["name"].as_str().unwrap_or("");
+        if iface["masquerade"].is_object() && !pod_networks.contains(&name) {
+            return Err(denied(
+                "virtualmachine-validator.kubevirt.io",
+                format!("spec.template.spec.domain.devices.interfaces[{i}].name: Masquerade interface only implemented with pod network"),
+            ));
         }
     }
     Ok(())
