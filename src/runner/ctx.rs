@@ -145,6 +145,11 @@ impl Ctx {
         Ok(vm.with_login(user, target.key.public()))
     }
 
+    /// Starts all `vms` at once and waits until every guest is up.
+    pub async fn start_all(&self, scope: &Scope, vms: &[Vm]) -> anyhow::Result<Vec<Running>> {
+        futures::future::try_join_all(vms.iter().map(|vm| self.start(scope, vm))).await
+    }
+
     /// Creates `vm` in `scope` and waits until its guest is up; returns a logged-in handle.
     pub async fn start(&self, scope: &Scope, vm: &Vm) -> anyhow::Result<Running> {
         let target = self.target().await?;

@@ -62,10 +62,15 @@ impl RunConfig {
         }
     }
 
-    /// Threads when the user gave none: all cores on the simulator, one on a shared cluster.
+    /// Threads when the user gave none: on the simulator twice the cores and at least four
+    /// (a scenario spends most of its time waiting for the simulated cluster), one on a
+    /// shared cluster.
     pub fn default_threads(&self) -> usize {
         match self.target.target {
-            TargetKind::Sim => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            TargetKind::Sim => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (2 * cores).max(4)
+            }
             TargetKind::Cluster => 1,
         }
     }

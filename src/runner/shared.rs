@@ -15,6 +15,8 @@ pub struct Shared {
     target: OnceCell<Result<Target, String>>,
     /// Ordinary scenarios hold it shared, disruptive ones exclusively.
     pub exclusive: RwLock<()>,
+    /// Held by the scenario that is changing node networking.
+    pub node_networking: std::sync::Mutex<()>,
     /// Becomes Some(signal name) on the first SIGINT/SIGTERM.
     pub interrupted: watch::Sender<Option<&'static str>>,
     /// The next scenario subnet to hand out.
@@ -32,6 +34,7 @@ impl Shared {
             runtime,
             target: OnceCell::new(),
             exclusive: RwLock::new(()),
+            node_networking: std::sync::Mutex::new(()),
             interrupted: watch::channel(None).0,
             subnets: std::sync::atomic::AtomicU8::new(0),
         }))

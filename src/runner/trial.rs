@@ -29,7 +29,7 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
             outcome
         }
         Ok(body) => {
-            let _turn = Turn::take(shared, planned.scenario.disruptive);
+            let _turn = Turn::take(shared, &planned.scenario);
             shared.recorder.start(&name);
             eprintln!("vstp: started {name}");
             let log = Arc::new(StepLog::new());
@@ -71,18 +71,33 @@ fn gate(shared: &Shared, planned: &Planned) -> Result<Body, Outcome> {
     Ok(body)
 }
 
-/// Ordinary scenarios share the cluster; a disruptive one waits until it has it alone.
+/// Ordinary scenarios share the cluster; a disruptive one waits until it has it alone, except
+/// one that only changes node networking, which waits only for the others that do.
 enum Turn<'a> {
     Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
     Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
+    NodeNetworking(
+        #[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>,
+        #[allow(dead_code)] std::sync::MutexGuard<'a, ()>,
+    ),
 }
 
 impl<'a> Turn<'a> {
-    fn take(shared: &'a Shared, disruptive: bool) -> Turn<'a> {
-        if disruptive {
-            Turn::Alone(shared.exclusive.write().unwrap_or_else(|e| e.into_inner()))
-        } else {
-            Turn::Shared(shared.exclusive.read().unwrap_or_else(|e| e.into_inner()))
+    fn take(shared: &'a Shared, scenario: &crate::scenarios::Scenario) -> Turn<'a> {
+        let read = || shared.exclusive.read().unwrap_or_else(|e| e.into_inner());
+        match (scenario.disruptive, scenario.node_networking) {
+            (true, false) => {
+                Turn::Alone(shared.exclusive.write().unwrap_or_else(|e| e.into_inner()))
+            }
+            (_, true) => {
+                let shared_turn = read();
+                let nics = shared
+                    .node_networking
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                Turn::NodeNetworking(shared_turn, nics)
+            }
+            (false, false) => Turn::Shared(read()),
         }
     }
 }

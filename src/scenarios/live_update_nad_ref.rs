@@ -24,6 +24,7 @@ const SWAP: Needs = Needs::bridge(&[Feature::LiveUpdateNadRef]);
 const fn swap_row(scenario: Scenario, body: super::Body) -> Scenario {
     Scenario {
         disruptive: true,
+        node_networking: true,
         implementation: Implementation::Automated(body),
         ..scenario
     }
@@ -273,6 +274,7 @@ impl World {
             .iter()
             .find(|w| *w != avoid)
             .ok_or_else(|| anyhow::anyhow!("no schedulable worker besides {avoid}: {workers:?}"))?;
+        let mut peers = Vec::new();
         for (vlan, host) in PEERS.iter().enumerate() {
             let nad = &self.net.nads[vlan];
             let mut peer: Vm = ctx.vm(&format!("peer-{nad}"), GuestOs::Rhel).await?;
@@ -280,8 +282,9 @@ impl World {
                 let nic = Nic::bridge(&format!("net{}", i + 1), nad);
                 peer = peer.with_nic(nic.with_addresses(&subnet.cidrs(*host)));
             }
-            ctx.start(&self.scope, &peer.on_node(node)).await?;
+            peers.push(peer.on_node(node));
         }
+        ctx.start_all(&self.scope, &peers).await?;
         Ok(())
     }
 

@@ -82,8 +82,12 @@ pub struct Scenario {
     pub test_ids: &'static [&'static str],
     pub os: GuestOs,
     pub needs: Needs,
-    /// Drains nodes or changes node networking: never runs beside another scenario.
+    /// Drains nodes or changes node networking: on a cluster it runs only with
+    /// `--allow-disruptive`, and never beside another scenario...
     pub disruptive: bool,
+    /// ...unless all it changes is node networking: then it only excludes the scenarios that
+    /// also change node networking (they would share the NICs), and runs beside the rest.
+    pub node_networking: bool,
     /// Wall-clock budget on a real cluster; the simulator scales it.
     pub budget: Duration,
     pub implementation: Implementation,
@@ -155,9 +159,8 @@ pub fn all() -> Vec<Scenario> {
 /// Rows that stay manual. Empty today: every row of stps/ is meant to be automated.
 pub const MANUAL: &[ManualRow] = &[];
 
-/// Why rows are still pending, shared by the declarations until the scenario issue lands.
-const WAITS_FOR_HARNESS: &str =
-    "not automated yet: needs the harness library and the simulated cluster's world";
+/// Why a freshly declared row is pending: its scenario body is not written yet.
+const WAITS_FOR_HARNESS: &str = "not automated yet: the scenario body is not written";
 
 /// The defaults every declaration starts from: a RHEL guest on two workers, a 15-minute
 /// budget, not disruptive, pending. Declarations override fields with `..declare(..)`.
@@ -176,6 +179,7 @@ pub const fn declare(
         os: GuestOs::Rhel,
         needs: Needs::migration(&[]),
         disruptive: false,
+        node_networking: false,
         budget: Duration::from_secs(15 * 60),
         implementation: Implementation::Pending(WAITS_FOR_HARNESS),
     }

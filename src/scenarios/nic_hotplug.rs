@@ -24,6 +24,7 @@ const HOTPLUG: Needs = Needs::bridge(&[Feature::NicHotplug]);
 const fn row(scenario: Scenario, body: super::Body) -> Scenario {
     Scenario {
         disruptive: true,
+        node_networking: true,
         implementation: Implementation::Automated(body),
         ..scenario
     }
@@ -232,7 +233,6 @@ impl World {
         let subnet = ctx.subnet().await?;
         let peer_nic = Nic::bridge("net1", &net.nads[0]).with_addresses(&subnet.cidrs(PEER));
         let peer = ctx.vm("peer", GuestOs::Rhel).await?.with_nic(peer_nic);
-        ctx.start(&scope, &peer).await?;
         let wanted = Nic::bridge(NIC, &net.nads[0]).with_addresses(&subnet.cidrs(UNDER_TEST));
         let (mut vm, nic) = ctx.vm(VM, GuestOs::Rhel).await?.awaiting(wanted);
         if let Some(claim) = disk {
@@ -242,7 +242,8 @@ impl World {
                 .await?;
             vm = vm.with_data_disk(claim);
         }
-        let vm = ctx.start(&scope, &vm).await?;
+        let mut started = ctx.start_all(&scope, &[peer, vm]).await?;
+        let vm = started.pop().expect("two VMs started");
         Ok(World {
             scope,
             net,

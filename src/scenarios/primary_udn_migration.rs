@@ -169,8 +169,10 @@ async fn start(
 
 /// A server listening on [`PORT`] and a client holding a connection to it.
 async fn connected_pair(ctx: &Ctx, scope: &Scope) -> anyhow::Result<(Running, Running)> {
-    let server = start(ctx, scope, "server", |vm| vm).await?;
-    let client = start(ctx, scope, "client", |vm| vm).await?;
+    let (server, client) = futures::try_join!(
+        start(ctx, scope, "server", |vm| vm),
+        start(ctx, scope, "client", |vm| vm)
+    )?;
     server.guest.listen(PORT).await?;
     let server_ip = address(&server)?;
     client.guest.hold_connection(server_ip, PORT).await?;
