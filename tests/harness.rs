@@ -449,3 +449,53 @@ fn guest_commands_report_their_output_and_survive_a_migration_by_reconnecting() 
     let report = execute(Run::new(sim.config(), vec![with_body(guest_access)]).unwrap());
     assert_eq!(outcome(&report), Outcome::Passed);
 }
+
+/// A guest command that outlives its budget fails, naming the command, without being sent
+/// twice; the next command gets a new session.
+fn guest_command_timeout(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
+        ctx.start(&scope, &vm).await?;
+        let login = vstp::guest::ssh::Login {
+            user: "cloud-user".into(),
+            key: ctx.target().await?.key.private_path().to_path_buf(),
+            timeout: Duration::from_secs(1),
+        };
+        let guest = vstp::guest::access::Guest::new(
+            scope.client(),
+            scope.ns(),
+            "vm-a",
+            GuestOs::Rhel,
+            login,
+        );
+        let started = std::time::Instant::now();
+        // 600 guest seconds are 10 real seconds at the simulator's 60×.
+        let error = match guest.exec("sleep 600").await {
+            Ok(out) => anyhow::bail!("a 600 s sleep finished within a 1 s budget: {out}"),
+            Err(e) => format!("{e:#}"),
+        };
+        let took = started.elapsed();
+        anyhow::ensure!(
+            error.contains("`sleep 600` did not finish within 1s"),
+            "{error}"
+        );
+        anyhow::ensure!(took < Duration::from_secs(5), "the timeout took {took:?}");
+        let sent = guest
+            .transcript()
+            .iter()
+            .filter(|t| t.starts_with("$ sleep 600"))
+            .count();
+        anyhow::ensure!(sent == 1, "the timed-out command was sent {sent} times");
+        guest.ok("nproc").await?;
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn a_guest_command_that_outlives_its_budget_fails_and_the_next_one_works() {
+    let sim = Standalone::start("exec-timeout");
+    let report = execute(Run::new(sim.config(), vec![with_body(guest_command_timeout)]).unwrap());
+    assert_eq!(outcome(&report), Outcome::Passed);
+}

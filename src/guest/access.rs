@@ -59,7 +59,13 @@ impl Guest {
                     self.remember(command, &out.to_string());
                     return Ok(out);
                 }
-                Err(e) => {
+                // A command that ran out of time is not sent again: it would only run out
+                // of time twice.
+                Err(Attempt::TimedOut(e)) => {
+                    self.remember(command, &format!("error: {e:#}"));
+                    return Err(e);
+                }
+                Err(Attempt::Broken(e)) => {
                     self.remember(command, &format!("error: {e:#}"));
                     last = Some(e);
                 }
@@ -95,29 +101,38 @@ impl Guest {
             .collect()
     }
 
-    async fn once(&self, line: &str) -> anyhow::Result<Output> {
+    async fn once(&self, line: &str) -> Result<Output, Attempt> {
         let mut session = self.session.lock().await;
         if session.is_none() {
-            let opened = Session::open(&self.client, &self.ns, &self.vmi, &self.login).await?;
+            let opened = Session::open(&self.client, &self.ns, &self.vmi, &self.login)
+                .await
+                .map_err(|e| Attempt::Broken(e.into()))?;
             *session = Some(opened);
         }
         let open = session.as_ref().expect("opened above");
         let budget = self.login.timeout + Duration::from_secs(1);
         let answer = tokio::time::timeout(budget, open.run(line)).await;
+        let timed_out = || {
+            Attempt::TimedOut(anyhow::anyhow!(
+                "{}/{}: `{line}` did not finish within {:?}",
+                self.ns,
+                self.vmi,
+                self.login.timeout
+            ))
+        };
         match answer {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
                 *session = None;
-                Err(broken(e))
+                if e.is_timeout() {
+                    Err(timed_out())
+                } else {
+                    Err(Attempt::Broken(broken(e)))
+                }
             }
             Err(_) => {
                 *session = None;
-                anyhow::bail!(
-                    "{}/{}: `{line}` did not finish within {:?}",
-                    self.ns,
-                    self.vmi,
-                    self.login.timeout
-                )
+                Err(timed_out())
             }
         }
     }
@@ -130,6 +145,13 @@ impl Guest {
         let answer: String = answer.chars().take(2000).collect();
         t.push_back(format!("$ {command}\n{answer}"));
     }
+}
+
+/// Why one attempt at a command failed.
+enum Attempt {
+    /// The session or tunnel broke: worth one more try on a new session.
+    Broken(anyhow::Error),
+    TimedOut(anyhow::Error),
 }
 
 fn broken(e: SshError) -> anyhow::Error {

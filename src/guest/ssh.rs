@@ -33,6 +33,18 @@ pub enum SshError {
     },
 }
 
+impl SshError {
+    /// Whether libssh2 gave up waiting (its session timeout), rather than the link breaking.
+    pub fn is_timeout(&self) -> bool {
+        // LIBSSH2_ERROR_TIMEOUT
+        match self {
+            SshError::Session { source, .. } => source.code() == ssh2::ErrorCode::Session(-9),
+            SshError::Io { source, .. } => source.kind() == std::io::ErrorKind::TimedOut,
+            SshError::Tunnel(_) | SshError::Refused { .. } => false,
+        }
+    }
+}
+
 /// Who to log in as and how.
 #[derive(Debug, Clone)]
 pub struct Login {

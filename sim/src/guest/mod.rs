@@ -161,6 +161,11 @@ impl Guest {
         self.booted.elapsed().as_secs_f64() * self.time_scale
     }
 
+    /// Modelled seconds per real second.
+    pub fn time_scale(&self) -> f64 {
+        self.time_scale
+    }
+
     /// Unix time of the boot, as `/proc/stat` `btime` shows it. Constant within a boot; the
     /// guest's uptime runs on the simulator's scaled clock, its wall clock on the real one.
     pub fn boot_time(&self) -> i64 {

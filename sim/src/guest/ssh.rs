@@ -51,6 +51,14 @@ pub fn serve(
     });
 }
 
+/// The seconds of a command line that is only `sleep N`.
+fn foreground_sleep(line: &str) -> Option<f64> {
+    match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["sleep", n] => n.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0),
+        _ => None,
+    }
+}
+
 struct Sshd {
     guest: GuestRef,
     net: Arc<dyn Network>,
@@ -95,6 +103,20 @@ impl russh::server::Handler for Sshd {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let line = String::from_utf8_lossy(data).to_string();
+        if let Some(seconds) = foreground_sleep(&line) {
+            // A command that takes time keeps the channel open meanwhile (on the scaled clock),
+            // so a client's command timeout can be exercised.
+            session.channel_success(channel)?;
+            let real = seconds / lock(&self.guest).time_scale().max(1.0);
+            let handle = session.handle();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(real)).await;
+                let _ = handle.exit_status_request(channel, 0).await;
+                let _ = handle.eof(channel).await;
+                let _ = handle.close(channel).await;
+            });
+            return Ok(());
+        }
         let out = shell::run(&self.guest, &*self.net, &line);
         session.channel_success(channel)?;
         if !out.stdout.is_empty() {
