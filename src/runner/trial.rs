@@ -33,7 +33,14 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
             shared.recorder.start(&name);
             eprintln!("vstp: started {name}");
             let log = Arc::new(StepLog::new());
+            let started = std::time::Instant::now();
             let outcome = execute(shared, planned, body, log.clone());
+            eprintln!(
+                "vstp: {} {name} in {:.2}s{}",
+                verdict(&outcome),
+                started.elapsed().as_secs_f64(),
+                first_line(&outcome)
+            );
             save_log(shared, &name, &log);
             shared.recorder.finish(&name, outcome.clone(), log.render());
             outcome
@@ -191,6 +198,25 @@ fn transcripts(owned: &Owned) -> Vec<(String, String)> {
             (format!("guest-{vm}.txt"), lines.join("\n"))
         })
         .collect()
+}
+
+fn verdict(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Passed => "passed",
+        Outcome::Failed(_) => "FAILED",
+        Outcome::Skipped(_) => "skipped",
+        Outcome::Error(_) => "ERROR",
+    }
+}
+
+/// `: <first line of the message>` for outcomes that have one.
+fn first_line(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed => String::new(),
+        Outcome::Failed(m) | Outcome::Skipped(m) | Outcome::Error(m) => {
+            format!(": {}", m.lines().next().unwrap_or(""))
+        }
+    }
 }
 
 fn last_line(log: &StepLog) -> String {

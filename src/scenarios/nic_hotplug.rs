@@ -77,7 +77,7 @@ const PEER: u8 = 10;
 /// VMI reports, and carries traffic to the peer.
 fn hotplug_bridge_nic(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, None).await?;
+        let world = World::set_up(&ctx, None, 0).await?;
         world.plug(&ctx).await?;
         Ok(())
     }
@@ -88,7 +88,7 @@ fn hotplug_bridge_nic(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 /// VM template, in that order; the peer is no longer reachable.
 fn unplug_bridge_nic(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, None).await?;
+        let world = World::set_up(&ctx, None, 0).await?;
         let before = world.plug(&ctx).await?;
         ctx.step(format!("unplug {NIC} with state: absent"));
         let mark = vms::unplug_nic(&world.scope, VM, NIC).await?;
@@ -128,7 +128,7 @@ fn unplug_bridge_nic(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 /// Row 3: a VM that cannot migrate keeps its NICs until restarted.
 fn non_migratable_vm(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, Some("scratch")).await?;
+        let world = World::set_up(&ctx, Some("scratch"), 0).await?;
         let mark = vms::hotplug_nic(&world.scope, VM, &[&world.nic]).await?;
         let budget = world.scope.budgets.of(Wait::Reaction);
         Watch::object(world.scope.client(), kinds::VM, world.scope.ns(), VM)
@@ -145,7 +145,7 @@ fn non_migratable_vm(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 /// Row 4: a NIC with a binding that cannot be hot-plugged is refused, naming the binding.
 fn non_bridge_binding_refused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, None).await?;
+        let world = World::set_up(&ctx, None, 0).await?;
         let masquerade = Nic {
             binding: Binding::Masquerade,
             ..world.nic.clone()
@@ -172,10 +172,11 @@ fn non_bridge_binding_refused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>
 }
 
 /// Row 5: plugging NICs until the slots run out; the first one beyond fails with a clear
-/// reason and the existing NICs keep working.
+/// reason and the existing NICs keep working. The VM boots with four secondary NICs, which
+/// leaves the fewest free slots, so the limit comes after a few plugs.
 fn slot_limit(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, None).await?;
+        let world = World::set_up(&ctx, None, 4).await?;
         world.plug(&ctx).await?;
         for n in 2..=16 {
             let nic = Nic::bridge(&format!("hot{n}"), &world.net.nads[0]);
@@ -224,8 +225,8 @@ struct World {
 
 impl World {
     /// The VLAN, the peer, and the VM under test (with a ReadWriteOnce data disk `disk`, which
-    /// makes it non-migratable, when given).
-    async fn set_up(ctx: &Ctx, disk: Option<&str>) -> anyhow::Result<World> {
+    /// makes it non-migratable, when given, and `boot_nics` more bridge NICs from the start).
+    async fn set_up(ctx: &Ctx, disk: Option<&str>, boot_nics: usize) -> anyhow::Result<World> {
         let profile = &ctx.target().await?.profile;
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         ctx.step("a Linux bridge trunking the VLANs on every worker, a NAD per VLAN");
@@ -235,6 +236,9 @@ impl World {
         let peer = ctx.vm("peer", GuestOs::Rhel).await?.with_nic(peer_nic);
         let wanted = Nic::bridge(NIC, &net.nads[0]).with_addresses(&subnet.cidrs(UNDER_TEST));
         let (mut vm, nic) = ctx.vm(VM, GuestOs::Rhel).await?.awaiting(wanted);
+        for n in 1..=boot_nics {
+            vm = vm.with_nic(Nic::bridge(&format!("boot{n}"), &net.nads[0]));
+        }
         if let Some(claim) = disk {
             let class = profile.storage_class.as_deref();
             scope
