@@ -337,6 +337,7 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         kubeconfig: None,
         context: None,
         settings: None,
+        sim_faults: None,
     };
     let target = Target::connect(&options)
         .await

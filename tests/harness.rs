@@ -66,6 +66,7 @@ impl Standalone {
             kubeconfig: Some(self.kubeconfig.clone()),
             context: None,
             settings: None,
+            sim_faults: None,
         };
         let mut config = RunConfig::new(options, true);
         config.junit_path = self.dir.join("junit.xml");

@@ -43,6 +43,7 @@ fn config(name: &str, target: TargetKind) -> RunConfig {
         kubeconfig: None,
         context: None,
         settings: None,
+        sim_faults: None,
     };
     let mut config = RunConfig::new(options, false);
     config.junit_path = dir.join("junit.xml");

@@ -103,7 +103,7 @@ impl Sim {
     /// Starts the API server on 127.0.0.1 inside the current tokio runtime.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let clock = Clock::new(config.time_scale).map_err(SimError::Config)?;
-        let faults = Faults::parse(&config.faults).map_err(SimError::Config)?;
+        let faults = Arc::new(Faults::parse(&config.faults).map_err(SimError::Config)?);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| SimError::Bind {
@@ -134,9 +134,9 @@ impl Sim {
             world: config.world.clone(),
             token: token.clone(),
             address: address.to_string(),
-            faults,
+            faults: faults.clone(),
         });
-        config.world.clone().start(store.clone());
+        config.world.clone().start(store.clone(), faults);
         let server = tokio::spawn(serve(listener, tls.acceptor, api::router(state)));
         Ok(SimHandle {
             address,

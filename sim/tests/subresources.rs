@@ -24,7 +24,7 @@ struct Recorder {
 }
 
 impl World for Recorder {
-    fn start(self: Arc<Self>, _store: Arc<Store>) {}
+    fn start(self: Arc<Self>, _store: Arc<Store>, _faults: Arc<vstp_sim::faults::Faults>) {}
 
     fn evict(&self, _store: &Store, pod: &Value, dry_run: bool) -> ApiResult<()> {
         self.calls.lock().unwrap().push(format!(

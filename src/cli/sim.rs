@@ -11,6 +11,8 @@ use super::exit;
 pub enum Command {
     /// Serve a simulated cluster on 127.0.0.1 until Ctrl-C, and write a kubeconfig for it.
     Serve(ServeArgs),
+    /// The fault catalogue, one fault a line: NAME KIND DESCRIPTION.
+    Faults,
 }
 
 #[derive(clap::Args)]
@@ -37,11 +39,15 @@ pub struct ServeArgs {
 const MARKER: &str = "# written by `vstp sim serve`; removed when it stops";
 
 pub fn main(command: &Command) -> u8 {
-    let Command::Serve(args) = command;
-    if args.faults.trim() == "help" {
-        for f in vstp_sim::faults::CATALOGUE {
-            println!("{:<18} {}", f.name, f.what);
+    let args = match command {
+        Command::Serve(args) => args,
+        Command::Faults => {
+            print!("{}", catalogue());
+            return exit::OK;
         }
+    };
+    if args.faults.trim() == "help" {
+        print!("{}", catalogue());
         return exit::OK;
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -135,4 +141,12 @@ impl StopSignals {
             _ = self.terminate.recv() => {}
         }
     }
+}
+
+/// `NAME KIND DESCRIPTION`, one fault a line.
+pub fn catalogue() -> String {
+    vstp_sim::faults::CATALOGUE
+        .iter()
+        .map(|f| format!("{:<30} {:<7} {}\n", f.name, f.kind.name(), f.what))
+        .collect()
 }

@@ -39,6 +39,9 @@ pub struct TargetOptions {
     /// kubeconfig context for --target cluster (default: the current context).
     #[arg(long, env = "VSTP_CONTEXT")]
     pub context: Option<String>,
+    /// Faults the in-process simulator starts with (`vstp sim faults` lists them).
+    #[arg(long, env = "VSTP_SIM_FAULTS")]
+    pub sim_faults: Option<String>,
     /// Settings file: images, NICs, VLANs, subnets, storage, timeouts (default: ./vstp.toml
     /// when present, else built-in defaults that fit the simulator).
     #[arg(long = "config", env = "VSTP_CONFIG")]
@@ -66,7 +69,8 @@ impl Target {
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let (client, sim) = match options.target {
             TargetKind::Sim => {
-                let config = vstp_sim::SimConfig::cluster(Default::default())?;
+                let mut config = vstp_sim::SimConfig::cluster(Default::default())?;
+                config.faults = options.sim_faults.clone().unwrap_or_default();
                 let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;

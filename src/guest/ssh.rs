@@ -121,17 +121,19 @@ fn handshake(
     session.set_tcp_stream(socket);
     session.set_timeout(login.timeout.as_millis().min(u32::MAX as u128) as u32);
     session.handshake().map_err(fail("the handshake"))?;
-    if session
-        .userauth_pubkey_file(&login.user, None, Path::new(&login.key), None)
-        .is_err()
-    {
-        return Err(SshError::Refused {
-            target: target.to_string(),
-            user: login.user.clone(),
-            key: login.key.clone(),
-        });
+    match session.userauth_pubkey_file(&login.user, None, Path::new(&login.key), None) {
+        Ok(()) => Ok(session),
+        // LIBSSH2_ERROR_AUTHENTICATION_FAILED / _PUBLICKEY_UNVERIFIED: the guest said no.
+        Err(e) if matches!(e.code(), ssh2::ErrorCode::Session(-18 | -19)) => {
+            Err(SshError::Refused {
+                target: target.to_string(),
+                user: login.user.clone(),
+                key: login.key.clone(),
+            })
+        }
+        // Anything else is the link failing during authentication.
+        Err(e) => Err(fail("authenticating")(e)),
     }
-    Ok(session)
 }
 
 fn exec(target: &str, session: &ssh2::Session, command: &str) -> Result<Output, SshError> {

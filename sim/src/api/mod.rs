@@ -33,7 +33,7 @@ pub struct ApiState {
     pub token: String,
     /// `host:port` the server listens on, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
-    pub faults: Faults,
+    pub faults: Arc<Faults>,
 }
 
 pub fn router(state: Arc<ApiState>) -> axum::Router {

@@ -350,8 +350,9 @@ async fn transfer(
         Outcome::PreCopy { done } => wait(ctx, done, abort).await,
         Outcome::PostCopy { switch, done } => {
             wait(ctx, switch, abort).await?;
+            let mode = reported_mode(ctx, "PostCopy");
             ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-                v["status"]["migrationState"]["mode"] = json!("PostCopy")
+                v["status"]["migrationState"]["mode"] = json!(mode)
             })
             .ok_or(Stop::Gone)?;
             // Post-copy cannot be aborted: the guest already runs on the target.
@@ -364,8 +365,9 @@ async fn transfer(
                 guest::lock(g).paused = true;
             }
             let now = ctx.now();
+            let mode = reported_mode(ctx, "Paused");
             ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-                v["status"]["migrationState"]["mode"] = json!("Paused");
+                v["status"]["migrationState"]["mode"] = json!(mode);
                 obj::set_condition(
                     v,
                     "Paused",
@@ -392,6 +394,16 @@ async fn transfer(
     }
 }
 
+/// The mode written to migrationState: the true one, unless the mode-misreported regression
+/// is on.
+fn reported_mode(ctx: &Ctx, mode: &'static str) -> &'static str {
+    if ctx.faults.has("mode-misreported") {
+        "PreCopy"
+    } else {
+        mode
+    }
+}
+
 /// The target takes over: hotplugged CPUs and memory appear, the VMI moves, the source pod
 /// completes, and the VMIM succeeds.
 fn complete(
@@ -407,6 +419,7 @@ fn complete(
     let now = ctx.now();
     let mut vcpus = None;
     let mut memory = None;
+    let mut live_update = false;
     let pod_uid = ctx
         .get(kinds::PODS, ns, target_pod)
         .map(|p| obj::uid(&p).to_string())
@@ -429,6 +442,7 @@ fn complete(
             memory = Some(guest);
             obj::remove_condition(v, "HotMemoryChange");
         }
+        live_update = obj::condition(v, "MigrationRequired").is_some();
         obj::remove_condition(v, "MigrationRequired");
     }).ok_or(Stop::Gone)?;
     if let Some(migrated) = ctx.get(kinds::VMIS, ns, vmi_name) {
@@ -443,12 +457,14 @@ fn complete(
     }
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
-        if let Some(n) = vcpus {
+        let faults = &ctx.faults;
+        if let Some(n) = vcpus.filter(|_| !faults.has("cpu-hotplug-not-in-guest")) {
             g.vcpus = n;
         }
-        if let Some(m) = memory {
+        if let Some(m) = memory.filter(|_| !faults.has("memory-hotplug-not-in-guest")) {
             g.memory_bytes = m;
         }
+        regressions_on_the_target(faults, &mut g, live_update);
         g.moves.send_modify(|n| *n += 1);
     }
     let end = ctx.now();
@@ -509,5 +525,32 @@ fn finish_failed(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool) {
         ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {
             obj::set_condition(m, "migrationAbortRequested", true, "", "", &now);
         });
+    }
+}
+
+/// The product regressions of the catalogue that show on the target after a migration.
+fn regressions_on_the_target(
+    faults: &crate::faults::Faults,
+    g: &mut guest::Guest,
+    live_update: bool,
+) {
+    if live_update && faults.has("reboot-on-nad-swap") {
+        g.reboot();
+        g.up = true;
+    }
+    if faults.has("migration-restarts-processes") {
+        g.restart_processes();
+    }
+    if faults.has("migration-resets-tcp") {
+        g.connections.clear();
+    }
+    if faults.has("mac-regenerated") {
+        // Secondary networks only: the pod network and a primary UDN keep theirs.
+        let secondary = |n: &&mut guest::Nic| {
+            n.segment != crate::world::fabric::POD_SEGMENT && !n.segment.starts_with("udn:")
+        };
+        for nic in g.nics.iter_mut().filter(secondary) {
+            nic.mac = launcher::random_mac();
+        }
     }
 }

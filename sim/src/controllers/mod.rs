@@ -73,6 +73,8 @@ pub struct Ctx {
     pub nodes_changed: Notify,
     /// Signalled when a NAD or a node's network state changes, for pods whose sandbox failed.
     pub network_changed: Notify,
+    /// The faults the simulator was started with (product regressions are checked here).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 /// Memory of the controllers that the API objects do not carry.
@@ -217,7 +219,7 @@ impl Ctx {
 }
 
 impl World for Virtualization {
-    fn start(self: Arc<Self>, store: Arc<Store>) {
+    fn start(self: Arc<Self>, store: Arc<Store>, faults: Arc<crate::faults::Faults>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let guests = Arc::new(Guests::default());
         let ctx = Arc::new(Ctx {
@@ -230,6 +232,7 @@ impl World for Virtualization {
             requeue: tx,
             nodes_changed: Notify::new(),
             network_changed: Notify::new(),
+            faults,
         });
         seed(&store, &self.spec);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());

@@ -206,9 +206,10 @@ pub fn portforward(
         .guests
         .get(obj::uid(&vmi))
         .ok_or_else(|| conflict("VMI is not started"))?;
-    let up = {
-        let g = guest::lock(&guest);
-        g.up && !g.paused
+    let (up, first) = {
+        let mut g = guest::lock(&guest);
+        g.ssh_connections += 1;
+        (g.up && !g.paused, g.ssh_connections == 1)
     };
     if port != 22 || protocol != "tcp" || !up {
         return Err(ApiError::new(
@@ -218,6 +219,11 @@ pub fn portforward(
         ));
     }
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    if first && ctx.faults.has("ssh-reset-first") {
+        // The connection opens and is reset at once: the client sees it end mid-handshake.
+        drop(ours);
+        return Ok(Box::new(theirs));
+    }
     guest::ssh::serve(ctx.sshd.clone(), Box::new(ours), guest, ctx.net.clone());
     Ok(Box::new(theirs))
 }

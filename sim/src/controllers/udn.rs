@@ -235,6 +235,10 @@ pub fn claim_address(
     config: &Value,
     pod: &str,
 ) -> Option<(IpAddr, u8)> {
+    // Reading the claims in use and creating the new one must not interleave with another
+    // launcher's allocation, or two VMs booting at once get the same address.
+    static ALLOCATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(|e| e.into_inner());
     let ns = obj::namespace(vmi);
     let pod_network = vmi["spec"]["networks"]
         .as_array()
@@ -251,10 +255,18 @@ pub fn claim_address(
         .split(',')
         .find_map(|s| crate::guest::cloudinit::cidr(s).filter(|(ip, _)| ip.is_ipv4()))?;
     let persistent = config["allowPersistentIPs"] == true;
-    if let Some(claim) = ctx
-        .get(kinds::IPAMCLAIMS, ns, &claim_name)
-        .filter(|_| persistent)
-    {
+    let existing = ctx.get(kinds::IPAMCLAIMS, ns, &claim_name);
+    // The udn-ip-changes regression: the claim is not honoured and its address is avoided.
+    let lost = existing
+        .as_ref()
+        .filter(|_| ctx.faults.has("udn-ip-changes"))
+        .and_then(|c| {
+            c["status"]["ips"][0]
+                .as_str()
+                .and_then(crate::guest::cloudinit::cidr)
+        })
+        .map(|(ip, _)| ip);
+    if let Some(claim) = existing.filter(|_| persistent && lost.is_none()) {
         let ip = claim["status"]["ips"][0]
             .as_str()
             .and_then(crate::guest::cloudinit::cidr);
@@ -274,6 +286,7 @@ pub fn claim_address(
                 .and_then(crate::guest::cloudinit::cidr)
                 .map(|(ip, _)| ip)
         })
+        .chain(lost)
         .collect();
     let IpAddr::V4(base) = base else { return None };
     let hosts = (2..(1u32 << (32 - len as u32)).saturating_sub(1))

@@ -76,6 +76,8 @@ pub struct Guest {
     /// Counts the moves to another node: connections through the old virt-launcher (port
     /// forwards) end when it changes.
     pub moves: tokio::sync::watch::Sender<u64>,
+    /// SSH connections opened to this guest so far.
+    pub ssh_connections: u32,
 }
 
 /// What a guest is booted with.
@@ -108,6 +110,7 @@ impl Guest {
             paused: false,
             up: false,
             moves: tokio::sync::watch::channel(0).0,
+            ssh_connections: 0,
         };
         guest.reboot();
         guest
@@ -143,6 +146,14 @@ impl Guest {
     }
 
     /// Starts a process and returns its PID.
+    /// Every process started again, under new PIDs (a product regression of the catalogue).
+    pub fn restart_processes(&mut self) {
+        let running: Vec<Process> = std::mem::take(&mut self.processes).into_values().collect();
+        for p in running {
+            self.spawn(&p.command, p.dirty);
+        }
+    }
+
     pub fn spawn(&mut self, command: &str, dirty: Option<(f64, f64)>) -> u32 {
         let pid = self.next_pid;
         self.next_pid += 1;

@@ -42,7 +42,7 @@ pub struct VirtCall<'a> {
 
 pub trait World: Send + Sync + 'static {
     /// Starts the world's controllers; called once when the simulator starts, inside its runtime.
-    fn start(self: Arc<Self>, store: Arc<Store>);
+    fn start(self: Arc<Self>, store: Arc<Store>, faults: Arc<crate::faults::Faults>);
 
     /// Admission of a user's create request (the mutating and validating webhooks): may change
     /// `object` or refuse it. Runs before the store is locked, so it may read the store.
@@ -92,7 +92,7 @@ fn no_world(what: &str) -> ApiError {
 }
 
 impl World for BareApi {
-    fn start(self: Arc<Self>, _store: Arc<Store>) {}
+    fn start(self: Arc<Self>, _store: Arc<Store>, _faults: Arc<crate::faults::Faults>) {}
 
     fn evict(&self, _store: &Store, _pod: &Value, _dry_run: bool) -> ApiResult<()> {
         Ok(())
