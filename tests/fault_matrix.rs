@@ -19,6 +19,11 @@ const CONCERNS: &[(&str, &[&str])] = &[
     ("mac-regenerated", &["live-update-nad-ref", "nic-hotplug"]),
     ("migration-restarts-processes", &["*"]),
     ("mode-misreported", &["workload-disruption-migration"]),
+    ("awd-ignored", &["workload-disruption-migration"]),
+    (
+        "eviction-without-migration",
+        &["workload-disruption-migration"],
+    ),
     (
         "cpu-hotplug-not-in-guest",
         &["workload-disruption-migration"],

@@ -89,6 +89,14 @@ pub const CATALOGUE: &[FaultSpec] = &[
         "a memory hotplug updates the VMI but the guest keeps its memory size",
     ),
     product(
+        "awd-ignored",
+        "a migration that cannot converge is aborted although its policy allows workload disruption",
+    ),
+    product(
+        "eviction-without-migration",
+        "evicting a virt-launcher pod deletes it without migrating the VMI first",
+    ),
+    product(
         "udn-ip-changes",
         "a migration gives the VM a new address on its primary UDN",
     ),

@@ -342,7 +342,9 @@ async fn transfer(
             .map_or(DEFAULT_MAX_DOWNTIME, |ms| ms / 1000.0),
         completion_timeout_per_gib: config["completionTimeoutPerGiB"].as_f64().unwrap_or(150.0),
         progress_timeout_s: config["progressTimeout"].as_f64().unwrap_or(150.0),
-        allow_workload_disruption: config["allowWorkloadDisruption"] == true,
+        // The awd-ignored regression: the policy's permission never reaches the monitor.
+        allow_workload_disruption: config["allowWorkloadDisruption"] == true
+            && !ctx.faults.has("awd-ignored"),
         allow_post_copy: config["allowPostCopy"] == true,
     };
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
