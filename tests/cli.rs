@@ -190,3 +190,37 @@ fn sim_serve_writes_and_removes_its_kubeconfig_and_spares_foreign_files() {
     assert!(!ours.exists(), "the kubeconfig is removed on exit");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn preflight_reports_the_simulator_ready() {
+    let out = vstp(&["preflight", "--target", "sim"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}{}", text(&out.stdout));
+    assert!(err.contains("preflight of the sim target"), "{err}");
+    assert!(
+        err.contains("ok    KubeVirt workloadUpdateMethods includes LiveMigrate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn preflight_of_an_unreachable_cluster_exits_2_and_says_why() {
+    let dir = std::env::temp_dir().join(format!("vstp-cli-preflight-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let out = vstp(&[
+        "preflight",
+        "--target",
+        "cluster",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the API server is not reachable"), "{err}");
+}

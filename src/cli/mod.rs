@@ -5,6 +5,7 @@ mod cleanup;
 mod coverage;
 pub mod e2e;
 mod list;
+mod preflight;
 mod run;
 mod sim;
 
@@ -78,6 +79,9 @@ enum Command {
     },
     /// Run scenarios (all by default) against the simulator or a cluster.
     Run(run::Args),
+    /// Check a target's prerequisites (operators, KubeVirt settings, workers, NICs) and say
+    /// which scenarios would be skipped.
+    Preflight(preflight::Args),
     /// Remove what crashed runs left on a cluster (namespaces, NNCPs, policies, cordons).
     Cleanup(cleanup::Args),
     /// The simulated cluster (vstp-sim).
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
         } => check::main(&args),
         Command::Run(args) => run::main(&args),
         Command::Cleanup(args) => cleanup::main(&args),
+        Command::Preflight(args) => preflight::main(&args),
         Command::Sim { command } => sim::main(&command),
     };
     ExitCode::from(code)
