@@ -27,14 +27,7 @@ pub fn main(args: &Args) -> u8 {
         (None, Some(age)) => Leftovers::OlderThan(age),
         (None, None) => unreachable!("clap requires one of them"),
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("vstp: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
-    };
-    runtime.block_on(async {
+    super::block_on(async {
         let target = match Target::connect(&args.target).await {
             Ok(t) => t,
             Err(e) => {

@@ -159,3 +159,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 pub fn opt<T: ToString>(value: Option<T>, prefix: &str) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{prefix}{}", v.to_string()))
 }
+
+/// Runs a command's async part on a fresh runtime; its result is the exit code.
+pub fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("vstp: cannot start the async runtime: {e}");
+            exit::FAILED
+        }
+    }
+}

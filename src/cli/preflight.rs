@@ -12,14 +12,7 @@ pub struct Args {
 }
 
 pub fn main(args: &Args) -> u8 {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("vstp: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
-    };
-    runtime.block_on(async {
+    super::block_on(async {
         // Connecting runs preflight and prints its findings.
         match Target::connect(&args.target).await {
             Ok(target) if target.findings.unmet.is_empty() => exit::OK,
