@@ -44,7 +44,13 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             let verdict = migratability(ctx, &vmi);
             // Never evaluated while migrating: the target's pod is not the active one yet.
             let required = migration_required(ctx, &vmi);
+            // The verdict comes from the VMI as read; if a migration started or ended since,
+            // it is stale (it would raise MigrationRequired again right after the migration
+            // that cleared it).
+            let seen = vmi["status"]["migrationState"]["migrationUid"].clone();
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
+                let current = v["status"]["migrationState"]["migrationUid"] == seen;
+                let required = required.filter(|_| current && !migrating(v));
                 derived_conditions(v, &verdict, required, &now)
             });
         }
