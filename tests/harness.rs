@@ -116,16 +116,9 @@ impl Standalone {
 
     /// Whether any worker still has interface `name` in its NodeNetworkState.
     fn interface_on_nodes(&self, name: &str) -> bool {
-        let nns = vstp::cluster::kinds::Kind {
-            group: "nmstate.io",
-            version: "v1beta1",
-            kind: "NodeNetworkState",
-            plural: "nodenetworkstates",
-            namespaced: false,
-        };
         let listed = self
             .runtime
-            .block_on(nns.all(&self.client).list(&Default::default()))
+            .block_on(kinds::NNS.all(&self.client).list(&Default::default()))
             .unwrap();
         listed.items.iter().map(to_value).any(|s| {
             s["status"]["currentState"]["interfaces"]

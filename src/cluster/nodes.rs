@@ -109,10 +109,9 @@ async fn evict(client: &kube::Client, ns: &str, name: &str) -> anyhow::Result<()
         match api.evict(name, &EvictParams::default()).await {
             Ok(_) => return Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 429 || s.code >= 500 => {
+            Err(e) if super::retry::transient(&e) => {
                 refusals += 1;
-                let pause = Duration::from_millis(250) * refusals.min(20);
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(super::retry::pause(refusals, &e)).await;
             }
             Err(e) => return Err(e).with_context(|| format!("cannot evict pod {ns}/{name}")),
         }

@@ -35,9 +35,15 @@ pub fn transient(error: &kube::Error) -> bool {
     }
 }
 
-/// Backoff from 0.2 s doubling to 5 s; a 429 whose message carries "retry after N" waits N.
-fn pause(attempt: u32, error: &kube::Error) -> Duration {
-    let backoff = Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1));
+/// The pause before attempt `attempt + 1`: 0.2 s doubling to 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let doubled =
+        Duration::from_millis(200) * 2u32.saturating_pow(attempt.saturating_sub(1).min(5));
+    doubled.min(Duration::from_secs(5))
+}
+
+/// [`backoff`], unless a 429 says how long to wait (its retry-after detail or message).
+pub fn pause(attempt: u32, error: &kube::Error) -> Duration {
     let hinted = match error {
         kube::Error::Api(status) if status.code == 429 => status
             .details
@@ -48,7 +54,9 @@ fn pause(attempt: u32, error: &kube::Error) -> Duration {
             .or_else(|| retry_hint(&status.message)),
         _ => None,
     };
-    hinted.unwrap_or(backoff).min(Duration::from_secs(5))
+    hinted
+        .unwrap_or_else(|| backoff(attempt))
+        .min(Duration::from_secs(5))
 }
 
 /// The seconds in "… retry after 3s …" / "Retry-After: 3", the forms API servers use.

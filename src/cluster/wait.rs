@@ -220,10 +220,9 @@ impl Watch {
     }
 }
 
-/// Transient API trouble: 0.2 s doubling to 5 s between attempts; the wait's budget bounds it.
+/// Transient API trouble: a pause between attempts; the wait's budget bounds them all.
 async fn backoff(failures: u32) {
-    let delay = Duration::from_millis(200) * 2u32.saturating_pow(failures.min(5));
-    tokio::time::sleep(delay.min(Duration::from_secs(5))).await;
+    tokio::time::sleep(super::retry::backoff(failures)).await;
 }
 
 fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {

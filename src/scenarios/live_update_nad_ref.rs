@@ -7,7 +7,7 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{declare, Feature, GuestOs, Implementation, Needs, Scenario};
+use super::{changes_node_networking, declare, Feature, GuestOs, Needs, Scenario};
 use crate::cluster::build::{storage, Nic, Vm};
 use crate::cluster::migration::{self, Finished, Mark};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
@@ -20,18 +20,8 @@ const STP: &str = "sig-network/live-update-nad-ref.md";
 const ROW_IDS: &[&str] = &["VIRTSTRAT-560"];
 const SWAP: Needs = Needs::bridge(&[Feature::LiveUpdateNadRef]);
 
-/// Every row changes node networking (a bridge on every worker), so each runs alone.
-const fn swap_row(scenario: Scenario, body: super::Body) -> Scenario {
-    Scenario {
-        disruptive: true,
-        node_networking: true,
-        implementation: Implementation::Automated(body),
-        ..scenario
-    }
-}
-
 pub const SCENARIOS: &[Scenario] = &[
-    swap_row(
+    changes_node_networking(
         Scenario {
             test_ids: &["CNV-15972", "CNV-15945"],
             needs: SWAP,
@@ -39,7 +29,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         bridge_vlan_swap,
     ),
-    swap_row(
+    changes_node_networking(
         Scenario {
             test_ids: &["CNV-15948"],
             needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet]),
@@ -47,7 +37,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         localnet_swap,
     ),
-    swap_row(
+    changes_node_networking(
         Scenario {
             test_ids: &["CNV-15946"],
             needs: SWAP,
@@ -55,7 +45,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         two_nics_one_patch,
     ),
-    swap_row(
+    changes_node_networking(
         Scenario {
             test_ids: &["CNV-15947"],
             needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::NonMigratableStorage]),
@@ -63,7 +53,7 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         non_migratable_keeps_network,
     ),
-    swap_row(
+    changes_node_networking(
         Scenario {
             needs: SWAP,
             ..declare(STP, 5, ROW_IDS, "migrate-after-swap")
@@ -80,16 +70,16 @@ const VM: &str = "vm-under-test";
 /// Row 1: swap a running VM's bridge NIC from the VLAN 10 NAD to the VLAN 20 NAD; no reboot,
 /// same MAC, interface and addresses, the VLAN 20 peer only, over IPv4 and IPv6.
 fn bridge_vlan_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { swap_and_check(&ctx, Kind::Bridge).await }.boxed()
+    async move { swap_and_check(&ctx, Vlans::Bridge).await }.boxed()
 }
 
 /// Row 2: the same between two OVN-K localnet networks on different VLANs.
 fn localnet_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { swap_and_check(&ctx, Kind::Localnet).await }.boxed()
+    async move { swap_and_check(&ctx, Vlans::Localnet).await }.boxed()
 }
 
-async fn swap_and_check(ctx: &Ctx, kind: Kind) -> anyhow::Result<()> {
-    let world = World::set_up(ctx, kind, 1).await?;
+async fn swap_and_check(ctx: &Ctx, vlans: Vlans) -> anyhow::Result<()> {
+    let world = World::set_up(ctx, vlans, 1).await?;
     let vm = world.start_under_test(ctx, None).await?;
     world.start_peers(ctx, vm.node()).await?;
     ctx.step("before: reaches the first VLAN's peer, not the second's");
@@ -106,7 +96,7 @@ async fn swap_and_check(ctx: &Ctx, kind: Kind) -> anyhow::Result<()> {
 /// Row 3: two NICs swapped in one patch; one migration moves both.
 fn two_nics_one_patch(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, Kind::Bridge, 2).await?;
+        let world = World::set_up(&ctx, Vlans::Bridge, 2).await?;
         let vm = world.start_under_test(&ctx, None).await?;
         world.start_peers(&ctx, vm.node()).await?;
         ctx.step("before: net1 reaches the first VLAN's peer, net2 the second's");
@@ -134,7 +124,7 @@ fn two_nics_one_patch(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 /// Row 4: a VM that cannot live-migrate keeps its network until restarted.
 fn non_migratable_keeps_network(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, Kind::Bridge, 1).await?;
+        let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
         let profile = &ctx.target().await?.profile;
         ctx.step("a ReadWriteOnce data disk makes the VM non-migratable");
         let claim = storage::rwo_claim("scratch", "1Gi", profile.storage_class.as_deref());
@@ -169,7 +159,7 @@ fn non_migratable_keeps_network(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<(
 /// Row 5: after a swap, a later migration keeps the new network.
 fn migrate_after_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let world = World::set_up(&ctx, Kind::Bridge, 1).await?;
+        let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
         let vm = world.start_under_test(&ctx, None).await?;
         world.start_peers(&ctx, vm.node()).await?;
         let before = Invariants::capture(&vm.guest, &vm.vmi).await?;
@@ -215,7 +205,8 @@ async fn swap_live(ctx: &Ctx, scope: &Scope, changes: &[(&str, &str)]) -> anyhow
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+/// How the two VLANs reach the workers.
+enum Vlans {
     Bridge,
     Localnet,
 }
@@ -229,15 +220,15 @@ struct World {
 }
 
 impl World {
-    async fn set_up(ctx: &Ctx, kind: Kind, nics: usize) -> anyhow::Result<World> {
+    async fn set_up(ctx: &Ctx, vlans: Vlans, nics: usize) -> anyhow::Result<World> {
         let profile = &ctx.target().await?.profile;
         let scope = ctx.scope(NamespaceKind::Plain).await?;
-        let net = match kind {
-            Kind::Bridge => {
+        let net = match vlans {
+            Vlans::Bridge => {
                 ctx.step("a Linux bridge trunking both VLANs on every worker, a NAD per VLAN");
                 setups::bridged_vlans(&scope, profile).await?
             }
-            Kind::Localnet => {
+            Vlans::Localnet => {
                 ctx.step("an OVS bridge mapping on every worker, a localnet NAD per VLAN");
                 setups::localnet_vlans(&scope, profile).await?
             }

@@ -162,6 +162,24 @@ pub const MANUAL: &[ManualRow] = &[];
 /// Why a freshly declared row is pending: its scenario body is not written yet.
 const WAITS_FOR_HARNESS: &str = "not automated yet: the scenario body is not written";
 
+/// `scenario` with its body written.
+pub const fn automated(scenario: Scenario, body: Body) -> Scenario {
+    Scenario {
+        implementation: Implementation::Automated(body),
+        ..scenario
+    }
+}
+
+/// `scenario` with its body, changing node networking (a bridge on every worker): disruptive,
+/// and run one at a time with the other scenarios that do the same.
+pub const fn changes_node_networking(scenario: Scenario, body: Body) -> Scenario {
+    Scenario {
+        disruptive: true,
+        node_networking: true,
+        ..automated(scenario, body)
+    }
+}
+
 /// The defaults every declaration starts from: a RHEL guest on two workers, a 15-minute
 /// budget, not disruptive, pending. Declarations override fields with `..declare(..)`.
 pub const fn declare(

@@ -7,7 +7,7 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{declare, Feature, GuestOs, Implementation, Needs, Scenario};
+use super::{changes_node_networking, declare, Feature, GuestOs, Needs, Scenario};
 use crate::cluster::build::{storage, Binding, Nic};
 use crate::cluster::migration::{self, Mark};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
@@ -20,46 +20,36 @@ use crate::runner::Ctx;
 const STP: &str = "sig-network/nic-hotplug.md";
 const HOTPLUG: Needs = Needs::bridge(&[Feature::NicHotplug]);
 
-/// Every row puts a bridge on every worker, so each runs alone.
-const fn row(scenario: Scenario, body: super::Body) -> Scenario {
-    Scenario {
-        disruptive: true,
-        node_networking: true,
-        implementation: Implementation::Automated(body),
-        ..scenario
-    }
-}
-
 pub const SCENARIOS: &[Scenario] = &[
-    row(
+    changes_node_networking(
         Scenario {
             needs: HOTPLUG,
             ..declare(STP, 1, &["VSTP-101"], "hotplug-bridge-nic")
         },
         hotplug_bridge_nic,
     ),
-    row(
+    changes_node_networking(
         Scenario {
             needs: HOTPLUG,
             ..declare(STP, 2, &["VSTP-102"], "unplug-bridge-nic")
         },
         unplug_bridge_nic,
     ),
-    row(
+    changes_node_networking(
         Scenario {
             needs: Needs::bridge(&[Feature::NicHotplug, Feature::NonMigratableStorage]),
             ..declare(STP, 3, &["VSTP-103"], "non-migratable-vm")
         },
         non_migratable_vm,
     ),
-    row(
+    changes_node_networking(
         Scenario {
             needs: HOTPLUG,
             ..declare(STP, 4, &["VSTP-104"], "non-bridge-binding-refused")
         },
         non_bridge_binding_refused,
     ),
-    row(
+    changes_node_networking(
         Scenario {
             needs: HOTPLUG,
             ..declare(STP, 5, &["VSTP-105"], "slot-limit")

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{declare, Feature, GuestOs, Implementation, Needs, Scenario};
+use super::{automated, declare, Feature, GuestOs, Needs, Scenario};
 use crate::cluster::build::{Nic, Vm};
 use crate::cluster::vms::{self, Running};
 use crate::cluster::{migration, setups, NamespaceKind, Scope};
@@ -17,13 +17,6 @@ use crate::runner::Ctx;
 
 const STP: &str = "sig-network/primary-udn-migration.md";
 const UDN: Needs = Needs::migration(&[Feature::PrimaryUdn]);
-
-const fn automated(scenario: Scenario, body: super::Body) -> Scenario {
-    Scenario {
-        implementation: Implementation::Automated(body),
-        ..scenario
-    }
-}
 
 pub const SCENARIOS: &[Scenario] = &[
     automated(

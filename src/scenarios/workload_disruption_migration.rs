@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::json;
 
-use super::{declare, Feature, GuestOs, Implementation, Needs, Scenario};
+use super::{automated, declare, Feature, GuestOs, Needs, Scenario};
 use crate::cluster::build::{MigrationPolicy, Vm};
 use crate::cluster::migration::{self, Finished};
 use crate::cluster::scope::{RUN_LABEL, SCENARIO_LABEL};
@@ -31,13 +31,6 @@ const fn windows(scenario: Scenario) -> Scenario {
     Scenario {
         os: GuestOs::Windows,
         budget: Duration::from_secs(40 * 60),
-        ..scenario
-    }
-}
-
-const fn automated(scenario: Scenario, body: super::Body) -> Scenario {
-    Scenario {
-        implementation: Implementation::Automated(body),
         ..scenario
     }
 }

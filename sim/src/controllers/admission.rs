@@ -84,13 +84,7 @@ fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
 /// KubeVirt's network admitter: masquerade is a binding of the pod network only.
 fn masquerade_on_pod_network_only(vm: &Value) -> ApiResult<()> {
     let spec = &vm["spec"]["template"]["spec"];
-    let pod_networks: Vec<&str> = spec["networks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|n| n["pod"].is_object())
-        .filter_map(|n| n["name"].as_str())
-        .collect();
+    let pod_networks = launcher::pod_networks(spec);
     let ifaces = spec["domain"]["devices"]["interfaces"].as_array();
     for (i, iface) in ifaces.into_iter().flatten().enumerate() {
         let name = iface["name"].as_str().unwrap_or("");

@@ -56,6 +56,17 @@ fn network<'a>(vmi: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|n| n["name"] == name)
 }
 
+/// Names of the networks of a VM or VMI spec that are the pod network.
+pub fn pod_networks(spec: &Value) -> Vec<&str> {
+    spec["networks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["pod"].is_object())
+        .filter_map(|n| n["name"].as_str())
+        .collect()
+}
+
 /// Interfaces present in the VMI spec (`state: absent` ones are on their way out).
 pub fn interfaces(vmi: &Value) -> Vec<Value> {
     vmi["spec"]["domain"]["devices"]["interfaces"]

@@ -75,6 +75,10 @@ pub struct Ctx {
     pub network_changed: Notify,
     /// The faults the simulator was started with (product regressions are checked here).
     pub faults: Arc<crate::faults::Faults>,
+    /// Held while an address is chosen and claimed, so two launchers never get the same one.
+    pub ipam: Mutex<()>,
+    /// Held while the workload updater decides on and creates a migration.
+    pub updating: Mutex<()>,
 }
 
 /// Memory of the controllers that the API objects do not carry.
@@ -233,6 +237,8 @@ impl World for Virtualization {
             nodes_changed: Notify::new(),
             network_changed: Notify::new(),
             faults,
+            ipam: Mutex::new(()),
+            updating: Mutex::new(()),
         });
         seed(&store, &self.spec);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());

@@ -237,8 +237,7 @@ pub fn claim_address(
 ) -> Option<(IpAddr, u8)> {
     // Reading the claims in use and creating the new one must not interleave with another
     // launcher's allocation, or two VMs booting at once get the same address.
-    static ALLOCATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = ctx.ipam.lock().unwrap_or_else(|e| e.into_inner());
     let ns = obj::namespace(vmi);
     let pod_network = vmi["spec"]["networks"]
         .as_array()

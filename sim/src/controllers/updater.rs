@@ -27,8 +27,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
     // Checking for a running migration and creating one must not interleave with another
     // reconcile of the same VMI, or both create one.
-    static DECIDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = DECIDING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_at_a_time = ctx.updating.lock().unwrap_or_else(|e| e.into_inner());
     if ctx.active_migration_of(ns, name).is_some() || !super::vmi::is_migratable(&v) {
         return;
     }

@@ -147,13 +147,7 @@ pub fn set_migratable(v: &mut Value, verdict: &Verdict, now: &str) {
 
 pub fn migratability(ctx: &Ctx, vmi: &Value) -> Verdict {
     let spec = &vmi["spec"];
-    let pod_network: Vec<&str> = spec["networks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|n| n["pod"].is_object())
-        .filter_map(|n| n["name"].as_str())
-        .collect();
+    let pod_network = launcher::pod_networks(spec);
     let bridged_pod = launcher::interfaces(vmi)
         .iter()
         .any(|i| i["bridge"].is_object() && pod_network.contains(&obj::str_at(i, "/name")));
