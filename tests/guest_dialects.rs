@@ -338,8 +338,9 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         context: None,
         settings: None,
         sim_faults: None,
+        sim_seed: None,
     };
-    let target = Target::connect(&options)
+    let target = Target::connect(&options, "dialects-test")
         .await
         .expect("the simulator starts");
     boot(&target.client, vm, user, windows).await;

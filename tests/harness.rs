@@ -67,6 +67,7 @@ impl Standalone {
             context: None,
             settings: None,
             sim_faults: None,
+            sim_seed: None,
         };
         let mut config = RunConfig::new(options, true);
         config.junit_path = self.dir.join("junit.xml");

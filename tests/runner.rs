@@ -44,6 +44,7 @@ fn config(name: &str, target: TargetKind) -> RunConfig {
         context: None,
         settings: None,
         sim_faults: None,
+        sim_seed: None,
     };
     let mut config = RunConfig::new(options, false);
     config.junit_path = dir.join("junit.xml");

@@ -3,6 +3,8 @@
 //! seconds here. Timestamps the API writes stay on the wall clock, as a real server's do, so
 //! kubectl's ages and clients comparing with their own clock see nothing odd.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -10,6 +12,29 @@ use chrono::{DateTime, SecondsFormat, Utc};
 #[derive(Debug, Clone)]
 pub struct Clock {
     scale: f64,
+    /// Modelled operations take this many times longer (the `slow-operations` fault).
+    slowdown: f64,
+    /// With a seed, each modelled wait is stretched or shrunk by up to a fifth, so that runs
+    /// with different seeds interleave differently and one seed repeats its durations.
+    jitter: Option<Jitter>,
+}
+
+#[derive(Debug, Clone)]
+struct Jitter {
+    seed: u64,
+    draws: Arc<AtomicU64>,
+}
+
+impl Jitter {
+    /// A factor in [0.8, 1.2): splitmix64 of the seed and the draw number.
+    fn next(&self) -> f64 {
+        let n = self.draws.fetch_add(1, Ordering::Relaxed);
+        let mut z = self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        0.8 + 0.4 * (z >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 impl Clock {
@@ -20,7 +45,26 @@ impl Clock {
                 "time scale must be a positive number (virtual seconds per real second), got {scale}"
             ));
         }
-        Ok(Clock { scale })
+        Ok(Clock {
+            scale,
+            slowdown: 1.0,
+            jitter: None,
+        })
+    }
+
+    /// Every modelled wait takes `factor` times longer.
+    pub fn slowed(mut self, factor: f64) -> Clock {
+        self.slowdown = factor;
+        self
+    }
+
+    /// Modelled waits vary with `seed` (see [`Jitter`]).
+    pub fn seeded(mut self, seed: u64) -> Clock {
+        self.jitter = Some(Jitter {
+            seed,
+            draws: Arc::new(AtomicU64::new(0)),
+        });
+        self
     }
 
     pub fn scale(&self) -> f64 {
@@ -41,9 +85,10 @@ impl Clock {
         modelled.div_f64(self.scale)
     }
 
-    /// Waits for a modelled duration.
+    /// Waits for a modelled duration (slowed and jittered as configured).
     pub async fn sleep(&self, modelled: Duration) {
-        tokio::time::sleep(self.real(modelled)).await
+        let jitter = self.jitter.as_ref().map_or(1.0, Jitter::next);
+        tokio::time::sleep(self.real(modelled).mul_f64(self.slowdown * jitter)).await
     }
 }
 
@@ -58,6 +103,23 @@ mod tests {
         assert!(Clock::new(-1.0).is_err());
         let c = Clock::new(60.0).unwrap();
         assert_eq!(c.real(Duration::from_secs(120)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn one_seed_repeats_its_jitter_and_another_does_not() {
+        let draws = |seed| {
+            let j = Jitter {
+                seed,
+                draws: Arc::new(AtomicU64::new(0)),
+            };
+            (0..50).map(|_| j.next()).collect::<Vec<f64>>()
+        };
+        let a = draws(7);
+        assert_eq!(a, draws(7));
+        assert_ne!(a, draws(8));
+        assert!(a.iter().all(|f| (0.8..1.2).contains(f)), "{a:?}");
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        assert!((0.9..1.1).contains(&mean), "mean {mean}");
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct SimConfig {
     pub time_scale: f64,
     /// Comma-separated names from [`faults::CATALOGUE`].
     pub faults: String,
+    /// Varies modelled durations (see [`clock::Clock::seeded`]); `None` keeps them exact.
+    pub seed: Option<u64>,
     pub world: Arc<dyn World>,
     pub store: StoreConfig,
 }
@@ -58,6 +60,7 @@ impl Default for SimConfig {
             port: 0,
             time_scale: DEFAULT_TIME_SCALE,
             faults: String::new(),
+            seed: None,
             world: Arc::new(BareApi),
             store: StoreConfig::default(),
         }
@@ -102,8 +105,13 @@ pub struct Sim;
 impl Sim {
     /// Starts the API server on 127.0.0.1 inside the current tokio runtime.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-        let clock = Clock::new(config.time_scale).map_err(SimError::Config)?;
         let faults = Arc::new(Faults::parse(&config.faults).map_err(SimError::Config)?);
+        let mut clock = Clock::new(config.time_scale)
+            .map_err(SimError::Config)?
+            .slowed(faults.slowdown());
+        if let Some(seed) = config.seed {
+            clock = clock.seeded(seed);
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| SimError::Bind {

@@ -1,4 +1,4 @@
-//! `vstp cleanup (--run-id ID | --older-than AGE) --target cluster`
+//! `vstp cleanup (--run-id ID | --older-than AGE) [--dry-run] --target cluster`
 
 use super::exit;
 use crate::cluster::sweep::{self, Leftovers};
@@ -13,6 +13,9 @@ pub struct Args {
     /// Remove what runs created longer ago than AGE: 90s, 30m, 12h, 7d.
     #[arg(long, group = "which", value_parser = sweep::parse_age)]
     older_than: Option<std::time::Duration>,
+    /// List what would be removed, and remove nothing (exit 1 when something is left).
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     target: TargetOptions,
 }
@@ -28,14 +31,20 @@ pub fn main(args: &Args) -> u8 {
         (None, None) => unreachable!("clap requires one of them"),
     };
     super::block_on(async {
-        let target = match Target::connect(&args.target).await {
+        let target = match Target::connect(&args.target, &crate::runner::new_run_id()).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("vstp: {e:#}");
                 return exit::FAILED;
             }
         };
+        if args.dry_run {
+            return list_only(&target.client, &which).await;
+        }
         let swept = sweep::sweep(&target.client, &which, &target.budgets).await;
+        for dir in crate::guest::key::remove_leftovers(args.run_id.as_deref(), args.older_than) {
+            println!("removed the SSH key directory {}", dir.display());
+        }
         for what in &swept.removed {
             println!("removed {what}");
         }
@@ -51,4 +60,22 @@ pub fn main(args: &Args) -> u8 {
             exit::FAILED
         }
     })
+}
+
+async fn list_only(client: &kube::Client, which: &Leftovers) -> u8 {
+    let found = sweep::find(client, which).await;
+    let left = found.describe();
+    for what in &left {
+        println!("would remove {what}");
+    }
+    for problem in &found.problems {
+        eprintln!("vstp: {problem}");
+    }
+    match (left.is_empty(), found.problems.is_empty()) {
+        (true, true) => {
+            println!("nothing to remove for {which:?}");
+            exit::OK
+        }
+        _ => exit::FAILED,
+    }
 }

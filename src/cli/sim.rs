@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Comma-separated faults from the catalogue (`--faults help` lists them).
     #[arg(long, default_value = "")]
     faults: String,
+    /// Seed that varies modelled durations (up to ±20%) so runs interleave differently;
+    /// without one, durations are exact.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Worker nodes of the simulated cluster (besides 3 control-plane nodes).
     #[arg(long, default_value_t = 3)]
     workers: usize,
@@ -88,6 +92,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         port: args.port,
         time_scale: args.time_scale,
         faults: args.faults.clone(),
+        seed: args.seed,
         ..SimConfig::cluster(spec)?
     };
     let sim = Sim::start(config).await?;

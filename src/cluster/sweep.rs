@@ -51,36 +51,76 @@ pub struct Swept {
     pub problems: Vec<String>,
 }
 
-/// Removes the selected leftovers of vstp runs.
-pub async fn sweep(client: &kube::Client, which: &Leftovers, budgets: &Budgets) -> Swept {
-    let mut swept = Swept::default();
-    let mut runs = BTreeSet::new();
-    let namespaces = owned(client, kinds::NAMESPACE, which, &mut swept).await;
-    let mut cluster_scoped = Vec::new();
+/// The leftovers `which` selects, found but not touched.
+#[derive(Debug, Default)]
+pub struct Found {
+    namespaces: Vec<Value>,
+    cluster_scoped: Vec<(Kind, Value)>,
+    /// Nodes cordoned by one of the runs found.
+    cordoned: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+impl Found {
+    /// One line per leftover: `namespace vstp-…`, `NodeNetworkConfigurationPolicy br1-…`,
+    /// `cordon of node worker-1`.
+    pub fn describe(&self) -> Vec<String> {
+        let name = |o: &Value| o["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let namespaces = self
+            .namespaces
+            .iter()
+            .map(|o| format!("namespace {}", name(o)));
+        let scoped = self
+            .cluster_scoped
+            .iter()
+            .map(|(k, o)| format!("{} {}", k.kind, name(o)));
+        let cordons = self.cordoned.iter().map(|n| format!("cordon of node {n}"));
+        namespaces.chain(scoped).chain(cordons).collect()
+    }
+}
+
+/// Finds the leftovers `which` selects: run-labelled namespaces and cluster-scoped objects,
+/// and the nodes those runs cordoned.
+pub async fn find(client: &kube::Client, which: &Leftovers) -> Found {
+    let mut found = Found::default();
+    found.namespaces = owned(client, kinds::NAMESPACE, which, &mut found.problems).await;
     for kind in kinds::CLUSTER_SCOPED_OWNED {
-        for object in owned(client, kind, which, &mut swept).await {
-            cluster_scoped.push((kind, object));
+        for object in owned(client, kind, which, &mut found.problems).await {
+            found.cluster_scoped.push((kind, object));
         }
     }
-    for object in namespaces
+    let mut runs: BTreeSet<String> = found
+        .namespaces
         .iter()
-        .chain(cluster_scoped.iter().map(|(_, o)| o))
-    {
-        if let Some(run) = object["metadata"]["labels"][RUN_LABEL].as_str() {
-            runs.insert(run.to_string());
-        }
-    }
+        .chain(found.cluster_scoped.iter().map(|(_, o)| o))
+        .filter_map(|o| o["metadata"]["labels"][RUN_LABEL].as_str())
+        .map(String::from)
+        .collect();
     if let Leftovers::Run(id) = which {
         runs.insert(id.clone());
     }
-    uncordon(client, &runs, &mut swept).await;
-    for ns in &namespaces {
+    found.cordoned = cordoned_by(client, &runs, &mut found.problems).await;
+    found
+}
+
+/// Removes the selected leftovers of vstp runs.
+pub async fn sweep(client: &kube::Client, which: &Leftovers, budgets: &Budgets) -> Swept {
+    let found = find(client, which).await;
+    let mut swept = Swept {
+        problems: found.problems,
+        ..Swept::default()
+    };
+    for name in &found.cordoned {
+        let done = nodes::uncordon(client, name).await;
+        record(&mut swept, format!("cordon of node {name}"), done);
+    }
+    for ns in &found.namespaces {
         let name = ns["metadata"]["name"].as_str().unwrap_or("");
         let budget = budgets.of(Wait::Deletion);
         let done = teardown::delete_and_wait(client, kinds::NAMESPACE, "", name, budget).await;
         record(&mut swept, format!("namespace {name}"), done);
     }
-    for (kind, object) in cluster_scoped {
+    for (kind, object) in found.cluster_scoped {
         let name = object["metadata"]["name"].as_str().unwrap_or("");
         let done = teardown::remove(client, kind, name, budgets).await;
         record(&mut swept, format!("{} {name}", kind.kind), done);
@@ -93,7 +133,7 @@ async fn owned(
     client: &kube::Client,
     kind: Kind,
     which: &Leftovers,
-    swept: &mut Swept,
+    problems: &mut Vec<String>,
 ) -> Vec<Value> {
     let api = kind.api(client, "");
     let params = ListParams::default().labels(RUN_LABEL);
@@ -105,33 +145,37 @@ async fn owned(
             .filter(|o| which.selects(o))
             .collect(),
         Err(e) => {
-            swept
-                .problems
-                .push(format!("cannot list {}: {e}", kind.plural));
+            problems.push(format!("cannot list {}: {e}", kind.plural));
             Vec::new()
         }
     }
 }
 
-/// Uncordons the nodes one of `runs` cordoned (they carry its ID in an annotation).
-async fn uncordon(client: &kube::Client, runs: &BTreeSet<String>, swept: &mut Swept) {
+/// The nodes one of `runs` cordoned (they carry its ID in an annotation).
+async fn cordoned_by(
+    client: &kube::Client,
+    runs: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
     let api = kinds::NODE.api(client, "");
     let params = ListParams::default();
     let listed = match retrying(|| api.list(&params)).await {
         Ok(list) => list,
         Err(e) => {
-            swept.problems.push(format!("cannot list nodes: {e}"));
-            return;
+            problems.push(format!("cannot list nodes: {e}"));
+            return Vec::new();
         }
     };
-    for node in listed.items.iter().map(to_value) {
-        let by = node["metadata"]["annotations"][CORDONED_BY].as_str();
-        if by.is_some_and(|run| runs.contains(run)) {
-            let name = node["metadata"]["name"].as_str().unwrap_or("");
-            let done = nodes::uncordon(client, name).await;
-            record(swept, format!("cordon of node {name}"), done);
-        }
-    }
+    listed
+        .items
+        .iter()
+        .map(to_value)
+        .filter(|node| {
+            let by = node["metadata"]["annotations"][CORDONED_BY].as_str();
+            by.is_some_and(|run| runs.contains(run))
+        })
+        .filter_map(|node| node["metadata"]["name"].as_str().map(String::from))
+        .collect()
 }
 
 fn record(swept: &mut Swept, what: String, done: anyhow::Result<()>) {

@@ -42,6 +42,10 @@ pub struct TargetOptions {
     /// Faults the in-process simulator starts with (`vstp sim faults` lists them).
     #[arg(long, env = "VSTP_SIM_FAULTS")]
     pub sim_faults: Option<String>,
+    /// Seed of the in-process simulator's timings (default: a new one per run, printed, so a
+    /// run can be repeated with the same durations).
+    #[arg(long, env = "VSTP_SIM_SEED")]
+    pub sim_seed: Option<u64>,
     /// Settings file: images, NICs, VLANs, subnets, storage, timeouts (default: ./vstp.toml
     /// when present, else built-in defaults that fit the simulator).
     #[arg(long = "config", env = "VSTP_CONFIG")]
@@ -66,11 +70,16 @@ pub struct Target {
 impl Target {
     /// Connects once per run; called lazily by the first scenario that needs a cluster, so that
     /// listing and pending-only runs never touch one.
-    pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
+    /// `run_id` names the run's SSH key directory, so `vstp cleanup --run-id` finds it after
+    /// a kill.
+    pub async fn connect(options: &TargetOptions, run_id: &str) -> anyhow::Result<Target> {
         let (client, sim) = match options.target {
             TargetKind::Sim => {
                 let mut config = vstp_sim::SimConfig::cluster(Default::default())?;
                 config.faults = options.sim_faults.clone().unwrap_or_default();
+                let seed = options.sim_seed.unwrap_or_else(rand::random);
+                config.seed = Some(seed);
+                eprintln!("vstp: simulator seed {seed} (--sim-seed {seed} repeats its timings)");
                 let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;
@@ -103,7 +112,7 @@ impl Target {
             client,
             budgets,
             profile,
-            key: RunKey::generate(&crate::runner::new_run_id())?,
+            key: RunKey::generate(run_id)?,
             findings,
             _sim: sim,
         })

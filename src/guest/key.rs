@@ -11,6 +11,40 @@ use anyhow::Context as _;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey};
 
+const KEY_DIR_PREFIX: &str = "vstp-key-";
+
+/// Key directories a killed run left in the temporary directory: those of run `run_id`, or
+/// (without one) those not touched for longer than `older_than`. Removes them and says which.
+pub fn remove_leftovers(
+    run_id: Option<&str>,
+    older_than: Option<std::time::Duration>,
+) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    let selected = |path: &Path| -> bool {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(rest) = name.strip_prefix(KEY_DIR_PREFIX) else {
+            return false;
+        };
+        match (run_id, older_than) {
+            (Some(id), _) => rest
+                .strip_prefix(id)
+                .is_some_and(|pid| pid.starts_with('-')),
+            (None, Some(age)) => fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age)),
+            (None, None) => false,
+        }
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| selected(p))
+        .filter(|p| fs::remove_dir_all(p).is_ok())
+        .collect()
+}
+
 pub struct RunKey {
     dir: PathBuf,
     private: PathBuf,
@@ -20,7 +54,8 @@ pub struct RunKey {
 impl RunKey {
     /// Generates the key of run `run_id` below the system temporary directory.
     pub fn generate(run_id: &str) -> anyhow::Result<RunKey> {
-        let dir = std::env::temp_dir().join(format!("vstp-key-{run_id}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("{KEY_DIR_PREFIX}{run_id}-{}", std::process::id()));
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -94,5 +129,19 @@ mod tests {
         assert!(!format!("{key:?}").contains("OPENSSH"));
         drop(key);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_killed_runs_key_directory_is_found_by_its_run_id() {
+        let key = RunKey::generate("killed-run-1").unwrap();
+        let other = RunKey::generate("killed-run-10").unwrap();
+        let dir = key.private_path().parent().unwrap().to_path_buf();
+        std::mem::forget(key);
+        assert_eq!(
+            remove_leftovers(Some("killed-run-1"), None),
+            vec![dir.clone()]
+        );
+        assert!(!dir.exists());
+        assert!(other.private_path().exists());
     }
 }

@@ -41,10 +41,14 @@ impl Shared {
     }
 
     pub async fn target(&self) -> anyhow::Result<&Target> {
-        let options = &self.config.target;
+        let (options, run_id) = (&self.config.target, &self.config.run_id);
         let connected = self
             .target
-            .get_or_init(|| async { Target::connect(options).await.map_err(|e| format!("{e:#}")) })
+            .get_or_init(|| async {
+                Target::connect(options, run_id)
+                    .await
+                    .map_err(|e| format!("{e:#}"))
+            })
             .await;
         connected
             .as_ref()

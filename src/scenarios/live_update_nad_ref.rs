@@ -4,6 +4,7 @@
 //! trunk, or localnet on an OVS bridge mapping), one peer VM per VLAN on another node, and the
 //! VM under test on the first VLAN.
 
+use anyhow::Context;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -284,9 +285,14 @@ impl World {
     async fn reaches_only(&self, vm: &Running, subnet: usize, vlan: usize) -> anyhow::Result<()> {
         let s = self.subnets[subnet];
         let (yes, no) = (PEERS[vlan], PEERS[1 - vlan]);
+        let (attached, other) = (&self.net.nads[vlan], &self.net.nads[1 - vlan]);
         for (reach, isolated) in s.addresses(yes).into_iter().zip(s.addresses(no)) {
-            vm.guest.assert_reaches(reach).await?;
-            vm.guest.assert_isolated_from(isolated).await?;
+            vm.guest.assert_reaches(reach).await.with_context(|| {
+                format!("connectivity broken: the peer on {attached}, the VM's network, does not answer")
+            })?;
+            vm.guest.assert_isolated_from(isolated).await.with_context(|| {
+                format!("isolation broken: the peer on {other}, a network the VM is not on, answers")
+            })?;
         }
         Ok(())
     }

@@ -107,7 +107,13 @@ pub fn serve(
         None => DEFAULT_TIMEOUT,
     };
     let (tx, rx) = mpsc::channel(256);
-    let sub = match state.store.subscribe(filter, start) {
+    let expired = match start {
+        WatchStart::After(rv) if state.faults.expires(rv) => Err(ApiError::gone(format!(
+            "too old resource version: {rv} (vstp-sim fault expired-rv-on-resume)"
+        ))),
+        _ => state.store.subscribe(filter, start),
+    };
+    let sub = match expired {
         Ok(sub) => sub,
         Err(e) if e.code == 410 => {
             // An expired resourceVersion is an ERROR event in a 200 stream, so that clients
@@ -125,7 +131,12 @@ pub fn serve(
         initial_end_bookmark: call.param("sendInitialEvents") == Some("true"),
         max_events: state.faults.watch_cut(),
     };
-    tokio::spawn(pump(sub, plan, tx));
+    let faults = state.faults.clone();
+    tokio::spawn(async move {
+        if let Some(rv) = pump(sub, plan, tx).await {
+            faults.cut_after(rv);
+        }
+    });
     Ok(stream_response(rx))
 }
 
@@ -140,7 +151,9 @@ fn event_frame(plan: &Plan, event: &crate::store::Event, as_type: EventType) -> 
     }
 }
 
-async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) {
+/// Streams until the client leaves, the timeout, or a cut; after a cut, the resourceVersion of
+/// the last event sent (where the client will resume).
+async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) -> Option<u64> {
     let deadline = tokio::time::sleep(plan.timeout);
     tokio::pin!(deadline);
     let mut sent = 0usize;
@@ -159,7 +172,7 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) {
     }
     for f in first {
         if tx.send(f).await.is_err() {
-            return;
+            return None;
         }
     }
     let mut ticks = tokio::time::interval(BOOKMARK_EVERY);
@@ -167,9 +180,9 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) {
     loop {
         let frame = tokio::select! {
             biased;
-            _ = tx.closed() => return,
-            _ = &mut deadline => return,
-            _ = sub.disconnect.changed() => return,
+            _ = tx.closed() => return None,
+            _ = &mut deadline => return None,
+            _ = sub.disconnect.changed() => return None,
             received = sub.live.recv() => match received {
                 Ok(e) => {
                     last_rv = e.rv;
@@ -180,17 +193,17 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) {
                 }
                 // Too slow to keep up: end the stream; the client resumes from its last
                 // resourceVersion, which the history still holds.
-                Err(broadcast::error::RecvError::Lagged(_)) => return,
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Lagged(_)) => return None,
+                Err(broadcast::error::RecvError::Closed) => return None,
             },
             _ = ticks.tick(), if plan.bookmarks => bookmark(plan.kind, &plan.version, last_rv, false),
         };
         if tx.send(frame).await.is_err() {
-            return;
+            return None;
         }
         sent += 1;
         if plan.max_events.is_some_and(|max| sent >= max) {
-            return;
+            return Some(last_rv);
         }
     }
 }

@@ -264,6 +264,7 @@ pub fn guest_nics(
                 mac: mac.clone(),
                 addrs,
                 segment,
+                stale_segment: None,
                 reachable_at,
                 up: iface["state"] != "down",
             }

@@ -448,7 +448,11 @@ fn complete(
         obj::remove_condition(v, "MigrationRequired");
     }).ok_or(Stop::Gone)?;
     if let Some(migrated) = ctx.get(kinds::VMIS, ns, vmi_name) {
-        if let Ok(segments) = network::attach(ctx, &migrated, target) {
+        let old_nad_kept = live_update && ctx.faults.has("target-keeps-old-nad");
+        if let Some(segments) = network::attach(ctx, &migrated, target)
+            .ok()
+            .filter(|_| !old_nad_kept)
+        {
             network::rejoin(ctx, vmi_uid, &segments);
         }
         let pod_ip = ctx

@@ -78,13 +78,19 @@ fn report_sandbox_failure(ctx: &Ctx, ns: &str, pod: &str, node: &str, why: &str)
 /// Moves the guest's secondary NICs to the segments they have on the node the VMI now runs
 /// on (after a migration, possibly through another NAD).
 pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
-    if let Some(g) = ctx.guests.get(vmi_uid) {
-        let mut g = guest::lock(&g);
-        for nic in g.nics.iter_mut() {
-            if let Some(segment) = segments.get(&nic.network) {
-                nic.segment = segment.clone();
-            }
+    let Some(g) = ctx.guests.get(vmi_uid) else {
+        return;
+    };
+    let keeps_old = ctx.faults.has("old-vlan-still-reachable");
+    let mut g = guest::lock(&g);
+    for nic in g.nics.iter_mut() {
+        let Some(segment) = segments.get(&nic.network) else {
+            continue;
+        };
+        if keeps_old && nic.segment != *segment {
+            nic.stale_segment = Some(nic.segment.clone());
         }
+        nic.segment = segment.clone();
     }
 }
 
@@ -201,10 +207,25 @@ pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) {
     let config = guest::cloudinit::read(&ctx.store, vmi, user);
     let macs = launcher::macs(vmi, &existing);
     let nics = launcher::guest_nics(vmi, &macs, pod, &config, windows, &segments);
-    guest::lock(&g).nics = nics.clone();
+    guest::lock(&g).nics = as_the_guest_sees(ctx, &nics, &existing);
     ctx.write_uid(kinds::VMIS, obj::namespace(vmi), obj::name(vmi), uid, |v| {
         v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod.ip);
     });
+}
+
+/// The guest's NICs after a replug: the plugged ones, unless a regression of the catalogue
+/// loses a new NIC or keeps a removed one.
+fn as_the_guest_sees(ctx: &Ctx, plugged: &[guest::Nic], before: &[guest::Nic]) -> Vec<guest::Nic> {
+    let had = |n: &guest::Nic, list: &[guest::Nic]| list.iter().any(|b| b.network == n.network);
+    let mut seen: Vec<guest::Nic> = plugged
+        .iter()
+        .filter(|n| had(n, before) || !ctx.faults.has("hotplugged-nic-missing"))
+        .cloned()
+        .collect();
+    if ctx.faults.has("unplugged-nic-stays") {
+        seen.extend(before.iter().filter(|n| !had(n, plugged)).cloned());
+    }
+    seen
 }
 
 /// The pod-network NIC is now reached at the target pod's address (a new pod IP behind

@@ -64,6 +64,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
                 live_update(ctx, &vm, v);
                 clear_detached(ctx, &vm, v);
+                if ctx.faults.has("non-migratable-changed-live") {
+                    swap_without_migration(ctx, &vm, v);
+                }
             }
             Some(_) => {}
         }
@@ -223,6 +226,40 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
                 t[k] = value.clone();
             }
         }
+    }
+}
+
+/// The `non-migratable-changed-live` regression: new NAD references of a non-migratable VM
+/// reach its VMI, launcher pod and guest at once, instead of waiting for the restart that
+/// RestartRequired asks for.
+fn swap_without_migration(ctx: &Ctx, vm: &Value, vmi: &Value) {
+    let wanted = &vm["spec"]["template"]["spec"]["networks"];
+    let names = |list: &Value| -> Vec<Value> {
+        let list = list.as_array().into_iter().flatten();
+        list.map(|n| n["name"].clone()).collect()
+    };
+    let running = &vmi["spec"]["networks"];
+    if vmi::is_migratable(vmi) || running == wanted || names(running) != names(wanted) {
+        return;
+    }
+    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
+    let Some(changed) = ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        v["spec"]["networks"] = wanted.clone();
+    }) else {
+        return;
+    };
+    if let Some(pod) = super::network::active_pod(ctx, &changed) {
+        let ip = obj::str_at(&pod, "/status/podIP").to_string();
+        let pod_net = super::network::pod_network(ctx, &changed, obj::name(&pod), &ip);
+        let status = launcher::network_status(&changed, &ip, &pod_net);
+        ctx.write(kinds::PODS, ns, obj::name(&pod), |p| {
+            obj::ensure(p, "/metadata/annotations")["k8s.v1.cni.cncf.io/network-status"] =
+                json!(status);
+        });
+    }
+    let node = obj::str_at(&changed, "/status/nodeName");
+    if let Ok(segments) = super::network::attach(ctx, &changed, node) {
+        super::network::rejoin(ctx, uid, &segments);
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Nic {
     pub addrs: Vec<(IpAddr, u8)>,
     /// Where the NIC's traffic goes; two NICs talk only on the same segment.
     pub segment: String,
+    /// A segment it should have left but still bridges into (the `old-vlan-still-reachable`
+    /// regression).
+    pub stale_segment: Option<String>,
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
     pub up: bool,

@@ -27,6 +27,16 @@ fn same_subnet(from: &Nic, to: IpAddr) -> bool {
         .any(|(a, len)| crate::guest::same_subnet(*a, to, *len))
 }
 
+impl Nic {
+    fn on(&self, segment: &str) -> bool {
+        self.segment == segment || self.stale_segment.as_deref() == Some(segment)
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.segment.as_str()).chain(self.stale_segment.as_deref())
+    }
+}
+
 impl Fabric {
     /// The boot id of the running guest that answers `from` at `to` (and listens on `port`,
     /// when given).
@@ -42,7 +52,7 @@ impl Fabric {
             let holds = g
                 .nics
                 .iter()
-                .any(|n| n.up && n.segment == from.segment && n.reachable_at.contains(&to));
+                .any(|n| n.up && from.segments().any(|s| n.on(s)) && n.reachable_at.contains(&to));
             let listens = port.is_none_or(|p| crate::guest::tcp::listens_on(&g, p));
             (g.up && !g.paused && holds && listens).then(|| g.boot_id.clone())
         })

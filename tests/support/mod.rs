@@ -1,0 +1,113 @@
+//! A simulated cluster for tests that drive vstp as a user would, against a cluster it did
+//! not start itself: the fault matrix and the interrupt tests. The simulator runs on its own
+//! runtime, so it outlives the runs (and the processes) pointed at it, and what they left
+//! behind can be looked for afterwards.
+
+#![allow(dead_code)] // each test target uses its part
+
+use std::path::PathBuf;
+
+use vstp::cluster::sweep::{self, Leftovers};
+use vstp::cluster::{TargetKind, TargetOptions};
+
+pub struct SimCluster {
+    pub runtime: tokio::runtime::Runtime,
+    sim: Option<vstp_sim::SimHandle>,
+    pub kubeconfig: PathBuf,
+    dir: PathBuf,
+}
+
+impl SimCluster {
+    /// A simulated cluster with `faults` (a catalogue list, empty for none) and timings seeded
+    /// with `seed`; its kubeconfig is written in a fresh directory named after `label`.
+    pub fn start(label: &str, faults: &str, seed: u64) -> SimCluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
+        config.faults = faults.to_string();
+        config.seed = Some(seed);
+        let sim = runtime
+            .block_on(vstp_sim::Sim::start(config))
+            .expect("the simulator starts");
+        let dir =
+            std::env::temp_dir().join(format!("vstp-test-{}-{label}-{seed}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, sim.kubeconfig()).expect("the kubeconfig is written");
+        SimCluster {
+            runtime,
+            sim: Some(sim),
+            kubeconfig,
+            dir,
+        }
+    }
+
+    /// A scratch path next to the kubeconfig.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Target options that reach this simulator as a cluster.
+    pub fn target(&self) -> TargetOptions {
+        TargetOptions {
+            target: TargetKind::Cluster,
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: None,
+            sim_faults: None,
+            sim_seed: None,
+            settings: None,
+        }
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.runtime.block_on(async {
+            let text = std::fs::read_to_string(&self.kubeconfig).expect("the kubeconfig");
+            let file = kube::config::Kubeconfig::from_yaml(&text).expect("a kubeconfig");
+            let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+                .await
+                .expect("a usable kubeconfig");
+            kube::Client::try_from(config).expect("a client")
+        })
+    }
+
+    /// What run `run_id` left: namespaces, cluster-scoped objects, cordoned nodes (and any
+    /// problem listing them), one line each.
+    pub fn leftovers(&self, run_id: &str) -> Vec<String> {
+        let client = self.client();
+        self.runtime.block_on(async {
+            let found = sweep::find(&client, &Leftovers::Run(run_id.to_string())).await;
+            let mut lines = found.describe();
+            lines.extend(found.problems.iter().map(|p| format!("problem: {p}")));
+            lines
+        })
+    }
+
+    /// Nodes marked unschedulable, by anyone.
+    pub fn cordoned_nodes(&self) -> Vec<String> {
+        let client = self.client();
+        self.runtime.block_on(async {
+            let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+            let nodes = api.list(&Default::default()).await.expect("nodes list");
+            nodes
+                .items
+                .iter()
+                .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+                .filter_map(|n| n.metadata.name.clone())
+                .collect()
+        })
+    }
+}
+
+impl Drop for SimCluster {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            let _guard = self.runtime.enter();
+            drop(sim);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
