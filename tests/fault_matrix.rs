@@ -105,7 +105,15 @@ fn concerns(fault: &str, trial: &str) -> bool {
 }
 
 fn cell(fault: &str, trial: &str, outcome: &Outcome) -> Cell {
-    let message = |m: &str| m.lines().next().unwrap_or("").to_string();
+    // The first line, and the next when the first only introduces a list of what broke.
+    let message = |m: &str| {
+        let mut lines = m.lines().map(str::trim);
+        let first = lines.next().unwrap_or("").to_string();
+        match lines.next() {
+            Some(next) if first.ends_with(':') => format!("{first} {next}"),
+            _ => first,
+        }
+    };
     match outcome {
         Outcome::Passed => Cell::Passed,
         Outcome::Failed(m) | Outcome::Error(m) | Outcome::Skipped(m) => {

@@ -23,6 +23,7 @@ pub mod kinds;
 pub mod obj;
 pub mod quantity;
 pub mod store;
+pub mod telemetry;
 mod tls;
 pub mod world;
 
@@ -209,6 +210,11 @@ impl SimHandle {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// The requests served and the change times recorded so far.
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.store.telemetry
     }
 
     /// A kubeconfig with one context, `vstp-sim`, that kubectl and kube-rs use as it is.

@@ -9,18 +9,32 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 7;
 
 /// Runs `call` until it succeeds, fails for good, or has been tried [`ATTEMPTS`] times.
-pub async fn retrying<T, F, Fut>(mut call: F) -> kube::Result<T>
+pub async fn retrying<T, F, Fut>(call: F) -> kube::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = kube::Result<T>>,
+{
+    retrying_when(call, |e, attempt| transient(e).then(|| pause(attempt, e))).await
+}
+
+/// Runs `call` until it succeeds, or fails in a way `again` gives no pause for, or has been
+/// tried [`ATTEMPTS`] times; `again(error, attempt)` is the pause before the next attempt.
+pub async fn retrying_when<T, E, F, Fut>(
+    mut call: F,
+    again: impl Fn(&E, u32) -> Option<Duration>,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match call().await {
-            Err(e) if attempt < ATTEMPTS && transient(&e) => {
-                tokio::time::sleep(pause(attempt, &e)).await;
-            }
+            Err(e) if attempt < ATTEMPTS => match again(&e, attempt) {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(e),
+            },
             done => return done,
         }
     }

@@ -13,6 +13,16 @@ use serde_json::Value;
 
 use super::kinds::{self, Kind};
 
+pub mod log;
+
+/// What following a watch took: its API requests (lists and watch streams) and the
+/// resourceVersion of the change that met the check (none when it held from the start).
+#[derive(Debug, Default)]
+pub struct Followed {
+    pub requests: u32,
+    pub met_at: Option<String>,
+}
+
 /// What a watch currently knows: object name → object.
 pub type Seen = BTreeMap<String, Value>;
 
@@ -96,8 +106,18 @@ impl Watch {
         mut check: impl FnMut(&Seen) -> Option<T>,
     ) -> Result<T, WaitError> {
         let seen = Arc::new(Mutex::new(Seen::new()));
-        let work = self.follow(&seen, &mut check);
-        match tokio::time::timeout(budget, work).await {
+        let mut followed = Followed::default();
+        let started = std::time::SystemTime::now();
+        let work = self.follow(&seen, &mut check, &mut followed);
+        let outcome = tokio::time::timeout(budget, work).await;
+        log::record(
+            awaited,
+            &self.describe(),
+            started,
+            &followed,
+            outcome.is_ok(),
+        );
+        match outcome {
             Ok(found) => Ok(found),
             Err(_) => {
                 let last = summary(&lock(&seen));
@@ -131,7 +151,12 @@ impl Watch {
             .await
     }
 
-    async fn follow<T>(&self, seen: &Mutex<Seen>, check: &mut impl FnMut(&Seen) -> Option<T>) -> T {
+    async fn follow<T>(
+        &self,
+        seen: &Mutex<Seen>,
+        check: &mut impl FnMut(&Seen) -> Option<T>,
+        followed: &mut Followed,
+    ) -> T {
         let api = self.api();
         let mut from = self.since.clone();
         let mut failures = 0u32;
@@ -140,7 +165,7 @@ impl Watch {
             // nothing seen; a list would show the present first and the past after it.
             let version = match from.take() {
                 Some(since) => since,
-                None => match self.list(&api, seen).await {
+                None => match self.counted(followed, self.list(&api, seen)).await {
                     Ok(version) => version,
                     Err(_) => {
                         failures += 1;
@@ -157,7 +182,7 @@ impl Watch {
             // from the last version seen, an expired version (410) starts over from a list.
             loop {
                 let params = self.watch_params();
-                let stream = match api.watch(&params, &resume).await {
+                let stream = match self.counted(followed, api.watch(&params, &resume)).await {
                     Ok(stream) => stream,
                     Err(kube::Error::Api(status)) if status.code == 410 => break,
                     Err(_) => {
@@ -185,6 +210,7 @@ impl Watch {
                         }
                     }
                     if let Some(found) = check(&lock(seen)) {
+                        followed.met_at = Some(resume);
                         return found;
                     }
                 }
@@ -194,6 +220,15 @@ impl Watch {
                 failures = 0;
             }
         }
+    }
+
+    async fn counted<T>(
+        &self,
+        followed: &mut Followed,
+        request: impl std::future::Future<Output = T>,
+    ) -> T {
+        followed.requests += 1;
+        request.await
     }
 
     async fn list(&self, api: &Api<DynamicObject>, seen: &Mutex<Seen>) -> kube::Result<String> {

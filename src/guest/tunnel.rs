@@ -39,8 +39,24 @@ impl Drop for Tunnel {
     }
 }
 
-/// Opens a tunnel to `port` of VMI `ns/vmi`.
+/// Opens a tunnel to `port` of VMI `ns/vmi`; a busy or failing API server (429, 5xx) is
+/// asked again with the API calls' backoff.
 pub async fn open(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    port: u16,
+) -> Result<Tunnel, TunnelError> {
+    let busy = |e: &TunnelError, attempt| match e {
+        TunnelError::Refused { status, .. } if *status == 429 || *status >= 500 => {
+            Some(crate::cluster::retry::backoff(attempt))
+        }
+        _ => None,
+    };
+    crate::cluster::retry::retrying_when(|| open_once(client, ns, vmi, port), busy).await
+}
+
+async fn open_once(
     client: &kube::Client,
     ns: &str,
     vmi: &str,

@@ -46,6 +46,14 @@ impl SimCluster {
         }
     }
 
+    /// The requests the simulator served and when it committed each change.
+    pub fn telemetry(&self) -> &vstp_sim::telemetry::Telemetry {
+        self.sim
+            .as_ref()
+            .expect("running until dropped")
+            .telemetry()
+    }
+
     /// A scratch path next to the kubeconfig.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

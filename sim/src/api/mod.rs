@@ -155,6 +155,8 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     if !authorized(&state, req.headers()) {
         return error_response(&ApiError::unauthorized());
     }
+    let telemetry = &state.store.telemetry;
+    telemetry.request(req.method().as_str(), req.uri().path(), req.uri().query());
     if let Some(fault) = state.faults.api_failure(req.uri().path()) {
         return error_response(&fault);
     }

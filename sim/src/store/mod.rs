@@ -96,6 +96,8 @@ pub struct Store {
     disconnects: tokio::sync::watch::Sender<u64>,
     clock: Clock,
     config: StoreConfig,
+    /// When each resourceVersion was committed.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 fn key(ns: &str, name: &str) -> Key {
@@ -116,6 +118,7 @@ impl Store {
             disconnects: tokio::sync::watch::channel(0).0,
             clock,
             config,
+            telemetry: Arc::default(),
         }
     }
 
@@ -220,6 +223,7 @@ impl Store {
     ) -> Arc<Value> {
         inner.rv += 1;
         let rv = inner.rv;
+        self.telemetry.changed(rv);
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let (ns, name) = meta::ns_name(&object);
         let object = Arc::new(object);
