@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 #[path = "../tests/support/mod.rs"]
@@ -49,7 +48,7 @@ struct Measured {
     failed: usize,
     /// Per trial: when it started and ended (from the run's stderr).
     windows: BTreeMap<String, (SystemTime, SystemTime)>,
-    requests: Vec<SystemTime>,
+    requests: Vec<vstp_sim::telemetry::Request>,
     waits: Vec<Wait>,
     reactions: Vec<Duration>,
 }
@@ -77,17 +76,20 @@ fn read_waits(path: &std::path::Path) -> Vec<Wait> {
 fn measure(selection: &[String], threads: usize, seed: u64) -> Measured {
     let cluster = SimCluster::start("bench", "", seed);
     let wait_log = cluster.path("waits.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vstp"))
-        .arg("run")
+    // Named Windows scenarios need a Windows image named on a cluster target.
+    let settings = cluster.path("vstp.toml");
+    std::fs::write(
+        &settings,
+        "[images]\nwindows = { container_disk = \"vstp.local/windows2k22:latest\" }\n",
+    )
+    .expect("settings written");
+    let mut child = cluster
+        .vstp_run()
+        .arg("--config")
+        .arg(&settings)
         .args(selection)
-        .args(["--target", "cluster", "--allow-disruptive", "--kubeconfig"])
-        .arg(&cluster.kubeconfig)
         .args(["--test-threads", &threads.to_string()])
         .env("VSTP_WAIT_LOG", &wait_log)
-        .env("ARTIFACT_DIR", cluster.path("artifacts"))
-        .env_remove("VSTP_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("vstp starts");
     let began = Instant::now();
@@ -132,7 +134,7 @@ fn measure(selection: &[String], threads: usize, seed: u64) -> Measured {
         passed: verdicts.iter().filter(|v| **v == "passed").count(),
         failed: verdicts.iter().filter(|v| **v == "FAILED").count(),
         windows,
-        requests: telemetry.requests().iter().map(|r| r.at).collect(),
+        requests: telemetry.requests(),
         waits,
         reactions,
     }
@@ -195,6 +197,17 @@ struct Requests {
     trial: String,
     counted: u64,
     polling: u64,
+    /// Of `counted` and `polling`: the requests spent waiting.
+    waiting: u64,
+    polls: u64,
+}
+
+/// A poller samples at the start of a wait and then every 5 s (modelled) until it sees the
+/// state: one GET, and one more per started interval.
+fn polls(w: &Wait, time_scale: f64) -> u64 {
+    let real = w.ended.duration_since(w.started).unwrap_or_default();
+    let modelled = real.as_secs_f64() * time_scale;
+    1 + (modelled / POLL_EVERY_SECS).ceil() as u64
 }
 
 fn requests_per_trial(run: &Measured, time_scale: f64) -> Vec<Requests> {
@@ -202,28 +215,46 @@ fn requests_per_trial(run: &Measured, time_scale: f64) -> Vec<Requests> {
     run.windows
         .iter()
         .map(|(trial, window)| {
-            let counted = run.requests.iter().filter(|t| within(**t, *window)).count() as u64;
+            let counted = run
+                .requests
+                .iter()
+                .filter(|r| within(r.at, *window))
+                .count() as u64;
             let waits: Vec<&Wait> = run
                 .waits
                 .iter()
                 .filter(|w| within(w.started, *window))
                 .collect();
-            let by_watch: u64 = waits.iter().map(|w| w.requests).sum();
-            let polls: u64 = waits
-                .iter()
-                .map(|w| {
-                    let real = w.ended.duration_since(w.started).unwrap_or_default();
-                    let modelled = real.as_secs_f64() * time_scale;
-                    1 + (modelled / POLL_EVERY_SECS).floor() as u64
-                })
-                .sum();
+            let waiting: u64 = waits.iter().map(|w| w.requests).sum();
+            let polls: u64 = waits.iter().map(|w| polls(w, time_scale)).sum();
             Requests {
                 trial: trial.clone(),
                 counted,
-                polling: counted.saturating_sub(by_watch) + polls,
+                polling: counted.saturating_sub(waiting) + polls,
+                waiting,
+                polls,
             }
         })
         .collect()
+}
+
+/// What the requests of a run were: watches, lists and gets, writes, port-forwards.
+fn breakdown(run: &Measured) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &run.requests {
+        let what = match r.method.as_str() {
+            _ if r.path.ends_with("/tcp") || r.path.contains("/portforward") => "port-forward",
+            "GET" if r.watch => "watch",
+            "GET" => "get/list",
+            "POST" => "create",
+            "PATCH" | "PUT" => "update",
+            "DELETE" => "delete",
+            _ => "other",
+        };
+        *counts.entry(what).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    parts.join(", ")
 }
 
 fn secs(d: Duration) -> String {
@@ -268,8 +299,9 @@ fn main() {
         .collect();
     reactions.sort();
     let per_trial = requests_per_trial(&serial, time_scale);
-    let counted: u64 = per_trial.iter().map(|r| r.counted).sum();
-    let polling: u64 = per_trial.iter().map(|r| r.polling).sum();
+    let sum = |f: fn(&Requests) -> u64| per_trial.iter().map(f).sum::<u64>();
+    let (counted, polling) = (sum(|r| r.counted), sum(|r| r.polling));
+    let (waiting, polled) = (sum(|r| r.waiting), sum(|r| r.polls));
     let trials = per_trial.len().max(1) as f64;
     let speedup = |a: &Measured, b: &Measured| a.wall.as_secs_f64() / b.wall.as_secs_f64();
     let (all_up, ind_up) = (speedup(&serial, &wide), speedup(&ind_serial, &ind_wide));
@@ -334,11 +366,26 @@ fn main() {
     row(
         "API requests per scenario: vstp / 5 s polling".into(),
         format!(
-            "{:.0} / {:.0} ({ratio:.1}× fewer)",
+            "{:.1} / {:.1} ({ratio:.1}× fewer)",
             counted as f64 / trials,
             polling as f64 / trials
         ),
         "≥ 10× fewer",
+    );
+    row(
+        "of which spent waiting: vstp / 5 s polling".into(),
+        format!(
+            "{:.1} / {:.1} ({:.1}× fewer)",
+            waiting as f64 / trials,
+            polled as f64 / trials,
+            polled as f64 / waiting.max(1) as f64
+        ),
+        "",
+    );
+    row(
+        "vstp's requests, whole catalogue at 1".into(),
+        breakdown(&serial),
+        "",
     );
     row(
         "harness CPU time (user + system), whole catalogue".into(),
@@ -354,9 +401,12 @@ fn main() {
         ),
         "",
     );
-    out += "\nAPI requests per scenario (whole catalogue, 1 at a time):\n\n| scenario | vstp | 5 s polling |\n|---|---|---|\n";
+    out += "\nAPI requests per scenario (whole catalogue, 1 at a time; waiting in brackets):\n\n| scenario | vstp | 5 s polling |\n|---|---|---|\n";
     for r in &per_trial {
-        out += &format!("| {} | {} | {} |\n", r.trial, r.counted, r.polling);
+        out += &format!(
+            "| {} | {} ({}) | {} ({}) |\n",
+            r.trial, r.counted, r.waiting, r.polling, r.polls
+        );
     }
     println!("{out}");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(

@@ -7,7 +7,7 @@
 //! Moments are drawn from a seed printed by each test (`VSTP_INTERRUPT_SEED` repeats them).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,21 +32,7 @@ struct Running {
 }
 
 fn start(cluster: &SimCluster) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vstp"))
-        .args([
-            "run",
-            "--target",
-            "cluster",
-            "--allow-disruptive",
-            "--kubeconfig",
-        ])
-        .arg(&cluster.kubeconfig)
-        .env("ARTIFACT_DIR", cluster.path("artifacts"))
-        .env_remove("VSTP_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("vstp starts");
+    let mut child = cluster.vstp_run().spawn().expect("vstp starts");
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {

@@ -54,6 +54,27 @@ impl SimCluster {
             .telemetry()
     }
 
+    /// `vstp run` against this simulator as a cluster (disruptive scenarios allowed), JUnit
+    /// and artifacts in `path("artifacts")`, stderr piped (the run's progress), stdout
+    /// dropped. Add a selection and options, then spawn it.
+    pub fn vstp_run(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vstp"));
+        command
+            .args([
+                "run",
+                "--target",
+                "cluster",
+                "--allow-disruptive",
+                "--kubeconfig",
+            ])
+            .arg(&self.kubeconfig)
+            .env("ARTIFACT_DIR", self.path("artifacts"))
+            .env_remove("VSTP_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
     /// A scratch path next to the kubeconfig.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
