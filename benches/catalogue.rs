@@ -73,6 +73,8 @@ fn read_waits(path: &std::path::Path) -> Vec<Wait> {
 }
 
 /// Runs `selection` (empty: the whole catalogue) with `threads` scenarios at once.
+// The child is reaped by wait4, which also reports its CPU time and peak RSS.
+#[allow(clippy::zombie_processes)]
 fn measure(selection: &[String], threads: usize, seed: u64) -> Measured {
     let cluster = SimCluster::start("bench", "", seed);
     let wait_log = cluster.path("waits.jsonl");
@@ -379,6 +381,26 @@ fn main() {
             waiting as f64 / trials,
             polled as f64 / trials,
             polled as f64 / waiting.max(1) as f64
+        ),
+        "",
+    );
+    let mut modelled: Vec<Duration> = serial
+        .waits
+        .iter()
+        .map(|w| {
+            w.ended
+                .duration_since(w.started)
+                .unwrap_or_default()
+                .mul_f64(time_scale)
+        })
+        .collect();
+    modelled.sort();
+    row(
+        "modelled wait length p50 / p90 (the poller's cost grows with it)".into(),
+        format!(
+            "{} / {}",
+            secs(percentile(&modelled, 50.0)),
+            secs(percentile(&modelled, 90.0))
         ),
         "",
     );

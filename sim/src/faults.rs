@@ -240,7 +240,7 @@ impl Faults {
         }
         if hits(self.unavailable) {
             let failure = self.failures.fetch_add(1, Ordering::Relaxed);
-            return Some(if failure % 2 == 0 {
+            return Some(if failure.is_multiple_of(2) {
                 ApiError::new(
                     503,
                     "ServiceUnavailable",
