@@ -123,7 +123,14 @@ fn run_writes_junit_to_artifact_dir() {
     let dir: PathBuf = std::env::temp_dir().join(format!("vstp-cli-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
-        .args(["run", "VIRTSTRAT-560", "--test-threads", "1"])
+        .args([
+            "run",
+            "VIRTSTRAT-560",
+            "--test-threads",
+            "1",
+            "--sim-seed",
+            "4242",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ARTIFACT_DIR", &dir)
         .output()
@@ -135,6 +142,10 @@ fn run_writes_junit_to_artifact_dir() {
         xml.matches("<testcase ").count(),
         5,
         "VIRTSTRAT-560 selects its five rows"
+    );
+    assert!(
+        xml.contains(r#"name="vstp-sim-seed" value="4242""#),
+        "the seed that repeats the run's timings is in the JUnit"
     );
     assert!(
         stdout.contains("JUnit: ") && stdout.contains("SCENARIO"),

@@ -63,6 +63,8 @@ pub struct Target {
     pub key: RunKey,
     /// What preflight found; scenarios whose needs are unmet are skipped with its reason.
     pub findings: Findings,
+    /// The in-process simulator's seed (`--sim-seed` repeats its timings).
+    pub sim_seed: Option<u64>,
     /// The in-process simulator, kept alive for as long as the target is.
     _sim: Option<vstp_sim::SimHandle>,
 }
@@ -73,12 +75,14 @@ impl Target {
     /// `run_id` names the run's SSH key directory, so `vstp cleanup --run-id` finds it after
     /// a kill.
     pub async fn connect(options: &TargetOptions, run_id: &str) -> anyhow::Result<Target> {
+        let mut sim_seed = None;
         let (client, sim) = match options.target {
             TargetKind::Sim => {
                 let mut config = vstp_sim::SimConfig::cluster(Default::default())?;
                 config.faults = options.sim_faults.clone().unwrap_or_default();
                 let seed = options.sim_seed.unwrap_or_else(rand::random);
                 config.seed = Some(seed);
+                sim_seed = Some(seed);
                 eprintln!("vstp: simulator seed {seed} (--sim-seed {seed} repeats its timings)");
                 let sim = vstp_sim::Sim::start(config)
                     .await
@@ -114,6 +118,7 @@ impl Target {
             profile,
             key: RunKey::generate(run_id)?,
             findings,
+            sim_seed,
             _sim: sim,
         })
     }

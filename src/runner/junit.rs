@@ -10,6 +10,8 @@ use crate::cluster::TargetKind;
 /// Run-level facts that go into the report.
 pub struct ReportInfo<'a> {
     pub run_id: &'a str,
+    /// The in-process simulator's seed, so a red run's timings can be repeated.
+    pub sim_seed: Option<u64>,
     pub target: TargetKind,
     pub polarion_project: &'a str,
 }
@@ -42,6 +44,9 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
                 let mut suite = TestSuite::new(suite_name);
                 suite.add_property(Property::new("polarion-project-id", info.polarion_project));
                 suite.add_property(Property::new("vstp-run-id", info.run_id));
+                if let Some(seed) = info.sim_seed {
+                    suite.add_property(Property::new("vstp-sim-seed", seed.to_string()));
+                }
                 suites.push(suite);
                 suites.len() - 1
             }

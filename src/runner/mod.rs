@@ -189,6 +189,7 @@ fn filtered_out(args: &libtest_mimic::Arguments, case: &CaseRecord) -> bool {
 fn write_junit(shared: &Shared, cases: &[CaseRecord]) -> std::io::Result<()> {
     let info = junit::ReportInfo {
         run_id: &shared.config.run_id,
+        sim_seed: shared.sim_seed(),
         target: shared.config.target.target,
         polarion_project: &shared.config.polarion_project,
     };

@@ -55,6 +55,11 @@ impl Shared {
             .map_err(|e| anyhow::anyhow!("cannot connect the {} target: {e}", options.target))
     }
 
+    /// The seed of the in-process simulator, once the run has started it.
+    pub fn sim_seed(&self) -> Option<u64> {
+        self.target.get()?.as_ref().ok()?.sim_seed
+    }
+
     pub fn interruption(&self) -> Option<&'static str> {
         *self.interrupted.borrow()
     }
