@@ -10,27 +10,39 @@ use super::{Ctx, Key};
 use crate::kinds;
 use crate::obj;
 
+/// Whether a change waits for a migration to apply it.
+fn needs_migration(v: &serde_json::Value) -> bool {
+    obj::condition_is(v, "MigrationRequired") == Some(true)
+        || obj::condition(v, "HotVCPUChange").is_some()
+        || obj::condition_is(v, "HotMemoryChange") == Some(true)
+}
+
 pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
+    // Checking for a running migration and creating one must not interleave with another
+    // reconcile of the same VMI, or both create one.
+    let _one_at_a_time = ctx.updating.lock().unwrap_or_else(|e| e.into_inner());
     let Some(v) = ctx.get(kinds::VMIS, ns, name) else {
         return;
     };
-    let needs = obj::condition_is(&v, "MigrationRequired") == Some(true)
-        || obj::condition(&v, "HotVCPUChange").is_some()
-        || obj::condition_is(&v, "HotMemoryChange") == Some(true);
     let config = ctx.config();
-    if !needs
+    if !needs_migration(&v)
         || !config.live_migrate_updates
         || obj::str_at(&v, "/status/phase") != "Running"
         || obj::deleting(&v)
     {
         return;
     }
-    // Checking for a running migration and creating one must not interleave with another
-    // reconcile of the same VMI, or both create one.
-    let _one_at_a_time = ctx.updating.lock().unwrap_or_else(|e| e.into_inner());
     if ctx.active_migration_of(ns, name).is_some() || !super::vmi::is_migratable(&v) {
         return;
     }
+    // The VMI read above may predate a migration that has ended since (the migration flow
+    // does not wait for this lock); read after that check, it shows what the migration left.
+    let Some(v) = ctx
+        .get(kinds::VMIS, ns, name)
+        .filter(|v| needs_migration(v))
+    else {
+        return;
+    };
     let limit = config.migrations["parallelMigrationsPerCluster"]
         .as_u64()
         .unwrap_or(5) as usize;
