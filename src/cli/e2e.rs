@@ -87,6 +87,7 @@ pub fn main() -> ExitCode {
         }
     }
     let report = run.execute(&cli.mimic);
+    crate::guest::key::remove_all();
     if cli.mimic.list {
         return ExitCode::SUCCESS;
     }

@@ -110,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Preflight(args) => preflight::main(&args),
         Command::Sim { command } => sim::main(&command),
     };
+    crate::guest::key::remove_all();
     ExitCode::from(code)
 }
 

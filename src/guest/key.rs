@@ -13,6 +13,36 @@ use russh::keys::{Algorithm, PrivateKey};
 
 const KEY_DIR_PREFIX: &str = "vstp-key-";
 
+/// Key directories of this process not removed yet: a run's key is shared through the run's
+/// state, which a thread may still hold when the process ends, so the drop alone is not
+/// enough; [`remove_all`] runs at the end of every command.
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes every key directory this process made and has not removed yet.
+pub fn remove_all() {
+    for dir in live().drain(..) {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// Removes the key directory of run `run_id` (at the end of the run: other runs of the same
+/// process keep theirs).
+pub fn remove_of_run(run_id: &str) {
+    let prefix = format!("{KEY_DIR_PREFIX}{run_id}-");
+    live().retain(|dir| {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ours = name.starts_with(&prefix);
+        if ours {
+            let _ = fs::remove_dir_all(dir);
+        }
+        !ours
+    });
+}
+
 /// Key directories a killed run left in the temporary directory: those of run `run_id`, or
 /// (without one) those not touched for longer than `older_than`. Removes them and says which.
 pub fn remove_leftovers(
@@ -77,6 +107,7 @@ impl RunKey {
             .public_key()
             .to_openssh()
             .context("cannot encode the run's public key")?;
+        live().push(dir.clone());
         Ok(RunKey {
             dir,
             private,
@@ -97,6 +128,7 @@ impl RunKey {
 impl Drop for RunKey {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        live().retain(|d| d != &self.dir);
     }
 }
 
@@ -129,6 +161,15 @@ mod tests {
         assert!(!format!("{key:?}").contains("OPENSSH"));
         drop(key);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_runs_end_removes_its_key_even_when_the_key_is_still_held() {
+        let held = RunKey::generate("ended-run").unwrap();
+        let other = RunKey::generate("running-run").unwrap();
+        remove_of_run("ended-run");
+        assert!(!held.private_path().exists());
+        assert!(other.private_path().exists());
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl Run {
         if let Some(handle) = signals {
             handle.close();
         }
+        // The run's state may outlive this call (a thread still holding it); its key must not.
+        crate::guest::key::remove_of_run(&self.shared.config.run_id);
         let report = RunReport {
             cases: self.shared.recorder.snapshot(),
             junit_path: self.shared.config.junit_path.clone(),

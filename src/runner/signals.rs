@@ -31,6 +31,7 @@ pub fn install(shared: Arc<Shared>) -> std::io::Result<Handle> {
                 "vstp: stopped by a second {name}; JUnit at {}",
                 shared.config.junit_path.display()
             );
+            crate::guest::key::remove_all();
             std::process::exit(128 + signal);
         }
     });
