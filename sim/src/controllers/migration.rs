@@ -152,7 +152,9 @@ async fn run(ctx: Arc<Ctx>, vmim: Value, abort: tokio::sync::watch::Receiver<boo
     let result = steps(&ctx, &vmim, abort).await;
     let (ns, name) = (obj::namespace(&vmim), obj::name(&vmim));
     match result {
-        Ok(()) | Err(Stop::Gone) => {}
+        Ok(()) => {}
+        // Left in its last phase, it would hold a migration slot until its namespace goes.
+        Err(Stop::Gone) => finish_failed(&ctx, &vmim, "the VMI no longer exists", false),
         Err(Stop::Aborted) => {
             finish_failed(&ctx, &vmim, "Live migration aborted by user request", true)
         }

@@ -105,6 +105,8 @@ pub struct State {
     pub nncp_generations: HashMap<String, i64>,
     /// Workload-update retries held back after a failed migration (VMI UID → failures).
     pub update_failures: HashMap<String, u32>,
+    /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
+    pub awaiting_slot: HashSet<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -353,6 +355,9 @@ fn resync(ctx: &Arc<Ctx>) {
             Key::Vmi(obj::namespace(&vmi).into(), obj::name(&vmi).into()),
         );
     }
+    for m in ctx.list(kinds::VMIMS, None) {
+        migration::reconcile(ctx, obj::namespace(&m), obj::name(&m));
+    }
     reconcile(ctx, Key::Migrations);
     for policy in ctx.list(kinds::NNCPS, None) {
         nmstate::reconcile(ctx, obj::name(&policy));
@@ -381,6 +386,9 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             reconcile(ctx, Key::Migrations);
             let vmi = obj::str_at(&e.object, "/spec/vmiName").to_string();
             reconcile(ctx, Key::Vmi(ns, vmi));
+            if e.kind_of_change == EventType::Deleted || migration::is_final(&e.object) {
+                updater::slot_freed(ctx);
+            }
         }
         kinds::NODES => {
             ctx.nodes_changed.notify_waiters();

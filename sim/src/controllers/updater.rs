@@ -1,6 +1,7 @@
 //! The workload updater: a VMI that needs a migration to apply a change (MigrationRequired,
 //! HotVCPUChange, HotMemoryChange) gets a `kubevirt-workload-update-` migration when the
-//! KubeVirt CR allows LiveMigrate and the cluster has a free migration slot.
+//! KubeVirt CR allows LiveMigrate and the cluster has a free migration slot; one that found
+//! none is looked at again when a migration ends.
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         .as_u64()
         .unwrap_or(5) as usize;
     if ctx.active_migrations().len() >= limit {
+        ctx.state().awaiting_slot.insert((ns.into(), name.into()));
         return;
     }
     // After a failed attempt, back off (10 s, 20 s, … up to 5 min) before the next one.
@@ -79,4 +81,13 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         "spec": {"vmiName": name, "priority": "user-triggered"},
     });
     let _ = super::admission::create_migration(ctx, vmim);
+}
+
+/// A migration ended or went away: the VMIs that waited for a slot are looked at again
+/// (upstream's updater re-syncs on every migration change).
+pub fn slot_freed(ctx: &Arc<Ctx>) {
+    let waiting = std::mem::take(&mut ctx.state().awaiting_slot);
+    for (ns, name) in waiting {
+        ctx.requeue(Key::Vmi(ns, name));
+    }
 }

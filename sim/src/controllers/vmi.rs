@@ -184,6 +184,7 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
     state.booting.remove(uid);
     state.stopping.remove(uid);
     state.update_failures.remove(uid);
+    state.nic_grace.remove(uid);
 }
 
 /// Whether a migration of this VMI is under way (started and not ended).

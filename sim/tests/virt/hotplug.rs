@@ -61,6 +61,67 @@ async fn cpu_hotplug_migrates_and_the_guest_sees_the_new_vcpus() {
     );
 }
 
+/// The workload updater respects parallelMigrationsPerCluster: a hotplug that meets a full
+/// cluster waits, and gets its migration when a slot frees (upstream re-syncs the updater on
+/// every migration change; a simulator that forgot the waiting VMI hung the hotplug forever).
+#[tokio::test]
+async fn a_hotplug_waiting_for_a_migration_slot_migrates_when_one_frees() {
+    let (_sim, client) = cluster().await;
+    configure_kubevirt(
+        &client,
+        json!({"migrations": {"parallelMigrationsPerCluster": 1}}),
+    )
+    .await;
+    boot(&client, "vm1", json!({})).await;
+    boot(&client, "vm2", json!({})).await;
+    // vm1's migration holds the only slot: its target pod fits no node.
+    let mut stuck = migration("vm1");
+    stuck.data["spec"]["addedNodeSelector"] = json!({"vstp.test/no-such-node": "true"});
+    let stuck = value(
+        &vmims(&client)
+            .create(&PostParams::default(), &stuck)
+            .await
+            .unwrap(),
+    );
+    let stuck = stuck["metadata"]["name"].as_str().unwrap().to_string();
+    until(&vmims(&client), &stuck, "Scheduling", |m| {
+        m["status"]["phase"] == "Scheduling"
+    })
+    .await;
+    patch_vm_named(
+        &client,
+        "vm2",
+        json!({"spec": {"template": {"spec": {"domain": {"cpu": {"sockets": 2}}}}}}),
+    )
+    .await;
+    until(&vmis(&client), "vm2", "HotVCPUChange", |v| {
+        cond(v, "HotVCPUChange").as_deref() == Some("True")
+    })
+    .await;
+    let names: Vec<String> = vmims(&client)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.metadata.name.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        std::slice::from_ref(&stuck),
+        "no second migration while the slot is taken"
+    );
+    vmims(&client)
+        .delete(&stuck, &Default::default())
+        .await
+        .unwrap();
+    let done = until(&vmis(&client), "vm2", "migrated", |v| {
+        v["status"]["migrationState"]["completed"] == true
+    })
+    .await;
+    assert_eq!(done["status"]["currentCPUTopology"]["sockets"], 2);
+}
+
 /// The one migration the workload updater created for a hotplug.
 async fn the_workload_update(client: &kube::Client) -> Value {
     let all = vmims(client).list(&Default::default()).await.unwrap().items;
@@ -77,8 +138,12 @@ fn free_total(free_b: &str) -> u64 {
 }
 
 async fn patch_vm(client: &kube::Client, patch: Value) {
+    patch_vm_named(client, "vm1", patch).await
+}
+
+async fn patch_vm_named(client: &kube::Client, name: &str, patch: Value) {
     api(client, "VirtualMachine", "virtualmachines")
-        .patch("vm1", &PatchParams::default(), &Patch::Merge(patch))
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .unwrap();
 }
