@@ -1,7 +1,10 @@
 //! The `vstp` binary as users call it: exit codes, JSON shapes, error messages.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+mod support;
+use support::Scratch;
 
 fn vstp(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vstp"))
@@ -120,8 +123,7 @@ fn bad_flags_exit_2_with_the_reason() {
 
 #[test]
 fn run_writes_junit_to_artifact_dir() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("vstp-cli-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new("cli-run");
     let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
         .args([
             "run",
@@ -132,7 +134,7 @@ fn run_writes_junit_to_artifact_dir() {
             "4242",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ARTIFACT_DIR", &dir)
+        .env("ARTIFACT_DIR", dir.path())
         .output()
         .expect("vstp runs");
     let stdout = text(&out.stdout);
@@ -158,8 +160,7 @@ fn run_writes_junit_to_artifact_dir() {
 #[test]
 fn sim_serve_writes_and_removes_its_kubeconfig_and_spares_foreign_files() {
     use std::io::BufRead as _;
-    let dir = std::env::temp_dir().join(format!("vstp-cli-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cli-sim");
     let foreign = dir.join("mine.kubeconfig");
     std::fs::write(&foreign, "apiVersion: v1\nkind: Config\n").unwrap();
     let refused = vstp(&[
@@ -199,7 +200,6 @@ fn sim_serve_writes_and_removes_its_kubeconfig_and_spares_foreign_files() {
         .success());
     assert!(child.wait().unwrap().success());
     assert!(!ours.exists(), "the kubeconfig is removed on exit");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -216,8 +216,7 @@ fn preflight_reports_the_simulator_ready() {
 
 #[test]
 fn preflight_of_an_unreachable_cluster_exits_2_and_says_why() {
-    let dir = std::env::temp_dir().join(format!("vstp-cli-preflight-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cli-preflight");
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(
         &kubeconfig,

@@ -17,13 +17,16 @@ use vstp::cluster::{kinds, nodes, setups, NamespaceKind, Scope, TargetKind, Targ
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
 use vstp::scenarios::{self, GuestOs, Implementation};
 
+mod support;
+use support::Scratch;
+
 /// A simulator on its own runtime, as `vstp sim serve` would run, with a kubeconfig file.
 struct Standalone {
     runtime: tokio::runtime::Runtime,
     client: kube::Client,
     kubeconfig: PathBuf,
     _sim: vstp_sim::SimHandle,
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl Standalone {
@@ -33,9 +36,7 @@ impl Standalone {
 
     /// A simulator with faults from its catalogue (`api-throttle,watch-drops`, ...).
     fn with_faults(name: &str, faults: &str) -> Standalone {
-        let dir = std::env::temp_dir().join(format!("vstp-harness-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new(&format!("harness-{name}"));
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let sim = runtime.block_on(async {
             let mut config = vstp_sim::SimConfig::cluster(Default::default()).unwrap();

@@ -14,6 +14,9 @@ use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
 use vstp::scenarios::{self, Body, Implementation, Scenario};
 use vstp::stp;
 
+mod support;
+use support::Scratch;
+
 fn row(index: usize) -> stp::Row {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stp/table.md");
     stp::parse_file(&path).expect("fixture").rows[index - 1].clone()
@@ -35,9 +38,8 @@ fn automated(slug: &'static str, body: Body) -> Planned {
     planned(slug, Implementation::Automated(body))
 }
 
-fn config(name: &str, target: TargetKind) -> RunConfig {
-    let dir = std::env::temp_dir().join(format!("vstp-runner-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A run's configuration, writing below `dir`.
+fn config(dir: &Scratch, target: TargetKind) -> RunConfig {
     let options = TargetOptions {
         target,
         kubeconfig: None,
@@ -115,7 +117,8 @@ fn outcomes_are_recorded_and_reported() {
             Implementation::Pending("waits for the simulator"),
         ),
     ];
-    let report = execute(config("outcomes", TargetKind::Sim), cases, 2);
+    let scratch = Scratch::new("runner-outcomes");
+    let report = execute(config(&scratch, TargetKind::Sim), cases, 2);
     assert_eq!(outcome(&report, "passes"), Outcome::Passed);
     assert_eq!(
         outcome(&report, "fails"),
@@ -204,7 +207,8 @@ fn junit_carries_polarion_and_traceability_properties() {
         automated("passes", passes),
         planned("pending", Implementation::Pending("later")),
     ];
-    let mut config = config("junit", TargetKind::Sim);
+    let scratch = Scratch::new("runner-junit");
+    let mut config = config(&scratch, TargetKind::Sim);
     config.polarion_project = "CNVQE".into();
     let report = execute(config, cases, 1);
     let xml = std::fs::read_to_string(&report.junit_path).expect("junit written");
@@ -339,7 +343,8 @@ fn disruptive_scenarios_never_run_beside_another() {
             p
         })
         .collect();
-    let report = execute(config("disruptive", TargetKind::Sim), cases, 4);
+    let scratch = Scratch::new("runner-disruptive");
+    let report = execute(config(&scratch, TargetKind::Sim), cases, 4);
     assert!(!report.failed());
     assert_eq!(
         OVERLAPS.load(Ordering::SeqCst),
@@ -352,11 +357,8 @@ fn disruptive_scenarios_never_run_beside_another() {
 fn disruptive_scenarios_are_skipped_on_a_cluster_without_permission() {
     let mut drain = automated("drain", passes);
     drain.scenario.disruptive = true;
-    let report = execute(
-        config("cluster-safety", TargetKind::Cluster),
-        vec![drain],
-        1,
-    );
+    let scratch = Scratch::new("runner-cluster-safety");
+    let report = execute(config(&scratch, TargetKind::Cluster), vec![drain], 1);
     let Outcome::Skipped(reason) = outcome(&report, "drain") else {
         panic!("a disruptive scenario ran")
     };
@@ -384,7 +386,8 @@ fn an_interrupted_run_still_writes_junit_with_unfinished_cases_as_errors() {
         automated("first", interrupts_the_run),
         automated("second", passes),
     ];
-    let run = Run::new(config("interrupt", TargetKind::Sim), cases).expect("run");
+    let scratch = Scratch::new("runner-interrupt");
+    let run = Run::new(config(&scratch, TargetKind::Sim), cases).expect("run");
     INTERRUPTER
         .set(run.interrupter())
         .ok()
@@ -444,8 +447,9 @@ fn scenarios_on_the_sim_target_talk_to_one_in_process_simulator() {
     let cases = vec![automated("writes", writes_through_the_sim)];
     let mut reads = automated("reads", reads_through_the_sim);
     reads.scenario.disruptive = true; // runs alone, so after "writes"
+    let scratch = Scratch::new("runner-sim-target");
     let report = execute(
-        config("sim-target", TargetKind::Sim),
+        config(&scratch, TargetKind::Sim),
         [cases, vec![reads]].concat(),
         1,
     );

@@ -5,16 +5,46 @@
 
 #![allow(dead_code)] // each test target uses its part
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vstp::cluster::sweep::{self, Leftovers};
 use vstp::cluster::{TargetKind, TargetOptions};
+
+/// A fresh directory in the temp dir for one test. It goes when the test passes and stays
+/// after a failure, with what the run wrote there, for a look.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// `vstp-test-<label>-<pid>`, emptied if an earlier test process left it.
+    pub fn new(label: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("vstp-test-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
 
 pub struct SimCluster {
     pub runtime: tokio::runtime::Runtime,
     sim: Option<vstp_sim::SimHandle>,
     pub kubeconfig: PathBuf,
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 impl SimCluster {
@@ -32,10 +62,7 @@ impl SimCluster {
         let sim = runtime
             .block_on(vstp_sim::Sim::start(config))
             .expect("the simulator starts");
-        let dir =
-            std::env::temp_dir().join(format!("vstp-test-{}-{label}-{seed}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let dir = Scratch::new(&format!("{label}-{seed}"));
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, sim.kubeconfig()).expect("the kubeconfig is written");
         SimCluster {
@@ -137,6 +164,5 @@ impl Drop for SimCluster {
             let _guard = self.runtime.enter();
             drop(sim);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
