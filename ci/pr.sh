@@ -10,5 +10,7 @@ cargo test --workspace || status=$?
 if [ -n "${ARTIFACT_DIR:-}" ]; then
     mkdir -p "$ARTIFACT_DIR"
     cp target/vstp-fault-matrix.md "$ARTIFACT_DIR/" 2>/dev/null || true
+    # Artifacts of matrix runs that raised a false alarm or left something behind.
+    cp -r target/vstp-fault-matrix "$ARTIFACT_DIR/" 2>/dev/null || true
 fi
 exit "$status"

@@ -2,10 +2,12 @@
 //! regression of vstp-sim's fault catalogue, and against each infrastructure fault. A clean
 //! or infrastructure run must pass everywhere and leave nothing behind; each regression must
 //! be caught by at least one scenario, and only by scenarios of the STPs it concerns. The
-//! matrix is printed and saved to `target/vstp-fault-matrix.md`.
+//! matrix is printed and saved to `target/vstp-fault-matrix.md`; the artifacts of a run that
+//! raised a false alarm or left something behind are kept in `target/vstp-fault-matrix/`.
+//! `VSTP_MATRIX_FAULTS=a,b` runs only those rows (`clean` for the run without a fault).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vstp::runner::{Outcome, Run, RunConfig};
 
@@ -58,6 +60,8 @@ struct FaultRun {
     outcomes: BTreeMap<String, Outcome>,
     /// What the run left on the cluster (it must leave nothing).
     leftovers: Vec<String>,
+    /// Where its JUnit, step logs and failure diagnostics were kept, when it went wrong.
+    kept: Option<PathBuf>,
 }
 
 /// Runs the whole catalogue against a simulator with `fault` (empty = none), as a cluster
@@ -77,7 +81,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
         ..Default::default()
     };
     let report = Run::new(config, planned).expect("run").execute(&args);
-    let outcomes = report
+    let outcomes: BTreeMap<String, Outcome> = report
         .cases
         .iter()
         .map(|c| (c.planned.scenario.trial_name(), c.outcome_now().0))
@@ -89,10 +93,73 @@ fn run(fault: &str, seed: u64) -> FaultRun {
             .into_iter()
             .map(|n| format!("node {n} is still cordoned")),
     );
+    let false_alarm = outcomes
+        .iter()
+        .any(|(trial, o)| matches!(cell(fault, trial, o), Cell::FalseAlarm(_)));
+    // The simulator's scratch directory goes with it; what explains a failure must stay.
+    let kept = (false_alarm || !leftovers.is_empty()).then(|| {
+        let to = target_dir().join("vstp-fault-matrix").join(label(fault));
+        let _ = std::fs::remove_dir_all(&to);
+        copy_dir(&cluster.path("artifacts"), &to);
+        let _ = std::fs::copy(cluster.path("junit.xml"), to.join("junit.xml"));
+        to
+    });
     FaultRun {
         outcomes,
         leftovers,
+        kept,
     }
+}
+
+fn label(fault: &str) -> &str {
+    if fault.is_empty() {
+        "clean"
+    } else {
+        fault
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::create_dir_all(to);
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            let _ = std::fs::copy(&path, to.join(entry.file_name()));
+        }
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    )
+}
+
+/// The rows to run: the clean run and every fault, or those `VSTP_MATRIX_FAULTS` names.
+fn rows() -> Vec<String> {
+    let mut all = vec![String::new()];
+    all.extend(
+        vstp_sim::faults::CATALOGUE
+            .iter()
+            .map(|f| f.name.to_string()),
+    );
+    let Ok(wanted) = std::env::var("VSTP_MATRIX_FAULTS") else {
+        return all;
+    };
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+    let unknown: Vec<&&str> = wanted
+        .iter()
+        .filter(|w| !all.iter().any(|f| label(f) == **w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "VSTP_MATRIX_FAULTS names {unknown:?}, which are not rows of the matrix; use `clean` or names from `vstp sim faults`"
+    );
+    all.retain(|f| wanted.contains(&label(f)));
+    all
 }
 
 fn concerns(fault: &str, trial: &str) -> bool {
@@ -158,13 +225,9 @@ fn base_seed() -> u64 {
 
 #[test]
 fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
-    let mut faults = vec![String::new()];
-    faults.extend(
-        vstp_sim::faults::CATALOGUE
-            .iter()
-            .map(|f| f.name.to_string()),
-    );
+    let faults = rows();
     let seed = base_seed();
+    let _ = std::fs::remove_dir_all(target_dir().join("vstp-fault-matrix"));
     println!(
         "fault matrix: {} runs, seeds from {seed} (VSTP_SIM_SEED={seed} repeats them)",
         faults.len()
@@ -190,16 +253,18 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
             for left in done.leftovers {
                 problems.push(format!("{fault:?} (seed {seed}) left {left}"));
             }
+            if let Some(kept) = done.kept {
+                problems.push(format!(
+                    "{fault:?} (seed {seed}): its artifacts and diagnostics are in {}",
+                    kept.display()
+                ));
+            }
             matrix.insert(fault, cells);
         }
     }
     let table = render(&matrix);
     println!("{table}");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
-    let _ = std::fs::write(target.join("vstp-fault-matrix.md"), &table);
+    let _ = std::fs::write(target_dir().join("vstp-fault-matrix.md"), &table);
     for (fault, cells) in &matrix {
         for (trial, c) in cells {
             if let Cell::FalseAlarm(m) = c {
