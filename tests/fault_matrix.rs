@@ -57,7 +57,8 @@ enum Cell {
 
 /// One catalogue run against a simulator started with one fault.
 struct FaultRun {
-    outcomes: BTreeMap<String, Outcome>,
+    /// Trial name → what the run's outcome means under this fault.
+    cells: BTreeMap<String, Cell>,
     /// What the run left on the cluster (it must leave nothing).
     leftovers: Vec<String>,
     /// Where its JUnit, step logs and failure diagnostics were kept, when it went wrong.
@@ -81,10 +82,14 @@ fn run(fault: &str, seed: u64) -> FaultRun {
         ..Default::default()
     };
     let report = Run::new(config, planned).expect("run").execute(&args);
-    let outcomes: BTreeMap<String, Outcome> = report
+    let cells: BTreeMap<String, Cell> = report
         .cases
         .iter()
-        .map(|c| (c.planned.scenario.trial_name(), c.outcome_now().0))
+        .map(|c| {
+            let trial = c.planned.scenario.trial_name();
+            let cell = cell(fault, &trial, &c.outcome_now().0);
+            (trial, cell)
+        })
         .collect();
     let mut leftovers = cluster.leftovers(&run_id);
     leftovers.extend(
@@ -93,9 +98,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
             .into_iter()
             .map(|n| format!("node {n} is still cordoned")),
     );
-    let false_alarm = outcomes
-        .iter()
-        .any(|(trial, o)| matches!(cell(fault, trial, o), Cell::FalseAlarm(_)));
+    let false_alarm = cells.values().any(|c| matches!(c, Cell::FalseAlarm(_)));
     // The simulator's scratch directory goes with it; what explains a failure must stay.
     let kept = (false_alarm || !leftovers.is_empty()).then(|| {
         let to = target_dir().join("vstp-fault-matrix").join(label(fault));
@@ -105,7 +108,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
         to
     });
     FaultRun {
-        outcomes,
+        cells,
         leftovers,
         kept,
     }
@@ -245,11 +248,6 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
             .collect();
         for handle in runs {
             let (fault, seed, done) = handle.join().expect("a catalogue run panicked");
-            let cells = done
-                .outcomes
-                .iter()
-                .map(|(t, o)| (t.clone(), cell(&fault, t, o)))
-                .collect();
             for left in done.leftovers {
                 problems.push(format!("{fault:?} (seed {seed}) left {left}"));
             }
@@ -259,7 +257,7 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
                     kept.display()
                 ));
             }
-            matrix.insert(fault, cells);
+            matrix.insert(fault, done.cells);
         }
     }
     let table = render(&matrix);

@@ -130,32 +130,11 @@ async fn new_migration(scope: &Scope, mark: &Mark, prefix: &str) -> anyhow::Resu
         // Whether KubeVirt ever asked for the migration is on the VMI, not on the migrations.
         Err(e) => match super::vms::get(scope, kinds::VMI, vmi).await {
             Ok(v) => Err(anyhow::anyhow!(
-                "{e}; {vmi}'s conditions: {}",
-                conditions(&v)
+                "{e}; {vmi} now: {}",
+                super::wait::state_of(&v)
             )),
             Err(_) => Err(e.into()),
         },
-    }
-}
-
-/// `Type=Status (Reason)` of every condition, for a message.
-fn conditions(o: &Value) -> String {
-    let all = o["status"]["conditions"].as_array().into_iter().flatten();
-    let shown: Vec<String> = all
-        .map(|c| {
-            let reason = c["reason"].as_str().filter(|r| !r.is_empty());
-            let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-            format!(
-                "{}={}{reason}",
-                c["type"].as_str().unwrap_or("?"),
-                c["status"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
-    if shown.is_empty() {
-        "none".into()
-    } else {
-        shown.join(", ")
     }
 }
 
