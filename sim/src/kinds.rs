@@ -36,6 +36,14 @@ impl Kind {
         }
     }
 
+    /// The object as API version `version` shows it (only `apiVersion` differs between
+    /// versions).
+    pub fn present(&self, object: &serde_json::Value, version: &str) -> serde_json::Value {
+        let mut out = object.clone();
+        out["apiVersion"] = serde_json::json!(self.api_version(version));
+        out
+    }
+
     /// `virtualmachines.kubevirt.io`, as Kubernetes names a resource in error messages.
     pub fn qualified(&self) -> String {
         if self.group.is_empty() {

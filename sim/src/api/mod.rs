@@ -20,7 +20,9 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Faults;
-use crate::store::Store;
+use crate::kinds::{Kind, KindId};
+use crate::store::selector::{FieldSelector, LabelSelector};
+use crate::store::{Scope, Selectors, Store};
 use crate::world::World;
 use path::Route;
 
@@ -34,6 +36,23 @@ pub struct ApiState {
     /// `host:port` the server listens on, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
     pub faults: Arc<Faults>,
+}
+
+impl ApiState {
+    /// The world's update admission, for writes to the main resource only (controllers own
+    /// status).
+    pub fn admit_update(
+        &self,
+        kind: KindId,
+        scope: Scope,
+        old: &Value,
+        mut new: Value,
+    ) -> ApiResult<Value> {
+        if scope == Scope::Main {
+            self.world.admit_update(kind, old, &mut new)?;
+        }
+        Ok(new)
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> axum::Router {
@@ -99,6 +118,14 @@ impl Call {
                 "the request body is not valid {}: {e}",
                 if yaml { "YAML" } else { "JSON" }
             ))
+        })
+    }
+
+    /// The label and field selectors of a list or watch of `kind`.
+    pub fn selectors(&self, kind: &Kind) -> ApiResult<Selectors> {
+        Ok(Selectors {
+            labels: LabelSelector::parse(self.param("labelSelector").unwrap_or(""))?,
+            fields: FieldSelector::parse(self.param("fieldSelector").unwrap_or(""), kind)?,
         })
     }
 

@@ -7,26 +7,11 @@ use axum::response::Response;
 use http::Method;
 use serde_json::{json, Value};
 
-use super::path::Route;
+use super::path::{Route, Target};
 use super::{json_response, patch, watch, ApiState, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, Kind, KindId};
-use crate::store::selector::{FieldSelector, LabelSelector};
-use crate::store::{DeleteOptions, Propagation, Scope, Selectors};
-
-/// The object as the requested version shows it (only `apiVersion` differs between versions).
-pub fn present(object: &Value, kind: &Kind, version: &str) -> Value {
-    let mut out = object.clone();
-    out["apiVersion"] = json!(kind.api_version(version));
-    out
-}
-
-pub(super) fn selectors(call: &Call, kind: &Kind) -> ApiResult<Selectors> {
-    Ok(Selectors {
-        labels: LabelSelector::parse(call.param("labelSelector").unwrap_or(""))?,
-        fields: FieldSelector::parse(call.param("fieldSelector").unwrap_or(""), kind)?,
-    })
-}
+use crate::store::{DeleteOptions, Propagation, Scope};
 
 pub fn handle(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Response> {
     match route {
@@ -61,14 +46,6 @@ pub fn handle(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Res
     }
 }
 
-/// One addressed object.
-pub struct Target {
-    pub kind: KindId,
-    pub version: String,
-    pub namespace: String,
-    pub name: String,
-}
-
 fn collection(
     state: &Arc<ApiState>,
     kind_id: KindId,
@@ -81,7 +58,7 @@ fn collection(
     match call.method {
         Method::GET if call.flag("watch") => watch::serve(state, kind_id, version, namespace, call),
         Method::GET => {
-            let sel = selectors(call, kind)?;
+            let sel = call.selectors(kind)?;
             let (items, rv) = store.list(kind_id, namespace.as_deref(), &sel);
             Ok(json_response(200, &list(kind, version, &items, rv)))
         }
@@ -96,10 +73,10 @@ fn collection(
             let mut body = checked_body(call, kind, version, &ns)?;
             state.world.admit_create(store, kind_id, &mut body)?;
             let created = store.create(kind_id, body, Scope::Main, call.dry_run())?;
-            Ok(json_response(201, &present(&created, kind, version)))
+            Ok(json_response(201, &kind.present(&created, version)))
         }
         Method::DELETE => {
-            let sel = selectors(call, kind)?;
+            let sel = call.selectors(kind)?;
             let opts = delete_options(call)?;
             let (items, rv) = store.list(kind_id, namespace.as_deref(), &sel);
             let mut deleted = Vec::new();
@@ -122,7 +99,7 @@ fn collection(
 }
 
 pub fn list(kind: &Kind, version: &str, items: &[Arc<Value>], rv: u64) -> Value {
-    let items: Vec<Value> = items.iter().map(|o| present(o, kind, version)).collect();
+    let items: Vec<Value> = items.iter().map(|o| kind.present(o, version)).collect();
     json!({
         "apiVersion": kind.api_version(version),
         "kind": format!("{}List", kind.kind),
@@ -167,7 +144,7 @@ fn checked_body(call: &Call, kind: &Kind, version: &str, ns: &str) -> ApiResult<
 fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiResult<Response> {
     let kind = kinds::get(t.kind);
     let store = &state.store;
-    let shown = |o: &Value| present(o, kind, &t.version);
+    let shown = |o: &Value| kind.present(o, &t.version);
     match call.method {
         Method::GET => {
             let o = store
@@ -183,7 +160,7 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
                 &t.name,
                 scope,
                 call.dry_run(),
-                |old| admit_update(state, t.kind, scope, old, body),
+                |old| state.admit_update(t.kind, scope, old, body),
             )?;
             Ok(json_response(200, &shown(&updated)))
         }
@@ -204,20 +181,6 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
 }
 
 /// DeleteOptions from the JSON body (kube-rs, kubectl) or the query string (curl-style).
-/// The world's update admission, for writes to the main resource only (controllers own status).
-pub(super) fn admit_update(
-    state: &ApiState,
-    kind: KindId,
-    scope: Scope,
-    old: &Value,
-    mut new: Value,
-) -> ApiResult<Value> {
-    if scope == Scope::Main {
-        state.world.admit_update(kind, old, &mut new)?;
-    }
-    Ok(new)
-}
-
 fn delete_options(call: &Call) -> ApiResult<DeleteOptions> {
     let body = call.json_body()?.unwrap_or(Value::Null);
     options_from(&body, call)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::objects::{present, Target};
+use super::path::Target;
 use super::{ApiState, Call};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::kinds::{self, Kind};
@@ -75,13 +75,13 @@ pub fn apply(
         scope,
         call.dry_run(),
         |old| {
-            let mut doc = present(old, kind, &t.version);
+            let mut doc = kind.present(old, &t.version);
             match ty {
                 PatchType::Merge | PatchType::Apply => json_patch::merge(&mut doc, &body),
                 PatchType::Strategic => strategic_merge(&mut doc, &body, ""),
                 PatchType::Json => json_patch_ops(&mut doc, body, kind, &t.name)?,
             }
-            super::objects::admit_update(state, t.kind, scope, old, doc)
+            state.admit_update(t.kind, scope, old, doc)
         },
     )?;
     Ok((200, patched))

@@ -47,6 +47,14 @@ pub enum Route {
     NotFound,
 }
 
+/// One addressed object.
+pub struct Target {
+    pub kind: KindId,
+    pub version: String,
+    pub namespace: String,
+    pub name: String,
+}
+
 pub const VIRT_GROUP: &str = "subresources.kubevirt.io";
 pub const VIRT_VERSIONS: &[&str] = &["v1", "v1alpha3"];
 

@@ -11,7 +11,6 @@ use http::header;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use super::objects::{present, selectors};
 use super::{ApiState, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, Kind, KindId};
@@ -97,7 +96,7 @@ pub fn serve(
     let filter = WatchFilter {
         kind: kind_id,
         namespace,
-        selectors: selectors(call, kind)?,
+        selectors: call.selectors(kind)?,
     };
     let start = start_of(call)?;
     let timeout = match call.param("timeoutSeconds") {
@@ -146,7 +145,7 @@ fn event_frame(plan: &Plan, event: &crate::store::Event, as_type: EventType) -> 
     } else {
         value_frame(
             as_type.as_str(),
-            &present(&event.object, plan.kind, &plan.version),
+            &plan.kind.present(&event.object, &plan.version),
         )
     }
 }
@@ -160,7 +159,7 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) -> Opt
     let mut last_rv = sub.rv;
     let mut first = Vec::new();
     for o in sub.initial.drain(..) {
-        first.push(value_frame("ADDED", &present(&o, plan.kind, &plan.version)));
+        first.push(value_frame("ADDED", &plan.kind.present(&o, &plan.version)));
     }
     if plan.initial_end_bookmark {
         first.push(bookmark(plan.kind, &plan.version, sub.rv, true));

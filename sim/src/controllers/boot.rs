@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::launcher;
-use super::{network, vmi, Ctx};
+use super::{launcher, migratable, network, Ctx};
 use crate::guest::{self, cloudinit, BootSpec, Guest, Os};
 use crate::kinds;
 use crate::obj;
@@ -106,11 +105,11 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     );
     let guest = ctx.guests.insert(uid, guest);
     let now = ctx.now();
-    let verdict = vmi::migratability(ctx, &vmi);
+    let verdict = migratable::verdict(ctx, &vmi);
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         set_phase(v, "Running", &now);
         obj::set_condition(v, "Ready", true, "", "", &now);
-        vmi::set_migratable(v, &verdict, &now);
+        migratable::set_condition(v, &verdict, &now);
         let spec = v["spec"].clone();
         let cpu = &spec["domain"]["cpu"];
         v["status"]["currentCPUTopology"] = json!({"sockets": cpu["sockets"].as_u64().unwrap_or(1), "cores": cpu["cores"].as_u64().unwrap_or(1), "threads": cpu["threads"].as_u64().unwrap_or(1)});

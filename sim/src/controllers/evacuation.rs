@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{vmi, Ctx};
+use super::{migratable, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds;
 use crate::obj;
@@ -35,7 +35,7 @@ pub fn admit_eviction(ctx: &Ctx, pod: &Value, dry_run: bool) -> ApiResult<()> {
         // The regression: the launcher pod goes as if the VMI had no eviction strategy.
         return Ok(());
     }
-    let migratable = vmi::is_migratable(&vmi);
+    let migratable = migratable::is_migratable(&vmi);
     let mark = match strategy.as_str() {
         "LiveMigrate" if !migratable => {
             return Err(denied(format!(
@@ -81,8 +81,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
 }
 
 fn evacuate(ctx: &Ctx, v: &Value, node: &str) {
-    let ready =
-        obj::str_at(v, "/status/phase") == "Running" && vmi::is_migratable(v) && !obj::deleting(v);
+    let ready = obj::str_at(v, "/status/phase") == "Running"
+        && migratable::is_migratable(v)
+        && !obj::deleting(v);
     if !ready
         || ctx
             .active_migration_of(obj::namespace(v), obj::name(v))

@@ -104,7 +104,7 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
     if r != w || !config.live_update_rollout {
         return restart(GENERIC);
     }
-    let migratable = super::vmi::is_migratable(vmi);
+    let migratable = super::migratable::is_migratable(vmi);
     let mut decision = Decision::default();
     let old_sockets = running["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);
     let new_sockets = wanted["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);

@@ -11,6 +11,7 @@ pub mod convergence;
 mod evacuation;
 pub mod hotplug;
 mod launcher;
+mod migratable;
 mod migration;
 mod network;
 pub mod nmstate;

@@ -33,7 +33,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     {
         return;
     }
-    if ctx.active_migration_of(ns, name).is_some() || !super::vmi::is_migratable(&v) {
+    if ctx.active_migration_of(ns, name).is_some() || !super::migratable::is_migratable(&v) {
         return;
     }
     // The VMI read above may predate a migration that has ended since (the migration flow

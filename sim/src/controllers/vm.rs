@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
-use super::{launcher, vmi, Ctx};
+use super::{launcher, migratable, vmi, Ctx};
 use crate::kinds;
 use crate::obj;
 use crate::quantity;
@@ -239,7 +239,7 @@ fn swap_without_migration(ctx: &Ctx, vm: &Value, vmi: &Value) {
         list.map(|n| n["name"].clone()).collect()
     };
     let running = &vmi["spec"]["networks"];
-    if vmi::is_migratable(vmi) || running == wanted || names(running) != names(wanted) {
+    if migratable::is_migratable(vmi) || running == wanted || names(running) != names(wanted) {
         return;
     }
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));

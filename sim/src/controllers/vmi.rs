@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::migratable::{self, Verdict};
 use super::{boot, launcher, Ctx};
 use crate::kinds;
 use crate::obj;
@@ -41,7 +42,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
         "Running" => {
             let now = ctx.now();
-            let verdict = migratability(ctx, &vmi);
+            let verdict = migratable::verdict(ctx, &vmi);
             // Never evaluated while migrating: the target's pod is not the active one yet.
             let required = migration_required(ctx, &vmi);
             // The verdict comes from the VMI as read; if a migration started or ended since,
@@ -79,7 +80,7 @@ fn migration_required(ctx: &Arc<Ctx>, vmi: &Value) -> Option<bool> {
 /// Conditions a running VMI carries because of its own spec and status.
 /// Runs under the store's lock: it must not call the store.
 fn derived_conditions(v: &mut Value, verdict: &Verdict, required: Option<bool>, now: &str) {
-    set_migratable(v, verdict, now);
+    migratable::set_condition(v, verdict, now);
     match required {
         Some(true) if obj::condition_is(v, "MigrationRequired") != Some(true) => {
             obj::set_condition(
@@ -132,49 +133,6 @@ fn derived_conditions(v: &mut Value, verdict: &Verdict, required: Option<bool>, 
     }
 }
 
-/// Why a VMI cannot migrate (reason, message), or `None` when it can.
-pub type Verdict = Option<(&'static str, String)>;
-
-/// `LiveMigratable`, with the reason upstream gives when it is False.
-pub fn set_migratable(v: &mut Value, verdict: &Verdict, now: &str) {
-    match verdict {
-        None => obj::set_condition(v, "LiveMigratable", true, "", "", now),
-        Some((reason, message)) => {
-            obj::set_condition(v, "LiveMigratable", false, reason, message, now)
-        }
-    }
-}
-
-pub fn migratability(ctx: &Ctx, vmi: &Value) -> Verdict {
-    let spec = &vmi["spec"];
-    let pod_network = launcher::pod_networks(spec);
-    let bridged_pod = launcher::interfaces(vmi)
-        .iter()
-        .any(|i| i["bridge"].is_object() && pod_network.contains(&obj::str_at(i, "/name")));
-    if bridged_pod
-        && obj::annotation(vmi, "kubevirt.io/allow-pod-bridge-network-live-migration").is_none()
-    {
-        return Some(("InterfaceNotLiveMigratable", "cannot migrate VMI which does not use masquerade, bridge with kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a migratable plugin to connect to the pod network".into()));
-    }
-    for volume in spec["volumes"].as_array().into_iter().flatten() {
-        let claim = volume["persistentVolumeClaim"]["claimName"]
-            .as_str()
-            .or(volume["dataVolume"]["name"].as_str());
-        let Some(claim) = claim else { continue };
-        let shared = ctx
-            .get(kinds::PVCS, obj::namespace(vmi), claim)
-            .is_some_and(|pvc| {
-                pvc["spec"]["accessModes"]
-                    .as_array()
-                    .is_some_and(|m| m.iter().any(|a| a == "ReadWriteMany"))
-            });
-        if !shared {
-            return Some(("DisksNotLiveMigratable", format!("cannot migrate VMI: PVC {claim} is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)")));
-        }
-    }
-    None
-}
-
 /// Drops what the controllers remembered about a VMI that is gone.
 pub fn forget(ctx: &Ctx, vmi: &Value) {
     let uid = obj::uid(vmi);
@@ -191,8 +149,4 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
 pub fn migrating(vmi: &Value) -> bool {
     let m = &vmi["status"]["migrationState"];
     !m["startTimestamp"].is_null() && m["endTimestamp"].is_null()
-}
-
-pub fn is_migratable(vmi: &Value) -> bool {
-    obj::condition_is(vmi, "LiveMigratable") == Some(true)
 }

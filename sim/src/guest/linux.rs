@@ -5,19 +5,20 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
-use super::shell::{Command, Output};
-use super::{lock, Guest, GuestRef, Nic};
+use super::command::{Command, Output};
+use super::sender::Sender;
+use super::{lock, ncat, tcp, Guest, GuestRef, Nic};
 use crate::quantity;
 
 /// Runs one foreground command.
 pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
     let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
     if args[0] == "ss" {
-        return super::tcp::established(guest, cmd.net);
+        return tcp::established(guest, cmd.net);
     }
-    if super::tcp::is_ncat(args[0]) {
-        return match super::tcp::parse(&args) {
-            Some(super::tcp::Ncat::Probe(dst, port)) => super::tcp::probe(guest, dst, port, cmd.net),
+    if ncat::is_ncat(args[0]) {
+        return match ncat::parse(&args) {
+            Some(ncat::Ncat::Probe(dst, port)) => tcp::probe(guest, dst, port, cmd.net),
             _ => Output::fail(2, format!("{}: the simulated guest runs listeners and clients only in the background (end the command with &); probe with -z\n", args[0])),
         };
     }
@@ -57,10 +58,10 @@ pub fn not_found(command: &str) -> Output {
 pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
     let line = cmd.args.join(" ");
     let words: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
-    if let Some(super::tcp::Ncat::Connect(dst, port)) =
-        super::tcp::parse(&words).filter(|_| super::tcp::is_ncat(words[0]))
+    if let Some(ncat::Ncat::Connect(dst, port)) =
+        ncat::parse(&words).filter(|_| ncat::is_ncat(words[0]))
     {
-        return super::tcp::connect(guest, &line, dst, port, cmd.net);
+        return tcp::connect(guest, &line, dst, port, cmd.net);
     }
     let g = &mut lock(guest);
     let dirty = (cmd.args[0] == "stress-ng").then(|| stress_ng_load(&cmd.args));
@@ -333,65 +334,6 @@ fn text_link(l: &Value) -> String {
 
 fn obj_str(v: &Value) -> &str {
     v.as_str().unwrap_or("")
-}
-
-/// What a ping needs of its sender.
-pub struct Sender {
-    pub nics: Vec<Nic>,
-    pub paused: bool,
-    pub boot_id: String,
-    /// TCP ports this guest listens on (for connections to itself).
-    pub listening: Vec<u16>,
-}
-
-impl Sender {
-    /// `guest` as a sender, with its lock released: the fabric locks every guest (this one
-    /// included) while it looks for a peer, so the guard must not outlive this call.
-    pub fn snapshot(guest: &GuestRef) -> Sender {
-        let g = lock(guest);
-        Sender::of(&g)
-    }
-
-    pub fn of(g: &Guest) -> Sender {
-        Sender {
-            nics: g.nics.clone(),
-            paused: g.paused,
-            boot_id: g.boot_id.clone(),
-            listening: super::tcp::listening_ports(g),
-        }
-    }
-
-    /// Whether `dst` is this guest itself (loopback or one of its addresses).
-    pub fn is_own(&self, dst: IpAddr) -> bool {
-        dst.is_loopback()
-            || self
-                .nics
-                .iter()
-                .any(|n| n.addrs.iter().any(|(a, _)| *a == dst))
-    }
-
-    /// Whether `dst` answers this sender (through `iface` only, when given).
-    pub fn reaches(&self, dst: IpAddr, iface: Option<&str>, net: &dyn super::Network) -> bool {
-        let own = self.is_own(dst);
-        !self.paused
-            && (own
-                || self
-                    .nics
-                    .iter()
-                    .filter(|n| iface.is_none_or(|i| i == n.name))
-                    .any(|n| n.up && net.reachable(n, dst)))
-    }
-
-    /// This sender's own address on the subnet of `dst`, if `dst` is on a directly attached
-    /// link: there an unanswered ping is an ARP/ND failure the kernel reports itself.
-    pub fn on_link(&self, dst: IpAddr, iface: Option<&str>) -> Option<IpAddr> {
-        self.nics
-            .iter()
-            .filter(|n| n.up && iface.is_none_or(|i| i == n.name))
-            .flat_map(|n| n.addrs.iter())
-            .find(|(own, len)| super::same_subnet(*own, dst, *len))
-            .map(|(own, _)| *own)
-    }
 }
 
 fn ping(g: &Sender, args: &[&str], net: &dyn super::Network) -> Output {

@@ -5,14 +5,18 @@
 //! PIDs and MACs survive); a reset or a new VMI boots a new one.
 
 pub mod cloudinit;
+pub mod command;
 pub mod linux;
+pub mod ncat;
+pub mod sender;
 pub mod shell;
 pub mod ssh;
 pub mod tcp;
 mod windows;
+pub mod words;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -54,6 +58,15 @@ pub struct Process {
     pub dirty: Option<(f64, f64)>,
 }
 
+/// A TCP connection a guest's client process opened.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub pid: u32,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub peer_boot: String,
+}
+
 #[derive(Debug)]
 pub struct Guest {
     pub os: Os,
@@ -68,7 +81,7 @@ pub struct Guest {
     pub nics: Vec<Nic>,
     pub processes: BTreeMap<u32, Process>,
     /// TCP connections this guest opened (client side).
-    pub connections: Vec<tcp::Connection>,
+    pub connections: Vec<Connection>,
     next_pid: u32,
     /// User name → authorized public keys.
     pub users: BTreeMap<String, Vec<PublicKey>>,

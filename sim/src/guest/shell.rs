@@ -1,41 +1,9 @@
 //! The guest's command line: words with quotes, `;`, `&&`, `||`, `|`, a trailing `&`, `$!` and
 //! `$?`, and redirections to /dev/null. Each word list runs in the guest's dialect.
 
+use super::command::{Command, Output};
+use super::words::{split, Token};
 use super::{lock, GuestRef, Network, Os};
-
-/// What a command printed and how it exited.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Output {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: u32,
-}
-
-impl Output {
-    pub fn ok(stdout: impl Into<String>) -> Output {
-        Output {
-            stdout: stdout.into(),
-            ..Output::default()
-        }
-    }
-
-    pub fn fail(code: u32, stderr: impl Into<String>) -> Output {
-        Output {
-            stderr: stderr.into(),
-            code,
-            ..Output::default()
-        }
-    }
-}
-
-/// One simple command as a dialect sees it.
-pub struct Command<'a> {
-    pub args: Vec<String>,
-    /// What the previous command of a pipeline printed.
-    pub stdin: Option<String>,
-    pub background: bool,
-    pub net: &'a dyn Network,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Join {
@@ -98,68 +66,6 @@ pub fn run(guest: &GuestRef, net: &dyn Network, line: &str) -> Output {
     }
     out.code = last_code;
     out
-}
-
-/// A token: a word, or an operator.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Token {
-    Word(String),
-    Op(&'static str),
-}
-
-/// Splits a command line into words and operators, honouring quotes and backslashes.
-pub fn split(line: &str) -> Result<Vec<Token>, String> {
-    let mut tokens = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err("unexpected EOF while looking for matching `''".into()),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => w.extend(chars.next()),
-                        Some(c) => w.push(c),
-                        None => return Err("unexpected EOF while looking for matching `\"'".into()),
-                    }
-                }
-            }
-            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
-            ' ' | '\t' | '\n' => tokens.extend(word.take().map(Token::Word)),
-            // `2>&1`: the `&` belongs to the redirection.
-            '&' if word.as_ref().is_some_and(|w| w.ends_with('>')) => {
-                word.get_or_insert_with(String::new).push(c)
-            }
-            ';' | '|' | '&' => {
-                tokens.extend(word.take().map(Token::Word));
-                let op = match (c, chars.peek()) {
-                    ('&', Some('&')) => "&&",
-                    ('|', Some('|')) => "||",
-                    (';', _) => ";",
-                    ('|', _) => "|",
-                    _ => "&",
-                };
-                if op.len() == 2 {
-                    chars.next();
-                }
-                tokens.push(Token::Op(op));
-            }
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    tokens.extend(word.take().map(Token::Word));
-    Ok(tokens)
 }
 
 type Pipeline = Vec<(Vec<String>, bool)>;

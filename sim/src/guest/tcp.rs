@@ -6,107 +6,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::linux::Sender;
-use super::shell::Output;
-use super::{lock, Guest, GuestRef, Network};
-
-#[derive(Debug, Clone)]
-pub struct Connection {
-    pub pid: u32,
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
-    pub peer_boot: String,
-}
-
-/// What an `ncat`/`nc` command line asks for.
-#[derive(Debug, PartialEq)]
-pub enum Ncat {
-    Listen(u16),
-    Connect(IpAddr, u16),
-    Probe(IpAddr, u16),
-}
-
-pub fn is_ncat(program: &str) -> bool {
-    matches!(program, "ncat" | "nc")
-}
-
-pub fn parse(args: &[&str]) -> Option<Ncat> {
-    let listen = args.iter().any(|a| {
-        *a == "-l"
-            || *a == "--listen"
-            || a.starts_with("-l") && a.len() > 2 && !a[2..].contains(|c: char| c.is_ascii_digit())
-    });
-    let probe = args.contains(&"-z");
-    let mut words = Vec::new();
-    let mut i = 1;
-    while i < args.len() {
-        match args[i] {
-            "-w" | "-i" | "-p" | "-s" | "--wait" => i += 1,
-            a if a.starts_with('-') => {}
-            a => words.push(a),
-        }
-        i += 1;
-    }
-    let port: u16 = words.last()?.parse().ok()?;
-    if listen {
-        return Some(Ncat::Listen(port));
-    }
-    let host: IpAddr = words.first()?.parse().ok()?;
-    Some(if probe {
-        Ncat::Probe(host, port)
-    } else {
-        Ncat::Connect(host, port)
-    })
-}
-
-/// The TCP ports processes of `g` listen on.
-pub fn listening_ports(g: &Guest) -> Vec<u16> {
-    g.processes
-        .values()
-        .filter_map(|p| {
-            let words: Vec<&str> = p.command.split_whitespace().collect();
-            match parse(&words).filter(|_| is_ncat(words.first().copied().unwrap_or(""))) {
-                Some(Ncat::Listen(port)) => Some(port),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// Whether a process of `g` listens on `port`.
-pub fn listens_on(g: &Guest, port: u16) -> bool {
-    listening_ports(g).contains(&port)
-}
-
-impl Sender {
-    /// The local address a connection to `dst`:`port` leaves from, and the accepting peer's
-    /// boot id, if the peer accepts.
-    pub fn accepted_by(
-        &self,
-        dst: IpAddr,
-        port: u16,
-        net: &dyn Network,
-    ) -> Option<(IpAddr, String)> {
-        if self.paused {
-            return None;
-        }
-        if self.is_own(dst) {
-            return self
-                .listening
-                .contains(&port)
-                .then(|| (dst, self.boot_id.clone()));
-        }
-        self.nics.iter().filter(|n| n.up).find_map(|n| {
-            let boot = net.listener(n, dst, port)?;
-            let local = n
-                .addrs
-                .iter()
-                .find(|(a, _)| a.is_ipv4() == dst.is_ipv4())?
-                .0;
-            Some((local, boot))
-        })
-    }
-}
+use super::command::Output;
+use super::sender::Sender;
+use super::{lock, Connection, GuestRef, Network};
 
 /// `ncat -z [-w N] host port`: silent, exit 0 when something accepts, 1 otherwise.
 pub fn probe(guest: &GuestRef, dst: IpAddr, port: u16, net: &dyn Network) -> Output {
@@ -177,28 +79,4 @@ pub fn established(guest: &GuestRef, net: &dyn Network) -> Output {
         .map(|(l, p)| format!("{:<7}{:<7}{l:<local_width$} {p:<peer_width$}\n", 0, 0))
         .collect();
     Output::ok(rows)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ncat_command_lines_are_read_like_ncat_reads_them() {
-        assert_eq!(
-            parse(&["ncat", "-l", "-k", "5000"]),
-            Some(Ncat::Listen(5000))
-        );
-        assert_eq!(parse(&["nc", "-lk", "5000"]), Some(Ncat::Listen(5000)));
-        let ip: IpAddr = "10.100.0.3".parse().unwrap();
-        assert_eq!(
-            parse(&["ncat", "-z", "-w", "2", "10.100.0.3", "5000"]),
-            Some(Ncat::Probe(ip, 5000))
-        );
-        assert_eq!(
-            parse(&["ncat", "10.100.0.3", "5000"]),
-            Some(Ncat::Connect(ip, 5000))
-        );
-        assert_eq!(parse(&["ncat", "somehost"]), None);
-    }
 }

@@ -5,7 +5,9 @@
 
 use serde_json::{json, Value};
 
-use super::shell::{Output, Token};
+use super::command::Output;
+use super::sender::Sender;
+use super::words::Token;
 use super::{lock, GuestRef, Network};
 
 pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> Output {
@@ -18,7 +20,7 @@ pub fn run(guest: &GuestRef, net: &dyn Network, words: &[Token], line: &str) -> 
         .and_then(|r| r.split_once(" -count "))
         .filter(|(_, count)| count.parse::<u32>().is_ok_and(|c| c > 0));
     if let Some((target, _)) = probe {
-        let sender = super::linux::Sender::snapshot(guest);
+        let sender = Sender::snapshot(guest);
         let answered = target
             .parse()
             .ok()

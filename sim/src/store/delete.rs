@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::meta::{deleting, finalizers, ns_name};
-use super::{key, EventType, Inner, Store};
+use super::state::{key, EventType, Inner, Store};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, KindId};
 

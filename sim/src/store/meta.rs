@@ -3,9 +3,18 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Inner, Scope, Store};
+use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::kinds::{self, Kind, KindId};
+
+/// What a write may change: the main resource keeps the stored status, the status
+/// subresource keeps everything but the status; controllers of the simulated world write both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Main,
+    Status,
+    All,
+}
 
 pub fn ns_name(object: &Value) -> (String, String) {
     let s = |f: &str| {
@@ -176,23 +185,6 @@ fn resolve_name(kind: &Kind, meta: &mut Map<String, Value>) -> ApiResult<String>
     }
 }
 
-fn check_namespace(inner: &Inner, kind: &Kind, ns: &str) -> ApiResult<()> {
-    if !kind.namespaced {
-        return Ok(());
-    }
-    let namespaces = kinds::get(kinds::NAMESPACES);
-    let found = inner.objects[kinds::NAMESPACES].get(&(String::new(), ns.to_string()));
-    match found {
-        None => Err(ApiError::not_found(namespaces, ns)),
-        Some(n) if deleting(n) => Err(ApiError::forbidden(format!(
-            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-            kind.qualified(),
-            ns_name(n).1
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
 /// The status a user-created object starts with, as the API server's create strategies set it.
 fn initial_status(kind: &Kind, given: Option<Value>) -> Option<Value> {
     match kind.kind {
@@ -204,9 +196,10 @@ fn initial_status(kind: &Kind, given: Option<Value>) -> Option<Value> {
     }
 }
 
+/// The object a create stores. Whether its namespace exists is for the create to check: it
+/// needs the store's contents.
 pub fn prepare_create(
-    store: &Store,
-    inner: &Inner,
+    clock: &Clock,
     kind_id: KindId,
     mut object: Value,
     scope: Scope,
@@ -228,16 +221,10 @@ pub fn prepare_create(
         meta.remove(server_owned);
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-    meta.insert("creationTimestamp".into(), json!(store.clock().timestamp()));
+    meta.insert("creationTimestamp".into(), json!(clock.timestamp()));
     if kind.generation {
         meta.insert("generation".into(), json!(1));
     }
-    let ns = meta
-        .get("namespace")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    check_namespace(inner, kind, &ns)?;
     object["apiVersion"] = json!(kind.api_version(kind.preferred_version()));
     object["kind"] = json!(kind.kind);
     if kind.kind == "Namespace" {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::{select, Event, EventType, Selectors, Store};
+use super::selector::Selectors;
+use super::state::{select, Event, EventType, Store};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::KindId;
 
