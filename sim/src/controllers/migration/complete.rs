@@ -1,0 +1,247 @@
+//! The end of a migration: the target takes over (hotplugged CPUs and memory appear, the
+//! networks and the guest follow, the VMI moves, the source pod completes) and the VMIM
+//! succeeds; or the migration fails, and its target pods go.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::step::{vmim_phase, Stop};
+use crate::controllers::{boot, launcher, network, Ctx};
+use crate::faults::Faults;
+use crate::guest::{self, Guest, Nic};
+use crate::kinds;
+use crate::obj;
+use crate::quantity;
+
+/// What the target applied as it took over, which the guest then follows.
+struct Applied {
+    vcpus: Option<u32>,
+    memory: Option<u64>,
+    /// The migration carried a live update (the VMI had `MigrationRequired`).
+    live_update: bool,
+}
+
+/// The target takes over: hotplugged CPUs and memory appear, the VMI moves, the source pod
+/// completes, and the VMIM succeeds.
+pub fn complete(
+    ctx: &Arc<Ctx>,
+    vmim: &Value,
+    vmi_uid: &str,
+    target: &str,
+    target_pod: &str,
+    source_pod: &str,
+) -> Result<(), Stop> {
+    let ns = obj::namespace(vmim);
+    let vmi_name = obj::str_at(vmim, "/spec/vmiName");
+    let now = ctx.now();
+    let pod_uid = ctx
+        .get(kinds::PODS, ns, target_pod)
+        .map(|p| obj::uid(&p).to_string())
+        .unwrap_or_default();
+    let applied = domain_on_target(ctx, ns, vmi_name, vmi_uid, &now)?;
+    if let Some(migrated) = ctx.get(kinds::VMIS, ns, vmi_name) {
+        follow_networks(
+            ctx,
+            &migrated,
+            vmi_uid,
+            target,
+            target_pod,
+            applied.live_update,
+        );
+    }
+    if let Some(g) = ctx.guests.get(vmi_uid) {
+        let mut g = guest::lock(&g);
+        guest_follows(&ctx.faults, &mut g, &applied);
+        g.moves.send_modify(|n| *n += 1);
+    }
+    acknowledge(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
+    boot::finish_pod(ctx, ns, source_pod);
+    vmim_phase(ctx, vmim, "Succeeded")
+}
+
+/// The target's virt-handler sees the domain and finalizes the migration (upstream's
+/// MigrationTargetController: updateStatus marks the domain detected and ready and drops
+/// `MigrationRequired`; finalizeMigration applies the CPU and memory hotplug and clears
+/// their conditions).
+fn domain_on_target(
+    ctx: &Ctx,
+    ns: &str,
+    vmi_name: &str,
+    vmi_uid: &str,
+    now: &str,
+) -> Result<Applied, Stop> {
+    let mut applied = Applied {
+        vcpus: None,
+        memory: None,
+        live_update: false,
+    };
+    ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {
+        let s = &mut v["status"]["migrationState"];
+        s["targetNodeDomainDetected"] = json!(true);
+        s["targetNodeDomainReadyTimestamp"] = json!(now);
+        if obj::condition(v, "HotVCPUChange").is_some() {
+            let cpu = v["spec"]["domain"]["cpu"].clone();
+            v["status"]["currentCPUTopology"] = json!({"sockets": cpu["sockets"], "cores": cpu["cores"], "threads": cpu["threads"]});
+            applied.vcpus = Some(launcher::vcpus(&v["spec"]) as u32);
+            obj::remove_condition(v, "HotVCPUChange");
+        }
+        if obj::condition_is(v, "HotMemoryChange") == Some(true) {
+            let guest = launcher::guest_memory(&v["spec"]);
+            v["status"]["memory"]["guestRequested"] = json!(quantity::bytes(guest));
+            v["status"]["memory"]["guestCurrent"] = json!(quantity::bytes(guest));
+            applied.memory = Some(guest);
+            obj::remove_condition(v, "HotMemoryChange");
+        }
+        applied.live_update = obj::condition(v, "MigrationRequired").is_some();
+        obj::remove_condition(v, "MigrationRequired");
+    })
+    .ok_or(Stop::Gone)?;
+    Ok(applied)
+}
+
+/// The guest's NICs join the segments of the target's networks (unless the
+/// target-keeps-old-nad regression keeps a live update's NICs where they were) and the pod
+/// network follows the target pod.
+fn follow_networks(
+    ctx: &Ctx,
+    migrated: &Value,
+    vmi_uid: &str,
+    target: &str,
+    target_pod: &str,
+    live_update: bool,
+) {
+    let ns = obj::namespace(migrated);
+    let old_nad_kept = live_update && ctx.faults.has("target-keeps-old-nad");
+    if let Some(segments) = network::attach(ctx, migrated, target)
+        .ok()
+        .filter(|_| !old_nad_kept)
+    {
+        network::rejoin(ctx, vmi_uid, &segments);
+    }
+    let pod_ip = ctx
+        .get(kinds::PODS, ns, target_pod)
+        .map(|p| obj::str_at(&p, "/status/podIP").to_string());
+    let pod_net = network::pod_network(ctx, migrated, target_pod, &pod_ip.unwrap_or_default());
+    network::replug(ctx, migrated, target, &pod_net);
+}
+
+/// The guest runs on the target with the CPUs and memory the target applied, unless a
+/// regression of the catalogue keeps them from it or breaks the guest on the way.
+fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
+    if let Some(n) = applied
+        .vcpus
+        .filter(|_| !faults.has("cpu-hotplug-not-in-guest"))
+    {
+        g.vcpus = n;
+    }
+    if let Some(m) = applied
+        .memory
+        .filter(|_| !faults.has("memory-hotplug-not-in-guest"))
+    {
+        g.memory_bytes = m;
+    }
+    regressions_on_the_target(faults, g, applied.live_update);
+}
+
+/// The product regressions of the catalogue that show on the target after a migration.
+fn regressions_on_the_target(faults: &Faults, g: &mut Guest, live_update: bool) {
+    if live_update && faults.has("reboot-on-nad-swap") {
+        g.reboot();
+        g.up = true;
+    }
+    if faults.has("migration-restarts-processes") {
+        g.restart_processes();
+    }
+    if faults.has("migration-resets-tcp") {
+        g.connections.clear();
+    }
+    if faults.has("mac-regenerated") {
+        // Secondary networks only: the pod network and a primary UDN keep theirs.
+        let secondary = |n: &&mut Nic| {
+            n.segment != crate::world::fabric::POD_SEGMENT && !n.segment.starts_with("udn:")
+        };
+        for nic in g.nics.iter_mut().filter(secondary) {
+            nic.mac = launcher::random_mac();
+        }
+    }
+}
+
+/// The target acknowledges the completed migration: the VMI is on the target node, its
+/// eviction is over (upstream's virt-handler: ackMigrationCompletion).
+fn acknowledge(
+    ctx: &Ctx,
+    ns: &str,
+    vmi_name: &str,
+    vmi_uid: &str,
+    target: &str,
+    pod_uid: &str,
+) -> Result<(), Stop> {
+    let end = ctx.now();
+    ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {
+        let s = &mut v["status"]["migrationState"];
+        s["endTimestamp"] = json!(end);
+        s["completed"] = json!(true);
+        s["failed"] = json!(false);
+        v["status"]["nodeName"] = json!(target);
+        v["status"]["activePods"] = json!({pod_uid: target});
+        obj::set_label(v, "kubevirt.io/nodeName", target);
+        obj::remove_field(v, "/status", "evacuationNodeName");
+        obj::remove_condition(v, "EvictionRequested");
+        obj::remove_field(v, "/metadata/annotations", "kubevirt.io/eviction-source");
+    })
+    .map(|_| ())
+    .ok_or(Stop::Gone)
+}
+
+/// A migration that stopped early: the VMI's migrationState (if it is this migration's) and
+/// the VMIM's own copy record the failure, and the target pods go.
+pub fn finish_failed(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool) {
+    let ns = obj::namespace(vmim);
+    let now = ctx.now();
+    let vmim_uid = obj::uid(vmim);
+    failed_on_vmi(ctx, vmim, reason, aborted, &now);
+    for pod in ctx
+        .list(kinds::PODS, Some(ns))
+        .iter()
+        .filter(|p| obj::label(p, "kubevirt.io/migrationJobUID") == Some(vmim_uid))
+    {
+        ctx.delete(kinds::PODS, ns, obj::name(pod));
+    }
+    // The VMIM keeps its own copy, also when it failed before the VMI took it over.
+    ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {
+        let s = obj::ensure(m, "/status/migrationState");
+        s["completed"] = json!(true);
+        s["failed"] = json!(true);
+        s["failureReason"] = json!(reason);
+        s["endTimestamp"] = json!(now);
+    });
+    let _ = vmim_phase(ctx, vmim, "Failed");
+    if aborted {
+        ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {
+            obj::set_condition(m, "migrationAbortRequested", true, "", "", &now);
+        });
+    }
+}
+
+/// The failure in the VMI's migrationState, when that is this migration's.
+fn failed_on_vmi(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool, now: &str) {
+    let ns = obj::namespace(vmim);
+    let vmi_name = obj::str_at(vmim, "/spec/vmiName");
+    let vmim_uid = obj::uid(vmim);
+    ctx.write(kinds::VMIS, ns, vmi_name, |v| {
+        let s = &mut v["status"]["migrationState"];
+        if s["migrationUid"] != vmim_uid {
+            return;
+        }
+        s["completed"] = json!(true);
+        s["failed"] = json!(true);
+        s["failureReason"] = json!(reason);
+        s["endTimestamp"] = json!(now);
+        if aborted {
+            s["abortRequested"] = json!(true);
+            s["abortStatus"] = json!("Succeeded");
+        }
+        obj::remove_label(v, "kubevirt.io/migrationTargetNodeName");
+    });
+}
