@@ -272,8 +272,8 @@ fn independent_trials() -> Vec<String> {
     let planned = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
     planned
         .iter()
-        .filter(|p| !p.scenario.disruptive && !p.scenario.node_networking)
-        .map(|p| p.scenario.trial_name())
+        .filter(|p| !p.scenario.decl.disruptive && !p.scenario.decl.node_networking)
+        .map(|p| p.scenario.decl.trial_name())
         .collect()
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::scenarios::{ManualRow, Scenario};
+use crate::plan::{Declaration, ManualRow};
 use crate::stp::{self, is_valid_id, Plan, Row, StpError};
 
 /// How one STP row is covered.
@@ -94,7 +94,7 @@ pub fn stp_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// Parses every STP below `root` and joins it with the declarations.
-pub fn load(root: &Path, scenarios: &[Scenario], manual: &[ManualRow]) -> Catalog {
+pub fn load(root: &Path, scenarios: &[Declaration], manual: &[ManualRow]) -> Catalog {
     let mut plans = BTreeMap::new();
     let mut problems = Vec::new();
     match stp_files(root) {
@@ -126,7 +126,7 @@ pub fn load(root: &Path, scenarios: &[Scenario], manual: &[ManualRow]) -> Catalo
 /// The join itself, on already parsed plans keyed by their path relative to the STP root.
 pub fn join(
     plans: &BTreeMap<String, Plan>,
-    scenarios: &[Scenario],
+    scenarios: &[Declaration],
     manual: &[ManualRow],
 ) -> Catalog {
     let mut problems = declaration_problems(scenarios);
@@ -149,7 +149,7 @@ pub fn join(
     let mut entries = Vec::new();
     for (rel, plan) in plans {
         for row in &plan.rows {
-            let here: Vec<&Scenario> = scenarios
+            let here: Vec<&Declaration> = scenarios
                 .iter()
                 .filter(|s| s.stp == rel && s.row == row.index)
                 .collect();
@@ -160,7 +160,7 @@ pub fn join(
             let coverage = coverage_of(&here, manual_reason);
             if coverage == Coverage::Missing {
                 problems.push(Problem::RowWithoutTest(format!(
-                    "{}:{} [{}] has neither a scenario nor a manual reason; declare one in src/scenarios/",
+                    "{}:{} [{}] has neither a scenario nor a manual reason; declare one in src/scenarios/ or list it as manual",
                     row.file.display(),
                     row.line,
                     row.ids.join(", ")
@@ -183,16 +183,16 @@ pub fn join(
     Catalog { entries, problems }
 }
 
-fn coverage_of(here: &[&Scenario], manual_reason: Option<&str>) -> Coverage {
-    let trials = |pred: fn(&Scenario) -> bool| -> Vec<String> {
+fn coverage_of(here: &[&Declaration], manual_reason: Option<&str>) -> Coverage {
+    let trials = |pred: fn(&Declaration) -> bool| -> Vec<String> {
         here.iter()
             .filter(|s| pred(s))
             .map(|s| s.trial_name())
             .collect()
     };
-    if let Some(reason) = here.iter().find_map(|s| s.pending_reason()) {
+    if let Some(reason) = here.iter().find_map(|s| s.pending) {
         return Coverage::Pending {
-            trials: trials(|s| s.pending_reason().is_some()),
+            trials: trials(|s| s.pending.is_some()),
             reason: reason.into(),
         };
     }
@@ -238,7 +238,7 @@ fn row_mismatch(
     })
 }
 
-fn declaration_problems(scenarios: &[Scenario]) -> Vec<Problem> {
+fn declaration_problems(scenarios: &[Declaration]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut names = BTreeSet::new();
     for s in scenarios {
@@ -248,7 +248,7 @@ fn declaration_problems(scenarios: &[Scenario]) -> Vec<Problem> {
                 "two scenarios share the trial name {name}"
             )));
         }
-        let ids: Vec<&str> = s.ids().collect();
+        let ids: Vec<&str> = s.all_ids().collect();
         for (i, id) in ids.iter().enumerate() {
             if !is_valid_id(id) {
                 problems.push(Problem::BadDeclaration(format!(

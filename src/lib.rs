@@ -4,7 +4,10 @@
 pub mod catalog;
 pub mod cli;
 pub mod cluster;
+pub mod ctx;
 pub mod guest;
+pub mod plan;
 pub mod runner;
 pub mod scenarios;
 pub mod stp;
+pub mod vm;

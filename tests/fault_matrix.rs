@@ -86,7 +86,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
         .cases
         .iter()
         .map(|c| {
-            let trial = c.planned.scenario.trial_name();
+            let trial = c.planned.scenario.decl.trial_name();
             let cell = cell(fault, &trial, &c.outcome_now().0);
             (trial, cell)
         })

@@ -340,7 +340,7 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         sim_faults: None,
         sim_seed: None,
     };
-    let target = Target::connect(&options, &vstp::runner::new_run_id())
+    let target = Target::connect(&options)
         .await
         .expect("the simulator starts");
     boot(&target.client, vm, user, windows).await;

@@ -10,12 +10,15 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use kube::api::ListParams;
 use serde_json::Value;
+use vstp::cluster::kinds::to_value;
 use vstp::cluster::scope::RUN_LABEL;
 use vstp::cluster::sweep::{self, Leftovers};
-use vstp::cluster::wait::{to_value, Watch};
+use vstp::cluster::wait::Watch;
 use vstp::cluster::{kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions};
+use vstp::ctx::Ctx;
+use vstp::guest::os::GuestOs;
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::{self, GuestOs, Implementation};
+use vstp::scenarios::Attach;
 
 mod support;
 use support::Scratch;
@@ -150,15 +153,19 @@ fn catalogued(slug: &str) -> Planned {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
     let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
     all.into_iter()
-        .find(|p| p.scenario.slug == slug)
+        .find(|p| p.scenario.decl.slug == slug)
         .unwrap_or_else(|| panic!("no scenario {slug}"))
 }
 
 /// A catalogue row run with a test body instead of its own.
-fn with_body(body: scenarios::Body) -> Planned {
+fn with_body<F, Fut>(body: F) -> Planned
+where
+    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let mut planned = catalogued("bridge-vlan-swap");
-    planned.scenario.implementation = Implementation::Automated(body);
-    planned.scenario.budget = Duration::from_secs(60);
+    let decl = planned.scenario.decl.budget(Duration::from_secs(60));
+    planned.scenario = decl.body(body);
     planned
 }
 
@@ -179,7 +186,7 @@ fn a_run_leaves_nothing_labelled_with_its_run_id_and_hands_node_networking_back(
 static INTERRUPTER: OnceLock<Interrupter> = OnceLock::new();
 
 /// Sets up node networking and a VM, cordons a node, then is interrupted mid-way.
-fn interrupted_mid_scenario(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn interrupted_mid_scenario(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let target = ctx.target().await?;
         let scope = ctx.scope(NamespaceKind::Plain).await?;
@@ -187,7 +194,7 @@ fn interrupted_mid_scenario(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         let running = ctx.start(&scope, &vm).await?;
         let workers = nodes::workers(scope.client()).await?;
-        let idle = workers.iter().find(|w| *w != running.node()).unwrap();
+        let idle = workers.iter().find(|w| *w != running.booted_on()).unwrap();
         nodes::cordon(&scope, idle).await?;
         ctx.step("cordoned a node, now waiting forever");
         INTERRUPTER.get().expect("set").interrupt("SIGINT");
@@ -217,7 +224,7 @@ fn a_ctrl_c_mid_scenario_leaves_nothing_behind_and_uncordons_nodes() {
 }
 
 /// Boots a VM, then fails an assertion.
-fn fails_after_boot(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn fails_after_boot(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
@@ -252,16 +259,16 @@ fn a_failure_saves_diagnostics_before_teardown_and_names_their_folder() {
 }
 
 /// Drains the VM's node: the VM migrates away, the node ends cordoned and empty.
-fn drains_a_node(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn drains_a_node(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         let running = ctx.start(&scope, &vm).await?;
-        let node = running.node().to_string();
+        let node = running.booted_on().to_string();
         let budget = scope.budgets.of(vstp::cluster::Wait::Drain);
         nodes::drain(&scope, &node, budget).await?;
         anyhow::ensure!(
-            nodes::is_cordoned(scope.client(), &node).await?,
+            vstp::cluster::cordon::is_cordoned(scope.client(), &node).await?,
             "not cordoned"
         );
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), "vm-a")
@@ -411,7 +418,7 @@ fn a_scenario_rides_out_throttling_server_errors_and_dropped_watches() {
 
 /// Commands answer with stdout, stderr and exit code; after a migration the old port-forward
 /// is gone and the next command reconnects by itself.
-fn guest_access(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn guest_access(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
@@ -426,7 +433,7 @@ fn guest_access(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>
         let unknown = guest.exec("frobnicate").await?;
         anyhow::ensure!(unknown.code == 127, "{unknown}");
         let before = guest.boot_id().await?;
-        vstp::cluster::migration::migrate(&scope, "vm-a").await?;
+        running.migrate().await?;
         let after = guest.boot_id().await?;
         anyhow::ensure!(before == after, "rebooted: {before} → {after}");
         let transcript = guest.transcript().join("\n");
@@ -448,14 +455,14 @@ fn guest_commands_report_their_output_and_survive_a_migration_by_reconnecting() 
 
 /// A guest command that outlives its budget fails, naming the command, without being sent
 /// twice; the next command gets a new session.
-fn guest_command_timeout(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn guest_command_timeout(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         ctx.start(&scope, &vm).await?;
         let login = vstp::guest::ssh::Login {
             user: "cloud-user".into(),
-            key: ctx.target().await?.key.private_path().to_path_buf(),
+            key: ctx.key_path().await?,
             timeout: Duration::from_secs(1),
         };
         let guest = vstp::guest::access::Guest::new(

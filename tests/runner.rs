@@ -10,8 +10,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use quick_xml::events::Event;
 use vstp::cluster::{TargetKind, TargetOptions};
+use vstp::ctx::Ctx;
+use vstp::plan::{self, Declaration};
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::{self, Body, Implementation, Scenario};
+use vstp::scenarios::{Attach, Scenario};
 use vstp::stp;
 
 mod support;
@@ -22,20 +24,28 @@ fn row(index: usize) -> stp::Row {
     stp::parse_file(&path).expect("fixture").rows[index - 1].clone()
 }
 
-fn planned(slug: &'static str, body: Implementation) -> Planned {
-    let scenario = Scenario {
-        budget: Duration::from_secs(30),
-        implementation: body,
-        ..scenarios::declare("sig-virt/table.md", 1, &["CNV-15225"], slug)
-    };
+fn declared(slug: &'static str) -> Declaration {
+    plan::row("sig-virt/table.md", 1, slug)
+        .ids(&["CNV-15225"])
+        .budget(Duration::from_secs(30))
+}
+
+fn planned(scenario: Scenario) -> Planned {
     Planned {
         scenario,
         row: row(1),
     }
 }
 
-fn automated(slug: &'static str, body: Body) -> Planned {
-    planned(slug, Implementation::Automated(body))
+fn automated(
+    slug: &'static str,
+    body: fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>>,
+) -> Planned {
+    planned(declared(slug).body(body))
+}
+
+fn pending(slug: &'static str, reason: &'static str) -> Planned {
+    planned(declared(slug).not_yet(reason))
 }
 
 /// A run's configuration, writing below `dir`.
@@ -68,12 +78,12 @@ fn outcome(report: &RunReport, slug: &str) -> Outcome {
     let case = report
         .cases
         .iter()
-        .find(|c| c.planned.scenario.slug == slug)
+        .find(|c| c.planned.scenario.decl.slug == slug)
         .expect("case recorded");
     case.outcome_now().0
 }
 
-fn passes(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn passes(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         ctx.step("created the VM");
         ctx.step("asserted the guest was not rebooted");
@@ -82,7 +92,7 @@ fn passes(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     .boxed()
 }
 
-fn fails(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn fails(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         ctx.step("waiting for the migration");
         anyhow::bail!("expected migration mode PostCopy, saw PreCopy")
@@ -90,7 +100,7 @@ fn fails(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     .boxed()
 }
 
-fn never_ends(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn never_ends(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         ctx.step("awaiting a condition that never comes");
         std::future::pending::<()>().await;
@@ -99,23 +109,20 @@ fn never_ends(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> 
     .boxed()
 }
 
-fn panics(_: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn panics(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move { panic!("index out of range in a helper") }.boxed()
 }
 
 #[test]
 fn outcomes_are_recorded_and_reported() {
     let mut over_budget = automated("over-budget", never_ends);
-    over_budget.scenario.budget = Duration::from_millis(50);
+    over_budget.scenario.decl.budget = Duration::from_millis(50);
     let cases = vec![
         automated("passes", passes),
         automated("fails", fails),
         over_budget,
         automated("panics", panics),
-        planned(
-            "pending",
-            Implementation::Pending("waits for the simulator"),
-        ),
+        pending("pending", "waits for the simulator"),
     ];
     let scratch = Scratch::new("runner-outcomes");
     let report = execute(config(&scratch, TargetKind::Sim), cases, 2);
@@ -155,7 +162,7 @@ fn artifact(report: &RunReport, slug: &str) -> PathBuf {
     report
         .cases
         .iter()
-        .find(|c| c.planned.scenario.slug == slug)
+        .find(|c| c.planned.scenario.decl.slug == slug)
         .unwrap()
         .artifacts
         .clone()
@@ -199,13 +206,13 @@ fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 #[test]
 fn junit_carries_polarion_and_traceability_properties() {
     let mut with_polarion = automated("fails", fails);
-    with_polarion.scenario.test_ids = &["CNV-15972", "CNV-15945"];
-    with_polarion.scenario.row_ids = &["VIRTSTRAT-560"];
-    with_polarion.scenario.stp = "sig-network/nad.md";
+    with_polarion.scenario.decl.test_ids = &["CNV-15972", "CNV-15945"];
+    with_polarion.scenario.decl.row_ids = &["VIRTSTRAT-560"];
+    with_polarion.scenario.decl.stp = "sig-network/nad.md";
     let cases = vec![
         with_polarion,
         automated("passes", passes),
-        planned("pending", Implementation::Pending("later")),
+        pending("pending", "later"),
     ];
     let scratch = Scratch::new("runner-junit");
     let mut config = config(&scratch, TargetKind::Sim);
@@ -297,7 +304,7 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static OVERLAPS: AtomicUsize = AtomicUsize::new(0);
 static DISRUPTIVE_ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-fn ordinary(_: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn ordinary(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         ACTIVE.fetch_add(1, Ordering::SeqCst);
         for _ in 0..200 {
@@ -312,7 +319,7 @@ fn ordinary(_: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     .boxed()
 }
 
-fn disruptive(_: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn disruptive(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         DISRUPTIVE_ACTIVE.fetch_add(1, Ordering::SeqCst);
         for _ in 0..200 {
@@ -339,7 +346,7 @@ fn disruptive_scenarios_never_run_beside_another() {
             } else {
                 automated(slug, ordinary)
             };
-            p.scenario.disruptive = slug.starts_with('d');
+            p.scenario.decl.disruptive = slug.starts_with('d');
             p
         })
         .collect();
@@ -356,7 +363,7 @@ fn disruptive_scenarios_never_run_beside_another() {
 #[test]
 fn disruptive_scenarios_are_skipped_on_a_cluster_without_permission() {
     let mut drain = automated("drain", passes);
-    drain.scenario.disruptive = true;
+    drain.scenario.decl.disruptive = true;
     let scratch = Scratch::new("runner-cluster-safety");
     let report = execute(config(&scratch, TargetKind::Cluster), vec![drain], 1);
     let Outcome::Skipped(reason) = outcome(&report, "drain") else {
@@ -367,7 +374,7 @@ fn disruptive_scenarios_are_skipped_on_a_cluster_without_permission() {
 
 static INTERRUPTER: OnceLock<Interrupter> = OnceLock::new();
 
-fn interrupts_the_run(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn interrupts_the_run(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         ctx.step("draining the node");
         INTERRUPTER
@@ -420,7 +427,7 @@ fn an_interrupted_run_still_writes_junit_with_unfinished_cases_as_errors() {
 
 /// Two scenarios on the sim target share one in-process simulator through `ctx.client()`:
 /// what the first writes, the second reads.
-fn writes_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn writes_through_the_sim(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         use k8s_openapi::api::core::v1::ConfigMap;
         let api: kube::Api<ConfigMap> = kube::Api::namespaced(ctx.client().await?, "default");
@@ -432,7 +439,7 @@ fn writes_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::
     .boxed()
 }
 
-fn reads_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+fn reads_through_the_sim(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         use k8s_openapi::api::core::v1::ConfigMap;
         let api: kube::Api<ConfigMap> = kube::Api::namespaced(ctx.client().await?, "default");
@@ -446,7 +453,7 @@ fn reads_through_the_sim(ctx: vstp::runner::Ctx) -> BoxFuture<'static, anyhow::R
 fn scenarios_on_the_sim_target_talk_to_one_in_process_simulator() {
     let cases = vec![automated("writes", writes_through_the_sim)];
     let mut reads = automated("reads", reads_through_the_sim);
-    reads.scenario.disruptive = true; // runs alone, so after "writes"
+    reads.scenario.decl.disruptive = true; // runs alone, so after "writes"
     let scratch = Scratch::new("runner-sim-target");
     let report = execute(
         config(&scratch, TargetKind::Sim),

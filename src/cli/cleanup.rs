@@ -31,7 +31,7 @@ pub fn main(args: &Args) -> u8 {
         (None, None) => unreachable!("clap requires one of them"),
     };
     super::block_on(async {
-        let target = match Target::connect(&args.target, &crate::runner::new_run_id()).await {
+        let target = match Target::connect(&args.target).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("vstp: {e:#}");

@@ -78,10 +78,10 @@ pub fn main() -> ExitCode {
     if cli.mimic.list {
         // stdout must hold only the list (nextest parses it); the reasons go to stderr.
         for p in &chosen {
-            if let Some(reason) = p.scenario.pending_reason() {
+            if let Some(reason) = p.scenario.decl.pending {
                 eprintln!(
                     "pending, runs as ignored: {} ({reason})",
-                    p.scenario.trial_name()
+                    p.scenario.decl.trial_name()
                 );
             }
         }

@@ -8,7 +8,7 @@ use crate::scenarios;
 
 pub fn main(root: &Path) -> u8 {
     let catalog = load_catalog(root);
-    let all = scenarios::all();
+    let all = scenarios::declarations();
     let mut rows = Vec::new();
     for entry in &catalog.entries {
         let here: Vec<_> = all
@@ -39,10 +39,10 @@ pub fn main(root: &Path) -> u8 {
         }
         for s in here {
             let status = s
-                .pending_reason()
+                .pending
                 .map_or("automated".into(), |_| "pending".to_string());
             rows.push(base(
-                s.ids().collect::<Vec<_>>().join(","),
+                s.all_ids().collect::<Vec<_>>().join(","),
                 s.trial_name(),
                 format!("{:?}", s.os),
                 status,

@@ -116,7 +116,7 @@ pub fn main() -> ExitCode {
 
 /// The catalogue of the STPs under `root` joined with the built-in registry.
 pub fn load_catalog(root: &std::path::Path) -> Catalog {
-    catalog::load(root, &scenarios::all(), scenarios::MANUAL)
+    catalog::load(root, &scenarios::declarations(), scenarios::MANUAL)
 }
 
 /// Scenarios with their rows, or the problems that make running them meaningless.

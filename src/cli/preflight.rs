@@ -14,7 +14,7 @@ pub struct Args {
 pub fn main(args: &Args) -> u8 {
     super::block_on(async {
         // Connecting runs preflight and prints its findings.
-        match Target::connect(&args.target, &crate::runner::new_run_id()).await {
+        match Target::connect(&args.target).await {
             Ok(target) if target.findings.unmet.is_empty() => exit::OK,
             Ok(target) => {
                 for why in target.findings.unmet.values() {

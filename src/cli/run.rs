@@ -111,8 +111,8 @@ fn windows_without_image(
     let named = !args.ids.is_empty() && args.target.target == TargetKind::Cluster;
     let windows: Vec<String> = chosen
         .iter()
-        .filter(|p| p.scenario.os == crate::scenarios::GuestOs::Windows)
-        .map(|p| p.scenario.trial_name())
+        .filter(|p| p.scenario.decl.os == crate::guest::os::GuestOs::Windows)
+        .map(|p| p.scenario.decl.trial_name())
         .collect();
     (named && !windows.is_empty() && !settings.profile.windows_configured).then(|| {
         format!(
@@ -153,7 +153,7 @@ pub fn summary(report: &RunReport) -> String {
                 .take(100)
                 .collect();
             vec![
-                case.planned.scenario.trial_name(),
+                case.planned.scenario.decl.trial_name(),
                 status.into(),
                 seconds(elapsed),
                 opt(Some(detail), ""),

@@ -70,6 +70,13 @@ impl Budgets {
         (real.div_f64(self.scale)).max(SIM_FLOOR)
     }
 
+    /// A window of `real` time on a cluster, on the target's clock: how long a `holds_for`
+    /// watches for something that must not happen. Unlike a budget it has no floor, since
+    /// nothing of the harness's own work happens inside it.
+    pub fn window(&self, real: Duration) -> Duration {
+        real.div_f64(self.scale.max(1.0))
+    }
+
     /// Reads the simulator's time scale (ConfigMap kube-system/vstp-sim, key timeScale).
     pub async fn of_sim(client: &kube::Client) -> anyhow::Result<Budgets> {
         let api = kinds::CONFIG_MAP.api(client, "kube-system");

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use kube::api::ListParams;
 use serde_json::Value;
 
+use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::scope::{Scope, RUN_LABEL};
-use super::wait::to_value;
 
 /// Bytes per file and per folder.
 const FILE_CAP: usize = 256 * 1024;

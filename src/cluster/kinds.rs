@@ -149,3 +149,8 @@ impl Kind {
         Api::all_with(client.clone(), &self.resource())
     }
 }
+
+/// A dynamic object as plain JSON, the shape checks and messages read.
+pub fn to_value(o: &kube::api::DynamicObject) -> serde_json::Value {
+    serde_json::to_value(o).unwrap_or(serde_json::Value::Null)
+}

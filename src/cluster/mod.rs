@@ -4,9 +4,9 @@
 
 pub mod budget;
 pub mod build;
+pub mod cordon;
 pub mod diagnostics;
 pub mod kinds;
-pub mod migration;
 pub mod nmstate;
 pub mod nodes;
 pub mod preflight;
@@ -18,7 +18,6 @@ pub mod setups;
 pub mod sweep;
 pub mod target;
 pub mod teardown;
-pub mod vms;
 pub mod wait;
 
 pub use budget::{Budgets, Wait};

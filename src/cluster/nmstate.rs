@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::kinds;
 use super::retry::retrying;
-use super::teardown::absent;
-use super::wait::{condition, condition_entry, Watch};
+use super::wait::condition::{entry as condition_entry, status_of as condition};
+use super::wait::Watch;
 
 /// Waits until policy `name` settles after a change made after `since` (a resourceVersion
 /// read before it): not Available at some point, then Available. Degraded or Ignored is an
@@ -53,7 +53,7 @@ pub async fn settled_after(
 pub async fn release(client: &kube::Client, name: &str, budget: Duration) -> anyhow::Result<()> {
     let api = kinds::NNCP.api(client, "");
     let policy = match retrying(|| api.get_opt(name)).await? {
-        Some(policy) => super::wait::to_value(&policy),
+        Some(policy) => super::kinds::to_value(&policy),
         None => return Ok(()),
     };
     let desired = &policy["spec"]["desiredState"];
@@ -79,4 +79,41 @@ fn already_absent(desired: &Value) -> bool {
     desired["interfaces"]
         .as_array()
         .is_some_and(|all| all.iter().all(|i| i["state"] == "absent"))
+}
+
+/// The desired state that undoes `desired`: every interface and bridge mapping absent.
+pub fn absent(desired: &Value) -> Value {
+    let interfaces: Vec<Value> = desired["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| json!({"name": i["name"], "type": i["type"], "state": "absent"}))
+        .collect();
+    let mut undo = json!({"interfaces": interfaces});
+    if let Some(mappings) = desired["ovn"]["bridge-mappings"].as_array() {
+        let mappings: Vec<Value> = mappings
+            .iter()
+            .map(|m| json!({"localnet": m["localnet"], "state": "absent"}))
+            .collect();
+        undo["ovn"] = json!({"bridge-mappings": mappings});
+    }
+    undo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_undo_of_a_bridge_mapping_policy_removes_bridge_and_mapping() {
+        let desired = json!({"interfaces": [{"name": "ovs-br1", "type": "ovs-bridge", "state": "up",
+            "bridge": {"port": [{"name": "eth1"}]}}],
+            "ovn": {"bridge-mappings": [{"localnet": "physnet1", "bridge": "ovs-br1", "state": "present"}]}});
+        assert_eq!(
+            absent(&desired),
+            json!({"interfaces": [{"name": "ovs-br1", "type": "ovs-bridge", "state": "absent"}],
+                   "ovn": {"bridge-mappings": [{"localnet": "physnet1", "state": "absent"}]}})
+        );
+    }
 }

@@ -5,47 +5,19 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Api, EvictParams, ListParams};
 
+use super::cordon;
 use super::kinds;
+use super::kinds::to_value;
 use super::retry::retrying;
 use super::scope::Scope;
-use super::wait::{to_value, Watch};
-
-/// The annotation naming the run that cordoned a node, so `vstp cleanup` can uncordon the
-/// nodes of a crashed run and only those.
-pub const CORDONED_BY: &str = "vstp.io/cordoned-by";
-
-async fn set_unschedulable(
-    client: &kube::Client,
-    node: &str,
-    by: Option<&str>,
-) -> anyhow::Result<()> {
-    let api = kinds::NODE.api(client, "");
-    let on = by.is_some();
-    let patch = json!({"metadata": {"annotations": {CORDONED_BY: by}},
-        "spec": {"unschedulable": on}});
-    let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
-    retrying(|| api.patch(node, &params, &patch))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot {} node {node}",
-                if on { "cordon" } else { "uncordon" }
-            )
-        })?;
-    Ok(())
-}
+use super::wait::Watch;
 
 /// Marks `node` unschedulable and remembers it in `scope` for teardown.
 pub async fn cordon(scope: &Scope, node: &str) -> anyhow::Result<()> {
     scope.cordoned(node);
-    set_unschedulable(scope.client(), node, Some(scope.run_id())).await
-}
-
-pub async fn uncordon(client: &kube::Client, node: &str) -> anyhow::Result<()> {
-    set_unschedulable(client, node, None).await
+    cordon::set_unschedulable(scope.client(), node, Some(scope.run_id())).await
 }
 
 /// Schedulable workers, by name.
@@ -60,13 +32,6 @@ pub async fn workers(client: &kube::Client) -> anyhow::Result<Vec<String>> {
         .filter(|n| n["spec"]["unschedulable"] != true)
         .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
         .collect())
-}
-
-/// Whether `node` is marked unschedulable.
-pub async fn is_cordoned(client: &kube::Client, node: &str) -> anyhow::Result<bool> {
-    let api = kinds::NODE.api(client, "");
-    let found = retrying(|| api.get(node)).await?;
-    Ok(to_value(&found)["spec"]["unschedulable"] == true)
 }
 
 /// Cordons `node` and evicts every pod on it that a drain moves (not DaemonSet pods, not

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use kube::api::ListParams;
 use serde_json::Value;
 
+use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::profile::Profile;
 use super::retry::retrying;
-use super::wait::to_value;
-use crate::scenarios::{Feature, GuestOs, Needs};
+use crate::guest::os::GuestOs;
+use crate::plan::{Feature, Needs};
 
 /// Something a scenario may need from the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

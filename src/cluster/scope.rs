@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use serde_json::{json, Value};
 
 use super::budget::{Budgets, Wait};
+use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::retry::retrying;
 use super::teardown;
-use super::wait::to_value;
 
 pub const RUN_LABEL: &str = "vstp.io/run-id";
 pub const SCENARIO_LABEL: &str = "vstp.io/scenario";
@@ -143,7 +143,7 @@ impl Scope {
         let mut problems = Vec::new();
         let nodes = std::mem::take(&mut *self.cordoned.lock().unwrap_or_else(|p| p.into_inner()));
         for node in nodes {
-            if let Err(e) = super::nodes::uncordon(&self.client, &node).await {
+            if let Err(e) = super::cordon::uncordon(&self.client, &node).await {
                 problems.push(format!("{e:#}"));
             }
         }
@@ -195,22 +195,6 @@ pub(crate) async fn create_raw(
     let params = PostParams::default();
     let created = retrying(|| api.create(&params, &object)).await?;
     Ok(to_value(&created))
-}
-
-/// Deletes `name` of `kind` now (foreground), treating "already gone" as done.
-pub(crate) async fn delete(
-    client: &kube::Client,
-    kind: &Kind,
-    ns: &str,
-    name: &str,
-) -> anyhow::Result<()> {
-    let api = kind.api(client, ns);
-    let params = DeleteParams::foreground();
-    match retrying(|| api.delete(name, &params)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot delete {} {name}", kind.kind)),
-    }
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ pub async fn primary_udn(scope: &Scope, name: &str) -> anyhow::Result<Value> {
         .until_object(
             &format!("UDN {name} to report NetworkCreated"),
             scope.budgets.of(Wait::Reaction),
-            |u| super::wait::condition(u, "NetworkCreated") == Some("True"),
+            |u| super::wait::condition::status_of(u, "NetworkCreated") == Some("True"),
         )
         .await
         .map_err(Into::into)

@@ -9,12 +9,12 @@ use kube::api::ListParams;
 use serde_json::Value;
 
 use super::budget::{Budgets, Wait};
+use super::cordon::{self, CORDONED_BY};
+use super::kinds::to_value;
 use super::kinds::{self, Kind};
-use super::nodes::{self, CORDONED_BY};
 use super::retry::retrying;
 use super::scope::RUN_LABEL;
 use super::teardown;
-use super::wait::to_value;
 
 /// Which leftovers to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub async fn sweep(client: &kube::Client, which: &Leftovers, budgets: &Budgets) 
         ..Swept::default()
     };
     for name in &found.cordoned {
-        let done = nodes::uncordon(client, name).await;
+        let done = cordon::uncordon(client, name).await;
         record(&mut swept, format!("cordon of node {name}"), done);
     }
     for ns in &found.namespaces {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use super::budget::Budgets;
 use super::preflight::{self, Findings};
+use super::profile::Profile;
 use super::settings;
-use super::{Budgets, Profile};
-use crate::guest::key::RunKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,8 +59,6 @@ pub struct Target {
     /// Wait budgets: real on a cluster, scaled by the simulator's clock on `sim`.
     pub budgets: Budgets,
     pub profile: Profile,
-    /// The SSH key every guest of this run trusts.
-    pub key: RunKey,
     /// What preflight found; scenarios whose needs are unmet are skipped with its reason.
     pub findings: Findings,
     /// The in-process simulator's seed (`--sim-seed` repeats its timings).
@@ -70,11 +68,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Connects once per run; called lazily by the first scenario that needs a cluster, so that
-    /// listing and pending-only runs never touch one.
-    /// `run_id` names the run's SSH key directory, so `vstp cleanup --run-id` finds it after
-    /// a kill.
-    pub async fn connect(options: &TargetOptions, run_id: &str) -> anyhow::Result<Target> {
+    /// Connects, starting the in-process simulator for `sim`, and runs preflight.
+    pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let mut sim_seed = None;
         let (client, sim) = match options.target {
             TargetKind::Sim => {
@@ -116,7 +111,6 @@ impl Target {
             client,
             budgets,
             profile,
-            key: RunKey::generate(run_id)?,
             findings,
             sim_seed,
             _sim: sim,

@@ -5,13 +5,30 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use anyhow::Context as _;
+use kube::api::DeleteParams;
 
 use super::budget::{Budgets, Wait};
 use super::kinds::{self, Kind};
 use super::nmstate;
-use super::scope::delete;
+use super::retry::retrying;
 use super::wait::Watch;
+
+/// Deletes `name` of `kind` now (foreground), treating "already gone" as done.
+pub(crate) async fn delete(
+    client: &kube::Client,
+    kind: &Kind,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let api = kind.api(client, ns);
+    let params = DeleteParams::foreground();
+    match retrying(|| api.delete(name, &params)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot delete {} {name}", kind.kind)),
+    }
+}
 
 /// Deletes `name` and waits (watching) until it is gone.
 pub async fn delete_and_wait(
@@ -39,40 +56,4 @@ pub async fn remove(
         nmstate::release(client, name, budgets.of(Wait::NodeNetwork)).await?;
     }
     delete_and_wait(client, kind, "", name, budgets.of(Wait::Deletion)).await
-}
-
-/// The desired state that undoes `desired`: every interface and bridge mapping absent.
-pub fn absent(desired: &Value) -> Value {
-    let interfaces: Vec<Value> = desired["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| json!({"name": i["name"], "type": i["type"], "state": "absent"}))
-        .collect();
-    let mut undo = json!({"interfaces": interfaces});
-    if let Some(mappings) = desired["ovn"]["bridge-mappings"].as_array() {
-        let mappings: Vec<Value> = mappings
-            .iter()
-            .map(|m| json!({"localnet": m["localnet"], "state": "absent"}))
-            .collect();
-        undo["ovn"] = json!({"bridge-mappings": mappings});
-    }
-    undo
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_undo_of_a_bridge_mapping_policy_removes_bridge_and_mapping() {
-        let desired = json!({"interfaces": [{"name": "ovs-br1", "type": "ovs-bridge", "state": "up",
-            "bridge": {"port": [{"name": "eth1"}]}}],
-            "ovn": {"bridge-mappings": [{"localnet": "physnet1", "bridge": "ovs-br1", "state": "present"}]}});
-        assert_eq!(
-            absent(&desired),
-            json!({"interfaces": [{"name": "ovs-br1", "type": "ovs-bridge", "state": "absent"}],
-                   "ovn": {"bridge-mappings": [{"localnet": "physnet1", "state": "absent"}]}})
-        );
-    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::ssh::{Login, Session, SshError};
 use super::Output;
-use crate::scenarios::GuestOs;
+use crate::guest::os::GuestOs;
 
 /// Commands remembered for diagnostics.
 const TRANSCRIPT: usize = 40;

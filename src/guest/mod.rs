@@ -4,9 +4,9 @@
 //! parsers are tested on captured outputs in `fixtures/guest/`.
 
 pub mod access;
-pub mod invariants;
 pub mod key;
 pub mod linux;
+pub mod os;
 pub mod probes;
 pub mod ssh;
 pub mod tunnel;

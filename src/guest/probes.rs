@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use super::access::Guest;
 use super::{linux, windows, Interface};
-use crate::scenarios::GuestOs;
+use crate::guest::os::GuestOs;
 
 /// Echo requests per reachability probe: enough to ride over one lost packet, few enough to
 /// keep a negative probe short (each unanswered request waits a second).

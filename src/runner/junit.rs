@@ -19,7 +19,7 @@ pub struct ReportInfo<'a> {
 /// Polarion test-case IDs of a scenario: its declared ones, else the row's `CNV-` IDs (in table
 /// STPs the requirement column holds the Polarion IDs).
 pub fn polarion_ids(case: &CaseRecord) -> Vec<String> {
-    let s = &case.planned.scenario;
+    let s = &case.planned.scenario.decl;
     if !s.test_ids.is_empty() {
         return s.test_ids.iter().map(|id| id.to_string()).collect();
     }
@@ -35,7 +35,7 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
     let mut suites: Vec<TestSuite> = Vec::new();
     for case in cases {
         let suite_name = {
-            let s = &case.planned.scenario;
+            let s = &case.planned.scenario.decl;
             format!("{}/{}", s.sig(), s.stp_slug())
         };
         let at = match suites.iter().position(|s| s.name.as_str() == suite_name) {
@@ -60,7 +60,7 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
 }
 
 fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
-    let s = &case.planned.scenario;
+    let s = &case.planned.scenario.decl;
     let (outcome, elapsed) = case.outcome_now();
     let status = match &outcome {
         Outcome::Passed => TestCaseStatus::success(),

@@ -89,7 +89,7 @@ impl Recorder {
         let mut cases = self.cases.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(case) = cases
             .iter_mut()
-            .find(|c| c.planned.scenario.trial_name() == name)
+            .find(|c| c.planned.scenario.decl.trial_name() == name)
         {
             change(case);
         }

@@ -29,9 +29,9 @@ pub fn plan(catalog: &Catalog, scenarios: &[Scenario]) -> Vec<Planned> {
             let entry = catalog
                 .entries
                 .iter()
-                .find(|e| e.stp == s.stp && e.row.index == s.row)?;
+                .find(|e| e.stp == s.decl.stp && e.row.index == s.decl.row)?;
             Some(Planned {
-                scenario: *s,
+                scenario: s.clone(),
                 row: entry.row.clone(),
             })
         })
@@ -63,10 +63,11 @@ impl std::error::Error for NoMatch {}
 
 /// Does `token` name this scenario: one of its IDs, its trial name, or a prefix of it at `/`?
 pub fn names(token: &str, planned: &Planned) -> bool {
-    let name = planned.scenario.trial_name();
+    let name = planned.scenario.decl.trial_name();
     planned
         .scenario
-        .ids()
+        .decl
+        .all_ids()
         .any(|id| id.eq_ignore_ascii_case(token))
         || name == token
         || (name.starts_with(token)
@@ -93,7 +94,7 @@ pub fn select(all: &[Planned], selection: &Selection) -> Result<Vec<Planned>, No
             selection
                 .sig
                 .as_deref()
-                .is_none_or(|sig| p.scenario.sig() == sig)
+                .is_none_or(|sig| p.scenario.decl.sig() == sig)
         })
         .cloned()
         .collect();
@@ -107,7 +108,7 @@ pub fn select(all: &[Planned], selection: &Selection) -> Result<Vec<Planned>, No
 
 /// The three known IDs most similar to `token`.
 pub fn closest_ids(all: &[Planned], token: &str) -> Vec<String> {
-    let mut ids: Vec<&str> = all.iter().flat_map(|p| p.scenario.ids()).collect();
+    let mut ids: Vec<&str> = all.iter().flat_map(|p| p.scenario.decl.all_ids()).collect();
     ids.sort();
     ids.dedup();
     let upper = token.to_ascii_uppercase();

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use futures::FutureExt;
 use libtest_mimic::{Completion, Failed, Trial};
 
-use super::ctx::{Ctx, Owned, StepLog};
 use super::record::Outcome;
 use super::select::Planned;
 use super::shared::Shared;
 use crate::cluster::{diagnostics, TargetKind};
-use crate::scenarios::{Body, Implementation};
+use crate::ctx::steps::StepLog;
+use crate::ctx::{Ctx, Owned};
+use crate::scenarios::{Body, Scenario};
 
 pub fn make(shared: Arc<Shared>, planned: Planned) -> Trial {
-    let name = planned.scenario.trial_name();
+    let name = planned.scenario.decl.trial_name();
     Trial::ignorable_test(name, move || run(&shared, &planned))
 }
 
 fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
-    let name = planned.scenario.trial_name();
+    let name = planned.scenario.decl.trial_name();
     let outcome = match gate(shared, planned) {
         Err(outcome) => {
             shared
@@ -61,13 +62,11 @@ fn gate(shared: &Shared, planned: &Planned) -> Result<Body, Outcome> {
         )));
     }
     let scenario = &planned.scenario;
-    let body = match scenario.implementation {
-        Implementation::Pending(reason) => {
-            return Err(Outcome::Skipped(format!("pending: {reason}")))
-        }
-        Implementation::Automated(body) => body,
+    let Some(body) = scenario.body.clone() else {
+        let reason = scenario.decl.pending.unwrap_or("no body attached");
+        return Err(Outcome::Skipped(format!("pending: {reason}")));
     };
-    if scenario.disruptive
+    if scenario.decl.disruptive
         && shared.config.target.target == TargetKind::Cluster
         && !shared.config.allow_disruptive
     {
@@ -90,9 +89,9 @@ enum Turn<'a> {
 }
 
 impl<'a> Turn<'a> {
-    fn take(shared: &'a Shared, scenario: &crate::scenarios::Scenario) -> Turn<'a> {
+    fn take(shared: &'a Shared, scenario: &Scenario) -> Turn<'a> {
         let read = || shared.exclusive.read().unwrap_or_else(|e| e.into_inner());
-        match (scenario.disruptive, scenario.node_networking) {
+        match (scenario.decl.disruptive, scenario.decl.node_networking) {
             (true, false) => {
                 Turn::Alone(shared.exclusive.write().unwrap_or_else(|e| e.into_inner()))
             }
@@ -112,21 +111,23 @@ impl<'a> Turn<'a> {
 fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog>) -> Outcome {
     let scenario = &planned.scenario;
     let owned = Arc::new(Owned::default());
-    let ctx = Ctx {
-        shared: shared.clone(),
-        trial: scenario.trial_name().into(),
-        slug: scenario.slug,
-        artifacts: shared.config.artifacts.join(scenario.trial_name()),
-        log: log.clone(),
-        owned: owned.clone(),
-    };
-    let artifacts = ctx.artifacts.clone();
-    let budget = scenario.budget;
+    let trial = scenario.decl.trial_name();
+    let artifacts = shared.config.artifacts.join(&trial);
+    let connection = shared.connection.clone();
+    let ctx = Ctx::new(
+        connection.clone(),
+        &trial,
+        scenario.decl.slug,
+        artifacts.clone(),
+        log.clone(),
+        owned.clone(),
+    );
+    let budget = scenario.decl.budget;
     let mut interrupted = shared.interrupted.subscribe();
-    let (needs, os) = (scenario.needs, scenario.os);
+    let (needs, os) = (scenario.decl.needs, scenario.decl.os);
     shared.runtime.block_on(async move {
-        if let Ok(target) = ctx.shared.target().await {
-            if let Some(reason) = target.findings.skip_reason(&needs, os) {
+        if let Ok(connected) = connection.get().await {
+            if let Some(reason) = connected.target.findings.skip_reason(&needs, os) {
                 return Outcome::Skipped(reason);
             }
         }

@@ -4,205 +4,148 @@
 //! trunk, or localnet on an OVS bridge mapping), one peer VM per VLAN on another node, and the
 //! VM under test on the first VLAN.
 
-use anyhow::Context;
-use futures::future::BoxFuture;
-use futures::FutureExt;
+use std::sync::Arc;
 
-use super::{changes_node_networking, declare, Feature, GuestOs, Needs, Scenario};
-use crate::cluster::build::{storage, Nic, Vm};
-use crate::cluster::migration::{self, Finished, Mark};
+use anyhow::Context;
+
+use super::scenario::{Attach, Scenario};
+use crate::cluster::build::{storage, Nic};
+use crate::cluster::kinds;
+use crate::cluster::nodes;
+use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
-use crate::cluster::vms::{self, Running};
-use crate::cluster::{kinds, nodes, wait, NamespaceKind, Scope, Wait};
-use crate::guest::invariants::Invariants;
-use crate::runner::Ctx;
+use crate::ctx::Ctx;
+use crate::guest::os::GuestOs;
+use crate::plan::{row, Declaration, Feature, Needs};
+use crate::vm::{Change, Invariants, Migrated, Vm};
 
 const STP: &str = "sig-network/live-update-nad-ref.md";
-const ROW_IDS: &[&str] = &["VIRTSTRAT-560"];
-const SWAP: Needs = Needs::bridge(&[Feature::LiveUpdateNadRef]);
 
-pub const SCENARIOS: &[Scenario] = &[
-    changes_node_networking(
-        Scenario {
-            test_ids: &["CNV-15972", "CNV-15945"],
-            needs: SWAP,
-            ..declare(STP, 1, ROW_IDS, "bridge-vlan-swap")
-        },
-        bridge_vlan_swap,
-    ),
-    changes_node_networking(
-        Scenario {
-            test_ids: &["CNV-15948"],
-            needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::Localnet]),
-            ..declare(STP, 2, ROW_IDS, "localnet-swap")
-        },
-        localnet_swap,
-    ),
-    changes_node_networking(
-        Scenario {
-            test_ids: &["CNV-15946"],
-            needs: SWAP,
-            ..declare(STP, 3, ROW_IDS, "two-nics-one-patch")
-        },
-        two_nics_one_patch,
-    ),
-    changes_node_networking(
-        Scenario {
-            test_ids: &["CNV-15947"],
-            needs: Needs::bridge(&[Feature::LiveUpdateNadRef, Feature::NonMigratableStorage]),
-            ..declare(STP, 4, ROW_IDS, "non-migratable-keeps-network")
-        },
-        non_migratable_keeps_network,
-    ),
-    changes_node_networking(
-        Scenario {
-            needs: SWAP,
-            ..declare(STP, 5, ROW_IDS, "migrate-after-swap")
-        },
-        migrate_after_swap,
-    ),
-];
+/// Every row of this STP: VIRTSTRAT-560, a bridge on every worker.
+const fn swap_row(n: usize, slug: &'static str) -> Declaration {
+    row(STP, n, slug)
+        .ids(&["VIRTSTRAT-560"])
+        .needs(Needs::bridge(&[Feature::LiveUpdateNadRef]))
+        .changes_node_networking()
+}
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        swap_row(1, "bridge-vlan-swap")
+            .tests(&["CNV-15972", "CNV-15945"])
+            .body(|ctx| async move { swap_and_check(&ctx, Vlans::Bridge).await }),
+        swap_row(2, "localnet-swap")
+            .tests(&["CNV-15948"])
+            .needs(Needs::bridge(&[
+                Feature::LiveUpdateNadRef,
+                Feature::Localnet,
+            ]))
+            .body(|ctx| async move { swap_and_check(&ctx, Vlans::Localnet).await }),
+        swap_row(3, "two-nics-one-patch")
+            .tests(&["CNV-15946"])
+            .body(two_nics_one_patch),
+        swap_row(4, "non-migratable-keeps-network")
+            .tests(&["CNV-15947"])
+            .needs(Needs::bridge(&[
+                Feature::LiveUpdateNadRef,
+                Feature::NonMigratableStorage,
+            ]))
+            .body(non_migratable_keeps_network),
+        swap_row(5, "migrate-after-swap").body(migrate_after_swap),
+    ]
+}
 
 /// Host parts of the addresses: the VM under test, and the peer on each VLAN.
 const UNDER_TEST: u8 = 1;
 const PEERS: [u8; 2] = [10, 20];
 const VM: &str = "vm-under-test";
+/// The data disk that makes the VM non-migratable, and its size.
+const RWO_DISK: (&str, &str) = ("scratch", "1Gi");
 
-/// Row 1: swap a running VM's bridge NIC from the VLAN 10 NAD to the VLAN 20 NAD; no reboot,
-/// same MAC, interface and addresses, the VLAN 20 peer only, over IPv4 and IPv6.
-fn bridge_vlan_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { swap_and_check(&ctx, Vlans::Bridge).await }.boxed()
-}
-
-/// Row 2: the same between two OVN-K localnet networks on different VLANs.
-fn localnet_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { swap_and_check(&ctx, Vlans::Localnet).await }.boxed()
-}
-
+/// Rows 1 and 2: swap a running VM's NIC from the first VLAN's NAD to the second's; no reboot,
+/// same MAC, interface and addresses, the second VLAN's peer only, over IPv4 and IPv6.
 async fn swap_and_check(ctx: &Ctx, vlans: Vlans) -> anyhow::Result<()> {
     let world = World::set_up(ctx, vlans, 1).await?;
-    let vm = world.start_under_test(ctx, None).await?;
-    world.start_peers(ctx, vm.node()).await?;
+    let vm = world.start_under_test(ctx, false).await?;
+    world.start_peers(ctx, vm.booted_on()).await?;
     ctx.step("before: reaches the first VLAN's peer, not the second's");
     world.reaches_only(&vm, 0, 0).await?;
-    let before = Invariants::capture(&vm.guest, &vm.vmi).await?;
+    let before = vm.capture().await?;
 
     ctx.step("swap net1 to the second VLAN's NAD");
-    let done = swap_live(ctx, &world.scope, &[("net1", &world.net.nads[1])]).await?;
+    let swap = vm
+        .change(Change::networks([("net1", world.nad(1))]))
+        .await?;
+    let migrated = swap.live_update().await?;
+    ctx.step(format!("{migrated} applied the swap"));
     world
-        .assert_moved(ctx, &vm, &before, &done, &[("net1", 1)])
+        .assert_moved(ctx, &vm, &before, &migrated, &[("net1", 1)])
         .await
 }
 
 /// Row 3: two NICs swapped in one patch; one migration moves both.
-fn two_nics_one_patch(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let world = World::set_up(&ctx, Vlans::Bridge, 2).await?;
-        let vm = world.start_under_test(&ctx, None).await?;
-        world.start_peers(&ctx, vm.node()).await?;
-        ctx.step("before: net1 reaches the first VLAN's peer, net2 the second's");
-        world.reaches_only(&vm, 0, 0).await?;
-        world.reaches_only(&vm, 1, 1).await?;
-        let before = Invariants::capture(&vm.guest, &vm.vmi).await?;
+async fn two_nics_one_patch(ctx: Ctx) -> anyhow::Result<()> {
+    let world = World::set_up(&ctx, Vlans::Bridge, 2).await?;
+    let vm = world.start_under_test(&ctx, false).await?;
+    world.start_peers(&ctx, vm.booted_on()).await?;
+    ctx.step("before: net1 reaches the first VLAN's peer, net2 the second's");
+    world.reaches_only(&vm, 0, 0).await?;
+    world.reaches_only(&vm, 1, 1).await?;
+    let before = vm.capture().await?;
 
-        ctx.step("swap both NICs in one patch: net1 to the second VLAN, net2 to the first");
-        let nads = &world.net.nads;
-        let changes = [("net1", nads[1].as_str()), ("net2", nads[0].as_str())];
-        let done = swap_live(&ctx, &world.scope, &changes).await?;
-        let migrations = migration::since(&world.scope, &done.mark).await?;
-        anyhow::ensure!(
-            migrations.len() == 1,
-            "one migration was expected to move both NICs, there were {}: {migrations:?}",
-            migrations.len()
-        );
-        world
-            .assert_moved(&ctx, &vm, &before, &done, &[("net1", 1), ("net2", 0)])
-            .await
-    }
-    .boxed()
+    ctx.step("swap both NICs in one patch: net1 to the second VLAN, net2 to the first");
+    let both = [("net1", world.nad(1)), ("net2", world.nad(0))];
+    let swap = vm.change(Change::networks(both)).await?;
+    let migrated = swap.live_update().await?;
+    let migrations = swap.migrations().await?;
+    anyhow::ensure!(
+        migrations == [migrated.name.clone()],
+        "one migration was expected to move both NICs, there were {}: {migrations:?}",
+        migrations.len()
+    );
+    let moved = [("net1", 1), ("net2", 0)];
+    world
+        .assert_moved(&ctx, &vm, &before, &migrated, &moved)
+        .await
 }
 
 /// Row 4: a VM that cannot live-migrate keeps its network until restarted.
-fn non_migratable_keeps_network(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
-        let profile = &ctx.target().await?.profile;
-        ctx.step("a ReadWriteOnce data disk makes the VM non-migratable");
-        let claim = storage::rwo_claim("scratch", "1Gi", profile.storage_class.as_deref());
-        world.scope.create(kinds::PVC, claim).await?;
-        let vm = world.start_under_test(&ctx, Some("scratch")).await?;
-        world.start_peers(&ctx, vm.node()).await?;
-        world.reaches_only(&vm, 0, 0).await?;
+async fn non_migratable_keeps_network(ctx: Ctx) -> anyhow::Result<()> {
+    let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
+    let vm = world.start_under_test(&ctx, true).await?;
+    world.start_peers(&ctx, vm.booted_on()).await?;
+    world.reaches_only(&vm, 0, 0).await?;
 
-        ctx.step("swap net1 to the second VLAN's NAD");
-        let mark = vms::swap_networks(&world.scope, VM, &[("net1", &world.net.nads[1])]).await?;
-        let budget = world.scope.budgets.of(Wait::Reaction);
-        wait::Watch::object(world.scope.client(), kinds::VM, world.scope.ns(), VM)
-            .until_object("the VM to report RestartRequired", budget, |v| {
-                wait::condition(v, "RestartRequired") == Some("True")
-            })
-            .await?;
-
-        ctx.step("the VMI keeps the old NAD, no migration ran, the old peer still answers");
-        let vmi = vms::get(&world.scope, kinds::VMI, VM).await?;
-        let named = vms::network_of(&vmi, "net1");
-        anyhow::ensure!(
-            named == Some(world.net.nads[0].as_str()),
-            "the VMI spec of a non-migratable VM changed to {named:?}"
-        );
-        let migrations = migration::since(&world.scope, &mark).await?;
-        anyhow::ensure!(migrations.is_empty(), "migrations ran: {migrations:?}");
-        world.reaches_only(&vm, 0, 0).await
-    }
-    .boxed()
+    ctx.step("swap net1 to the second VLAN's NAD");
+    let swap = vm
+        .change(Change::networks([("net1", world.nad(1))]))
+        .await?;
+    swap.vm_condition("RestartRequired").await?;
+    ctx.step("RestartRequired; for a quiet window the VMI keeps the old NAD and nothing migrates");
+    swap.nothing_applied_for(Some(("net1", world.nad(0))), None)
+        .await?;
+    world.reaches_only(&vm, 0, 0).await
 }
 
 /// Row 5: after a swap, a later migration keeps the new network.
-fn migrate_after_swap(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
-        let vm = world.start_under_test(&ctx, None).await?;
-        world.start_peers(&ctx, vm.node()).await?;
-        let before = Invariants::capture(&vm.guest, &vm.vmi).await?;
-        let done = swap_live(&ctx, &world.scope, &[("net1", &world.net.nads[1])]).await?;
-        world
-            .assert_moved(&ctx, &vm, &before, &done, &[("net1", 1)])
-            .await?;
+async fn migrate_after_swap(ctx: Ctx) -> anyhow::Result<()> {
+    let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
+    let vm = world.start_under_test(&ctx, false).await?;
+    world.start_peers(&ctx, vm.booted_on()).await?;
+    let before = vm.capture().await?;
+    let swap = vm
+        .change(Change::networks([("net1", world.nad(1))]))
+        .await?;
+    let migrated = swap.live_update().await?;
+    world
+        .assert_moved(&ctx, &vm, &before, &migrated, &[("net1", 1)])
+        .await?;
 
-        ctx.step("migrate once more");
-        let again = migration::migrate(&world.scope, VM).await?;
-        ctx.step(format!("migration {} succeeded", again.name()));
-        before.assert_preserved(&vm.guest, &again.vmi).await?;
-        world.reaches_only(&vm, 0, 1).await
-    }
-    .boxed()
-}
-
-/// A swap as the user makes it, followed the way KubeVirt carries it out.
-struct Swapped {
-    mark: Mark,
-    migration: Finished,
-}
-
-/// Patches the VM's networks, then sees MigrationRequired raised for the live update and
-/// cleared, and the workload-update migration succeed.
-async fn swap_live(ctx: &Ctx, scope: &Scope, changes: &[(&str, &str)]) -> anyhow::Result<Swapped> {
-    let mark = vms::swap_networks(scope, VM, changes).await?;
-    let required = migration::condition_cycle(scope, &mark, "MigrationRequired").await?;
-    anyhow::ensure!(
-        required["reason"] == "AutoMigrationDueToLiveUpdate",
-        "MigrationRequired was raised with reason {}, expected AutoMigrationDueToLiveUpdate",
-        required["reason"]
-    );
-    let done = migration::started_by_kubevirt(scope, &mark, "kubevirt-workload-update-").await?;
-    ctx.step(format!(
-        "workload-update migration {} succeeded",
-        done.name()
-    ));
-    Ok(Swapped {
-        mark,
-        migration: done,
-    })
+    ctx.step("migrate once more");
+    let again = vm.migrate().await?;
+    ctx.step(format!("{again} succeeded"));
+    before.assert_preserved(&vm.guest, &again.vmi).await?;
+    world.reaches_only(&vm, 0, 1).await
 }
 
 #[derive(Clone, Copy)]
@@ -214,7 +157,7 @@ enum Vlans {
 
 /// The set-up every row shares: the namespace, two VLANs, and one subnet per NIC under test.
 struct World {
-    scope: std::sync::Arc<Scope>,
+    scope: Arc<Scope>,
     net: TwoVlans,
     /// One subnet per NIC of the VM under test (`net1`, `net2`, …).
     subnets: Vec<Subnet>,
@@ -245,15 +188,26 @@ impl World {
         })
     }
 
-    /// The VM under test: NIC i on VLAN i (net1 on the first VLAN, net2 on the second).
-    async fn start_under_test(&self, ctx: &Ctx, disk: Option<&str>) -> anyhow::Result<Running> {
+    /// The NAD of VLAN `vlan` (0 or 1).
+    fn nad(&self, vlan: usize) -> &str {
+        &self.net.nads[vlan]
+    }
+
+    /// The VM under test: NIC i on VLAN i (net1 on the first VLAN, net2 on the second); with a
+    /// ReadWriteOnce data disk when `non_migratable`.
+    async fn start_under_test(&self, ctx: &Ctx, non_migratable: bool) -> anyhow::Result<Vm> {
         let mut vm = ctx.vm(VM, GuestOs::Rhel).await?;
         for (i, subnet) in self.subnets.iter().enumerate() {
-            let nic = Nic::bridge(&format!("net{}", i + 1), &self.net.nads[i]);
+            let nic = Nic::bridge(&format!("net{}", i + 1), self.nad(i));
             vm = vm.with_nic(nic.with_addresses(&subnet.cidrs(UNDER_TEST)));
         }
-        if let Some(claim) = disk {
-            vm = vm.with_data_disk(claim);
+        if non_migratable {
+            ctx.step("a ReadWriteOnce data disk makes the VM non-migratable");
+            let class = ctx.target().await?.profile.storage_class.clone();
+            let (name, size) = RWO_DISK;
+            let claim = storage::rwo_claim(name, size, class.as_deref());
+            self.scope.create(kinds::PVC, claim).await?;
+            vm = vm.with_data_disk(name);
         }
         ctx.start(&self.scope, &vm).await
     }
@@ -268,8 +222,8 @@ impl World {
             .ok_or_else(|| anyhow::anyhow!("no schedulable worker besides {avoid}: {workers:?}"))?;
         let mut peers = Vec::new();
         for (vlan, host) in PEERS.iter().enumerate() {
-            let nad = &self.net.nads[vlan];
-            let mut peer: Vm = ctx.vm(&format!("peer-{nad}"), GuestOs::Rhel).await?;
+            let nad = self.nad(vlan);
+            let mut peer = ctx.vm(&format!("peer-{nad}"), GuestOs::Rhel).await?;
             for (i, subnet) in self.subnets.iter().enumerate() {
                 let nic = Nic::bridge(&format!("net{}", i + 1), nad);
                 peer = peer.with_nic(nic.with_addresses(&subnet.cidrs(*host)));
@@ -282,10 +236,10 @@ impl World {
 
     /// In subnet `subnet`, `vm` reaches the peer on VLAN `vlan` and not the other one, over
     /// every IP family.
-    async fn reaches_only(&self, vm: &Running, subnet: usize, vlan: usize) -> anyhow::Result<()> {
+    async fn reaches_only(&self, vm: &Vm, subnet: usize, vlan: usize) -> anyhow::Result<()> {
         let s = self.subnets[subnet];
         let (yes, no) = (PEERS[vlan], PEERS[1 - vlan]);
-        let (attached, other) = (&self.net.nads[vlan], &self.net.nads[1 - vlan]);
+        let (attached, other) = (self.nad(vlan), self.nad(1 - vlan));
         for (reach, isolated) in s.addresses(yes).into_iter().zip(s.addresses(no)) {
             vm.guest.assert_reaches(reach).await.with_context(|| {
                 format!("connectivity broken: the peer on {attached}, the VM's network, does not answer")
@@ -302,22 +256,21 @@ impl World {
     async fn assert_moved(
         &self,
         ctx: &Ctx,
-        vm: &Running,
+        vm: &Vm,
         before: &Invariants,
-        done: &Swapped,
+        migrated: &Migrated,
         moved: &[(&str, usize)],
     ) -> anyhow::Result<()> {
         ctx.step("after: same boot, PID, MACs and addresses; the new VLAN's peer only");
-        let vmi = &done.migration.vmi;
         for (nic, vlan) in moved {
-            let named = vms::network_of(vmi, nic);
+            let named = migrated.vmi.network_of(nic);
             anyhow::ensure!(
-                named == Some(self.net.nads[*vlan].as_str()),
+                named == Some(self.nad(*vlan)),
                 "the VMI spec names {named:?} for {nic}, expected {}",
-                self.net.nads[*vlan]
+                self.nad(*vlan)
             );
         }
-        before.assert_preserved(&vm.guest, vmi).await?;
+        before.assert_preserved(&vm.guest, &migrated.vmi).await?;
         for (i, (nic, vlan)) in moved.iter().enumerate() {
             self.keeps_addresses(vm, nic, self.subnets[i]).await?;
             self.reaches_only(vm, i, *vlan).await?;
@@ -326,15 +279,17 @@ impl World {
     }
 
     /// NIC `nic` still carries the addresses cloud-init gave it.
-    async fn keeps_addresses(&self, vm: &Running, nic: &str, subnet: Subnet) -> anyhow::Result<()> {
-        let mac = vms::mac_of(&vm.vmi, nic)
+    async fn keeps_addresses(&self, vm: &Vm, nic: &str, subnet: Subnet) -> anyhow::Result<()> {
+        let mac = vm
+            .booted()
+            .mac_of(nic)
             .ok_or_else(|| anyhow::anyhow!("the VMI status has no MAC for {nic}"))?;
         let found = vm.guest.interface_with_mac(&mac).await?;
         for address in subnet.addresses(UNDER_TEST) {
             anyhow::ensure!(
                 found.addresses.iter().any(|(a, _)| *a == address),
                 "{} lost {address} on {}: it has {:?}",
-                vm.name,
+                vm.name(),
                 found.name,
                 found.addresses
             );

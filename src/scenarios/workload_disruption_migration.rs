@@ -1,253 +1,179 @@
 //! stps/sig-virt/workload-disruption-migration.md — AWD migrations in PostCopy and Paused mode.
 //!
 //! Every row starts from the same world: a MigrationPolicy that allows workload disruption,
-//! caps the bandwidth (64 MiB/s) and gives a tight completion timeout (10 s per GiB), selecting
-//! only this scenario's VM; the VM runs a memory dirtier re-writing 350 MiB at about 1 GiB/s,
-//! so its migration cannot converge by pre-copy and must switch to the policy's mode; a
-//! sentinel process whose PID must survive.
+//! caps the bandwidth and gives a tight completion timeout, selecting only this scenario's VM;
+//! the VM runs a memory dirtier re-writing memory at about 1 GiB/s, so its migration cannot
+//! converge by pre-copy and must switch to the policy's mode; a sentinel process whose PID
+//! must survive.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
-use serde_json::json;
-
-use super::{automated, declare, Feature, GuestOs, Needs, Scenario};
-use crate::cluster::build::{MigrationPolicy, Vm};
-use crate::cluster::migration::{self, Finished};
-use crate::cluster::scope::{RUN_LABEL, SCENARIO_LABEL};
-use crate::cluster::vms::{self, Running};
-use crate::cluster::{kinds, nodes, NamespaceKind, Scope, Wait};
-use crate::guest::invariants::Invariants;
-use crate::runner::Ctx;
+use super::scenario::{Attach, Scenario};
+use crate::cluster::build::{MigrationPolicy, VmSpec};
+use crate::cluster::cordon;
+use crate::cluster::kinds;
+use crate::cluster::scope::{NamespaceKind, Scope, RUN_LABEL, SCENARIO_LABEL};
+use crate::ctx::Ctx;
+use crate::guest::os::GuestOs;
+use crate::plan::{row, Declaration, Feature, Needs};
+use crate::vm::status::bytes;
+use crate::vm::{Change, Invariants, Migrated, MigrationMode, Trigger, Vm};
 
 const STP: &str = "sig-virt/workload-disruption-migration.md";
-const AWD: Needs = Needs::migration(&[Feature::WorkloadDisruptionPolicy]);
-const AWD_WINDOWS: Needs =
-    Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::WindowsImage]);
+const AWD: &[Feature] = &[Feature::WorkloadDisruptionPolicy];
 
-/// Windows guests boot and migrate slowly; their budget is larger.
-const fn windows(scenario: Scenario) -> Scenario {
-    Scenario {
-        os: GuestOs::Windows,
-        budget: Duration::from_secs(40 * 60),
-        ..scenario
-    }
+const fn awd_row(n: usize, id: &'static [&'static str], slug: &'static str) -> Declaration {
+    row(STP, n, slug).ids(id).needs(Needs::migration(AWD))
 }
 
-pub const SCENARIOS: &[Scenario] = &[
-    automated(
-        Scenario {
-            needs: AWD,
-            ..declare(STP, 1, &["CNV-15225"], "rhel-postcopy")
-        },
-        rhel_postcopy,
-    ),
-    automated(
-        Scenario {
-            needs: AWD,
-            ..declare(STP, 1, &["CNV-15225"], "rhel-paused")
-        },
-        rhel_paused,
-    ),
-    automated(
-        windows(Scenario {
-            needs: AWD_WINDOWS,
-            ..declare(STP, 2, &["CNV-15246"], "windows-postcopy")
-        }),
-        windows_postcopy,
-    ),
-    automated(
-        windows(Scenario {
-            needs: AWD_WINDOWS,
-            ..declare(STP, 2, &["CNV-15246"], "windows-paused")
-        }),
-        windows_paused,
-    ),
-    automated(
-        Scenario {
-            needs: AWD,
-            disruptive: true,
-            ..declare(STP, 3, &["CNV-15245"], "rhel-drain")
-        },
-        rhel_drain,
-    ),
-    automated(
-        Scenario {
-            needs: Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::CpuHotplug]),
-            ..declare(STP, 4, &["CNV-15234"], "rhel-cpu-hotplug")
-        },
-        rhel_cpu_hotplug,
-    ),
-    automated(
-        windows(Scenario {
-            needs: Needs::migration(&[
+pub fn scenarios() -> Vec<Scenario> {
+    use {GuestOs::*, MigrationMode::*};
+    let windows_awd = Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::WindowsImage]);
+    vec![
+        awd_row(1, &["CNV-15225"], "rhel-postcopy")
+            .body(|ctx| async move { migrate_busy(&ctx, Rhel, PostCopy).await }),
+        awd_row(1, &["CNV-15225"], "rhel-paused")
+            .body(|ctx| async move { migrate_busy(&ctx, Rhel, Paused).await }),
+        awd_row(2, &["CNV-15246"], "windows-postcopy")
+            .windows()
+            .needs(windows_awd)
+            .body(|ctx| async move { migrate_busy(&ctx, Windows, PostCopy).await }),
+        awd_row(2, &["CNV-15246"], "windows-paused")
+            .windows()
+            .needs(windows_awd)
+            .body(|ctx| async move { migrate_busy(&ctx, Windows, Paused).await }),
+        awd_row(3, &["CNV-15245"], "rhel-drain")
+            .disruptive()
+            .body(rhel_drain),
+        awd_row(4, &["CNV-15234"], "rhel-cpu-hotplug")
+            .needs(Needs::migration(&[
+                Feature::WorkloadDisruptionPolicy,
+                Feature::CpuHotplug,
+            ]))
+            .body(|ctx| async move { cpu_hotplug(&ctx, Rhel).await }),
+        awd_row(5, &["CNV-15247"], "windows-cpu-hotplug")
+            .windows()
+            .needs(Needs::migration(&[
                 Feature::WorkloadDisruptionPolicy,
                 Feature::CpuHotplug,
                 Feature::WindowsImage,
-            ]),
-            ..declare(STP, 5, &["CNV-15247"], "windows-cpu-hotplug")
-        }),
-        windows_cpu_hotplug,
-    ),
-    automated(
-        Scenario {
-            needs: Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::MemoryHotplug]),
-            ..declare(STP, 6, &["CNV-15235"], "rhel-memory-hotplug")
-        },
-        rhel_memory_hotplug,
-    ),
-    automated(
-        windows(Scenario {
-            needs: Needs::migration(&[
+            ]))
+            .body(|ctx| async move { cpu_hotplug(&ctx, Windows).await }),
+        awd_row(6, &["CNV-15235"], "rhel-memory-hotplug")
+            .needs(Needs::migration(&[
+                Feature::WorkloadDisruptionPolicy,
+                Feature::MemoryHotplug,
+            ]))
+            .body(|ctx| async move { memory_hotplug(&ctx, Rhel).await }),
+        awd_row(7, &["CNV-16312"], "windows-memory-hotplug")
+            .windows()
+            .needs(Needs::migration(&[
                 Feature::WorkloadDisruptionPolicy,
                 Feature::MemoryHotplug,
                 Feature::WindowsImage,
-            ]),
-            ..declare(STP, 7, &["CNV-16312"], "windows-memory-hotplug")
-        }),
-        windows_memory_hotplug,
-    ),
-];
+            ]))
+            .body(|ctx| async move { memory_hotplug(&ctx, Windows).await }),
+    ]
+}
 
 const VM: &str = "busy-vm";
+/// The memory the dirtier keeps re-writing, in MiB: enough that pre-copy cannot converge.
+const DIRTIED_MIB: u32 = 350;
+/// The policy's bandwidth cap and completion timeout (seconds per GiB of guest memory).
+const BANDWIDTH: &str = "64Mi";
+const COMPLETION_TIMEOUT_PER_GIB: u64 = 10;
+/// CPU hotplug: from one socket to two, out of at most four.
+const SOCKETS: (u32, u32) = (1, 2);
+const MAX_SOCKETS: u32 = 4;
+/// Memory hotplug: the guest boots with 2Gi (of at most 8Gi) and gets 4Gi.
+const MEMORY_AT_BOOT: &str = "2Gi";
+const MAX_MEMORY: &str = "8Gi";
+const MEMORY_AFTER: &str = "4Gi";
+const GIB: u64 = 1 << 30;
+/// The guest sees a little less than it was given (the kernel keeps some), so of the 2 GiB
+/// added at least 1.875 GiB must show.
+const ADDED_MEMORY_VISIBLE: u64 = 2 * GIB - GIB / 8;
 
-/// The mode a migration that cannot converge must end in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    PostCopy,
-    Paused,
-}
-
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::PostCopy => "PostCopy",
-            Mode::Paused => "Paused",
-        }
-    }
-}
-
-/// Row 1, post-copy allowed: the migration of a busy RHEL VM ends in PostCopy.
-fn rhel_postcopy(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { migrate_busy(&ctx, GuestOs::Rhel, Mode::PostCopy).await }.boxed()
-}
-
-/// Row 1, post-copy not allowed: the guest is paused to finish.
-fn rhel_paused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { migrate_busy(&ctx, GuestOs::Rhel, Mode::Paused).await }.boxed()
-}
-
-/// Row 2: the same two modes on a Windows VM.
-fn windows_postcopy(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { migrate_busy(&ctx, GuestOs::Windows, Mode::PostCopy).await }.boxed()
-}
-
-fn windows_paused(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { migrate_busy(&ctx, GuestOs::Windows, Mode::Paused).await }.boxed()
-}
-
-async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: Mode) -> anyhow::Result<()> {
+/// Row 1 (RHEL) and row 2 (Windows): the migration of a busy VM ends in the policy's mode:
+/// PostCopy when post-copy is allowed, Paused when it is not.
+async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: MigrationMode) -> anyhow::Result<()> {
     let busy = Busy::start(ctx, os, mode, |vm| vm).await?;
     ctx.step("migrate the busy VM");
-    let mark = migration::mark(&busy.scope, VM).await?;
-    let done = migration::migrate(&busy.scope, VM).await?;
-    busy.assert_finished_in_mode(ctx, &mark, &done).await
+    let migrated = busy.vm.migrate().await?;
+    busy.assert_finished_in_mode(ctx, &migrated).await
 }
 
 /// Row 3: draining the busy VM's node moves it in the policy's mode; the node is uncordoned.
-fn rhel_drain(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let busy = Busy::start(&ctx, GuestOs::Rhel, Mode::PostCopy, |vm| vm).await?;
-        let node = busy.vm.node().to_string();
-        ctx.step(format!("drain {node} through the eviction API"));
-        let mark = migration::mark(&busy.scope, VM).await?;
-        nodes::drain(&busy.scope, &node, busy.scope.budgets.of(Wait::Drain)).await?;
-        let done =
-            migration::started_by_kubevirt(&busy.scope, &mark, "kubevirt-evacuation-").await?;
-        busy.assert_finished_in_mode(&ctx, &mark, &done).await?;
-        ctx.step(format!("uncordon {node}"));
-        nodes::uncordon(busy.scope.client(), &node).await?;
-        anyhow::ensure!(
-            !nodes::is_cordoned(busy.scope.client(), &node).await?,
-            "{node} is still cordoned after uncordon"
-        );
-        Ok(())
-    }
-    .boxed()
-}
-
-/// Row 4: one more CPU socket on a busy VM, applied by a migration in the policy's mode.
-fn rhel_cpu_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { cpu_hotplug(&ctx, GuestOs::Rhel).await }.boxed()
-}
-
-/// Row 5: the same on a Windows VM.
-fn windows_cpu_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { cpu_hotplug(&ctx, GuestOs::Windows).await }.boxed()
-}
-
-async fn cpu_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
-    let busy = Busy::start(ctx, os, Mode::Paused, |vm| vm.with_cpu(1, 4)).await?;
-    let cpus = busy.vm.guest.cpu_count().await?;
+async fn rhel_drain(ctx: Ctx) -> anyhow::Result<()> {
+    let busy = Busy::start(&ctx, GuestOs::Rhel, MigrationMode::PostCopy, |vm| vm).await?;
     ctx.step(format!(
-        "the guest counts {cpus} CPU(s); raise sockets from 1 to 2"
+        "drain {} through the eviction API",
+        busy.vm.booted_on()
     ));
-    let patch = json!({"spec": {"template": {"spec": {"domain": {"cpu": {"sockets": 2}}}}}});
-    let done = busy.hotplug(ctx, &patch).await?;
-    let topology = &done.vmi["status"]["currentCPUTopology"];
+    let (node, evacuation) = busy.vm.drain_its_node().await?;
+    let migrated = evacuation.migrated_by(Trigger::Evacuation).await?;
+    busy.assert_finished_in_mode(&ctx, &migrated).await?;
+    ctx.step(format!("uncordon {node}"));
+    cordon::uncordon(busy.scope.client(), &node).await?;
     anyhow::ensure!(
-        topology["sockets"] == 2,
-        "VMI currentCPUTopology is {topology} after the hotplug, expected 2 sockets"
-    );
-    let now = busy.vm.guest.cpu_count().await?;
-    anyhow::ensure!(
-        now == cpus * 2,
-        "the guest counts {now} CPUs after going from 1 to 2 sockets (was {cpus})"
+        !cordon::is_cordoned(busy.scope.client(), &node).await?,
+        "{node} is still cordoned after uncordon"
     );
     Ok(())
 }
 
-/// Row 6: more guest memory on a busy VM, applied by a migration in the policy's mode.
-fn rhel_memory_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { memory_hotplug(&ctx, GuestOs::Rhel).await }.boxed()
-}
-
-/// Row 7: the same on a Windows VM.
-fn windows_memory_hotplug(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move { memory_hotplug(&ctx, GuestOs::Windows).await }.boxed()
-}
-
-async fn memory_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
-    let shape = |vm: Vm| vm.with_memory("2Gi", "8Gi");
-    let busy = Busy::start(ctx, os, Mode::Paused, shape).await?;
-    let bytes = busy.vm.guest.memory_bytes().await?;
+/// Rows 4 and 5: one more CPU socket on a busy VM, applied by a migration in the policy's mode.
+async fn cpu_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
+    let (from, to) = SOCKETS;
+    let shape = |vm: VmSpec| vm.with_cpu(from, MAX_SOCKETS);
+    let busy = Busy::start(ctx, os, MigrationMode::Paused, shape).await?;
+    let cpus = busy.vm.guest.cpu_count().await?;
     ctx.step(format!(
-        "the guest sees {bytes} bytes; raise guest memory from 2Gi to 4Gi"
+        "the guest counts {cpus} CPU(s); raise sockets from {from} to {to}"
     ));
-    let patch = json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "4Gi"}}}}}});
-    let done = busy.hotplug(ctx, &patch).await?;
-    let current = &done.vmi["status"]["memory"]["guestCurrent"];
+    let migrated = busy.hotplug(ctx, Change::CpuSockets(to)).await?;
+    let sockets = migrated.vmi.sockets();
     anyhow::ensure!(
-        current == "4Gi",
-        "VMI status.memory.guestCurrent is {current} after the hotplug, expected 4Gi"
+        sockets == Some(to),
+        "VMI currentCPUTopology has {sockets:?} sockets after the hotplug, expected {to}"
+    );
+    let now = busy.vm.guest.cpu_count().await?;
+    anyhow::ensure!(
+        now == cpus / from * to,
+        "the guest counts {now} CPUs after going from {from} to {to} sockets (was {cpus})"
+    );
+    Ok(())
+}
+
+/// Rows 6 and 7: more guest memory on a busy VM, applied by a migration in the policy's mode.
+async fn memory_hotplug(ctx: &Ctx, os: GuestOs) -> anyhow::Result<()> {
+    let shape = |vm: VmSpec| vm.with_memory(MEMORY_AT_BOOT, MAX_MEMORY);
+    let busy = Busy::start(ctx, os, MigrationMode::Paused, shape).await?;
+    let seen = busy.vm.guest.memory_bytes().await?;
+    ctx.step(format!(
+        "the guest sees {seen} bytes; raise guest memory from {MEMORY_AT_BOOT} to {MEMORY_AFTER}"
+    ));
+    let change = Change::GuestMemory(MEMORY_AFTER.into());
+    let migrated = busy.hotplug(ctx, change).await?;
+    let current = migrated.vmi.guest_memory_current();
+    anyhow::ensure!(
+        current == bytes(MEMORY_AFTER),
+        "VMI status.memory.guestCurrent is {current:?} bytes after the hotplug, expected {MEMORY_AFTER}"
     );
     let now = busy.vm.guest.memory_bytes().await?;
-    // The guest sees a little less than it was given (the kernel keeps some); the 2 GiB
-    // added must show.
     anyhow::ensure!(
-        now >= bytes + (15 << 27),
-        "the guest sees {now} bytes after the hotplug, {bytes} before: the added 2Gi do not show"
+        now >= seen + ADDED_MEMORY_VISIBLE,
+        "the guest sees {now} bytes after the hotplug, {seen} before: the added memory does not show"
     );
     Ok(())
 }
 
 /// A running busy VM under an AWD policy, with its invariants captured.
 struct Busy {
-    scope: std::sync::Arc<Scope>,
-    vm: Running,
+    scope: Arc<Scope>,
+    vm: Vm,
     policy: String,
-    mode: Mode,
+    mode: MigrationMode,
     before: Invariants,
 }
 
@@ -255,27 +181,26 @@ impl Busy {
     async fn start(
         ctx: &Ctx,
         os: GuestOs,
-        mode: Mode,
-        shape: impl FnOnce(Vm) -> Vm,
+        mode: MigrationMode,
+        shape: impl FnOnce(VmSpec) -> VmSpec,
     ) -> anyhow::Result<Busy> {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let policy = scope.cluster_name("vstp-awd");
+        let post_copy = mode == MigrationMode::PostCopy;
         ctx.step(format!(
-            "MigrationPolicy {policy}: AWD, post-copy {}, 64Mi/s, 10 s per GiB",
-            mode == Mode::PostCopy
+            "MigrationPolicy {policy}: AWD, post-copy {post_copy}, {BANDWIDTH}/s, {COMPLETION_TIMEOUT_PER_GIB} s per GiB"
         ));
         let spec = MigrationPolicy::named(&policy)
-            .workload_disruption(mode == Mode::PostCopy)
-            .throttled("64Mi", 10)
+            .workload_disruption(post_copy)
+            .throttled(BANDWIDTH, COMPLETION_TIMEOUT_PER_GIB)
             .selecting_vmis("vstp.io/vm", VM)
             .selecting_namespaces(RUN_LABEL, scope.run_id())
             .selecting_namespaces(SCENARIO_LABEL, &scope.labels()[SCENARIO_LABEL]);
         scope.create(kinds::MIGRATION_POLICY, spec.build()).await?;
-        let vm = shape(ctx.vm(VM, os).await?);
-        let vm = ctx.start(&scope, &vm).await?;
-        let dirtier = vm.guest.start_memory_dirtier(350).await?;
+        let vm = ctx.start(&scope, &shape(ctx.vm(VM, os).await?)).await?;
+        let dirtier = vm.guest.start_memory_dirtier(DIRTIED_MIB).await?;
         ctx.step(format!("memory dirtier running as PID {dirtier}"));
-        let before = Invariants::capture(&vm.guest, &vm.vmi).await?;
+        let before = vm.capture().await?;
         ctx.step(format!("sentinel PID {}", before.sentinel));
         Ok(Busy {
             scope,
@@ -286,52 +211,36 @@ impl Busy {
         })
     }
 
-    /// Applies `patch` to the VM and follows the workload-update migration it causes.
-    async fn hotplug(&self, ctx: &Ctx, patch: &serde_json::Value) -> anyhow::Result<Finished> {
-        let mark = migration::mark(&self.scope, VM).await?;
-        vms::patch_vm(&self.scope, VM, patch).await?;
-        let done =
-            migration::started_by_kubevirt(&self.scope, &mark, "kubevirt-workload-update-").await?;
-        self.assert_finished_in_mode(ctx, &mark, &done).await?;
-        Ok(done)
+    /// Makes `change` and follows the workload-update migration that applies it.
+    async fn hotplug(&self, ctx: &Ctx, change: Change) -> anyhow::Result<Migrated> {
+        let migrated = self.vm.change(change).await?.live_update().await?;
+        self.assert_finished_in_mode(ctx, &migrated).await?;
+        Ok(migrated)
     }
 
     /// The migration ran under our policy and ended in the expected mode (read for its own
     /// UID); a Paused migration paused the guest and unpaused it; nothing the guest must keep
     /// broke.
-    async fn assert_finished_in_mode(
-        &self,
-        ctx: &Ctx,
-        mark: &migration::Mark,
-        done: &Finished,
-    ) -> anyhow::Result<()> {
-        let state = done.state().ok_or_else(|| {
-            anyhow::anyhow!(
-                "the VMI's migrationState does not describe migration {}",
-                done.uid()
-            )
-        })?;
-        let policy = state["migrationPolicyName"].as_str();
+    async fn assert_finished_in_mode(&self, ctx: &Ctx, migrated: &Migrated) -> anyhow::Result<()> {
         anyhow::ensure!(
-            policy == Some(self.policy.as_str()),
-            "migration {} ran under policy {policy:?}, expected {}",
-            done.name(),
+            migrated.policy.as_deref() == Some(self.policy.as_str()),
+            "{migrated} ran under policy {:?}, expected {}",
+            migrated.policy,
             self.policy
         );
-        let mode = done.mode();
-        ctx.step(format!("migration {} ended in mode {mode:?}", done.name()));
+        ctx.step(format!("{migrated} ended in mode {:?}", migrated.mode));
         anyhow::ensure!(
-            mode == Some(self.mode.name()),
-            "migration {} ran in mode {mode:?}, expected {}",
-            done.name(),
-            self.mode.name()
+            migrated.mode == Some(self.mode),
+            "{migrated} ran in mode {:?}, expected {:?}",
+            migrated.mode,
+            self.mode
         );
-        if self.mode == Mode::Paused {
-            migration::condition_cycle(&self.scope, mark, "Paused").await?;
+        if self.mode == MigrationMode::Paused {
+            migrated.paused_and_resumed().await?;
             ctx.step("the VMI was Paused during the migration and is not any more");
         }
         self.before
-            .assert_preserved(&self.vm.guest, &done.vmi)
+            .assert_preserved(&self.vm.guest, &migrated.vmi)
             .await
     }
 }

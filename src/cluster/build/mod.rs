@@ -11,4 +11,4 @@ pub use net::{
     bridge_nad, localnet_nad, ovs_bridge_mapping, primary_cudn, primary_udn, trunk_bridge, Trunk,
 };
 pub use policy::MigrationPolicy;
-pub use vm::{Binding, Image, Network, Nic, Vm};
+pub use vm::{Binding, Image, Network, Nic, VmSpec};

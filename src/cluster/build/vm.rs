@@ -1,5 +1,5 @@
 //! VirtualMachines from small named options, in the style of KubeVirt's libvmi:
-//! `Vm::rhel("vm-a").with_nic(Nic::bridge("net1", "vlan10").with_addresses(..)).on_node(..)`.
+//! `VmSpec::rhel("vm-a").with_nic(Nic::bridge("net1", "vlan10").with_addresses(..)).on_node(..)`.
 //! Secondary NICs get a stable MAC derived from the VM and NIC names, and their static
 //! addresses are given to cloud-init by that MAC, so the guest's own interface naming never
 //! matters.
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::bases;
-use crate::scenarios::GuestOs;
+use crate::guest::os::GuestOs;
 
 /// How a NIC is bound to its network inside the launcher pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub enum Image {
 }
 
 #[derive(Debug, Clone)]
-pub struct Vm {
+pub struct VmSpec {
     pub name: String,
     pub os: GuestOs,
     pub image: Image,
@@ -141,10 +141,10 @@ pub struct Vm {
     pub awaited_nics: Vec<Nic>,
 }
 
-impl Vm {
+impl VmSpec {
     /// A RHEL VM on the pod network: one socket of two cores, 1 GiB.
-    pub fn rhel(name: &str, image: Image) -> Vm {
-        Vm {
+    pub fn rhel(name: &str, image: Image) -> VmSpec {
+        VmSpec {
             name: name.into(),
             os: GuestOs::Rhel,
             image,
@@ -164,17 +164,17 @@ impl Vm {
     }
 
     /// A Windows Server VM: two sockets, 4 GiB.
-    pub fn windows(name: &str, image: Image) -> Vm {
-        Vm {
+    pub fn windows(name: &str, image: Image) -> VmSpec {
+        VmSpec {
             os: GuestOs::Windows,
             sockets: 2,
             memory: "4Gi".into(),
-            ..Vm::rhel(name, image)
+            ..VmSpec::rhel(name, image)
         }
     }
 
     /// Adds a NIC; a secondary NIC without a MAC gets a stable one.
-    pub fn with_nic(mut self, nic: Nic) -> Vm {
+    pub fn with_nic(mut self, nic: Nic) -> VmSpec {
         let mac = nic
             .mac
             .clone()
@@ -184,49 +184,57 @@ impl Vm {
     }
 
     /// Replaces the pod NIC, e.g. with [`Nic::primary_udn`].
-    pub fn with_pod_nic(mut self, nic: Nic) -> Vm {
+    pub fn with_pod_nic(mut self, nic: Nic) -> VmSpec {
         self.nics.retain(|n| n.network != Network::Pod);
         self.nics.insert(0, nic);
         self
     }
 
-    pub fn on_node(mut self, node: &str) -> Vm {
+    pub fn on_node(mut self, node: &str) -> VmSpec {
         self.node = Some(node.into());
         self
     }
 
-    pub fn with_cpu(mut self, sockets: u32, max_sockets: u32) -> Vm {
+    pub fn with_cpu(mut self, sockets: u32, max_sockets: u32) -> VmSpec {
         self.sockets = sockets;
         self.max_sockets = Some(max_sockets);
         self
     }
 
-    pub fn with_memory(mut self, guest: &str, max_guest: &str) -> Vm {
+    pub fn with_memory(mut self, guest: &str, max_guest: &str) -> VmSpec {
         self.memory = guest.into();
         self.max_memory = Some(max_guest.into());
         self
     }
 
-    pub fn with_label(mut self, key: &str, value: &str) -> Vm {
+    pub fn with_label(mut self, key: &str, value: &str) -> VmSpec {
         self.labels.insert(key.into(), value.into());
         self
     }
 
     /// Without an eviction strategy a drain deletes the VMI instead of migrating it.
-    pub fn without_eviction_strategy(mut self) -> Vm {
+    pub fn without_eviction_strategy(mut self) -> VmSpec {
         self.eviction = None;
         self
     }
 
     /// An annotation of the VMI template (e.g. `network.kubevirt.io/addresses`).
-    pub fn with_template_annotation(mut self, key: &str, value: &str) -> Vm {
+    pub fn with_template_annotation(mut self, key: &str, value: &str) -> VmSpec {
         self.annotations.insert(key.into(), value.into());
         self
     }
 
+    /// Asks the primary network's IPAM for `ips` (the `network.kubevirt.io/addresses`
+    /// annotation of the VMI template, a JSON list).
+    pub fn requesting_addresses(self, ips: &[std::net::IpAddr]) -> VmSpec {
+        let listed: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        let value = serde_json::Value::from(listed).to_string();
+        self.with_template_annotation("network.kubevirt.io/addresses", &value)
+    }
+
     /// Describes `nic` to cloud-init now so it is configured when it is hot-plugged later;
     /// returns the NIC with the MAC it must be plugged with.
-    pub fn awaiting(mut self, nic: Nic) -> (Vm, Nic) {
+    pub fn awaiting(mut self, nic: Nic) -> (VmSpec, Nic) {
         let mac = nic
             .mac
             .clone()
@@ -241,12 +249,12 @@ impl Vm {
 
     /// Attaches PVC `claim` as a data disk (a ReadWriteOnce claim makes the VM
     /// non-migratable).
-    pub fn with_data_disk(mut self, claim: &str) -> Vm {
+    pub fn with_data_disk(mut self, claim: &str) -> VmSpec {
         self.data_disks.push(claim.into());
         self
     }
 
-    pub fn with_login(mut self, user: &str, public_key: &str) -> Vm {
+    pub fn with_login(mut self, user: &str, public_key: &str) -> VmSpec {
         self.login = Some((user.into(), public_key.trim().into()));
         self
     }
@@ -414,7 +422,7 @@ mod tests {
 
     #[test]
     fn a_bridge_nic_gets_a_stable_mac_and_its_addresses_by_that_mac() {
-        let vm = Vm::rhel("vm-a", image())
+        let vm = VmSpec::rhel("vm-a", image())
             .with_nic(Nic::bridge("net1", "vlan10").with_addresses(&["10.200.0.1/24"]))
             .with_login("cloud-user", "ssh-ed25519 AAAA test")
             .build();
@@ -445,7 +453,7 @@ mod tests {
             size: "30Gi".into(),
             storage_class: Some("ceph-rbd".into()),
         };
-        let vm = Vm::rhel("vm-a", image).build();
+        let vm = VmSpec::rhel("vm-a", image).build();
         let dv = &vm["spec"]["dataVolumeTemplates"][0];
         assert_eq!(dv["metadata"]["name"], "vm-a-rootdisk");
         assert_eq!(dv["spec"]["sourceRef"]["name"], "rhel9");
@@ -463,7 +471,7 @@ mod tests {
 
     #[test]
     fn windows_logs_in_through_access_credentials_and_hotplug_limits_are_set() {
-        let vm = Vm::windows("win", image())
+        let vm = VmSpec::windows("win", image())
             .with_cpu(2, 4)
             .with_memory("4Gi", "8Gi")
             .with_login("Administrator", "ssh-ed25519 AAAA")

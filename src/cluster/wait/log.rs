@@ -9,7 +9,15 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::Followed;
+/// What following a watch took: its API requests (lists and watch streams), the
+/// resourceVersion of the change that met the check (none when it held from the start), and
+/// why part of a replay's history may be missing.
+#[derive(Debug, Default)]
+pub struct Followed {
+    pub requests: u32,
+    pub met_at: Option<String>,
+    pub lost: Option<String>,
+}
 
 pub const ENV: &str = "VSTP_WAIT_LOG";
 

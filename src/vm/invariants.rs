@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde_json::Value;
-
-use super::access::Guest;
+use super::status::Vmi;
+use crate::guest::access::Guest;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invariants {
@@ -56,12 +55,17 @@ impl fmt::Display for NotPreserved {
 
 impl Invariants {
     /// Records the invariants of `guest`, whose VMI object is `vmi`; starts the sentinel.
-    pub async fn capture(guest: &Guest, vmi: &Value) -> anyhow::Result<Invariants> {
+    pub async fn capture(guest: &Guest, vmi: &Vmi) -> anyhow::Result<Invariants> {
+        anyhow::ensure!(
+            !vmi.metadata.uid.is_empty(),
+            "cannot capture the invariants of {}: its VMI has no UID",
+            guest.name()
+        );
         let sentinel = guest.start_sentinel().await?;
         Ok(Invariants {
             boot_id: guest.boot_id().await?,
             uptime: guest.uptime().await?,
-            vmi_uid: vmi["metadata"]["uid"].as_str().unwrap_or("").into(),
+            vmi_uid: vmi.metadata.uid.clone(),
             sentinel,
             guest_macs: guest_macs(guest).await?,
             status_macs: status_macs(vmi),
@@ -69,7 +73,7 @@ impl Invariants {
     }
 
     /// Checks every invariant again; `vmi` is the VMI object after the operation.
-    pub async fn assert_preserved(&self, guest: &Guest, vmi: &Value) -> anyhow::Result<()> {
+    pub async fn assert_preserved(&self, guest: &Guest, vmi: &Vmi) -> anyhow::Result<()> {
         self.assert_preserved_besides(guest, vmi, &[]).await
     }
 
@@ -78,13 +82,13 @@ impl Invariants {
     pub async fn assert_preserved_besides(
         &self,
         guest: &Guest,
-        vmi: &Value,
+        vmi: &Vmi,
         changed: &[(&str, &str)],
     ) -> anyhow::Result<()> {
         let after = Observed {
             boot_id: guest.boot_id().await?,
             uptime: guest.uptime().await?,
-            vmi_uid: vmi["metadata"]["uid"].as_str().unwrap_or("").into(),
+            vmi_uid: vmi.metadata.uid.clone(),
             sentinel_alive: guest.alive(self.sentinel).await?,
             guest_macs: guest_macs(guest).await?,
             status_macs: status_macs(vmi),
@@ -202,18 +206,17 @@ async fn guest_macs(guest: &Guest) -> anyhow::Result<BTreeMap<String, String>> {
 
 /// `status.interfaces[].name → "mac (pod interface)"` of a VMI: the interface's identity as
 /// KubeVirt reports it.
-pub fn status_macs(vmi: &Value) -> BTreeMap<String, String> {
-    vmi["status"]["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
+pub fn status_macs(vmi: &Vmi) -> BTreeMap<String, String> {
+    vmi.status
+        .interfaces
+        .iter()
         .filter_map(|i| {
-            let mac = i["mac"].as_str()?.to_lowercase();
-            let identity = match i["podInterfaceName"].as_str() {
+            let mac = i.mac.as_ref()?.to_lowercase();
+            let identity = match &i.pod_interface_name {
                 Some(pod) => format!("{mac} ({pod})"),
                 None => mac,
             };
-            Some((i["name"].as_str()?.to_string(), identity))
+            Some((i.name.clone(), identity))
         })
         .collect()
 }

@@ -1,0 +1,42 @@
+//! The step log of one scenario: each line stamped with the time since the scenario began.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct StepLog {
+    started: Instant,
+    lines: Mutex<Vec<String>>,
+}
+
+impl StepLog {
+    pub fn new() -> StepLog {
+        StepLog {
+            started: Instant::now(),
+            lines: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn push(&self, text: &str) {
+        let line = format!("[{:>8.3}s] {text}", self.started.elapsed().as_secs_f64());
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
+    }
+
+    pub fn render(&self) -> String {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = lines.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Default for StepLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}

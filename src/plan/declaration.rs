@@ -1,0 +1,167 @@
+//! A scenario's declaration: which STP row it automates, the IDs it answers to, what it needs
+//! and how it must be scheduled. Written beside the scenario's body as a chain that reads like
+//! the row:
+//!
+//! ```
+//! use vstp::plan::{row, Feature, Needs};
+//!
+//! let declared = row("sig-network/live-update-nad-ref.md", 1, "bridge-vlan-swap")
+//!     .ids(&["VIRTSTRAT-560"])
+//!     .tests(&["CNV-15972"])
+//!     .needs(Needs::bridge(&[Feature::LiveUpdateNadRef]))
+//!     .changes_node_networking();
+//! assert_eq!(
+//!     declared.trial_name(),
+//!     "sig-network/live-update-nad-ref/CNV-15972/bridge-vlan-swap"
+//! );
+//! ```
+
+use std::time::Duration;
+
+use super::needs::Needs;
+use crate::guest::os::GuestOs;
+
+/// A scenario and the STP row it automates. Tier and priority come from the row itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declaration {
+    pub slug: &'static str,
+    /// Path of the STP below the STP root, e.g. `sig-network/live-update-nad-ref.md`.
+    pub stp: &'static str,
+    /// 1-based row of the STP's traceability section.
+    pub row: usize,
+    /// The row's IDs as written in the STP; the catalogue checks they still match.
+    pub row_ids: &'static [&'static str],
+    /// Polarion test-case IDs beyond the row's own.
+    pub test_ids: &'static [&'static str],
+    pub os: GuestOs,
+    pub needs: Needs,
+    /// Drains nodes or changes node networking: on a cluster it runs only with
+    /// `--allow-disruptive`, and never beside another scenario...
+    pub disruptive: bool,
+    /// ...unless all it changes is node networking: then it only excludes the scenarios that
+    /// also change node networking (they would share the NICs), and runs beside the rest.
+    pub node_networking: bool,
+    /// Wall-clock budget on a real cluster; the simulator scales it.
+    pub budget: Duration,
+    /// Declared but not written yet: reported as not automated; `coverage --strict` fails.
+    pub pending: Option<&'static str>,
+}
+
+/// Starts a declaration for row `row` of `stp`, named `slug`: a RHEL guest on two workers, a
+/// 15-minute budget, not disruptive. The chain's other methods change one thing each.
+pub const fn row(stp: &'static str, row: usize, slug: &'static str) -> Declaration {
+    Declaration {
+        slug,
+        stp,
+        row,
+        row_ids: &[],
+        test_ids: &[],
+        os: GuestOs::Rhel,
+        needs: Needs::migration(&[]),
+        disruptive: false,
+        node_networking: false,
+        budget: Duration::from_secs(15 * 60),
+        pending: None,
+    }
+}
+
+/// Windows guests boot and migrate slowly; their scenarios get this budget.
+pub const WINDOWS_BUDGET: Duration = Duration::from_secs(40 * 60);
+
+impl Declaration {
+    /// The row's IDs, as the STP writes them.
+    pub const fn ids(self, row_ids: &'static [&'static str]) -> Declaration {
+        Declaration { row_ids, ..self }
+    }
+
+    /// Polarion test-case IDs beyond the row's own; the first one names the trial.
+    pub const fn tests(self, test_ids: &'static [&'static str]) -> Declaration {
+        Declaration { test_ids, ..self }
+    }
+
+    pub const fn needs(self, needs: Needs) -> Declaration {
+        Declaration { needs, ..self }
+    }
+
+    /// A Windows guest, with the larger Windows budget.
+    pub const fn windows(self) -> Declaration {
+        Declaration {
+            os: GuestOs::Windows,
+            budget: WINDOWS_BUDGET,
+            ..self
+        }
+    }
+
+    pub const fn budget(self, budget: Duration) -> Declaration {
+        Declaration { budget, ..self }
+    }
+
+    /// Drains nodes: runs alone, and on a cluster only with `--allow-disruptive`.
+    pub const fn disruptive(self) -> Declaration {
+        Declaration {
+            disruptive: true,
+            ..self
+        }
+    }
+
+    /// Puts a bridge on every worker: disruptive, but it only excludes the other scenarios
+    /// that change node networking.
+    pub const fn changes_node_networking(self) -> Declaration {
+        Declaration {
+            disruptive: true,
+            node_networking: true,
+            ..self
+        }
+    }
+
+    /// Not written yet, with the reason reported in place of a result.
+    pub const fn pending(self, reason: &'static str) -> Declaration {
+        Declaration {
+            pending: Some(reason),
+            ..self
+        }
+    }
+
+    /// The ID that names the trial: the first Polarion ID, else the row's first ID.
+    pub fn primary_id(&self) -> &'static str {
+        self.test_ids
+            .first()
+            .or(self.row_ids.first())
+            .copied()
+            .unwrap_or("NO-ID")
+    }
+
+    /// Every ID the scenario answers to when selected.
+    pub fn all_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.row_ids.iter().chain(self.test_ids).copied()
+    }
+
+    pub fn sig(&self) -> &'static str {
+        self.stp.split('/').next().unwrap_or("")
+    }
+
+    pub fn stp_slug(&self) -> &'static str {
+        let file = self.stp.rsplit('/').next().unwrap_or(self.stp);
+        file.strip_suffix(".md").unwrap_or(file)
+    }
+
+    /// `<sig>/<stp-slug>/<ID>/<scenario-slug>`: stable, filterable, unique.
+    pub fn trial_name(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.sig(),
+            self.stp_slug(),
+            self.primary_id(),
+            self.slug
+        )
+    }
+}
+
+/// A row deliberately left to manual testing, with the reason.
+#[derive(Debug, Clone, Copy)]
+pub struct ManualRow {
+    pub stp: &'static str,
+    pub row: usize,
+    pub row_ids: &'static [&'static str],
+    pub reason: &'static str,
+}

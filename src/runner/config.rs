@@ -1,0 +1,70 @@
+//! What a run needs to know besides which scenarios it runs: its ID, target, permissions and
+//! where its reports go.
+
+use std::path::PathBuf;
+
+use crate::cluster::target::{TargetKind, TargetOptions};
+
+/// Everything a run needs to know besides which scenarios it runs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub run_id: String,
+    pub target: TargetOptions,
+    /// On a cluster, disruptive scenarios run only when this is set.
+    pub allow_disruptive: bool,
+    pub polarion_project: String,
+    pub junit_path: PathBuf,
+    pub artifacts: PathBuf,
+    /// Catch SIGINT/SIGTERM to finish teardown and write JUnit (off inside library tests).
+    pub handle_signals: bool,
+}
+
+impl RunConfig {
+    /// Paths per DESIGN §4: `$ARTIFACT_DIR/junit_vstp.xml` in CI, else `target/vstp/<run-id>/`.
+    pub fn new(target: TargetOptions, allow_disruptive: bool) -> RunConfig {
+        let run_id = new_run_id();
+        let (junit_path, artifacts) =
+            match std::env::var_os("ARTIFACT_DIR").filter(|d| !d.is_empty()) {
+                Some(dir) => {
+                    let dir = PathBuf::from(dir);
+                    (dir.join("junit_vstp.xml"), dir.join("vstp").join(&run_id))
+                }
+                None => {
+                    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+                        .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+                    let base = target_dir.join("vstp").join(&run_id);
+                    (base.join("junit.xml"), base)
+                }
+            };
+        RunConfig {
+            run_id,
+            target,
+            allow_disruptive,
+            polarion_project: std::env::var("VSTP_POLARION_PROJECT")
+                .unwrap_or_else(|_| "CNV".into()),
+            junit_path,
+            artifacts,
+            handle_signals: true,
+        }
+    }
+
+    /// Threads when the user gave none: on the simulator twice the cores and at least four
+    /// (a scenario spends most of its time waiting for the simulated cluster), one on a
+    /// shared cluster.
+    pub fn default_threads(&self) -> usize {
+        match self.target.target {
+            TargetKind::Sim => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (2 * cores).max(4)
+            }
+            TargetKind::Cluster => 1,
+        }
+    }
+}
+
+/// `YYYYMMDD-HHMMSS-xxxx`: sortable, unique enough per machine, valid as a label value.
+pub fn new_run_id() -> String {
+    let now = chrono::Local::now();
+    let salt = (std::process::id() ^ now.timestamp_subsec_nanos()) & 0xffff;
+    format!("{}-{salt:04x}", now.format("%Y%m%d-%H%M%S"))
+}

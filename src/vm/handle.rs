@@ -1,0 +1,182 @@
+//! The VM handle: what a scenario starts and then acts on with the verbs of the STPs. Every
+//! action that KubeVirt reacts to takes its own mark first, so the reaction is replayed from
+//! the moment before it and a scenario cannot forget to take one.
+//!
+//! ```no_run
+//! # async fn example(vm: vstp::vm::Vm) -> anyhow::Result<()> {
+//! use vstp::vm::Change;
+//!
+//! let before = vm.capture().await?;
+//! let swap = vm.change(Change::networks([("net1", "vlan20")])).await?;
+//! let migrated = swap.live_update().await?; // MigrationRequired raised and cleared, migrated
+//! assert_eq!(migrated.vmi.network_of("net1"), Some("vlan20"));
+//! before.assert_preserved(&vm.guest, &migrated.vmi).await?; // no reboot, same MACs
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+
+use super::change::Change;
+use super::invariants::Invariants;
+use super::migration::{self, Mark, Migrated};
+use super::reaction::{template_has_interface, Reaction};
+use super::status::Vmi;
+use crate::cluster::budget::Wait;
+use crate::cluster::build::VmSpec;
+use crate::cluster::kinds;
+use crate::cluster::nodes;
+use crate::cluster::retry::retrying;
+use crate::cluster::scope::Scope;
+use crate::cluster::wait::condition::conditions;
+use crate::cluster::wait::Watch;
+use crate::guest::access::Guest;
+use crate::guest::os::GuestOs;
+use crate::guest::ssh::Login;
+
+/// A running VM whose guest answered, in the scenario's namespace.
+pub struct Vm {
+    scope: Arc<Scope>,
+    name: String,
+    pub guest: Guest,
+    booted: Vmi,
+}
+
+impl Vm {
+    /// Creates the VM of `spec` (and, for Windows, the Secret its key comes from) and waits
+    /// until its guest agent connects; a VMI that fails on the way ends the wait at once.
+    pub async fn start(scope: Arc<Scope>, spec: &VmSpec, login: Login) -> anyhow::Result<Vm> {
+        if spec.os == GuestOs::Windows {
+            let key = spec.login.as_ref().map_or("", |l| l.1.as_str());
+            let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": spec.key_secret()}, "stringData": {"key": key}});
+            scope.create(kinds::SECRET, secret).await?;
+        }
+        scope.create(kinds::VM, spec.build()).await?;
+        let name = spec.name.clone();
+        let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), &name)
+            .failing_on(conditions::phase("Failed"))
+            .until_met(
+                &conditions::condition_true("AgentConnected"),
+                scope.budgets.of(Wait::Boot),
+            )
+            .await
+            .with_context(|| format!("VM {name} did not boot"))?;
+        let guest = Guest::new(scope.client(), scope.ns(), &name, spec.os, login);
+        Ok(Vm {
+            booted: Vmi::from_value(&vmi)?,
+            scope,
+            name,
+            guest,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The VMI as it was when the guest came up.
+    pub fn booted(&self) -> &Vmi {
+        &self.booted
+    }
+
+    /// The node the VM booted on.
+    pub fn booted_on(&self) -> &str {
+        self.booted.node()
+    }
+
+    /// The VMI as it is now.
+    pub async fn vmi(&self) -> anyhow::Result<Vmi> {
+        migration::read_vmi(&self.scope, &self.name).await
+    }
+
+    /// Records what a live operation must keep (boot, sentinel process, MACs, VMI UID).
+    pub async fn capture(&self) -> anyhow::Result<Invariants> {
+        Invariants::capture(&self.guest, &self.vmi().await?).await
+    }
+
+    /// Makes `change` to the VM as a user editing it would; the reaction is watched from the
+    /// moment before.
+    pub async fn change(&self, change: Change) -> anyhow::Result<Reaction> {
+        let mark = Mark::take(&self.scope, &self.name).await?;
+        let api = kinds::VM.api(self.scope.client(), self.scope.ns());
+        let current = retrying(|| api.get(&self.name))
+            .await
+            .with_context(|| format!("cannot read VM {}", self.name))?;
+        let patch = change.patch(&kinds::to_value(&current))?;
+        let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
+        retrying(|| api.patch(&self.name, &params, &patch))
+            .await
+            .with_context(|| format!("cannot change VM {}: {change}", self.name))?;
+        Ok(Reaction {
+            scope: self.scope.clone(),
+            mark,
+            announced_by: announcement(&change),
+        })
+    }
+
+    /// Makes `change`, which the API must refuse: returns the refusal's message and the
+    /// reaction to watch for anything applied anyway.
+    pub async fn refused(&self, change: Change) -> anyhow::Result<Refused> {
+        let mark = Mark::take(&self.scope, &self.name).await?;
+        match self.change(change.clone()).await {
+            Ok(_) => anyhow::bail!("{} accepted a change it must refuse: {change}", self.name),
+            Err(e) => Ok(Refused {
+                message: format!("{e:#}"),
+                reaction: Reaction {
+                    scope: self.scope.clone(),
+                    mark,
+                    announced_by: None,
+                },
+            }),
+        }
+    }
+
+    /// Whether the VM's template lists interface `iface` now.
+    pub async fn template_has_interface(&self, iface: &str) -> anyhow::Result<bool> {
+        let api = kinds::VM.api(self.scope.client(), self.scope.ns());
+        let vm = retrying(|| api.get(&self.name))
+            .await
+            .with_context(|| format!("cannot read VM {}", self.name))?;
+        Ok(template_has_interface(&kinds::to_value(&vm), iface))
+    }
+
+    /// Asks KubeVirt to migrate the VM and follows the migration to its confirmation.
+    pub async fn migrate(&self) -> anyhow::Result<Migrated> {
+        let mark = Mark::take(&self.scope, &self.name).await?;
+        migration::migrate(&self.scope, &mark).await
+    }
+
+    /// Drains the node the VM runs on through the eviction API; the evacuation it causes is
+    /// the reaction. Returns the node drained.
+    pub async fn drain_its_node(&self) -> anyhow::Result<(String, Reaction)> {
+        let mark = Mark::take(&self.scope, &self.name).await?;
+        let node = mark.vmi.node().to_string();
+        nodes::drain(&self.scope, &node, self.scope.budgets.of(Wait::Drain)).await?;
+        let reaction = Reaction {
+            scope: self.scope.clone(),
+            mark,
+            announced_by: None,
+        };
+        Ok((node, reaction))
+    }
+}
+
+/// A change the API refused, with the reaction to watch from before it.
+pub struct Refused {
+    pub message: String,
+    pub reaction: Reaction,
+}
+
+/// The VMI condition with which KubeVirt announces that `change` needs a migration.
+fn announcement(change: &Change) -> Option<&'static str> {
+    match change {
+        Change::Networks(_) | Change::AddInterfaces(_) => Some("MigrationRequired"),
+        Change::CpuSockets(_) => Some("HotVCPUChange"),
+        Change::GuestMemory(_) => Some("HotMemoryChange"),
+        Change::RemoveInterface(_) => None,
+    }
+}

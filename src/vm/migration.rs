@@ -1,0 +1,328 @@
+//! Live migrations as the user sees them: one asked for with a VMIM, or one KubeVirt starts by
+//! itself (the workload updater for a live update, the evacuation controller for a drain).
+//! Each is found as new since a mark, followed to its end by name, and described by its own
+//! UID, so a mode or a phase is never read from another migration of the same VMI.
+
+use std::fmt;
+
+use kube::api::ListParams;
+use serde_json::{json, Value};
+
+use std::sync::Arc;
+
+use super::status::{Condition, MigrationMode, MigrationState, Vmi};
+use crate::cluster::budget::Wait;
+use crate::cluster::kinds;
+use crate::cluster::retry::retrying;
+use crate::cluster::scope::Scope;
+use crate::cluster::wait::describe::state_of;
+use crate::cluster::wait::Watch;
+
+/// Who starts a migration KubeVirt runs by itself, by the name prefix its controller gives the
+/// VMIM (`pkg/virt-controller/watch/workload-updater` and `…/drain/evacuation` upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The workload updater applying a live update (networks, CPU, memory, NICs).
+    WorkloadUpdate,
+    /// The evacuation controller moving a VMI off a draining node.
+    Evacuation,
+}
+
+impl Trigger {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Trigger::WorkloadUpdate => "kubevirt-workload-update-",
+            Trigger::Evacuation => "kubevirt-evacuation-",
+        }
+    }
+}
+
+/// The moment before a change: the VMI as it was (waits replay from its resourceVersion, a
+/// migration must move it off its node) and the migrations that already existed (so an old
+/// one is never taken for the new one).
+#[derive(Debug, Clone)]
+pub struct Mark {
+    pub vmi: Vmi,
+    pub earlier: Vec<String>,
+}
+
+impl Mark {
+    pub async fn take(scope: &Scope, vmi: &str) -> anyhow::Result<Mark> {
+        let vmi = read_vmi(scope, vmi).await?;
+        let earlier = migration_names(scope, vmi.name()).await?;
+        Ok(Mark { vmi, earlier })
+    }
+
+    pub fn name(&self) -> &str {
+        self.vmi.name()
+    }
+
+    pub fn version(&self) -> &str {
+        &self.vmi.metadata.resource_version
+    }
+
+    fn is_new(&self, migration: &str) -> bool {
+        !self.earlier.iter().any(|m| m == migration)
+    }
+}
+
+/// The VMI `name` as it is now.
+pub async fn read_vmi(scope: &Scope, name: &str) -> anyhow::Result<Vmi> {
+    let api = kinds::VMI.api(scope.client(), scope.ns());
+    let found = retrying(|| api.get(name))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read VMI {name} in {}: {e}", scope.ns()))?;
+    Vmi::from_value(&kinds::to_value(&found))
+}
+
+fn by_vmi(vmi: &str) -> String {
+    format!("kubevirt.io/vmi-name={vmi}")
+}
+
+async fn migration_names(scope: &Scope, vmi: &str) -> anyhow::Result<Vec<String>> {
+    let api = kinds::VMIM.api(scope.client(), scope.ns());
+    let params = ListParams::default().labels(&by_vmi(vmi));
+    let listed = retrying(|| api.list(&params)).await?;
+    Ok(listed
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .collect())
+}
+
+/// The migrations of the marked VMI created after the mark, by name.
+pub async fn since(scope: &Scope, mark: &Mark) -> anyhow::Result<Vec<String>> {
+    let all = migration_names(scope, mark.name()).await?;
+    Ok(all.into_iter().filter(|n| mark.is_new(n)).collect())
+}
+
+/// A migration in its final phase, with the VMI as it was once the migration was recorded.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub name: String,
+    pub uid: String,
+    pub succeeded: bool,
+    /// Why it failed, as the VMI's migration state says.
+    pub failure: String,
+    pub vmi: Vmi,
+}
+
+/// A migration that succeeded and was confirmed as upstream's `ConfirmVMIPostMigration`
+/// confirms one: the VMI records this migration's UID as completed, with start and end
+/// timestamps, on a node other than the one it left.
+#[derive(Clone)]
+pub struct Migrated {
+    pub name: String,
+    pub uid: String,
+    pub from: String,
+    pub to: String,
+    pub mode: Option<MigrationMode>,
+    pub policy: Option<String>,
+    /// The VMI right after the migration.
+    pub vmi: Vmi,
+    scope: Arc<Scope>,
+    mark: Mark,
+}
+
+impl Migrated {
+    /// The guest was paused during the migration and is not any more: replays the VMI from
+    /// before the migration for its Paused condition set and then cleared.
+    pub async fn paused_and_resumed(&self) -> anyhow::Result<()> {
+        condition_cycle(&self.scope, &self.mark, "Paused").await?;
+        Ok(())
+    }
+}
+
+/// Waits until VMI condition `kind` is True at some point after `mark` and then no longer is;
+/// returns the condition as it was while set.
+pub async fn condition_cycle(scope: &Scope, mark: &Mark, kind: &str) -> anyhow::Result<Condition> {
+    let name = mark.name();
+    let mut raised: Option<Condition> = None;
+    Watch::object(scope.client(), kinds::VMI, scope.ns(), name)
+        .since(mark.version())
+        .until(
+            &format!("condition {kind} on VMI {name} to be set and then cleared"),
+            scope.budgets.of(Wait::Migration),
+            |seen| {
+                let vmi = Vmi::from_value(seen.get(name)?).ok()?;
+                match vmi.condition(kind).filter(|c| c.is_true()) {
+                    Some(set) => {
+                        raised = Some(set.clone());
+                        None
+                    }
+                    None => raised.clone(),
+                }
+            },
+        )
+        .await
+        .map_err(Into::into)
+}
+
+impl fmt::Display for Migrated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "migration {} ({} → {})", self.name, self.from, self.to)
+    }
+}
+
+/// Asks KubeVirt to migrate the marked VMI and follows the migration to its confirmation.
+pub async fn migrate(scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Migrated> {
+    let vmi = mark.name();
+    let vmim = json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+        "metadata": {"generateName": format!("{vmi}-migration-")}, "spec": {"vmiName": vmi}});
+    let created = scope.create(kinds::VMIM, vmim).await?;
+    let name = created["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    confirmed(ended(scope, mark, &name).await?, scope, mark)
+}
+
+/// The first migration `trigger` started for the marked VMI after the mark, followed to its
+/// final phase, whichever it is.
+pub async fn ended_by(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::Result<Ended> {
+    let name = new_migration(scope, mark, trigger).await?;
+    ended(scope, mark, &name).await
+}
+
+/// The same, required to succeed and confirmed.
+pub async fn migrated_by(
+    scope: &Arc<Scope>,
+    mark: &Mark,
+    trigger: Trigger,
+) -> anyhow::Result<Migrated> {
+    confirmed(ended_by(scope, mark, trigger).await?, scope, mark)
+}
+
+async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::Result<String> {
+    let (vmi, prefix) = (mark.name(), trigger.prefix());
+    let found = Watch::all(scope.client(), kinds::VMIM, scope.ns())
+        .labels(&by_vmi(vmi))
+        .until(
+            &format!("a new {prefix}… migration of {vmi}"),
+            scope.budgets.of(Wait::Migration),
+            |seen| {
+                seen.keys()
+                    .find(|n| n.starts_with(prefix) && mark.is_new(n))
+                    .cloned()
+            },
+        )
+        .await;
+    match found {
+        Ok(name) => Ok(name),
+        // Whether KubeVirt ever asked for the migration is on the VMI, not on the migrations.
+        Err(e) => match read_vmi(scope, vmi).await {
+            Ok(now) => Err(anyhow::anyhow!("{e}; {vmi} now: {}", describe(&now))),
+            Err(_) => Err(e.into()),
+        },
+    }
+}
+
+/// Follows VMIM `name` to Succeeded or Failed, then replays the VMI until its migration state
+/// records that migration as completed (a failed one: the VMI as it is).
+async fn ended(scope: &Scope, mark: &Mark, name: &str) -> anyhow::Result<Ended> {
+    let budget = scope.budgets.of(Wait::Migration);
+    let vmim = Watch::object(scope.client(), kinds::VMIM, scope.ns(), name)
+        .until_object(&format!("migration {name} to end"), budget, |m| {
+            matches!(m["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+        })
+        .await?;
+    let uid = vmim["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let succeeded = vmim["status"]["phase"] == "Succeeded";
+    // A failed migration may never have reached the VMI (no target pod, say); a successful
+    // one is over only once the VMI records it.
+    let vmi = if succeeded {
+        let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), mark.name())
+            .since(mark.version())
+            .until_object(
+                &format!(
+                    "VMI {} to record migration {name} as completed",
+                    mark.name()
+                ),
+                budget,
+                |v| completed(v, &uid),
+            )
+            .await?;
+        Vmi::from_value(&vmi)?
+    } else {
+        read_vmi(scope, mark.name()).await?
+    };
+    // The VMIM carries its own migration state; the VMI's is kept until the next migration.
+    let own = vmim["status"]["migrationState"]["failureReason"].as_str();
+    let on_vmi = vmi.migration(&uid).map(|s| s.failure_reason.as_str());
+    let failure = [own, on_vmi].into_iter().flatten().find(|r| !r.is_empty());
+    Ok(Ended {
+        name: name.into(),
+        succeeded,
+        failure: failure.map_or_else(|| state_of(&vmim), str::to_string),
+        uid,
+        vmi,
+    })
+}
+
+fn completed(vmi: &Value, uid: &str) -> bool {
+    let state = &vmi["status"]["migrationState"];
+    state["migrationUid"] == uid && state["completed"] == true
+}
+
+/// `ended` as a confirmed success, or an error saying which part of the confirmation failed.
+fn confirmed(ended: Ended, scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Migrated> {
+    let vmi = mark.name();
+    anyhow::ensure!(
+        ended.succeeded,
+        "migration {} of {vmi} failed: {}",
+        ended.name,
+        ended.failure
+    );
+    let state = ended.vmi.migration(&ended.uid).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the VMI's migrationState does not describe migration {}",
+            ended.uid
+        )
+    })?;
+    check_state(state, &ended.name)?;
+    let (from, to) = (mark.vmi.node().to_string(), ended.vmi.node().to_string());
+    anyhow::ensure!(
+        !to.is_empty() && to != from,
+        "migration {} of {vmi} succeeded but the VMI is still on {from:?} (now {to:?})",
+        ended.name
+    );
+    Ok(Migrated {
+        mode: state.mode,
+        policy: state.migration_policy_name.clone(),
+        name: ended.name,
+        uid: ended.uid,
+        from,
+        to,
+        vmi: ended.vmi,
+        scope: scope.clone(),
+        mark: mark.clone(),
+    })
+}
+
+fn check_state(state: &MigrationState, name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        state.completed && !state.failed,
+        "the VMI does not record migration {name} as completed: {state:?}"
+    );
+    anyhow::ensure!(
+        state.start_timestamp.is_some() && state.end_timestamp.is_some(),
+        "migration {name} has no start or end timestamp on the VMI: {state:?}"
+    );
+    Ok(())
+}
+
+/// Phase, node and conditions of a VMI in a line.
+pub fn describe(vmi: &Vmi) -> String {
+    let conditions: Vec<String> = vmi
+        .status
+        .conditions
+        .iter()
+        .map(|c| format!("{}={}({})", c.kind, c.status, c.reason))
+        .collect();
+    format!(
+        "phase={} node={} conditions {}",
+        vmi.status.phase,
+        vmi.node(),
+        conditions.join(",")
+    )
+}

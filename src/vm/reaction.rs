@@ -1,0 +1,156 @@
+//! What follows a change to a running VM: the reaction is watched from the mark the handle took
+//! just before the change, so every step of it (a condition raised and cleared, a migration
+//! started, a spec updated) is replayed in order and none is mistaken for an older one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::migration::{self, Ended, Mark, Migrated, Trigger};
+use super::status::{Condition, Vmi};
+use crate::cluster::budget::Wait;
+use crate::cluster::kinds;
+use crate::cluster::scope::Scope;
+use crate::cluster::wait::condition::{conditions, is};
+use crate::cluster::wait::Watch;
+
+/// The reason KubeVirt gives MigrationRequired when a live update needs a migration.
+pub const LIVE_UPDATE_REASON: &str = "AutoMigrationDueToLiveUpdate";
+
+/// How long nothing must happen before "nothing happened" is believed, on a real cluster: two
+/// of the workload updater's 30 s resync periods.
+pub const QUIET_WINDOW: Duration = Duration::from_secs(60);
+
+pub struct Reaction {
+    pub(super) scope: Arc<Scope>,
+    pub(super) mark: Mark,
+    /// What the VMI condition that announces the migration is called, for a live update.
+    pub(super) announced_by: Option<&'static str>,
+}
+
+/// Whether the template of VM object `vm` lists interface `iface`.
+pub fn template_has_interface(vm: &serde_json::Value, iface: &str) -> bool {
+    let interfaces = vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"].as_array();
+    interfaces.into_iter().flatten().any(|i| i["name"] == iface)
+}
+
+impl Reaction {
+    /// The VMI as it was just before the change.
+    pub fn before(&self) -> &Vmi {
+        &self.mark.vmi
+    }
+
+    /// A live update carried out as KubeVirt does it: the VMI condition announcing it is raised
+    /// (MigrationRequired with reason AutoMigrationDueToLiveUpdate for networks and NICs,
+    /// HotVCPUChange or HotMemoryChange for sizes) and cleared, and the workload updater's
+    /// migration succeeds and is confirmed.
+    pub async fn live_update(&self) -> anyhow::Result<Migrated> {
+        if let Some(kind) = self.announced_by {
+            let raised = self.condition_cycle(kind).await?;
+            if kind == "MigrationRequired" {
+                anyhow::ensure!(
+                    raised.reason == LIVE_UPDATE_REASON,
+                    "MigrationRequired was raised with reason {:?}, expected {LIVE_UPDATE_REASON}",
+                    raised.reason
+                );
+            }
+        }
+        self.migrated_by(Trigger::WorkloadUpdate).await
+    }
+
+    /// The first migration `trigger` started after the mark, required to succeed, confirmed.
+    pub async fn migrated_by(&self, trigger: Trigger) -> anyhow::Result<Migrated> {
+        migration::migrated_by(&self.scope, &self.mark, trigger).await
+    }
+
+    /// The first migration `trigger` started after the mark, in its final phase.
+    pub async fn migration_ended(&self, trigger: Trigger) -> anyhow::Result<Ended> {
+        migration::ended_by(&self.scope, &self.mark, trigger).await
+    }
+
+    /// The migrations of the VMI created since the mark, by name.
+    pub async fn migrations(&self) -> anyhow::Result<Vec<String>> {
+        migration::since(&self.scope, &self.mark).await
+    }
+
+    /// Waits until VMI condition `kind` is True at some point after the mark and then no longer
+    /// is; returns the condition as it was while set.
+    pub async fn condition_cycle(&self, kind: &str) -> anyhow::Result<Condition> {
+        migration::condition_cycle(&self.scope, &self.mark, kind).await
+    }
+
+    /// Replays the VMI's changes since the mark until `check` returns something.
+    pub async fn replay<T>(
+        &self,
+        awaited: &str,
+        mut check: impl FnMut(&Vmi) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let name = self.mark.name();
+        self.vmi_watch()
+            .until(awaited, self.scope.budgets.of(Wait::Migration), |seen| {
+                check(&Vmi::from_value(seen.get(name)?).ok()?)
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// The VM (not the VMI) reports condition `kind` True: RestartRequired for a change that
+    /// cannot be applied live.
+    pub async fn vm_condition(&self, kind: &'static str) -> anyhow::Result<()> {
+        let scope = &self.scope;
+        Watch::object(scope.client(), kinds::VM, scope.ns(), self.mark.name())
+            .until_met(
+                &conditions::condition_true(kind),
+                scope.budgets.of(Wait::Reaction),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Over a quiet window on the target's clock, no migration of the VMI is created and its
+    /// spec keeps naming `nad` for `network` and lacking interface `absent` (whichever given):
+    /// what a change that must not be applied live leaves alone.
+    pub async fn nothing_applied_for(
+        &self,
+        network: Option<(&str, &str)>,
+        absent: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let scope = &self.scope;
+        let window = scope.budgets.window(QUIET_WINDOW);
+        let name = self.mark.name();
+        let unchanged = is(format!("VMI {name} keeps its spec"), move |o| {
+            let Ok(vmi) = Vmi::from_value(o) else {
+                return false;
+            };
+            network.is_none_or(|(n, nad)| vmi.network_of(n) == Some(nad))
+                && absent.is_none_or(|i| !vmi.has_interface(i))
+        });
+        let quiet = format!("no new migration of {name}");
+        let no_migration = Watch::all(scope.client(), kinds::VMIM, scope.ns())
+            .labels(&format!("kubevirt.io/vmi-name={name}"))
+            .holds_for(&quiet, window, |seen| {
+                seen.keys().all(|m| self.mark.earlier.contains(m))
+            });
+        let spec_kept =
+            Watch::object(scope.client(), kinds::VMI, scope.ns(), name).keeps(&unchanged, window);
+        futures::try_join!(no_migration, spec_kept)?;
+        Ok(())
+    }
+
+    /// The VM template no longer has interface `iface` (the last step of a hot-unplug).
+    pub async fn interface_leaves_template(&self, iface: &str) -> anyhow::Result<()> {
+        let scope = &self.scope;
+        let gone = is(format!("{iface} to leave the VM template"), |vm| {
+            !template_has_interface(vm, iface)
+        });
+        Watch::object(scope.client(), kinds::VM, scope.ns(), self.mark.name())
+            .until_met(&gone, scope.budgets.of(Wait::Reaction))
+            .await?;
+        Ok(())
+    }
+
+    fn vmi_watch(&self) -> Watch {
+        let scope = &self.scope;
+        Watch::object(scope.client(), kinds::VMI, scope.ns(), self.mark.name())
+            .since(self.mark.version())
+    }
+}
