@@ -32,108 +32,91 @@ pub struct FaultSpec {
     pub what: &'static str,
 }
 
-const fn infra(name: &'static str, what: &'static str) -> FaultSpec {
-    FaultSpec {
-        name,
-        kind: Kind::Infra,
-        what,
-    }
+/// Defines each fault once: its variant, its name on the command line, its kind and what it
+/// does. Generates [`Fault`], [`Fault::ALL`] and [`CATALOGUE`], in the same order.
+macro_rules! catalogue {
+    ($($fault:ident = $name:literal, $kind:ident, $what:literal;)+) => {
+        /// A fault of the catalogue; code checks one by its variant, so a misspelt fault does
+        /// not compile.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Fault {
+            $($fault,)+
+        }
+
+        impl Fault {
+            /// Every fault, in catalogue order.
+            pub const ALL: &[Fault] = &[$(Fault::$fault,)+];
+        }
+
+        /// Every fault with its name, kind and description, as `vstp sim faults` lists them.
+        pub const CATALOGUE: &[FaultSpec] = &[$(FaultSpec {
+            name: $name,
+            kind: Kind::$kind,
+            what: $what,
+        },)+];
+    };
 }
 
-const fn product(name: &'static str, what: &'static str) -> FaultSpec {
-    FaultSpec {
-        name,
-        kind: Kind::Product,
-        what,
-    }
+catalogue! {
+    ApiThrottle = "api-throttle", Infra,
+        "a fraction of resource requests (=F, default 0.1) answers 429 TooManyRequests with Retry-After: 1";
+    ApiUnavailable = "api-unavailable", Infra,
+        "a fraction of resource requests (=F, default 0.1) answers 500 InternalError or 503 ServiceUnavailable, in turn";
+    WatchDrops = "watch-drops", Infra,
+        "every watch stream ends after N events (=N, default 3), as a load balancer cutting connections would";
+    ExpiredRvOnResume = "expired-rv-on-resume", Infra,
+        "watch streams end after 4 events and resuming from the last resourceVersion sent answers 410 Expired";
+    SshResetFirst = "ssh-reset-first", Infra,
+        "the first SSH connection to every guest is reset right after it opens";
+    SlowOperations = "slow-operations", Infra,
+        "every modelled operation (boot, NNCP apply, migration, drain, hotplug) takes X times longer (=X, default 3)";
+    RebootOnNadSwap = "reboot-on-nad-swap", Product,
+        "the guest reboots when a live NAD reference change migrates it";
+    MacRegenerated = "mac-regenerated", Product,
+        "a migration gives secondary interfaces a new MAC on the target";
+    OldVlanStillReachable = "old-vlan-still-reachable", Product,
+        "after a live NAD swap the guest's NIC still bridges into the old network besides the new one";
+    TargetKeepsOldNad = "target-keeps-old-nad", Product,
+        "the migration that applies a NAD swap plugs the target through the old NAD: the guest stays on the old network";
+    MigrationRestartsProcesses = "migration-restarts-processes", Product,
+        "every migration restarts the guest's processes under new PIDs";
+    ModeMisreported = "mode-misreported", Product,
+        "migrationState.mode reports PreCopy for a migration that ended in PostCopy or Paused";
+    AwdIgnored = "awd-ignored", Product,
+        "a migration that cannot converge is aborted although its policy allows workload disruption";
+    EvictionWithoutMigration = "eviction-without-migration", Product,
+        "evicting a virt-launcher pod deletes it without migrating the VMI first";
+    CpuHotplugNotInGuest = "cpu-hotplug-not-in-guest", Product,
+        "a CPU hotplug updates the VMI but the guest keeps its CPU count";
+    MemoryHotplugNotInGuest = "memory-hotplug-not-in-guest", Product,
+        "a memory hotplug updates the VMI but the guest keeps its memory size";
+    HotpluggedNicMissing = "hotplugged-nic-missing", Product,
+        "a hot-plugged NIC shows in the VMI status but never appears in the guest";
+    UnpluggedNicStays = "unplugged-nic-stays", Product,
+        "an unplugged NIC leaves the VMI but stays in the guest, still on its network";
+    UdnIpChanges = "udn-ip-changes", Product,
+        "a migration gives the VM a new address on its primary UDN";
+    MigrationResetsTcp = "migration-resets-tcp", Product,
+        "a migration drops the guest's established TCP connections";
+    NonMigratableChangedLive = "non-migratable-changed-live", Product,
+        "a non-migratable VM's NAD swap is applied to its VMI and guest at once (RestartRequired is still reported)";
 }
 
-pub const CATALOGUE: &[FaultSpec] = &[
-    infra(
-        "api-throttle",
-        "a fraction of resource requests (=F, default 0.1) answers 429 TooManyRequests with Retry-After: 1",
-    ),
-    infra(
-        "api-unavailable",
-        "a fraction of resource requests (=F, default 0.1) answers 500 InternalError or 503 ServiceUnavailable, in turn",
-    ),
-    infra(
-        "watch-drops",
-        "every watch stream ends after N events (=N, default 3), as a load balancer cutting connections would",
-    ),
-    infra(
-        "expired-rv-on-resume",
-        "watch streams end after 4 events and resuming from the last resourceVersion sent answers 410 Expired",
-    ),
-    infra(
-        "ssh-reset-first",
-        "the first SSH connection to every guest is reset right after it opens",
-    ),
-    infra(
-        "slow-operations",
-        "every modelled operation (boot, NNCP apply, migration, drain, hotplug) takes X times longer (=X, default 3)",
-    ),
-    product(
-        "reboot-on-nad-swap",
-        "the guest reboots when a live NAD reference change migrates it",
-    ),
-    product(
-        "mac-regenerated",
-        "a migration gives secondary interfaces a new MAC on the target",
-    ),
-    product(
-        "old-vlan-still-reachable",
-        "after a live NAD swap the guest's NIC still bridges into the old network besides the new one",
-    ),
-    product(
-        "target-keeps-old-nad",
-        "the migration that applies a NAD swap plugs the target through the old NAD: the guest stays on the old network",
-    ),
-    product(
-        "migration-restarts-processes",
-        "every migration restarts the guest's processes under new PIDs",
-    ),
-    product(
-        "mode-misreported",
-        "migrationState.mode reports PreCopy for a migration that ended in PostCopy or Paused",
-    ),
-    product(
-        "awd-ignored",
-        "a migration that cannot converge is aborted although its policy allows workload disruption",
-    ),
-    product(
-        "eviction-without-migration",
-        "evicting a virt-launcher pod deletes it without migrating the VMI first",
-    ),
-    product(
-        "cpu-hotplug-not-in-guest",
-        "a CPU hotplug updates the VMI but the guest keeps its CPU count",
-    ),
-    product(
-        "memory-hotplug-not-in-guest",
-        "a memory hotplug updates the VMI but the guest keeps its memory size",
-    ),
-    product(
-        "hotplugged-nic-missing",
-        "a hot-plugged NIC shows in the VMI status but never appears in the guest",
-    ),
-    product(
-        "unplugged-nic-stays",
-        "an unplugged NIC leaves the VMI but stays in the guest, still on its network",
-    ),
-    product(
-        "udn-ip-changes",
-        "a migration gives the VM a new address on its primary UDN",
-    ),
-    product(
-        "migration-resets-tcp",
-        "a migration drops the guest's established TCP connections",
-    ),
-    product(
-        "non-migratable-changed-live",
-        "a non-migratable VM's NAD swap is applied to its VMI and guest at once (RestartRequired is still reported)",
-    ),
-];
+impl Fault {
+    pub fn spec(self) -> &'static FaultSpec {
+        &CATALOGUE[self as usize]
+    }
+
+    /// The kebab-case name the catalogue and the command line use.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The fault called `name` in the catalogue.
+    pub fn named(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
 
 /// Events a watch stream carries before `expired-rv-on-resume` cuts it.
 const EXPIRING_CUT: usize = 4;
@@ -147,8 +130,8 @@ pub struct Faults {
     watch_cut: Option<usize>,
     expire_on_resume: bool,
     slowdown: Option<f64>,
-    /// Names of the active faults checked in the world (product regressions, SSH resets).
-    world: BTreeSet<&'static str>,
+    /// Every active fault; those with a value also set the fields above.
+    active: BTreeSet<Fault>,
     requests: AtomicU64,
     failures: AtomicU64,
     /// resourceVersions at which `expired-rv-on-resume` cut a stream.
@@ -183,7 +166,7 @@ impl Faults {
                 Some((n, v)) => (n.trim(), Some(v)),
                 None => (entry, None),
             };
-            let Some(spec) = CATALOGUE.iter().find(|f| f.name == name) else {
+            let Some(fault) = Fault::named(name) else {
                 let known: Vec<&str> = CATALOGUE.iter().map(|f| f.name).collect();
                 return Err(format!(
                     "unknown fault '{name}'; the catalogue has: {}",
@@ -191,35 +174,37 @@ impl Faults {
                 ));
             };
             let takes_value = matches!(
-                spec.name,
-                "api-throttle" | "api-unavailable" | "watch-drops" | "slow-operations"
+                fault,
+                Fault::ApiThrottle
+                    | Fault::ApiUnavailable
+                    | Fault::WatchDrops
+                    | Fault::SlowOperations
             );
             if raw.is_some() && !takes_value {
                 return Err(format!("fault {name} takes no value; write just '{name}'"));
             }
-            match spec.name {
-                "api-throttle" => faults.throttle = Some(value(name, raw, 0.1, 0.0..=0.9)?),
-                "api-unavailable" => faults.unavailable = Some(value(name, raw, 0.1, 0.0..=0.9)?),
-                "watch-drops" => {
+            match fault {
+                Fault::ApiThrottle => faults.throttle = Some(value(name, raw, 0.1, 0.0..=0.9)?),
+                Fault::ApiUnavailable => {
+                    faults.unavailable = Some(value(name, raw, 0.1, 0.0..=0.9)?)
+                }
+                Fault::WatchDrops => {
                     faults.watch_cut = Some(value(name, raw, 3.0, 1.0..=1e6)? as usize)
                 }
-                "slow-operations" => faults.slowdown = Some(value(name, raw, 3.0, 1.0..=100.0)?),
-                "expired-rv-on-resume" => faults.expire_on_resume = true,
-                other => {
-                    faults.world.insert(other);
+                Fault::SlowOperations => {
+                    faults.slowdown = Some(value(name, raw, 3.0, 1.0..=100.0)?)
                 }
+                Fault::ExpiredRvOnResume => faults.expire_on_resume = true,
+                _ => {}
             }
+            faults.active.insert(fault);
         }
         Ok(faults)
     }
 
-    /// Whether fault `name` (a catalogue name checked in the world) is active.
-    pub fn has(&self, name: &str) -> bool {
-        debug_assert!(
-            CATALOGUE.iter().any(|f| f.name == name),
-            "{name} is not in the catalogue"
-        );
-        self.world.contains(name)
+    /// Whether `fault` is active.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.active.contains(&fault)
     }
 
     /// The failure an API request to `path` meets, if a fault hits it. Discovery is spared,
@@ -301,6 +286,22 @@ mod tests {
             "{err}"
         );
         assert!(Faults::parse("").is_ok());
+    }
+
+    #[test]
+    fn every_fault_round_trips_through_its_name() {
+        assert_eq!(Fault::ALL.len(), CATALOGUE.len());
+        for &fault in Fault::ALL {
+            let name = fault.name();
+            assert!(Faults::parse(name).unwrap().has(fault), "{name}");
+            assert_eq!(Fault::named(name), Some(fault));
+            let kebab = name.split('-').all(|w| {
+                !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+            assert!(kebab, "{name} is not kebab-case");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::{migratable, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
@@ -31,7 +32,7 @@ pub fn admit_eviction(ctx: &Ctx, pod: &Value, dry_run: bool) -> ApiResult<()> {
         .as_str()
         .map(String::from)
         .unwrap_or_else(|| ctx.config().eviction_strategy);
-    if ctx.faults.has("eviction-without-migration") {
+    if ctx.faults.has(Fault::EvictionWithoutMigration) {
         // The regression: the launcher pod goes as if the VMI had no eviction strategy.
         return Ok(());
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{launcher, Ctx};
+use crate::faults::Fault;
 use crate::guest;
 use crate::kinds;
 use crate::obj;
@@ -81,7 +82,7 @@ pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
     let Some(g) = ctx.guests.get(vmi_uid) else {
         return;
     };
-    let keeps_old = ctx.faults.has("old-vlan-still-reachable");
+    let keeps_old = ctx.faults.has(Fault::OldVlanStillReachable);
     let mut g = guest::lock(&g);
     for nic in g.nics.iter_mut() {
         let Some(segment) = segments.get(&nic.network) else {
@@ -219,10 +220,10 @@ fn as_the_guest_sees(ctx: &Ctx, plugged: &[guest::Nic], before: &[guest::Nic]) -
     let had = |n: &guest::Nic, list: &[guest::Nic]| list.iter().any(|b| b.network == n.network);
     let mut seen: Vec<guest::Nic> = plugged
         .iter()
-        .filter(|n| had(n, before) || !ctx.faults.has("hotplugged-nic-missing"))
+        .filter(|n| had(n, before) || !ctx.faults.has(Fault::HotpluggedNicMissing))
         .cloned()
         .collect();
-    if ctx.faults.has("unplugged-nic-stays") {
+    if ctx.faults.has(Fault::UnpluggedNicStays) {
         seen.extend(before.iter().filter(|n| !had(n, plugged)).cloned());
     }
     seen

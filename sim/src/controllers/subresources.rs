@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::{admission, vm, Ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::faults::Fault;
 use crate::guest;
 use crate::kinds;
 use crate::obj;
@@ -219,7 +220,7 @@ pub fn portforward(
         ));
     }
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    if first && ctx.faults.has("ssh-reset-first") {
+    if first && ctx.faults.has(Fault::SshResetFirst) {
         // The connection opens and is reset at once: the client sees it end mid-handshake.
         drop(ours);
         return Ok(Box::new(theirs));

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::Ctx;
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
@@ -258,7 +259,7 @@ pub fn claim_address(
     // The udn-ip-changes regression: the claim is not honoured and its address is avoided.
     let lost = existing
         .as_ref()
-        .filter(|_| ctx.faults.has("udn-ip-changes"))
+        .filter(|_| ctx.faults.has(Fault::UdnIpChanges))
         .and_then(|c| {
             c["status"]["ips"][0]
                 .as_str()

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
 use super::{launcher, migratable, vmi, Ctx};
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 use crate::quantity;
@@ -64,7 +65,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
                 live_update(ctx, &vm, v);
                 clear_detached(ctx, &vm, v);
-                if ctx.faults.has("non-migratable-changed-live") {
+                if ctx.faults.has(Fault::NonMigratableChangedLive) {
                     swap_without_migration(ctx, &vm, v);
                 }
             }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::step::{vmim_phase, Stop};
 use crate::controllers::{boot, launcher, network, Ctx};
-use crate::faults::Faults;
+use crate::faults::{Fault, Faults};
 use crate::guest::{self, Guest, Nic};
 use crate::kinds;
 use crate::obj;
@@ -112,7 +112,7 @@ fn follow_networks(
     live_update: bool,
 ) {
     let ns = obj::namespace(migrated);
-    let old_nad_kept = live_update && ctx.faults.has("target-keeps-old-nad");
+    let old_nad_kept = live_update && ctx.faults.has(Fault::TargetKeepsOldNad);
     if let Some(segments) = network::attach(ctx, migrated, target)
         .ok()
         .filter(|_| !old_nad_kept)
@@ -131,13 +131,13 @@ fn follow_networks(
 fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
     if let Some(n) = applied
         .vcpus
-        .filter(|_| !faults.has("cpu-hotplug-not-in-guest"))
+        .filter(|_| !faults.has(Fault::CpuHotplugNotInGuest))
     {
         g.vcpus = n;
     }
     if let Some(m) = applied
         .memory
-        .filter(|_| !faults.has("memory-hotplug-not-in-guest"))
+        .filter(|_| !faults.has(Fault::MemoryHotplugNotInGuest))
     {
         g.memory_bytes = m;
     }
@@ -146,17 +146,17 @@ fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
 
 /// The product regressions of the catalogue that show on the target after a migration.
 fn regressions_on_the_target(faults: &Faults, g: &mut Guest, live_update: bool) {
-    if live_update && faults.has("reboot-on-nad-swap") {
+    if live_update && faults.has(Fault::RebootOnNadSwap) {
         g.reboot();
         g.up = true;
     }
-    if faults.has("migration-restarts-processes") {
+    if faults.has(Fault::MigrationRestartsProcesses) {
         g.restart_processes();
     }
-    if faults.has("migration-resets-tcp") {
+    if faults.has(Fault::MigrationResetsTcp) {
         g.connections.clear();
     }
-    if faults.has("mac-regenerated") {
+    if faults.has(Fault::MacRegenerated) {
         // Secondary networks only: the pod network and a primary UDN keep theirs.
         let secondary = |n: &&mut Nic| {
             n.segment != crate::world::fabric::POD_SEGMENT && !n.segment.starts_with("udn:")

@@ -10,6 +10,7 @@ use super::schedule::Configuration;
 use super::step::{vmim_phase, wait, Abort, Stop};
 use crate::controllers::convergence::{self, Outcome};
 use crate::controllers::{launcher, Ctx};
+use crate::faults::Fault;
 use crate::guest::{self, GuestRef};
 use crate::kinds;
 use crate::obj;
@@ -121,7 +122,7 @@ fn inputs(
         progress_timeout_s: resolved["progressTimeout"].as_f64().unwrap_or(150.0),
         // The awd-ignored regression: the policy's permission never reaches the monitor.
         allow_workload_disruption: resolved["allowWorkloadDisruption"] == true
-            && !ctx.faults.has("awd-ignored"),
+            && !ctx.faults.has(Fault::AwdIgnored),
         allow_post_copy: resolved["allowPostCopy"] == true,
     }
 }
@@ -190,7 +191,7 @@ async fn paused(
 /// The mode written to migrationState: the true one, unless the mode-misreported regression
 /// is on.
 fn reported_mode(ctx: &Ctx, mode: &'static str) -> &'static str {
-    if ctx.faults.has("mode-misreported") {
+    if ctx.faults.has(Fault::ModeMisreported) {
         "PreCopy"
     } else {
         mode
