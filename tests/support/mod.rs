@@ -102,6 +102,16 @@ impl SimCluster {
         command
     }
 
+    /// Forgets the simulator's watch history, as etcd compaction does: replays from earlier
+    /// resourceVersions then get 410 Expired.
+    pub fn compact(&self) {
+        self.sim
+            .as_ref()
+            .expect("running until dropped")
+            .store()
+            .compact();
+    }
+
     /// A scratch path next to the kubeconfig.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
