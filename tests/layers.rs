@@ -248,7 +248,7 @@ fn no_two_files_import_each_other_round_a_loop() {
     let all = files();
     let modules: BTreeSet<Vec<String>> = all.iter().map(|(_, f)| f.module.clone()).collect();
     let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
-    for (path, file) in &all {
+    for (_, file) in &all {
         let to = edges.entry(file.module.clone()).or_default();
         for target in imports(file) {
             if let Some(t) = file_of(&target, &modules).filter(|t| **t != file.module) {

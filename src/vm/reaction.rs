@@ -1,6 +1,22 @@
 //! What follows a change to a running VM: the reaction is watched from the mark the handle took
 //! just before the change, so every step of it (a condition raised and cleared, a migration
 //! started, a spec updated) is replayed in order and none is mistaken for an older one.
+//!
+//! ```no_run
+//! # async fn example(vm: vstp::vm::Vm) -> anyhow::Result<()> {
+//! use vstp::vm::{Change, Trigger};
+//!
+//! // A VM that cannot migrate: the swap waits for a restart, and nothing is applied live.
+//! let swap = vm.change(Change::networks([("net1", "vlan20")])).await?;
+//! swap.vm_condition("RestartRequired").await?;
+//! swap.nothing_applied_for(Some(("net1", "vlan10")), None).await?;
+//!
+//! // A drain moves the VM through the evacuation controller's migration.
+//! let (node, evacuation) = vm.drain_its_node().await?;
+//! let migrated = evacuation.migrated_by(Trigger::Evacuation).await?;
+//! assert_ne!(migrated.to, node);
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -59,7 +59,7 @@ pub struct Watch {
 /// Why following a watch stopped before its check passed.
 enum Stop {
     Terminal { object: String, state: String },
-    Refused(kube::core::Status),
+    Refused(Box<kube::core::Status>),
     Expired { since: String },
 }
 
@@ -358,11 +358,11 @@ impl Watch {
                 tokio::time::sleep(super::retry::backoff(failures + 1)).await;
                 Ok(failures + 1)
             }
-            kube::Error::Api(status) => Err(Stop::Refused(*status)),
-            other => Err(Stop::Refused(kube::core::Status::failure(
+            kube::Error::Api(status) => Err(Stop::Refused(status)),
+            other => Err(Stop::Refused(Box::new(kube::core::Status::failure(
                 &other.to_string(),
                 "ClientError",
-            ))),
+            )))),
         }
     }
 
