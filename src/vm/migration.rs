@@ -210,10 +210,16 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
     match found {
         Ok(name) => Ok(name),
         // Whether KubeVirt ever asked for the migration is on the VMI, not on the migrations.
-        Err(e) => match read_vmi(scope, vmi).await {
-            Ok(now) => Err(anyhow::anyhow!("{e}; {vmi} now: {}", describe(&now))),
-            Err(_) => Err(e.into()),
-        },
+        Err(e) => {
+            let api = kinds::VMI.api(scope.client(), scope.ns());
+            match retrying(|| api.get(vmi)).await {
+                Ok(now) => Err(anyhow::anyhow!(
+                    "{e}; {vmi} now: {}",
+                    state_of(&kinds::to_value(&now))
+                )),
+                Err(_) => Err(e.into()),
+            }
+        }
     }
 }
 
@@ -309,20 +315,4 @@ fn check_state(state: &MigrationState, name: &str) -> anyhow::Result<()> {
         "migration {name} has no start or end timestamp on the VMI: {state:?}"
     );
     Ok(())
-}
-
-/// Phase, node and conditions of a VMI in a line.
-pub fn describe(vmi: &Vmi) -> String {
-    let conditions: Vec<String> = vmi
-        .status
-        .conditions
-        .iter()
-        .map(|c| format!("{}={}({})", c.kind, c.status, c.reason))
-        .collect();
-    format!(
-        "phase={} node={} conditions {}",
-        vmi.status.phase,
-        vmi.node(),
-        conditions.join(",")
-    )
 }
