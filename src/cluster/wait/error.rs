@@ -49,3 +49,10 @@ pub enum WaitError {
         last: String,
     },
 }
+
+/// Why following a watch stopped before its check passed.
+pub(super) enum Stop {
+    Terminal { object: String, state: String },
+    Refused(Box<kube::core::Status>),
+    Expired { since: String },
+}
