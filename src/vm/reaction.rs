@@ -33,7 +33,9 @@ use crate::cluster::wait::Watch;
 pub const LIVE_UPDATE_REASON: &str = "AutoMigrationDueToLiveUpdate";
 
 /// How long nothing must happen before "nothing happened" is believed, on a real cluster: two
-/// of the workload updater's 30 s resync periods.
+/// of the workload updater's re-enqueue periods (`periodicReEnqueueIntervalSeconds = 30` in
+/// kubevirt `pkg/virt-controller/watch/workload-updater/workload-updater.go`), so an updater
+/// that would migrate the VMI has had two chances to.
 pub const QUIET_WINDOW: Duration = Duration::from_secs(60);
 
 pub struct Reaction {
