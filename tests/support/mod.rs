@@ -152,12 +152,15 @@ impl SimCluster {
         })
     }
 
-    /// Nodes marked unschedulable, by anyone.
+    /// Nodes marked unschedulable, by anyone. The list rides out the simulator's API faults as
+    /// the harness does (every tenth request fails under `api-unavailable`).
     pub fn cordoned_nodes(&self) -> Vec<String> {
         let client = self.client();
         self.runtime.block_on(async {
             let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
-            let nodes = api.list(&Default::default()).await.expect("nodes list");
+            let params = Default::default();
+            let listed = vstp::cluster::retry::retrying(|| api.list(&params)).await;
+            let nodes = listed.expect("nodes list");
             nodes
                 .items
                 .iter()
