@@ -1,6 +1,6 @@
-//! Node operations without shelling out: cordon, uncordon and drain through the eviction API.
-//! A node the scenario cordons is registered in its scope, so teardown uncordons it whatever
-//! happens in between.
+//! Node operations a scenario makes, without shelling out: the schedulable workers, a cordon
+//! registered in the scenario's scope (so teardown uncordons it whatever happens in between),
+//! and a drain through the eviction API. Marking a node itself is `cordon.rs`.
 
 use std::time::Duration;
 
