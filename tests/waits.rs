@@ -93,31 +93,40 @@ fn a_kind_the_server_does_not_serve_is_refused_at_once_not_retried_for_the_budge
     );
 }
 
+/// Short enough that the expected timeout is quick; the check it guards can only pass by
+/// seeing a change that happened in the lost history.
+const LOST_HISTORY_BUDGET: Duration = Duration::from_secs(2);
+
 #[test]
-fn a_replay_from_a_compacted_version_says_its_history_is_gone() {
+fn a_replay_whose_history_expired_goes_on_from_the_present_and_its_timeout_says_so() {
     let sim = SimCluster::start("wait-expired", "", 3);
     let client = sim.client();
     let since = sim.runtime.block_on(async {
-        put(&client, "step", "one").await;
+        put(&client, "step", "zero").await;
         let api = kinds::CONFIG_MAP.api(&client, "default");
         let read = api.get("step").await.unwrap();
+        put(&client, "step", "one").await;
         put(&client, "step", "two").await;
         read.metadata.resource_version.unwrap()
     });
     sim.compact();
-    let error = sim.runtime.block_on(async {
-        Watch::object(&client, kinds::CONFIG_MAP, "default", "step")
-            .since(&since)
-            .until_met(&state("one").not(), BUDGET)
-            .await
-            .unwrap_err()
+    let (present, missed) = sim.runtime.block_on(async {
+        let watch = || Watch::object(&client, kinds::CONFIG_MAP, "default", "step").since(&since);
+        let present = watch().until_met(&state("two"), BUDGET).await;
+        let missed = watch().until_met(&state("one"), LOST_HISTORY_BUDGET).await;
+        (present, missed.unwrap_err())
     });
-    assert!(matches!(error, WaitError::Expired { .. }), "{error}");
     assert!(
-        error
-            .to_string()
-            .contains(&format!("from resourceVersion {since}")),
-        "{error}"
+        present.is_ok(),
+        "the present state was not seen: {present:?}"
+    );
+    assert!(matches!(missed, WaitError::Timeout { .. }), "{missed}");
+    let text = missed.to_string();
+    assert!(
+        text.contains(&format!(
+            "history after resourceVersion {since} expired (410)"
+        )),
+        "{text}"
     );
 }
 

@@ -33,13 +33,6 @@ pub enum WaitError {
         reason: String,
         message: String,
     },
-    /// A replay could not start: the version read before the change is gone from the server.
-    #[error("cannot replay {watched} from resourceVersion {since} while waiting for {awaited}: the server no longer keeps that history (410 Expired), so a change since then may have gone unseen; rerun, or raise the API server's watch cache")]
-    Expired {
-        awaited: String,
-        watched: String,
-        since: String,
-    },
     /// Something that had to hold for a window stopped holding.
     #[error("{what} stopped holding within {window:?} ({watched}); seen: {last}")]
     Broken {
@@ -54,5 +47,4 @@ pub enum WaitError {
 pub(super) enum Stop {
     Terminal { object: String, state: String },
     Refused(Box<kube::core::Status>),
-    Expired { since: String },
 }

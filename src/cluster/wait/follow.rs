@@ -42,9 +42,9 @@ impl Watch {
             let mut resume = version;
             let mut events = 0u32;
             // Follows one watch stream after another; a stream that ends or cannot start resumes
-            // from the last version seen. An expired version (410) cannot be replayed: at the
-            // start of a replay that is an error; later, the wait goes on from a list and says
-            // that part of the history was lost if it then times out.
+            // from the last version seen. An expired version (410) cannot be replayed: the wait
+            // goes on from a list (the present), and if it then times out its error says that
+            // part of the history was lost, so a missed step is never silent.
             let expired_at = loop {
                 let params = self.watch_params();
                 let stream = match self.counted(followed, api.watch(&params, &resume)).await {
@@ -84,12 +84,9 @@ impl Watch {
                 }
                 failures = 0;
             };
-            if replaying && events == 0 {
-                return Err(Stop::Expired { since: expired_at });
-            }
             if replaying {
                 followed.lost = Some(format!(
-                    "; history after resourceVersion {expired_at} expired (410) during a replay and the wait went on from the present, so a change in between may be missing"
+                    "; the replay's history after resourceVersion {expired_at} expired (410) and the wait went on from the present ({events} change(s) replayed before), so a change in between may be missing"
                 ));
             }
         }

@@ -1,7 +1,7 @@
 //! Waits are watches. A wait lists what it watches, checks, then follows the watch from the
 //! list's resourceVersion (or replays from a version read before the change, so that no step
 //! of a sequence is missed) until its check passes, a terminal state shows, the server refuses
-//! for good, or its budget ends. `holds_for` turns it round: something must stay true for a
+//! for good, or its budget ends (saying so when a replay's history had expired). `holds_for` turns it round: something must stay true for a
 //! window. Every failure says what was awaited and what was last seen.
 //!
 //! ```no_run
@@ -167,11 +167,6 @@ impl Watch {
                 code: status.code,
                 reason: status.reason,
                 message: status.message,
-            },
-            Stop::Expired { since } => WaitError::Expired {
-                awaited,
-                watched,
-                since,
             },
         }
     }
