@@ -99,7 +99,7 @@ catalogue! {
     MigrationResetsTcp = "migration-resets-tcp", Product,
         "a migration drops the guest's established TCP connections";
     NonMigratableChangedLive = "non-migratable-changed-live", Product,
-        "a non-migratable VM's NAD swap is applied to its VMI and guest at once (RestartRequired is still reported)";
+        "a non-migratable VM's NAD swap reaches its launcher pod and guest at once, without a migration";
 }
 
 impl Fault {

@@ -1,10 +1,11 @@
 //! What a change to a running VM's template means (LiveUpdate rollout): a CPU socket or
-//! guest memory hotplug, a new NAD reference or new placement (affinity, nodeSelector,
-//! tolerations) applied to the VMI, or `RestartRequired` with upstream's message.
+//! guest memory hotplug or new placement (affinity, nodeSelector, tolerations) applied to the
+//! VMI, or `RestartRequired` with upstream's message. Network changes reach the VMI through
+//! the network synchronizer ([`super::netsync`]) whatever this decides.
 
 use serde_json::Value;
 
-use super::launcher;
+use super::{launcher, netsync};
 use crate::world::config::VirtConfig;
 
 pub const GENERIC: &str = "a non-live-updatable field was changed in the template spec";
@@ -14,10 +15,6 @@ pub struct Decision {
     pub restart_required: Option<String>,
     pub sockets: Option<u64>,
     pub memory_guest: Option<u64>,
-    /// The template's networks, when only multus NAD references changed.
-    pub networks: Option<Value>,
-    /// The template's interfaces, when NICs were hotplugged or marked `state: absent`.
-    pub interfaces: Option<Value>,
     /// The template's placement fields, when they changed.
     pub placement: Option<Value>,
 }
@@ -32,56 +29,9 @@ fn placement(t: &Value) -> Value {
         .into()
 }
 
-/// Whether the interface and network lists differ only in ways that apply live: a NAD
-/// reference changed, bridge/SR-IOV interfaces appended with their multus networks, or an
-/// interface marked `state: absent` (its network stays until the unplug is done).
-fn nics_live_updatable(running: &Value, wanted: &Value) -> bool {
-    let list = |t: &Value, key: &str| -> Vec<Value> {
-        let at = if key == "networks" {
-            &t["networks"]
-        } else {
-            &t["domain"]["devices"]["interfaces"]
-        };
-        at.as_array().cloned().unwrap_or_default()
-    };
-    let (old_ifaces, new_ifaces) = (list(running, "interfaces"), list(wanted, "interfaces"));
-    let (old_nets, new_nets) = (list(running, "networks"), list(wanted, "networks"));
-    if new_ifaces.len() < old_ifaces.len() || new_nets.len() < old_nets.len() {
-        return false;
-    }
-    let same_iface = |a: &Value, b: &Value| {
-        let strip = |v: &Value| {
-            let mut v = v.clone();
-            v["state"] = Value::Null;
-            v["macAddress"] = Value::Null;
-            v
-        };
-        strip(a) == strip(b) && (a["state"] == b["state"] || b["state"] == "absent")
-    };
-    // A network may change only its NAD reference.
-    let same_net = |a: &Value, b: &Value| {
-        let mut a = a.clone();
-        if a["multus"].is_object() && b["multus"].is_object() {
-            a["multus"]["networkName"] = b["multus"]["networkName"].clone();
-        }
-        a == *b
-    };
-    let kept = old_ifaces
-        .iter()
-        .zip(&new_ifaces)
-        .all(|(a, b)| same_iface(a, b))
-        && old_nets.iter().zip(&new_nets).all(|(a, b)| same_net(a, b));
-    let added = new_ifaces[old_ifaces.len()..].iter().all(|i| {
-        let pluggable = i["bridge"].is_object() || i["sriov"].is_object();
-        pluggable
-            && new_nets[old_nets.len()..]
-                .iter()
-                .any(|n| n["name"] == i["name"] && n["multus"].is_object())
-    });
-    kept && added
-}
-
-/// Compares the template the VMI runs with the VM's current one.
+/// Compares the template the VMI started with (`running`, with its live updates) with the VM's
+/// current one, as kubevirt/kubevirt pkg/virt-controller/watch/vm/vm.go syncRestartRequired
+/// and handleCPUChangeRequest / handleMemoryHotplugRequest do (v1.9.0).
 pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Value) -> Decision {
     if running == wanted {
         return Decision::default();
@@ -90,21 +40,28 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         restart_required: Some(why.to_string()),
         ..Decision::default()
     };
+    let networks_live = !netsync::restart_required(wanted, &vmi["spec"]);
     let (mut r, mut w) = (running.clone(), wanted.clone());
     for t in [&mut r, &mut w] {
-        t["domain"]["cpu"]["sockets"] = Value::Null;
-        t["domain"]["memory"]["guest"] = Value::Null;
-        t["domain"]["resources"] = Value::Null;
-        for k in PLACEMENT {
-            t[k] = Value::Null;
+        if config.live_update_rollout {
+            t["domain"]["cpu"]["sockets"] = Value::Null;
+            t["domain"]["memory"]["guest"] = Value::Null;
+            t["domain"]["resources"] = Value::Null;
+            for k in PLACEMENT {
+                t[k] = Value::Null;
+            }
         }
-        t["networks"] = Value::Null;
-        t["domain"]["devices"]["interfaces"] = Value::Null;
+        if networks_live {
+            t["networks"] = Value::Null;
+            t["domain"]["devices"]["interfaces"] = Value::Null;
+        }
     }
-    if r != w || !config.live_update_rollout {
+    if r != w {
         return restart(GENERIC);
     }
-    let migratable = super::migratable::is_migratable(vmi);
+    if !config.live_update_rollout {
+        return Decision::default();
+    }
     let mut decision = Decision::default();
     let old_sockets = running["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);
     let new_sockets = wanted["domain"]["cpu"]["sockets"].as_u64().unwrap_or(1);
@@ -112,27 +69,15 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
         let max = vmi["spec"]["domain"]["cpu"]["maxSockets"]
             .as_u64()
             .unwrap_or(old_sockets);
-        if new_sockets < old_sockets {
-            return restart("Reduction of CPU socket count requires a restart");
-        }
         if new_sockets > max {
             return restart(
                 "CPU sockets updated in template spec to a value higher than what's available",
             );
         }
-        if !migratable {
-            return restart(GENERIC);
+        if new_sockets < old_sockets {
+            return restart("Reduction of CPU socket count requires a restart");
         }
         decision.sockets = Some(new_sockets);
-    }
-    let interfaces = |t: &Value| t["domain"]["devices"]["interfaces"].clone();
-    if running["networks"] != wanted["networks"] || interfaces(running) != interfaces(wanted) {
-        // NAD swaps, NIC hotplug and unplug all need the migration that re-plugs the NICs.
-        if !migratable || !nics_live_updatable(running, wanted) {
-            return restart(GENERIC);
-        }
-        decision.networks = Some(wanted["networks"].clone());
-        decision.interfaces = Some(interfaces(wanted));
     }
     if placement(running) != placement(wanted) {
         decision.placement = Some(placement(wanted));
@@ -140,28 +85,32 @@ pub fn evaluate(config: &VirtConfig, running: &Value, wanted: &Value, vmi: &Valu
     let old_memory = launcher::guest_memory(running);
     let new_memory = launcher::guest_memory(wanted);
     if new_memory != old_memory {
-        let at_boot = crate::quantity::of(&vmi["status"]["memory"]["guestAtBoot"])
-            .map_or(old_memory, |v| v as u64);
-        let max =
-            crate::quantity::of(&vmi["spec"]["domain"]["memory"]["maxGuest"]).map(|v| v as u64);
-        let failed_before = crate::obj::condition_is(vmi, "HotMemoryChange") == Some(false);
-        // Upstream's live-update handler words only these two; the others fall back to the
-        // generic "non-live-updatable" path.
-        let why = if new_memory < at_boot {
-            Some("memory updated in template spec to a value lower than what the VM started with")
-        } else if max.is_some_and(|m| new_memory > m) {
-            Some("memory updated in template spec to a value higher than what's available")
-        } else if !migratable || max.is_none() || failed_before {
-            Some(GENERIC)
-        } else {
-            None
-        };
-        if let Some(why) = why {
+        if let Some(why) = memory_restart(vmi, new_memory, old_memory) {
             return restart(why);
         }
         decision.memory_guest = Some(new_memory);
     }
     decision
+}
+
+/// Why a guest memory change cannot be hotplugged, in handleMemoryHotplugRequest's order.
+fn memory_restart(vmi: &Value, new_memory: u64, old_memory: u64) -> Option<&'static str> {
+    let at_boot = crate::quantity::of(&vmi["status"]["memory"]["guestAtBoot"])
+        .map_or(old_memory, |v| v as u64);
+    let max = crate::quantity::of(&vmi["spec"]["domain"]["memory"]["maxGuest"]).map(|v| v as u64);
+    if crate::obj::condition_is(vmi, "HotMemoryChange") == Some(false) {
+        Some("memory updated in template spec. Memory-hotplug failed and is not available for this VM configuration")
+    } else if !super::migratable::is_migratable(vmi) {
+        Some("memory updated in template spec. Memory-hotplug is only available for migratable VMs")
+    } else if max.is_none() {
+        Some("memory updated in template spec. Memory-hotplug is not available for this VM configuration")
+    } else if new_memory < at_boot {
+        Some("memory updated in template spec to a value lower than what the VM started with")
+    } else if max.is_some_and(|m| new_memory > m) {
+        Some("memory updated in template spec to a value higher than what's available")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -184,20 +133,22 @@ mod tests {
     }
 
     #[test]
-    fn more_sockets_within_max_are_hotplugged() {
-        let d = evaluate(
-            &config(),
-            &template(1, "1Gi"),
-            &template(2, "1Gi"),
-            &vmi(4, true),
-        );
-        assert_eq!(
-            d,
-            Decision {
-                sockets: Some(2),
-                ..Decision::default()
-            }
-        );
+    fn more_sockets_within_max_are_hotplugged_migratable_or_not() {
+        for migratable in [true, false] {
+            let d = evaluate(
+                &config(),
+                &template(1, "1Gi"),
+                &template(2, "1Gi"),
+                &vmi(4, migratable),
+            );
+            assert_eq!(
+                d,
+                Decision {
+                    sockets: Some(2),
+                    ..Decision::default()
+                }
+            );
+        }
     }
 
     #[test]
@@ -225,62 +176,25 @@ mod tests {
     }
 
     #[test]
-    fn a_new_nad_reference_is_live_on_a_migratable_vm_only() {
-        let with_nad = |nad: &str| {
-            let mut t = template(1, "1Gi");
-            t["networks"] = json!([{"name": "default", "pod": {}}, {"name": "net1", "multus": {"networkName": nad}}]);
-            t
-        };
-        let d = evaluate(
-            &config(),
-            &with_nad("vlan10"),
-            &with_nad("vlan20"),
-            &vmi(4, true),
-        );
-        assert_eq!(d.networks.unwrap()[1]["multus"]["networkName"], "vlan20");
-        assert!(d.restart_required.is_none());
-        let d = evaluate(
-            &config(),
-            &with_nad("vlan10"),
-            &with_nad("vlan20"),
-            &vmi(4, false),
-        );
-        assert_eq!(d.restart_required.as_deref(), Some(GENERIC));
-        let mut renamed = with_nad("vlan10");
-        renamed["networks"][1]["name"] = json!("net2");
-        let d = evaluate(&config(), &with_nad("vlan10"), &renamed, &vmi(4, true));
+    fn a_network_change_restarts_only_when_it_removes_or_rebinds_a_vmi_interface() {
+        let mut running = template(1, "1Gi");
+        running["domain"]["devices"]["interfaces"] =
+            json!([{"name": "default", "masquerade": {}}, {"name": "net1", "bridge": {}}]);
+        running["networks"] = json!([{"name": "default", "pod": {}}, {"name": "net1", "multus": {"networkName": "vlan10"}}]);
+        let mut vmi = vmi(4, false);
+        vmi["spec"]["domain"]["devices"] = running["domain"]["devices"].clone();
+        vmi["spec"]["networks"] = running["networks"].clone();
+        let mut swapped = running.clone();
+        swapped["networks"][1]["multus"]["networkName"] = json!("vlan20");
         assert_eq!(
-            d.restart_required.as_deref(),
-            Some(GENERIC),
-            "only the NAD name is live"
+            evaluate(&config(), &running, &swapped, &vmi),
+            Decision::default(),
+            "a NAD swap is never a restart, migratable or not"
         );
-    }
-
-    #[test]
-    fn a_bridge_nic_appended_or_marked_absent_is_live_but_a_masquerade_one_is_not() {
-        let mut base = template(1, "1Gi");
-        base["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
-        base["networks"] = json!([{"name": "default", "pod": {}}]);
-        let mut plugged = base.clone();
-        plugged["domain"]["devices"]["interfaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "iface1", "bridge": {}}));
-        plugged["networks"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"name": "iface1", "multus": {"networkName": "br"}}));
-        let d = evaluate(&config(), &base, &plugged, &vmi(4, true));
-        assert_eq!(d.interfaces.unwrap()[1]["name"], "iface1");
-        let mut unplugged = plugged.clone();
-        unplugged["domain"]["devices"]["interfaces"][1]["state"] = json!("absent");
-        let d = evaluate(&config(), &plugged, &unplugged, &vmi(4, true));
-        assert_eq!(d.interfaces.unwrap()[1]["state"], "absent");
-        let mut masquerade = plugged.clone();
-        masquerade["domain"]["devices"]["interfaces"][1] =
-            json!({"name": "iface1", "masquerade": {}});
+        let mut rebound = running.clone();
+        rebound["domain"]["devices"]["interfaces"][1] = json!({"name": "net1", "sriov": {}});
         assert_eq!(
-            evaluate(&config(), &base, &masquerade, &vmi(4, true))
+            evaluate(&config(), &running, &rebound, &vmi)
                 .restart_required
                 .as_deref(),
             Some(GENERIC)
@@ -330,6 +244,11 @@ mod tests {
             &template(1, "2Gi"),
             &vmi(4, false),
         );
-        assert!(d.restart_required.is_some());
+        assert_eq!(
+            d.restart_required.as_deref(),
+            Some(
+                "memory updated in template spec. Memory-hotplug is only available for migratable VMs"
+            )
+        );
     }
 }

@@ -13,6 +13,7 @@ pub mod hotplug;
 mod launcher;
 mod migratable;
 mod migration;
+mod netsync;
 mod network;
 pub mod nmstate;
 pub mod policy;

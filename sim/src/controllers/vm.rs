@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
-use super::{launcher, migratable, vmi, Ctx};
+use super::{launcher, migratable, netsync, vmi, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -64,9 +64,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             Some(v) if !obj::deleting(v) && (!want || restart) => ctx.delete(kinds::VMIS, ns, name),
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
                 live_update(ctx, &vm, v);
-                clear_detached(ctx, &vm, v);
+                let v = sync_networks(ctx, &vm, v);
                 if ctx.faults.has(Fault::NonMigratableChangedLive) {
-                    swap_without_migration(ctx, &vm, v);
+                    swap_without_migration(ctx, &v);
                 }
             }
             Some(_) => {}
@@ -163,8 +163,8 @@ fn restart_required(ctx: &Ctx, vm: &Value, vmi: &Value) -> Option<String> {
     .restart_required
 }
 
-/// Applies CPU and memory hotplug, NAD reference and placement changes to the running VMI (the VMI controller and workload
-/// updater take it from there).
+/// Applies CPU and memory hotplug and placement changes to the running VMI (the VMI controller
+/// and workload updater take it from there).
 fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
     let Some(running) = running_template(ctx, vmi) else {
         return;
@@ -174,8 +174,6 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         restart_required: None,
         sockets,
         memory_guest,
-        networks,
-        interfaces,
         placement,
     } = hotplug::evaluate(&ctx.config(), &running, wanted, vmi)
     else {
@@ -197,12 +195,6 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
         if let Some(m) = memory_guest {
             v["spec"]["domain"]["memory"]["guest"] = json!(quantity::bytes(m));
         }
-        if let Some(n) = &networks {
-            v["spec"]["networks"] = n.clone();
-        }
-        if let Some(i) = &interfaces {
-            v["spec"]["domain"]["devices"]["interfaces"] = i.clone();
-        }
         for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
             v["spec"][k] = value.clone();
         }
@@ -217,12 +209,6 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
                 t["domain"]["memory"]["guest"] = wanted["domain"]["memory"]["guest"].clone();
                 t["domain"]["resources"] = wanted["domain"]["resources"].clone();
             }
-            if let Some(n) = networks {
-                t["networks"] = n;
-            }
-            if let Some(i) = interfaces {
-                t["domain"]["devices"]["interfaces"] = i;
-            }
             for (k, value) in placement.iter().flat_map(|p| p.as_object()).flatten() {
                 t[k] = value.clone();
             }
@@ -230,94 +216,51 @@ fn live_update(ctx: &Ctx, vm: &Value, vmi: &Value) {
     }
 }
 
-/// The `non-migratable-changed-live` regression: new NAD references of a non-migratable VM
-/// reach its VMI, launcher pod and guest at once, instead of waiting for the restart that
-/// RestartRequired asks for.
-fn swap_without_migration(ctx: &Ctx, vm: &Value, vmi: &Value) {
-    let wanted = &vm["spec"]["template"]["spec"]["networks"];
-    let names = |list: &Value| -> Vec<Value> {
-        let list = list.as_array().into_iter().flatten();
-        list.map(|n| n["name"].clone()).collect()
-    };
-    let running = &vmi["spec"]["networks"];
-    if migratable::is_migratable(vmi) || running == wanted || names(running) != names(wanted) {
-        return;
-    }
-    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
-    let Some(changed) = ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-        v["spec"]["networks"] = wanted.clone();
-    }) else {
-        return;
-    };
-    if let Some(pod) = super::network::active_pod(ctx, &changed) {
-        let ip = obj::str_at(&pod, "/status/podIP").to_string();
-        let pod_net = super::network::pod_network(ctx, &changed, obj::name(&pod), &ip);
-        let status = launcher::network_status(&changed, &ip, &pod_net);
-        ctx.write(kinds::PODS, ns, obj::name(&pod), |p| {
-            obj::ensure(p, "/metadata/annotations")["k8s.v1.cni.cncf.io/network-status"] =
-                json!(status);
-        });
-    }
-    let node = obj::str_at(&changed, "/status/nodeName");
-    if let Ok(segments) = super::network::attach(ctx, &changed, node) {
-        super::network::rejoin(ctx, uid, &segments);
-    }
-}
-
-/// Once an unplugged interface is gone from the VMI status, it leaves the VMI spec with its
-/// network, and then the VM template (upstream's clearDetachedIfacesFromVMI/VM order).
-fn clear_detached(ctx: &Ctx, vm: &Value, vmi: &Value) {
+/// The VM controller's network synchronizer (kubevirt/kubevirt pkg/network/controllers/vm.go
+/// Sync, v1.9.0): the VMI spec follows the template's NICs and NAD references, then the
+/// template drops the unplugged NICs the VMI let go. Returns the VMI as it is now.
+fn sync_networks(ctx: &Ctx, vm: &Value, vmi: &Value) -> Arc<Value> {
+    let template = &vm["spec"]["template"]["spec"];
     let shown = super::network::shown_interfaces(vmi);
-    let absent = |t: &Value| -> Vec<String> {
-        let ifaces = t["domain"]["devices"]["interfaces"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        ifaces
-            .iter()
-            .filter(|i| i["state"] == "absent")
-            .filter_map(|i| i["name"].as_str().map(String::from))
-            .collect()
-    };
-    let from_vmi: Vec<String> = absent(&vmi["spec"])
-        .into_iter()
-        .filter(|n| !shown.contains(&n.as_str()))
-        .collect();
-    let in_vmi = absent(&vmi["spec"]);
-    let from_vm: Vec<String> = absent(&vm["spec"]["template"]["spec"])
-        .into_iter()
-        .filter(|n| from_vmi.contains(n) || !in_vmi.contains(n) && !shown.contains(&n.as_str()))
-        .collect();
+    let (ifaces, nets) = netsync::synced_vmi(template, &vmi["spec"], &shown);
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
-    if !from_vmi.is_empty()
-        && ctx
-            .write_uid(kinds::VMIS, ns, name, uid, |v| {
-                drop_nics(&mut v["spec"], &from_vmi)
-            })
-            .is_some()
-    {
-        if let Some(t) = ctx.state().running_templates.get_mut(uid) {
-            drop_nics(t, &from_vmi);
+    let mut current = Arc::new(vmi.clone());
+    if netsync::put(&mut vmi["spec"].clone(), ifaces.clone(), nets.clone()) {
+        if let Some(written) = ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+            netsync::put(&mut v["spec"], ifaces.clone(), nets);
+        }) {
+            current = written;
         }
     }
-    if !from_vm.is_empty() {
+    let (vm_ifaces, vm_nets) = netsync::cleared_template(template, &ifaces, &shown);
+    if netsync::put(&mut template.clone(), vm_ifaces.clone(), vm_nets.clone()) {
         ctx.write(kinds::VMS, ns, name, |v| {
-            drop_nics(&mut v["spec"]["template"]["spec"], &from_vm)
+            netsync::put(&mut v["spec"]["template"]["spec"], vm_ifaces, vm_nets);
         });
-        if let Some(t) = ctx.state().running_templates.get_mut(uid) {
-            drop_nics(t, &from_vm);
-        }
     }
+    current
 }
 
-/// Removes the named interfaces and their networks from a VMI spec or VM template spec.
-fn drop_nics(spec: &mut Value, names: &[String]) {
-    let keep = |v: &Value| !names.iter().any(|n| v["name"] == n.as_str());
-    if let Some(list) = spec["domain"]["devices"]["interfaces"].as_array_mut() {
-        list.retain(keep);
+/// The `non-migratable-changed-live` regression: a non-migratable VMI's new NAD references
+/// reach its launcher pod and guest at once, without the migration that applies them.
+fn swap_without_migration(ctx: &Ctx, vmi: &Value) {
+    let Some(pod) = super::network::active_pod(ctx, vmi) else {
+        return;
+    };
+    if migratable::is_migratable(vmi) || !super::network::nad_changed(vmi, &pod) {
+        return;
     }
-    if let Some(list) = spec["networks"].as_array_mut() {
-        list.retain(keep);
+    let (ns, uid) = (obj::namespace(vmi), obj::uid(vmi));
+    let ip = obj::str_at(&pod, "/status/podIP").to_string();
+    let pod_net = super::network::pod_network(ctx, vmi, obj::name(&pod), &ip);
+    let status = launcher::network_status(vmi, &ip, &pod_net);
+    ctx.write(kinds::PODS, ns, obj::name(&pod), |p| {
+        obj::ensure(p, "/metadata/annotations")["k8s.v1.cni.cncf.io/network-status"] =
+            json!(status);
+    });
+    let node = obj::str_at(vmi, "/status/nodeName");
+    if let Ok(segments) = super::network::attach(ctx, vmi, node) {
+        super::network::rejoin(ctx, uid, &segments);
     }
 }
 

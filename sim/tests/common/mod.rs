@@ -11,6 +11,9 @@ use serde_json::Value;
 use vstp_sim::world::World;
 use vstp_sim::{Sim, SimConfig, SimHandle};
 
+pub mod net;
+pub mod virt;
+
 pub async fn start() -> (SimHandle, kube::Client) {
     start_with(SimConfig::default()).await
 }
@@ -100,4 +103,12 @@ pub fn api_error(e: kube::Error) -> kube::core::Status {
         kube::Error::Api(s) => *s,
         other => panic!("expected an API Status error, got {other:?}"),
     }
+}
+
+/// The array at `v`, made one when it is not.
+pub fn ensure_array(v: &mut Value) -> &mut Vec<Value> {
+    if !v.is_array() {
+        *v = Value::Array(Vec::new());
+    }
+    v.as_array_mut().expect("just made an array")
 }

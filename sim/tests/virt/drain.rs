@@ -62,24 +62,8 @@ async fn eviction_is_refused_with_429_while_an_evacuation_migrates_the_vmi() {
 #[tokio::test]
 async fn a_vm_on_a_non_shared_disk_is_not_migratable_and_its_eviction_is_refused() {
     let (sim, client) = cluster().await;
-    let pvc: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "rootdisk", "namespace": "default"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}))
-    .unwrap();
-    let pvcs = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        "default",
-        &resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
-    );
-    pvcs.create(&PostParams::default(), &pvc).await.unwrap();
-    let disk = json!({"domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]}},
-                      "volumes": [{"name": "root", "persistentVolumeClaim": {"claimName": "rootdisk"}}]});
     let mut vm = value(&rhel_vm("vm1", json!({})));
-    json_patch::merge(&mut vm["spec"]["template"]["spec"], &disk);
-    let volumes = vm["spec"]["template"]["spec"]["volumes"]
-        .as_array_mut()
-        .unwrap();
-    volumes.push(json!({"name": "cloudinit", "cloudInitNoCloud": {"userData": format!("#cloud-config\nssh_authorized_keys:\n  - {}", PUBLIC_KEY.trim())}}));
+    add_rwo_disk(&client, &mut vm, "rootdisk").await;
     api(&client, "VirtualMachine", "virtualmachines")
         .create(&PostParams::default(), &serde_json::from_value(vm).unwrap())
         .await

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::network::{nad, nad_with, policy, reaches, start, trunk_bridge, vm_on};
 use super::*;
+use crate::common::net::{nad, nad_with, policy, reaches, start, trunk_bridge, vm_on};
 
 /// VM → (network, node, host part of its addresses).
 const VMS: [(&str, &str, &str, u8); 6] = [

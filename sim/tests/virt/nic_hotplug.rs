@@ -2,8 +2,8 @@
 //! MigrationRequired and a workload-update migration; the guest gains or loses the NIC; an
 //! unplugged NIC leaves status, VMI spec and VM template in that order; slots run out.
 
-use super::network::{nad, reaches, start, trunk_bridge, until_listed, vm_on};
 use super::*;
+use crate::common::net::{nad, reaches, start, trunk_bridge, until_listed, vm_on};
 
 fn vms(client: &kube::Client) -> Api<DynamicObject> {
     api(client, "VirtualMachine", "virtualmachines")

@@ -1,0 +1,130 @@
+//! Helpers for secondary networks: NNCPs that build bridges on the workers, NADs, VMs with a
+//! bridge NIC addressed by cloud-init, and pings between guests.
+
+use futures::TryStreamExt;
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::runtime::watcher;
+use serde_json::{json, Value};
+
+use super::resource;
+use super::virt::{
+    api, cond, nncps, rhel_vm, ssh, until, value, vmis, BUDGET, KEY_FILE, PUBLIC_KEY,
+};
+
+fn nads(c: &kube::Client) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        c.clone(),
+        "default",
+        &resource(
+            "k8s.cni.cncf.io",
+            "v1",
+            "NetworkAttachmentDefinition",
+            "network-attachment-definitions",
+        ),
+    )
+}
+
+/// br1 on every worker's eth1, trunking VLANs 10 and 20-30; waits until it is Available.
+pub async fn trunk_bridge(client: &kube::Client, bridge: &str) {
+    let desired = json!({"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
+        "bridge": {"port": [{"name": "eth1", "vlan": {"mode": "trunk", "trunk-tags": [{"id": 10}, {"id-range": {"min": 20, "max": 30}}]}}]}}]});
+    policy(client, bridge, desired).await;
+}
+
+/// Applies `desired` to every worker and waits until the policy is Available.
+pub async fn policy(client: &kube::Client, name: &str, desired: Value) {
+    let policy: DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": name}, "spec": {"nodeSelector": {"node-role.kubernetes.io/worker": ""},
+        "desiredState": desired}}),
+    )
+    .unwrap();
+    nncps(client)
+        .create(&PostParams::default(), &policy)
+        .await
+        .unwrap();
+    until(&nncps(client), name, "Available", |p| {
+        p["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Available" && c["status"] == "True")
+    })
+    .await;
+}
+
+/// A bridge CNI NAD on `bridge` with access VLAN `vlan`.
+pub async fn nad(client: &kube::Client, name: &str, bridge: &str, vlan: u32) {
+    let config = json!({"cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": bridge, "vlan": vlan, "preserveDefaultVlan": false, "macspoofchk": true});
+    nad_with(client, name, config).await;
+}
+
+pub async fn nad_with(client: &kube::Client, name: &str, config: Value) {
+    let nad: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": name, "namespace": "default"}, "spec": {"config": config.to_string()}})).unwrap();
+    nads(client)
+        .create(&PostParams::default(), &nad)
+        .await
+        .unwrap();
+}
+
+/// A VM with a bridge interface `net1` on `nad`, addresses from cloud-init network data, on
+/// `node`.
+pub fn vm_on(name: &str, nad: &str, addresses: &[&str], node: &str) -> DynamicObject {
+    let network_data = json!({"version": 2, "ethernets": {"eth1": {"addresses": addresses}}});
+    let user_data = format!(
+        "#cloud-config\nssh_authorized_keys:\n  - {}",
+        PUBLIC_KEY.trim()
+    );
+    rhel_vm(
+        name,
+        json!({
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "domain": {"devices": {"interfaces": [{"name": "default", "masquerade": {}}, {"name": "net1", "bridge": {}}]}},
+            "networks": [{"name": "default", "pod": {}}, {"name": "net1", "multus": {"networkName": nad}}],
+            "volumes": [{"name": "cloudinit", "cloudInitNoCloud": {"userData": user_data, "networkData": serde_saphyr::to_string(&network_data).unwrap()}}],
+        }),
+    )
+}
+
+pub async fn start(client: &kube::Client, vm: DynamicObject) -> Value {
+    let name = vm.metadata.name.clone().unwrap();
+    api(client, "VirtualMachine", "virtualmachines")
+        .create(&PostParams::default(), &vm)
+        .await
+        .unwrap();
+    until(&vmis(client), &name, "agent-connected", |v| {
+        cond(v, "AgentConnected").as_deref() == Some("True")
+    })
+    .await
+}
+
+pub async fn reaches(client: &kube::Client, from: &str, to: &str) -> bool {
+    let six = if to.contains(':') { "-6 " } else { "" };
+    let (out, code) = ssh(client, from, KEY_FILE, &format!("ping {six}-c 2 -W 1 {to}"))
+        .await
+        .unwrap();
+    assert!(code == 0 || code == 1, "ping answered {code}: {out}");
+    code == 0
+}
+
+/// Waits until an object of `api` satisfies `pred`; returns it.
+pub async fn until_listed(
+    api: &Api<DynamicObject>,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let found = tokio::time::timeout(BUDGET, async {
+        let mut stream = std::pin::pin!(watcher::watcher(api.clone(), Default::default()));
+        while let Some(ev) = stream.try_next().await.unwrap() {
+            if let watcher::Event::Apply(o) | watcher::Event::InitApply(o) = ev {
+                if pred(&value(&o)) {
+                    return value(&o);
+                }
+            }
+        }
+        Value::Null
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {what} within {BUDGET:?}"))
+}

@@ -1,0 +1,54 @@
+//! Conformance of the simulated cluster with upstream KubeVirt v1.9.0, checked through the API
+//! only: each test drives the simulator as a client would and names, in its doc comment, the
+//! upstream function whose behaviour it pins. One module per area.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod network_live_update;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{json, Value};
+
+pub use common::virt::*;
+pub use common::*;
+
+pub(crate) fn vm_api(client: &kube::Client) -> Api<DynamicObject> {
+    api(client, "VirtualMachine", "virtualmachines")
+}
+
+/// Applies a JSON patch to VM `name`.
+pub(crate) async fn json_patch_vm(client: &kube::Client, name: &str, ops: Value) {
+    let patch: json_patch::Patch = serde_json::from_value(ops).unwrap();
+    vm_api(client)
+        .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+}
+
+/// The condition `ty` of an object.
+pub(crate) fn condition<'a>(o: &'a Value, ty: &str) -> Option<&'a Value> {
+    o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == ty)
+}
+
+/// Every migration of the namespace.
+pub(crate) async fn migrations(client: &kube::Client) -> Vec<Value> {
+    let list = vmims(client).list(&Default::default()).await.unwrap();
+    list.items.iter().map(value).collect()
+}
+
+/// A VM on `nad` (see [`common::net::vm_on`]) that cannot live-migrate: a ReadWriteOnce data
+/// disk.
+pub(crate) async fn non_migratable_vm_on(
+    client: &kube::Client,
+    name: &str,
+    nad: &str,
+    addresses: &[&str],
+) -> DynamicObject {
+    let mut vm = value(&common::net::vm_on(name, nad, addresses, "worker-0"));
+    add_rwo_disk(client, &mut vm, &format!("{name}-data")).await;
+    serde_json::from_value(vm).unwrap()
+}
