@@ -85,10 +85,15 @@ impl Clock {
         modelled.div_f64(self.scale)
     }
 
+    /// When a modelled duration that starts now ends (slowed and jittered as configured).
+    pub fn deadline(&self, modelled: Duration) -> tokio::time::Instant {
+        let jitter = self.jitter.as_ref().map_or(1.0, Jitter::next);
+        tokio::time::Instant::now() + self.real(modelled).mul_f64(self.slowdown * jitter)
+    }
+
     /// Waits for a modelled duration (slowed and jittered as configured).
     pub async fn sleep(&self, modelled: Duration) {
-        let jitter = self.jitter.as_ref().map_or(1.0, Jitter::next);
-        tokio::time::sleep(self.real(modelled).mul_f64(self.slowdown * jitter)).await
+        tokio::time::sleep_until(self.deadline(modelled)).await
     }
 }
 

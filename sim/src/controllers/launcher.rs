@@ -78,6 +78,20 @@ pub fn interfaces(vmi: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// The networks a launcher pod attaches: those of interfaces not marked absent
+/// (kubevirt/kubevirt pkg/network/pod/annotations/generator.go, v1.9.0).
+fn attached_networks(vmi: &Value) -> Vec<&Value> {
+    let absent: Vec<&Value> = vmi["spec"]["domain"]["devices"]["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["state"] == "absent")
+        .map(|i| &i["name"])
+        .collect();
+    let nets = vmi["spec"]["networks"].as_array().into_iter().flatten();
+    nets.filter(|n| !absent.contains(&&n["name"])).collect()
+}
+
 /// `ns/name` of a multus network reference (a bare name is in the VMI's namespace).
 pub fn nad_name(vmi: &Value, net: &Value) -> Option<String> {
     let name = net["multus"]["networkName"].as_str()?;
@@ -102,7 +116,7 @@ pub fn pod(vmi: &Value, migration: Option<(&str, &str)>) -> Value {
     labels.remove("kubevirt.io/migrationTargetNodeName");
     let mut annotations =
         json!({"kubevirt.io/domain": name, "kubevirt.io/migrationTransportUnix": "true"});
-    let multus: Vec<Value> = spec["networks"].as_array().into_iter().flatten().filter_map(|n| {
+    let multus: Vec<Value> = attached_networks(vmi).into_iter().filter_map(|n| {
         let nad = nad_name(vmi, n)?;
         let (ns, nad) = nad.split_once('/')?;
         Some(json!({"name": nad, "namespace": ns, "interface": pod_interface_name(obj::str_at(n, "/name"))}))
@@ -180,7 +194,7 @@ pub fn network_status(vmi: &Value, pod_ip: &str, pod: &PodNetwork) -> String {
     if let Some(nad) = &pod.udn_nad {
         list.push(json!({"name": nad, "interface": "ovn-udn1", "ips": [pod.ip], "mac": random_mac(), "default": true, "dns": {}}));
     }
-    for net in vmi["spec"]["networks"].as_array().into_iter().flatten() {
+    for net in attached_networks(vmi) {
         if let Some(nad) = nad_name(vmi, net) {
             list.push(
                 json!({"name": nad, "interface": pod_interface_name(obj::str_at(net, "/name")),

@@ -13,6 +13,7 @@ pub mod hotplug;
 mod launcher;
 mod migratable;
 mod migration;
+mod netmigration;
 mod netsync;
 mod network;
 pub mod nmstate;
@@ -101,8 +102,10 @@ pub struct State {
     pub pod_ips: HashMap<String, u32>,
     /// How many interfaces each VMI (by UID) booted with: what its hotplug slots follow from.
     pub boot_interfaces: HashMap<String, usize>,
-    /// VMIs (by UID) with a pending NIC change, and whether its grace period is over.
-    pub nic_grace: HashMap<String, bool>,
+    /// VMIs (by UID) with a pending NIC change, and when its grace period ends.
+    pub nic_grace: HashMap<String, tokio::time::Instant>,
+    /// Keys with a delayed reconcile already on its way.
+    pub requeues: HashSet<Key>,
     /// The generation of each NNCP (by name) whose enactment was started.
     pub nncp_generations: HashMap<String, i64>,
     /// Workload-update retries held back after a failed migration (VMI UID → failures).
@@ -139,6 +142,20 @@ impl Ctx {
         let ctx = self.clone();
         tokio::spawn(async move {
             ctx.sleep(modelled_secs).await;
+            let _ = ctx.requeue.send(key);
+        });
+    }
+
+    /// Like [`Ctx::requeue_after`], unless `key` already has one on its way (a work queue's
+    /// AddAfter keeps one entry per key).
+    pub fn requeue_once_after(self: &Arc<Self>, key: Key, modelled_secs: f64) {
+        if !self.state().requeues.insert(key.clone()) {
+            return;
+        }
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            ctx.sleep(modelled_secs).await;
+            ctx.state().requeues.remove(&key);
             let _ = ctx.requeue.send(key);
         });
     }

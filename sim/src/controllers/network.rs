@@ -1,6 +1,6 @@
 //! The launcher pod's network: Multus attaching each secondary network through its NAD (or
-//! failing the sandbox the way kubelet reports it), the guest NICs' segments following the
-//! node a VMI runs on, and noticing when a VMI's NAD references differ from its pod's.
+//! failing the sandbox the way kubelet reports it), and the guest NICs' segments following the
+//! node a VMI runs on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,28 +95,6 @@ pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
     }
 }
 
-/// Whether a secondary network of the VMI spec names another NAD than the one its pod
-/// attached (Multus network-status, matched through the pod interface name).
-pub fn nad_changed(vmi: &Value, pod: &Value) -> bool {
-    let status: Vec<Value> = obj::annotation(pod, "k8s.v1.cni.cncf.io/network-status")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
-    vmi["spec"]["networks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|net| {
-            let Some(wanted) = launcher::nad_name(vmi, net) else {
-                return false;
-            };
-            let iface = launcher::pod_interface_name(obj::str_at(net, "/name"));
-            status
-                .iter()
-                .find(|s| s["interface"] == iface.as_str())
-                .is_some_and(|s| s["name"] != wanted.as_str())
-        })
-}
-
 /// The running launcher pod on the node the VMI runs on.
 pub fn active_pod(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
     let node = obj::str_at(vmi, "/status/nodeName");
@@ -129,10 +107,6 @@ pub fn active_pod(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
         })
 }
 
-/// Modelled `DynamicNetworkControllerGracePeriod`: how long a hotplugged NIC may stay
-/// pending before the VMI is migrated to plug it.
-pub const NIC_GRACE_SECS: f64 = 15.0;
-
 /// The names of the interfaces the VMI status shows.
 pub fn shown_interfaces(vmi: &Value) -> Vec<&str> {
     let list = vmi["status"]["interfaces"].as_array();
@@ -140,43 +114,6 @@ pub fn shown_interfaces(vmi: &Value) -> Vec<&str> {
         .flatten()
         .filter_map(|i| i["name"].as_str())
         .collect()
-}
-
-/// Whether a NIC change waits to be applied: a spec interface the status does not show
-/// yet, or an interface marked absent that it still shows.
-pub fn nics_pending(vmi: &Value) -> bool {
-    let shown = shown_interfaces(vmi);
-    vmi["spec"]["domain"]["devices"]["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|i| {
-            let name = i["name"].as_str().unwrap_or("");
-            (i["state"] == "absent") == shown.contains(&name)
-        })
-}
-
-/// Whether the NIC change of `vmi` has waited out the grace period; starts it when it
-/// has not begun.
-pub fn nic_grace_over(ctx: &Arc<Ctx>, vmi: &Value) -> bool {
-    let uid = obj::uid(vmi).to_string();
-    if let Some(over) = ctx.state().nic_grace.get(&uid) {
-        return *over;
-    }
-    ctx.state().nic_grace.insert(uid.clone(), false);
-    let (ctx, ns, name) = (
-        ctx.clone(),
-        obj::namespace(vmi).to_string(),
-        obj::name(vmi).to_string(),
-    );
-    tokio::spawn(async move {
-        ctx.sleep(NIC_GRACE_SECS).await;
-        if let Some(over) = ctx.state().nic_grace.get_mut(&uid) {
-            *over = true;
-        }
-        ctx.requeue(super::Key::Vmi(ns, name));
-    });
-    false
 }
 
 /// After a migration that plugged or unplugged NICs: the guest's NICs follow the VMI spec

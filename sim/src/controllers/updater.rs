@@ -33,6 +33,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     {
         return;
     }
+    // kubevirt/kubevirt pkg/virt-controller/watch/workload-updater/workload-updater.go
+    // getUpdateData (v1.9.0): only an IsMigratable() VMI is migrated; the Evict method that
+    // would evict the others is not in the seeded CR and not modelled.
     if ctx.active_migration_of(ns, name).is_some() || !super::migratable::is_migratable(&v) {
         return;
     }

@@ -247,7 +247,7 @@ fn swap_without_migration(ctx: &Ctx, vmi: &Value) {
     let Some(pod) = super::network::active_pod(ctx, vmi) else {
         return;
     };
-    if migratable::is_migratable(vmi) || !super::network::nad_changed(vmi, &pod) {
+    if migratable::is_migratable(vmi) || !super::netmigration::nad_changed(vmi, &pod) {
         return;
     }
     let (ns, uid) = (obj::namespace(vmi), obj::uid(vmi));

@@ -1,13 +1,15 @@
 //! The VMI controller: starts the boot of new VMIs, shuts deleted ones down, and keeps the
 //! conditions that follow from spec and status (LiveMigratable, EvictionRequested,
-//! HotVCPUChange, HotMemoryChange, MigrationRequired after a live NAD reference change).
+//! HotVCPUChange, HotMemoryChange, and MigrationRequired with the Multus interface entries
+//! through [`super::netmigration`]).
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::migratable::{self, Verdict};
-use super::{boot, launcher, Ctx};
+use super::netmigration::{self, Required};
+use super::{boot, launcher, network, Ctx};
 use crate::kinds;
 use crate::obj;
 
@@ -43,15 +45,30 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         "Running" => {
             let now = ctx.now();
             let verdict = migratable::verdict(ctx, &vmi);
-            // Never evaluated while migrating: the target's pod is not the active one yet.
-            let required = migration_required(ctx, &vmi);
-            // The verdict comes from the VMI as read; if a migration started or ended since,
+            let pod = network::active_pod(ctx, &vmi);
+            let mut seen = (*vmi).clone();
+            if let Some(p) = &pod {
+                netmigration::sync_multus_status(&mut seen, p);
+            }
+            // Skipped while migrating: the target's pod is not the active one yet.
+            let required = if migrating(&vmi) {
+                Required::Keep
+            } else {
+                netmigration::evaluate(ctx, &seen, pod.as_deref())
+            };
+            // The decision comes from the VMI as read; if a migration started or ended since,
             // it is stale (it would raise MigrationRequired again right after the migration
             // that cleared it).
-            let seen = vmi["status"]["migrationState"]["migrationUid"].clone();
+            let migration = vmi["status"]["migrationState"]["migrationUid"].clone();
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
-                let current = v["status"]["migrationState"]["migrationUid"] == seen;
-                let required = required.filter(|_| current && !migrating(v));
+                if let Some(p) = &pod {
+                    netmigration::sync_multus_status(v, p);
+                }
+                let current = v["status"]["migrationState"]["migrationUid"] == migration;
+                let required = match required {
+                    _ if !current || migrating(v) => Required::Keep,
+                    r => r,
+                };
                 derived_conditions(v, &verdict, required, &now)
             });
         }
@@ -59,49 +76,11 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
 }
 
-/// Whether a network change needs a migration: at once for a NAD swap; for a NIC hotplug or
-/// unplug only after the grace period (pending until then). Never while migrating: the
-/// target's pod is not the active one yet.
-fn migration_required(ctx: &Arc<Ctx>, vmi: &Value) -> Option<bool> {
-    if migrating(vmi) {
-        return None;
-    }
-    let pod = super::network::active_pod(ctx, vmi);
-    if pod.is_some_and(|pod| super::network::nad_changed(vmi, &pod)) {
-        return Some(true);
-    }
-    if super::network::nics_pending(vmi) {
-        return Some(super::network::nic_grace_over(ctx, vmi));
-    }
-    ctx.state().nic_grace.remove(obj::uid(vmi));
-    None
-}
-
 /// Conditions a running VMI carries because of its own spec and status.
 /// Runs under the store's lock: it must not call the store.
-fn derived_conditions(v: &mut Value, verdict: &Verdict, required: Option<bool>, now: &str) {
+fn derived_conditions(v: &mut Value, verdict: &Verdict, required: Required, now: &str) {
     migratable::set_condition(v, verdict, now);
-    match required {
-        Some(true) if obj::condition_is(v, "MigrationRequired") != Some(true) => {
-            obj::set_condition(
-                v,
-                "MigrationRequired",
-                true,
-                "AutoMigrationDueToLiveUpdate",
-                "",
-                now,
-            )
-        }
-        Some(false) if obj::condition(v, "MigrationRequired").is_none() => obj::set_condition(
-            v,
-            "MigrationRequired",
-            false,
-            "AutoMigrationPending",
-            "",
-            now,
-        ),
-        _ => {}
-    }
+    netmigration::set_condition(v, required, now);
     if v["status"]["evacuationNodeName"]
         .as_str()
         .is_some_and(|n| !n.is_empty())

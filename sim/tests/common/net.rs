@@ -108,6 +108,16 @@ pub async fn reaches(client: &kube::Client, from: &str, to: &str) -> bool {
     code == 0
 }
 
+/// A VM with only the pod network; cloud-init already describes eth1 for when it appears.
+pub fn single_nic_vm(name: &str, eth1: &str) -> DynamicObject {
+    let mut vm = value(&vm_on(name, "unused", &[eth1], "worker-0"));
+    let spec = &mut vm["spec"]["template"]["spec"];
+    spec["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
+    spec["networks"] = json!([{"name": "default", "pod": {}}]);
+    spec["nodeSelector"] = Value::Null;
+    serde_json::from_value(vm).unwrap()
+}
+
 /// Waits until an object of `api` satisfies `pred`; returns it.
 pub async fn until_listed(
     api: &Api<DynamicObject>,

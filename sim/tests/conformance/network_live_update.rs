@@ -2,7 +2,7 @@
 //! for networks, MigrationRequired, and the workload updater that applies it by migrating.
 
 use super::*;
-use crate::common::net::{nad, reaches, start, trunk_bridge, vm_on};
+use crate::common::net::{nad, reaches, single_nic_vm, start, trunk_bridge, vm_on};
 
 /// kubevirt/kubevirt v1.9.0: pkg/network/controllers/vm.go `syncNetworks` copies the new NAD
 /// into the VMI spec whatever the VM's migratability; pkg/network/vmliveupdate/restart.go
@@ -53,4 +53,96 @@ async fn a_nad_swap_on_a_non_migratable_vm_reaches_the_vmi_spec_and_waits_for_a_
         reaches(&client, "a", "10.200.0.2").await,
         "the guest is still on the old network"
     );
+}
+
+/// The interface hot-plugged into `vm`'s template (a bridge NIC on `nad`).
+async fn hotplug_nic(client: &kube::Client, vm: &str, nad: &str) {
+    json_patch_vm(client, vm, json!([
+        {"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/-", "value": {"name": "iface1", "bridge": {}}},
+        {"op": "add", "path": "/spec/template/spec/networks/-", "value": {"name": "iface1", "multus": {"networkName": nad}}}])).await;
+}
+
+fn status_entry<'a>(vmi: &'a Value, name: &str) -> Option<&'a Value> {
+    vmi["status"]["interfaces"]
+        .as_array()?
+        .iter()
+        .find(|i| i["name"] == name)
+}
+
+fn migration_required(vmi: &Value) -> Option<(&str, &str)> {
+    let c = condition(vmi, "MigrationRequired")?;
+    Some((c["status"].as_str()?, c["reason"].as_str()?))
+}
+
+/// kubevirt/kubevirt v1.9.0: pkg/network/controllers/vm.go `applyDynamicIfaceRequestOnVMI`
+/// appends the bridge NIC to the VMI spec whatever the VM's migratability;
+/// pkg/network/vmliveupdate/restart.go `IsRestartRequired` ignores an added NIC;
+/// pkg/network/migration/evaluator.go `Evaluate` with lifecycle.go
+/// `syncMigrationRequiredCondition` sets MigrationRequired False/AutoMigrationPending, then
+/// True/AutoMigrationDueToLiveUpdate once DynamicNetworkControllerGracePeriod (15 s) has passed;
+/// the workload updater never migrates the non-migratable VMI, so the NIC gets no status entry
+/// and never reaches the guest.
+#[tokio::test]
+async fn a_nic_hotplugged_into_a_non_migratable_vm_waits_for_a_migration_that_never_comes() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    let mut vm = value(&single_nic_vm("a", "10.200.0.1/24"));
+    add_rwo_disk(&client, &mut vm, "a-data").await;
+    start(&client, serde_json::from_value(vm).unwrap()).await;
+
+    hotplug_nic(&client, "a", "vlan10").await;
+    let pending = until(&vmis(&client), "a", "MigrationRequired", |v| {
+        migration_required(v).is_some()
+    })
+    .await;
+    let since = std::time::Instant::now();
+    assert_eq!(
+        migration_required(&pending),
+        Some(("False", "AutoMigrationPending"))
+    );
+    assert_eq!(
+        pending["spec"]["domain"]["devices"]["interfaces"][1]["name"],
+        "iface1"
+    );
+    assert_eq!(
+        pending["spec"]["networks"][1]["multus"]["networkName"],
+        "vlan10"
+    );
+    assert!(status_entry(&pending, "iface1").is_none(), "{pending}");
+    let vm = value(&vm_api(&client).get("a").await.unwrap());
+    assert_eq!(cond(&vm, "RestartRequired"), None, "{}", vm["status"]);
+
+    let required = until(&vmis(&client), "a", "MigrationRequired True", |v| {
+        migration_required(v) != Some(("False", "AutoMigrationPending"))
+    })
+    .await;
+    let waited = since.elapsed().as_secs_f64() * vstp_sim::DEFAULT_TIME_SCALE;
+    assert_eq!(
+        migration_required(&required),
+        Some(("True", "AutoMigrationDueToLiveUpdate"))
+    );
+    assert!(
+        waited >= 14.0,
+        "True after {waited:.1} modelled s, not the 15 s grace period"
+    );
+    let message = &condition(&required, "MigrationRequired").unwrap()["message"];
+    assert!(message.as_str().unwrap_or("").is_empty(), "{message}");
+
+    holds(
+        &vmis(&client),
+        "a",
+        60.0,
+        "not migrating, iface1 not in status",
+        |v| v["status"]["migrationState"].is_null() && status_entry(v, "iface1").is_none(),
+    )
+    .await;
+    assert!(migrations(&client).await.is_empty(), "no migration");
+    let vm = value(&vm_api(&client).get("a").await.unwrap());
+    let mac = vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][1]["macAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (links, _) = ssh(&client, "a", KEY_FILE, "ip -j link").await.unwrap();
+    assert!(!links.contains(&mac), "the guest has no {mac}: {links}");
 }

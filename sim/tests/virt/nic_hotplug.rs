@@ -3,20 +3,10 @@
 //! unplugged NIC leaves status, VMI spec and VM template in that order; slots run out.
 
 use super::*;
-use crate::common::net::{nad, reaches, start, trunk_bridge, until_listed, vm_on};
+use crate::common::net::{nad, reaches, single_nic_vm, start, trunk_bridge, until_listed, vm_on};
 
 fn vms(client: &kube::Client) -> Api<DynamicObject> {
     api(client, "VirtualMachine", "virtualmachines")
-}
-
-/// A VM with only the pod network; cloud-init already describes eth1 for when it appears.
-fn single_nic_vm(name: &str, eth1: &str) -> DynamicObject {
-    let mut vm = value(&vm_on(name, "unused", &[eth1], "worker-0"));
-    let spec = &mut vm["spec"]["template"]["spec"];
-    spec["domain"]["devices"]["interfaces"] = json!([{"name": "default", "masquerade": {}}]);
-    spec["networks"] = json!([{"name": "default", "pod": {}}]);
-    spec["nodeSelector"] = Value::Null;
-    serde_json::from_value(vm).unwrap()
 }
 
 async fn json_patch(client: &kube::Client, name: &str, ops: Value) {

@@ -1,0 +1,254 @@
+//! `MigrationRequired`: what a VMI's secondary networks need from a migration (a NAD swap at
+//! once, a NIC hotplug after a grace period), as the VMI controller evaluates it, with the
+//! `multus-status` interface entries it keeps from the launcher pod's network-status.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{launcher, Ctx, Key};
+use crate::obj;
+
+/// Modelled re-evaluation period of a pending migration (upstream's
+/// pendingMigrationReEvalPeriod).
+const REEVALUATE_SECS: f64 = 10.0;
+
+/// Modelled `DynamicNetworkControllerGracePeriod`: how long a hotplugged NIC may stay
+/// pending before the VMI is migrated to plug it.
+pub const NIC_GRACE_SECS: f64 = 15.0;
+
+/// What a VMI's networks need from a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Nothing,
+    /// A NIC waits to be plugged or unplugged: after the grace period.
+    Pending,
+    /// A NAD reference changed, or an SR-IOV NIC was added: at once.
+    Immediate,
+}
+
+/// kubevirt/kubevirt pkg/network/migration/evaluator.go shouldVMIBeMarkedForAutoMigration
+/// (v1.9.0), over the secondary (non-default multus) interfaces: one without a status entry
+/// waits to be plugged; one whose pod interface names another NAD in the pod's Multus
+/// network-status than the spec does needs a migration now. An unplug waits while the status
+/// still shows the NIC from Multus (upstream also wants it gone from the domain first; the sim
+/// keeps it in the domain until the migration).
+pub fn migration_need(vmi: &Value, pod: Option<&Value>) -> Need {
+    let pod_status = pod.map(multus_network_status).unwrap_or_default();
+    for (iface, net) in secondary_interfaces(vmi) {
+        let status = status_of(vmi, iface);
+        let absent = iface["state"] == "absent";
+        match status {
+            None if !absent && iface["sriov"].is_object() => return Need::Immediate,
+            None if !absent => return Need::Pending,
+            Some(s) if absent && obj::str_at(s, "/infoSource").contains("multus-status") => {
+                return Need::Pending
+            }
+            _ => {}
+        }
+        if attached_elsewhere(vmi, status, net, &pod_status) {
+            return Need::Immediate;
+        }
+    }
+    Need::Nothing
+}
+
+/// Whether a secondary network of the VMI spec names another NAD than its pod attached.
+pub fn nad_changed(vmi: &Value, pod: &Value) -> bool {
+    let pod_status = multus_network_status(pod);
+    secondary_interfaces(vmi)
+        .into_iter()
+        .any(|(iface, net)| attached_elsewhere(vmi, status_of(vmi, iface), net, &pod_status))
+}
+
+/// The pod's Multus network-status annotation.
+fn multus_network_status(pod: &Value) -> Vec<Value> {
+    obj::annotation(pod, "k8s.v1.cni.cncf.io/network-status")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
+fn status_of<'a>(vmi: &'a Value, iface: &Value) -> Option<&'a Value> {
+    let list = vmi["status"]["interfaces"].as_array()?;
+    list.iter().find(|s| s["name"] == iface["name"])
+}
+
+/// Whether the pod interface of a status entry is attached to another NAD than `net` names.
+fn attached_elsewhere(vmi: &Value, status: Option<&Value>, net: &Value, pod: &[Value]) -> bool {
+    let pod_iface = status.map_or("", |s| obj::str_at(s, "/podInterfaceName"));
+    let wanted = launcher::nad_name(vmi, net).unwrap_or_default();
+    pod.iter()
+        .find(|p| !pod_iface.is_empty() && p["interface"] == pod_iface)
+        .is_some_and(|p| p["name"] != wanted.as_str())
+}
+
+/// The VMI's interfaces on a secondary (non-default multus) network, with that network.
+fn secondary_interfaces(vmi: &Value) -> Vec<(&Value, &Value)> {
+    let nets = vmi["spec"]["networks"].as_array().into_iter().flatten();
+    let secondary: Vec<&Value> = nets
+        .filter(|n| n["multus"].is_object() && n["multus"]["default"] != true)
+        .collect();
+    let ifaces = vmi["spec"]["domain"]["devices"]["interfaces"].as_array();
+    ifaces
+        .into_iter()
+        .flatten()
+        .filter_map(|i| Some((i, *secondary.iter().find(|n| n["name"] == i["name"])?)))
+        .collect()
+}
+
+/// kubevirt/kubevirt pkg/network/controllers/vmi.go calculateSecondaryIfaceStatuses (v1.9.0):
+/// a secondary network the pod's Multus network-status lists has a status entry from
+/// `multus-status`, before virt-handler sees it in the domain. Whether it changed.
+pub fn sync_multus_status(vmi: &mut Value, pod: &Value) -> bool {
+    let pod_status = multus_network_status(pod);
+    let attached: Vec<String> = secondary_interfaces(vmi)
+        .iter()
+        .map(|(_, net)| obj::str_at(net, "/name").to_string())
+        .filter(|name| {
+            let iface = launcher::pod_interface_name(name);
+            pod_status.iter().any(|p| p["interface"] == iface.as_str())
+        })
+        .collect();
+    let list = obj::ensure(vmi, "/status/interfaces");
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    let list = list.as_array_mut().expect("an array");
+    let mut changed = false;
+    for name in attached {
+        match list.iter_mut().find(|s| s["name"] == name.as_str()) {
+            Some(entry) => {
+                let sources = obj::str_at(entry, "/infoSource").to_string();
+                if !sources.split(", ").any(|s| s == "multus-status") {
+                    let joined = [sources.as_str(), "multus-status"];
+                    let joined: Vec<&str> = joined.into_iter().filter(|s| !s.is_empty()).collect();
+                    entry["infoSource"] = json!(joined.join(", "));
+                    changed = true;
+                }
+            }
+            None => {
+                list.push(json!({"name": name, "infoSource": "multus-status",
+                                 "podInterfaceName": launcher::pod_interface_name(&name)}));
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// What the VMI controller does with `MigrationRequired` on one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// Left as it is.
+    Keep,
+    Remove,
+    Set(bool),
+}
+
+/// kubevirt/kubevirt pkg/virt-controller/watch/vmi/lifecycle.go syncMigrationRequiredCondition
+/// with pkg/network/migration/evaluator.go Evaluate (v1.9.0), for a VMI that is not migrating
+/// (the caller skips those): True at once for a NAD swap; for a pending NIC False first,
+/// re-evaluated every 10 s, and True once the False condition is older than the grace period;
+/// a True condition stays; removed when no longer required.
+pub fn evaluate(ctx: &Arc<Ctx>, vmi: &Value, pod: Option<&Value>) -> Required {
+    let uid = obj::uid(vmi).to_string();
+    let existing = obj::condition_is(vmi, "MigrationRequired");
+    match migration_need(vmi, pod) {
+        Need::Nothing => {
+            ctx.state().nic_grace.remove(&uid);
+            Required::Remove
+        }
+        Need::Immediate => Required::Set(true),
+        Need::Pending if existing == Some(true) => Required::Keep,
+        Need::Pending => {
+            let deadline = {
+                let mut state = ctx.state();
+                let grace = std::time::Duration::from_secs_f64(NIC_GRACE_SECS);
+                if existing.is_none() || !state.nic_grace.contains_key(&uid) {
+                    let ends = ctx.store.clock().deadline(grace);
+                    state.nic_grace.insert(uid.clone(), ends);
+                }
+                state.nic_grace[&uid]
+            };
+            let over = existing == Some(false) && tokio::time::Instant::now() >= deadline;
+            if !over {
+                let key = Key::Vmi(obj::namespace(vmi).into(), obj::name(vmi).into());
+                ctx.requeue_once_after(key, REEVALUATE_SECS);
+            }
+            Required::Set(over)
+        }
+    }
+}
+
+/// Writes what [`evaluate`] decided. Runs under the store's lock: it must not call the store.
+pub fn set_condition(v: &mut Value, required: Required, now: &str) {
+    match required {
+        Required::Keep => {}
+        Required::Remove => obj::remove_condition(v, "MigrationRequired"),
+        Required::Set(_) if obj::condition_is(v, "MigrationRequired") == Some(true) => {}
+        Required::Set(now_required) => {
+            let reason = if now_required {
+                "AutoMigrationDueToLiveUpdate"
+            } else {
+                "AutoMigrationPending"
+            };
+            obj::set_condition(v, "MigrationRequired", now_required, reason, "", now)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vmi(nad: &str, shown: &[&str]) -> Value {
+        let status: Vec<Value> = shown
+            .iter()
+            .map(|n| {
+                json!({"name": n, "infoSource": "domain, guest-agent, multus-status",
+                            "podInterfaceName": launcher::pod_interface_name(n)})
+            })
+            .collect();
+        json!({"metadata": {"namespace": "ns"},
+               "spec": {"domain": {"devices": {"interfaces": [{"name": "default", "masquerade": {}}, {"name": "net1", "bridge": {}}]}},
+                        "networks": [{"name": "default", "pod": {}}, {"name": "net1", "multus": {"networkName": nad}}]},
+               "status": {"interfaces": status}})
+    }
+
+    fn pod(nad: &str) -> Value {
+        let status = json!([{"name": "ovn-kubernetes", "interface": "eth0", "default": true},
+                            {"name": nad, "interface": launcher::pod_interface_name("net1")}]);
+        json!({"metadata": {"annotations": {"k8s.v1.cni.cncf.io/network-status": status.to_string()}}})
+    }
+
+    #[test]
+    fn a_nad_swap_needs_a_migration_at_once_and_a_new_nic_after_the_grace_period() {
+        let shown = ["default", "net1"];
+        assert_eq!(
+            migration_need(&vmi("vlan10", &shown), Some(&pod("ns/vlan10"))),
+            Need::Nothing
+        );
+        assert_eq!(
+            migration_need(&vmi("vlan20", &shown), Some(&pod("ns/vlan10"))),
+            Need::Immediate
+        );
+        assert_eq!(
+            migration_need(&vmi("vlan10", &["default"]), Some(&pod("ns/vlan10"))),
+            Need::Pending
+        );
+        let mut sriov = vmi("vlan10", &["default"]);
+        sriov["spec"]["domain"]["devices"]["interfaces"][1] = json!({"name": "net1", "sriov": {}});
+        assert_eq!(migration_need(&sriov, None), Need::Immediate);
+    }
+
+    #[test]
+    fn a_network_the_pod_attached_gets_a_multus_status_entry() {
+        let mut v = vmi("vlan10", &["default"]);
+        assert!(sync_multus_status(&mut v, &pod("ns/vlan10")));
+        assert_eq!(v["status"]["interfaces"][1]["infoSource"], "multus-status");
+        assert!(v["status"]["interfaces"][1]["mac"].is_null());
+        assert!(!sync_multus_status(&mut v, &pod("ns/vlan10")), "once");
+        let mut missing = vmi("vlan10", &["default"]);
+        assert!(!sync_multus_status(&mut missing, &json!({})));
+    }
+}
