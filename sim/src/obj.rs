@@ -54,6 +54,15 @@ pub fn ensure<'a>(object: &'a mut Value, pointer: &str) -> &'a mut Value {
     at
 }
 
+/// The array at `pointer`, created (with every missing parent) as `[]` when absent.
+pub fn ensure_array<'a>(object: &'a mut Value, pointer: &str) -> &'a mut Vec<Value> {
+    let at = ensure(object, pointer);
+    if !at.is_array() {
+        *at = json!([]);
+    }
+    at.as_array_mut().expect("just made an array")
+}
+
 pub fn set_label(object: &mut Value, key: &str, value: &str) {
     ensure(object, "/metadata/labels")[key] = json!(value);
 }

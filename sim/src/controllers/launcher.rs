@@ -289,27 +289,38 @@ pub fn guest_nics(
 /// `status.interfaces` of a running VMI: from the domain, then (once the agent runs) the
 /// guest's addresses.
 pub fn status_interfaces(vmi: &Value, nics: &[Nic], agent: bool, pod_ip: &str) -> Value {
-    let list: Vec<Value> = interfaces(vmi).iter().zip(nics).map(|(iface, nic)| {
-        let secondary = !network(vmi, &nic.network).is_some_and(|n| n["pod"].is_object());
-        let mut sources = vec!["domain"];
-        if agent {
-            sources.push("guest-agent");
-        }
-        if secondary {
-            sources.push("multus-status");
-        }
-        let mut entry = json!({"name": obj::str_at(iface, "/name"), "mac": nic.mac, "infoSource": sources.join(", "),
-            "queueCount": 1, "linkState": if nic.up { "up" } else { "down" },
-            "podInterfaceName": if secondary { pod_interface_name(&nic.network) } else { "eth0".to_string() }});
-        if agent {
-            entry["interfaceName"] = json!(nic.name);
-            let ips: Vec<String> = if secondary { nic.addrs.iter().map(|(a, _)| a.to_string()).collect() } else { vec![pod_ip.to_string()] };
-            if let Some(first) = ips.first() {
-                entry["ipAddress"] = json!(first);
-                entry["ipAddresses"] = json!(ips);
-            }
-        }
-        entry
-    }).collect();
+    let list: Vec<Value> = interfaces(vmi)
+        .iter()
+        .zip(nics)
+        .map(|(iface, nic)| status_entry(vmi, iface, nic, agent, pod_ip))
+        .collect();
     Value::Array(list)
+}
+
+/// The status entry of one interface and the guest NIC on it.
+pub fn status_entry(vmi: &Value, iface: &Value, nic: &Nic, agent: bool, pod_ip: &str) -> Value {
+    let secondary = !network(vmi, &nic.network).is_some_and(|n| n["pod"].is_object());
+    let mut sources = vec!["domain"];
+    if agent {
+        sources.push("guest-agent");
+    }
+    if secondary {
+        sources.push("multus-status");
+    }
+    let mut entry = json!({"name": obj::str_at(iface, "/name"), "mac": nic.mac, "infoSource": sources.join(", "),
+        "queueCount": 1, "linkState": if nic.up { "up" } else { "down" },
+        "podInterfaceName": if secondary { pod_interface_name(&nic.network) } else { "eth0".to_string() }});
+    if agent {
+        entry["interfaceName"] = json!(nic.name);
+        let ips: Vec<String> = if secondary {
+            nic.addrs.iter().map(|(a, _)| a.to_string()).collect()
+        } else {
+            vec![pod_ip.to_string()]
+        };
+        if let Some(first) = ips.first() {
+            entry["ipAddress"] = json!(first);
+            entry["ipAddresses"] = json!(ips);
+        }
+    }
+    entry
 }

@@ -215,6 +215,17 @@ impl Ctx {
             .ok()
     }
 
+    /// [`Ctx::write_uid`] of the object `seen` was read from.
+    pub fn write_same(
+        &self,
+        kind: KindId,
+        seen: &Value,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Arc<Value>> {
+        let (ns, name, uid) = (obj::namespace(seen), obj::name(seen), obj::uid(seen));
+        self.write_uid(kind, ns, name, uid, change)
+    }
+
     pub fn create(&self, kind: KindId, object: Value) -> ApiResult<Arc<Value>> {
         self.store.create(kind, object, Scope::All, false)
     }

@@ -109,11 +109,7 @@ pub fn sync_multus_status(vmi: &mut Value, pod: &Value) -> bool {
             pod_status.iter().any(|p| p["interface"] == iface.as_str())
         })
         .collect();
-    let list = obj::ensure(vmi, "/status/interfaces");
-    if !list.is_array() {
-        *list = json!([]);
-    }
-    let list = list.as_array_mut().expect("an array");
+    let list = obj::ensure_array(vmi, "/status/interfaces");
     let mut changed = false;
     for name in attached {
         match list.iter_mut().find(|s| s["name"] == name.as_str()) {

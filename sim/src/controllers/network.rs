@@ -116,39 +116,121 @@ pub fn shown_interfaces(vmi: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// After a migration that plugged or unplugged NICs: the guest's NICs follow the VMI spec
-/// (kept NICs keep their MAC and addresses) and the VMI status lists them.
-pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) {
+/// Modelled seconds from the migration's completion until the target has hot-plugged a new
+/// NIC into the domain, and from then until the guest agent reports it configured.
+const NIC_ATTACH_SECS: f64 = 2.0;
+const NIC_AGENT_SECS: f64 = 5.0;
+
+/// At the migration: the NICs unplugged from the VMI leave the guest and the status, and the
+/// pod-network NIC follows the target pod. NICs new in the VMI spec are not plugged yet (see
+/// [`hotplug`]); whether there are any.
+pub fn replug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) -> bool {
     let uid = obj::uid(vmi);
-    let Some(g) = ctx.guests.get(uid) else { return };
-    let wanted: Vec<String> = launcher::interfaces(vmi)
-        .iter()
-        .map(|i| obj::str_at(i, "/name").to_string())
-        .collect();
+    let Some(g) = ctx.guests.get(uid) else {
+        return false;
+    };
+    let wanted = interface_names(vmi);
     let (current, existing, windows) = {
         let g = guest::lock(&g);
         let current: Vec<String> = g.nics.iter().map(|n| n.network.clone()).collect();
         (current, g.nics.clone(), g.os == guest::Os::Windows)
     };
-    if wanted == current {
+    let kept = only_interfaces(vmi, &current);
+    let added = wanted.len() > interface_names(&kept).len();
+    if interface_names(&kept) == current {
         follow_pod_address(ctx, vmi, &g, pod);
-        return;
+        return added;
     }
-    let Ok(segments) = attach(ctx, vmi, node) else {
-        return;
+    let Ok(segments) = attach(ctx, &kept, node) else {
+        return added;
     };
-    let user = if windows {
+    let config = guest::cloudinit::read(&ctx.store, vmi, guest_user(windows));
+    let macs = launcher::macs(&kept, &existing);
+    let nics = launcher::guest_nics(&kept, &macs, pod, &config, windows, &segments);
+    guest::lock(&g).nics = as_the_guest_sees(ctx, &nics, &existing);
+    ctx.write_uid(kinds::VMIS, obj::namespace(vmi), obj::name(vmi), uid, |v| {
+        v["status"]["interfaces"] = launcher::status_interfaces(&kept, &nics, true, &pod.ip);
+    });
+    added
+}
+
+fn guest_user(windows: bool) -> &'static str {
+    if windows {
         "Administrator"
     } else {
         "cloud-user"
+    }
+}
+
+/// Names of the interfaces present in a VMI spec.
+fn interface_names(vmi: &Value) -> Vec<String> {
+    let ifaces = launcher::interfaces(vmi);
+    ifaces
+        .iter()
+        .map(|i| obj::str_at(i, "/name").to_string())
+        .collect()
+}
+
+/// The VMI with only the interfaces named in `names` in its spec.
+fn only_interfaces(vmi: &Value, names: &[String]) -> Value {
+    let mut only = vmi.clone();
+    if let Some(list) = only["spec"]["domain"]["devices"]["interfaces"].as_array_mut() {
+        list.retain(|i| names.iter().any(|n| i["name"] == n.as_str()));
+    }
+    only
+}
+
+/// The NICs new in the VMI spec are hot-plugged into the running domain on `node` (upstream's
+/// virt-handler plugs them on the target once the migration completed); virt-handler's status
+/// update then shows each with its MAC (kubevirt/kubevirt pkg/network/setup/netstat.go
+/// UpdateStatus, v1.9.0: `domain, multus-status`), and once the guest agent reports it, with
+/// its guest name and addresses (`domain, guest-agent, multus-status`).
+pub async fn hotplug(ctx: Arc<Ctx>, vmi: Value, node: String, pod: launcher::PodNetwork) {
+    ctx.sleep(NIC_ATTACH_SECS).await;
+    let Some(plugged) = plug(&ctx, &vmi, &node, &pod) else {
+        return;
     };
-    let config = guest::cloudinit::read(&ctx.store, vmi, user);
-    let macs = launcher::macs(vmi, &existing);
-    let nics = launcher::guest_nics(vmi, &macs, pod, &config, windows, &segments);
-    guest::lock(&g).nics = as_the_guest_sees(ctx, &nics, &existing);
-    ctx.write_uid(kinds::VMIS, obj::namespace(vmi), obj::name(vmi), uid, |v| {
-        v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod.ip);
-    });
+    ctx.sleep(NIC_AGENT_SECS).await;
+    let (Some(now), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) else {
+        return;
+    };
+    let seen = guest::lock(&g).nics.clone();
+    let reported: Vec<&guest::Nic> = plugged
+        .iter()
+        .filter(|n| seen.iter().any(|s| s.network == n.network))
+        .collect();
+    write_entries(&ctx, &now, &reported, true, &pod.ip);
+}
+
+/// The VMI as it is now, while it is still the same one and runs.
+fn current(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
+    ctx.get(kinds::VMIS, obj::namespace(vmi), obj::name(vmi))
+        .filter(|v| obj::uid(v) == obj::uid(vmi) && !obj::deleting(v))
+}
+
+/// Plugs the NICs of the VMI spec the guest does not have yet; the ones plugged.
+fn plug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) -> Option<Vec<guest::Nic>> {
+    let vmi = current(ctx, vmi)?;
+    let g = ctx.guests.get(obj::uid(&vmi))?;
+    let (existing, windows) = {
+        let g = guest::lock(&g);
+        (g.nics.clone(), g.os == guest::Os::Windows)
+    };
+    let segments = attach(ctx, &vmi, node).ok()?;
+    let config = guest::cloudinit::read(&ctx.store, &vmi, guest_user(windows));
+    let macs = launcher::macs(&vmi, &existing);
+    let all = launcher::guest_nics(&vmi, &macs, pod, &config, windows, &segments);
+    let new: Vec<guest::Nic> = all
+        .into_iter()
+        .filter(|n| !existing.iter().any(|e| e.network == n.network))
+        .collect();
+    if new.is_empty() {
+        return None;
+    }
+    let with_new: Vec<guest::Nic> = existing.iter().chain(&new).cloned().collect();
+    guest::lock(&g).nics = as_the_guest_sees(ctx, &with_new, &existing);
+    write_entries(ctx, &vmi, &new.iter().collect::<Vec<_>>(), false, &pod.ip);
+    Some(new)
 }
 
 /// The guest's NICs after a replug: the plugged ones, unless a regression of the catalogue
@@ -164,6 +246,27 @@ fn as_the_guest_sees(ctx: &Ctx, plugged: &[guest::Nic], before: &[guest::Nic]) -
         seen.extend(before.iter().filter(|n| !had(n, plugged)).cloned());
     }
     seen
+}
+
+/// Writes the status entries of `nics` (by name, in place of what the status had for them).
+fn write_entries(ctx: &Ctx, vmi: &Value, nics: &[&guest::Nic], agent: bool, pod_ip: &str) {
+    let entries: Vec<Value> = nics
+        .iter()
+        .filter_map(|nic| {
+            let ifaces = launcher::interfaces(vmi);
+            let iface = ifaces.iter().find(|i| i["name"] == nic.network.as_str())?;
+            Some(launcher::status_entry(vmi, iface, nic, agent, pod_ip))
+        })
+        .collect();
+    ctx.write_same(kinds::VMIS, vmi, |v| {
+        let list = obj::ensure_array(v, "/status/interfaces");
+        for entry in entries {
+            match list.iter_mut().find(|e| e["name"] == entry["name"]) {
+                Some(old) => *old = entry,
+                None => list.push(entry),
+            }
+        }
+    });
 }
 
 /// The pod-network NIC is now reached at the target pod's address (a new pod IP behind
@@ -182,24 +285,18 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
         on_pod = Some(nic.network.clone());
     }
     let Some(network) = on_pod else { return };
-    ctx.write_uid(
-        kinds::VMIS,
-        obj::namespace(vmi),
-        obj::name(vmi),
-        obj::uid(vmi),
-        |v| {
-            for entry in v["status"]["interfaces"]
-                .as_array_mut()
-                .into_iter()
-                .flatten()
-            {
-                if entry["name"] == network.as_str() && !entry["ipAddress"].is_null() {
-                    entry["ipAddress"] = json!(pod.ip);
-                    entry["ipAddresses"] = json!([pod.ip]);
-                }
+    ctx.write_same(kinds::VMIS, vmi, |v| {
+        for entry in v["status"]["interfaces"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if entry["name"] == network.as_str() && !entry["ipAddress"].is_null() {
+                entry["ipAddress"] = json!(pod.ip);
+                entry["ipAddresses"] = json!([pod.ip]);
             }
-        },
-    );
+        }
+    });
 }
 
 /// Why the NICs of `vmi` cannot all be plugged: the VM booted with `at_boot` interfaces and

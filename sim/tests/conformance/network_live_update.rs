@@ -146,3 +146,74 @@ async fn a_nic_hotplugged_into_a_non_migratable_vm_waits_for_a_migration_that_ne
     let (links, _) = ssh(&client, "a", KEY_FILE, "ip -j link").await.unwrap();
     assert!(!links.contains(&mac), "the guest has no {mac}: {links}");
 }
+
+/// kubevirt/kubevirt v1.9.0: once the VMI runs in the target pod, pkg/network/controllers/vmi.go
+/// `calculateSecondaryIfaceStatuses` gives the hot-plugged NIC a `multus-status` entry without
+/// a MAC; virt-handler's pkg/network/setup/netstat.go `UpdateStatus` adds the domain's MAC
+/// (`domain, multus-status`) only when the target has plugged it, after
+/// pkg/virt-handler/migration-target.go `finalizeMigration` set `completed`, then the guest
+/// agent's view (`domain, guest-agent, multus-status`).
+#[tokio::test]
+async fn a_nic_hotplugged_into_a_migratable_vm_shows_its_mac_only_after_the_migration_completed() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    start(&client, single_nic_vm("a", "10.200.0.1/24")).await;
+
+    hotplug_nic(&client, "a", "vlan10").await;
+    let history = history_until(&vmis(&client), "a", "iface1 reported by the agent", |v| {
+        status_entry(v, "iface1")
+            .is_some_and(|e| e["infoSource"] == "domain, guest-agent, multus-status")
+    })
+    .await;
+    let all = migrations(&client).await;
+    assert_eq!(all.len(), 1, "one migration: {all:?}");
+    let migration = &all[0];
+    assert!(obj_name(migration).starts_with("kubevirt-workload-update-"));
+    let mut sources: Vec<&str> = Vec::new();
+    for v in &history {
+        let Some(entry) = status_entry(v, "iface1") else {
+            continue;
+        };
+        let source = entry["infoSource"].as_str().unwrap();
+        if sources.last() != Some(&source) {
+            sources.push(source);
+        }
+        let state = &v["status"]["migrationState"];
+        if !entry["mac"].is_null() {
+            assert_eq!(
+                (&state["migrationUid"], &state["completed"]),
+                (&migration["metadata"]["uid"], &json!(true)),
+                "the MAC shows before the migration completed: {entry}"
+            );
+        } else {
+            assert_eq!(source, "multus-status", "{entry}");
+            assert!(entry["podInterfaceName"]
+                .as_str()
+                .unwrap()
+                .starts_with("pod"));
+        }
+    }
+    assert_eq!(
+        sources,
+        [
+            "multus-status",
+            "domain, multus-status",
+            "domain, guest-agent, multus-status"
+        ]
+    );
+    let last = status_entry(history.last().unwrap(), "iface1").unwrap();
+    let vm = value(&vm_api(&client).get("a").await.unwrap());
+    assert_eq!(
+        last["mac"],
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"][1]["macAddress"]
+    );
+    assert_eq!(
+        (last["interfaceName"].as_str(), last["ipAddress"].as_str()),
+        (Some("eth1"), Some("10.200.0.1"))
+    );
+}
+
+fn obj_name(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or("")
+}

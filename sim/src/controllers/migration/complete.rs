@@ -40,22 +40,24 @@ pub fn complete(
         .map(|p| obj::uid(&p).to_string())
         .unwrap_or_default();
     let applied = domain_on_target(ctx, ns, vmi_name, vmi_uid, &now)?;
-    if let Some(migrated) = ctx.get(kinds::VMIS, ns, vmi_name) {
-        follow_networks(
-            ctx,
-            &migrated,
-            vmi_uid,
-            target,
-            target_pod,
-            applied.live_update,
-        );
-    }
+    let migrated = ctx.get(kinds::VMIS, ns, vmi_name);
+    let nics_to_plug = migrated
+        .as_ref()
+        .and_then(|m| follow_networks(ctx, m, vmi_uid, target, target_pod, applied.live_update));
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
         guest_follows(&ctx.faults, &mut g, &applied);
         g.moves.send_modify(|n| *n += 1);
     }
     acknowledge(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
+    if let (Some(m), Some(pod_net)) = (migrated, nics_to_plug) {
+        tokio::spawn(network::hotplug(
+            ctx.clone(),
+            (*m).clone(),
+            target.to_string(),
+            pod_net,
+        ));
+    }
     boot::finish_pod(ctx, ns, source_pod);
     vmim_phase(ctx, vmim, "Succeeded")
 }
@@ -101,8 +103,9 @@ fn domain_on_target(
 }
 
 /// The guest's NICs join the segments of the target's networks (unless the
-/// target-keeps-old-nad regression keeps a live update's NICs where they were) and the pod
-/// network follows the target pod.
+/// target-keeps-old-nad regression keeps a live update's NICs where they were), unplugged ones
+/// leave, and the pod network follows the target pod. The target's pod network when NICs new
+/// in the VMI wait to be plugged once the migration completed.
 fn follow_networks(
     ctx: &Ctx,
     migrated: &Value,
@@ -110,7 +113,7 @@ fn follow_networks(
     target: &str,
     target_pod: &str,
     live_update: bool,
-) {
+) -> Option<launcher::PodNetwork> {
     let ns = obj::namespace(migrated);
     let old_nad_kept = live_update && ctx.faults.has(Fault::TargetKeepsOldNad);
     if let Some(segments) = network::attach(ctx, migrated, target)
@@ -123,7 +126,7 @@ fn follow_networks(
         .get(kinds::PODS, ns, target_pod)
         .map(|p| obj::str_at(&p, "/status/podIP").to_string());
     let pod_net = network::pod_network(ctx, migrated, target_pod, &pod_ip.unwrap_or_default());
-    network::replug(ctx, migrated, target, &pod_net);
+    network::replug(ctx, migrated, target, &pod_net).then_some(pod_net)
 }
 
 /// The guest runs on the target with the CPUs and memory the target applied, unless a
