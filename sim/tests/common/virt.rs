@@ -372,3 +372,9 @@ pub async fn add_rwo_disk(client: &kube::Client, vm: &mut Value, claim: &str) {
     let volumes = super::ensure_array(&mut spec["volumes"]);
     volumes.push(json!({"name": claim, "persistentVolumeClaim": {"claimName": claim}}));
 }
+
+/// The total memory `free -b` reports.
+pub fn free_total(free_b: &str) -> u64 {
+    let mem = free_b.lines().find(|l| l.starts_with("Mem:")).unwrap();
+    mem.split_whitespace().nth(1).unwrap().parse().unwrap()
+}

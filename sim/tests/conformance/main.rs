@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod memory_hotplug;
 mod network_live_update;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};

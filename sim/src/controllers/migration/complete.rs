@@ -1,5 +1,5 @@
-//! The end of a migration: the target takes over (hotplugged CPUs and memory appear, the
-//! networks and the guest follow, the VMI moves, the source pod completes) and the VMIM
+//! The end of a migration: the target takes over (the networks and the guest follow, the VMI
+//! moves, hotplugged CPUs and memory are finalized, the source pod completes) and the VMIM
 //! succeeds; or the migration fails, and its target pods go.
 
 use std::sync::Arc;
@@ -14,16 +14,20 @@ use crate::kinds;
 use crate::obj;
 use crate::quantity;
 
-/// What the target applied as it took over, which the guest then follows.
+/// Modelled seconds the guest takes to online hot-plugged memory once the target has
+/// requested it.
+const MEMORY_ONLINE_SECS: f64 = 10.0;
+
+/// What the target finalized, which the guest then follows.
+#[derive(Default)]
 struct Applied {
     vcpus: Option<u32>,
     memory: Option<u64>,
-    /// The migration carried a live update (the VMI had `MigrationRequired`).
-    live_update: bool,
 }
 
-/// The target takes over: hotplugged CPUs and memory appear, the VMI moves, the source pod
-/// completes, and the VMIM succeeds.
+/// The target takes over: the networks and the guest follow, the VMI moves with its CPU and
+/// memory hotplug finalized, the source pod completes, and the VMIM succeeds; new NICs and
+/// memory reach the guest a while later.
 pub fn complete(
     ctx: &Arc<Ctx>,
     vmim: &Value,
@@ -39,67 +43,53 @@ pub fn complete(
         .get(kinds::PODS, ns, target_pod)
         .map(|p| obj::uid(&p).to_string())
         .unwrap_or_default();
-    let applied = domain_on_target(ctx, ns, vmi_name, vmi_uid, &now)?;
+    let live_update = domain_on_target(ctx, ns, vmi_name, vmi_uid, &now)?;
     let migrated = ctx.get(kinds::VMIS, ns, vmi_name);
     let nics_to_plug = migrated
         .as_ref()
-        .and_then(|m| follow_networks(ctx, m, vmi_uid, target, target_pod, applied.live_update));
+        .and_then(|m| follow_networks(ctx, m, vmi_uid, target, target_pod, live_update));
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
-        guest_follows(&ctx.faults, &mut g, &applied);
+        regressions_on_the_target(&ctx.faults, &mut g, live_update);
         g.moves.send_modify(|n| *n += 1);
     }
-    acknowledge(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
-    if let (Some(m), Some(pod_net)) = (migrated, nics_to_plug) {
-        tokio::spawn(network::hotplug(
-            ctx.clone(),
-            (*m).clone(),
-            target.to_string(),
-            pod_net,
-        ));
+    let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
+    if let Some(g) = ctx.guests.get(vmi_uid) {
+        guest_follows(&ctx.faults, &mut guest::lock(&g), &applied);
+    }
+    if let Some(m) = &migrated {
+        if let Some(pod_net) = nics_to_plug {
+            let (vmi, node) = ((**m).clone(), target.to_string());
+            tokio::spawn(network::hotplug(ctx.clone(), vmi, node, pod_net));
+        }
+        if let Some(bytes) = applied.memory {
+            tokio::spawn(online_memory(ctx.clone(), (**m).clone(), bytes));
+        }
     }
     boot::finish_pod(ctx, ns, source_pod);
     vmim_phase(ctx, vmim, "Succeeded")
 }
 
-/// The target's virt-handler sees the domain and finalizes the migration (upstream's
-/// MigrationTargetController: updateStatus marks the domain detected and ready and drops
-/// `MigrationRequired`; finalizeMigration applies the CPU and memory hotplug and clears
-/// their conditions).
+/// The target's virt-handler sees the domain running (upstream's MigrationTargetController
+/// updateStatus marks it detected and ready and drops `MigrationRequired`); whether the
+/// migration carried a live update (the VMI had `MigrationRequired`).
 fn domain_on_target(
     ctx: &Ctx,
     ns: &str,
     vmi_name: &str,
     vmi_uid: &str,
     now: &str,
-) -> Result<Applied, Stop> {
-    let mut applied = Applied {
-        vcpus: None,
-        memory: None,
-        live_update: false,
-    };
+) -> Result<bool, Stop> {
+    let mut live_update = false;
     ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {
         let s = &mut v["status"]["migrationState"];
         s["targetNodeDomainDetected"] = json!(true);
         s["targetNodeDomainReadyTimestamp"] = json!(now);
-        if obj::condition(v, "HotVCPUChange").is_some() {
-            let cpu = v["spec"]["domain"]["cpu"].clone();
-            v["status"]["currentCPUTopology"] = json!({"sockets": cpu["sockets"], "cores": cpu["cores"], "threads": cpu["threads"]});
-            applied.vcpus = Some(launcher::vcpus(&v["spec"]) as u32);
-            obj::remove_condition(v, "HotVCPUChange");
-        }
-        if obj::condition_is(v, "HotMemoryChange") == Some(true) {
-            let guest = launcher::guest_memory(&v["spec"]);
-            v["status"]["memory"]["guestRequested"] = json!(quantity::bytes(guest));
-            v["status"]["memory"]["guestCurrent"] = json!(quantity::bytes(guest));
-            applied.memory = Some(guest);
-            obj::remove_condition(v, "HotMemoryChange");
-        }
-        applied.live_update = obj::condition(v, "MigrationRequired").is_some();
+        live_update = obj::condition(v, "MigrationRequired").is_some();
         obj::remove_condition(v, "MigrationRequired");
     })
     .ok_or(Stop::Gone)?;
-    Ok(applied)
+    Ok(live_update)
 }
 
 /// The guest's NICs join the segments of the target's networks (unless the
@@ -129,8 +119,8 @@ fn follow_networks(
     network::replug(ctx, migrated, target, &pod_net).then_some(pod_net)
 }
 
-/// The guest runs on the target with the CPUs and memory the target applied, unless a
-/// regression of the catalogue keeps them from it or breaks the guest on the way.
+/// The guest runs on the target with the CPUs the target applied, unless the
+/// cpu-hotplug-not-in-guest regression keeps them from it.
 fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
     if let Some(n) = applied
         .vcpus
@@ -138,13 +128,21 @@ fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
     {
         g.vcpus = n;
     }
-    if let Some(m) = applied
-        .memory
-        .filter(|_| !faults.has(Fault::MemoryHotplugNotInGuest))
-    {
-        g.memory_bytes = m;
+}
+
+/// The guest onlines the memory the target requested, and `guestCurrent` follows the domain's
+/// current memory (kubevirt/kubevirt pkg/virt-handler/vm.go updateMemoryInfo, v1.9.0) a while
+/// after the migration completed; unless a regression of the catalogue keeps it from the guest.
+async fn online_memory(ctx: Arc<Ctx>, vmi: Value, bytes: u64) {
+    ctx.sleep(MEMORY_ONLINE_SECS).await;
+    if let Some(g) = ctx.guests.get(obj::uid(&vmi)) {
+        if !ctx.faults.has(Fault::MemoryHotplugNotInGuest) {
+            guest::lock(&g).memory_bytes = bytes;
+        }
     }
-    regressions_on_the_target(faults, g, applied.live_update);
+    ctx.write_same(kinds::VMIS, &vmi, |v| {
+        v["status"]["memory"]["guestCurrent"] = json!(quantity::bytes(bytes));
+    });
 }
 
 /// The product regressions of the catalogue that show on the target after a migration.
@@ -170,18 +168,33 @@ fn regressions_on_the_target(faults: &Faults, g: &mut Guest, live_update: bool) 
     }
 }
 
-/// The target acknowledges the completed migration: the VMI is on the target node, its
-/// eviction is over (upstream's virt-handler: ackMigrationCompletion).
-fn acknowledge(
+/// The target acknowledges the completed migration (upstream's virt-handler
+/// ackMigrationCompletion: the VMI is on the target node, its eviction is over) and finalizes
+/// it (finalizeMigration: hotplugCPU sets the CPU topology, hotplugMemory sets
+/// `guestRequested`, both drop their condition, and the migration is `completed`).
+fn finalize(
     ctx: &Ctx,
     ns: &str,
     vmi_name: &str,
     vmi_uid: &str,
     target: &str,
     pod_uid: &str,
-) -> Result<(), Stop> {
+) -> Result<Applied, Stop> {
     let end = ctx.now();
+    let mut applied = Applied::default();
     ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {
+        if obj::condition(v, "HotVCPUChange").is_some() {
+            let cpu = v["spec"]["domain"]["cpu"].clone();
+            v["status"]["currentCPUTopology"] = json!({"sockets": cpu["sockets"], "cores": cpu["cores"], "threads": cpu["threads"]});
+            applied.vcpus = Some(launcher::vcpus(&v["spec"]) as u32);
+            obj::remove_condition(v, "HotVCPUChange");
+        }
+        if obj::condition(v, "HotMemoryChange").is_some() {
+            let guest = launcher::guest_memory(&v["spec"]);
+            v["status"]["memory"]["guestRequested"] = json!(quantity::bytes(guest));
+            applied.memory = Some(guest);
+            obj::remove_condition(v, "HotMemoryChange");
+        }
         let s = &mut v["status"]["migrationState"];
         s["endTimestamp"] = json!(end);
         s["completed"] = json!(true);
@@ -193,8 +206,8 @@ fn acknowledge(
         obj::remove_condition(v, "EvictionRequested");
         obj::remove_field(v, "/metadata/annotations", "kubevirt.io/eviction-source");
     })
-    .map(|_| ())
-    .ok_or(Stop::Gone)
+    .ok_or(Stop::Gone)?;
+    Ok(applied)
 }
 
 /// A migration that stopped early: the VMI's migrationState (if it is this migration's) and
