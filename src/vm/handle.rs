@@ -18,13 +18,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use kube::api::{Patch, PatchParams};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::change::Change;
 use super::invariants::Invariants;
 use super::migration::{self, Mark, Migrated};
 use super::reaction::{template_has_interface, Reaction};
-use super::status::Vmi;
+use super::status::{Condition, InterfaceStatus, Vmi};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::VmSpec;
 use crate::cluster::kinds;
@@ -91,6 +92,57 @@ impl Vm {
     /// The VMI as it is now.
     pub async fn vmi(&self) -> anyhow::Result<Vmi> {
         migration::read_vmi(&self.scope, &self.name).await
+    }
+
+    /// VM (not VMI) condition `kind` as it is now, if present.
+    pub async fn vm_condition(&self, kind: &str) -> anyhow::Result<Option<Condition>> {
+        let api = kinds::VM.api(self.scope.client(), self.scope.ns());
+        let vm = retrying(|| api.get(&self.name))
+            .await
+            .with_context(|| format!("cannot read VM {}", self.name))?;
+        let vm = kinds::to_value(&vm);
+        let found = vm["status"]["conditions"].as_array().into_iter().flatten();
+        let condition = found.filter_map(|c| Condition::deserialize(c).ok());
+        Ok(condition.into_iter().find(|c| c.kind == kind))
+    }
+
+    /// Waits until the VMI status reports interface `name` attached to the domain (infoSource
+    /// `domain`, with its MAC): a hot-plugged NIC gets there only after the migration that
+    /// carries it has completed (upstream virt-handler `netstat.go` `UpdateStatus`).
+    pub async fn interface_attached(&self, name: &str) -> anyhow::Result<InterfaceStatus> {
+        let attached = |vmi: &Vmi| {
+            let iface = vmi.interface(name)?;
+            (iface.info_source.contains("domain") && iface.mac.is_some()).then(|| iface.clone())
+        };
+        let awaited = format!("interface {name} of {} attached to the domain", self.name);
+        self.watch_vmi(&awaited, Wait::Reaction, attached).await
+    }
+
+    /// Waits until the VMI status reports at least `bytes` of guest memory (`guestCurrent`, set
+    /// from the domain as the guest onlines hot-plugged memory, after the migration: upstream
+    /// virt-handler `updateMemoryInfo`; upstream's own test allows it minutes).
+    pub async fn guest_memory_reaches(&self, bytes: u64) -> anyhow::Result<u64> {
+        let reached = |vmi: &Vmi| vmi.guest_memory_current().filter(|b| *b >= bytes);
+        let awaited = format!(
+            "status.memory.guestCurrent of {} to reach {bytes} bytes",
+            self.name
+        );
+        self.watch_vmi(&awaited, Wait::Migration, reached).await
+    }
+
+    async fn watch_vmi<T>(
+        &self,
+        awaited: &str,
+        budget: Wait,
+        check: impl Fn(&Vmi) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let scope = &self.scope;
+        let found = Watch::object(scope.client(), kinds::VMI, scope.ns(), &self.name)
+            .until(awaited, scope.budgets.of(budget), |seen| {
+                check(&Vmi::from_value(seen.get(&self.name)?).ok()?)
+            })
+            .await?;
+        Ok(found)
     }
 
     /// Records what a live operation must keep (boot, sentinel process, MACs, VMI UID).

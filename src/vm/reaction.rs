@@ -27,7 +27,7 @@ use crate::cluster::budget::Wait;
 use crate::cluster::kinds;
 use crate::cluster::scope::Scope;
 use crate::cluster::wait::condition::{conditions, is};
-use crate::cluster::wait::Watch;
+use crate::cluster::wait::{WaitError, Watch};
 
 /// The reason KubeVirt gives MigrationRequired when a live update needs a migration.
 pub const LIVE_UPDATE_REASON: &str = "AutoMigrationDueToLiveUpdate";
@@ -96,6 +96,47 @@ impl Reaction {
         migration::condition_cycle(&self.scope, &self.mark, kind).await
     }
 
+    /// Waits until VMI condition `kind` is True after the mark; returns it as set.
+    pub async fn condition_set(&self, kind: &str) -> anyhow::Result<Condition> {
+        let name = self.mark.name();
+        self.replay(
+            &format!("condition {kind} on VMI {name} to be set"),
+            |vmi| vmi.condition(kind).filter(|c| c.is_true()).cloned(),
+        )
+        .await
+    }
+
+    /// KubeVirt asks for the migration that applies the change (VMI condition MigrationRequired,
+    /// reason AutoMigrationDueToLiveUpdate) and, over a quiet window, still asks and never gets
+    /// one: the workload updater migrates only live-migratable VMIs (upstream
+    /// `workload-updater.go`), so the change stays in the VMI spec and out of the guest.
+    pub async fn migration_required_but_not_started(&self) -> anyhow::Result<()> {
+        let required = self.condition_set("MigrationRequired").await?;
+        anyhow::ensure!(
+            required.reason == LIVE_UPDATE_REASON,
+            "MigrationRequired was raised with reason {:?}, expected {LIVE_UPDATE_REASON}",
+            required.reason
+        );
+        let scope = &self.scope;
+        let window = scope.budgets.window(QUIET_WINDOW);
+        let still_required = conditions::condition_true("MigrationRequired");
+        let asks = Watch::object(scope.client(), kinds::VMI, scope.ns(), self.mark.name())
+            .keeps(&still_required, window);
+        futures::try_join!(asks, self.no_new_migration(window))?;
+        Ok(())
+    }
+
+    async fn no_new_migration(&self, window: Duration) -> Result<(), WaitError> {
+        let (scope, name) = (&self.scope, self.mark.name());
+        let quiet = format!("no new migration of {name}");
+        Watch::all(scope.client(), kinds::VMIM, scope.ns())
+            .labels(&format!("kubevirt.io/vmi-name={name}"))
+            .holds_for(&quiet, window, |seen| {
+                seen.keys().all(|m| self.mark.earlier.contains(m))
+            })
+            .await
+    }
+
     /// Replays the VMI's changes since the mark until `check` returns something.
     pub async fn replay<T>(
         &self,
@@ -142,12 +183,7 @@ impl Reaction {
             network.is_none_or(|(n, nad)| vmi.network_of(n) == Some(nad))
                 && absent.is_none_or(|i| !vmi.has_interface(i))
         });
-        let quiet = format!("no new migration of {name}");
-        let no_migration = Watch::all(scope.client(), kinds::VMIM, scope.ns())
-            .labels(&format!("kubevirt.io/vmi-name={name}"))
-            .holds_for(&quiet, window, |seen| {
-                seen.keys().all(|m| self.mark.earlier.contains(m))
-            });
+        let no_migration = self.no_new_migration(window);
         let spec_kept =
             Watch::object(scope.client(), kinds::VMI, scope.ns(), name).keeps(&unchanged, window);
         futures::try_join!(no_migration, spec_kept)?;
