@@ -208,9 +208,21 @@ fn current(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {
         .filter(|v| obj::uid(v) == obj::uid(vmi) && !obj::deleting(v))
 }
 
-/// Plugs the NICs of the VMI spec the guest does not have yet; the ones plugged.
-fn plug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) -> Option<Vec<guest::Nic>> {
-    let vmi = current(ctx, vmi)?;
+/// Plugs the NICs the guest does not have yet among those of `migrated` (the VMI spec the
+/// target pod was made for: upstream plugs only interfaces whose status carries the target
+/// pod's `multus-status`, kubevirt v1.9.0 virtwrap/network/nichotplug.go; a NIC added to the
+/// spec after the target pod was made waits for a migration of its own); the ones plugged.
+fn plug(
+    ctx: &Ctx,
+    migrated: &Value,
+    node: &str,
+    pod: &launcher::PodNetwork,
+) -> Option<Vec<guest::Nic>> {
+    let in_target_pod = |name: &str| {
+        let ifaces = launcher::interfaces(migrated);
+        ifaces.iter().any(|i| i["name"] == name)
+    };
+    let vmi = current(ctx, migrated)?;
     let g = ctx.guests.get(obj::uid(&vmi))?;
     let (existing, windows) = {
         let g = guest::lock(&g);
@@ -223,6 +235,7 @@ fn plug(ctx: &Ctx, vmi: &Value, node: &str, pod: &launcher::PodNetwork) -> Optio
     let new: Vec<guest::Nic> = all
         .into_iter()
         .filter(|n| !existing.iter().any(|e| e.network == n.network))
+        .filter(|n| in_target_pod(&n.network))
         .collect();
     if new.is_empty() {
         return None;
