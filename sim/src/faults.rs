@@ -100,6 +100,10 @@ catalogue! {
         "a migration drops the guest's established TCP connections";
     NonMigratableChangedLive = "non-migratable-changed-live", Product,
         "a non-migratable VM's NAD swap reaches its launcher pod and guest at once, without a migration";
+    NicHotplugSkipsMigration = "nic-hotplug-skips-migration", Product,
+        "a NIC hot-plugged into a non-migratable VM reaches the guest and the VMI status (with its MAC) at once, without a migration";
+    MemoryNeverOnlined = "memory-never-onlined", Product,
+        "after a memory hotplug migration the guest never onlines the new memory: guestCurrent and the guest's memory keep the old size";
 }
 
 impl Fault {

@@ -104,6 +104,8 @@ pub struct State {
     pub boot_interfaces: HashMap<String, usize>,
     /// VMIs (by UID) with a pending NIC change, and when its grace period ends.
     pub nic_grace: HashMap<String, tokio::time::Instant>,
+    /// VMIs (by UID) that the nic-hotplug-skips-migration regression plugs a NIC into.
+    pub plugging: HashSet<String>,
     /// Keys with a delayed reconcile already on its way.
     pub requeues: HashSet<Key>,
     /// The generation of each NNCP (by name) whose enactment was started.

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::migratable::{self, Verdict};
-use super::netmigration::{self, Required};
+use super::netmigration::{self, Need, Required};
 use super::{boot, launcher, network, Ctx};
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
@@ -56,6 +57,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             } else {
                 netmigration::evaluate(ctx, &seen, pod.as_deref())
             };
+            if ctx.faults.has(Fault::NicHotplugSkipsMigration) && verdict.is_some() {
+                plug_without_migration(ctx, &seen, pod.as_deref());
+            }
             // The decision comes from the VMI as read; if a migration started or ended since,
             // it is stale (it would raise MigrationRequired again right after the migration
             // that cleared it).
@@ -74,6 +78,27 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
         _ => {}
     }
+}
+
+/// The `nic-hotplug-skips-migration` regression: a non-migratable VMI's new NIC is plugged
+/// into the running domain at once, instead of waiting for the migration that never comes.
+fn plug_without_migration(ctx: &Arc<Ctx>, vmi: &Value, pod: Option<&Value>) {
+    let Some(pod) = pod.filter(|p| netmigration::migration_need(vmi, Some(p)) == Need::Pending)
+    else {
+        return;
+    };
+    let uid = obj::uid(vmi).to_string();
+    if !ctx.state().plugging.insert(uid.clone()) {
+        return;
+    }
+    let ip = obj::str_at(pod, "/status/podIP").to_string();
+    let pod_net = network::pod_network(ctx, vmi, obj::name(pod), &ip);
+    let (ctx, vmi) = (ctx.clone(), vmi.clone());
+    tokio::spawn(async move {
+        let node = obj::str_at(&vmi, "/status/nodeName").to_string();
+        network::hotplug(ctx.clone(), vmi, node, pod_net).await;
+        ctx.state().plugging.remove(&uid);
+    });
 }
 
 /// Conditions a running VMI carries because of its own spec and status.

@@ -15,6 +15,7 @@ pub mod attach;
 pub mod config;
 pub mod fabric;
 pub mod nodes;
+pub mod ovnk;
 
 /// A byte stream to a guest port, as the VMI port-forward websocket carries it.
 pub trait GuestStream: AsyncRead + AsyncWrite + Send + Unpin {}

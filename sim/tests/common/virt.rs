@@ -25,7 +25,16 @@ pub const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 pub const BUDGET: Duration = Duration::from_secs(30);
 
 pub async fn cluster() -> (SimHandle, kube::Client) {
-    start_with(SimConfig::cluster(Default::default()).unwrap()).await
+    cluster_with_faults("").await
+}
+
+/// A cluster started with the faults of the catalogue named in `faults`.
+pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
+    let config = SimConfig {
+        faults: faults.to_string(),
+        ..SimConfig::cluster(Default::default()).unwrap()
+    };
+    start_with(config).await
 }
 
 pub fn api(client: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {

@@ -262,3 +262,27 @@ async fn without_the_live_update_rollout_a_cpu_change_requires_a_restart() {
     assert_eq!(vmi["spec"]["domain"]["cpu"]["sockets"], 1);
     assert_eq!(cond(&vmi, "HotVCPUChange"), None);
 }
+
+/// The memory-never-onlined regression: the migration requests the new size, but neither
+/// guestCurrent nor the guest ever reach it.
+#[tokio::test]
+async fn under_memory_never_onlined_the_guest_keeps_its_memory_after_the_hotplug() {
+    let (_sim, client) = cluster_with_faults("memory-never-onlined").await;
+    boot(&client, "vm1", json!({})).await;
+    let before = free_total(&ssh(&client, "vm1", KEY_FILE, "free -b").await.unwrap().0);
+    patch_vm(
+        &client,
+        json!({"spec": {"template": {"spec": {"domain": {"memory": {"guest": "2Gi"}}}}}}),
+    )
+    .await;
+    until(&vmis(&client), "vm1", "guestRequested 2Gi", |v| {
+        v["status"]["memory"]["guestRequested"] == "2Gi"
+    })
+    .await;
+    holds(&vmis(&client), "vm1", 60.0, "at 1Gi", |v| {
+        v["status"]["memory"]["guestCurrent"] == "1Gi"
+    })
+    .await;
+    let after = free_total(&ssh(&client, "vm1", KEY_FILE, "free -b").await.unwrap().0);
+    assert_eq!(after, before);
+}

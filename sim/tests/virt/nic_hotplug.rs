@@ -165,3 +165,35 @@ async fn more_nics_than_free_slots_fail_the_migration_with_a_clear_reason() {
     );
     assert!(reason.contains("restart the VM"), "{reason}");
 }
+
+/// The nic-hotplug-skips-migration regression: a NIC hot-plugged into a non-migratable VM
+/// reaches the guest and the status at once, without a migration.
+#[tokio::test]
+async fn under_nic_hotplug_skips_migration_a_non_migratable_vm_gets_its_nic_at_once() {
+    let (_sim, client) = cluster_with_faults("nic-hotplug-skips-migration").await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    let mut vm = value(&single_nic_vm("a", "10.200.0.1/24"));
+    add_rwo_disk(&client, &mut vm, "a-data").await;
+    start(&client, serde_json::from_value(vm).unwrap()).await;
+    json_patch(&client, "a", json!([
+        {"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/-", "value": {"name": "iface1", "bridge": {}}},
+        {"op": "add", "path": "/spec/template/spec/networks/-", "value": {"name": "iface1", "multus": {"networkName": "vlan10"}}}])).await;
+    let plugged = until(&vmis(&client), "a", "iface1 reported by the agent", |v| {
+        status_iface(v, "iface1")
+            .is_some_and(|i| i["infoSource"] == "domain, guest-agent, multus-status")
+    })
+    .await;
+    let mac = status_iface(&plugged, "iface1").unwrap()["mac"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (links, _) = ssh(&client, "a", KEY_FILE, "ip -j link").await.unwrap();
+    assert!(links.contains(&mac), "{links}");
+    let all = vmims(&client)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(all.is_empty(), "no migration: {all:?}");
+}

@@ -132,9 +132,13 @@ fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
 
 /// The guest onlines the memory the target requested, and `guestCurrent` follows the domain's
 /// current memory (kubevirt/kubevirt pkg/virt-handler/vm.go updateMemoryInfo, v1.9.0) a while
-/// after the migration completed; unless a regression of the catalogue keeps it from the guest.
+/// after the migration completed; unless a regression of the catalogue keeps it from the guest
+/// (memory-hotplug-not-in-guest) or from both (memory-never-onlined).
 async fn online_memory(ctx: Arc<Ctx>, vmi: Value, bytes: u64) {
     ctx.sleep(MEMORY_ONLINE_SECS).await;
+    if ctx.faults.has(Fault::MemoryNeverOnlined) {
+        return;
+    }
     if let Some(g) = ctx.guests.get(obj::uid(&vmi)) {
         if !ctx.faults.has(Fault::MemoryHotplugNotInGuest) {
             guest::lock(&g).memory_bytes = bytes;
