@@ -51,8 +51,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         ctx.get(kinds::VMIS, ns, name)
             .filter(|v| obj::uid(v) == uid && !obj::deleting(v))
     };
-    let vmi = current()?;
-    let pod = ctx.create(kinds::PODS, launcher::pod(&vmi, None)).ok()?;
+    let pod = create_launcher_pod(ctx, ns, name, uid, &current).await?;
     let pod_name = obj::name(&pod).to_string();
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         set_phase(v, "Scheduling", &ctx.now())
@@ -132,6 +131,87 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod_ip);
     })?;
     Some(())
+}
+
+/// The VMI controller's first retry after a failed sync, and the longest wait between
+/// retries (client-go's `DefaultTypedControllerRateLimiter`, modelled seconds).
+const FIRST_RETRY: f64 = 0.005;
+const LONGEST_RETRY: f64 = 1000.0;
+
+/// Creates the launcher pod through the pod admission webhooks, as kubevirt/kubevirt v1.9.0
+/// pkg/virt-controller/watch/vmi/lifecycle.go `sync` does: a refused creation is a Warning
+/// event `FailedCreate` "Error creating pod: …" and (pkg/controller/conditions.go
+/// `CheckFailure`, kept as it is while the reason stays) the condition Synchronized=False,
+/// reason FailedCreate, "failed to create virtual machine pod: …"; the VMI stays Pending and the
+/// controller's rate-limited queue (vmi.go, exponential from 5 ms to 1000 s) tries again.
+async fn create_launcher_pod(
+    ctx: &Arc<Ctx>,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    current: &impl Fn() -> Option<Arc<Value>>,
+) -> Option<Arc<Value>> {
+    let mut retry = FIRST_RETRY;
+    loop {
+        let vmi = current()?;
+        let mut pod = launcher::pod(&vmi, None);
+        let refused = match super::udn::ipam_claims_webhook(ctx, &vmi, &mut pod) {
+            Ok(()) => match ctx.create(kinds::PODS, pod) {
+                Ok(pod) => {
+                    if obj::condition(&vmi, "Synchronized").is_some() {
+                        ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+                            obj::remove_condition(v, "Synchronized")
+                        })?;
+                    }
+                    return Some(pod);
+                }
+                Err(e) => e.to_string(),
+            },
+            Err(refused) => refused,
+        };
+        failed_create(ctx, &vmi, &refused);
+        ctx.sleep(retry).await;
+        retry = (retry * 2.0).min(LONGEST_RETRY);
+    }
+}
+
+fn failed_create(ctx: &Ctx, vmi: &Value, why: &str) {
+    let now = ctx.now();
+    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
+    let message = format!("Error creating pod: {why}");
+    // client-go's event correlator: the same event again only counts up.
+    let seen = ctx.list(kinds::EVENTS, Some(ns)).into_iter().find(|e| {
+        e["involvedObject"]["uid"] == uid
+            && e["reason"] == "FailedCreate"
+            && e["message"] == message
+    });
+    match seen {
+        Some(e) => {
+            ctx.write(kinds::EVENTS, ns, obj::name(&e), |e| {
+                e["count"] = json!(e["count"].as_u64().unwrap_or(1) + 1);
+                e["lastTimestamp"] = json!(now);
+            });
+        }
+        None => {
+            let event = json!({"metadata": {"generateName": format!("{name}."), "namespace": ns},
+                "involvedObject": {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                                   "namespace": ns, "name": name, "uid": uid},
+                "reason": "FailedCreate", "type": "Warning", "message": message,
+                "source": {"component": "virtualmachine-controller"},
+                "reportingComponent": "virtualmachine-controller",
+                "count": 1, "firstTimestamp": now, "lastTimestamp": now});
+            let _ = ctx.create(kinds::EVENTS, event);
+        }
+    }
+    let kept = obj::condition(vmi, "Synchronized")
+        .is_some_and(|c| c["status"] == "False" && c["reason"] == "FailedCreate");
+    if !kept {
+        let message = format!("failed to create virtual machine pod: {why}");
+        ctx.write_same(kinds::VMIS, vmi, |v| {
+            obj::remove_condition(v, "Synchronized");
+            obj::set_condition(v, "Synchronized", false, "FailedCreate", &message, &now);
+        });
+    }
 }
 
 /// Binds a pod to a node, waiting (for node changes, not on a timer) while none fits.

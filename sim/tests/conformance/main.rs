@@ -7,6 +7,7 @@ mod common;
 
 mod memory_hotplug;
 mod network_live_update;
+mod primary_udn;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
