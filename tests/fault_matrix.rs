@@ -42,6 +42,8 @@ const CONCERNS: &[(&str, &[&str])] = &[
     ("udn-ip-changes", &["primary-udn-migration"]),
     ("migration-resets-tcp", &["primary-udn-migration"]),
     ("non-migratable-changed-live", &["live-update-nad-ref"]),
+    ("nic-hotplug-skips-migration", &["nic-hotplug"]),
+    ("memory-never-onlined", &["workload-disruption-migration"]),
 ];
 
 /// Catalogue runs at once: scenarios mostly wait on the simulated clock, but SSH handshakes

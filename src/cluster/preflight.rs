@@ -29,6 +29,8 @@ pub enum Prerequisite {
     LiveUpdateRollout,
     /// The LiveUpdateNADRef gate where the KubeVirt version still has it (v1.8).
     NadRefGate,
+    /// OVN-Kubernetes honours addresses requested for a primary UDN.
+    PreconfiguredUdnAddresses,
     Workers(u8),
     BridgeNic,
     LocalnetNic,
@@ -78,6 +80,7 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
             Feature::LiveUpdateNadRef => vec![LiveMigrateUpdates, LiveUpdateRollout, NadRefGate],
             Feature::Localnet => vec![OvnUserDefinedNetworks, LocalnetNic],
             Feature::PrimaryUdn => vec![OvnUserDefinedNetworks, LiveMigrateUpdates],
+            Feature::RequestedUdnAddress => vec![OvnUserDefinedNetworks, PreconfiguredUdnAddresses],
             Feature::NicHotplug | Feature::CpuHotplug | Feature::MemoryHotplug => {
                 vec![LiveMigrateUpdates, LiveUpdateRollout]
             }
@@ -134,6 +137,10 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
         NadRefGate,
         cr.as_ref().map_err(Clone::clone).and_then(nad_ref_gate),
     );
+    f.check(
+        PreconfiguredUdnAddresses,
+        preconfigured_udn_addresses(client).await,
+    );
     let workers = super::nodes::workers(client)
         .await
         .map_err(|e| format!("{e:#}"));
@@ -159,6 +166,38 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
         },
     );
     f
+}
+
+/// Where OpenShift's network operator renders OVN-Kubernetes' configuration, and the option
+/// that lets a primary UDN take a requested address (ovn-kubernetes
+/// `config.OVNKubernetesFeature.EnablePreconfiguredUDNAddresses`, gcfg section
+/// `[ovnkubernetesfeature]`); without it the request is ignored and the address is dynamic.
+const OVNKUBE_CONFIG: (&str, &str, &str) =
+    ("openshift-ovn-kubernetes", "ovnkube-config", "ovnkube.conf");
+const PRECONFIGURED_UDN_ADDRESSES: &str = "enable-preconfigured-udn-addresses";
+
+async fn preconfigured_udn_addresses(client: &kube::Client) -> Result<String, String> {
+    let (ns, name, key) = OVNKUBE_CONFIG;
+    let api = kinds::CONFIG_MAP.api(client, ns);
+    let found = retrying(|| api.get_opt(name))
+        .await
+        .map_err(|e| format!("ConfigMap {ns}/{name} cannot be read: {e}"))?
+        .ok_or_else(|| format!("no ConfigMap {ns}/{name}: cannot tell whether OVN-Kubernetes honours requested primary-UDN addresses"))?;
+    let conf = to_value(&found)["data"][key]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let enabled = conf.lines().any(|l| {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        k.trim() == PRECONFIGURED_UDN_ADDRESSES && v.trim() == "true"
+    });
+    if enabled {
+        Ok(format!(
+            "OVN-Kubernetes {PRECONFIGURED_UDN_ADDRESSES}=true ({ns}/{name})"
+        ))
+    } else {
+        Err(format!("OVN-Kubernetes has no {PRECONFIGURED_UDN_ADDRESSES}=true in {ns}/{name} {key}: requested primary-UDN addresses are ignored"))
+    }
 }
 
 async fn served(client: &kube::Client, kind: Kind, name: &str) -> Result<String, String> {

@@ -35,6 +35,8 @@ pub enum Feature {
     LiveUpdateNadRef,
     Localnet,
     PrimaryUdn,
+    /// A primary-UDN address chosen by the VM owner.
+    RequestedUdnAddress,
     NicHotplug,
     CpuHotplug,
     MemoryHotplug,

@@ -29,7 +29,12 @@ pub fn scenarios() -> Vec<Scenario> {
         udn_row(2, &["CNV-11427"], "tcp-connection-survives-migration")
             .body(tcp_connection_survives_migration),
         udn_row(3, &["VSTP-201"], "east-west-without-nat").body(east_west_without_nat),
-        udn_row(4, &["VSTP-202"], "requested-ip-used").body(requested_ip_used),
+        udn_row(4, &["VSTP-202"], "requested-ip-used")
+            .needs(Needs::migration(&[
+                Feature::PrimaryUdn,
+                Feature::RequestedUdnAddress,
+            ]))
+            .body(requested_ip_used),
     ]
 }
 

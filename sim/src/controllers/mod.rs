@@ -353,6 +353,9 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
     let _ = store.create(kinds::NAMESPACES, ns, Scope::All, false);
     let _ = store.create(kinds::KUBEVIRTS, kubevirt_cr(), Scope::All, false);
+    // OVN-Kubernetes' configuration exists from the start, as OpenShift's network operator
+    // renders it before any workload.
+    crate::world::ovnk::publish(store);
 }
 
 async fn run(

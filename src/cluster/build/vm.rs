@@ -224,11 +224,16 @@ impl VmSpec {
         self
     }
 
-    /// Asks the primary network's IPAM for `ips` (the `network.kubevirt.io/addresses`
-    /// annotation of the VMI template, a JSON list).
+    /// Asks the primary network's IPAM for `ips` on the VM's pod-network interface: the
+    /// `network.kubevirt.io/addresses` annotation of the VMI template, a JSON map from that
+    /// interface's name to bare addresses (kubevirt/ipam-extensions `pkg/ips/primarynetwork.go`
+    /// `VmiInterfaceIPRequests`; a list or an address with a prefix makes its pod webhook refuse
+    /// the launcher pod).
     pub fn requesting_addresses(self, ips: &[std::net::IpAddr]) -> VmSpec {
         let listed: Vec<String> = ips.iter().map(ToString::to_string).collect();
-        let value = serde_json::Value::from(listed).to_string();
+        let pod_nic = self.nics.iter().find(|n| n.network == Network::Pod);
+        let name = pod_nic.map_or("default", |n| n.name.as_str());
+        let value = serde_json::json!({ name: listed }).to_string();
         self.with_template_annotation("network.kubevirt.io/addresses", &value)
     }
 
@@ -418,6 +423,20 @@ mod tests {
 
     fn image() -> Image {
         Image::ContainerDisk("registry.example/rhel9:latest".into())
+    }
+
+    #[test]
+    fn requested_addresses_are_a_map_from_the_pod_interface_to_bare_addresses() {
+        let ip: std::net::IpAddr = "10.100.0.200".parse().unwrap();
+        let vm = VmSpec::rhel("vm-a", image())
+            .with_pod_nic(Nic::primary_udn())
+            .requesting_addresses(&[ip])
+            .build();
+        let annotations = &vm["spec"]["template"]["metadata"]["annotations"];
+        let value = annotations["network.kubevirt.io/addresses"]
+            .as_str()
+            .unwrap();
+        assert_eq!(value, r#"{"default":["10.100.0.200"]}"#);
     }
 
     #[test]
