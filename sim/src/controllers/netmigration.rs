@@ -98,35 +98,53 @@ fn secondary_interfaces(vmi: &Value) -> Vec<(&Value, &Value)> {
 
 /// kubevirt/kubevirt pkg/network/controllers/vmi.go calculateSecondaryIfaceStatuses (v1.9.0):
 /// a secondary network the pod's Multus network-status lists has a status entry from
-/// `multus-status`, before virt-handler sees it in the domain. Whether it changed.
+/// `multus-status`, before virt-handler sees it in the domain; one the pod does not list loses
+/// `multus-status` from its entry (after the migration that unplugged a NIC, the target pod no
+/// longer attaches it), and an entry left with no source is gone (virt-handler's next status
+/// update, pkg/network/setup/netstat.go UpdateStatus, keeps only what the domain, the guest
+/// agent or Multus reports). Whether it changed.
 pub fn sync_multus_status(vmi: &mut Value, pod: &Value) -> bool {
     let pod_status = multus_network_status(pod);
-    let attached: Vec<String> = secondary_interfaces(vmi)
+    let networks: Vec<(String, bool)> = secondary_interfaces(vmi)
         .iter()
-        .map(|(_, net)| obj::str_at(net, "/name").to_string())
-        .filter(|name| {
-            let iface = launcher::pod_interface_name(name);
-            pod_status.iter().any(|p| p["interface"] == iface.as_str())
+        .map(|(_, net)| {
+            let name = obj::str_at(net, "/name").to_string();
+            let iface = launcher::pod_interface_name(&name);
+            let attached = pod_status.iter().any(|p| p["interface"] == iface.as_str());
+            (name, attached)
         })
         .collect();
     let list = obj::ensure_array(vmi, "/status/interfaces");
     let mut changed = false;
-    for name in attached {
-        match list.iter_mut().find(|s| s["name"] == name.as_str()) {
-            Some(entry) => {
-                let sources = obj::str_at(entry, "/infoSource").to_string();
-                if !sources.split(", ").any(|s| s == "multus-status") {
-                    let joined = [sources.as_str(), "multus-status"];
-                    let joined: Vec<&str> = joined.into_iter().filter(|s| !s.is_empty()).collect();
-                    entry["infoSource"] = json!(joined.join(", "));
-                    changed = true;
-                }
-            }
-            None => {
+    for (name, attached) in networks {
+        let at = list.iter().position(|s| s["name"] == name.as_str());
+        let sources = at.map(|i| obj::str_at(&list[i], "/infoSource").to_string());
+        let mut kept: Vec<&str> = sources
+            .as_deref()
+            .map(|s| s.split(", ").filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let listed = kept.contains(&"multus-status");
+        match (at, attached) {
+            (None, true) => {
                 list.push(json!({"name": name, "infoSource": "multus-status",
                                  "podInterfaceName": launcher::pod_interface_name(&name)}));
                 changed = true;
             }
+            (Some(i), true) if !listed => {
+                kept.push("multus-status");
+                list[i]["infoSource"] = json!(kept.join(", "));
+                changed = true;
+            }
+            (Some(i), false) if listed => {
+                kept.retain(|s| *s != "multus-status");
+                if kept.is_empty() {
+                    list.remove(i);
+                } else {
+                    list[i]["infoSource"] = json!(kept.join(", "));
+                }
+                changed = true;
+            }
+            _ => {}
         }
     }
     changed
@@ -246,5 +264,40 @@ mod tests {
         assert!(!sync_multus_status(&mut v, &pod("ns/vlan10")), "once");
         let mut missing = vmi("vlan10", &["default"]);
         assert!(!sync_multus_status(&mut missing, &json!({})));
+    }
+
+    /// VSTP-102's flake: the VMI controller synced the source pod's network-status between
+    /// the unplug migration's status rewrite and the VMI moving to the target, leaving a
+    /// `multus-status` entry for the unplugged NIC that the target pod no longer attaches;
+    /// kept forever, it asked for one migration after another.
+    #[test]
+    fn a_network_the_pod_no_longer_attaches_loses_its_multus_status_entry() {
+        let mut unplugged = vmi("vlan10", &["default"]);
+        unplugged["spec"]["domain"]["devices"]["interfaces"][1]["state"] = json!("absent");
+        let source = pod("ns/vlan10");
+        let target = json!({"metadata": {"annotations": {"k8s.v1.cni.cncf.io/network-status":
+            json!([{"name": "ovn-kubernetes", "interface": "eth0", "default": true}]).to_string()}}});
+        assert!(sync_multus_status(&mut unplugged, &source));
+        assert_eq!(
+            migration_need(&unplugged, Some(&source)),
+            Need::Pending,
+            "the source pod still attaches the NIC being unplugged"
+        );
+        assert!(sync_multus_status(&mut unplugged, &target));
+        assert_eq!(shown(&unplugged), ["default"]);
+        assert_eq!(migration_need(&unplugged, Some(&target)), Need::Nothing);
+        assert!(!sync_multus_status(&mut unplugged, &target), "once");
+
+        let mut in_domain = vmi("vlan10", &["default", "net1"]);
+        assert!(sync_multus_status(&mut in_domain, &target));
+        assert_eq!(
+            in_domain["status"]["interfaces"][1]["infoSource"],
+            "domain, guest-agent"
+        );
+    }
+
+    fn shown(v: &Value) -> Vec<&str> {
+        let list = v["status"]["interfaces"].as_array().into_iter().flatten();
+        list.filter_map(|i| i["name"].as_str()).collect()
     }
 }

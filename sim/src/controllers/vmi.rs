@@ -62,11 +62,15 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             }
             // The decision comes from the VMI as read; if a migration started or ended since,
             // it is stale (it would raise MigrationRequired again right after the migration
-            // that cleared it).
+            // that cleared it). The interface entries too: upstream's patch tests
+            // /status/interfaces against the VMI it read (lifecycle.go prepareVMIPatch), so
+            // entries from a pod that is no longer the active one are not written over a
+            // newer status; the write that changed them brings another pass.
             let migration = vmi["status"]["migrationState"]["migrationUid"].clone();
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
-                if let Some(p) = &pod {
-                    netmigration::sync_multus_status(v, p);
+                let unchanged = v["status"]["interfaces"] == vmi["status"]["interfaces"];
+                if pod.is_some() && unchanged {
+                    v["status"]["interfaces"] = seen["status"]["interfaces"].clone();
                 }
                 let current = v["status"]["migrationState"]["migrationUid"] == migration;
                 let required = match required {
