@@ -10,12 +10,21 @@ use crate::store::{Selectors, Store};
 pub const KUBEVIRT_NAMESPACE: &str = "openshift-cnv";
 pub const KUBEVIRT_NAME: &str = "kubevirt-kubevirt-hyperconverged";
 
-/// The KubeVirt CR as HCO deploys it on OpenShift Virtualization 4.22.
+/// The KubeVirt version whose behaviour the controllers model, as the CR reports it.
+pub const KUBEVIRT_VERSION: &str = "v1.9.0";
+
+/// The KubeVirt CR as HCO deploys it with KubeVirt v1.9.0 (hyperconverged-cluster-operator
+/// release-1.19 controllers/handlers/kubevirt.go: its labels (pkg/util GetLabels) and
+/// hard-coded gates; LiveUpdateNADRef is GA in v1.9.0 (pkg/virt-config/featuregate/inactive.go),
+/// so HCO no longer lists it and a NAD change of a running VM is always live).
 pub fn kubevirt_cr() -> Value {
     json!({
         "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
         "metadata": {"name": KUBEVIRT_NAME, "namespace": KUBEVIRT_NAMESPACE,
-                     "labels": {"app": "kubevirt-hyperconverged"}},
+                     "labels": {"app": "kubevirt-hyperconverged",
+                                "app.kubernetes.io/managed-by": "hco-operator",
+                                "app.kubernetes.io/part-of": "hyperconverged-cluster",
+                                "app.kubernetes.io/component": "compute"}},
         "spec": {
             "workloadUpdateStrategy": {"workloadUpdateMethods": ["LiveMigrate"], "batchEvictionSize": 10,
                                        "batchEvictionInterval": "1m0s"},
@@ -27,12 +36,13 @@ pub fn kubevirt_cr() -> Value {
                                "bandwidthPerMigration": "0Mi", "completionTimeoutPerGiB": 150,
                                "progressTimeout": 150, "allowAutoConverge": false,
                                "allowPostCopy": false},
-                // HCO on 4.22 (KubeVirt v1.8) turns on the beta gate the live NAD swap needs.
-                "developerConfiguration": {"featureGates": ["LiveUpdateNADRef"]},
+                "developerConfiguration": {"featureGates": ["CPUManager", "Snapshot", "HostDevices",
+                                                            "KubevirtSeccompProfile", "HypervStrictCheck"]},
                 "network": {"binding": {"l2bridge": {"domainAttachmentType": "managedTap", "migration": {}}}},
             }
         },
-        "status": {"phase": "Deployed", "observedKubeVirtVersion": "v1.8.2",
+        "status": {"phase": "Deployed", "observedKubeVirtVersion": KUBEVIRT_VERSION,
+                   "targetKubeVirtVersion": KUBEVIRT_VERSION,
                    "conditions": [{"type": "Available", "status": "True", "reason": "AllComponentsReady",
                                    "message": "All components are ready."}]}
     })
