@@ -11,12 +11,13 @@ use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TunnelError {
-    #[error("the port-forward to {vmi} port {port} was refused: HTTP {status}: {body}")]
+    #[error("the port-forward to {vmi} port {port} was refused: HTTP {status}: {message}{}", hint(*.status, .message))]
     Refused {
         vmi: String,
         port: u16,
         status: u16,
-        body: String,
+        /// The `Status` message virt-api answered with (or the raw body).
+        message: String,
     },
     #[error("the port-forward to {vmi} port {port} failed: {source}")]
     Transport {
@@ -24,6 +25,32 @@ pub enum TunnelError {
         port: u16,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// What to make of virt-api's refusals (kubevirt v1.9.0 pkg/virt-api/rest/portforward.go
+/// validateVMIForPortForward, dialers.go netDial.DialUnderlying).
+fn hint(status: u16, message: &str) -> &'static str {
+    match status {
+        409 if message.ends_with("VMI is paused") => {
+            " (the VMI is paused: unpause it, e.g. `virtctl unpause vmi NAME`, before connecting)"
+        }
+        400 if message.contains("no network interfaces are present") => {
+            " (the VMI reports no interfaces in its status yet, and virt-api forwards to the first one's address: wait until it runs and reports them)"
+        }
+        500 if message.contains("dialing VM") => {
+            " (virt-api found nothing listening at the address of the VMI's first interface: is the guest up and the service listening on that port?)"
+        }
+        404 => " (no such VMI: was it deleted, or is the name or namespace wrong?)",
+        _ => "",
+    }
+}
+
+/// The message of a `Status` body, or the body itself.
+fn status_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|s| s["message"].as_str().map(String::from))
+        .unwrap_or_else(|| body.trim().to_string())
 }
 
 /// An open tunnel: the socket to hand to a client, and the task that pumps it (stopped when
@@ -95,7 +122,7 @@ async fn open_once(
             vmi: format!("{ns}/{vmi}"),
             port,
             status,
-            body,
+            message: status_message(&body),
         });
     }
     let upgraded = hyper::upgrade::on(response)
@@ -150,4 +177,45 @@ where
         let _ = wr.shutdown().await;
     };
     tokio::join!(up, down);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, body: &str) -> String {
+        let message = status_message(body);
+        TunnelError::Refused {
+            vmi: "ns/a".into(),
+            port: 22,
+            status,
+            message,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn virt_apis_refusals_say_what_to_do() {
+        let paused = r#"{"kind":"Status","code":409,"reason":"Conflict","message":"Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io \"a\": VMI is paused"}"#;
+        let e = refused(409, paused);
+        assert!(
+            e.contains("HTTP 409: Operation cannot be fulfilled") && e.contains("unpause"),
+            "{e}"
+        );
+        let e = refused(
+            400,
+            r#"{"code":400,"message":"no network interfaces are present"}"#,
+        );
+        assert!(e.contains("reports no interfaces"), "{e}");
+        let dial = r#"{"code":500,"message":"Internal error occurred: dialing VM: dial tcp 10.0.2.2:22: connect: connection refused"}"#;
+        let e = refused(500, dial);
+        assert!(
+            e.contains("connection refused") && e.contains("nothing listening"),
+            "{e}"
+        );
+        assert_eq!(
+            refused(502, "bad gateway\n"),
+            "the port-forward to ns/a port 22 was refused: HTTP 502: bad gateway"
+        );
+    }
 }

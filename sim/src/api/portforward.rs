@@ -1,4 +1,4 @@
-//! `virtualmachineinstances/{name}/portforward/{port}[/{protocol}]`: a websocket carrying the
+//! `{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`: a websocket carrying the
 //! raw bytes of one guest connection in binary frames, as virt-api serves it. The subprotocol
 //! `plain.kubevirt.io` is echoed only when the client offered it; the server pings every
 //! second and drops a client that has not answered for a minute.
@@ -22,23 +22,26 @@ use super::error_response;
 use super::path::{Route, VirtResource};
 use super::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::world::GuestStream;
+use crate::world::{GuestStream, PortForward};
 
 pub const SUBPROTOCOL: &str = "plain.kubevirt.io";
 const PING_EVERY: Duration = Duration::from_secs(1);
 const PONG_DEADLINE: Duration = Duration::from_secs(60);
 
+/// The path's parts: `{port}[/{protocol}]` after `portforward`, as go-restful routes them
+/// (no port or more segments match no route).
 struct Forward {
     namespace: String,
     name: String,
-    port: u16,
+    via_vm: bool,
+    port: String,
     protocol: String,
 }
 
 fn forward_of(route: Route) -> ApiResult<Forward> {
     let Route::Virt {
         namespace,
-        resource: VirtResource::VirtualMachineInstance,
+        resource,
         name,
         rest,
         ..
@@ -46,23 +49,40 @@ fn forward_of(route: Route) -> ApiResult<Forward> {
     else {
         return Err(ApiError::path_not_found());
     };
-    let port = rest
-        .first()
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|p| *p > 0)
-        .ok_or_else(|| ApiError::bad_request("portforward needs a port number 1-65535 in the path: portforward/{port}[/{protocol}]"))?;
-    let protocol = rest.get(1).cloned().unwrap_or_else(|| "tcp".into());
-    if !["tcp", "udp"].contains(&protocol.as_str()) || rest.len() > 2 {
-        return Err(ApiError::bad_request(format!(
-            "portforward protocol must be tcp or udp, got {protocol}"
-        )));
-    }
+    let (Some(port), true) = (rest.first(), rest.len() <= 2) else {
+        return Err(ApiError::path_not_found());
+    };
     Ok(Forward {
         namespace,
         name,
-        port,
-        protocol,
+        via_vm: resource == VirtResource::VirtualMachine,
+        port: port.clone(),
+        protocol: rest.get(1).cloned().unwrap_or_else(|| "tcp".into()),
     })
+}
+
+/// gorilla/websocket Upgrader.Upgrade's refusals, checked after the dial as virt-api's
+/// Streamer.Handle does (kubevirt v1.9.0 pkg/virt-api/rest/streamer.go).
+fn handshake_refusal(req: &Request) -> Option<&'static str> {
+    let has_token = |name, token: &str| {
+        header_str(req, name)
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Some("websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header");
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Some("websocket: the client is not using the websocket protocol: 'websocket' token not found in 'Upgrade' header");
+    }
+    if !has_token(header::SEC_WEBSOCKET_VERSION, "13") {
+        return Some(
+            "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header",
+        );
+    }
+    if header_str(req, header::SEC_WEBSOCKET_KEY).is_none_or(str::is_empty) {
+        return Some("websocket: not a websocket handshake: 'Sec-WebSocket-Key' header must be Base64 encoded value of 16-byte length");
+    }
+    None
 }
 
 fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
@@ -74,26 +94,24 @@ pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Respons
         Ok(f) => f,
         Err(e) => return error_response(&e),
     };
-    let is_upgrade =
-        header_str(&req, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let Some(key) = header_str(&req, header::SEC_WEBSOCKET_KEY).filter(|_| is_upgrade) else {
-        return error_response(&ApiError::bad_request(
-            "portforward is a websocket: send Connection: Upgrade, Upgrade: websocket and Sec-WebSocket-Key",
-        ));
+    let target = PortForward {
+        namespace: &forward.namespace,
+        name: &forward.name,
+        via_vm: forward.via_vm,
+        port: &forward.port,
+        protocol: &forward.protocol,
     };
-    let accept = derive_accept_key(key.as_bytes());
-    let offered = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
-        .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
-    let guest = match state.world.portforward(
-        &state.store,
-        &forward.namespace,
-        &forward.name,
-        forward.port,
-        &forward.protocol,
-    ) {
+    let guest = match state.world.portforward(&state.store, &target) {
         Ok(g) => g,
         Err(e) => return error_response(&e),
     };
+    if let Some(refusal) = handshake_refusal(&req) {
+        return error_response(&ApiError::bad_request(refusal));
+    }
+    let key = header_str(&req, header::SEC_WEBSOCKET_KEY).unwrap_or_default();
+    let accept = derive_accept_key(key.as_bytes());
+    let offered = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
+        .is_some_and(|p| p.split(',').any(|p| p.trim() == SUBPROTOCOL));
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {

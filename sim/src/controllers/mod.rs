@@ -18,6 +18,7 @@ mod netsync;
 mod network;
 pub mod nmstate;
 pub mod policy;
+mod portforward;
 mod subresources;
 pub mod udn;
 mod updater;
@@ -324,17 +325,11 @@ impl World for Virtualization {
     fn portforward(
         &self,
         _store: &Store,
-        ns: &str,
-        name: &str,
-        port: u16,
-        protocol: &str,
+        forward: &crate::world::PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>> {
-        subresources::portforward(
+        portforward::dial(
             &self.ctx().expect("the world starts before the API serves"),
-            ns,
-            name,
-            port,
-            protocol,
+            forward,
         )
     }
 }

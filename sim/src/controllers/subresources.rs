@@ -1,5 +1,5 @@
 //! `subresources.kubevirt.io`: VM start/stop/restart/migrate, VMI guest-agent reads,
-//! pause/unpause/reset, and the port-forward to the guest's sshd.
+//! pause/unpause/reset (the port-forward is in [`super::portforward`]).
 
 use std::sync::Arc;
 
@@ -7,11 +7,10 @@ use serde_json::json;
 
 use super::{admission, vm, Ctx};
 use crate::error::{ApiError, ApiResult};
-use crate::faults::Fault;
 use crate::guest;
 use crate::kinds;
 use crate::obj;
-use crate::world::{GuestStream, VirtCall, VirtReply};
+use crate::world::{VirtCall, VirtReply};
 
 fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(409, "Conflict", message)
@@ -188,43 +187,4 @@ pub fn vmi_call(ctx: &Arc<Ctx>, call: VirtCall<'_>) -> ApiResult<VirtReply> {
             &format!("{name}/{other}"),
         )),
     }
-}
-
-pub fn portforward(
-    ctx: &Arc<Ctx>,
-    ns: &str,
-    name: &str,
-    port: u16,
-    protocol: &str,
-) -> ApiResult<Box<dyn GuestStream>> {
-    let vmi = ctx
-        .get(kinds::VMIS, ns, name)
-        .ok_or_else(|| ApiError::not_found(kinds::get(kinds::VMIS), name))?;
-    if obj::str_at(&vmi, "/status/phase") != "Running" {
-        return Err(conflict("VMI is not started"));
-    }
-    let guest = ctx
-        .guests
-        .get(obj::uid(&vmi))
-        .ok_or_else(|| conflict("VMI is not started"))?;
-    let (up, first) = {
-        let mut g = guest::lock(&guest);
-        g.ssh_connections += 1;
-        (g.up && !g.paused, g.ssh_connections == 1)
-    };
-    if port != 22 || protocol != "tcp" || !up {
-        return Err(ApiError::new(
-            502,
-            "BadGateway",
-            format!("dial tcp {port} in the guest of {ns}/{name}: connect: connection refused"),
-        ));
-    }
-    let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    if first && ctx.faults.has(Fault::SshResetFirst) {
-        // The connection opens and is reset at once: the client sees it end mid-handshake.
-        drop(ours);
-        return Ok(Box::new(theirs));
-    }
-    guest::ssh::serve(ctx.sshd.clone(), Box::new(ours), guest, ctx.net.clone());
-    Ok(Box::new(theirs))
 }

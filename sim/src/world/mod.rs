@@ -68,15 +68,25 @@ pub trait World: Send + Sync + 'static {
     /// `PUT|GET …/virtualmachineinstances/{name}/{action}` (except `portforward`).
     fn vmi_call(&self, store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply>;
 
-    /// Opens a stream to `port` of the guest behind VMI `namespace/name`.
+    /// Opens a stream to a port of the guest behind a VMI (or a VM's VMI).
     fn portforward(
         &self,
         store: &Store,
-        namespace: &str,
-        name: &str,
-        port: u16,
-        protocol: &str,
+        forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>>;
+}
+
+/// A `…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`
+/// request, with the path's port and protocol as given (virt-api passes them to the dialer
+/// unchecked).
+#[derive(Debug, Clone, Copy)]
+pub struct PortForward<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// Through the VM (`virtualmachines/{name}/portforward`) rather than the VMI.
+    pub via_vm: bool,
+    pub port: &'a str,
+    pub protocol: &'a str,
 }
 
 /// The API server alone, with no simulated world: evictions are allowed (no disruption budget
@@ -113,10 +123,7 @@ impl World for BareApi {
     fn portforward(
         &self,
         _store: &Store,
-        _namespace: &str,
-        _name: &str,
-        _port: u16,
-        _protocol: &str,
+        _forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>> {
         Err(no_world("virtualmachineinstances/portforward"))
     }

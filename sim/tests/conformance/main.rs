@@ -8,6 +8,7 @@ mod common;
 mod kubevirt_cr;
 mod memory_hotplug;
 mod network_live_update;
+mod port_forward;
 mod primary_udn;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};

@@ -1,0 +1,166 @@
+//! virt-api's port-forward into a guest, in upstream's order and wording (kubevirt v1.9.0
+//! pkg/virt-api/rest/portforward.go PortForwardRequestHandler, streamer.go
+//! DirectDialer.DialUnderlying): fetch the VMI, refuse a paused one, dial the first status
+//! interface's IP. There is no phase check: whatever the VMI's phase, the dial decides.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::faults::Fault;
+use crate::guest;
+use crate::kinds;
+use crate::obj;
+use crate::world::{GuestStream, PortForward};
+
+/// The port the simulated guests listen on (their sshd).
+const SSHD: u16 = 22;
+
+/// `v1.Resource(resource)`: virt-api names the singular resource in its errors.
+fn details(resource: &str, name: &str) -> Value {
+    json!({"name": name, "group": "kubevirt.io", "kind": resource})
+}
+
+/// k8s.io/apimachinery errors.NewNotFound(v1.Resource(resource), name).
+fn not_found(resource: &str, name: &str) -> ApiError {
+    let mut e = ApiError::new(
+        404,
+        "NotFound",
+        format!("{resource}.kubevirt.io \"{name}\" not found"),
+    );
+    e.details = Some(details(resource, name));
+    e
+}
+
+/// errors.NewConflict(v1.Resource(resource), name, why).
+fn conflict(resource: &str, name: &str, why: &str) -> ApiError {
+    let mut e = ApiError::new(
+        409,
+        "Conflict",
+        format!("Operation cannot be fulfilled on {resource}.kubevirt.io \"{name}\": {why}"),
+    );
+    e.details = Some(details(resource, name));
+    e
+}
+
+/// errors.NewInternalError(err).
+fn internal(err: &str) -> ApiError {
+    let mut e = ApiError::internal(format!("Internal error occurred: {err}"));
+    e.details = Some(json!({"causes": [{"message": err}]}));
+    e
+}
+
+/// kubevirt v1.9.0 pkg/virt-api/rest/subresource.go FetchVirtualMachineInstance /
+/// FetchVirtualMachineInstanceForVM.
+fn fetch(ctx: &Ctx, f: &PortForward<'_>) -> ApiResult<Arc<Value>> {
+    let (ns, name) = (f.namespace, f.name);
+    let vm = match f.via_vm {
+        true => Some(
+            ctx.get(kinds::VMS, ns, name)
+                .ok_or_else(|| not_found("virtualmachine", name))?,
+        ),
+        false => None,
+    };
+    if vm
+        .as_ref()
+        .is_some_and(|vm| vm["status"]["created"] != true)
+    {
+        return Err(conflict("virtualmachine", name, "VMI is not started"));
+    }
+    let vmi = ctx
+        .get(kinds::VMIS, ns, name)
+        .ok_or_else(|| not_found("virtualmachineinstance", name))?;
+    let owned = |vm: &Value| {
+        vmi["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|refs| refs.iter().any(|r| r["uid"] == vm["metadata"]["uid"]))
+    };
+    if vm.as_ref().is_some_and(|vm| !owned(vm)) {
+        return Err(internal(&format!(
+            "unable to retrieve vmi [{name}] for vm: <nil>"
+        )));
+    }
+    Ok(vmi)
+}
+
+/// kubevirt v1.9.0 pkg/virt-api/rest/portforward.go validateVMIForPortForward, then
+/// dialers.go netDial.DialUnderlying and getTargetInterfaceIP.
+pub fn dial(ctx: &Arc<Ctx>, f: &PortForward<'_>) -> ApiResult<Box<dyn GuestStream>> {
+    let vmi = fetch(ctx, f)?;
+    if obj::condition(&vmi, "Paused").is_some() {
+        return Err(conflict("virtualmachineinstance", f.name, "VMI is paused"));
+    }
+    let Some(first) = vmi["status"]["interfaces"]
+        .as_array()
+        .and_then(|i| i.first())
+    else {
+        return Err(ApiError::bad_request("no network interfaces are present"));
+    };
+    if f.port.is_empty() {
+        return Err(ApiError::bad_request("port must not be empty"));
+    }
+    let ip = first["ipAddress"].as_str().unwrap_or("");
+    let addr = match ip.contains(':') {
+        true => format!("[{ip}]:{}", f.port),
+        false => format!("{ip}:{}", f.port),
+    };
+    let failed = |why: String| internal(&format!("dialing VM: {why}"));
+    let port = port_of(f.protocol, f.port).map_err(failed)?;
+    match f.protocol {
+        // A UDP "connection" is set up without a word to the peer: it always opens.
+        "udp" => Ok(Box::new(silent_peer())),
+        "tcp" => connect(ctx, &vmi, ip, port)
+            .ok_or_else(|| failed(format!("dial tcp {addr}: connect: connection refused"))),
+        other => Err(failed(format!("dial {other}: unknown network {other}"))),
+    }
+}
+
+/// Go's net.Dial port resolution: a number up to 65535, else the lookup's error.
+fn port_of(protocol: &str, port: &str) -> Result<u16, String> {
+    let dial = |why: String| format!("dial {protocol}: {why}");
+    if !port.chars().all(|c| c.is_ascii_digit()) {
+        return Err(dial(format!("lookup {protocol}/{port}: unknown port")));
+    }
+    port.parse()
+        .map_err(|_| dial(format!("address {port}: invalid port")))
+}
+
+/// A TCP connection to the guest's sshd, or `None` where the connection is refused: no
+/// address (virt-api dials itself), no running guest, a guest that is down, another port.
+/// (Dialling a pod that is gone is answered at once here; a real dial waits for the kernel's
+/// SYN retries before it fails.)
+fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn GuestStream>> {
+    let running = obj::str_at(vmi, "/status/phase") == "Running";
+    let guest = ctx
+        .guests
+        .get(obj::uid(vmi))
+        .filter(|_| running && !ip.is_empty())?;
+    let (up, first) = {
+        let mut g = guest::lock(&guest);
+        g.ssh_connections += 1;
+        (g.up && !g.paused, g.ssh_connections == 1)
+    };
+    if port != SSHD || !up {
+        return None;
+    }
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    if first && ctx.faults.has(Fault::SshResetFirst) {
+        // The connection opens and is reset at once: the client sees it end mid-handshake.
+        drop(ours);
+        return Some(Box::new(theirs));
+    }
+    guest::ssh::serve(ctx.sshd.clone(), Box::new(ours), guest, ctx.net.clone());
+    Some(Box::new(theirs))
+}
+
+/// The client end of a datagram flow nobody answers: writes vanish, reads wait.
+fn silent_peer() -> impl GuestStream {
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut ours = ours;
+        let _ = tokio::io::copy(&mut ours, &mut tokio::io::sink()).await;
+    });
+    theirs
+}
