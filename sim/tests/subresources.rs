@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
 use vstp_sim::error::{ApiError, ApiResult};
 use vstp_sim::store::Store;
-use vstp_sim::world::{GuestStream, VirtCall, VirtReply, World};
+use vstp_sim::world::{GuestStream, PortForward, VirtCall, VirtReply, World};
 
 /// A world that records calls, refuses evictions of pods labelled `protected`, and echoes
 /// port-forwarded bytes back upper-cased.
@@ -64,15 +64,12 @@ impl World for Recorder {
     fn portforward(
         &self,
         _store: &Store,
-        _ns: &str,
-        name: &str,
-        port: u16,
-        protocol: &str,
+        f: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>> {
         self.calls
             .lock()
             .unwrap()
-            .push(format!("portforward {name} {port}/{protocol}"));
+            .push(format!("portforward {} {}/{}", f.name, f.port, f.protocol));
         let (ours, theirs) = tokio::io::duplex(1024);
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -270,21 +267,21 @@ async fn portforward_carries_raw_bytes_over_plain_kubevirt_io() {
     );
 }
 
+/// kubevirt v1.9.0 pkg/virt-api/api.go routes `portforward/{port}[/{protocol}]` and hands both
+/// to the dialer unchecked; pkg/virt-api/rest/streamer.go Handle dials before the websocket
+/// upgrade, so a plain GET reaches the dial and is then refused by the upgrader.
 #[tokio::test]
-async fn portforward_rejects_bad_ports_and_plain_requests() {
+async fn portforward_passes_port_and_protocol_to_the_dial_and_checks_the_handshake_after() {
     let world = Arc::new(Recorder::default());
     let (_sim, client) = start_with_world(world.clone()).await;
     let base = "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachineinstances/vm1/portforward";
-    let res = open_portforward(&client, &format!("{base}/99999"), Some("plain.kubevirt.io")).await;
-    assert_eq!(res.status(), 400);
-    let res = open_portforward(
-        &client,
-        &format!("{base}/22/sctp"),
-        Some("plain.kubevirt.io"),
-    )
-    .await;
-    assert_eq!(res.status(), 400);
-    let (code, _) = raw(
+    let res = open_portforward(&client, base, Some("plain.kubevirt.io")).await;
+    assert_eq!(res.status(), 404, "no port, no route");
+    let res = open_portforward(&client, &format!("{base}/22/tcp/x"), None).await;
+    assert_eq!(res.status(), 404);
+    let res = open_portforward(&client, &format!("{base}/99999/sctp"), None).await;
+    assert_eq!(res.status(), 101);
+    let (code, status) = raw(
         &client,
         "GET",
         &format!("{base}/22"),
@@ -293,5 +290,12 @@ async fn portforward_rejects_bad_ports_and_plain_requests() {
     )
     .await;
     assert_eq!(code, 400, "a plain GET is not a websocket");
-    assert!(world.calls.lock().unwrap().is_empty());
+    assert_eq!(
+        status["message"],
+        "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header"
+    );
+    assert_eq!(
+        world.calls.lock().unwrap().as_slice(),
+        ["portforward vm1 99999/sctp", "portforward vm1 22/tcp"]
+    );
 }
