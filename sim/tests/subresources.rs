@@ -61,11 +61,7 @@ impl World for Recorder {
         })
     }
 
-    fn portforward(
-        &self,
-        _store: &Store,
-        f: &PortForward<'_>,
-    ) -> ApiResult<Box<dyn GuestStream>> {
+    fn portforward(&self, _store: &Store, f: &PortForward<'_>) -> ApiResult<Box<dyn GuestStream>> {
         self.calls
             .lock()
             .unwrap()

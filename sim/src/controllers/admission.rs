@@ -17,6 +17,33 @@ fn denied(webhook: &str, message: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// A webhook's refusal with field causes: kubevirt v1.9.0 pkg/util/webhooks/webhooks.go
+/// ToAdmissionResponse (the first ten causes' messages joined, reason Invalid, 422) as the API
+/// server passes it on (k8s.io/apiserver webhook/errors ToStatusErr).
+fn rejected(webhook: &str, causes: Vec<Cause>) -> ApiError {
+    const SHOWN: usize = 10;
+    let shown: Vec<&str> = causes
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.message.as_str())
+        .collect();
+    let mut message = shown.join(", ");
+    if causes.len() > SHOWN {
+        message = format!(
+            "{message}, and {} more validation errors",
+            causes.len() - SHOWN
+        );
+    }
+    let causes: Vec<Value> = causes
+        .iter()
+        .take(SHOWN)
+        .map(|c| json!({"reason": "FieldValueInvalid", "message": c.message, "field": c.field}))
+        .collect();
+    let mut e = denied(webhook, message);
+    e.details = Some(json!({"causes": causes}));
+    e
+}
+
 pub fn kubemacpool_opted_out(store: &Store, kind: KindId, object: &Value) -> bool {
     kind == kinds::VMS
         && store
@@ -35,6 +62,7 @@ pub fn create(
     match kind {
         kinds::VMIMS => admit_migration(store, object, true),
         kinds::VMS => admit_vm(object, kmp_opted_out),
+        kinds::VMIS => admit_vmi(object),
         _ => Ok(()),
     }
 }
@@ -60,14 +88,23 @@ fn primary_label_fixed(old: &Value, new: &Value) -> ApiResult<()> {
     )))
 }
 
+/// kubevirt v1.9.0 pkg/virt-api/webhooks/validating-webhook/admitters/vms-admitter.go Admit
+/// (ValidateVirtualMachineSpec: the template's network causes, then validateRunStrategy), then
+/// KubeMacPool's MAC allocation.
 fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
-    if !vm["spec"]["running"].is_null() && !vm["spec"]["runStrategy"].is_null() {
-        return Err(denied(
-            "virtualmachine-validator.kubevirt.io",
-            "spec.running and spec.runStrategy are mutually exclusive; set only spec.runStrategy",
-        ));
+    if obj::deleting(vm) {
+        return Ok(());
     }
-    masquerade_on_pod_network_only(vm)?;
+    let mut causes = super::netadmit::causes("spec.template.spec", &vm["spec"]["template"]["spec"]);
+    if !vm["spec"]["running"].is_null() && !vm["spec"]["runStrategy"].is_null() {
+        causes.push(Cause {
+            field: "spec.running".into(),
+            message: "Running and RunStrategy are mutually exclusive. Note that Running is deprecated, please use RunStrategy instead".into(),
+        });
+    }
+    if !causes.is_empty() {
+        return Err(rejected("virtualmachine-validator.kubevirt.io", causes));
+    }
     if !kmp_opted_out {
         if let Some(ifaces) = vm
             .pointer_mut("/spec/template/spec/domain/devices/interfaces")
@@ -81,21 +118,17 @@ fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// KubeVirt's network admitter: masquerade is a binding of the pod network only.
-fn masquerade_on_pod_network_only(vm: &Value) -> ApiResult<()> {
-    let spec = &vm["spec"]["template"]["spec"];
-    let pod_networks = launcher::pod_networks(spec);
-    let ifaces = spec["domain"]["devices"]["interfaces"].as_array();
-    for (i, iface) in ifaces.into_iter().flatten().enumerate() {
-        let name = iface["name"].as_str().unwrap_or("");
-        if iface["masquerade"].is_object() && !pod_networks.contains(&name) {
-            return Err(denied(
-                "virtualmachine-validator.kubevirt.io",
-                format!("spec.template.spec.domain.devices.interfaces[{i}].name: Masquerade interface only implemented with pod network"),
-            ));
-        }
+/// kubevirt v1.9.0 admitters/vmi-create-admitter.go ValidateVirtualMachineInstanceSpec, the
+/// network validator's part.
+fn admit_vmi(vmi: &Value) -> ApiResult<()> {
+    let causes = super::netadmit::causes("spec", &vmi["spec"]);
+    if causes.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(rejected(
+        "virtualmachineinstances-create-validator.kubevirt.io",
+        causes,
+    ))
 }
 
 /// Validation and mutation of a migration; `user` requests may not set a priority.

@@ -11,11 +11,19 @@ use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
+/// A refusal of virt-api's eviction webhook (kubevirt v1.9.0 pkg/virt-api/webhooks/
+/// validating-webhook/admitters/pod-eviction-admitter.go denied: code 429, no reason), named
+/// as virt-operator registers it (components/webhooks.go) and passed on by the API server
+/// (k8s.io/apiserver webhook/errors ToStatusErr).
 fn denied(message: String) -> ApiError {
-    ApiError::new(429, "TooManyRequests", message)
+    ApiError::new(
+        429,
+        "",
+        format!("admission webhook \"virt-launcher-eviction-interceptor.kubevirt.io\" denied the request: {message}"),
+    )
 }
 
-/// The eviction webhook for a pod.
+/// The eviction webhook for a pod (pod-eviction-admitter.go admitLauncherPod, v1.9.0).
 pub fn admit_eviction(ctx: &Ctx, pod: &Value, dry_run: bool) -> ApiResult<()> {
     let launcher = obj::label(pod, "kubevirt.io") == Some("virt-launcher");
     let completed = matches!(obj::str_at(pod, "/status/phase"), "Succeeded" | "Failed");

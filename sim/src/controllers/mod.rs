@@ -13,6 +13,7 @@ pub mod hotplug;
 mod launcher;
 mod migratable;
 mod migration;
+mod netadmit;
 mod netmigration;
 mod netsync;
 mod network;

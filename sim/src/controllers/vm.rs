@@ -293,8 +293,14 @@ fn write_status(vm: &mut Value, vmi: Option<&Value>, restart: Option<&str>, now:
     let generation = vm["metadata"]["generation"].clone();
     let status = obj::ensure(vm, "/status");
     status["printableStatus"] = json!(printable);
-    status["created"] = json!(vmi.is_some());
-    status["ready"] = json!(ready);
+    // VirtualMachineStatus `created,omitempty` / `ready,omitempty` (kubevirt v1.9.0
+    // staging/src/kubevirt.io/api/core/v1/types.go): false is never written.
+    for (field, set) in [("created", vmi.is_some()), ("ready", ready)] {
+        match set {
+            true => status[field] = json!(true),
+            false => obj::remove_field(status, "", field),
+        }
+    }
     status["desiredGeneration"] = generation.clone();
     status["observedGeneration"] = generation;
     if ready {

@@ -58,6 +58,10 @@ pub struct VirtConfig {
     pub max_hotplug_ratio: u32,
     pub max_cpu_sockets: Option<u32>,
     pub max_guest: Option<u64>,
+    /// Network binding plugins registered with a `migration` section
+    /// (`spec.configuration.network.binding`): they may carry the pod network of a migratable
+    /// VMI.
+    pub migratable_bindings: Vec<String>,
     /// `spec.configuration.migrations` with every default filled in: the cluster-level
     /// `migrationConfiguration` a VMI gets when no policy matches.
     pub migrations: Value,
@@ -88,6 +92,13 @@ impl VirtConfig {
             max_hotplug_ratio: live["maxHotplugRatio"].as_u64().unwrap_or(4) as u32,
             max_cpu_sockets: live["maxCpuSockets"].as_u64().map(|v| v as u32),
             max_guest: quantity::of(&live["maxGuest"]).map(|v| v as u64),
+            migratable_bindings: conf["network"]["binding"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, plugin)| !plugin["migration"].is_null())
+                .map(|(name, _)| name.clone())
+                .collect(),
             migrations: resolve_migrations(&conf["migrations"]),
         }
     }

@@ -10,6 +10,8 @@ mod memory_hotplug;
 mod network_live_update;
 mod port_forward;
 mod primary_udn;
+mod vmi_status;
+mod webhooks;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};

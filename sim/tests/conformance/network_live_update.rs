@@ -217,3 +217,42 @@ async fn a_nic_hotplugged_into_a_migratable_vm_shows_its_mac_only_after_the_migr
 fn obj_name(o: &Value) -> &str {
     o["metadata"]["name"].as_str().unwrap_or("")
 }
+
+/// kubevirt/kubevirt v1.9.0: pkg/virt-controller/watch/vm/vm.go `sync` runs the network
+/// synchronizer (pkg/network/controllers/vm.go `Sync`) whatever `syncRestartRequired` found,
+/// while the CPU, memory and placement handlers run only without RestartRequired: a NAD swap
+/// reaches the VMI spec, a socket added at the same time does not.
+#[tokio::test]
+async fn a_nad_swap_reaches_the_vmi_while_restart_required_holds_back_a_cpu_change() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    nad(&client, "vlan20", "br1", 20).await;
+    start(
+        &client,
+        vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"),
+    )
+    .await;
+    json_patch_vm(
+        &client,
+        "a",
+        json!([{"op": "replace", "path": "/spec/template/spec/domain/cpu/cores", "value": 4}]),
+    )
+    .await;
+    until(&vm_api(&client), "a", "RestartRequired", |v| {
+        cond(v, "RestartRequired").as_deref() == Some("True")
+    })
+    .await;
+
+    json_patch_vm(&client, "a", json!([
+        {"op": "replace", "path": "/spec/template/spec/networks/1/multus/networkName", "value": "vlan20"},
+        {"op": "replace", "path": "/spec/template/spec/domain/cpu/sockets", "value": 2},
+    ])).await;
+    let vmi = until(&vmis(&client), "a", "on vlan20", |v| {
+        v["spec"]["networks"][1]["multus"]["networkName"] == "vlan20"
+    })
+    .await;
+    assert_eq!(vmi["spec"]["domain"]["cpu"]["sockets"], 1, "no CPU hotplug");
+    let vm = value(&vm_api(&client).get("a").await.unwrap());
+    assert_eq!(cond(&vm, "RestartRequired").as_deref(), Some("True"));
+}

@@ -28,12 +28,12 @@ async fn eviction_is_refused_with_429_while_an_evacuation_migrates_the_vmi() {
     let err = refused_eviction(&core, &pod_name).await;
     assert_eq!(
         err.message,
-        "Eviction triggered evacuation of VMI \"default/vm1\""
+        "admission webhook \"virt-launcher-eviction-interceptor.kubevirt.io\" denied the request: Eviction triggered evacuation of VMI \"default/vm1\""
     );
     let err = refused_eviction(&core, &pod_name).await;
     assert_eq!(
         err.message,
-        "Evacuation in progress: Eviction triggered evacuation of VMI \"default/vm1\""
+        "admission webhook \"virt-launcher-eviction-interceptor.kubevirt.io\" denied the request: Evacuation in progress: Eviction triggered evacuation of VMI \"default/vm1\""
     );
     let moved = until(&vmis(&client), "vm1", "moved", |v| {
         v["status"]["nodeName"].as_str().is_some_and(|n| n != node)
@@ -89,7 +89,7 @@ async fn a_vm_on_a_non_shared_disk_is_not_migratable_and_its_eviction_is_refused
     let err = refused_eviction(&core, &pod_name).await;
     assert_eq!(
         err.message,
-        "VMI vm1 is configured with an eviction strategy but is not live-migratable"
+        "admission webhook \"virt-launcher-eviction-interceptor.kubevirt.io\" denied the request: VMI vm1 is configured with an eviction strategy but is not live-migratable"
     );
     assert!(
         vmims(&client)

@@ -202,7 +202,8 @@ fn finalize(
         let s = &mut v["status"]["migrationState"];
         s["endTimestamp"] = json!(end);
         s["completed"] = json!(true);
-        s["failed"] = json!(false);
+        // `failed,omitempty` (v1.9.0 types.go VirtualMachineInstanceMigrationState).
+        obj::remove_field(s, "", "failed");
         v["status"]["nodeName"] = json!(target);
         v["status"]["activePods"] = json!({pod_uid: target});
         obj::set_label(v, "kubevirt.io/nodeName", target);

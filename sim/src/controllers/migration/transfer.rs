@@ -35,7 +35,8 @@ pub async fn prepare_target(
         let s = &mut v["status"]["migrationState"];
         s["targetNodeAddress"] = json!(address);
         s["targetDirectMigrationNodePorts"] = json!({"35001": 0, "41068": 49152});
-        s["targetNodeDomainDetected"] = json!(false);
+        // `targetNodeDomainDetected,omitempty` (v1.9.0 types.go): false is never written.
+        obj::remove_field(s, "", "targetNodeDomainDetected");
     })
     .ok_or(Stop::Gone)?;
     vmim_phase(ctx, vmim, "TargetReady")
