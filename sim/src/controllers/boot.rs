@@ -329,7 +329,8 @@ pub async fn shutdown(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
     ctx.write_uid(kinds::VMIS, &ns, &name, &uid, |v| {
         set_phase(v, "Succeeded", &now);
         obj::set_condition(v, "Ready", false, "PodTerminating", "", &now);
-        v["metadata"]["finalizers"] = json!([]);
+        // `finalizers,omitempty`: the last one gone, the field goes too.
+        obj::remove_field(v, "/metadata", "finalizers");
     });
     ctx.guests.remove(&uid);
 }
