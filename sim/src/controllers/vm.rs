@@ -60,6 +60,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             }
             None => {
                 ctx.state().restarts.remove(&key);
+                clear_detached(ctx, &vm);
             }
             Some(v) if !obj::deleting(v) && (!want || restart) => ctx.delete(kinds::VMIS, ns, name),
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
@@ -68,6 +69,10 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
                 if ctx.faults.has(Fault::NonMigratableChangedLive) {
                     swap_without_migration(ctx, &v);
                 }
+            }
+            // The network synchronizer runs for a VMI in any phase short of deletion.
+            Some(v) if !obj::deleting(v) => {
+                sync_networks(ctx, &vm, v);
             }
             Some(_) => {}
         }
@@ -239,6 +244,18 @@ fn sync_networks(ctx: &Ctx, vm: &Value, vmi: &Value) -> Arc<Value> {
         });
     }
     current
+}
+
+/// The network synchronizer of a VM without a VMI (pkg/network/controllers/vm.go Sync with no
+/// VMI, v1.9.0): interfaces marked absent leave the template at once.
+fn clear_detached(ctx: &Ctx, vm: &Value) {
+    let template = &vm["spec"]["template"]["spec"];
+    let (ifaces, nets) = netsync::cleared_template(template, &[], &[]);
+    if netsync::put(&mut template.clone(), ifaces.clone(), nets.clone()) {
+        ctx.write(kinds::VMS, obj::namespace(vm), obj::name(vm), |v| {
+            netsync::put(&mut v["spec"]["template"]["spec"], ifaces, nets);
+        });
+    }
 }
 
 /// The `non-migratable-changed-live` regression: a non-migratable VMI's new NAD references

@@ -256,3 +256,28 @@ async fn a_nad_swap_reaches_the_vmi_while_restart_required_holds_back_a_cpu_chan
     let vm = value(&vm_api(&client).get("a").await.unwrap());
     assert_eq!(cond(&vm, "RestartRequired").as_deref(), Some("True"));
 }
+
+/// kubevirt/kubevirt v1.9.0: pkg/network/controllers/vm.go `Sync` runs for a VM without a VMI
+/// too, and `clearDetachedIfacesFromVM` drops an interface marked absent (with its network)
+/// from a stopped VM's template at once.
+#[tokio::test]
+async fn an_absent_interface_leaves_a_stopped_vms_template() {
+    let (_sim, client) = cluster().await;
+    let mut vm = value(&vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"));
+    vm["spec"]["runStrategy"] = json!("Halted");
+    let vm: DynamicObject = serde_json::from_value(vm).unwrap();
+    vm_api(&client)
+        .create(&Default::default(), &vm)
+        .await
+        .unwrap();
+    json_patch_vm(&client, "a", json!([{"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/1/state", "value": "absent"}])).await;
+    let vm = until(&vm_api(&client), "a", "without net1", |v| {
+        v["spec"]["template"]["spec"]["networks"]
+            .as_array()
+            .is_some_and(|n| n.len() == 1)
+    })
+    .await;
+    let ifaces = &vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"];
+    assert_eq!(ifaces.as_array().map(Vec::len), Some(1), "{ifaces}");
+    assert_eq!(ifaces[0]["name"], "default");
+}
