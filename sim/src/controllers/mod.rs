@@ -78,8 +78,9 @@ pub struct Ctx {
     pub network_changed: Notify,
     /// The faults the simulator was started with (product regressions are checked here).
     pub faults: Arc<crate::faults::Faults>,
-    /// Held while an address is chosen and claimed, so two launchers never get the same one.
-    pub ipam: Mutex<()>,
+    /// OVN-K's address pools, held while an address is chosen and claimed, so two launchers
+    /// never get the same one.
+    pub ipam: Mutex<udn::Pools>,
     /// Held while the workload updater decides on and creates a migration.
     pub updating: Mutex<()>,
 }
@@ -271,7 +272,7 @@ impl World for Virtualization {
             nodes_changed: Notify::new(),
             network_changed: Notify::new(),
             faults,
-            ipam: Mutex::new(()),
+            ipam: Mutex::new(udn::Pools::default()),
             updating: Mutex::new(()),
         });
         seed(&store, &self.spec);
@@ -403,8 +404,12 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
     let ns = e.namespace.clone();
     let name = obj::name(&e.object).to_string();
     match e.kind {
-        kinds::VMS => reconcile(ctx, Key::Vm(ns, name)),
+        kinds::VMS => {
+            udn::claims::reconcile_vm(ctx, &ns, &name);
+            reconcile(ctx, Key::Vm(ns, name))
+        }
         kinds::VMIS => {
+            udn::claims::reconcile_vmi(ctx, &ns, &name);
             if e.kind_of_change == EventType::Deleted {
                 vmi::forget(ctx, &e.object);
             }
