@@ -8,6 +8,8 @@ mod common;
 mod memory_hotplug;
 mod network_live_update;
 mod primary_udn;
+mod udn_ipam;
+mod udn_networks;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
