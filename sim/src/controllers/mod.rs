@@ -7,6 +7,7 @@
 
 mod admission;
 mod boot;
+mod bridge_marker;
 pub mod convergence;
 mod evacuation;
 pub mod hotplug;
@@ -14,6 +15,7 @@ mod launcher;
 mod migratable;
 mod migration;
 mod netmigration;
+mod netresources;
 mod netsync;
 mod network;
 pub mod nmstate;
@@ -278,6 +280,7 @@ impl World for Virtualization {
         seed(&store, &self.spec);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
         let events = store.events();
+        tokio::spawn(bridge_marker::run(ctx.clone()));
         tokio::spawn(run(ctx, events, rx));
     }
 

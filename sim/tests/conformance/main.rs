@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bridge_cni;
 mod memory_hotplug;
 mod network_live_update;
 mod primary_udn;
