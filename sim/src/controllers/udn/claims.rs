@@ -41,13 +41,13 @@ fn networks_claiming(ctx: &Ctx, vmi: &Value) -> Vec<(String, String)> {
     let nets = vmi["spec"]["networks"].as_array().into_iter().flatten();
     nets.filter_map(|net| {
         let config = if net["pod"].is_object() {
-            super::primary_nad(ctx, ns).and_then(|n| super::nad_config(&n))?
+            super::nads::primary_nad(ctx, ns).and_then(|n| super::nads::nad_config(&n))?
         } else if let Some(name) = net["multus"]["networkName"]
             .as_str()
             .filter(|_| net["multus"]["default"] != true)
         {
             let (nad_ns, nad) = name.split_once('/').unwrap_or((ns, name));
-            super::nad_config(&*ctx.get(kinds::NADS, nad_ns, nad)?)?
+            super::nads::nad_config(&*ctx.get(kinds::NADS, nad_ns, nad)?)?
         } else {
             return None;
         };

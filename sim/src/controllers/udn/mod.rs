@@ -6,6 +6,7 @@
 
 pub mod claims;
 mod ipam;
+mod nads;
 mod template;
 mod webhook;
 
@@ -17,6 +18,7 @@ use super::Ctx;
 use crate::kinds;
 use crate::obj;
 pub use ipam::{claim_address, Pools};
+use nads::{nad_config, primary_nad};
 use template::{Owner, FINALIZER};
 pub use webhook::ipam_claims_webhook;
 
@@ -187,17 +189,6 @@ pub fn reconcile_cudn(ctx: &Arc<Ctx>, name: &str) {
         obj::add_finalizer(c, FINALIZER);
         set_created(c, outcome, &now);
     });
-}
-
-/// The OVN-K primary network NAD of namespace `ns`, whoever wrote it.
-fn primary_nad(ctx: &Ctx, ns: &str) -> Option<Arc<Value>> {
-    ctx.list(kinds::NADS, Some(ns)).into_iter().find(|n| {
-        nad_config(n).is_some_and(|c| c["type"] == "ovn-k8s-cni-overlay" && c["role"] == "primary")
-    })
-}
-
-fn nad_config(nad: &Value) -> Option<Value> {
-    serde_json::from_str(obj::str_at(nad, "/spec/config")).ok()
 }
 
 /// The primary user-defined network of namespace `ns`: (OVN network name, its NAD config).

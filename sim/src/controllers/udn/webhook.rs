@@ -26,7 +26,8 @@ const DEFAULT_NETWORK_NAD_NAMESPACE: &str = crate::world::ovnk::NAMESPACE;
 pub fn ipam_claims_webhook(ctx: &Ctx, vmi: &Value, pod: &mut Value) -> Result<(), String> {
     let ns = obj::namespace(vmi);
     // pkg/udn/primary_network.go `FindPrimaryNetwork`: any NAD of role primary.
-    let Some(config) = super::primary_nad(ctx, ns).and_then(|n| super::nad_config(&n)) else {
+    let Some(config) = super::nads::primary_nad(ctx, ns).and_then(|n| super::nads::nad_config(&n))
+    else {
         return Ok(());
     };
     // `findPrimaryUDNInterface`: nothing without persistent IPs or a pod-network interface.
