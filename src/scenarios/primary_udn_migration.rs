@@ -13,7 +13,7 @@ use crate::cluster::setups;
 use crate::ctx::Ctx;
 use crate::guest::os::GuestOs;
 use crate::plan::{row, Declaration, Feature, Needs};
-use crate::vm::{Invariants, Vm, Vmi};
+use crate::vm::{Invariants, IpamClaim, Vm, Vmi};
 
 const STP: &str = "sig-network/primary-udn-migration.md";
 
@@ -217,6 +217,7 @@ async fn migrate_keeping(
     ip: IpAddr,
     before: &Invariants,
 ) -> anyhow::Result<()> {
+    let claim = claim_holding(vm, ip).await?;
     ctx.step(format!("migrate {}", vm.name()));
     let migrated = vm.migrate().await?;
     ctx.step(format!("{migrated} succeeded"));
@@ -227,7 +228,41 @@ async fn migrate_keeping(
         vm.name()
     );
     assert_guest_has(vm, ip).await?;
+    let kept = claim_holding(vm, ip).await?;
+    anyhow::ensure!(
+        kept.uid == claim.uid,
+        "the IPAMClaim of {} was replaced across the migration (uid {} before, {} after): the \
+         target pod must reuse the VM's claim",
+        vm.name(),
+        claim.uid,
+        kept.uid
+    );
     before.assert_preserved(&vm.guest, &migrated.vmi).await
+}
+
+/// The IPAMClaim ipam-extensions made for the VM's pod network (`<vm>.default`, owned by the
+/// VM), holding `ip` as OVN-Kubernetes allocated it.
+async fn claim_holding(vm: &Vm, ip: IpAddr) -> anyhow::Result<IpamClaim> {
+    let name = vm.name();
+    let claim = vm.ipam_claim(UDN_INTERFACE).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no IPAMClaim {name}.{UDN_INTERFACE}: are the KubeVirt IPAM extensions installed \
+             and the UDN's ipam.lifecycle Persistent?"
+        )
+    })?;
+    let owner = Some(("VirtualMachine".to_string(), name.to_string()));
+    anyhow::ensure!(
+        claim.owner == owner,
+        "the IPAMClaim of {name} is owned by {:?}, expected the VM",
+        claim.owner
+    );
+    let prefix = format!("{ip}/");
+    anyhow::ensure!(
+        claim.ips.iter().any(|a| a.starts_with(&prefix)),
+        "the IPAMClaim of {name} holds {:?}, not the VM's {ip}",
+        claim.ips
+    );
+    Ok(claim)
 }
 
 #[cfg(test)]
