@@ -112,6 +112,13 @@ pub const CUDN: Kind = kind(
     "clusteruserdefinednetworks",
     false,
 );
+pub const IPAM_CLAIM: Kind = kind(
+    "k8s.cni.cncf.io",
+    "v1alpha1",
+    "IPAMClaim",
+    "ipamclaims",
+    true,
+);
 
 /// Cluster-scoped kinds a run may create, in the order teardown and `vstp cleanup` remove them.
 pub const CLUSTER_SCOPED_OWNED: [Kind; 3] = [CUDN, MIGRATION_POLICY, NNCP];

@@ -13,7 +13,7 @@ use crate::cluster::setups;
 use crate::ctx::Ctx;
 use crate::guest::os::GuestOs;
 use crate::plan::{row, Declaration, Feature, Needs};
-use crate::vm::{Invariants, Vm, Vmi};
+use crate::vm::{Invariants, IpamClaim, Vm, Vmi};
 
 const STP: &str = "sig-network/primary-udn-migration.md";
 
@@ -44,6 +44,9 @@ const PORT: u16 = 9000;
 const REQUESTED_IP: &str = "10.100.0.200";
 /// The UDN interface of a VM in the VMI status: the pod network's.
 const UDN_INTERFACE: &str = "default";
+/// The launcher pod's interface for a primary UDN (ovn-kubernetes cniserver.go
+/// `getPrimaryUDNPodRequest`), which KubeVirt reports as the pod network's `podInterfaceName`.
+const UDN_POD_INTERFACE: &str = "ovn-udn1";
 
 /// Row 1: the address in the VMI status and in the guest is the same before and after a
 /// live migration.
@@ -152,10 +155,46 @@ async fn connected_pair(ctx: &Ctx, scope: &Arc<Scope>) -> anyhow::Result<(Vm, Vm
     Ok((server, client))
 }
 
-/// The VM's address on the UDN, as its VMI status reports it.
+/// The VM's address on the UDN, as its VMI status reports it: the pod network is the one
+/// OVN-K adds for the primary UDN (pod interface `ovn-udn1`, not the cluster network's `eth0`)
+/// and the address is in the UDN's subnet.
 fn address(vmi: &Vmi) -> anyhow::Result<IpAddr> {
-    vmi.ip_of(UDN_INTERFACE)
-        .ok_or_else(|| anyhow::anyhow!("the VMI status of {} reports no address", vmi.name()))
+    let name = vmi.name();
+    let pod_iface = vmi
+        .interface(UDN_INTERFACE)
+        .and_then(|i| i.pod_interface_name.as_deref());
+    anyhow::ensure!(
+        pod_iface == Some(UDN_POD_INTERFACE),
+        "the VMI status of {name} puts {UDN_INTERFACE} on pod interface {pod_iface:?}, expected \
+         {UDN_POD_INTERFACE:?} (the primary UDN's); is the namespace labelled {}?",
+        crate::cluster::scope::PRIMARY_UDN_LABEL
+    );
+    let ip = vmi
+        .ip_of(UDN_INTERFACE)
+        .ok_or_else(|| anyhow::anyhow!("the VMI status of {name} reports no address"))?;
+    anyhow::ensure!(
+        in_subnet(ip, setups::UDN_SUBNET),
+        "{name} reports {ip}, outside the UDN's subnet {}",
+        setups::UDN_SUBNET
+    );
+    Ok(ip)
+}
+
+/// Whether IPv4 `ip` is in `cidr` (`a.b.c.d/len`).
+fn in_subnet(ip: IpAddr, cidr: &str) -> bool {
+    let parsed = cidr.split_once('/').and_then(|(net, len)| {
+        Some((
+            net.parse::<std::net::Ipv4Addr>().ok()?,
+            len.parse::<u32>().ok()?,
+        ))
+    });
+    match (ip, parsed) {
+        (IpAddr::V4(ip), Some((net, len))) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        _ => false,
+    }
 }
 
 async fn assert_guest_has(vm: &Vm, ip: IpAddr) -> anyhow::Result<()> {
@@ -178,6 +217,7 @@ async fn migrate_keeping(
     ip: IpAddr,
     before: &Invariants,
 ) -> anyhow::Result<()> {
+    let claim = claim_holding(vm, ip).await?;
     ctx.step(format!("migrate {}", vm.name()));
     let migrated = vm.migrate().await?;
     ctx.step(format!("{migrated} succeeded"));
@@ -188,5 +228,51 @@ async fn migrate_keeping(
         vm.name()
     );
     assert_guest_has(vm, ip).await?;
+    let kept = claim_holding(vm, ip).await?;
+    anyhow::ensure!(
+        kept.uid == claim.uid,
+        "the IPAMClaim of {} was replaced across the migration (uid {} before, {} after): the \
+         target pod must reuse the VM's claim",
+        vm.name(),
+        claim.uid,
+        kept.uid
+    );
     before.assert_preserved(&vm.guest, &migrated.vmi).await
+}
+
+/// The IPAMClaim ipam-extensions made for the VM's pod network (`<vm>.default`, owned by the
+/// VM), holding `ip` as OVN-Kubernetes allocated it.
+async fn claim_holding(vm: &Vm, ip: IpAddr) -> anyhow::Result<IpamClaim> {
+    let name = vm.name();
+    let claim = vm.ipam_claim(UDN_INTERFACE).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no IPAMClaim {name}.{UDN_INTERFACE}: are the KubeVirt IPAM extensions installed \
+             and the UDN's ipam.lifecycle Persistent?"
+        )
+    })?;
+    let owner = Some(("VirtualMachine".to_string(), name.to_string()));
+    anyhow::ensure!(
+        claim.owner == owner,
+        "the IPAMClaim of {name} is owned by {:?}, expected the VM",
+        claim.owner
+    );
+    let prefix = format!("{ip}/");
+    anyhow::ensure!(
+        claim.ips.iter().any(|a| a.starts_with(&prefix)),
+        "the IPAMClaim of {name} holds {:?}, not the VM's {ip}",
+        claim.ips
+    );
+    Ok(claim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_in_the_udn_subnet_only_within_its_prefix() {
+        assert!(in_subnet("10.100.0.3".parse().unwrap(), "10.100.0.0/16"));
+        assert!(!in_subnet("10.101.0.3".parse().unwrap(), "10.100.0.0/16"));
+        assert!(!in_subnet("10.129.0.5".parse().unwrap(), "garbage"));
+    }
 }

@@ -23,6 +23,7 @@ use serde_json::json;
 
 use super::change::Change;
 use super::invariants::Invariants;
+use super::ipam::{self, IpamClaim};
 use super::migration::{self, Mark, Migrated};
 use super::reaction::{template_has_interface, Reaction};
 use super::status::{Condition, InterfaceStatus, Vmi};
@@ -92,6 +93,11 @@ impl Vm {
     /// The VMI as it is now.
     pub async fn vmi(&self) -> anyhow::Result<Vmi> {
         migration::read_vmi(&self.scope, &self.name).await
+    }
+
+    /// The IPAMClaim keeping this VM's addresses on its network `network`, if there is one.
+    pub async fn ipam_claim(&self, network: &str) -> anyhow::Result<Option<IpamClaim>> {
+        ipam::read(&self.scope, &ipam::claim_name(&self.name, network)).await
     }
 
     /// VM (not VMI) condition `kind` as it is now, if present.

@@ -6,6 +6,7 @@
 pub mod change;
 pub mod handle;
 pub mod invariants;
+pub mod ipam;
 pub mod migration;
 pub mod reaction;
 pub mod status;
@@ -13,6 +14,7 @@ pub mod status;
 pub use change::Change;
 pub use handle::{Refused, Vm};
 pub use invariants::Invariants;
+pub use ipam::IpamClaim;
 pub use migration::{Ended, Migrated, Trigger};
 pub use reaction::Reaction;
 pub use status::{MigrationMode, Vmi};

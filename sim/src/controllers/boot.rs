@@ -155,6 +155,13 @@ async fn create_launcher_pod(
     loop {
         let vmi = current()?;
         let mut pod = launcher::pod(&vmi, None);
+        // A render failure is a sync error only: no event (lifecycle.go `sync`).
+        if let Err(why) = super::netresources::request(ctx, &vmi, &mut pod) {
+            sync_failed(ctx, &vmi, &why);
+            ctx.sleep(retry).await;
+            retry = (retry * 2.0).min(LONGEST_RETRY);
+            continue;
+        }
         let refused = match super::udn::ipam_claims_webhook(ctx, &vmi, &mut pod) {
             Ok(()) => match ctx.create(kinds::PODS, pod) {
                 Ok(pod) => {
@@ -203,13 +210,23 @@ fn failed_create(ctx: &Ctx, vmi: &Value, why: &str) {
             let _ = ctx.create(kinds::EVENTS, event);
         }
     }
+    sync_failed(
+        ctx,
+        vmi,
+        &format!("failed to create virtual machine pod: {why}"),
+    );
+}
+
+/// The VMI's Synchronized=False, reason FailedCreate, for a failed sync (kept as it is while
+/// the reason stays, as `CheckFailure` does).
+fn sync_failed(ctx: &Ctx, vmi: &Value, message: &str) {
     let kept = obj::condition(vmi, "Synchronized")
         .is_some_and(|c| c["status"] == "False" && c["reason"] == "FailedCreate");
     if !kept {
-        let message = format!("failed to create virtual machine pod: {why}");
+        let now = ctx.now();
         ctx.write_same(kinds::VMIS, vmi, |v| {
             obj::remove_condition(v, "Synchronized");
-            obj::set_condition(v, "Synchronized", false, "FailedCreate", &message, &now);
+            obj::set_condition(v, "Synchronized", false, "FailedCreate", message, &now);
         });
     }
 }

@@ -309,7 +309,7 @@ pub fn status_entry(vmi: &Value, iface: &Value, nic: &Nic, agent: bool, pod_ip: 
     }
     let mut entry = json!({"name": obj::str_at(iface, "/name"), "mac": nic.mac, "infoSource": sources.join(", "),
         "queueCount": 1, "linkState": if nic.up { "up" } else { "down" },
-        "podInterfaceName": if secondary { pod_interface_name(&nic.network) } else { "eth0".to_string() }});
+        "podInterfaceName": if secondary { pod_interface_name(&nic.network) } else { super::udn::primary_pod_interface(&nic.segment).to_string() }});
     if agent {
         entry["interfaceName"] = json!(nic.name);
         let ips: Vec<String> = if secondary {

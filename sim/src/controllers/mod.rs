@@ -7,6 +7,7 @@
 
 mod admission;
 mod boot;
+mod bridge_marker;
 pub mod convergence;
 mod evacuation;
 pub mod hotplug;
@@ -15,6 +16,7 @@ mod migratable;
 mod migration;
 mod netadmit;
 mod netmigration;
+mod netresources;
 mod netsync;
 mod network;
 pub mod nmstate;
@@ -80,8 +82,9 @@ pub struct Ctx {
     pub network_changed: Notify,
     /// The faults the simulator was started with (product regressions are checked here).
     pub faults: Arc<crate::faults::Faults>,
-    /// Held while an address is chosen and claimed, so two launchers never get the same one.
-    pub ipam: Mutex<()>,
+    /// OVN-K's address pools, held while an address is chosen and claimed, so two launchers
+    /// never get the same one.
+    pub ipam: Mutex<udn::Pools>,
     /// Held while the workload updater decides on and creates a migration.
     pub updating: Mutex<()>,
 }
@@ -273,12 +276,13 @@ impl World for Virtualization {
             nodes_changed: Notify::new(),
             network_changed: Notify::new(),
             faults,
-            ipam: Mutex::new(()),
+            ipam: Mutex::new(udn::Pools::default()),
             updating: Mutex::new(()),
         });
         seed(&store, &self.spec);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
         let events = store.events();
+        tokio::spawn(bridge_marker::run(ctx.clone()));
         tokio::spawn(run(ctx, events, rx));
     }
 
@@ -399,8 +403,12 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
     let ns = e.namespace.clone();
     let name = obj::name(&e.object).to_string();
     match e.kind {
-        kinds::VMS => reconcile(ctx, Key::Vm(ns, name)),
+        kinds::VMS => {
+            udn::claims::reconcile_vm(ctx, &ns, &name);
+            reconcile(ctx, Key::Vm(ns, name))
+        }
         kinds::VMIS => {
+            udn::claims::reconcile_vmi(ctx, &ns, &name);
             if e.kind_of_change == EventType::Deleted {
                 vmi::forget(ctx, &e.object);
             }

@@ -36,7 +36,6 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             Some(v) if !obj::deleting(v) => ctx.delete(kinds::VMIS, ns, name),
             Some(_) => {}
             None => {
-                super::udn::release_claims(ctx, ns, name);
                 ctx.write(kinds::VMS, ns, name, |v| {
                     obj::remove_finalizer(v, FINALIZER)
                 });

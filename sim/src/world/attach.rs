@@ -43,11 +43,13 @@ pub fn segment(store: &Store, nad: &str, node: &str) -> Result<String, String> {
     }
 }
 
+/// containernetworking/plugins (v1.9.1) plugins/main/bridge/bridge.go `cmdAdd`: `loadNetConf`
+/// checks the VLAN (a `vlan` with a `vlanTrunk` is the trunk's native VLAN since v1.8.0), and
+/// `setupBridge` / `ensureBridge` creates the bridge when the node has none of that name (a
+/// bridge without ports: the segment stays on the node), and fails when the name is taken by
+/// another kind of link (`bridgeByName`).
 fn bridge(config: &Value, state: &Value, node: &str) -> Result<String, String> {
     let name = config["bridge"].as_str().unwrap_or("cni0");
-    if !config["vlan"].is_null() && !config["vlanTrunk"].is_null() {
-        return Err("cannot set vlan and vlanTrunk at the same time".into());
-    }
     let vlan = match &config["vlan"] {
         Value::Null => 0,
         v => v
@@ -55,11 +57,16 @@ fn bridge(config: &Value, state: &Value, node: &str) -> Result<String, String> {
             .filter(|v| *v <= 4094)
             .ok_or_else(|| format!("invalid VLAN ID {v} (must be between 0 and 4094)"))?,
     };
-    let bridge = interfaces(state)
-        .find(|i| i["name"] == name && i["type"] == "linux-bridge")
-        .ok_or_else(|| format!("bridge {name:?} does not exist on node {node}; create it with a NodeNetworkConfigurationPolicy"))?;
-    Ok(uplink_segment(bridge, vlan, state)
-        .unwrap_or_else(|| format!("node:{node}/bridge:{name}/vlan:{vlan}")))
+    let local = || format!("node:{node}/bridge:{name}/vlan:{vlan}");
+    match interfaces(state).find(|i| i["name"] == name) {
+        None => Ok(local()),
+        Some(link) if link["type"] == "linux-bridge" => {
+            Ok(uplink_segment(link, vlan, state).unwrap_or_else(local))
+        }
+        Some(_) => Err(format!(
+            "failed to create bridge \"{name}\": \"{name}\" already exists but is not a bridge"
+        )),
+    }
 }
 
 fn localnet(config: &Value, nad: &str, state: &Value, node: &str) -> Result<String, String> {

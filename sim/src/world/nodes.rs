@@ -147,27 +147,60 @@ fn pod_active(pod: &Value) -> bool {
     !matches!(obj::str_at(pod, "/status/phase"), "Succeeded" | "Failed")
 }
 
+/// Extended resources (a domain-prefixed name, e.g. `bridge.network.kubevirt.io/br1`) a pod
+/// requests, summed over its containers.
+pub fn extended_requests(pod: &Value) -> BTreeMap<String, u64> {
+    let mut wanted = BTreeMap::new();
+    for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
+        for (name, q) in c["resources"]["requests"].as_object().into_iter().flatten() {
+            if name.contains('/') {
+                let n = quantity::of(q).map_or(0, |v| v.round() as u64);
+                *wanted.entry(name.clone()).or_default() += n;
+            }
+        }
+    }
+    wanted
+}
+
+/// What the active pods on one node take: their count, CPU (millicores), memory (bytes) and
+/// extended resources.
+#[derive(Default)]
+struct Load {
+    pods: usize,
+    cpu: u64,
+    memory: u64,
+    extended: BTreeMap<String, u64>,
+}
+
 /// Picks a node for `pod`: the one with the fewest active pods among those that fit, or the
 /// scheduler's "0/N nodes are available: …" message.
 pub fn schedule(store: &Store, pod: &Value, avoid: Option<&str>) -> Result<String, String> {
     let (nodes, _) = store.list(kinds::NODES, None, &Selectors::default());
     let (pods, _) = store.list(kinds::PODS, None, &Selectors::default());
-    let mut load: BTreeMap<&str, (usize, u64, u64)> = BTreeMap::new();
+    let mut load: BTreeMap<&str, Load> = BTreeMap::new();
     for p in pods.iter().filter(|p| pod_active(p)) {
         let node = obj::str_at(p, "/spec/nodeName");
         let (cpu, mem) = requests(p);
         let e = load.entry(node).or_default();
-        *e = (e.0 + 1, e.1 + cpu, e.2 + mem);
+        (e.pods, e.cpu, e.memory) = (e.pods + 1, e.cpu + cpu, e.memory + mem);
+        for (name, n) in extended_requests(p) {
+            *e.extended.entry(name).or_default() += n;
+        }
     }
     let (want_cpu, want_mem) = requests(pod);
+    let want_extended = extended_requests(pod);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut fits = Vec::new();
+    let idle = Load::default();
     for node in &nodes {
         let name = obj::name(node);
-        let (count, cpu, mem) = load.get(name).copied().unwrap_or_default();
-        match unfit(node, pod, avoid, (cpu + want_cpu, mem + want_mem)) {
+        let l = load.get(name).unwrap_or(&idle);
+        let needed = (l.cpu + want_cpu, l.memory + want_mem);
+        let reason =
+            unfit(node, pod, avoid, needed).or_else(|| short_of(node, &l.extended, &want_extended));
+        match reason {
             Some(reason) => *reasons.entry(reason).or_default() += 1,
-            None => fits.push((count, name.to_string())),
+            None => fits.push((l.pods, name.to_string())),
         }
     }
     fits.sort();
@@ -182,6 +215,22 @@ pub fn schedule(store: &Store, pod: &Value, avoid: Option<&str>) -> Result<Strin
             ))
         }
     }
+}
+
+/// kubernetes (v1.33) pkg/scheduler/framework/plugins/noderesources/fit.go `fitsRequest`: an
+/// extended resource the node's allocatable (zero when it has none) cannot cover on top of what
+/// its pods already take is "Insufficient <name>".
+fn short_of(
+    node: &Value,
+    taken: &BTreeMap<String, u64>,
+    wanted: &BTreeMap<String, u64>,
+) -> Option<String> {
+    wanted.iter().find_map(|(name, n)| {
+        let allocatable =
+            quantity::of(&node["status"]["allocatable"][name]).map_or(0, |v| v as u64);
+        let used = taken.get(name).copied().unwrap_or(0);
+        (used + n > allocatable).then(|| format!("Insufficient {name}"))
+    })
 }
 
 /// Why `pod` cannot go to `node`, in the scheduler's words; `None` when it fits.

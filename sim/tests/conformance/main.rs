@@ -5,11 +5,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bridge_cni;
 mod kubevirt_cr;
 mod memory_hotplug;
 mod network_live_update;
 mod port_forward;
 mod primary_udn;
+mod udn_ipam;
+mod udn_networks;
 mod vmi_status;
 mod webhooks;
 

@@ -5,10 +5,10 @@ use kube::api::{ListParams, PostParams};
 
 use super::*;
 
-const NS: &str = "tenant-a";
+pub(crate) const NS: &str = "tenant-a";
 const WEBHOOK: &str = "admission webhook \"ipam-claims.k8s.cni.cncf.io\" denied the request";
 
-fn ns_api(
+pub(crate) fn ns_api(
     client: &kube::Client,
     group: &str,
     version: &str,
@@ -18,7 +18,7 @@ fn ns_api(
     Api::namespaced_with(client.clone(), NS, &resource(group, version, kind, plural))
 }
 
-fn tenant_vmis(client: &kube::Client) -> Api<DynamicObject> {
+pub(crate) fn tenant_vmis(client: &kube::Client) -> Api<DynamicObject> {
     ns_api(
         client,
         "kubevirt.io",
@@ -30,7 +30,7 @@ fn tenant_vmis(client: &kube::Client) -> Api<DynamicObject> {
 
 /// Namespace tenant-a, labelled for a primary network, with a Layer2 primary UDN on
 /// 10.100.0.0/16 with persistent IPs.
-async fn tenant(client: &kube::Client) {
+pub(crate) async fn tenant(client: &kube::Client) {
     let ns: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": NS, "labels": {"k8s.ovn.org/primary-user-defined-network": ""}}}))
     .unwrap();
@@ -61,7 +61,7 @@ async fn tenant(client: &kube::Client) {
 
 /// Starts a VM on the primary network (l2bridge binding of the pod network `default`) whose
 /// template carries `network.kubevirt.io/addresses: <addresses>`.
-async fn start_vm(client: &kube::Client, name: &str, addresses: &str) {
+pub(crate) async fn start_vm(client: &kube::Client, name: &str, addresses: &str) {
     let mut vm = value(&rhel_vm(
         name,
         json!({"domain": {"devices": {"interfaces": [{"name": "default", "binding": {"name": "l2bridge"}}]}}}),
@@ -81,7 +81,7 @@ async fn start_vm(client: &kube::Client, name: &str, addresses: &str) {
     .unwrap();
 }
 
-async fn running(client: &kube::Client, name: &str) -> Value {
+pub(crate) async fn running(client: &kube::Client, name: &str) -> Value {
     until(&tenant_vmis(client), name, "running with an address", |v| {
         v["status"]["interfaces"][0]["ipAddress"].is_string()
     })
@@ -89,7 +89,7 @@ async fn running(client: &kube::Client, name: &str) -> Value {
 }
 
 /// The launcher pods of VMI `vmi`.
-async fn launcher_pods(client: &kube::Client, vmi: &Value) -> Vec<Value> {
+pub(crate) async fn launcher_pods(client: &kube::Client, vmi: &Value) -> Vec<Value> {
     let uid = vmi["metadata"]["uid"].as_str().unwrap();
     let pods = ns_api(client, "", "v1", "Pod", "pods");
     let selector = ListParams::default().labels(&format!("kubevirt.io/created-by={uid}"));

@@ -3,7 +3,7 @@
 //! reference swap of reference §1.
 
 use super::*;
-use crate::common::net::{nad, reaches, start, trunk_bridge, until_listed, vm_on};
+use crate::common::net::{nad, reaches, start, trunk_bridge, vm_on};
 
 #[tokio::test]
 async fn vlans_isolate_across_nodes_and_a_live_nad_swap_moves_the_interface() {
@@ -166,54 +166,4 @@ async fn a_vlan_the_uplink_does_not_trunk_stays_on_its_node() {
         reaches(&client, "x", "10.99.0.3").await,
         "same node, same bridge and VLAN"
     );
-}
-
-#[tokio::test]
-async fn a_missing_bridge_fails_the_sandbox_until_a_policy_creates_it() {
-    let (_sim, client) = cluster().await;
-    nad(&client, "vlan10", "br1", 10).await;
-    api(&client, "VirtualMachine", "virtualmachines")
-        .create(
-            &PostParams::default(),
-            &vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"),
-        )
-        .await
-        .unwrap();
-    let events = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        "default",
-        &resource("", "v1", "Event", "events"),
-    );
-    let event = until_listed(&events, "FailedCreatePodSandBox", |e| {
-        e["reason"] == "FailedCreatePodSandBox"
-    })
-    .await;
-    assert_eq!(event["type"], "Warning");
-    let message = event["message"].as_str().unwrap();
-    assert!(
-        message.contains("bridge \"br1\" does not exist on node worker-0"),
-        "{message}"
-    );
-    let pod = value(
-        &pods(&client)
-            .get(event["involvedObject"]["name"].as_str().unwrap())
-            .await
-            .unwrap(),
-    );
-    assert_eq!(pod["status"]["phase"], "Pending");
-    assert_eq!(
-        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
-        "ContainerCreating"
-    );
-    let vmi = value(&vmis(&client).get("a").await.unwrap());
-    assert_eq!(
-        vmi["status"]["phase"], "Scheduling",
-        "the VMI does not start"
-    );
-
-    trunk_bridge(&client, "br1").await;
-    until(&vmis(&client), "a", "Running once br1 exists", |v| {
-        v["status"]["phase"] == "Running"
-    })
-    .await;
 }

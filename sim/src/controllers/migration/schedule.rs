@@ -160,6 +160,9 @@ fn create_target_pod(ctx: &Ctx, vmim: &Value, vmi: &Value) -> Result<String, Sto
             pod["spec"]["nodeSelector"][k] = v.clone();
         }
     }
+    crate::controllers::netresources::request(ctx, vmi, &mut pod).map_err(Stop::Failed)?;
+    // ipam-extensions' pod webhook mutates every launcher pod, the target's too.
+    crate::controllers::udn::ipam_claims_webhook(ctx, vmi, &mut pod).map_err(Stop::Failed)?;
     let pod = ctx
         .create(kinds::PODS, pod)
         .map_err(|e| Stop::Failed(e.message))?;
