@@ -37,9 +37,9 @@ impl Kind {
     }
 
     /// The object as API version `version` shows it (only `apiVersion` differs between
-    /// versions).
+    /// versions), in the shape Go's encoder gives it (see [`crate::gojson`]).
     pub fn present(&self, object: &serde_json::Value, version: &str) -> serde_json::Value {
-        let mut out = object.clone();
+        let mut out = crate::gojson::shaped(object);
         out["apiVersion"] = serde_json::json!(self.api_version(version));
         out
     }

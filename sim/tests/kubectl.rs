@@ -404,3 +404,45 @@ async fn apply_a_policy_and_wait_for_it_to_become_available() {
     .await;
     assert_eq!(ports, "eth1");
 }
+
+/// kubectl wait reads `.status.conditions` with `unstructured.NestedSlice` (kubectl v1.32
+/// pkg/cmd/wait/condition.go `ConditionalWait.checkCondition`), which fails on a `null` and
+/// returns "not found" on an absent field; kube-apiserver never sends the `null` because Go
+/// omits the `omitempty` slice (kubevirt v1.9.0 staging/src/kubevirt.io/api/core/v1/types.go
+/// `VirtualMachineInstanceStatus.Conditions`). Started while the VMI is still Scheduled, the
+/// wait lasts until the guest agent connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_the_guest_agent_from_the_moment_the_vmi_is_scheduled() {
+    // Modelled time runs at 2×: the VMI stays Scheduled for a real second, long enough for
+    // kubectl to read it in that phase.
+    let config = vstp_sim::SimConfig {
+        time_scale: 2.0,
+        ..vstp_sim::SimConfig::cluster(Default::default()).unwrap()
+    };
+    let (sim, client) = common::start_with(config).await;
+    let kc = Kubeconfig::write(&sim, "wait-agent");
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        Some(&RUNNING_VM.replace("NAME", "vm-w")),
+    )
+    .await;
+    let vmis = common::virt::vmis(&client);
+    common::virt::until(&vmis, "vm-w", "Scheduled", |v| {
+        v["status"]["phase"] == "Scheduled"
+    })
+    .await;
+    let wait = [
+        "wait",
+        "--for=condition=AgentConnected",
+        "vmi/vm-w",
+        "--timeout=60s",
+    ];
+    let out = kubectl(&kc, &wait).await;
+    assert!(out.contains("condition met"), "{out}");
+    let vmi = vmis.get("vm-w").await.unwrap();
+    assert_eq!(
+        common::virt::cond(&common::virt::value(&vmi), "AgentConnected").as_deref(),
+        Some("True")
+    );
+}
