@@ -326,6 +326,7 @@ pub const PODS: KindId = 2;
 pub const EVENTS: KindId = 3;
 pub const SECRETS: KindId = 4;
 pub const CONFIGMAPS: KindId = 5;
+pub const SERVICEACCOUNTS: KindId = 6;
 pub const KUBEVIRTS: KindId = 7;
 pub const VMS: KindId = 8;
 pub const VMIS: KindId = 9;
@@ -371,6 +372,7 @@ mod tests {
         assert_eq!(get(PODS).kind, "Pod");
         assert_eq!(get(SECRETS).kind, "Secret");
         assert_eq!(get(CONFIGMAPS).kind, "ConfigMap");
+        assert_eq!(get(SERVICEACCOUNTS).kind, "ServiceAccount");
         assert_eq!(get(KUBEVIRTS).kind, "KubeVirt");
         assert_eq!(get(VMS).kind, "VirtualMachine");
         assert_eq!(get(VMIS).kind, "VirtualMachineInstance");
