@@ -5,6 +5,7 @@ mod discovery;
 mod objects;
 mod patch;
 pub mod path;
+mod podlog;
 mod portforward;
 mod table;
 mod virt;

@@ -8,7 +8,7 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::path::{Route, Target};
-use super::{json_response, patch, table, watch, ApiState, Call};
+use super::{json_response, patch, podlog, table, watch, ApiState, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, Kind, KindId};
 use crate::store::{DeleteOptions, Propagation, Scope};
@@ -39,6 +39,7 @@ pub fn handle(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Res
                     object(state, &target, Scope::Status, call)
                 }
                 Some("eviction") if kind == kinds::PODS => evict(state, &target, call),
+                Some("log") if kind == kinds::PODS => podlog::serve(state, &target, call),
                 Some(_) => Err(ApiError::path_not_found()),
             }
         }
