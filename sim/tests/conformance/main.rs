@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_shape;
 mod guest_os;
 mod memory_hotplug;
 mod network_live_update;
