@@ -7,7 +7,7 @@ need_apt=()
 command -v perl >/dev/null || need_apt+=(perl)        # builds the vendored OpenSSL of ssh2
 command -v make >/dev/null || need_apt+=(make)
 command -v cc >/dev/null || need_apt+=(gcc)
-command -v kubectl >/dev/null || need_apt+=(kubernetes-client)   # sim/tests/kubectl.rs
+command -v kubectl >/dev/null || need_apt+=(kubernetes-client)   # sim/tests/kubectl/
 
 if ((${#need_apt[@]})); then
   echo "ci/setup.sh: installing ${need_apt[*]}"

@@ -37,9 +37,9 @@ impl Kind {
     }
 
     /// The object as API version `version` shows it (only `apiVersion` differs between
-    /// versions).
+    /// versions), in the shape Go's encoder gives it (see [`crate::gojson`]).
     pub fn present(&self, object: &serde_json::Value, version: &str) -> serde_json::Value {
-        let mut out = object.clone();
+        let mut out = crate::gojson::shaped(object);
         out["apiVersion"] = serde_json::json!(self.api_version(version));
         out
     }
@@ -326,6 +326,7 @@ pub const PODS: KindId = 2;
 pub const EVENTS: KindId = 3;
 pub const SECRETS: KindId = 4;
 pub const CONFIGMAPS: KindId = 5;
+pub const SERVICEACCOUNTS: KindId = 6;
 pub const KUBEVIRTS: KindId = 7;
 pub const VMS: KindId = 8;
 pub const VMIS: KindId = 9;
@@ -371,6 +372,7 @@ mod tests {
         assert_eq!(get(PODS).kind, "Pod");
         assert_eq!(get(SECRETS).kind, "Secret");
         assert_eq!(get(CONFIGMAPS).kind, "ConfigMap");
+        assert_eq!(get(SERVICEACCOUNTS).kind, "ServiceAccount");
         assert_eq!(get(KUBEVIRTS).kind, "KubeVirt");
         assert_eq!(get(VMS).kind, "VirtualMachine");
         assert_eq!(get(VMIS).kind, "VirtualMachineInstance");

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod controllers;
 pub mod error;
 pub mod faults;
+pub mod gojson;
 pub mod guest;
 pub mod kinds;
 pub mod obj;

@@ -1,10 +1,13 @@
 //! The HTTP API server: auth, routing, request decoding and the `Status` error replies.
 
+mod accept;
 mod discovery;
 mod objects;
 mod patch;
 pub mod path;
+mod podlog;
 mod portforward;
+mod table;
 mod virt;
 mod watch;
 

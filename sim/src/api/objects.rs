@@ -8,7 +8,7 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::path::{Route, Target};
-use super::{json_response, patch, watch, ApiState, Call};
+use super::{json_response, patch, podlog, table, watch, ApiState, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, Kind, KindId};
 use crate::store::{DeleteOptions, Propagation, Scope};
@@ -39,6 +39,7 @@ pub fn handle(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Res
                     object(state, &target, Scope::Status, call)
                 }
                 Some("eviction") if kind == kinds::PODS => evict(state, &target, call),
+                Some("log") if kind == kinds::PODS => podlog::serve(state, &target, call),
                 Some(_) => Err(ApiError::path_not_found()),
             }
         }
@@ -60,7 +61,8 @@ fn collection(
         Method::GET => {
             let sel = call.selectors(kind)?;
             let (items, rv) = store.list(kind_id, namespace.as_deref(), &sel);
-            Ok(json_response(200, &list(kind, version, &items, rv)))
+            let body = table::represent(call, kind_id, list(kind, version, &items, rv))?;
+            Ok(json_response(200, &body))
         }
         Method::POST => {
             let ns = match (kind.namespaced, namespace) {
@@ -150,7 +152,8 @@ fn object(state: &Arc<ApiState>, t: &Target, scope: Scope, call: &Call) -> ApiRe
             let o = store
                 .get(t.kind, &t.namespace, &t.name)
                 .ok_or_else(|| ApiError::not_found(kind, &t.name))?;
-            Ok(json_response(200, &shown(&o)))
+            let body = table::represent(call, t.kind, shown(&o))?;
+            Ok(json_response(200, &body))
         }
         Method::PUT => {
             let body = checked_body(call, kind, &t.version, &t.namespace)?;

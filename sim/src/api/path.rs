@@ -102,7 +102,7 @@ fn virt_path(version: &str, rest: &[&str]) -> Route {
 }
 
 /// Subresources of stored objects the API serves (KubeVirt's live in their own group).
-const SUBRESOURCES: &[&str] = &["status", "eviction", "finalize"];
+const SUBRESOURCES: &[&str] = &["status", "eviction", "finalize", "log"];
 
 fn resource_path(group: &str, version: &str, rest: &[&str]) -> Route {
     let kind = |plural: &str| kinds::find(group, version, plural);

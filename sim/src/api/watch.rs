@@ -11,7 +11,8 @@ use http::header;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use super::{ApiState, Call};
+use super::accept::{self, Representation, TableRequest};
+use super::{table, ApiState, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::{self, Kind, KindId};
 use crate::store::{EventType, Subscription, WatchFilter, WatchStart};
@@ -83,6 +84,12 @@ struct Plan {
     initial_end_bookmark: bool,
     /// Ends the stream early (the `watch-drops` fault).
     max_events: Option<usize>,
+    kind_id: KindId,
+    /// Events carry one-row Tables (`kubectl get -w`) instead of objects.
+    table: Option<TableRequest>,
+    /// Only the first Table of a watch carries the column definitions, as kube-apiserver
+    /// sends them (kubectl reuses the last ones it saw).
+    headers_pending: std::cell::Cell<bool>,
 }
 
 pub fn serve(
@@ -93,6 +100,10 @@ pub fn serve(
     call: &Call,
 ) -> ApiResult<Response> {
     let kind = kinds::get(kind_id);
+    let table = match accept::negotiate(call)? {
+        Representation::Table(t) => Some(t),
+        Representation::Object => None,
+    };
     let filter = WatchFilter {
         kind: kind_id,
         namespace,
@@ -129,6 +140,9 @@ pub fn serve(
         bookmarks: call.flag("allowWatchBookmarks"),
         initial_end_bookmark: call.param("sendInitialEvents") == Some("true"),
         max_events: state.faults.watch_cut(),
+        kind_id,
+        table,
+        headers_pending: std::cell::Cell::new(true),
     };
     let faults = state.faults.clone();
     tokio::spawn(async move {
@@ -140,14 +154,24 @@ pub fn serve(
 }
 
 fn event_frame(plan: &Plan, event: &crate::store::Event, as_type: EventType) -> Bytes {
-    if plan.version == plan.kind.preferred_version() {
+    if plan.version == plan.kind.preferred_version() && plan.table.is_none() {
         frame(as_type.as_str(), &event.json)
     } else {
-        value_frame(
-            as_type.as_str(),
-            &plan.kind.present(&event.object, &plan.version),
-        )
+        object_frame(plan, as_type.as_str(), &event.object)
     }
+}
+
+/// A stored object as this watch shows it: the object in the watched version, or its Table.
+fn object_frame(plan: &Plan, kind_of_event: &str, object: &Value) -> Bytes {
+    let shown = plan.kind.present(object, &plan.version);
+    let Some(request) = &plan.table else {
+        return value_frame(kind_of_event, &shown);
+    };
+    let meta = json!({"resourceVersion": shown["metadata"]["resourceVersion"]});
+    let headers = plan.headers_pending.replace(false);
+    let one = std::slice::from_ref(&shown);
+    let t = table::table(plan.kind_id, one, meta, request, headers);
+    value_frame(kind_of_event, &t)
 }
 
 /// Streams until the client leaves, the timeout, or a cut; after a cut, the resourceVersion of
@@ -159,7 +183,7 @@ async fn pump(mut sub: Subscription, plan: Plan, tx: mpsc::Sender<Bytes>) -> Opt
     let mut last_rv = sub.rv;
     let mut first = Vec::new();
     for o in sub.initial.drain(..) {
-        first.push(value_frame("ADDED", &plan.kind.present(&o, &plan.version)));
+        first.push(object_frame(&plan, "ADDED", &o));
     }
     if plan.initial_end_bookmark {
         first.push(bookmark(plan.kind, &plan.version, sub.rv, true));

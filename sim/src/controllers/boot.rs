@@ -16,15 +16,6 @@ const DOMAIN_START: f64 = 2.0;
 const OS_BOOT: f64 = 14.0;
 const SHUTDOWN: f64 = 2.0;
 
-pub fn is_windows(vmi: &Value) -> bool {
-    let os = obj::annotation(vmi, "vm.kubevirt.io/os").unwrap_or("");
-    let preference = obj::annotation(vmi, "kubevirt.io/preference-name").unwrap_or("");
-    let template_label = obj::labels(vmi)
-        .keys()
-        .any(|k| k.starts_with("os.template.kubevirt.io/win"));
-    os.starts_with("win") || preference.starts_with("windows") || template_label
-}
-
 /// Appends a phase and its transition time, as `status.phaseTransitionTimestamps` keeps them.
 pub fn set_phase(vmi: &mut Value, phase: &str, now: &str) {
     if vmi["status"]["phase"] == phase {
@@ -75,16 +66,10 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     })?;
     ctx.sleep(DOMAIN_START).await;
     let vmi = current()?;
-    let windows = is_windows(&vmi);
-    let config = cloudinit::read(
-        &ctx.store,
-        &vmi,
-        if windows {
-            "Administrator"
-        } else {
-            "cloud-user"
-        },
-    );
+    // The boot disk's image decides the OS (guest/distro.rs `of_vmi`).
+    let distro = guest::distro::of_vmi(&vmi).distro;
+    let windows = distro.os == Os::Windows;
+    let config = cloudinit::read(&ctx.store, &vmi, distro.default_user);
     let macs = launcher::macs(&vmi, &[]);
     ctx.state()
         .boot_interfaces
@@ -93,7 +78,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     let spec = &vmi["spec"];
     let guest = Guest::boot(
         BootSpec {
-            os: if windows { Os::Windows } else { Os::Linux },
+            distro,
             hostname: spec["hostname"].as_str().unwrap_or(name).to_string(),
             vcpus: launcher::vcpus(spec) as u32,
             memory_bytes: launcher::guest_memory(spec),
@@ -124,10 +109,16 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     ctx.sleep(OS_BOOT).await;
     current()?;
     guest::lock(&guest).up = true;
+    if !distro.guest_agent {
+        // No qemu-guest-agent in the image: the agent channel never connects, so no
+        // AgentConnected and no guestOSInfo (kubevirt v1.9.0 pkg/virt-handler/vm.go
+        // guestAgentConnected, updateGuestAgentConditions, updateGuestInfoFromDomain).
+        return Some(());
+    }
     let now = ctx.now();
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         obj::set_condition(v, "AgentConnected", true, "", "", &now);
-        v["status"]["guestOSInfo"] = os_info(windows);
+        v["status"]["guestOSInfo"] = distro.guest_os_info();
         v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod_ip);
     })?;
     Some(())
@@ -315,17 +306,6 @@ pub fn finish_pod(ctx: &Ctx, ns: &str, pod: &str) {
         obj::set_condition(p, "Ready", false, "PodCompleted", "", &now);
         obj::set_condition(p, "ContainersReady", false, "PodCompleted", "", &now);
     });
-}
-
-fn os_info(windows: bool) -> Value {
-    if windows {
-        json!({"name": "Microsoft Windows", "prettyName": "Windows Server 2022 Datacenter", "version": "2022",
-               "versionId": "2022", "id": "mswindows", "kernelRelease": "20348", "kernelVersion": "10.0", "machine": "x86_64"})
-    } else {
-        json!({"name": "Red Hat Enterprise Linux", "prettyName": "Red Hat Enterprise Linux 9.6 (Plow)", "version": "9.6 (Plow)",
-               "versionId": "9.6", "id": "rhel", "kernelRelease": "5.14.0-570.49.1.el9_6.x86_64",
-               "kernelVersion": "#1 SMP PREEMPT_DYNAMIC", "machine": "x86_64"})
-    }
 }
 
 /// Shuts a deleted VMI down: the guest stops, its pods finish, the finalizers go.

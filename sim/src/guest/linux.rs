@@ -36,7 +36,7 @@ pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
         "false" => Output::fail(1, ""),
         "exit" => Output::fail(args.get(1).and_then(|c| c.parse().ok()).unwrap_or(0), ""),
         "hostname" => Output::ok(format!("{}\n", g.hostname)),
-        "uname" => Output::ok(if args.contains(&"-r") { "5.14.0-570.49.1.el9_6.x86_64\n".into() } else { "Linux\n".to_string() }),
+        "uname" => Output::ok(if args.contains(&"-r") { format!("{}\n", g.distro.kernel_release) } else { "Linux\n".to_string() }),
         "nproc" => Output::ok(format!("{}\n", g.vcpus)),
         "free" => free(g, &args[1..]),
         "lsmem" => Output::ok(lsmem(g)),
@@ -101,14 +101,33 @@ fn cat(g: &Guest, files: &[&str]) -> Output {
 fn file(g: &Guest, path: &str) -> Option<String> {
     Some(match path {
         "/proc/sys/kernel/random/boot_id" => format!("{}\n", g.boot_id),
-        "/proc/uptime" => format!("{:.2} {:.2}\n", g.uptime(), g.uptime() * g.vcpus as f64 * 0.97),
+        "/proc/uptime" => format!(
+            "{:.2} {:.2}\n",
+            g.uptime(),
+            g.uptime() * g.vcpus as f64 * 0.97
+        ),
         "/proc/meminfo" => {
             let kb = g.mem_total() / 1024;
-            format!("{:<16}{:>8} kB\n{:<16}{:>8} kB\n{:<16}{:>8} kB\n", "MemTotal:", kb, "MemFree:", kb * 8 / 10, "MemAvailable:", kb * 9 / 10)
+            format!(
+                "{:<16}{:>8} kB\n{:<16}{:>8} kB\n{:<16}{:>8} kB\n",
+                "MemTotal:",
+                kb,
+                "MemFree:",
+                kb * 8 / 10,
+                "MemAvailable:",
+                kb * 9 / 10
+            )
         }
-        "/proc/stat" => format!("cpu  {} 0 {} {} 0 0 0 0 0 0\nbtime {}\nprocesses {}\n", g.uptime() as u64, g.uptime() as u64 / 4, g.uptime() as u64 * 90, g.boot_time(), g.processes.len()),
+        "/proc/stat" => format!(
+            "cpu  {} 0 {} {} 0 0 0 0 0 0\nbtime {}\nprocesses {}\n",
+            g.uptime() as u64,
+            g.uptime() as u64 / 4,
+            g.uptime() as u64 * 90,
+            g.boot_time(),
+            g.processes.len()
+        ),
         "/etc/hostname" => format!("{}\n", g.hostname),
-        "/etc/os-release" => "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.6 (Plow)\"\nID=\"rhel\"\nVERSION_ID=\"9.6\"\nPRETTY_NAME=\"Red Hat Enterprise Linux 9.6 (Plow)\"\n".into(),
+        "/etc/os-release" => g.distro.os_release(),
         _ => return None,
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod cloudinit;
 pub mod command;
+pub mod distro;
 pub mod linux;
 pub mod ncat;
 pub mod sender;
@@ -70,6 +71,8 @@ pub struct Connection {
 #[derive(Debug)]
 pub struct Guest {
     pub os: Os,
+    /// The release it runs (`/etc/os-release`, `uname -r`).
+    pub distro: &'static distro::Distro,
     pub hostname: String,
     pub boot_id: String,
     booted: Instant,
@@ -99,7 +102,7 @@ pub struct Guest {
 /// What a guest is booted with.
 #[derive(Debug, Clone)]
 pub struct BootSpec {
-    pub os: Os,
+    pub distro: &'static distro::Distro,
     pub hostname: String,
     pub vcpus: u32,
     pub memory_bytes: u64,
@@ -110,7 +113,8 @@ pub struct BootSpec {
 impl Guest {
     pub fn boot(spec: BootSpec, time_scale: f64) -> Guest {
         let mut guest = Guest {
-            os: spec.os,
+            os: spec.distro.os,
+            distro: spec.distro,
             hostname: spec.hostname,
             boot_id: String::new(),
             booted: Instant::now(),
@@ -155,6 +159,9 @@ impl Guest {
             ],
         };
         for command in base {
+            if *command == "qemu-ga" && !self.distro.guest_agent {
+                continue;
+            }
             self.spawn(command, None);
         }
         // Kernel threads and boot-time helpers used up the low PIDs.

@@ -40,7 +40,8 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change, so a selector watch can tell "left the selection".
     pub old: Option<Arc<Value>>,
-    /// `object` serialized once, shared by every watcher.
+    /// `object` as the wire shows it (see [`crate::gojson`]), serialized once, shared by every
+    /// watcher.
     pub json: Bytes,
 }
 
@@ -161,7 +162,8 @@ impl Store {
         } else {
             slot.insert(key(&ns, &name), object.clone());
         }
-        let json = Bytes::from(serde_json::to_vec(&*object).expect("a JSON value serializes"));
+        let wire = crate::gojson::shaped(&object);
+        let json = Bytes::from(serde_json::to_vec(&wire).expect("a JSON value serializes"));
         let event = Arc::new(Event {
             rv,
             kind,

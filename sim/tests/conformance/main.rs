@@ -5,7 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_shape;
 mod bridge_cni;
+mod guest_os;
 mod kubevirt_cr;
 mod memory_hotplug;
 mod network_live_update;

@@ -1,93 +1,10 @@
-//! The real kubectl against vstp-sim: discovery, get, apply, patch, wait, delete, cordon, drain.
-//! kubectl must be installed (`bash ci/setup.sh` installs Debian's kubernetes-client); a
-//! missing kubectl fails these tests rather than skipping them.
-
-mod common;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+//! Discovery, apply/patch/delete, cordon and drain, an NNCP to Available.
 
 use serde_json::json;
 use vstp_sim::kinds;
 use vstp_sim::store::Scope;
-use vstp_sim::SimHandle;
 
-/// A kubeconfig file for one test, removed when the test ends.
-struct Kubeconfig(PathBuf);
-
-impl Kubeconfig {
-    fn write(sim: &SimHandle, test: &str) -> Kubeconfig {
-        let path = std::env::temp_dir().join(format!(
-            "vstp-kubectl-{}-{test}.kubeconfig",
-            std::process::id()
-        ));
-        std::fs::write(&path, sim.kubeconfig()).unwrap();
-        Kubeconfig(path)
-    }
-}
-
-impl Drop for Kubeconfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn command(kubeconfig: &Path, args: &[String], stdin: &str) -> Output {
-    use std::io::Write as _;
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run kubectl ({e}); `bash ci/setup.sh` installs it (Debian package kubernetes-client)"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// Runs kubectl off the runtime's threads (the simulator serves on them).
-async fn spawn_kubectl(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> Output {
-    let path = kc.0.clone();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let stdin = stdin.unwrap_or_default().to_string();
-    tokio::task::spawn_blocking(move || command(&path, &args, &stdin))
-        .await
-        .unwrap()
-}
-
-/// Runs kubectl; panics with its output unless it succeeds.
-async fn kubectl(kc: &Kubeconfig, args: &[&str]) -> String {
-    kubectl_stdin(kc, args, None).await
-}
-
-async fn kubectl_stdin(kc: &Kubeconfig, args: &[&str], stdin: Option<&str>) -> String {
-    let out = spawn_kubectl(kc, args, stdin).await;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
-const VM: &str = "apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata:
-  name: vm1
-spec:
-  runStrategy: Halted
-  template:
-    spec:
-      domain:
-        devices: {}
-";
+use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_resources_lists_kubevirt_nmstate_and_network_kinds() {
@@ -160,45 +77,6 @@ async fn apply_twice_get_patch_and_delete() {
         .is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wait_for_a_condition_and_for_a_namespace_to_go() {
-    let (sim, _) = common::start().await;
-    let kc = Kubeconfig::write(&sim, "wait");
-    let store = sim.store().clone();
-    let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c"}]},
-        "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}});
-    store.create(kinds::PODS, pod, Scope::All, false).unwrap();
-    let wait = ["wait", "--for=condition=Ready", "pod/p", "--timeout=20s"];
-    let waiter = spawn_kubectl(&kc, &wait, None);
-    tokio::pin!(waiter);
-    // Start kubectl (its get and watch) before the condition flips; either order must pass.
-    let _started = futures::poll!(&mut waiter);
-    store
-        .modify(kinds::PODS, "default", "p", Scope::Status, false, |p| {
-            let mut p = p.clone();
-            p["status"]["conditions"][0]["status"] = json!("True");
-            Ok(p)
-        })
-        .unwrap();
-    let out = waiter.await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
-
-    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n";
-    kubectl_stdin(&kc, &["apply", "-f", "-"], Some(ns)).await;
-    kubectl_stdin(&kc, &["apply", "-n", "doomed", "-f", "-"], Some(VM)).await;
-    kubectl(&kc, &["delete", "namespace", "doomed", "--wait=false"]).await;
-    kubectl(
-        &kc,
-        &["wait", "--for=delete", "namespace/doomed", "--timeout=20s"],
-    )
-    .await;
-}
-
 async fn unschedulable(kc: &Kubeconfig) -> String {
     let jsonpath = "jsonpath={.spec.unschedulable}";
     kubectl(kc, &["get", "node", "worker-0", "-o", jsonpath]).await
@@ -229,27 +107,6 @@ async fn cordon_and_drain_a_node_with_evictable_pods() {
     assert!(left.is_empty(), "evicted pods are gone: {left:?}");
     kubectl(&kc, &["uncordon", "worker-0"]).await;
     assert_eq!(unschedulable(&kc).await, "");
-}
-
-const RUNNING_VM: &str = "apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata:
-  name: NAME
-spec:
-  runStrategy: Always
-  template:
-    spec:
-      domain:
-        memory: {guest: 1Gi}
-        devices: {}
-";
-
-async fn jsonpath(kc: &Kubeconfig, what: &[&str], path: &str) -> String {
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    let output = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &output]);
-    kubectl(kc, &args).await
 }
 
 /// The drain a QE engineer runs by hand (the upstream functional tests' flags): it finishes
@@ -328,37 +185,18 @@ async fn draining_a_worker_live_migrates_every_vm_on_it() {
         evacuations.iter().all(|l| l.ends_with(" Succeeded")),
         "{migrations}"
     );
+    // kubevirt v1.9.0 crds.go `NewVirtualMachineInstanceMigrationCrd`: Phase and VMI, no Age.
+    let printed = kubectl(&kc, &["get", "vmim"]).await;
+    let name = evacuations[0].split(' ').next().unwrap();
+    let (header, row) = table_lines(&printed, name);
+    assert_eq!(header, ["NAME", "PHASE", "VMI"]);
+    assert_eq!(row[1], "Succeeded", "{printed}");
     assert_eq!(
         jsonpath(&kc, &["node", &node], "{.spec.unschedulable}").await,
         "true"
     );
     kubectl(&kc, &["uncordon", &node]).await;
 }
-
-const TRUNK_POLICY: &str = "apiVersion: nmstate.io/v1
-kind: NodeNetworkConfigurationPolicy
-metadata:
-  name: br1-eth1-trunk
-spec:
-  nodeSelector:
-    node-role.kubernetes.io/worker: \"\"
-  maxUnavailable: 50%
-  desiredState:
-    interfaces:
-    - name: br1
-      type: linux-bridge
-      state: up
-      ipv4: {enabled: false}
-      bridge:
-        options: {stp: {enabled: false}}
-        port:
-        - name: eth1
-          vlan:
-            mode: trunk
-            trunk-tags:
-            - id: 10
-            - id-range: {min: 20, max: 30}
-";
 
 /// What a QE engineer does to provision a bridge: apply the policy, wait for Available.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,106 @@
+//! `kubectl logs` of virt-launcher pods.
+
+use super::*;
+
+const MIGRATION: &str = "apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstanceMigration
+metadata:
+  name: NAME-migration
+spec:
+  vmiName: NAME
+";
+
+/// The `msg` of each JSON line of a virt-launcher log.
+fn messages(log: &str) -> Vec<String> {
+    log.lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a virt-launcher log line is JSON ({e}): {l}"));
+            line["msg"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// `kubectl logs` of a launcher pod reads what virt-launcher logged for its VMI (kubevirt
+/// v1.9.0 client-go log/log.go JSON lines): the domain it started, here for an image whose OS
+/// the simulator cannot place (it says so), then, followed with `-f`, the live migration it
+/// was the source of, until the pod finishes. PodLogOptions as kubernetes v1.32
+/// pkg/registry/core/pod/rest/log.go `LogREST.Get` and the kubelet handle them: `--tail`,
+/// `--timestamps`, and `--previous` refused when no container restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_launcher_pod_follow_its_vmi() {
+    let (sim, _) =
+        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let kc = Kubeconfig::write(&sim, "logs");
+    let image = "quay.io/example/appliance:1.0";
+    let vm = RUNNING_VM.replace("NAME", "vm-l").replace(
+        "devices: {}",
+        &format!("devices: {{disks: [{{name: root, disk: {{}}}}]}}\n      volumes: [{{name: root, containerDisk: {{image: {image}}}}}]"),
+    );
+    kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&vm)).await;
+    let agent = [
+        "wait",
+        "--for=condition=AgentConnected",
+        "vmi/vm-l",
+        "--timeout=60s",
+    ];
+    kubectl(&kc, &agent).await;
+    let pod = jsonpath(
+        &kc,
+        &["pods", "-l", "vm.kubevirt.io/name=vm-l"],
+        "{.items[0].metadata.name}",
+    )
+    .await;
+
+    let log = kubectl(&kc, &["logs", &pod]).await;
+    let msgs = messages(&log);
+    assert_eq!(
+        msgs.last().map(String::as_str),
+        Some("Domain started."),
+        "{log}"
+    );
+    let note = msgs
+        .iter()
+        .find(|m| m.contains(image))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(note.contains("Red Hat Enterprise Linux 9.6"), "{note}");
+    let last = kubectl(&kc, &["logs", &pod, "--tail=1", "--timestamps"]).await;
+    let (at, line) = last.trim_end().split_once(' ').unwrap();
+    assert_eq!(
+        format!("{line}\n"),
+        log.lines().last().unwrap().to_string() + "\n"
+    );
+    assert!(at.ends_with('Z') && at.contains('.'), "{at}");
+    let previous = spawn_kubectl(&kc, &["logs", &pod, "--previous"], None).await;
+    let refused = String::from_utf8_lossy(&previous.stderr);
+    assert!(
+        !previous.status.success() && refused.contains("previous terminated container \"compute\""),
+        "{refused}"
+    );
+
+    let follow = ["logs", "-f", pod.as_str()];
+    let follower = spawn_kubectl(&kc, &follow, None);
+    tokio::pin!(follower);
+    let _started = futures::poll!(&mut follower);
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        Some(&MIGRATION.replace("NAME", "vm-l")),
+    )
+    .await;
+    // The stream ends by itself when the source pod finishes after the migration.
+    let out = follower.await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msgs = messages(&String::from_utf8_lossy(&out.stdout));
+    let at = |m: &str| {
+        msgs.iter()
+            .position(|x| x == m)
+            .unwrap_or_else(|| panic!("{m} missing: {msgs:?}"))
+    };
+    assert!(at("Domain started.") < at("Initiating live migration."));
+    assert!(at("Initiating live migration.") < at("Live migration succeeded."));
+}
