@@ -8,6 +8,7 @@ mod common;
 mod memory_hotplug;
 mod network_live_update;
 mod primary_udn;
+mod protobuf;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
