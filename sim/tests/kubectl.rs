@@ -1,8 +1,10 @@
-//! The real kubectl against vstp-sim: discovery, get, apply, patch, wait, delete, cordon, drain.
+//! The real kubectl against vstp-sim: discovery, get, apply, create, run, patch, wait, delete, cordon, drain.
 //! kubectl must be installed (`bash ci/setup.sh` installs Debian's kubernetes-client); a
 //! missing kubectl fails these tests rather than skipping them.
 
 mod common;
+#[path = "kubectl/create.rs"]
+mod create;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -403,59 +405,4 @@ async fn apply_a_policy_and_wait_for_it_to_become_available() {
     )
     .await;
     assert_eq!(ports, "eth1");
-}
-
-/// What a person types first. kubectl 1.32's generators send protobuf bodies (`kubectl create
-/// namespace|configmap|secret|serviceaccount`; `kubectl run` sends JSON), read as
-/// apimachinery v1.33 pkg/runtime/serializer/protobuf/protobuf.go `Serializer.Decode` does.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_namespace_configmap_secret_serviceaccount_and_run_then_get_them() {
-    let (sim, _) = common::start().await;
-    let kc = Kubeconfig::write(&sim, "create");
-    let created = [
-        (vec!["create", "namespace", "test"], "namespace/test created"),
-        (
-            vec!["create", "configmap", "x", "--from-literal=a=b", "-n", "test"],
-            "configmap/x created",
-        ),
-        (
-            vec!["create", "secret", "generic", "s", "--from-literal=user=admin", "-n", "test"],
-            "secret/s created",
-        ),
-        (
-            vec!["create", "serviceaccount", "robot", "-n", "test"],
-            "serviceaccount/robot created",
-        ),
-        (
-            vec!["run", "web", "--image=nginx", "--labels=app=web", "-n", "test"],
-            "pod/web created",
-        ),
-    ];
-    for (args, says) in created {
-        let out = kubectl(&kc, &args).await;
-        assert!(out.contains(says), "kubectl {args:?}: {out}");
-    }
-    let got = |what: &'static [&'static str], path: &'static str| {
-        let mut args = vec!["get", "-n", "test"];
-        args.extend_from_slice(what);
-        jsonpath_in(&kc, args, path)
-    };
-    assert_eq!(got(&["namespace", "test"], "{.status.phase}").await, "Active");
-    assert_eq!(got(&["configmap", "x"], "{.data.a}").await, "b");
-    assert_eq!(got(&["secret", "s"], "{.data.user}").await, "YWRtaW4=");
-    assert_eq!(got(&["serviceaccount", "robot"], "{.metadata.name}").await, "robot");
-    assert_eq!(
-        got(&["pod", "-l", "app=web"], "{.items[*].spec.containers[0].image}").await,
-        "nginx"
-    );
-    let listed = kubectl(&kc, &["get", "configmaps,secrets,serviceaccounts", "-n", "test", "-o", "name"]).await;
-    for name in ["configmap/x", "secret/s", "serviceaccount/robot"] {
-        assert!(listed.lines().any(|l| l == name), "{name} in:\n{listed}");
-    }
-}
-
-async fn jsonpath_in(kc: &Kubeconfig, mut args: Vec<&str>, path: &str) -> String {
-    let output = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &output]);
-    kubectl(kc, &args).await
 }

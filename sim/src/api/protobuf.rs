@@ -29,12 +29,9 @@ pub fn is_protobuf(content_type: &str) -> bool {
 
 /// A protobuf request body as the JSON object the store keeps.
 pub fn decode(body: &[u8]) -> ApiResult<Value> {
-    let unknown = envelope(body).map_err(|e| {
-        ApiError::bad_request(format!("the object provided is unrecognized: {e}"))
-    })?;
-    let Unknown {
-        type_meta, raw, ..
-    } = unknown;
+    let unknown = envelope(body)
+        .map_err(|e| ApiError::bad_request(format!("the object provided is unrecognized: {e}")))?;
+    let Unknown { type_meta, raw, .. } = unknown;
     let TypeMeta { api_version, kind } = type_meta.unwrap_or_default();
     let (api_version, kind) = (api_version.unwrap_or_default(), kind.unwrap_or_default());
     // apimachinery runtime/error.go NewMissingKindErr, NewMissingVersionErr

@@ -75,7 +75,11 @@ async fn a_protobuf_namespace_is_created_and_reads_back_as_json() {
     let body = envelope("v1", "Namespace", ns.encode_to_vec());
     let (code, content_type, created) =
         send(&client, "POST", "/api/v1/namespaces", KUBECTL_ACCEPTS, body).await;
-    assert_eq!((code, content_type.as_str()), (201, "application/json"), "{created}");
+    assert_eq!(
+        (code, content_type.as_str()),
+        (201, "application/json"),
+        "{created}"
+    );
     assert_eq!(created["metadata"]["name"], "test");
     let read = Api::<Namespace>::all(client).get("test").await.unwrap();
     let labels = read.metadata.labels.unwrap_or_default();
@@ -115,13 +119,19 @@ async fn a_protobuf_body_of_another_kind_is_a_415_naming_the_kind() {
     let (code, _, status) = send(&client, "POST", path, KUBECTL_ACCEPTS, pod).await;
     assert_eq!(code, 415, "{status}");
     let message = status["message"].as_str().unwrap();
-    assert!(message.contains("Pod") && message.contains("application/json"), "{message}");
+    assert!(
+        message.contains("Pod") && message.contains("application/json"),
+        "{message}"
+    );
 
     let vm = envelope("kubevirt.io/v1", "VirtualMachine", vec![]);
     let path = "/apis/kubevirt.io/v1/namespaces/default/virtualmachines";
     let (code, _, status) = send(&client, "POST", path, KUBECTL_ACCEPTS, vm).await;
     assert_eq!(code, 415, "{status}");
-    assert!(status["message"].as_str().unwrap().contains("custom resource"));
+    assert!(status["message"]
+        .as_str()
+        .unwrap()
+        .contains("custom resource"));
 }
 
 /// apimachinery v1.33 pkg/runtime/serializer/negotiation/errors.go `errNotAcceptable`: a
@@ -131,7 +141,10 @@ async fn a_protobuf_only_accept_gets_406_and_protobuf_then_json_gets_json() {
     let (_sim, client) = start().await;
     let path = "/api/v1/namespaces/default";
     let (code, _, status) = send(&client, "GET", path, PROTOBUF, vec![]).await;
-    assert_eq!((code, status["reason"].as_str()), (406, Some("NotAcceptable")));
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (406, Some("NotAcceptable"))
+    );
     let (code, content_type, ns) = send(&client, "GET", path, KUBECTL_ACCEPTS, vec![]).await;
     assert_eq!((code, content_type.as_str()), (200, "application/json"));
     assert_eq!(ns["kind"], "Namespace");

@@ -40,7 +40,11 @@ fn bytes(m: BTreeMap<String, Vec<u8>>) -> Option<BTreeMap<String, ByteString>> {
 /// since the epoch, nanos ignored. k8s-openapi writes it as RFC 3339, as `Time.MarshalJSON`.
 fn time(t: Option<pb_meta::Time>, field: &str) -> Converted<Option<json_meta::Time>> {
     let seconds = match t {
-        None | Some(pb_meta::Time { seconds: None, nanos: None }) => return Ok(None),
+        None
+        | Some(pb_meta::Time {
+            seconds: None,
+            nanos: None,
+        }) => return Ok(None),
         Some(pb_meta::Time { seconds, nanos: _ }) => seconds.unwrap_or(0),
     };
     k8s_openapi::jiff::Timestamp::new(seconds, 0)
@@ -221,9 +225,11 @@ pub fn service_account(a: pb::ServiceAccount) -> Converted<json::ServiceAccount>
     } = a;
     let pull = image_pull_secrets
         .into_iter()
-        .map(|pb::LocalObjectReference { name }| json::LocalObjectReference {
-            name: name.unwrap_or_default(),
-        });
+        .map(
+            |pb::LocalObjectReference { name }| json::LocalObjectReference {
+                name: name.unwrap_or_default(),
+            },
+        );
     Ok(json::ServiceAccount {
         metadata: object_meta(metadata)?,
         secrets: list(secrets.into_iter().map(object_reference).collect()),

@@ -98,7 +98,9 @@ fn bad_request(body: &[u8]) -> String {
 fn a_body_without_the_prefix_is_a_bad_request() {
     let message = bad_request(br#"{"kind":"Namespace"}"#);
     assert!(
-        message.contains("does not appear to be a protobuf message, expected prefix [107, 56, 115, 0]"),
+        message.contains(
+            "does not appear to be a protobuf message, expected prefix [107, 56, 115, 0]"
+        ),
         "{message}"
     );
     assert!(bad_request(&PREFIX).contains("empty body"));
@@ -108,7 +110,10 @@ fn a_body_without_the_prefix_is_a_bad_request() {
 fn a_truncated_envelope_is_a_bad_request() {
     let body = envelope_of("v1", "Namespace", vec![]);
     let message = bad_request(&body[..body.len() - 3]);
-    assert!(message.starts_with("the object provided is unrecognized: "), "{message}");
+    assert!(
+        message.starts_with("the object provided is unrecognized: "),
+        "{message}"
+    );
 }
 
 #[test]
@@ -133,7 +138,9 @@ fn kinds_it_does_not_read_are_refused_with_415_naming_the_kind() {
     assert!(pod.message.contains("not Pod (v1)") && pod.message.contains("application/json"));
     let vm = decode(&envelope_of("kubevirt.io/v1", "VirtualMachine", vec![])).unwrap_err();
     assert_eq!(vm.code, 415);
-    assert!(vm.message.contains("VirtualMachine (kubevirt.io/v1) is a custom resource"));
+    assert!(vm
+        .message
+        .contains("VirtualMachine (kubevirt.io/v1) is a custom resource"));
 }
 
 fn accepting(value: &'static str) -> HeaderMap {
