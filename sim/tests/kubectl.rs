@@ -1,4 +1,5 @@
-//! The real kubectl against vstp-sim: discovery, get, apply, create, run, patch, wait, delete, cordon, drain.
+//! The real kubectl against vstp-sim: discovery, get, apply, create, run, patch, wait, delete,
+//! cordon, drain.
 //! kubectl must be installed (`bash ci/setup.sh` installs Debian's kubernetes-client); a
 //! missing kubectl fails these tests rather than skipping them.
 
