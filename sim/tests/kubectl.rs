@@ -4,8 +4,8 @@
 //! missing kubectl fails these tests rather than skipping them.
 
 mod common;
-#[path = "kubectl/create.rs"]
-mod create;
+#[path = "kubectl/protobuf.rs"]
+mod protobuf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), where the simulator
 //! meets it: kubectl 1.32's generators (`kubectl create namespace|configmap|secret|
-//! serviceaccount`) send their object as protobuf, accepting protobuf or JSON back. vstp-sim
+//! serviceaccount`) send their object as protobuf, and its typed clients their DeleteOptions
+//! (`kubectl drain --disable-eviction`), accepting protobuf or JSON back. vstp-sim
 //! reads those bodies into the JSON it stores and always answers JSON; a client that accepts
 //! protobuf only gets 406.
 
@@ -20,8 +21,9 @@ pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 /// and the encoding style 0 (a runtime.Unknown follows).
 const PREFIX: [u8; 4] = [0x6b, 0x38, 0x73, 0x00];
 
-/// The kinds whose protobuf bodies vstp-sim reads: those kubectl's generators send.
-const DECODED: &str = "Namespace, ConfigMap, Secret and ServiceAccount";
+/// The kinds whose protobuf bodies vstp-sim reads: those kubectl's generators send, and the
+/// bodies of deletes and evictions from typed clients.
+const DECODED: &str = "Namespace, ConfigMap, Secret, ServiceAccount, DeleteOptions and Eviction";
 
 pub fn is_protobuf(content_type: &str) -> bool {
     content_type == MEDIA_TYPE
@@ -51,6 +53,13 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
         ("v1", "ConfigMap") => to_json(&raw, convert::config_map),
         ("v1", "Secret") => to_json(&raw, convert::secret),
         ("v1", "ServiceAccount") => to_json(&raw, convert::service_account),
+        ("policy/v1", "Eviction") => to_json(&raw, convert::eviction),
+        // Registered in every group version, as the body of any delete.
+        (_, "DeleteOptions") => to_json(&raw, convert::delete_options).map(|mut options| {
+            options["apiVersion"] = Value::from(api_version.as_str());
+            options["kind"] = Value::from("DeleteOptions");
+            options
+        }),
         _ => return Err(undecoded(&api_version, &kind)),
     };
     // apiserver v1.33 pkg/endpoints/handlers/rest.go transformDecodeError
@@ -92,7 +101,7 @@ fn undecoded(api_version: &str, kind: &str) -> ApiError {
     let why = match builtin {
         Some(false) => format!("{kind} ({api_version}) is a custom resource, which has no protobuf encoding"),
         _ => format!(
-            "vstp-sim reads protobuf bodies of {DECODED} (what `kubectl create` sends), not {kind} ({api_version}); \
+            "vstp-sim reads protobuf bodies of {DECODED} (what kubectl sends), not {kind} ({api_version}); \
              send it as application/json (`kubectl apply -f`, or client-go with ContentType \"application/json\")"
         ),
     };

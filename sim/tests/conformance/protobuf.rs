@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use http_body_util::BodyExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_pb::api::core::v1 as pb;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as pb_meta;
 use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
@@ -148,4 +148,44 @@ async fn a_protobuf_only_accept_gets_406_and_protobuf_then_json_gets_json() {
     let (code, content_type, ns) = send(&client, "GET", path, KUBECTL_ACCEPTS, vec![]).await;
     assert_eq!((code, content_type.as_str()), (200, "application/json"));
     assert_eq!(ns["kind"], "Namespace");
+}
+
+/// A typed client's delete sends DeleteOptions as protobuf (`kubectl drain --disable-eviction`);
+/// they are read, not just accepted: apiserver v1.33 pkg/registry/generic/registry/store.go
+/// `Store.Delete` checks the preconditions (409 on another uid) and honours dryRun.
+#[tokio::test]
+async fn protobuf_delete_options_are_honoured() {
+    let (_sim, client) = start().await;
+    let api = Api::<ConfigMap>::namespaced(client.clone(), "default");
+    let cm = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+    api.create(&Default::default(), &cm).await.unwrap();
+    let options = |o: pb_meta::DeleteOptions| envelope("v1", "DeleteOptions", o.encode_to_vec());
+    let path = "/api/v1/namespaces/default/configmaps/x";
+    let other_uid = options(pb_meta::DeleteOptions {
+        preconditions: Some(pb_meta::Preconditions {
+            uid: Some("not-its-uid".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    });
+    let (code, _, status) = send(&client, "DELETE", path, KUBECTL_ACCEPTS, other_uid).await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (409, Some("Conflict")),
+        "{status}"
+    );
+    let dry_run = options(pb_meta::DeleteOptions {
+        dry_run: vec!["All".into()],
+        ..Default::default()
+    });
+    let (code, _, _) = send(&client, "DELETE", path, KUBECTL_ACCEPTS, dry_run).await;
+    assert_eq!(code, 200);
+    assert!(
+        api.get_opt("x").await.unwrap().is_some(),
+        "a dry run deletes nothing"
+    );
+    let plain = options(Default::default());
+    let (code, _, _) = send(&client, "DELETE", path, KUBECTL_ACCEPTS, plain).await;
+    assert_eq!(code, 200);
+    assert!(api.get_opt("x").await.unwrap().is_none());
 }

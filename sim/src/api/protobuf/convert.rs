@@ -258,3 +258,48 @@ fn object_reference(r: pb::ObjectReference) -> json::ObjectReference {
         field_path: text(field_path),
     }
 }
+
+/// DeleteOptions: a typed client's delete body (`kubectl drain --disable-eviction`). Its
+/// pointer fields keep what was set, even a zero value, as Go's JSON does.
+pub fn delete_options(o: pb_meta::DeleteOptions) -> Converted<json_meta::DeleteOptions> {
+    let pb_meta::DeleteOptions {
+        grace_period_seconds,
+        preconditions,
+        orphan_dependents,
+        propagation_policy,
+        dry_run,
+        ignore_store_read_error_with_cluster_breaking_potential,
+    } = o;
+    let preconditions = preconditions.map(
+        |pb_meta::Preconditions {
+             uid,
+             resource_version,
+         }| json_meta::Preconditions {
+            uid,
+            resource_version,
+        },
+    );
+    Ok(json_meta::DeleteOptions {
+        api_version: None,
+        kind: None,
+        grace_period_seconds,
+        preconditions,
+        orphan_dependents,
+        propagation_policy,
+        dry_run: list(dry_run),
+        ignore_store_read_error_with_cluster_breaking_potential,
+    })
+}
+
+pub fn eviction(
+    e: k8s_pb::api::policy::v1::Eviction,
+) -> Converted<k8s_openapi::api::policy::v1::Eviction> {
+    let k8s_pb::api::policy::v1::Eviction {
+        metadata,
+        delete_options: options,
+    } = e;
+    Ok(k8s_openapi::api::policy::v1::Eviction {
+        metadata: object_meta(metadata)?,
+        delete_options: options.map(delete_options).transpose()?,
+    })
+}

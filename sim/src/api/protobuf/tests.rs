@@ -159,3 +159,22 @@ fn only_a_protobuf_only_accept_is_refused() {
     assert!(unacceptable(&accepting("")).is_none());
     assert!(unacceptable(&HeaderMap::new()).is_none());
 }
+
+#[test]
+fn delete_options_keep_the_policy_and_preconditions_they_set() {
+    let options = pb_meta::DeleteOptions {
+        propagation_policy: Some("Foreground".into()),
+        preconditions: Some(pb_meta::Preconditions {
+            uid: Some("u1".into()),
+            resource_version: None,
+        }),
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    let got = decode(&envelope_of("v1", "DeleteOptions", options.encode_to_vec())).unwrap();
+    assert_eq!(
+        got,
+        json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground",
+            "preconditions": {"uid": "u1"}, "gracePeriodSeconds": 0})
+    );
+}

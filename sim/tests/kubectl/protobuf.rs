@@ -1,4 +1,6 @@
-//! `kubectl create …` and `kubectl run`, then `kubectl get`.
+//! kubectl's commands whose typed clients send protobuf bodies (kubectl 1.32 prefers protobuf
+//! for built-in kinds): `kubectl create …` (and `kubectl run`, which sends JSON), and a drain
+//! that deletes instead of evicting.
 
 use super::*;
 
@@ -101,4 +103,34 @@ async fn jsonpath_in(kc: &Kubeconfig, mut args: Vec<&str>, path: &str) -> String
     let output = format!("jsonpath={path}");
     args.extend_from_slice(&["-o", &output]);
     kubectl(kc, &args).await
+}
+
+/// `kubectl drain --disable-eviction` deletes each pod with a typed client, whose DeleteOptions
+/// body is protobuf (apimachinery v1.33 pkg/runtime/serializer/protobuf/protobuf.go
+/// `Serializer.Decode`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_without_eviction_deletes_the_pods_with_protobuf_delete_options() {
+    let (sim, _) = common::start().await;
+    let kc = Kubeconfig::write(&sim, "drain-delete");
+    let store = sim.store();
+    let node = json!({"metadata": {"name": "worker-0"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    store.create(kinds::NODES, node, Scope::All, false).unwrap();
+    let pod = json!({"metadata": {"name": "bare", "namespace": "default"},
+        "spec": {"nodeName": "worker-0", "containers": [{"name": "c"}]}, "status": {"phase": "Running"}});
+    store.create(kinds::PODS, pod, Scope::All, false).unwrap();
+    let drain = [
+        "drain",
+        "worker-0",
+        "--disable-eviction",
+        "--force",
+        "--ignore-daemonsets",
+        "--timeout=30s",
+    ];
+    let out = kubectl(&kc, &drain).await;
+    assert!(
+        out.contains("pod/bare deleted") && out.contains("drained"),
+        "{out}"
+    );
+    let (left, _) = store.list(kinds::PODS, None, &Default::default());
+    assert!(left.is_empty(), "the pod is gone: {left:?}");
 }
