@@ -36,7 +36,8 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
     let Unknown { type_meta, raw, .. } = unknown;
     let TypeMeta { api_version, kind } = type_meta.unwrap_or_default();
     let (api_version, kind) = (api_version.unwrap_or_default(), kind.unwrap_or_default());
-    // apimachinery runtime/error.go NewMissingKindErr, NewMissingVersionErr
+    // apimachinery runtime/error.go NewMissingKindErr, NewMissingVersionErr. Upstream first
+    // fills them from the URL's kind (protobuf.go copyKindDefaults); client-go always sends both.
     if kind.is_empty() {
         return Err(ApiError::bad_request(format!(
             "Object 'Kind' is missing in the protobuf envelope (apiVersion {api_version:?})"
