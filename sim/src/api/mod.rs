@@ -7,6 +7,7 @@ mod patch;
 pub mod path;
 mod podlog;
 mod portforward;
+mod protobuf;
 mod table;
 mod virt;
 mod watch;
@@ -101,13 +102,16 @@ impl Call {
             return Ok(None);
         }
         let content_type = self.content_type();
+        if protobuf::is_protobuf(content_type) {
+            return protobuf::decode(&self.body).map(Some);
+        }
         let known = content_type.starts_with("application/")
             && (content_type.ends_with("json") || content_type.ends_with("yaml"));
         if !known {
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format - accepted media types include: \
-                 application/json, application/yaml (got {content_type}; vstp-sim does not speak protobuf, \
-                 so create built-in objects with `kubectl apply -f` or `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`)"
+                 application/json, application/yaml, {} (got {content_type})",
+                protobuf::MEDIA_TYPE
             )));
         }
         let yaml = content_type.contains("yaml");
@@ -189,6 +193,9 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     telemetry.request(req.method().as_str(), req.uri().path(), req.uri().query());
     if let Some(fault) = state.faults.api_failure(req.uri().path()) {
         return error_response(&fault);
+    }
+    if let Some(refused) = protobuf::unacceptable(req.headers()) {
+        return error_response(&refused);
     }
     let route = path::parse(req.uri().path());
     if let Route::Virt { action, .. } = &route {

@@ -13,6 +13,7 @@ mod memory_hotplug;
 mod network_live_update;
 mod port_forward;
 mod primary_udn;
+mod protobuf;
 mod udn_ipam;
 mod udn_networks;
 mod vmi_status;

@@ -9,6 +9,7 @@ mod common;
 mod cluster;
 mod get;
 mod logs;
+mod protobuf;
 mod wait;
 
 use std::path::{Path, PathBuf};
