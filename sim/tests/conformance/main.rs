@@ -7,6 +7,7 @@ mod common;
 
 mod memory_hotplug;
 mod network_live_update;
+mod nmstate;
 mod primary_udn;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};

@@ -66,7 +66,12 @@ pub fn enactment(state: &Enactment) -> Vec<Entry<'static>> {
         Enactment::Progressing => {
             let r = "ConfigurationProgressing";
             vec![
-                ("Progressing", "True", r, "Applying desired state".to_string()),
+                (
+                    "Progressing",
+                    "True",
+                    r,
+                    "Applying desired state".to_string(),
+                ),
                 ("Failing", "Unknown", r, none()),
                 ("Available", "Unknown", r, none()),
                 ("Pending", "False", r, none()),
@@ -76,7 +81,12 @@ pub fn enactment(state: &Enactment) -> Vec<Entry<'static>> {
         Enactment::Success => {
             let r = "SuccessfullyConfigured";
             vec![
-                ("Available", "True", r, "successfully reconciled".to_string()),
+                (
+                    "Available",
+                    "True",
+                    r,
+                    "successfully reconciled".to_string(),
+                ),
                 ("Failing", "False", r, none()),
                 ("Progressing", "False", r, none()),
                 ("Pending", "False", r, none()),
@@ -209,7 +219,11 @@ mod tests {
     fn set_moves_the_transition_time_only_when_the_status_changes() {
         let mut o = json!({});
         set_all(&mut o, &enactment(&Enactment::Progressing), "t1");
-        set_all(&mut o, &enactment(&Enactment::Retrying("again".into())), "t2");
+        set_all(
+            &mut o,
+            &enactment(&Enactment::Retrying("again".into())),
+            "t2",
+        );
         let c = |ty: &str| {
             o["status"]["conditions"]
                 .as_array()

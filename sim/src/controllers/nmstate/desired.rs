@@ -36,7 +36,11 @@ pub fn apply(
                 let ty = wanted["type"].as_str().ok_or_else(|| {
                     format!("InvalidArgument: interface {name} is new and has no type")
                 })?;
-                merge(&json!({"name": name, "type": ty, "state": "up"}), wanted, patch_ports)?
+                merge(
+                    &json!({"name": name, "type": ty, "state": "up"}),
+                    wanted,
+                    patch_ports,
+                )?
             }
         };
         if wanted["type"] == "linux-bridge" {
@@ -49,12 +53,7 @@ pub fn apply(
             None => interfaces.push(merged),
         }
     }
-    for bridge in interfaces
-        .iter()
-        .filter(|i| BRIDGES.contains(&i["type"].as_str().unwrap_or("")))
-    {
-        check_ports(bridge, &interfaces)?;
-    }
+    resolve_ports(&mut interfaces)?;
     state["interfaces"] = Value::Array(interfaces);
     apply_mappings(&mut state, &desired["ovn"]["bridge-mappings"])?;
     Ok(state)
@@ -100,7 +99,11 @@ fn peer(port: &str) -> String {
 }
 
 /// nmstate merges a partial interface description into the existing one.
-fn merge(current: &Value, wanted: &Value, patch_ports: &[(String, String)]) -> Result<Value, String> {
+fn merge(
+    current: &Value,
+    wanted: &Value,
+    patch_ports: &[(String, String)],
+) -> Result<Value, String> {
     let mut out = current.clone();
     json_patch::merge(&mut out, wanted);
     // Lists are replaced, not merged: the port list says the whole truth.
@@ -131,12 +134,22 @@ fn keep_patch_ports(
     if let Some(bridge) = out["bridge"].as_object_mut() {
         bridge.remove("allow-extra-patch-ports");
     }
-    let listed = |port: &str| out["bridge"]["port"].as_array().into_iter().flatten().any(|p| p["name"] == port);
+    let listed = |port: &str| {
+        out["bridge"]["port"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == port)
+    };
     let extra: Vec<Value> = current["bridge"]["port"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| patch_ports.iter().any(|(b, port)| *b == name && p["name"] == port.as_str()))
+        .filter(|p| {
+            patch_ports
+                .iter()
+                .any(|(b, port)| *b == name && p["name"] == port.as_str())
+        })
         .filter(|p| !listed(p["name"].as_str().unwrap_or("")))
         .cloned()
         .collect();
@@ -144,7 +157,9 @@ fn keep_patch_ports(
         return Ok(());
     }
     let desired_ports = out["bridge"]["port"].clone();
-    let ports = out["bridge"]["port"].as_array_mut().expect("set from the policy");
+    let ports = out["bridge"]["port"]
+        .as_array_mut()
+        .expect("set from the policy");
     ports.extend(extra);
     if allowed {
         return Ok(());
@@ -155,20 +170,34 @@ fn keep_patch_ports(
     ))
 }
 
-fn check_ports(bridge: &Value, all: &[Value]) -> Result<(), String> {
-    let name = bridge["name"].as_str().unwrap_or("");
-    for port in bridge["bridge"]["port"].as_array().into_iter().flatten() {
-        let port_name = port["name"].as_str().unwrap_or("");
-        let exists = all
-            .iter()
-            .any(|i| i["name"] == port_name && i["name"] != name);
-        if !exists {
+/// Every port of a bridge must be an interface of the node: an OVS bridge's unknown port
+/// becomes an OVS internal interface, a Linux bridge's is refused.
+/// nmstate rust/src/lib/ifaces/inter_ifaces_controller.rs handle_changed_ports, v2.2.37.
+fn resolve_ports(interfaces: &mut Vec<Value>) -> Result<(), String> {
+    let mut internal = Vec::new();
+    for bridge in interfaces
+        .iter()
+        .filter(|i| BRIDGES.contains(&i["type"].as_str().unwrap_or("")))
+    {
+        let name = bridge["name"].as_str().unwrap_or("");
+        for port in bridge["bridge"]["port"].as_array().into_iter().flatten() {
+            let port_name = port["name"].as_str().unwrap_or("");
+            let exists = interfaces
+                .iter()
+                .any(|i| i["name"] == port_name && i["name"] != name);
+            if exists {
+                continue;
+            }
+            if bridge["type"] == "ovs-bridge" {
+                internal.push(json!({"name": port_name, "type": "ovs-interface", "state": "up"}));
+                continue;
+            }
             return Err(format!(
-                "InvalidArgument: {} {name}: port {port_name} does not exist on this node",
-                bridge["type"].as_str().unwrap_or("bridge")
+                "InvalidArgument: Controller interface {name} is holding unknown port {port_name}"
             ));
         }
     }
+    interfaces.extend(internal);
     Ok(())
 }
 
@@ -277,7 +306,10 @@ mod tests {
     #[test]
     fn a_missing_port_or_a_bad_vlan_range_is_refused() {
         let err = apply(&node(), &trunk_bridge("eth9", json!([{"id": 10}]))).unwrap_err();
-        assert!(err.contains("port eth9 does not exist"), "{err}");
+        assert!(
+            err.contains("Controller interface br1 is holding unknown port eth9"),
+            "{err}"
+        );
         let err = apply(
             &node(),
             &trunk_bridge("eth1", json!([{"id-range": {"min": 500, "max": 200}}])),

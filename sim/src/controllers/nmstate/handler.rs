@@ -63,7 +63,11 @@ async fn reconcile(ctx: &Ctx, name: &str, generation: i64, node: &str) -> Option
     let previous = initialize(ctx, &policy, node)?;
     let enactment = fill_in(ctx, &policy, node)?;
     let key = generation.to_string();
-    let retries = || enactment["status"]["retryCount"][&key].as_u64().unwrap_or(0);
+    let retries = || {
+        enactment["status"]["retryCount"][&key]
+            .as_u64()
+            .unwrap_or(0)
+    };
     if retries() >= RETRIES_UNTIL_FAIL {
         return Some(Step::Done);
     }
@@ -123,9 +127,11 @@ fn failed(ctx: &Ctx, name: &str, node: &str, key: &str, count: u64, stderr: &str
 /// nncp-apply-flaky fault fails the first applies of each enactment.
 fn apply(ctx: &Ctx, node: &str, desired: &Value, attempt: u64) -> Result<(), String> {
     if ctx.faults.has(Fault::NncpApplyFlaky) && attempt < ctx.faults.nncp_apply_failures() {
-        return Err("NmstateError: PluginFailure: vstp-sim fault nncp-apply-flaky: \
+        return Err(
+            "NmstateError: PluginFailure: vstp-sim fault nncp-apply-flaky: \
                     NetworkManager did not answer the checkpoint request in time"
-            .into());
+                .into(),
+        );
     }
     let current = super::current(ctx, node);
     let patch_ports = super::patch::ovn_patch_ports(ctx, &current);
@@ -170,12 +176,17 @@ pub(super) fn initialize(ctx: &Ctx, policy: &Value, node: &str) -> Option<Arc<Va
 fn fill_in(ctx: &Ctx, policy: &Value, node: &str) -> Option<Arc<Value>> {
     let generation = policy["metadata"]["generation"].clone();
     let desired = desired::with_default_vlan_filtering(&policy["spec"]["desiredState"]);
-    ctx.write(kinds::NNCES, "", &format!("{node}.{}", obj::name(policy)), |e| {
-        if e["status"]["policyGeneration"] != generation {
-            e["status"]["conditions"] = json!([]);
-        }
-        e["status"]["policyGeneration"] = generation;
-        e["status"]["desiredState"] = desired;
-        e["status"]["desiredStateMetaInfo"] = json!({"version": "0"});
-    })
+    ctx.write(
+        kinds::NNCES,
+        "",
+        &format!("{node}.{}", obj::name(policy)),
+        |e| {
+            if e["status"]["policyGeneration"] != generation {
+                e["status"]["conditions"] = json!([]);
+            }
+            e["status"]["policyGeneration"] = generation;
+            e["status"]["desiredState"] = desired;
+            e["status"]["desiredStateMetaInfo"] = json!({"version": "0"});
+        },
+    )
 }

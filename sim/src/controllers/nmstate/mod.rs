@@ -77,7 +77,10 @@ fn start_handlers(ctx: &Arc<Ctx>, policy: &Value, generation: i64) {
         .map(|n| obj::name(n).to_string())
         .collect();
     for e in policy_status::enactments(ctx, &name) {
-        if !nodes.iter().any(|n| obj::label(&e, "nmstate.io/node") == Some(n)) {
+        if !nodes
+            .iter()
+            .any(|n| obj::label(&e, "nmstate.io/node") == Some(n))
+        {
             ctx.delete(kinds::NNCES, "", obj::name(&e));
         }
     }

@@ -108,7 +108,8 @@ pub fn with_default_filtering(desired: &Value) -> Value {
         }
         for port in iface["bridge"]["port"].as_array_mut().into_iter().flatten() {
             if port.get("vlan").is_none() {
-                port["vlan"] = json!({"mode": "trunk", "trunk-tags": [{"id-range": {"min": 2, "max": 4094}}]});
+                port["vlan"] =
+                    json!({"mode": "trunk", "trunk-tags": [{"id-range": {"min": 2, "max": 4094}}]});
             }
         }
     }
@@ -122,19 +123,30 @@ mod tests {
     #[test]
     fn nmstate_refuses_inconsistent_port_vlans_with_its_words() {
         let refused = |v: Value| sanitize(&v).unwrap_err();
-        assert!(refused(json!({"mode": "trunk"})).ends_with("trunk mode cannot have empty trunk-tags"));
-        assert!(refused(json!({"mode": "trunk", "tag": 5, "trunk-tags": [{"id": 7}]}))
-            .contains("`tag` cannot be use in trunk mode without `enable-native`"));
-        assert!(refused(json!({"mode": "access", "tag": 5, "trunk-tags": [{"id": 7}]}))
-            .contains("access mode cannot have trunk-tags defined"));
-        assert!(refused(json!({"mode": "access", "tag": 5, "enable-native": true}))
-            .contains("`enable-native: true` cannot be set in access mode"));
+        assert!(
+            refused(json!({"mode": "trunk"})).ends_with("trunk mode cannot have empty trunk-tags")
+        );
+        assert!(
+            refused(json!({"mode": "trunk", "tag": 5, "trunk-tags": [{"id": 7}]}))
+                .contains("`tag` cannot be use in trunk mode without `enable-native`")
+        );
+        assert!(
+            refused(json!({"mode": "access", "tag": 5, "trunk-tags": [{"id": 7}]}))
+                .contains("access mode cannot have trunk-tags defined")
+        );
+        assert!(
+            refused(json!({"mode": "access", "tag": 5, "enable-native": true}))
+                .contains("`enable-native: true` cannot be set in access mode")
+        );
         assert_eq!(
             refused(json!({"mode": "trunk", "trunk-tags": [{"id-range": {"min": 20, "max": 30}}, {"id": 25}]})),
             "InvalidArgument: Bridge VLAN trunk tag id=25 is overlapping with other tag id-range=[20,30]"
         );
         assert!(sanitize(&json!({"mode": "access"})).is_ok());
-        assert!(sanitize(&json!({"mode": "trunk", "tag": 5, "enable-native": true, "trunk-tags": [{"id": 7}]})).is_ok());
+        assert!(sanitize(
+            &json!({"mode": "trunk", "tag": 5, "enable-native": true, "trunk-tags": [{"id": 7}]})
+        )
+        .is_ok());
     }
 
     #[test]
