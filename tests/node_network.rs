@@ -75,3 +75,54 @@ fn a_policy_whose_enactment_failed_for_good_is_an_error_naming_it() {
     );
     assert!(error.contains("is holding unknown port eth9"), "{error}");
 }
+
+/// The localnet bridge the scenarios build, applied again once OVN plugged a patch port into
+/// it (a localnet NAD exists): the builder's `allow-extra-patch-ports: true` keeps nmstate's
+/// verification from failing on that port.
+#[test]
+fn the_localnet_bridge_policy_can_be_applied_again_after_ovn_plugged_its_patch_port() {
+    use kube::api::{Patch, PatchParams};
+    use vstp::cluster::build::{localnet_nad, ovs_bridge_mapping};
+    let sim = SimCluster::start("nncp-localnet", "", 5);
+    let client = sim.client();
+    let outcome = sim.runtime.block_on(async {
+        let api = kinds::NNCP.api(&client, "");
+        let policy = ovs_bridge_mapping("localnet", "ovs-test", "eth2", "testnet");
+        let created = api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(policy).unwrap(),
+            )
+            .await
+            .unwrap();
+        let since = created
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
+        settled_after(&client, "localnet", &since, BUDGET)
+            .await
+            .unwrap();
+        let nad = localnet_nad("default", "ln10", "testnet", 10);
+        kinds::NAD
+            .api(&client, "default")
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(nad).unwrap(),
+            )
+            .await
+            .unwrap();
+        let again = serde_json::json!({"spec": {"maxUnavailable": 3}});
+        let patched = api
+            .patch("localnet", &PatchParams::default(), &Patch::Merge(&again))
+            .await
+            .unwrap();
+        let since = patched
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
+        settled_after(&client, "localnet", &since, BUDGET).await
+    });
+    outcome.expect("the second apply keeps OVN's patch port and succeeds");
+}
