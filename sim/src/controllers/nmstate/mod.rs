@@ -106,14 +106,16 @@ fn forget(ctx: &Ctx, name: &str) {
     }
 }
 
-/// `maxUnavailable` as a count of nodes (an integer or a percentage, rounded up; default
-/// 50%), at least one.
+/// `maxUnavailable` as a count of nodes (an integer or a percentage, rounded up; default and
+/// fallback for a bad value 50%), at least one.
+/// kubernetes-nmstate pkg/node/nodes.go ScaledMaxUnavailableNodeCount.
 pub fn max_unavailable(value: &Value, nodes: usize) -> usize {
     let count = match value {
         Value::Number(n) => n.as_u64().unwrap_or(1) as usize,
         Value::String(s) => match s.strip_suffix('%').and_then(|p| p.parse::<usize>().ok()) {
             Some(percent) => (nodes * percent).div_ceil(100),
-            None => s.parse().unwrap_or(1),
+            // intstr.GetScaledValueFromIntOrPercent refuses a string without '%'.
+            None => nodes.div_ceil(2),
         },
         _ => nodes.div_ceil(2),
     };
@@ -132,5 +134,6 @@ mod tests {
         assert_eq!(max_unavailable(&json!("10%"), 3), 1);
         assert_eq!(max_unavailable(&json!(0), 3), 1);
         assert_eq!(max_unavailable(&json!("100%"), 6), 6);
+        assert_eq!(max_unavailable(&json!("2"), 6), 3);
     }
 }
