@@ -70,6 +70,8 @@ catalogue! {
         "the first SSH connection to every guest is reset right after it opens";
     SlowOperations = "slow-operations", Infra,
         "every modelled operation (boot, NNCP apply, migration, drain, hotplug) takes X times longer (=X, default 3)";
+    NncpApplyFlaky = "nncp-apply-flaky", Infra,
+        "the first N nmstate applies of every enactment fail (=N, default 2, at most 4): enactments retry, the policy is Degraded meanwhile and ends Available";
     RebootOnNadSwap = "reboot-on-nad-swap", Product,
         "the guest reboots when a live NAD reference change migrates it";
     MacRegenerated = "mac-regenerated", Product,
@@ -134,6 +136,7 @@ pub struct Faults {
     watch_cut: Option<usize>,
     expire_on_resume: bool,
     slowdown: Option<f64>,
+    nncp_apply_failures: Option<u64>,
     /// Every active fault; those with a value also set the fields above.
     active: BTreeSet<Fault>,
     requests: AtomicU64,
@@ -183,6 +186,7 @@ impl Faults {
                     | Fault::ApiUnavailable
                     | Fault::WatchDrops
                     | Fault::SlowOperations
+                    | Fault::NncpApplyFlaky
             );
             if raw.is_some() && !takes_value {
                 return Err(format!("fault {name} takes no value; write just '{name}'"));
@@ -197,6 +201,10 @@ impl Faults {
                 }
                 Fault::SlowOperations => {
                     faults.slowdown = Some(value(name, raw, 3.0, 1.0..=100.0)?)
+                }
+                // Below kubernetes-nmstate's five attempts, so every enactment still succeeds.
+                Fault::NncpApplyFlaky => {
+                    faults.nncp_apply_failures = Some(value(name, raw, 2.0, 1.0..=4.0)? as u64)
                 }
                 Fault::ExpiredRvOnResume => faults.expire_on_resume = true,
                 _ => {}
@@ -265,6 +273,11 @@ impl Faults {
     /// Whether a watch from `rv` resumes a cut stream and must be told it expired (once).
     pub fn expires(&self, rv: u64) -> bool {
         self.expire_on_resume && self.cut_at.lock().expect("cut set").remove(&rv)
+    }
+
+    /// How many of an enactment's first nmstate applies fail (nncp-apply-flaky).
+    pub fn nncp_apply_failures(&self) -> u64 {
+        self.nncp_apply_failures.unwrap_or(0)
     }
 
     /// How many times longer modelled operations take.

@@ -1,10 +1,10 @@
 //! Node network policies: waiting for a change to be applied on every matching node, and
 //! handing node networking back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::{json, Value};
 
 use super::kinds;
@@ -13,15 +13,52 @@ use super::wait::condition::{entry as condition_entry, status_of as condition};
 use super::wait::Watch;
 
 /// Waits until policy `name` settles after a change made after `since` (a resourceVersion
-/// read before it): not Available at some point, then Available. Degraded or Ignored is an
-/// error carrying the policy's message.
+/// read before it): not Available at some point, then Available. Ignored is an error, and so
+/// is Degraded once an enactment failed for good or aborted; a policy that is Degraded while
+/// its enactments retry a failed apply (kubernetes-nmstate retries up to five times) is
+/// followed on, as it can still end Available.
 pub async fn settled_after(
     client: &kube::Client,
     name: &str,
     since: &str,
     budget: Duration,
 ) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + budget;
+    let mut since = since.to_string();
     let mut changed = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (kind, policy) = next_outcome(client, name, &since, left, &mut changed).await?;
+        let message = condition_entry(&policy, kind)
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or("")
+            .to_string();
+        match kind {
+            "Available" => return Ok(policy),
+            "Degraded" => {
+                if let Some(failed) = failed_enactment(client, &policy).await? {
+                    anyhow::bail!("NNCP {name} is Degraded: {message}; {failed}");
+                }
+                // Enactments still retry: follow on from this version.
+                since = policy["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+            }
+            _ => anyhow::bail!("NNCP {name} is {kind}: {message}"),
+        }
+    }
+}
+
+/// The next version of the policy that is Available (after not being so), Degraded or
+/// Ignored, with the condition that holds.
+async fn next_outcome(
+    client: &kube::Client,
+    name: &str,
+    since: &str,
+    budget: Duration,
+    changed: &mut bool,
+) -> anyhow::Result<(&'static str, Value)> {
     let outcome = Watch::object(client, kinds::NNCP, "", name)
         .since(since)
         .until(
@@ -29,24 +66,50 @@ pub async fn settled_after(
             budget,
             |seen| {
                 let policy = seen.get(name)?;
-                for failed in ["Degraded", "Ignored"] {
-                    if condition(policy, failed) == Some("True") {
-                        let message = condition_entry(policy, failed)?["message"].clone();
-                        return Some(Err(anyhow::anyhow!(
-                            "NNCP {name} is {failed}: {}",
-                            message.as_str().unwrap_or("")
-                        )));
+                for troubled in ["Degraded", "Ignored"] {
+                    if condition(policy, troubled) == Some("True") {
+                        return Some((troubled, policy.clone()));
                     }
                 }
                 if condition(policy, "Available") != Some("True") {
-                    changed = true;
+                    *changed = true;
                     return None;
                 }
-                changed.then(|| Ok(policy.clone()))
+                changed.then(|| ("Available", policy.clone()))
             },
         )
         .await?;
-    outcome
+    Ok(outcome)
+}
+
+/// An enactment of the policy's generation that failed for good (Failing and not
+/// Progressing) or aborted, as "<enactment>: <message>"; none while they retry or wait.
+/// kubernetes-nmstate pkg/enactmentstatus/status.go IsRetrying, controllers/handler
+/// nodenetworkconfigurationpolicy_controller.go shouldAbortReconcile.
+async fn failed_enactment(client: &kube::Client, policy: &Value) -> anyhow::Result<Option<String>> {
+    let name = policy["metadata"]["name"].as_str().unwrap_or("");
+    let params = ListParams::default().labels(&format!("nmstate.io/policy={name}"));
+    let api = kinds::NNCE.api(client, "");
+    let list = retrying(|| api.list(&params))
+        .await
+        .with_context(|| format!("cannot list the enactments of NNCP {name}"))?;
+    let generation = &policy["metadata"]["generation"];
+    for e in list.items.iter().map(kinds::to_value) {
+        if e["status"]["policyGeneration"] != *generation {
+            continue;
+        }
+        let is = |ty: &str, status: &str| condition(&e, ty) == Some(status);
+        let failed = is("Failing", "True") && is("Progressing", "False");
+        if failed || is("Aborted", "True") {
+            let ty = if failed { "Failing" } else { "Aborted" };
+            let message = condition_entry(&e, ty)
+                .and_then(|c| c["message"].as_str())
+                .unwrap_or("");
+            let enactment = e["metadata"]["name"].as_str().unwrap_or("");
+            return Ok(Some(format!("enactment {enactment} is {ty}: {message}")));
+        }
+    }
+    Ok(None)
 }
 
 /// Sets everything policy `name` created to absent and waits until the nodes applied it.

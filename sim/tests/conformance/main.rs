@@ -11,6 +11,7 @@ mod guest_os;
 mod kubevirt_cr;
 mod memory_hotplug;
 mod network_live_update;
+mod nmstate;
 mod port_forward;
 mod primary_udn;
 mod protobuf;

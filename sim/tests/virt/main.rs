@@ -13,7 +13,6 @@ mod matrix;
 mod migration;
 mod network;
 mod nic_hotplug;
-mod nmstate;
 mod udn;
 mod windows;
 

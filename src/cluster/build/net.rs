@@ -29,12 +29,16 @@ pub fn trunk_bridge(policy: &str, bridge: &str, nic: &str, vlans: &[Trunk]) -> V
     )
 }
 
-/// An NNCP: an OVS bridge on `nic` mapped to the OVN physical network `localnet`.
+/// An NNCP: an OVS bridge on `nic` mapped to the OVN physical network `localnet`. OVN plugs
+/// its patch ports into the bridge; `allow-extra-patch-ports` keeps nmstate from detaching
+/// them, which would fail verification when the policy is applied again (nmstate
+/// rust/src/lib/ifaces/ovs.rs OvsBridgeConfig::allow_extra_patch_ports).
 pub fn ovs_bridge_mapping(policy: &str, bridge: &str, nic: &str, localnet: &str) -> Value {
     nncp(
         policy,
         json!({"interfaces": [{"name": bridge, "type": "ovs-bridge", "state": "up",
-            "bridge": {"options": {"stp": {"enabled": false}}, "port": [{"name": nic}]}}],
+            "bridge": {"allow-extra-patch-ports": true, "options": {"stp": {"enabled": false}},
+                "port": [{"name": nic}]}}],
             "ovn": {"bridge-mappings": [{"localnet": localnet, "bridge": bridge, "state": "present"}]}}),
     )
 }

@@ -8,15 +8,21 @@ use serde_json::{json, Value};
 
 const BRIDGES: [&str; 2] = ["linux-bridge", "ovs-bridge"];
 
-/// The node's state after `desired`, or why it cannot be applied.
-pub fn apply(current: &Value, desired: &Value) -> Result<Value, String> {
-    let mut state = current.clone();
+/// The node's state after `desired`, or why nmstate refuses it (the node is then left as it
+/// was: nmstate rolls its checkpoint back). `patch_ports` are the (bridge, port) pairs OVN
+/// keeps on the node's OVS bridges.
+pub fn apply(
+    current: &Value,
+    desired: &Value,
+    patch_ports: &[(String, String)],
+) -> Result<Value, String> {
+    let mut state = with_patch_ports(current, patch_ports);
     let mut interfaces: Vec<Value> = state["interfaces"].as_array().cloned().unwrap_or_default();
     for wanted in desired["interfaces"].as_array().into_iter().flatten() {
         let name = wanted["name"]
             .as_str()
             .filter(|n| !n.is_empty())
-            .ok_or("an interface has no name")?;
+            .ok_or("InvalidArgument: an interface has no name")?;
         let at = interfaces.iter().position(|i| i["name"] == name);
         if wanted["state"] == "absent" {
             if let Some(at) = at {
@@ -25,92 +31,173 @@ pub fn apply(current: &Value, desired: &Value) -> Result<Value, String> {
             continue;
         }
         let merged = match at {
-            Some(at) => merge(&interfaces[at], wanted),
+            Some(at) => merge(&interfaces[at], wanted, patch_ports)?,
             None => {
-                let ty = wanted["type"]
-                    .as_str()
-                    .ok_or_else(|| format!("interface {name} is new and has no type"))?;
-                merge(&json!({"name": name, "type": ty, "state": "up"}), wanted)
+                let ty = wanted["type"].as_str().ok_or_else(|| {
+                    format!("InvalidArgument: interface {name} is new and has no type")
+                })?;
+                merge(
+                    &json!({"name": name, "type": ty, "state": "up"}),
+                    wanted,
+                    patch_ports,
+                )?
             }
         };
+        if wanted["type"] == "linux-bridge" {
+            for port in merged["bridge"]["port"].as_array().into_iter().flatten() {
+                super::vlan::sanitize(&port["vlan"])?;
+            }
+        }
         match at {
             Some(at) => interfaces[at] = merged,
             None => interfaces.push(merged),
         }
     }
-    for bridge in interfaces
-        .iter()
-        .filter(|i| BRIDGES.contains(&i["type"].as_str().unwrap_or("")))
-    {
-        check_bridge(bridge, &interfaces)?;
-    }
+    resolve_ports(&mut interfaces)?;
     state["interfaces"] = Value::Array(interfaces);
     apply_mappings(&mut state, &desired["ovn"]["bridge-mappings"])?;
     Ok(state)
 }
 
+/// kubernetes-nmstate's default VLAN filtering, as the enactment's desired state shows it.
+pub fn with_default_vlan_filtering(desired: &Value) -> Value {
+    super::vlan::with_default_filtering(desired)
+}
+
+/// The state with OVN's patch ports on their bridges (as `nmstatectl show` lists them).
+fn with_patch_ports(current: &Value, patch_ports: &[(String, String)]) -> Value {
+    let mut state = current.clone();
+    let Some(interfaces) = state["interfaces"].as_array_mut() else {
+        return state;
+    };
+    for (bridge, port) in patch_ports {
+        let Some(at) = interfaces.iter().position(|i| i["name"] == *bridge) else {
+            continue;
+        };
+        let ports = &mut interfaces[at]["bridge"]["port"];
+        if !ports.is_array() {
+            *ports = json!([]);
+        }
+        let ports = ports.as_array_mut().expect("just made an array");
+        if !ports.iter().any(|p| p["name"] == *port) {
+            ports.push(json!({"name": port}));
+        }
+        if !interfaces.iter().any(|i| i["name"] == *port) {
+            interfaces.push(json!({"name": port, "type": "ovs-interface", "state": "up",
+                "patch": {"peer": peer(port)}}));
+        }
+    }
+    state
+}
+
+/// The br-int end of patch port `patch-<localnet port>-to-br-int`.
+fn peer(port: &str) -> String {
+    let localnet_port = port
+        .trim_start_matches("patch-")
+        .trim_end_matches("-to-br-int");
+    format!("patch-br-int-to-{localnet_port}")
+}
+
 /// nmstate merges a partial interface description into the existing one.
-fn merge(current: &Value, wanted: &Value) -> Value {
+fn merge(
+    current: &Value,
+    wanted: &Value,
+    patch_ports: &[(String, String)],
+) -> Result<Value, String> {
     let mut out = current.clone();
     json_patch::merge(&mut out, wanted);
     // Lists are replaced, not merged: the port list says the whole truth.
     if let Some(ports) = wanted["bridge"]["port"].as_array() {
         out["bridge"]["port"] = Value::Array(ports.clone());
-    }
-    out
-}
-
-fn check_bridge(bridge: &Value, all: &[Value]) -> Result<(), String> {
-    let name = bridge["name"].as_str().unwrap_or("");
-    for port in bridge["bridge"]["port"].as_array().into_iter().flatten() {
-        let port_name = port["name"].as_str().unwrap_or("");
-        let exists = all
-            .iter()
-            .any(|i| i["name"] == port_name && i["name"] != name);
-        if !exists {
-            return Err(format!(
-                "InvalidArgument: {} {name}: port {port_name} does not exist on this node",
-                bridge["type"].as_str().unwrap_or("bridge")
-            ));
+        if wanted["type"] == "ovs-bridge" || current["type"] == "ovs-bridge" {
+            keep_patch_ports(&mut out, current, wanted, patch_ports)?;
         }
-        check_vlan(name, port_name, &port["vlan"])?;
     }
-    Ok(())
+    Ok(out)
 }
 
-fn check_vlan(bridge: &str, port: &str, vlan: &Value) -> Result<(), String> {
-    if vlan.is_null() {
+/// OVN's patch ports on an OVS bridge whose port list a policy sets. With
+/// `allow-extra-patch-ports: true` nmstate leaves them out of the change; without it nmstate
+/// detaches them, ovn-controller plugs them back at once, and verification finds the extra
+/// ports. The option is not kept in the state.
+/// nmstate rust/src/lib/ifaces/ovs.rs process_allow_extra_ovs_patch_ports_for_apply,
+/// query_apply/ovs.rs process_allow_extra_ovs_patch_ports_for_verify, query_apply/iface.rs
+/// verify, v2.2.37.
+fn keep_patch_ports(
+    out: &mut Value,
+    current: &Value,
+    wanted: &Value,
+    patch_ports: &[(String, String)],
+) -> Result<(), String> {
+    let name = out["name"].as_str().unwrap_or("").to_string();
+    let allowed = wanted["bridge"]["allow-extra-patch-ports"] == true;
+    if let Some(bridge) = out["bridge"].as_object_mut() {
+        bridge.remove("allow-extra-patch-ports");
+    }
+    let listed = |port: &str| {
+        out["bridge"]["port"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == port)
+    };
+    let extra: Vec<Value> = current["bridge"]["port"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            patch_ports
+                .iter()
+                .any(|(b, port)| *b == name && p["name"] == port.as_str())
+        })
+        .filter(|p| !listed(p["name"].as_str().unwrap_or("")))
+        .cloned()
+        .collect();
+    if extra.is_empty() {
         return Ok(());
     }
-    let bad = |what: String| {
-        Err(format!(
-            "InvalidArgument: bridge {bridge} port {port}: {what}"
-        ))
-    };
-    let valid = |id: &Value| id.as_u64().is_some_and(|id| (1..=4094).contains(&id));
-    let mode = vlan["mode"].as_str().unwrap_or("trunk");
-    if !vlan["tag"].is_null() && !valid(&vlan["tag"]) {
-        return bad(format!("VLAN tag {} is outside 1-4094", vlan["tag"]));
+    let desired_ports = out["bridge"]["port"].clone();
+    let ports = out["bridge"]["port"]
+        .as_array_mut()
+        .expect("set from the policy");
+    ports.extend(extra);
+    if allowed {
+        return Ok(());
     }
-    match mode {
-        "access" if vlan["tag"].is_null() => return bad("access mode needs a tag".into()),
-        "access" | "trunk" => {}
-        other => return bad(format!("unknown VLAN mode {other:?}")),
-    }
-    for tag in vlan["trunk-tags"].as_array().into_iter().flatten() {
-        if !tag["id"].is_null() {
-            if !valid(&tag["id"]) {
-                return bad(format!("trunk VLAN id {} is outside 1-4094", tag["id"]));
+    Err(format!(
+        "VerificationError: Verification failure: {name}.interface.bridge.port desire '{desired_ports}', current '{}'",
+        out["bridge"]["port"]
+    ))
+}
+
+/// Every port of a bridge must be an interface of the node: an OVS bridge's unknown port
+/// becomes an OVS internal interface, a Linux bridge's is refused.
+/// nmstate rust/src/lib/ifaces/inter_ifaces_controller.rs handle_changed_ports, v2.2.37.
+fn resolve_ports(interfaces: &mut Vec<Value>) -> Result<(), String> {
+    let mut internal = Vec::new();
+    for bridge in interfaces
+        .iter()
+        .filter(|i| BRIDGES.contains(&i["type"].as_str().unwrap_or("")))
+    {
+        let name = bridge["name"].as_str().unwrap_or("");
+        for port in bridge["bridge"]["port"].as_array().into_iter().flatten() {
+            let port_name = port["name"].as_str().unwrap_or("");
+            let exists = interfaces
+                .iter()
+                .any(|i| i["name"] == port_name && i["name"] != name);
+            if exists {
+                continue;
             }
-            continue;
-        }
-        let (min, max) = (&tag["id-range"]["min"], &tag["id-range"]["max"]);
-        if !valid(min) || !valid(max) || min.as_u64() > max.as_u64() {
-            return bad(format!(
-                "trunk VLAN range {min}-{max} is not within 1-4094 with min <= max"
+            if bridge["type"] == "ovs-bridge" {
+                internal.push(json!({"name": port_name, "type": "ovs-interface", "state": "up"}));
+                continue;
+            }
+            return Err(format!(
+                "InvalidArgument: Controller interface {name} is holding unknown port {port_name}"
             ));
         }
     }
+    interfaces.extend(internal);
     Ok(())
 }
 
@@ -173,6 +260,10 @@ pub fn allowed_vlans(port: &Value) -> Option<Vec<(u64, u64)>> {
 mod tests {
     use super::*;
 
+    fn apply(current: &Value, desired: &Value) -> Result<Value, String> {
+        super::apply(current, desired, &[])
+    }
+
     fn node() -> Value {
         json!({"interfaces": [
             {"name": "eth0", "type": "ethernet", "state": "up"},
@@ -215,7 +306,10 @@ mod tests {
     #[test]
     fn a_missing_port_or_a_bad_vlan_range_is_refused() {
         let err = apply(&node(), &trunk_bridge("eth9", json!([{"id": 10}]))).unwrap_err();
-        assert!(err.contains("port eth9 does not exist"), "{err}");
+        assert!(
+            err.contains("Controller interface br1 is holding unknown port eth9"),
+            "{err}"
+        );
         let err = apply(
             &node(),
             &trunk_bridge("eth1", json!([{"id-range": {"min": 500, "max": 200}}])),
