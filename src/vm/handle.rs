@@ -138,6 +138,7 @@ impl Vm {
     ) -> anyhow::Result<T> {
         let scope = &self.scope;
         let found = Watch::object(scope.client(), kinds::VMI, scope.ns(), &self.name)
+            .failing_on(migration::vmi_lost(&self.booted.metadata.uid))
             .until(awaited, scope.budgets.of(budget), |seen| {
                 check(&Vmi::from_value(seen.get(&self.name)?).ok()?)
             })

@@ -49,7 +49,7 @@ pub async fn boot(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
 async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<()> {
     let current = || {
         ctx.get(kinds::VMIS, ns, name)
-            .filter(|v| obj::uid(v) == uid && !obj::deleting(v))
+            .filter(|v| obj::uid(v) == uid && !obj::deleting(v) && !super::lifecycle::is_final(v))
     };
     let pod = create_launcher_pod(ctx, ns, name, uid, &current).await?;
     let pod_name = obj::name(&pod).to_string();
@@ -87,8 +87,8 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     );
     let macs = launcher::macs(&vmi, &[]);
     ctx.state()
-        .boot_interfaces
-        .insert(uid.to_string(), macs.len());
+        .hotplug_ports
+        .insert(uid.to_string(), super::pciports::Ports::at_boot(&vmi));
     let nics = launcher::guest_nics(&vmi, &macs, &pod_net, &config, windows, &segments);
     let spec = &vmi["spec"];
     let guest = Guest::boot(
@@ -177,32 +177,14 @@ async fn create_launcher_pod(
 
 fn failed_create(ctx: &Ctx, vmi: &Value, why: &str) {
     let now = ctx.now();
-    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
     let message = format!("Error creating pod: {why}");
-    // client-go's event correlator: the same event again only counts up.
-    let seen = ctx.list(kinds::EVENTS, Some(ns)).into_iter().find(|e| {
-        e["involvedObject"]["uid"] == uid
-            && e["reason"] == "FailedCreate"
-            && e["message"] == message
-    });
-    match seen {
-        Some(e) => {
-            ctx.write(kinds::EVENTS, ns, obj::name(&e), |e| {
-                e["count"] = json!(e["count"].as_u64().unwrap_or(1) + 1);
-                e["lastTimestamp"] = json!(now);
-            });
-        }
-        None => {
-            let event = json!({"metadata": {"generateName": format!("{name}."), "namespace": ns},
-                "involvedObject": {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-                                   "namespace": ns, "name": name, "uid": uid},
-                "reason": "FailedCreate", "type": "Warning", "message": message,
-                "source": {"component": "virtualmachine-controller"},
-                "reportingComponent": "virtualmachine-controller",
-                "count": 1, "firstTimestamp": now, "lastTimestamp": now});
-            let _ = ctx.create(kinds::EVENTS, event);
-        }
-    }
+    super::events::warning(
+        ctx,
+        vmi,
+        "FailedCreate",
+        &message,
+        super::events::VIRT_CONTROLLER,
+    );
     let kept = obj::condition(vmi, "Synchronized")
         .is_some_and(|c| c["status"] == "False" && c["reason"] == "FailedCreate");
     if !kept {

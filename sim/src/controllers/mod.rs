@@ -9,14 +9,17 @@ mod admission;
 mod boot;
 pub mod convergence;
 mod evacuation;
+mod events;
 pub mod hotplug;
 mod launcher;
+mod lifecycle;
 mod migratable;
 mod migration;
 mod netmigration;
 mod netsync;
 mod network;
 pub mod nmstate;
+mod pciports;
 pub mod policy;
 mod subresources;
 pub mod udn;
@@ -93,15 +96,15 @@ pub struct State {
     /// The VM template spec each VMI (by UID) runs, with live updates applied.
     pub running_templates: HashMap<String, Value>,
     /// Migrations (by VMIM UID) that run, with the sender that aborts them.
-    pub migrations: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    pub migrations: HashMap<String, tokio::sync::watch::Sender<Option<migration::Stop>>>,
     /// VMs (namespace, name) to start again once their VMI is gone.
     pub restarts: HashSet<(String, String)>,
     /// VMs with Manual run strategy asked to start.
     pub start_requests: HashSet<(String, String)>,
     /// Last pod IP handed out per node.
     pub pod_ips: HashMap<String, u32>,
-    /// How many interfaces each VMI (by UID) booted with: what its hotplug slots follow from.
-    pub boot_interfaces: HashMap<String, usize>,
+    /// The PCIe ports for hot-plugged NICs each VMI's domain (by UID) started with.
+    pub hotplug_ports: HashMap<String, pciports::Ports>,
     /// VMIs (by UID) with a pending NIC change, and when its grace period ends.
     pub nic_grace: HashMap<String, tokio::time::Instant>,
     /// VMIs (by UID) that the nic-hotplug-skips-migration regression plugs a NIC into.
@@ -412,6 +415,9 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             reconcile(ctx, Key::Vm(ns, name));
         }
         kinds::PODS => {
+            if e.kind_of_change == EventType::Deleted {
+                migration::pod_gone(ctx, &e.object);
+            }
             if let Some(vmi) = obj::annotation(&e.object, "kubevirt.io/domain") {
                 reconcile(ctx, Key::Vmi(ns, vmi.to_string()));
             }

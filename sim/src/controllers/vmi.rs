@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::migratable::{self, Verdict};
 use super::netmigration::{self, Need, Required};
-use super::{boot, launcher, network, Ctx};
+use super::{boot, launcher, lifecycle, network, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -24,10 +24,17 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         return;
     };
     let uid = obj::uid(&vmi).to_string();
+    // A final VMI has no shutdown ahead of it: once its pods are gone it is released.
+    if lifecycle::release_if_final(ctx, &vmi) {
+        return;
+    }
     if obj::deleting(&vmi) {
         if ctx.state().stopping.insert(uid.clone()) {
             tokio::spawn(boot::shutdown(ctx.clone(), ns.into(), name.into(), uid));
         }
+        return;
+    }
+    if lifecycle::fail_without_pod(ctx, &vmi) {
         return;
     }
     match obj::str_at(&vmi, "/status/phase") {

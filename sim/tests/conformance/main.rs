@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod launcher_pod;
 mod memory_hotplug;
 mod network_live_update;
 mod primary_udn;

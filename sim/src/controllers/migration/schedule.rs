@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::step::{vmim_phase, wait, Abort, Stop};
+use super::step::{stopped, vmim_phase, wait, Abort, Stop};
 use crate::controllers::{boot, launcher, network, policy, Ctx};
 use crate::kinds;
 use crate::obj;
@@ -179,7 +179,7 @@ async fn place(
     let placed = tokio::select! {
         node = boot::place(ctx, ns, pod, None, Some(source)) => node,
         _ = ctx.sleep(UNSCHEDULABLE_TIMEOUT) => None,
-        _ = abort.wait_for(|a| *a) => { ctx.delete(kinds::PODS, ns, pod); return Err(Stop::Aborted) }
+        stop = stopped(abort) => { ctx.delete(kinds::PODS, ns, pod); return Err(stop) }
     };
     placed.ok_or_else(|| {
         ctx.delete(kinds::PODS, ns, pod);
@@ -188,17 +188,11 @@ async fn place(
 }
 
 /// The target attaches the networks the VMI spec names now (a live NAD swap lands here), then
-/// its pod runs. More NICs than the VMI has PCIe slots for, or a network that cannot attach,
-/// fail the migration.
+/// its pod runs; a network that cannot attach fails the migration. Whether a new NIC finds a
+/// free PCIe port is not the pod's business: virt-launcher finds out when it plugs the NIC,
+/// after the migration ([`network::hotplug`]).
 fn start_target_pod(ctx: &Ctx, vmi: &Value, ns: &str, pod: &str, node: &str) -> Result<(), Stop> {
-    let at_boot = ctx
-        .state()
-        .boot_interfaces
-        .get(obj::uid(vmi))
-        .copied()
-        .unwrap_or(0);
-    let plugged = network::slots_exhausted(vmi, at_boot).map_or(Ok(()), Err);
-    if let Err(why) = plugged.and_then(|_| network::attach(ctx, vmi, node).map(|_| ())) {
+    if let Err(why) = network::attach(ctx, vmi, node) {
         ctx.delete(kinds::PODS, ns, pod);
         return Err(Stop::Failed(format!("target pod {pod}: {why}")));
     }
