@@ -97,7 +97,8 @@ fn pci_devices(spec: &Value) -> usize {
         .into_iter()
         .flatten()
         .filter(|d| virtio_disk(d))
-        .count();
+        .count()
+        + volumes_without_disk(spec);
     let inputs = devices["inputs"]
         .as_array()
         .into_iter()
@@ -108,6 +109,21 @@ fn pci_devices(spec: &Value) -> usize {
     let rng = usize::from(devices["rng"].is_object());
     let balloon = 1;
     interfaces + host + controllers + disks + inputs + watchdog + rng + balloon
+}
+
+/// Volumes with neither a disk nor a filesystem of their name: the VMI defaults give each a
+/// plain disk (kubevirt v1.9.0 pkg/util/util.go SetDefaultVolumeDisk), on the virtio bus.
+fn volumes_without_disk(spec: &Value) -> usize {
+    let devices = &spec["domain"]["devices"];
+    let named = |key: &str, name: &Value| {
+        devices[key]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|d| d["name"] == *name))
+    };
+    let volumes = spec["volumes"].as_array().into_iter().flatten();
+    volumes
+        .filter(|v| !named("disks", &v["name"]) && !named("filesystems", &v["name"]))
+        .count()
 }
 
 /// A disk on the virtio bus: a `disk` (virtio unless it names another bus); CD-ROMs (SATA)
@@ -144,6 +160,10 @@ mod tests {
     fn ports_follow_every_pci_device_and_the_memory_size() {
         // 1 NIC: 3 placeholders; V2 = max(8 - (1 + 3 controllers + 2 disks + balloon), 3) = 3.
         assert_eq!(free_at_boot(&vmi(1, "1Gi")), 3);
+        // A volume without a disk is a virtio disk too: max(16 - (2 + 3 + 3 + 1), 6) = 7.
+        let mut more = vmi(2, "4Gi");
+        more["spec"]["volumes"] = json!([{"name": "rootdisk"}, {"name": "scratch"}]);
+        assert_eq!(free_at_boot(&more), 7);
         // 5 NICs: no placeholder; V2 = max(8 - 11, 3) = 3.
         assert_eq!(free_at_boot(&vmi(5, "1Gi")), 3);
         // Above 2 GiB: max(16 - 11, 6) = 6; with 2 NICs max(16 - 8, 6) = 8.

@@ -8,6 +8,7 @@ mod common;
 mod launcher_pod;
 mod memory_hotplug;
 mod network_live_update;
+mod nic_hotplug_ports;
 mod primary_udn;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
