@@ -18,6 +18,7 @@ mod migration;
 mod netmigration;
 mod netsync;
 mod network;
+mod nicunplug;
 pub mod nmstate;
 mod pciports;
 pub mod policy;
@@ -107,14 +108,16 @@ pub struct State {
     pub hotplug_ports: HashMap<String, pciports::Ports>,
     /// VMIs (by UID) with a pending NIC change, and when its grace period ends.
     pub nic_grace: HashMap<String, tokio::time::Instant>,
+    /// VMIs (by UID) whose domain is letting go of NICs marked absent.
+    pub detaching: HashSet<String>,
     /// VMIs (by UID) that the nic-hotplug-skips-migration regression plugs a NIC into.
     pub plugging: HashSet<String>,
     /// Keys with a delayed reconcile already on its way.
     pub requeues: HashSet<Key>,
     /// The generation of each NNCP (by name) whose enactment was started.
     pub nncp_generations: HashMap<String, i64>,
-    /// Workload-update retries held back after a failed migration (VMI UID → failures).
-    pub update_failures: HashMap<String, u32>,
+    /// When each migration (by VMIM UID) that ran ended: what its VMI's back-off counts from.
+    pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
 }
@@ -423,6 +426,9 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             }
         }
         kinds::VMIMS => {
+            if e.kind_of_change == EventType::Deleted {
+                ctx.state().migrations_ended.remove(obj::uid(&e.object));
+            }
             migration::reconcile(ctx, &ns, &name);
             reconcile(ctx, Key::Migrations);
             let vmi = obj::str_at(&e.object, "/spec/vmiName").to_string();

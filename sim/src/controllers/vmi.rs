@@ -64,6 +64,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             } else {
                 netmigration::evaluate(ctx, &seen, pod.as_deref())
             };
+            super::nicunplug::reconcile(ctx, &vmi);
             if ctx.faults.has(Fault::NicHotplugSkipsMigration) && verdict.is_some() {
                 plug_without_migration(ctx, &seen, pod.as_deref());
             }
@@ -156,7 +157,6 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
     state.running_templates.remove(uid);
     state.booting.remove(uid);
     state.stopping.remove(uid);
-    state.update_failures.remove(uid);
     state.nic_grace.remove(uid);
 }
 

@@ -7,8 +7,10 @@ mod common;
 
 mod launcher_pod;
 mod memory_hotplug;
+mod migration;
 mod network_live_update;
 mod nic_hotplug_ports;
+mod nic_unplug;
 mod primary_udn;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};

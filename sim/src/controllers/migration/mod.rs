@@ -2,6 +2,7 @@
 //! that takes it through its phases: scheduling (slots, target pod, hand-off), the transfer
 //! (convergence model), and completion or failure and abort.
 
+mod backoff;
 mod complete;
 mod schedule;
 mod step;
@@ -141,7 +142,13 @@ async fn run(ctx: Arc<Ctx>, vmim: Value, abort: Abort) {
         }
         Err(Stop::Failed(reason)) => finish_failed(&ctx, &vmim, &reason, false),
     }
-    ctx.state().migrations.remove(&uid);
+    {
+        let mut state = ctx.state();
+        state.migrations.remove(&uid);
+        state
+            .migrations_ended
+            .insert(uid.clone(), tokio::time::Instant::now());
+    }
     reconcile(&ctx, ns, name);
     ctx.requeue(Key::Migrations);
 }

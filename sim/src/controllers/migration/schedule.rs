@@ -31,7 +31,7 @@ fn priority_rank(m: &Value) -> u8 {
 /// oldest first, while the cluster and per-node limits allow (upstream:
 /// handleTargetPodCreation's parallelMigrationsPerCluster and
 /// parallelOutboundMigrationsPerNode checks).
-pub fn admitted(ctx: &Ctx) -> Vec<Arc<Value>> {
+pub fn admitted(ctx: &Arc<Ctx>) -> Vec<Arc<Value>> {
     let config = ctx.config().migrations;
     let per_cluster = config["parallelMigrationsPerCluster"].as_u64().unwrap_or(5) as usize;
     let per_node = config["parallelOutboundMigrationsPerNode"]
@@ -69,13 +69,14 @@ fn running(ctx: &Ctx, all: &[Arc<Value>]) -> (usize, HashMap<String, usize>) {
 }
 
 /// The Pending migrations not started yet, in the order they may start.
-fn pending<'a>(ctx: &Ctx, all: &'a [Arc<Value>]) -> Vec<&'a Arc<Value>> {
+fn pending<'a>(ctx: &Arc<Ctx>, all: &'a [Arc<Value>]) -> Vec<&'a Arc<Value>> {
     let mut pending: Vec<&Arc<Value>> = all
         .iter()
         .filter(|m| {
             obj::str_at(m, "/status/phase") == "Pending"
                 && !obj::deleting(m)
                 && !ctx.state().migrations.contains_key(obj::uid(m))
+                && !super::backoff::holds(ctx, m)
         })
         .collect();
     pending.sort_by_key(|m| {
@@ -203,11 +204,10 @@ fn start_target_pod(ctx: &Ctx, vmi: &Value, ns: &str, pod: &str, node: &str) -> 
     Ok(())
 }
 
-/// What the transfer runs with: the migration configuration resolved for the VMI, and the
-/// policy that shaped it.
+/// What the transfer runs with: the migration configuration resolved for the VMI from the
+/// cluster's and its policy's.
 pub struct Configuration {
     pub resolved: Value,
-    pub policy: Option<Value>,
 }
 
 /// The hand-off to the target: the VMI's migrationState starts afresh for this migration, with
@@ -237,5 +237,5 @@ pub async fn hand_off(
     })
     .ok_or(Stop::Gone)?;
     vmim_phase(ctx, vmim, "PreparingTarget")?;
-    Ok(Configuration { resolved, policy })
+    Ok(Configuration { resolved })
 }

@@ -40,8 +40,9 @@ pub async fn stopped(abort: &mut Abort) -> Stop {
     }
 }
 
-/// Moves the VMIM to `phase`, with a copy of the VMI's migrationState once the VMI carries
-/// this migration's.
+/// Moves the VMIM to `phase`; a final one gets a copy of the VMI's migrationState when the VMI
+/// carries this migration's (kubevirt v1.9.0 pkg/virt-controller/watch/migration/migration.go
+/// updateStatus copies it only once the migration IsFinal).
 pub fn vmim_phase(ctx: &Ctx, vmim: &Value, phase: &str) -> Result<(), Stop> {
     let now = ctx.now();
     let vmi_state = ctx
@@ -58,7 +59,9 @@ pub fn vmim_phase(ctx: &Ctx, vmim: &Value, phase: &str) -> Result<(), Stop> {
         obj::uid(vmim),
         |m| {
             boot::set_phase(m, phase, &now);
-            if let Some(state) = vmi_state.filter(|s| s["migrationUid"] == m["metadata"]["uid"]) {
+            let is_final = matches!(phase, "Succeeded" | "Failed");
+            let own = |s: &Value| s["migrationUid"] == m["metadata"]["uid"];
+            if let Some(state) = vmi_state.filter(|s| is_final && own(s)) {
                 m["status"]["migrationState"] = state;
             }
         },
