@@ -48,8 +48,11 @@ pub async fn boot(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
 
 async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<()> {
     let current = || {
-        ctx.get(kinds::VMIS, ns, name)
-            .filter(|v| obj::uid(v) == uid && !obj::deleting(v) && !super::lifecycle::is_final(v))
+        ctx.get(kinds::VMIS, ns, name).filter(|v| {
+            obj::uid(v) == uid
+                && !obj::deleting(v)
+                && !matches!(obj::str_at(v, "/status/phase"), "Failed" | "Succeeded")
+        })
     };
     let pod = create_launcher_pod(ctx, ns, name, uid, &current).await?;
     let pod_name = obj::name(&pod).to_string();

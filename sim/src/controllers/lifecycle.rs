@@ -11,6 +11,12 @@ use crate::guest;
 use crate::kinds;
 use crate::obj;
 
+/// The finalizers a VMI gets: the VM controller's and the VMI controller's.
+pub const FINALIZERS: [&str; 2] = [
+    "kubevirt.io/virtualMachineControllerFinalize",
+    "foregroundDeleteVirtualMachine",
+];
+
 /// Whether a VMI phase is final (`IsFinal`).
 pub fn is_final(vmi: &Value) -> bool {
     matches!(obj::str_at(vmi, "/status/phase"), "Failed" | "Succeeded")
@@ -78,7 +84,7 @@ pub fn release_if_final(ctx: &Ctx, vmi: &Value) -> bool {
     }
     if !obj::finalizers_of(vmi).is_empty() && pods_of(ctx, vmi).is_empty() {
         ctx.write_same(kinds::VMIS, vmi, |v| {
-            for f in super::vmi::FINALIZERS {
+            for f in FINALIZERS {
                 obj::remove_finalizer(v, f);
             }
         });

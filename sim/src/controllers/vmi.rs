@@ -14,10 +14,7 @@ use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
-pub const FINALIZERS: [&str; 2] = [
-    "kubevirt.io/virtualMachineControllerFinalize",
-    "foregroundDeleteVirtualMachine",
-];
+pub use super::lifecycle::FINALIZERS;
 
 pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     let Some(vmi) = ctx.get(kinds::VMIS, ns, name) else {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::is_final;
 use crate::controllers::{events, Ctx, Key};
 use crate::kinds;
 use crate::obj;
@@ -14,6 +13,10 @@ use crate::obj;
 /// kubevirt v1.9.0 migration.go handleMigrationBackoff: 20 s after one failure, doubled for
 /// each earlier one back to the last success.
 const FIRST: f64 = 20.0;
+
+fn is_final(m: &Value) -> bool {
+    matches!(obj::str_at(m, "/status/phase"), "Succeeded" | "Failed")
+}
 
 /// Whether a migration is one the back-off applies to (listBackoffEligibleMigrations).
 fn eligible(m: &Value) -> bool {
@@ -66,7 +69,7 @@ fn remaining(ctx: &Ctx, m: &Value) -> Option<f64> {
             .filter_map(|o| Some((ended(&o)?, o)))
             .collect()
     };
-    earlier.sort_by(|a, b| b.0.cmp(&a.0));
+    earlier.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut backoff = 0.0;
     for (_, o) in &earlier {
         match obj::str_at(o, "/status/phase") {
