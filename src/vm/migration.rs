@@ -352,3 +352,39 @@ fn check_state(state: &MigrationState, name: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::wait::condition::Condition as _;
+
+    fn vmi(uid: &str, phase: &str) -> Value {
+        json!({"metadata": {"name": "vm-a", "uid": uid, "resourceVersion": "1"},
+               "status": {"phase": phase}})
+    }
+
+    fn mark(uid: &str) -> Mark {
+        Mark {
+            vmi: Vmi::from_value(&vmi(uid, "Running")).unwrap(),
+            earlier: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_or_replaced_vmi_is_named_with_what_was_seen() {
+        let running = Vmi::from_value(&vmi("u1", "Running")).unwrap();
+        assert_eq!(lost(&mark("u1"), &running), None);
+        let failed = Vmi::from_value(&vmi("u1", "Failed")).unwrap();
+        let said = lost(&mark("u1"), &failed).unwrap();
+        assert!(said.contains("failed (phase Failed)"), "{said}");
+        let replaced = Vmi::from_value(&vmi("u2", "Running")).unwrap();
+        let said = lost(&mark("u1"), &replaced).unwrap();
+        assert!(said.contains("UID u1 before, u2 now"), "{said}");
+
+        let gone = vmi_lost("u1");
+        assert!(!gone.matches(&vmi("u1", "Running")));
+        assert!(gone.matches(&vmi("u1", "Failed")));
+        assert!(gone.matches(&vmi("u2", "Running")));
+        assert!(gone.describe().contains("u1"));
+    }
+}
