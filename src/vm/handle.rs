@@ -25,7 +25,7 @@ use super::change::Change;
 use super::invariants::Invariants;
 use super::ipam::{self, IpamClaim};
 use super::migration::{self, Mark, Migrated};
-use super::reaction::{template_has_interface, Reaction};
+use super::reaction::{template_has_interface, Reaction, QUIET_WINDOW};
 use super::status::{Condition, InterfaceStatus, Vmi};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::VmSpec;
@@ -33,7 +33,7 @@ use crate::cluster::kinds;
 use crate::cluster::nodes;
 use crate::cluster::retry::retrying;
 use crate::cluster::scope::Scope;
-use crate::cluster::wait::condition::conditions;
+use crate::cluster::wait::condition::{conditions, is};
 use crate::cluster::wait::Watch;
 use crate::guest::access::Guest;
 use crate::guest::os::GuestOs;
@@ -124,6 +124,54 @@ impl Vm {
         self.watch_vmi(&awaited, Wait::Reaction, attached).await
     }
 
+    /// What virt-launcher did with hot-plugged NIC `name` once the migration that carries it
+    /// completed: plugged it into the domain ([`Vm::interface_attached`]), or had libvirt
+    /// refuse it, which virt-handler records as a Warning event `SyncFailed` on the VMI
+    /// (upstream `pkg/virt-handler/vm.go`; `nichotplug.go` `hotplugVirtioInterface`).
+    pub async fn nic_plug(&self, name: &str) -> anyhow::Result<NicPlug> {
+        let uid = self.vmi().await?.metadata.uid;
+        tokio::select! {
+            attached = self.interface_attached(name) => Ok(NicPlug::Attached(attached?)),
+            refused = self.sync_failed(&uid) => Ok(NicPlug::Refused(refused?)),
+        }
+    }
+
+    /// The message of the first `SyncFailed` Warning event on VMI `uid`.
+    async fn sync_failed(&self, uid: &str) -> anyhow::Result<String> {
+        let scope = &self.scope;
+        let fields = format!("involvedObject.uid={uid},reason=SyncFailed");
+        let event = Watch::all(scope.client(), kinds::EVENT, scope.ns())
+            .fields(&fields)
+            .until_object(
+                &format!("a SyncFailed event on VMI {}", self.name),
+                scope.budgets.of(Wait::Reaction),
+                |e| e["type"] == "Warning",
+            )
+            .await?;
+        Ok(event["message"].as_str().unwrap_or("").to_string())
+    }
+
+    /// Over a quiet window, interface `name` stays out of the domain: its status entry never
+    /// gets a MAC nor `domain` among its sources.
+    pub async fn interface_stays_unattached(&self, name: &str) -> anyhow::Result<()> {
+        let scope = &self.scope;
+        let iface = name.to_string();
+        let unattached = is(
+            format!("interface {name} stays out of the domain"),
+            move |o| {
+                Vmi::from_value(o).is_ok_and(|v| {
+                    v.interface(&iface)
+                        .is_none_or(|i| i.mac.is_none() && !i.info_source.contains("domain"))
+                })
+            },
+        );
+        let window = scope.budgets.window(QUIET_WINDOW);
+        Watch::object(scope.client(), kinds::VMI, scope.ns(), &self.name)
+            .keeps(&unattached, window)
+            .await?;
+        Ok(())
+    }
+
     /// Waits until the VMI status reports at least `bytes` of guest memory (`guestCurrent`, set
     /// from the domain as the guest onlines hot-plugged memory, after the migration: upstream
     /// virt-handler `updateMemoryInfo`; upstream's own test allows it minutes).
@@ -144,6 +192,7 @@ impl Vm {
     ) -> anyhow::Result<T> {
         let scope = &self.scope;
         let found = Watch::object(scope.client(), kinds::VMI, scope.ns(), &self.name)
+            .failing_on(migration::vmi_lost(&self.booted.metadata.uid))
             .until(awaited, scope.budgets.of(budget), |seen| {
                 check(&Vmi::from_value(seen.get(&self.name)?).ok()?)
             })
@@ -221,6 +270,15 @@ impl Vm {
         };
         Ok((node, reaction))
     }
+}
+
+/// What became of a hot-plugged NIC after the migration that carried it.
+#[derive(Debug, Clone)]
+pub enum NicPlug {
+    /// In the domain, as the VMI status reports it.
+    Attached(InterfaceStatus),
+    /// Refused by libvirt: the SyncFailed event's message.
+    Refused(String),
 }
 
 /// A change the API refused, with the reaction to watch from before it.

@@ -15,6 +15,7 @@ use crate::cluster::budget::Wait;
 use crate::cluster::kinds;
 use crate::cluster::retry::retrying;
 use crate::cluster::scope::Scope;
+use crate::cluster::wait::condition::{self, is};
 use crate::cluster::wait::describe::state_of;
 use crate::cluster::wait::Watch;
 
@@ -64,6 +65,35 @@ impl Mark {
     fn is_new(&self, migration: &str) -> bool {
         !self.earlier.iter().any(|m| m == migration)
     }
+}
+
+/// The VMI is no longer the one with `uid` running: it failed (its launcher pod went, say), or
+/// it was replaced by a new one of the same name (its VM started another). A wait on the VMI
+/// gives up on it at once, naming what it saw, instead of timing out.
+pub fn vmi_lost(uid: &str) -> impl condition::Condition {
+    let uid = uid.to_string();
+    let what = format!("failed or replaced (the VMI followed had UID {uid})");
+    is(what, move |o| {
+        o["status"]["phase"] == "Failed" || o["metadata"]["uid"] != uid.as_str()
+    })
+}
+
+/// What became of the marked VMI, when it is not the one running any more: failed, or
+/// replaced by a new VMI.
+fn lost(mark: &Mark, now: &Vmi) -> Option<String> {
+    let (before, after) = (&mark.vmi.metadata.uid, &now.metadata.uid);
+    if before != after {
+        return Some(format!(
+            "VMI {} was replaced: UID {before} before, {after} now (its VM started a new one: the VM restarted)",
+            mark.name()
+        ));
+    }
+    (now.status.phase == "Failed").then(|| {
+        format!(
+            "VMI {} failed (phase Failed): its guest is gone",
+            mark.name()
+        )
+    })
 }
 
 /// The VMI `name` as it is now.
@@ -140,6 +170,7 @@ pub async fn condition_cycle(scope: &Scope, mark: &Mark, kind: &str) -> anyhow::
     let mut raised: Option<Condition> = None;
     Watch::object(scope.client(), kinds::VMI, scope.ns(), name)
         .since(mark.version())
+        .failing_on(vmi_lost(&mark.vmi.metadata.uid))
         .until(
             &format!("condition {kind} on VMI {name} to be set and then cleared"),
             scope.budgets.of(Wait::Migration),
@@ -239,6 +270,7 @@ async fn ended(scope: &Scope, mark: &Mark, name: &str) -> anyhow::Result<Ended> 
     let vmi = if succeeded {
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), mark.name())
             .since(mark.version())
+            .failing_on(vmi_lost(&mark.vmi.metadata.uid))
             .until_object(
                 &format!(
                     "VMI {} to record migration {name} as completed",
@@ -256,10 +288,14 @@ async fn ended(scope: &Scope, mark: &Mark, name: &str) -> anyhow::Result<Ended> 
     let own = vmim["status"]["migrationState"]["failureReason"].as_str();
     let on_vmi = vmi.migration(&uid).map(|s| s.failure_reason.as_str());
     let failure = [own, on_vmi].into_iter().flatten().find(|r| !r.is_empty());
+    let mut failure = failure.map_or_else(|| state_of(&vmim), str::to_string);
+    if let Some(lost) = lost(mark, &vmi) {
+        failure = format!("{failure}; {lost}");
+    }
     Ok(Ended {
         name: name.into(),
         succeeded,
-        failure: failure.map_or_else(|| state_of(&vmim), str::to_string),
+        failure,
         uid,
         vmi,
     })
@@ -315,4 +351,40 @@ fn check_state(state: &MigrationState, name: &str) -> anyhow::Result<()> {
         "migration {name} has no start or end timestamp on the VMI: {state:?}"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::wait::condition::Condition as _;
+
+    fn vmi(uid: &str, phase: &str) -> Value {
+        json!({"metadata": {"name": "vm-a", "uid": uid, "resourceVersion": "1"},
+               "status": {"phase": phase}})
+    }
+
+    fn mark(uid: &str) -> Mark {
+        Mark {
+            vmi: Vmi::from_value(&vmi(uid, "Running")).unwrap(),
+            earlier: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_or_replaced_vmi_is_named_with_what_was_seen() {
+        let running = Vmi::from_value(&vmi("u1", "Running")).unwrap();
+        assert_eq!(lost(&mark("u1"), &running), None);
+        let failed = Vmi::from_value(&vmi("u1", "Failed")).unwrap();
+        let said = lost(&mark("u1"), &failed).unwrap();
+        assert!(said.contains("failed (phase Failed)"), "{said}");
+        let replaced = Vmi::from_value(&vmi("u2", "Running")).unwrap();
+        let said = lost(&mark("u1"), &replaced).unwrap();
+        assert!(said.contains("UID u1 before, u2 now"), "{said}");
+
+        let gone = vmi_lost("u1");
+        assert!(!gone.matches(&vmi("u1", "Running")));
+        assert!(gone.matches(&vmi("u1", "Failed")));
+        assert!(gone.matches(&vmi("u2", "Running")));
+        assert!(gone.describe().contains("u1"));
+    }
 }

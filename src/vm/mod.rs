@@ -12,7 +12,7 @@ pub mod reaction;
 pub mod status;
 
 pub use change::Change;
-pub use handle::{Refused, Vm};
+pub use handle::{NicPlug, Refused, Vm};
 pub use invariants::Invariants;
 pub use ipam::IpamClaim;
 pub use migration::{Ended, Migrated, Trigger};

@@ -206,5 +206,6 @@ impl Reaction {
         let scope = &self.scope;
         Watch::object(scope.client(), kinds::VMI, scope.ns(), self.mark.name())
             .since(self.mark.version())
+            .failing_on(migration::vmi_lost(&self.mark.vmi.metadata.uid))
     }
 }

@@ -39,8 +39,11 @@ pub async fn boot(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
 
 async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<()> {
     let current = || {
-        ctx.get(kinds::VMIS, ns, name)
-            .filter(|v| obj::uid(v) == uid && !obj::deleting(v))
+        ctx.get(kinds::VMIS, ns, name).filter(|v| {
+            obj::uid(v) == uid
+                && !obj::deleting(v)
+                && !matches!(obj::str_at(v, "/status/phase"), "Failed" | "Succeeded")
+        })
     };
     let pod = create_launcher_pod(ctx, ns, name, uid, &current).await?;
     let pod_name = obj::name(&pod).to_string();
@@ -72,8 +75,8 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     let config = cloudinit::read(&ctx.store, &vmi, distro.default_user);
     let macs = launcher::macs(&vmi, &[]);
     ctx.state()
-        .boot_interfaces
-        .insert(uid.to_string(), macs.len());
+        .hotplug_ports
+        .insert(uid.to_string(), super::pciports::Ports::at_boot(&vmi));
     let nics = launcher::guest_nics(&vmi, &macs, &pod_net, &config, windows, &segments);
     let spec = &vmi["spec"];
     let guest = Guest::boot(
@@ -174,33 +177,14 @@ async fn create_launcher_pod(
 }
 
 fn failed_create(ctx: &Ctx, vmi: &Value, why: &str) {
-    let now = ctx.now();
-    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
     let message = format!("Error creating pod: {why}");
-    // client-go's event correlator: the same event again only counts up.
-    let seen = ctx.list(kinds::EVENTS, Some(ns)).into_iter().find(|e| {
-        e["involvedObject"]["uid"] == uid
-            && e["reason"] == "FailedCreate"
-            && e["message"] == message
-    });
-    match seen {
-        Some(e) => {
-            ctx.write(kinds::EVENTS, ns, obj::name(&e), |e| {
-                e["count"] = json!(e["count"].as_u64().unwrap_or(1) + 1);
-                e["lastTimestamp"] = json!(now);
-            });
-        }
-        None => {
-            let event = json!({"metadata": {"generateName": format!("{name}."), "namespace": ns},
-                "involvedObject": {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-                                   "namespace": ns, "name": name, "uid": uid},
-                "reason": "FailedCreate", "type": "Warning", "message": message,
-                "source": {"component": "virtualmachine-controller"},
-                "reportingComponent": "virtualmachine-controller",
-                "count": 1, "firstTimestamp": now, "lastTimestamp": now});
-            let _ = ctx.create(kinds::EVENTS, event);
-        }
-    }
+    super::events::warning(
+        ctx,
+        vmi,
+        "FailedCreate",
+        &message,
+        super::events::VIRT_CONTROLLER,
+    );
     sync_failed(
         ctx,
         vmi,

@@ -10,8 +10,10 @@ mod boot;
 mod bridge_marker;
 pub mod convergence;
 mod evacuation;
+mod events;
 pub mod hotplug;
 mod launcher;
+mod lifecycle;
 mod migratable;
 mod migration;
 mod netadmit;
@@ -19,7 +21,9 @@ mod netmigration;
 mod netresources;
 mod netsync;
 mod network;
+mod nicunplug;
 pub mod nmstate;
+mod pciports;
 pub mod policy;
 mod portforward;
 mod subresources;
@@ -98,25 +102,27 @@ pub struct State {
     /// The VM template spec each VMI (by UID) runs, with live updates applied.
     pub running_templates: HashMap<String, Value>,
     /// Migrations (by VMIM UID) that run, with the sender that aborts them.
-    pub migrations: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    pub migrations: HashMap<String, tokio::sync::watch::Sender<Option<migration::Stop>>>,
     /// VMs (namespace, name) to start again once their VMI is gone.
     pub restarts: HashSet<(String, String)>,
     /// VMs with Manual run strategy asked to start.
     pub start_requests: HashSet<(String, String)>,
     /// Last pod IP handed out per node.
     pub pod_ips: HashMap<String, u32>,
-    /// How many interfaces each VMI (by UID) booted with: what its hotplug slots follow from.
-    pub boot_interfaces: HashMap<String, usize>,
+    /// The PCIe ports for hot-plugged NICs each VMI's domain (by UID) started with.
+    pub hotplug_ports: HashMap<String, pciports::Ports>,
     /// VMIs (by UID) with a pending NIC change, and when its grace period ends.
     pub nic_grace: HashMap<String, tokio::time::Instant>,
+    /// VMIs (by UID) whose domain is letting go of NICs marked absent.
+    pub detaching: HashSet<String>,
     /// VMIs (by UID) that the nic-hotplug-skips-migration regression plugs a NIC into.
     pub plugging: HashSet<String>,
     /// Keys with a delayed reconcile already on its way.
     pub requeues: HashSet<Key>,
     /// The generation of each NNCP (by name) whose enactment was started.
     pub nncp_generations: HashMap<String, i64>,
-    /// Workload-update retries held back after a failed migration (VMI UID → failures).
-    pub update_failures: HashMap<String, u32>,
+    /// When each migration (by VMIM UID) that ran ended: what its VMI's back-off counts from.
+    pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
 }
@@ -416,11 +422,17 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             reconcile(ctx, Key::Vm(ns, name));
         }
         kinds::PODS => {
+            if e.kind_of_change == EventType::Deleted {
+                migration::pod_gone(ctx, &e.object);
+            }
             if let Some(vmi) = obj::annotation(&e.object, "kubevirt.io/domain") {
                 reconcile(ctx, Key::Vmi(ns, vmi.to_string()));
             }
         }
         kinds::VMIMS => {
+            if e.kind_of_change == EventType::Deleted {
+                ctx.state().migrations_ended.remove(obj::uid(&e.object));
+            }
             migration::reconcile(ctx, &ns, &name);
             reconcile(ctx, Key::Migrations);
             let vmi = obj::str_at(&e.object, "/spec/vmiName").to_string();

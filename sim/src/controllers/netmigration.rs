@@ -30,9 +30,8 @@ pub enum Need {
 /// kubevirt/kubevirt pkg/network/migration/evaluator.go shouldVMIBeMarkedForAutoMigration
 /// (v1.9.0), over the secondary (non-default multus) interfaces: one without a status entry
 /// waits to be plugged; one whose pod interface names another NAD in the pod's Multus
-/// network-status than the spec does needs a migration now. An unplug waits while the status
-/// still shows the NIC from Multus (upstream also wants it gone from the domain first; the sim
-/// keeps it in the domain until the migration).
+/// network-status than the spec does needs a migration now. An unplug waits once the NIC left
+/// the domain (see [`super::nicunplug`]) while the status still shows it from Multus.
 pub fn migration_need(vmi: &Value, pod: Option<&Value>) -> Need {
     let pod_status = pod.map(multus_network_status).unwrap_or_default();
     for (iface, net) in secondary_interfaces(vmi) {
@@ -41,9 +40,7 @@ pub fn migration_need(vmi: &Value, pod: Option<&Value>) -> Need {
         match status {
             None if !absent && iface["sriov"].is_object() => return Need::Immediate,
             None if !absent => return Need::Pending,
-            Some(s) if absent && obj::str_at(s, "/infoSource").contains("multus-status") => {
-                return Need::Pending
-            }
+            Some(s) if absent && multus_only(s) => return Need::Pending,
             _ => {}
         }
         if attached_elsewhere(vmi, status, net, &pod_status) {
@@ -51,6 +48,13 @@ pub fn migration_need(vmi: &Value, pod: Option<&Value>) -> Need {
         }
     }
     Need::Nothing
+}
+
+/// evaluator.go shouldMigrateOnIfaceUnplug: an entry that Multus reports and the domain no
+/// longer does (virt-launcher detached the NIC in place).
+fn multus_only(status: &Value) -> bool {
+    let sources = obj::str_at(status, "/infoSource");
+    sources.contains("multus-status") && !sources.contains("domain")
 }
 
 /// Whether a secondary network of the VMI spec names another NAD than its pod attached.

@@ -232,11 +232,26 @@ fn plug(
     let config = guest::cloudinit::read(&ctx.store, &vmi, guest_user(windows));
     let macs = launcher::macs(&vmi, &existing);
     let all = launcher::guest_nics(&vmi, &macs, pod, &config, windows, &segments);
-    let new: Vec<guest::Nic> = all
+    let mut new: Vec<guest::Nic> = all
         .into_iter()
         .filter(|n| !existing.iter().any(|e| e.network == n.network))
         .filter(|n| in_target_pod(&n.network))
         .collect();
+    let room = free_ports(ctx, &vmi, &existing);
+    if new.len() > room {
+        // hotplugVirtioInterface plugs in order and stops at libvirt's refusal; virt-handler
+        // records the failed sync (pkg/virt-handler/vm.go, SyncFailed). The NIC stays out of
+        // the domain: its status entry keeps only `multus-status`, without a MAC.
+        new.truncate(room);
+        let message = super::pciports::NO_FREE_PORT;
+        super::events::warning(
+            ctx,
+            &vmi,
+            "SyncFailed",
+            message,
+            super::events::VIRT_HANDLER,
+        );
+    }
     if new.is_empty() {
         return None;
     }
@@ -244,6 +259,13 @@ fn plug(
     guest::lock(&g).nics = as_the_guest_sees(ctx, &with_new, &existing);
     write_entries(ctx, &vmi, &new.iter().collect::<Vec<_>>(), false, &pod.ip);
     Some(new)
+}
+
+/// PCIe ports left for hot-plugged NICs in the domain of `vmi`, whose NICs are `present`.
+fn free_ports(ctx: &Ctx, vmi: &Value, present: &[guest::Nic]) -> usize {
+    let ports = ctx.state().hotplug_ports.get(obj::uid(vmi)).cloned();
+    let networks: Vec<String> = present.iter().map(|n| n.network.clone()).collect();
+    ports.map_or(usize::MAX, |p| p.free_with(&networks))
 }
 
 /// The guest's NICs after a replug: the plugged ones, unless a regression of the catalogue
@@ -310,23 +332,6 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
             }
         }
     });
-}
-
-/// Why the NICs of `vmi` cannot all be plugged: the VM booted with `at_boot` interfaces and
-/// KubeVirt left PCIe root ports for a few more (at least 3 of 8, or 6 of 16 above 2 GiB).
-pub fn slots_exhausted(vmi: &Value, at_boot: usize) -> Option<String> {
-    let (total, min_free): (usize, usize) = if launcher::guest_memory(&vmi["spec"]) > 2 << 30 {
-        (16, 6)
-    } else {
-        (8, 3)
-    };
-    let free = total.saturating_sub(at_boot).max(min_free);
-    let interfaces = launcher::interfaces(vmi);
-    let plugged = interfaces.len().saturating_sub(at_boot);
-    (plugged > free).then(|| {
-        let name = interfaces.last().map(|i| obj::str_at(i, "/name").to_string()).unwrap_or_default();
-        format!("failed to hotplug interface {name}: no free PCIe port: the VM started with {at_boot} interfaces, which leaves {free} for hotplug; restart the VM to plug more")
-    })
 }
 
 /// The pod network of `vmi` whose launcher pod `pod` has cluster IP `pod_ip`: its namespace's

@@ -41,12 +41,12 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
     // The VMI read above may predate a migration that has ended since (the migration flow
     // does not wait for this lock); read after that check, it shows what the migration left.
-    let Some(v) = ctx
+    if !ctx
         .get(kinds::VMIS, ns, name)
-        .filter(|v| needs_migration(v))
-    else {
+        .is_some_and(|v| needs_migration(&v))
+    {
         return;
-    };
+    }
     let limit = config.migrations["parallelMigrationsPerCluster"]
         .as_u64()
         .unwrap_or(5) as usize;
@@ -54,30 +54,8 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         ctx.state().awaiting_slot.insert((ns.into(), name.into()));
         return;
     }
-    // After a failed attempt, back off (10 s, 20 s, … up to 5 min) before the next one.
-    let failures = ctx
-        .list(kinds::VMIMS, Some(ns))
-        .iter()
-        .filter(|m| {
-            obj::str_at(m, "/spec/vmiName") == name
-                && obj::annotation(m, "kubevirt.io/workloadUpdateMigration").is_some()
-                && obj::str_at(m, "/status/phase") == "Failed"
-        })
-        .count() as u32;
-    let seen = ctx
-        .state()
-        .update_failures
-        .get(obj::uid(&v))
-        .copied()
-        .unwrap_or(0);
-    if failures > seen {
-        ctx.state()
-            .update_failures
-            .insert(obj::uid(&v).to_string(), failures);
-        let delay = (10.0 * 2f64.powi(failures as i32 - 1)).min(300.0);
-        ctx.requeue_after(Key::Vmi(ns.into(), name.into()), delay);
-        return;
-    }
+    // No back-off here after a failed attempt: the migration controller holds the next
+    // migration Pending (migration/backoff.rs).
     let vmim = json!({
         "metadata": {"generateName": "kubevirt-workload-update-", "namespace": ns,
                      "annotations": {"kubevirt.io/workloadUpdateMigration": ""}},

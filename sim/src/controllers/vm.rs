@@ -61,7 +61,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
                 ctx.state().restarts.remove(&key);
                 clear_detached(ctx, &vm);
             }
-            Some(v) if !obj::deleting(v) && (!want || restart) => ctx.delete(kinds::VMIS, ns, name),
+            Some(v) if !obj::deleting(v) && (!want || restart || replaced(strategy, v)) => {
+                ctx.delete(kinds::VMIS, ns, name)
+            }
             Some(v) if !obj::deleting(v) && obj::str_at(v, "/status/phase") == "Running" => {
                 live_update(ctx, &vm, v);
                 let v = sync_networks(ctx, &vm, v);
@@ -85,6 +87,17 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
         write_status(v, vmi.as_deref(), restart_reason.as_deref(), &now);
     });
+}
+
+/// kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go syncRunStrategy: with `Always` a final
+/// VMI (failed or finished) is stopped and a new one started in its place; with
+/// `RerunOnFailure` a failed one.
+fn replaced(strategy: &str, vmi: &Value) -> bool {
+    match strategy {
+        "Always" => super::lifecycle::is_final(vmi),
+        "RerunOnFailure" => obj::str_at(vmi, "/status/phase") == "Failed",
+        _ => false,
+    }
 }
 
 fn create_vmi(ctx: &Arc<Ctx>, vm: &Value) {

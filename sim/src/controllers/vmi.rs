@@ -9,25 +9,29 @@ use serde_json::Value;
 
 use super::migratable::{self, Verdict};
 use super::netmigration::{self, Need, Required};
-use super::{boot, launcher, network, Ctx};
+use super::{boot, launcher, lifecycle, network, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
-pub const FINALIZERS: [&str; 2] = [
-    "kubevirt.io/virtualMachineControllerFinalize",
-    "foregroundDeleteVirtualMachine",
-];
+pub use super::lifecycle::FINALIZERS;
 
 pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     let Some(vmi) = ctx.get(kinds::VMIS, ns, name) else {
         return;
     };
     let uid = obj::uid(&vmi).to_string();
+    // A final VMI has no shutdown ahead of it: once its pods are gone it is released.
+    if lifecycle::release_if_final(ctx, &vmi) {
+        return;
+    }
     if obj::deleting(&vmi) {
         if ctx.state().stopping.insert(uid.clone()) {
             tokio::spawn(boot::shutdown(ctx.clone(), ns.into(), name.into(), uid));
         }
+        return;
+    }
+    if lifecycle::fail_without_pod(ctx, &vmi) {
         return;
     }
     match obj::str_at(&vmi, "/status/phase") {
@@ -57,6 +61,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             } else {
                 netmigration::evaluate(ctx, &seen, pod.as_deref())
             };
+            super::nicunplug::reconcile(ctx, &vmi);
             if ctx.faults.has(Fault::NicHotplugSkipsMigration) && verdict.is_some() {
                 plug_without_migration(ctx, &seen, pod.as_deref());
             }
@@ -149,7 +154,6 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
     state.running_templates.remove(uid);
     state.booting.remove(uid);
     state.stopping.remove(uid);
-    state.update_failures.remove(uid);
     state.nic_grace.remove(uid);
 }
 

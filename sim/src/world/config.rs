@@ -107,7 +107,7 @@ impl VirtConfig {
 fn resolve_migrations(given: &Value) -> Value {
     let mut m = json!({
         "allowAutoConverge": false, "allowPostCopy": false, "allowWorkloadDisruption": false,
-        "bandwidthPerMigration": "0Mi", "completionTimeoutPerGiB": 150,
+        "bandwidthPerMigration": "0Mi", "completionTimeoutPerGiB": 150, "maxDowntimeMs": 900,
         "nodeDrainTaintKey": "kubevirt.io/drain", "parallelMigrationsPerCluster": 5,
         "parallelOutboundMigrationsPerNode": 2, "progressTimeout": 150,
     });

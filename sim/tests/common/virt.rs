@@ -40,7 +40,7 @@ pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
 pub fn api(client: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
     let (group, version) = match kind {
         "MigrationPolicy" => ("migrations.kubevirt.io", "v1alpha1"),
-        "Pod" | "Node" | "Secret" => ("", "v1"),
+        "Pod" | "Node" | "Secret" | "Event" => ("", "v1"),
         _ => ("kubevirt.io", "v1"),
     };
     let ar = resource(group, version, kind, plural);

@@ -207,6 +207,9 @@ fn finalize(
         v["status"]["nodeName"] = json!(target);
         v["status"]["activePods"] = json!({pod_uid: target});
         obj::set_label(v, "kubevirt.io/nodeName", target);
+        // kubevirt v1.9.0 pkg/virt-handler/migration-target.go finalizeMigration: the label
+        // goes once the target finalized, whatever the outcome.
+        obj::remove_label(v, "kubevirt.io/migrationTargetNodeName");
         obj::remove_field(v, "/status", "evacuationNodeName");
         obj::remove_condition(v, "EvictionRequested");
         obj::remove_field(v, "/metadata/annotations", "kubevirt.io/eviction-source");
@@ -215,8 +218,9 @@ fn finalize(
     Ok(applied)
 }
 
-/// A migration that stopped early: the VMI's migrationState (if it is this migration's) and
-/// the VMIM's own copy record the failure, and the target pods go.
+/// A migration that stopped early: the VMI's migrationState (if it is this migration's)
+/// records the failure, the target pods go, and the VMIM fails (with a copy of the VMI's
+/// migrationState when that is this migration's, see [`vmim_phase`]).
 pub fn finish_failed(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool) {
     let ns = obj::namespace(vmim);
     let now = ctx.now();
@@ -229,14 +233,6 @@ pub fn finish_failed(ctx: &Ctx, vmim: &Value, reason: &str, aborted: bool) {
     {
         ctx.delete(kinds::PODS, ns, obj::name(pod));
     }
-    // The VMIM keeps its own copy, also when it failed before the VMI took it over.
-    ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {
-        let s = obj::ensure(m, "/status/migrationState");
-        s["completed"] = json!(true);
-        s["failed"] = json!(true);
-        s["failureReason"] = json!(reason);
-        s["endTimestamp"] = json!(now);
-    });
     let _ = vmim_phase(ctx, vmim, "Failed");
     if aborted {
         ctx.write_uid(kinds::VMIMS, ns, obj::name(vmim), vmim_uid, |m| {

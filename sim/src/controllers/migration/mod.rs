@@ -2,6 +2,7 @@
 //! that takes it through its phases: scheduling (slots, target pod, hand-off), the transfer
 //! (convergence model), and completion or failure and abort.
 
+mod backoff;
 mod complete;
 mod schedule;
 mod step;
@@ -11,12 +12,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{boot, Ctx, Key};
+use super::{boot, events, Ctx, Key};
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 use complete::{complete, finish_failed};
 use schedule::Source;
-use step::{Abort, Stop};
+use step::Abort;
+pub use step::Stop;
 
 pub const FINALIZER: &str = "kubevirt.io/migrationJobFinalize";
 
@@ -34,9 +37,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     if obj::deleting(&m) {
         let abort = ctx.state().migrations.get(obj::uid(&m)).cloned();
         match abort {
-            Some(tx) => {
-                let _ = tx.send(true);
-            }
+            Some(tx) => stop(&tx, Stop::Aborted),
             None => {
                 ctx.write(kinds::VMIMS, ns, name, |v| {
                     obj::remove_finalizer(v, FINALIZER)
@@ -80,10 +81,52 @@ fn admit(ctx: &Ctx, m: &Value) {
 /// Starts Pending migrations while the cluster and per-node limits allow.
 pub fn start_pending(ctx: &Arc<Ctx>) {
     for m in schedule::admitted(ctx) {
-        let (tx, rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = tokio::sync::watch::channel(None);
         ctx.state().migrations.insert(obj::uid(&m).to_string(), tx);
         tokio::spawn(run(ctx.clone(), (*m).clone(), rx));
     }
+}
+
+/// Stops a running migration from outside its task; the first reason given wins.
+fn stop(tx: &tokio::sync::watch::Sender<Option<Stop>>, why: Stop) {
+    tx.send_if_modified(|s| s.is_none() && s.replace(why).is_none());
+}
+
+/// The reason upstream's handleMarkMigrationFailedOnVMI gives the VMI's migrationState when
+/// the migration controller fails a migration whose pods went away.
+const POD_DOWN: &str = "Target pod is down";
+
+/// A launcher pod is gone: a running migration whose target it was fails (kubevirt v1.9.0
+/// pkg/virt-controller/watch/migration/migration.go updateStatus, with the Warning event
+/// "Migration target pod was removed during active migration.", then
+/// handleMarkMigrationFailedOnVMI); the VMI stays on its source.
+pub fn pod_gone(ctx: &Ctx, pod: &Value) {
+    let Some(vmim_uid) = obj::label(pod, "kubevirt.io/migrationJobUID") else {
+        return;
+    };
+    let message = "Migration target pod was removed during active migration.";
+    fail_running(ctx, obj::namespace(pod), vmim_uid, message);
+}
+
+/// The VMI of a running migration failed (its source pod is gone): the migration fails with it
+/// (migration.go updateStatus: "Migration failed vmi shutdown during migration.").
+pub fn vmi_failed(ctx: &Ctx, vmi: &Value) {
+    if let Some(m) = ctx.active_migration_of(obj::namespace(vmi), obj::name(vmi)) {
+        let message = "Migration failed vmi shutdown during migration.";
+        fail_running(ctx, obj::namespace(vmi), obj::uid(&m), message);
+    }
+}
+
+/// Fails the running migration `vmim_uid` with a Warning event `FailedMigration` on it.
+fn fail_running(ctx: &Ctx, ns: &str, vmim_uid: &str, message: &str) {
+    let Some(tx) = ctx.state().migrations.get(vmim_uid).cloned() else {
+        return;
+    };
+    let vmims = ctx.list(kinds::VMIMS, Some(ns));
+    if let Some(m) = vmims.iter().find(|m| obj::uid(m) == vmim_uid) {
+        events::warning(ctx, m, "FailedMigration", message, events::VIRT_CONTROLLER);
+    }
+    stop(&tx, Stop::Failed(POD_DOWN.into()));
 }
 
 async fn run(ctx: Arc<Ctx>, vmim: Value, abort: Abort) {
@@ -99,7 +142,13 @@ async fn run(ctx: Arc<Ctx>, vmim: Value, abort: Abort) {
         }
         Err(Stop::Failed(reason)) => finish_failed(&ctx, &vmim, &reason, false),
     }
-    ctx.state().migrations.remove(&uid);
+    {
+        let mut state = ctx.state();
+        state.migrations.remove(&uid);
+        state
+            .migrations_ended
+            .insert(uid.clone(), tokio::time::Instant::now());
+    }
     reconcile(&ctx, ns, name);
     ctx.requeue(Key::Migrations);
 }
@@ -118,6 +167,9 @@ async fn steps(ctx: &Arc<Ctx>, vmim: &Value, mut abort: Abort) -> Result<(), Sto
     let config = schedule::hand_off(ctx, vmim, &vmi, &source, &target, &mut abort).await?;
     transfer::prepare_target(ctx, vmim, &vmi, &target.node, &mut abort).await?;
     transfer::start(ctx, vmim, &vmi, &mut abort).await?;
+    if ctx.faults.has(Fault::LauncherPodKilled) {
+        ctx.delete(kinds::PODS, obj::namespace(vmim), &source.pod);
+    }
     transfer::copy_memory(ctx, &vmi, &config, &mut abort).await?;
     complete(
         ctx,

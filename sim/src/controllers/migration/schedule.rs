@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::step::{vmim_phase, wait, Abort, Stop};
+use super::step::{stopped, vmim_phase, wait, Abort, Stop};
 use crate::controllers::{boot, launcher, network, policy, Ctx};
 use crate::kinds;
 use crate::obj;
@@ -31,7 +31,7 @@ fn priority_rank(m: &Value) -> u8 {
 /// oldest first, while the cluster and per-node limits allow (upstream:
 /// handleTargetPodCreation's parallelMigrationsPerCluster and
 /// parallelOutboundMigrationsPerNode checks).
-pub fn admitted(ctx: &Ctx) -> Vec<Arc<Value>> {
+pub fn admitted(ctx: &Arc<Ctx>) -> Vec<Arc<Value>> {
     let config = ctx.config().migrations;
     let per_cluster = config["parallelMigrationsPerCluster"].as_u64().unwrap_or(5) as usize;
     let per_node = config["parallelOutboundMigrationsPerNode"]
@@ -69,13 +69,14 @@ fn running(ctx: &Ctx, all: &[Arc<Value>]) -> (usize, HashMap<String, usize>) {
 }
 
 /// The Pending migrations not started yet, in the order they may start.
-fn pending<'a>(ctx: &Ctx, all: &'a [Arc<Value>]) -> Vec<&'a Arc<Value>> {
+fn pending<'a>(ctx: &Arc<Ctx>, all: &'a [Arc<Value>]) -> Vec<&'a Arc<Value>> {
     let mut pending: Vec<&Arc<Value>> = all
         .iter()
         .filter(|m| {
             obj::str_at(m, "/status/phase") == "Pending"
                 && !obj::deleting(m)
                 && !ctx.state().migrations.contains_key(obj::uid(m))
+                && !super::backoff::holds(ctx, m)
         })
         .collect();
     pending.sort_by_key(|m| {
@@ -182,7 +183,7 @@ async fn place(
     let placed = tokio::select! {
         node = boot::place(ctx, ns, pod, None, Some(source)) => node,
         _ = ctx.sleep(UNSCHEDULABLE_TIMEOUT) => None,
-        _ = abort.wait_for(|a| *a) => { ctx.delete(kinds::PODS, ns, pod); return Err(Stop::Aborted) }
+        stop = stopped(abort) => { ctx.delete(kinds::PODS, ns, pod); return Err(stop) }
     };
     placed.ok_or_else(|| {
         ctx.delete(kinds::PODS, ns, pod);
@@ -191,17 +192,11 @@ async fn place(
 }
 
 /// The target attaches the networks the VMI spec names now (a live NAD swap lands here), then
-/// its pod runs. More NICs than the VMI has PCIe slots for, or a network that cannot attach,
-/// fail the migration.
+/// its pod runs; a network that cannot attach fails the migration. Whether a new NIC finds a
+/// free PCIe port is not the pod's business: virt-launcher finds out when it plugs the NIC,
+/// after the migration ([`network::hotplug`]).
 fn start_target_pod(ctx: &Ctx, vmi: &Value, ns: &str, pod: &str, node: &str) -> Result<(), Stop> {
-    let at_boot = ctx
-        .state()
-        .boot_interfaces
-        .get(obj::uid(vmi))
-        .copied()
-        .unwrap_or(0);
-    let plugged = network::slots_exhausted(vmi, at_boot).map_or(Ok(()), Err);
-    if let Err(why) = plugged.and_then(|_| network::attach(ctx, vmi, node).map(|_| ())) {
+    if let Err(why) = network::attach(ctx, vmi, node) {
         ctx.delete(kinds::PODS, ns, pod);
         return Err(Stop::Failed(format!("target pod {pod}: {why}")));
     }
@@ -212,11 +207,10 @@ fn start_target_pod(ctx: &Ctx, vmi: &Value, ns: &str, pod: &str, node: &str) -> 
     Ok(())
 }
 
-/// What the transfer runs with: the migration configuration resolved for the VMI, and the
-/// policy that shaped it.
+/// What the transfer runs with: the migration configuration resolved for the VMI from the
+/// cluster's and its policy's.
 pub struct Configuration {
     pub resolved: Value,
-    pub policy: Option<Value>,
 }
 
 /// The hand-off to the target: the VMI's migrationState starts afresh for this migration, with
@@ -246,5 +240,5 @@ pub async fn hand_off(
     })
     .ok_or(Stop::Gone)?;
     vmim_phase(ctx, vmim, "PreparingTarget")?;
-    Ok(Configuration { resolved, policy })
+    Ok(Configuration { resolved })
 }

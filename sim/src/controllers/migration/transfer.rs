@@ -17,7 +17,8 @@ use crate::obj;
 use crate::quantity;
 
 const TARGET_PREPARE: f64 = 1.0;
-const DEFAULT_MAX_DOWNTIME: f64 = 0.3;
+/// kubevirt v1.9.0 pkg/virt-config/virt-config.go DefaultMigrationMaxDowntimeMs.
+const DEFAULT_MAX_DOWNTIME: f64 = 0.9;
 
 /// The target prepares and advertises where it listens (upstream's virt-handler:
 /// MigrationTargetController.updateStatus); the VMIM moves to TargetReady.
@@ -112,10 +113,11 @@ fn inputs(
         bandwidth: if limit > 0.0 { limit.min(link) } else { link },
         dirty_rate,
         working_set,
-        max_downtime_s: config
-            .policy
-            .as_ref()
-            .and_then(|p| p["spec"]["maxDowntimeMs"].as_f64())
+        // The resolved configuration's, the policy's if it sets one (kubevirt v1.9.0
+        // migrationpolicy.go applyMigrationPolicySpec), else the cluster's (900 ms by default,
+        // pkg/virt-config DefaultMigrationMaxDowntimeMs).
+        max_downtime_s: resolved["maxDowntimeMs"]
+            .as_f64()
             .map_or(DEFAULT_MAX_DOWNTIME, |ms| ms / 1000.0),
         completion_timeout_per_gib: resolved["completionTimeoutPerGiB"]
             .as_f64()
