@@ -21,21 +21,34 @@ async fn apply_trunk(
     name: &str,
     nic: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let policy = trunk_bridge(name, "br-test", nic, &[Trunk::Id(10)]);
-    let api = kinds::NNCP.api(client, "");
-    let created = api
+    apply_policy(
+        client,
+        name,
+        trunk_bridge(name, "br-test", nic, &[Trunk::Id(10)]),
+    )
+    .await
+}
+
+/// Creates `policy` (named `name`) and waits until it settles after that creation.
+async fn apply_policy(
+    client: &kube::Client,
+    name: &str,
+    policy: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let created = kinds::NNCP
+        .api(client, "")
         .create(
             &PostParams::default(),
             &serde_json::from_value(policy).unwrap(),
         )
         .await
         .unwrap();
-    let since = created
-        .metadata
-        .resource_version
-        .clone()
-        .unwrap_or_default();
-    settled_after(client, name, &since, BUDGET).await
+    settled_after(client, name, &resource_version(&created), BUDGET).await
+}
+
+/// The version a wait follows the object from.
+fn resource_version(o: &kube::api::DynamicObject) -> String {
+    o.metadata.resource_version.clone().unwrap_or_default()
 }
 
 #[test]
@@ -86,23 +99,8 @@ fn the_localnet_bridge_policy_can_be_applied_again_after_ovn_plugged_its_patch_p
     let sim = SimCluster::start("nncp-localnet", "", 5);
     let client = sim.client();
     let outcome = sim.runtime.block_on(async {
-        let api = kinds::NNCP.api(&client, "");
         let policy = ovs_bridge_mapping("localnet", "ovs-test", "eth2", "testnet");
-        let created = api
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(policy).unwrap(),
-            )
-            .await
-            .unwrap();
-        let since = created
-            .metadata
-            .resource_version
-            .clone()
-            .unwrap_or_default();
-        settled_after(&client, "localnet", &since, BUDGET)
-            .await
-            .unwrap();
+        apply_policy(&client, "localnet", policy).await.unwrap();
         let nad = localnet_nad("default", "ln10", "testnet", 10);
         kinds::NAD
             .api(&client, "default")
@@ -113,16 +111,12 @@ fn the_localnet_bridge_policy_can_be_applied_again_after_ovn_plugged_its_patch_p
             .await
             .unwrap();
         let again = serde_json::json!({"spec": {"maxUnavailable": 3}});
-        let patched = api
+        let patched = kinds::NNCP
+            .api(&client, "")
             .patch("localnet", &PatchParams::default(), &Patch::Merge(&again))
             .await
             .unwrap();
-        let since = patched
-            .metadata
-            .resource_version
-            .clone()
-            .unwrap_or_default();
-        settled_after(&client, "localnet", &since, BUDGET).await
+        settled_after(&client, "localnet", &resource_version(&patched), BUDGET).await
     });
     outcome.expect("the second apply keeps OVN's patch port and succeeds");
 }

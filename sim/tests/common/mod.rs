@@ -12,6 +12,7 @@ use vstp_sim::world::World;
 use vstp_sim::{Sim, SimConfig, SimHandle};
 
 pub mod net;
+pub mod user_networks;
 pub mod virt;
 
 pub async fn start() -> (SimHandle, kube::Client) {

@@ -6,22 +6,14 @@ use kube::api::{Api, DynamicObject, PostParams};
 use kube::runtime::watcher;
 use serde_json::{json, Value};
 
-use super::resource;
+use super::user_networks::nads_in;
 use super::virt::{
     api, cond, nncps, rhel_vm, ssh, until, value, vmis, BUDGET, KEY_FILE, PUBLIC_KEY,
 };
 
-fn nads(c: &kube::Client) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        c.clone(),
-        "default",
-        &resource(
-            "k8s.cni.cncf.io",
-            "v1",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-        ),
-    )
+/// The NADs of namespace default, where these networks live.
+pub fn nads(c: &kube::Client) -> Api<DynamicObject> {
+    nads_in(c, "default")
 }
 
 /// br1 on every worker's eth1, trunking VLANs 10 and 20-30; waits until it is Available.
@@ -29,6 +21,14 @@ pub async fn trunk_bridge(client: &kube::Client, bridge: &str) {
     let desired = json!({"interfaces": [{"name": bridge, "type": "linux-bridge", "state": "up",
         "bridge": {"port": [{"name": "eth1", "vlan": {"mode": "trunk", "trunk-tags": [{"id": 10}, {"id-range": {"min": 20, "max": 30}}]}}]}}]});
     policy(client, bridge, desired).await;
+}
+
+/// br1 trunking on every worker with the NADs vlan10 and vlan20 on it: two networks a VM's
+/// interface can be swapped between.
+pub async fn vlan10_and_vlan20(client: &kube::Client) {
+    trunk_bridge(client, "br1").await;
+    nad(client, "vlan10", "br1", 10).await;
+    nad(client, "vlan20", "br1", 20).await;
 }
 
 /// Applies `desired` to every worker and waits until the policy is Available.

@@ -327,6 +327,21 @@ pub async fn migrate(client: &kube::Client, vmi: &str) -> (Vec<String>, Value) {
     phases_of(client, m["metadata"]["name"].as_str().unwrap()).await
 }
 
+/// Creates a migration of `vmi` and waits until it is Running; returns it then.
+pub async fn running_migration(client: &kube::Client, vmi: &str) -> Value {
+    let m = value(
+        &vmims(client)
+            .create(&PostParams::default(), &migration(vmi))
+            .await
+            .unwrap(),
+    );
+    let name = m["metadata"]["name"].as_str().unwrap();
+    until(&vmims(client), name, "Running", |m| {
+        m["status"]["phase"] == "Running"
+    })
+    .await
+}
+
 pub fn migration(vmi: &str) -> DynamicObject {
     serde_json::from_value(
         json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",

@@ -4,7 +4,7 @@
 use kube::api::{ListParams, PostParams};
 
 use super::*;
-use common::net::{nad, nad_with, reaches, start, trunk_bridge, vm_on};
+use common::net::{nad, nad_with, nads, reaches, start, trunk_bridge, vm_on};
 
 const BRIDGE_RESOURCE: &str = "bridge.network.kubevirt.io/br1";
 
@@ -107,19 +107,10 @@ async fn a_nad_with_the_bridge_resource_waits_for_a_node_with_the_bridge() {
     let (_sim, client) = cluster().await;
     let config = json!({"cniVersion": "0.3.1", "name": "vlan10", "type": "bridge", "bridge": "br1", "vlan": 10});
     nad_with(&client, "vlan10", config).await;
-    let nads = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        "default",
-        &resource(
-            "k8s.cni.cncf.io",
-            "v1",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-        ),
-    );
     let annotation =
         json!({"metadata": {"annotations": {"k8s.v1.cni.cncf.io/resourceName": BRIDGE_RESOURCE}}});
-    nads.patch("vlan10", &PatchParams::default(), &Patch::Merge(annotation))
+    nads(&client)
+        .patch("vlan10", &PatchParams::default(), &Patch::Merge(annotation))
         .await
         .unwrap();
     let mut vm = value(&vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"));

@@ -2,7 +2,7 @@
 //! behaviours the simulator models.
 
 use super::*;
-use crate::common::net::{nad, start, trunk_bridge, vm_on};
+use crate::common::net::{start, vlan10_and_vlan20, vm_on};
 
 /// kubevirt/kubevirt v1.9.0: pkg/virt-config/featuregate/inactive.go registers
 /// `LiveUpdateNADRef` as GA, so pkg/virt-config/feature-gates.go `isFeatureGateEnabled` holds
@@ -32,9 +32,7 @@ async fn kubevirt_reports_v1_9_0_where_a_nad_change_is_live_without_the_gate() {
         "hco-operator"
     );
 
-    trunk_bridge(&client, "br1").await;
-    nad(&client, "vlan10", "br1", 10).await;
-    nad(&client, "vlan20", "br1", 20).await;
+    vlan10_and_vlan20(&client).await;
     start(
         &client,
         vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"),

@@ -20,6 +20,12 @@ async fn slow_migration_policy(client: &kube::Client) {
         .unwrap();
 }
 
+/// The VMI's uid and the resource version to watch its replacement from.
+fn uid_and_version(vmi: &Value) -> (String, String) {
+    let field = |f: &str| vmi["metadata"][f].as_str().unwrap().to_string();
+    (field("uid"), field("resourceVersion"))
+}
+
 /// The launcher pods of VMI `uid` matching `extra` (a label selector, may be empty).
 async fn launcher_pods(client: &kube::Client, uid: &str, extra: &str) -> Vec<Value> {
     let mut selector = format!("kubevirt.io/created-by={uid}");
@@ -85,11 +91,7 @@ async fn replaced(
 async fn a_deleted_launcher_pod_fails_the_vmi_and_an_always_vm_boots_a_new_one() {
     let (_sim, client) = cluster().await;
     let vmi = boot(&client, "vm1", json!({})).await;
-    let uid = vmi["metadata"]["uid"].as_str().unwrap().to_string();
-    let since = vmi["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (uid, since) = uid_and_version(&vmi);
     let boot_id = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap().0;
     let running = launcher_pods(&client, &uid, "").await;
     assert_eq!(running.len(), 1, "one launcher pod: {running:?}");
@@ -123,17 +125,8 @@ async fn a_migration_whose_target_pod_goes_fails_and_the_vmi_stays_on_its_source
         vmi["metadata"]["uid"].as_str().unwrap().to_string(),
         vmi["status"]["nodeName"].clone(),
     );
-    let m = value(
-        &vmims(&client)
-            .create(&PostParams::default(), &migration("vm1"))
-            .await
-            .unwrap(),
-    );
-    let name = m["metadata"]["name"].as_str().unwrap();
-    let running = until(&vmims(&client), name, "Running", |m| {
-        m["status"]["phase"] == "Running"
-    })
-    .await;
+    let running = running_migration(&client, "vm1").await;
+    let name = running["metadata"]["name"].as_str().unwrap();
     let job = format!(
         "kubevirt.io/migrationJobUID={}",
         running["metadata"]["uid"].as_str().unwrap()
@@ -183,23 +176,10 @@ async fn a_migration_whose_source_pod_goes_fails_with_its_vmi_which_is_replaced(
     let (_sim, client) = cluster().await;
     slow_migration_policy(&client).await;
     let vmi = boot(&client, "vm1", json!({})).await;
-    let uid = vmi["metadata"]["uid"].as_str().unwrap().to_string();
-    let since = vmi["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (uid, since) = uid_and_version(&vmi);
     let source = launcher_pods(&client, &uid, "").await;
-    let m = value(
-        &vmims(&client)
-            .create(&PostParams::default(), &migration("vm1"))
-            .await
-            .unwrap(),
-    );
+    let m = running_migration(&client, "vm1").await;
     let name = m["metadata"]["name"].as_str().unwrap();
-    until(&vmims(&client), name, "Running", |m| {
-        m["status"]["phase"] == "Running"
-    })
-    .await;
     delete_pod(&client, &source[0]).await;
 
     let (_, failed) = phases_of(&client, name).await;

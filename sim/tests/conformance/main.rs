@@ -51,6 +51,15 @@ pub(crate) fn condition<'a>(o: &'a Value, ty: &str) -> Option<&'a Value> {
         .find(|c| c["type"] == ty)
 }
 
+/// A condition's status, reason and message, to compare with upstream's in one assert.
+pub(crate) fn status_reason_message(c: &Value) -> (Option<&str>, Option<&str>, Option<&str>) {
+    (
+        c["status"].as_str(),
+        c["reason"].as_str(),
+        c["message"].as_str(),
+    )
+}
+
 /// Every migration of the namespace.
 pub(crate) async fn migrations(client: &kube::Client) -> Vec<Value> {
     let list = vmims(client).list(&Default::default()).await.unwrap();

@@ -2,7 +2,9 @@
 //! for networks, MigrationRequired, and the workload updater that applies it by migrating.
 
 use super::*;
-use crate::common::net::{nad, reaches, single_nic_vm, start, trunk_bridge, vm_on};
+use crate::common::net::{
+    nad, reaches, single_nic_vm, start, trunk_bridge, vlan10_and_vlan20, vm_on,
+};
 
 /// kubevirt/kubevirt v1.9.0: pkg/network/controllers/vm.go `syncNetworks` copies the new NAD
 /// into the VMI spec whatever the VM's migratability; pkg/network/vmliveupdate/restart.go
@@ -12,9 +14,7 @@ use crate::common::net::{nad, reaches, single_nic_vm, start, trunk_bridge, vm_on
 #[tokio::test]
 async fn a_nad_swap_on_a_non_migratable_vm_reaches_the_vmi_spec_and_waits_for_a_migration() {
     let (_sim, client) = cluster().await;
-    trunk_bridge(&client, "br1").await;
-    nad(&client, "vlan10", "br1", 10).await;
-    nad(&client, "vlan20", "br1", 20).await;
+    vlan10_and_vlan20(&client).await;
     start(
         &client,
         vm_on("peer", "vlan10", &["10.200.0.2/24"], "worker-1"),
@@ -225,9 +225,7 @@ fn obj_name(o: &Value) -> &str {
 #[tokio::test]
 async fn a_nad_swap_reaches_the_vmi_while_restart_required_holds_back_a_cpu_change() {
     let (_sim, client) = cluster().await;
-    trunk_bridge(&client, "br1").await;
-    nad(&client, "vlan10", "br1", 10).await;
-    nad(&client, "vlan20", "br1", 20).await;
+    vlan10_and_vlan20(&client).await;
     start(
         &client,
         vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"),

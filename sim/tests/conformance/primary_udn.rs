@@ -4,6 +4,7 @@
 use kube::api::{ListParams, PostParams};
 
 use super::*;
+use common::user_networks::{namespace, namespaced, udns, PRIMARY_LABEL};
 
 pub(crate) const NS: &str = "tenant-a";
 const WEBHOOK: &str = "admission webhook \"ipam-claims.k8s.cni.cncf.io\" denied the request";
@@ -15,7 +16,7 @@ pub(crate) fn ns_api(
     kind: &str,
     plural: &str,
 ) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), NS, &resource(group, version, kind, plural))
+    namespaced(client, NS, group, version, kind, plural)
 }
 
 pub(crate) fn tenant_vmis(client: &kube::Client) -> Api<DynamicObject> {
@@ -28,26 +29,21 @@ pub(crate) fn tenant_vmis(client: &kube::Client) -> Api<DynamicObject> {
     )
 }
 
+pub(crate) fn tenant_vms(client: &kube::Client) -> Api<DynamicObject> {
+    ns_api(
+        client,
+        "kubevirt.io",
+        "v1",
+        "VirtualMachine",
+        "virtualmachines",
+    )
+}
+
 /// Namespace tenant-a, labelled for a primary network, with a Layer2 primary UDN on
 /// 10.100.0.0/16 with persistent IPs.
 pub(crate) async fn tenant(client: &kube::Client) {
-    let ns: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NS, "labels": {"k8s.ovn.org/primary-user-defined-network": ""}}}))
-    .unwrap();
-    Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource("", "v1", "Namespace", "namespaces"),
-    )
-    .create(&PostParams::default(), &ns)
-    .await
-    .unwrap();
-    let udns = ns_api(
-        client,
-        "k8s.ovn.org",
-        "v1",
-        "UserDefinedNetwork",
-        "userdefinednetworks",
-    );
+    namespace(client, NS, json!({PRIMARY_LABEL: ""})).await;
+    let udns = udns(client, NS);
     let udn: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.ovn.org/v1", "kind": "UserDefinedNetwork",
         "metadata": {"name": "l2-primary", "namespace": NS},
         "spec": {"topology": "Layer2", "layer2": {"role": "Primary", "subnets": ["10.100.0.0/16"], "ipam": {"lifecycle": "Persistent"}}}}))
@@ -69,16 +65,10 @@ pub(crate) async fn start_vm(client: &kube::Client, name: &str, addresses: &str)
     vm["metadata"]["namespace"] = json!(NS);
     vm["spec"]["template"]["metadata"]["annotations"] =
         json!({"network.kubevirt.io/addresses": addresses});
-    ns_api(
-        client,
-        "kubevirt.io",
-        "v1",
-        "VirtualMachine",
-        "virtualmachines",
-    )
-    .create(&PostParams::default(), &serde_json::from_value(vm).unwrap())
-    .await
-    .unwrap();
+    tenant_vms(client)
+        .create(&PostParams::default(), &serde_json::from_value(vm).unwrap())
+        .await
+        .unwrap();
 }
 
 pub(crate) async fn running(client: &kube::Client, name: &str) -> Value {
@@ -159,11 +149,7 @@ async fn refused(client: &kube::Client, name: &str, why: &str) {
     .await;
     let synced = condition(&vmi, "Synchronized").unwrap();
     assert_eq!(
-        (
-            synced["status"].as_str(),
-            synced["reason"].as_str(),
-            synced["message"].as_str()
-        ),
+        status_reason_message(synced),
         (
             Some("False"),
             Some("FailedCreate"),

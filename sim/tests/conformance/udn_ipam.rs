@@ -4,8 +4,9 @@
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 
-use super::primary_udn::{ns_api, running, start_vm, tenant, NS};
+use super::primary_udn::{ns_api, running, start_vm, tenant, tenant_vms, NS};
 use super::*;
+use common::user_networks::{nads_in, namespace};
 
 fn claims(client: &kube::Client) -> Api<DynamicObject> {
     ns_api(
@@ -14,16 +15,6 @@ fn claims(client: &kube::Client) -> Api<DynamicObject> {
         "v1alpha1",
         "IPAMClaim",
         "ipamclaims",
-    )
-}
-
-fn tenant_vms(client: &kube::Client) -> Api<DynamicObject> {
-    ns_api(
-        client,
-        "kubevirt.io",
-        "v1",
-        "VirtualMachine",
-        "virtualmachines",
     )
 }
 
@@ -126,17 +117,7 @@ async fn the_ipam_claim_is_ipam_extensions_and_goes_with_its_vm() {
 #[tokio::test]
 async fn a_namespace_without_the_label_stays_on_the_default_network() {
     let (_sim, client) = cluster().await;
-    let ns: DynamicObject = serde_json::from_value(
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-    )
-    .unwrap();
-    Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource("", "v1", "Namespace", "namespaces"),
-    )
-    .create(&PostParams::default(), &ns)
-    .await
-    .unwrap();
+    namespace(&client, NS, json!({})).await;
     let config = json!({"cniVersion": "1.1.0", "type": "ovn-k8s-cni-overlay", "name": "tenant-a_l2-primary",
         "netAttachDefName": "tenant-a/l2-primary", "topology": "layer2", "role": "primary",
         "subnets": "10.100.0.0/16", "allowPersistentIPs": true});
@@ -144,16 +125,10 @@ async fn a_namespace_without_the_label_stays_on_the_default_network() {
         "kind": "NetworkAttachmentDefinition", "metadata": {"name": "l2-primary", "namespace": NS},
         "spec": {"config": config.to_string()}}))
     .unwrap();
-    ns_api(
-        &client,
-        "k8s.cni.cncf.io",
-        "v1",
-        "NetworkAttachmentDefinition",
-        "network-attachment-definitions",
-    )
-    .create(&PostParams::default(), &nad)
-    .await
-    .unwrap();
+    nads_in(&client, NS)
+        .create(&PostParams::default(), &nad)
+        .await
+        .unwrap();
     start_vm(&client, "a", "{}").await;
     let a = running(&client, "a").await;
     let ip = a["status"]["interfaces"][0]["ipAddress"].as_str().unwrap();

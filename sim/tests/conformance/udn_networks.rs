@@ -4,47 +4,7 @@
 use kube::api::PostParams;
 
 use super::*;
-
-const LABEL: &str = "k8s.ovn.org/primary-user-defined-network";
-
-async fn namespace(client: &kube::Client, name: &str, labels: Value) {
-    let ns: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": name, "labels": labels}}))
-    .unwrap();
-    Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource("", "v1", "Namespace", "namespaces"),
-    )
-    .create(&PostParams::default(), &ns)
-    .await
-    .unwrap();
-}
-
-fn nads(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &resource(
-            "k8s.cni.cncf.io",
-            "v1",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-        ),
-    )
-}
-
-fn udns(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &resource(
-            "k8s.ovn.org",
-            "v1",
-            "UserDefinedNetwork",
-            "userdefinednetworks",
-        ),
-    )
-}
+use common::user_networks::{cudns, nads_in, namespace, udns, PRIMARY_LABEL};
 
 /// Creates UDN `name` in `ns` with `spec`; returns it once it has a NetworkCreated condition.
 async fn udn(client: &kube::Client, ns: &str, name: &str, spec: Value) -> Value {
@@ -73,7 +33,7 @@ fn config_of(nad: &Value) -> Value {
 #[tokio::test]
 async fn the_rendered_nad_config_is_upstreams_template() {
     let (_sim, client) = cluster().await;
-    namespace(&client, "tenant-a", json!({LABEL: ""})).await;
+    namespace(&client, "tenant-a", json!({PRIMARY_LABEL: ""})).await;
     udn(
         &client,
         "tenant-a",
@@ -82,7 +42,7 @@ async fn the_rendered_nad_config_is_upstreams_template() {
         "subnets": ["10.100.0.0/16", "fd00:10::/64"], "ipam": {"lifecycle": "Persistent"}}}),
     )
     .await;
-    let nad = value(&nads(&client, "tenant-a").get("l2").await.unwrap());
+    let nad = value(&nads_in(&client, "tenant-a").get("l2").await.unwrap());
     assert_eq!(
         config_of(&nad),
         json!({"cniVersion": "1.1.0", "type": "ovn-k8s-cni-overlay", "name": "tenant-a_l2",
@@ -112,7 +72,7 @@ async fn the_rendered_nad_config_is_upstreams_template() {
         "physicalNetworkName": "physnet", "vlan": {"mode": "Access", "access": {"id": 20}}}}),
     )
     .await;
-    let nad = value(&nads(&client, "plain").get("ln").await.unwrap());
+    let nad = value(&nads_in(&client, "plain").get("ln").await.unwrap());
     assert_eq!(
         config_of(&nad),
         json!({"cniVersion": "1.1.0", "type": "ovn-k8s-cni-overlay", "name": "plain_ln",
@@ -139,18 +99,14 @@ async fn a_primary_udn_in_an_unlabelled_namespace_reports_upstreams_error() {
     .await;
     let created = condition(&refused, "NetworkCreated").unwrap();
     assert_eq!(
-        (
-            created["status"].as_str(),
-            created["reason"].as_str(),
-            created["message"].as_str()
-        ),
+        status_reason_message(created),
         (
             Some("False"),
             Some("SyncError"),
             Some("invalid primary network state for namespace \"plain\": a valid primary user defined network or network attachment definition custom resource, and required namespace label \"k8s.ovn.org/primary-user-defined-network\" must both be present")
         )
     );
-    assert!(nads(&client, "plain")
+    assert!(nads_in(&client, "plain")
         .get_opt("l2")
         .await
         .unwrap()
@@ -164,17 +120,14 @@ async fn a_primary_udn_in_an_unlabelled_namespace_reports_upstreams_error() {
 #[tokio::test]
 async fn a_primary_cluster_udn_skips_a_selected_namespace_without_the_label() {
     let (_sim, client) = cluster().await;
-    namespace(&client, "blue-1", json!({"team": "blue", LABEL: ""})).await;
+    namespace(
+        &client,
+        "blue-1",
+        json!({"team": "blue", PRIMARY_LABEL: ""}),
+    )
+    .await;
     namespace(&client, "blue-2", json!({"team": "blue"})).await;
-    let cudns = Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource(
-            "k8s.ovn.org",
-            "v1",
-            "ClusterUserDefinedNetwork",
-            "clusteruserdefinednetworks",
-        ),
-    );
+    let cudns = cudns(&client);
     let cudn: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.ovn.org/v1",
         "kind": "ClusterUserDefinedNetwork", "metadata": {"name": "blue-net"},
         "spec": {"namespaceSelector": {"matchLabels": {"team": "blue"}},
@@ -187,20 +140,16 @@ async fn a_primary_cluster_udn_skips_a_selected_namespace_without_the_label() {
     .await;
     let created = condition(&done, "NetworkCreated").unwrap();
     assert_eq!(
-        (
-            created["status"].as_str(),
-            created["reason"].as_str(),
-            created["message"].as_str()
-        ),
+        status_reason_message(created),
         (
             Some("False"),
             Some("NetworkAttachmentDefinitionSyncError"),
             Some("invalid primary network state for namespace \"blue-2\": a valid primary user defined network or network attachment definition custom resource, and required namespace label \"k8s.ovn.org/primary-user-defined-network\" must both be present")
         )
     );
-    let labelled = value(&nads(&client, "blue-1").get("blue-net").await.unwrap());
+    let labelled = value(&nads_in(&client, "blue-1").get("blue-net").await.unwrap());
     assert_eq!(config_of(&labelled)["name"], "cluster_udn_blue-net");
-    assert!(nads(&client, "blue-2")
+    assert!(nads_in(&client, "blue-2")
         .get_opt("blue-net")
         .await
         .unwrap()

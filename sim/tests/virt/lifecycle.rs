@@ -138,17 +138,8 @@ async fn deleting_a_running_migration_aborts_it_and_the_vmi_stays_on_its_node() 
     policy(&client, json!({"selectors": {"virtualMachineInstanceSelector": {"app": "vm1"}}, "bandwidthPerMigration": "1Mi", "completionTimeoutPerGiB": 800})).await;
     let vmi = boot(&client, "vm1", json!({})).await;
     let (boot_id, _) = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap();
-    let m = value(
-        &vmims(&client)
-            .create(&PostParams::default(), &migration("vm1"))
-            .await
-            .unwrap(),
-    );
+    let m = running_migration(&client, "vm1").await;
     let name = m["metadata"]["name"].as_str().unwrap().to_string();
-    until(&vmims(&client), &name, "Running", |v| {
-        v["status"]["phase"] == "Running"
-    })
-    .await;
     vmims(&client)
         .delete(&name, &Default::default())
         .await

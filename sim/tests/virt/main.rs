@@ -1,6 +1,6 @@
 //! The simulated OpenShift Virtualization world, observed through kube::Api as a scenario
 //! would: boot, guest SSH, migrations and their policies, admission, drain and hotplug.
-//! Shared helpers live in ../common (virt.rs, net.rs); each flow has its module.
+//! Shared helpers live in ../common (virt.rs, net.rs, user_networks.rs); each flow has its module.
 
 #[path = "../common/mod.rs"]
 mod common;

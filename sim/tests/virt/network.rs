@@ -3,14 +3,12 @@
 //! reference swap of reference §1.
 
 use super::*;
-use crate::common::net::{nad, reaches, start, trunk_bridge, vm_on};
+use crate::common::net::{nad, reaches, start, trunk_bridge, vlan10_and_vlan20, vm_on};
 
 #[tokio::test]
 async fn vlans_isolate_across_nodes_and_a_live_nad_swap_moves_the_interface() {
     let (_sim, client) = cluster().await;
-    trunk_bridge(&client, "br1").await;
-    nad(&client, "vlan10", "br1", 10).await;
-    nad(&client, "vlan20", "br1", 20).await;
+    vlan10_and_vlan20(&client).await;
     start(
         &client,
         vm_on(

@@ -3,39 +3,9 @@
 //! keeping their address across a migration through the IPAMClaim.
 
 use super::*;
-
-fn ns_api(
-    client: &kube::Client,
-    ns: &str,
-    group: &str,
-    version: &str,
-    kind: &str,
-    plural: &str,
-) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), ns, &resource(group, version, kind, plural))
-}
-
-async fn namespace(client: &kube::Client, name: &str, labels: Value) {
-    let ns: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})).unwrap();
-    Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource("", "v1", "Namespace", "namespaces"),
-    )
-    .create(&PostParams::default(), &ns)
-    .await
-    .unwrap();
-}
-
-fn udns(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    ns_api(
-        client,
-        ns,
-        "k8s.ovn.org",
-        "v1",
-        "UserDefinedNetwork",
-        "userdefinednetworks",
-    )
-}
+use common::user_networks::{
+    cudns, nads_in, namespace, namespaced, namespaces, udns, PRIMARY_LABEL,
+};
 
 async fn primary_udn(client: &kube::Client, ns: &str) -> Value {
     let udn: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.ovn.org/v1", "kind": "UserDefinedNetwork",
@@ -53,7 +23,7 @@ async fn primary_udn(client: &kube::Client, ns: &str) -> Value {
 
 /// Namespace tenant-a, labelled for a primary UDN at creation, with its UDN.
 async fn labelled_tenant(client: &kube::Client) -> Value {
-    let label = json!({"k8s.ovn.org/primary-user-defined-network": ""});
+    let label = json!({PRIMARY_LABEL: ""});
     namespace(client, "tenant-a", label).await;
     primary_udn(client, "tenant-a").await
 }
@@ -83,17 +53,10 @@ async fn a_primary_udn_needs_the_namespace_label_from_creation_and_creates_its_n
         "True"
     );
     let nad = value(
-        &ns_api(
-            &client,
-            "tenant-a",
-            "k8s.cni.cncf.io",
-            "v1",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-        )
-        .get("l2-primary")
-        .await
-        .unwrap(),
+        &nads_in(&client, "tenant-a")
+            .get("l2-primary")
+            .await
+            .unwrap(),
     );
     let config: Value = serde_json::from_str(nad["spec"]["config"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -114,17 +77,11 @@ async fn a_primary_udn_needs_the_namespace_label_from_creation_and_creates_its_n
         (Some("False"), Some("SyncError"))
     );
     assert!(
-        created["message"]
-            .as_str()
-            .unwrap()
-            .contains("k8s.ovn.org/primary-user-defined-network"),
+        created["message"].as_str().unwrap().contains(PRIMARY_LABEL),
         "{created}"
     );
-    let namespaces = Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource("", "v1", "Namespace", "namespaces"),
-    );
-    let label = json!({"metadata": {"labels": {"k8s.ovn.org/primary-user-defined-network": ""}}});
+    let namespaces = namespaces(&client);
+    let label = json!({"metadata": {"labels": {PRIMARY_LABEL: ""}}});
     let err = api_error(
         namespaces
             .patch("plain", &PatchParams::default(), &Patch::Merge(label))
@@ -146,15 +103,7 @@ async fn a_cluster_udn_creates_a_nad_in_every_selected_namespace() {
     for (ns, team) in [("blue-1", "blue"), ("blue-2", "blue"), ("red-1", "red")] {
         namespace(&client, ns, json!({"team": team})).await;
     }
-    let cudns = Api::<DynamicObject>::all_with(
-        client.clone(),
-        &resource(
-            "k8s.ovn.org",
-            "v1",
-            "ClusterUserDefinedNetwork",
-            "clusteruserdefinednetworks",
-        ),
-    );
+    let cudns = cudns(&client);
     let cudn: DynamicObject = serde_json::from_value(json!({"apiVersion": "k8s.ovn.org/v1", "kind": "ClusterUserDefinedNetwork", "metadata": {"name": "blue-net"},
         "spec": {"namespaceSelector": {"matchLabels": {"team": "blue"}},
                  "network": {"topology": "Layer2", "layer2": {"role": "Secondary", "subnets": ["10.50.0.0/24"]}}}})).unwrap();
@@ -168,14 +117,7 @@ async fn a_cluster_udn_creates_a_nad_in_every_selected_namespace() {
         "NetworkAttachmentDefinition has been created in following namespaces: [blue-1, blue-2]"
     );
     for (ns, present) in [("blue-1", true), ("blue-2", true), ("red-1", false)] {
-        let nads = ns_api(
-            &client,
-            ns,
-            "k8s.cni.cncf.io",
-            "v1",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-        );
+        let nads = nads_in(&client, ns);
         assert_eq!(
             nads.get_opt("blue-net").await.unwrap().is_some(),
             present,
@@ -191,7 +133,7 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
         json!({"domain": {"devices": {"interfaces": [{"name": "default", "binding": {"name": "l2bridge"}}]}}}),
     ));
     vm["metadata"]["namespace"] = json!(ns);
-    let vms = ns_api(
+    let vms = namespaced(
         client,
         ns,
         "kubevirt.io",
@@ -202,7 +144,7 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
     vms.create(&PostParams::default(), &serde_json::from_value(vm).unwrap())
         .await
         .unwrap();
-    let vmis = ns_api(
+    let vmis = namespaced(
         client,
         ns,
         "kubevirt.io",
@@ -298,7 +240,7 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
     .unwrap();
     let held = tenant_a(&client, "a", "ss -Htn state established").await;
     assert!(held.contains(&format!("{ip_b}:5000")), "{held:?}");
-    let claims = ns_api(
+    let claims = namespaced(
         &client,
         "tenant-a",
         "k8s.cni.cncf.io",
@@ -308,7 +250,7 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
     );
     let claim = value(&claims.get("a.default").await.unwrap());
     assert_eq!(claim["status"]["ips"][0], format!("{ip_a}/16"));
-    let vmims = ns_api(
+    let vmims = namespaced(
         &client,
         "tenant-a",
         "kubevirt.io",
@@ -322,7 +264,7 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
         .create(&PostParams::default(), &serde_json::from_value(m).unwrap())
         .await
         .unwrap();
-    let vmis = ns_api(
+    let vmis = namespaced(
         &client,
         "tenant-a",
         "kubevirt.io",

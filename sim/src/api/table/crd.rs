@@ -93,54 +93,43 @@ const VMIM: &[PrinterColumn] = &[
 /// kubevirt v1.9.0 crds.go `NewKubeVirtCrd`.
 const KUBEVIRT: &[PrinterColumn] = &[AGE, PHASE];
 
+/// A kubernetes-nmstate printcolumn marker: its description is its name.
+const fn nmstate_col(
+    name: &'static str,
+    ty: &'static str,
+    json_path: &'static str,
+) -> PrinterColumn {
+    described(col(name, ty, json_path), name)
+}
+
+/// The type of the condition that is True, first column of both nmstate kinds.
+const NMSTATE_STATUS: PrinterColumn = nmstate_col(
+    "Status",
+    "string",
+    r#".status.conditions[?(@.status=="True")].type"#,
+);
+
+/// The reason of the condition that is True, last column of both nmstate kinds.
+const NMSTATE_REASON: PrinterColumn = nmstate_col(
+    "Reason",
+    "string",
+    r#".status.conditions[?(@.status=="True")].reason"#,
+);
+
 /// kubernetes-nmstate api/v1/nodenetworkconfigurationpolicy_types.go (and v1beta1) printcolumn
 /// markers.
-const NNCP: &[PrinterColumn] = &[
-    described(
-        col(
-            "Status",
-            "string",
-            r#".status.conditions[?(@.status=="True")].type"#,
-        ),
-        "Status",
-    ),
-    described(
-        col(
-            "Reason",
-            "string",
-            r#".status.conditions[?(@.status=="True")].reason"#,
-        ),
-        "Reason",
-    ),
-];
+const NNCP: &[PrinterColumn] = &[NMSTATE_STATUS, NMSTATE_REASON];
 
 /// kubernetes-nmstate api/v1beta1/nodenetworkconfigurationenactment_types.go printcolumn
 /// markers.
 const NNCE: &[PrinterColumn] = &[
-    described(
-        col(
-            "Status",
-            "string",
-            r#".status.conditions[?(@.status=="True")].type"#,
-        ),
-        "Status",
-    ),
-    described(
-        col(
-            "Status Age",
-            "date",
-            r#".status.conditions[?(@.status=="True")].lastTransitionTime"#,
-        ),
+    NMSTATE_STATUS,
+    nmstate_col(
         "Status Age",
+        "date",
+        r#".status.conditions[?(@.status=="True")].lastTransitionTime"#,
     ),
-    described(
-        col(
-            "Reason",
-            "string",
-            r#".status.conditions[?(@.status=="True")].reason"#,
-        ),
-        "Reason",
-    ),
+    NMSTATE_REASON,
 ];
 
 /// The default of a CRD without columns (MigrationPolicy, NodeNetworkState, the
