@@ -189,11 +189,11 @@ pub fn bind(
         if bound.get(spec.name).is_some() {
             return Err(fail(format!("Cannot bind parameter because parameter '{}' is specified more than once. To provide multiple values to parameters that can accept multiple values, use the array syntax. For example, \"-parameter value1,value2,value3\".", spec.name), "ParameterAlreadyBound", at));
         }
-        let value = match (inline, spec.switch) {
-            (Some(e), _) => eval(e)?,
-            (None, true) => V::Bool(true),
+        let (value, at) = match (inline, spec.switch) {
+            (Some(e), _) => (eval(e)?, at),
+            (None, true) => (V::Bool(true), at),
             (None, false) => match args.next_if(|a| matches!(a, Arg::Value(..))) {
-                Some(Arg::Value(e, _)) => eval(e)?,
+                Some(Arg::Value(e, value_at)) => (eval(e)?, *value_at),
                 _ => return Err(fail(format!("Missing an argument for parameter '{}'. Specify a parameter of type '{}' and try again.", spec.name, spec.ty), "MissingArgument", at)),
             },
         };

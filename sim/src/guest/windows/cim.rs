@@ -135,9 +135,13 @@ pub fn invoke(s: &mut Session, b: &Bound, _input: Vec<V>) -> Result<Written, PsE
     if !method.eq_ignore_ascii_case("Create") {
         return Err(cim_error(&INVOKE, "Invalid method ", &class, "0x8004102e"));
     }
-    let command_line = b
-        .get("Arguments")
-        .and_then(|a| a.prop("CommandLine").map(|(_, v)| v.text()))
+    let arguments = b.get("Arguments").cloned().unwrap_or(V::Obj(Vec::new()));
+    if !matches!(arguments, V::Obj(_)) {
+        return Err(PsError::binding(INVOKE.name, INVOKE.class, format!("Cannot bind parameter 'Arguments'. Cannot convert the \"{}\" value of type \"System.String\" to type \"System.Collections.IDictionary\".", arguments.text()), "CannotConvertArgumentNoMessage", b.span("Arguments")));
+    }
+    let command_line = arguments
+        .prop("CommandLine")
+        .map(|(_, v)| v.text())
         .unwrap_or_default();
     let (pid, code) = if process::exists(&command_line) {
         let pid = lock(s.guest).spawn(&command_line, super::dirtier_load(&command_line));

@@ -124,8 +124,11 @@ fn command(s: &mut Session, c: &Command, input: Vec<V>) -> Result<(Written, Acti
         return Err(PsError::not_found(&c.name, c.name_at));
     };
     let bound = bind(cmdlet, c, &mut |e| eval(s, e))?;
+    // Errors a cmdlet raises point at the whole command, unless they name an argument.
     let written = run(s, &bound, input).map_err(|mut e| {
-        e.at = c.extent;
+        if e.at == Default::default() {
+            e.at = c.extent;
+        }
         e
     })?;
     Ok((written, bound.action))

@@ -195,3 +195,43 @@ fn adapters_and_addresses_print_as_windows_does() {
     let boot = ps(&g, "(Get-CimInstance -ClassName win32_operatingsystem).LastBootUpTime.ToUniversalTime().ToString('o')");
     assert!(boot.stdout.ends_with(".0000000Z\r\n"), "{boot:?}");
 }
+
+mod parsing {
+    use super::super::parse::*;
+
+    #[test]
+    fn commands_split_into_parameters_and_values() {
+        let s = script("get-process -ID:5 -erroraction Stop | Out-Null").unwrap();
+        let Element::Command(c) = &s[0][0] else {
+            panic!()
+        };
+        assert_eq!(c.name, "get-process");
+        assert_eq!(c.args.len(), 3);
+        assert_eq!(c.extent, Span { at: 0, len: 34 });
+        assert!(matches!(&s[0][1], Element::Command(c) if c.name == "Out-Null"));
+    }
+
+    #[test]
+    fn expressions_lists_and_hashtables_parse() {
+        let s =
+            script("Invoke-CimMethod Win32_Process Create -Arguments @{CommandLine='a b'; X=1}")
+                .unwrap();
+        let Element::Command(c) = &s[0][0] else {
+            panic!()
+        };
+        let hash = Expr::Hash(vec![
+            ("CommandLine".into(), Expr::Str("a b".into())),
+            ("X".into(), Expr::Num(1)),
+        ]);
+        assert!(matches!(&c.args[3], Arg::Value(h, _) if *h == hash));
+        let s = script("(Get-X).A.B('o')").unwrap();
+        assert!(matches!(&s[0][0], Element::Expr(Expr::Sub(_, m), _) if m.len() == 2));
+    }
+
+    #[test]
+    fn an_unterminated_string_is_a_parse_error() {
+        let e = script("Get-Process -Name 'x").unwrap_err();
+        assert_eq!(e.id, "TerminatorExpectedAtEndOfString");
+        assert_eq!(script("Get-Process |").unwrap_err().id, "EmptyPipeElement");
+    }
+}
