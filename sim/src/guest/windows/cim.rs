@@ -6,9 +6,9 @@
 //! Found).
 
 use super::bind::{value, Bound, Cmdlet};
-use super::cmdlets::{obj, Session, Written};
 use super::errors::PsError;
 use super::process;
+use super::session::{obj, Session, Written};
 use super::value::V;
 use crate::guest::{lock, Guest};
 
@@ -144,7 +144,7 @@ pub fn invoke(s: &mut Session, b: &Bound, _input: Vec<V>) -> Result<Written, PsE
         .map(|(_, v)| v.text())
         .unwrap_or_default();
     let (pid, code) = if process::exists(&command_line) {
-        let pid = lock(s.guest).spawn(&command_line, super::dirtier_load(&command_line));
+        let pid = lock(s.guest).spawn(&command_line, process::dirtier_load(&command_line));
         (V::Int(pid.into()), 0)
     } else {
         (V::Null, 9)

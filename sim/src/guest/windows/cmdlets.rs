@@ -1,39 +1,10 @@
-//! The cmdlets a guest knows, by name and alias, and what each one gets: the session it runs
-//! in, its bound parameters and its pipeline input.
+//! The cmdlets a guest knows, by name and alias.
 
 use super::bind::{Bound, Cmdlet};
 use super::errors::PsError;
+use super::session::{Session, Written};
 use super::value::V;
 use super::{cim, net, process, utility};
-use crate::guest::{GuestRef, Network};
-
-/// The SSH session a script runs in.
-pub struct Session<'a> {
-    pub guest: &'a GuestRef,
-    pub net: &'a dyn Network,
-    /// Processes started in this session's job object (Start-Process): they end with it.
-    pub job: Vec<u32>,
-    /// The script as sent, for error positions.
-    pub script: String,
-    /// Error records written so far.
-    pub stderr: String,
-}
-
-/// What a cmdlet wrote: objects, and non-terminating errors.
-#[derive(Default)]
-pub struct Written {
-    pub items: Vec<V>,
-    pub errors: Vec<PsError>,
-}
-
-impl Written {
-    pub fn items(items: Vec<V>) -> Written {
-        Written {
-            items,
-            errors: Vec::new(),
-        }
-    }
-}
 
 pub type Run = fn(&mut Session, &Bound, Vec<V>) -> Result<Written, PsError>;
 
@@ -62,32 +33,4 @@ pub fn find(name: &str) -> Option<(&'static Cmdlet, Run)> {
                 || aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
         })
         .map(|(c, _, run)| (*c, *run))
-}
-
-/// A non-terminating error of `cmdlet` about a missing object.
-pub fn not_found(
-    cmdlet: &Cmdlet,
-    message: String,
-    target: String,
-    exception: &str,
-    id: &str,
-) -> PsError {
-    PsError {
-        command: cmdlet.name.to_string(),
-        message,
-        category: format!("ObjectNotFound: ({target}) [{}], {exception}", cmdlet.name),
-        id: format!("{id},Microsoft.PowerShell.Commands.{}", cmdlet.class),
-        at: Default::default(),
-        aborts_script: false,
-    }
-}
-
-/// An object with the given properties.
-pub fn obj(props: &[(&str, V)]) -> V {
-    V::Obj(
-        props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
 }

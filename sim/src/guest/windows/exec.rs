@@ -5,9 +5,10 @@
 //! command executed within the script block").
 
 use super::bind::{bind, Action};
-use super::cmdlets::{find, Session, Written};
+use super::cmdlets::find;
 use super::errors::{parse_error, PsError};
 use super::parse::{self, Arg, Command, Element, Expr, Member, Pipeline};
+use super::session::{Session, Written};
 use super::value::{out_default, V};
 use crate::guest::command::Output;
 use crate::guest::lock;

@@ -19,12 +19,13 @@ mod exec;
 mod net;
 mod parse;
 mod process;
+mod session;
 mod utility;
 mod value;
 
 use super::command::Output;
 use super::{lock, GuestRef, Network};
-use cmdlets::Session;
+use session::Session;
 
 /// Runs an SSH command line on a Windows guest: cmd.exe runs it, and `powershell … -Command`
 /// hands the rest to PowerShell.
@@ -55,17 +56,6 @@ fn close_job(guest: &GuestRef, job: &[u32]) {
         g.processes.remove(pid);
         g.connections.retain(|c| c.pid != *pid);
     }
-}
-
-/// A PowerShell loop re-writing a `[byte[]]::new(<N>MB)` array page by page: one core's worth
-/// of dirtying (about 1 GiB/s) over N MiB, like one stress-ng `--vm` worker.
-fn dirtier_load(command_line: &str) -> Option<(f64, f64)> {
-    let lower = command_line.to_lowercase();
-    let size = lower.split("[byte[]]::new(").nth(1)?.split(')').next()?;
-    let mib: f64 = size.strip_suffix("mb")?.parse().ok()?;
-    lower
-        .contains("while")
-        .then_some((crate::quantity::GIB, mib * crate::quantity::MIB))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! misses as CmdletizationQuery_NotFound) and Test-Connection (Win32_PingStatus based, 5.1).
 
 use super::bind::{strings, switch, value, Bound, Cmdlet};
-use super::cmdlets::{obj, Session, Written};
 use super::errors::PsError;
+use super::session::{obj, Session, Written};
 use super::value::V;
 use crate::guest::lock;
 use crate::guest::sender::Sender;

@@ -2,8 +2,8 @@
 //! PowerShell 5.1 ProcessCommands).
 
 use super::bind::{ints, strings, switch, value, Bound, Cmdlet};
-use super::cmdlets::{not_found, obj, Session, Written};
 use super::errors::PsError;
+use super::session::{not_found, obj, Session, Written};
 use super::value::V;
 use crate::guest::{lock, Guest};
 
@@ -181,7 +181,7 @@ pub fn start(s: &mut Session, b: &Bound, _input: Vec<V>) -> Result<Written, PsEr
         .unwrap_or_default()
         .join(" ");
     let command_line = format!("{file} {args}").trim().to_string();
-    let pid = lock(s.guest).spawn(&command_line, super::dirtier_load(&command_line));
+    let pid = lock(s.guest).spawn(&command_line, dirtier_load(&command_line));
     s.job.push(pid);
     let items = if b.flag("PassThru") {
         vec![process(pid, &command_line)]
@@ -226,6 +226,17 @@ pub fn stop(s: &mut Session, b: &Bound, input: Vec<V>) -> Result<Written, PsErro
         out.items.clear();
     }
     Ok(out)
+}
+
+/// A PowerShell loop re-writing a `[byte[]]::new(<N>MB)` array page by page: one core's worth
+/// of dirtying (about 1 GiB/s) over N MiB, like one stress-ng `--vm` worker.
+pub fn dirtier_load(command_line: &str) -> Option<(f64, f64)> {
+    let lower = command_line.to_lowercase();
+    let size = lower.split("[byte[]]::new(").nth(1)?.split(')').next()?;
+    let mib: f64 = size.strip_suffix("mb")?.parse().ok()?;
+    lower
+        .contains("while")
+        .then_some((crate::quantity::GIB, mib * crate::quantity::MIB))
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! and the engine's Out-Null, PowerShell 5.1).
 
 use super::bind::{ints, strings, switch, value, Bound, Cmdlet};
-use super::cmdlets::{Session, Written};
 use super::errors::PsError;
+use super::session::{Session, Written};
 use super::value::{to_json, V};
 
 pub const SELECT: Cmdlet = Cmdlet {
