@@ -207,7 +207,7 @@ mod parsing {
         };
         assert_eq!(c.name, "get-process");
         assert_eq!(c.args.len(), 3);
-        assert_eq!(c.extent, Span { at: 0, len: 34 });
+        assert_eq!(c.extent, Span { at: 0, len: 35 });
         assert!(matches!(&s[0][1], Element::Command(c) if c.name == "Out-Null"));
     }
 
