@@ -10,6 +10,8 @@ use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{json, Value};
 use vstp::cluster::{Target, TargetKind, TargetOptions};
+use vstp::guest::access::Guest;
+use vstp::guest::os::GuestOs;
 use vstp::guest::ssh::{Login, Session};
 use vstp::guest::{linux, windows, Output};
 
@@ -239,8 +241,13 @@ fn windows_fixtures_parse() {
     assert!(windows::answered(&fixture("windows/test_connection_true.txt")).unwrap());
     assert!(!windows::answered(&fixture("windows/test_connection_false.txt")).unwrap());
     assert_eq!(
-        windows::pid(&fixture("windows/start_process_pid.txt")).unwrap(),
-        5128
+        windows::created(&fixture("windows/create_process.json")).unwrap(),
+        Ok(5128)
+    );
+    assert_eq!(
+        windows::created(&fixture("windows/create_process_missing.json")).unwrap(),
+        Err(9),
+        "Path Not Found"
     );
     let code: i32 = fixture("windows/error_rc.txt").trim().parse().unwrap();
     let missing = Output {
@@ -645,14 +652,14 @@ async fn a_simulated_windows_guest_answers_in_the_documented_shapes() {
     )
     .await;
     assert!(windows::answered(&reach).unwrap());
-    let pid = windows::pid(
-        &shaped(
-            ps(&windows::start_process("ping.exe")),
-            "windows/start_process_pid.txt",
-        )
-        .await,
-    )
-    .unwrap();
+    let created = run(&s, &ps(&windows::create_process("ping.exe")))
+        .await
+        .stdout;
+    assert_eq!(
+        keys_of(&serde_json::from_str(&created).unwrap()),
+        keys_of(&serde_json::from_str(&fixture("windows/create_process.json")).unwrap())
+    );
+    let pid = windows::created(&created).unwrap().unwrap();
     assert!(windows::exists(&run(&s, &ps(&windows::process_exists(pid))).await).unwrap());
     let gone = run(&s, &ps(&windows::process_exists(999999))).await;
     assert!(!windows::exists(&gone).unwrap(), "{gone}");
@@ -671,6 +678,34 @@ async fn a_simulated_windows_guest_answers_in_the_documented_shapes() {
         first_line(&gone.stderr),
         first_line(&fixture("windows/get_process_missing_stderr.txt"))
     );
+}
+
+/// Windows OpenSSH runs each command in a job object that ends what the command started
+/// (PowerShell/Win32-OpenSSH #1195, #1642): a `Start-Process` child is gone by the next
+/// session, while the sentinel and the memory dirtier the harness starts through WMI run on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_processes_the_harness_starts_outlive_their_session() {
+    let (target, s) = logged_in("win", "Administrator", true).await;
+    let ps = |script: &str| windows::powershell(script);
+    let old_way = run(
+        &s,
+        &ps("(Start-Process -FilePath 'notepad.exe' -PassThru).Id"),
+    )
+    .await;
+    let pid: u32 = old_way.stdout.trim().parse().unwrap();
+    let gone = run(&s, &ps(&windows::process_exists(pid))).await;
+    assert!(!windows::exists(&gone).unwrap(), "the job object ended it");
+
+    let login = Login {
+        user: "Administrator".into(),
+        key: KEY.into(),
+        timeout: Duration::from_secs(10),
+    };
+    let guest = Guest::new(&target.client, "default", "win", GuestOs::Windows, login);
+    let sentinel = guest.start_sentinel().await.unwrap();
+    let dirtier = guest.start_memory_dirtier(64).await.unwrap();
+    assert!(guest.alive(sentinel).await.unwrap());
+    assert!(guest.alive(dirtier).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,29 +38,58 @@ impl Guest {
         })
     }
 
-    /// Starts a long-lived idle process whose PID must survive whatever the scenario does.
+    /// Starts a long-lived idle process whose PID must survive whatever the scenario does,
+    /// and sees it running from a second session.
     pub async fn start_sentinel(&self) -> anyhow::Result<u32> {
-        let (command, read): (String, fn(&str) -> _) = match self.os {
-            GuestOs::Rhel => (linux::start_background("sleep infinity"), linux::pid),
-            GuestOs::Windows => (windows::start_process("notepad.exe"), windows::pid),
+        let pid = match self.os {
+            GuestOs::Rhel => {
+                linux::pid(&self.ok(&linux::start_background("sleep infinity")).await?)?
+            }
+            GuestOs::Windows => self.create(&windows::create_process("notepad.exe")).await?,
         };
-        Ok(read(&self.ok(&command).await?)?)
+        self.running_after_start(pid, "the sentinel").await?;
+        Ok(pid)
     }
 
     /// Starts a workload that keeps re-writing `megabytes` of memory, so that a live
-    /// migration cannot converge by pre-copy alone. Returns its PID.
+    /// migration cannot converge by pre-copy alone, and sees it running from a second
+    /// session. Returns its PID.
     pub async fn start_memory_dirtier(&self, megabytes: u32) -> anyhow::Result<u32> {
-        let command = match self.os {
-            GuestOs::Rhel => linux::start_background(&format!(
-                "stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"
-            )),
-            GuestOs::Windows => windows::memory_dirtier(megabytes),
+        let pid = match self.os {
+            GuestOs::Rhel => linux::pid(
+                &self
+                    .ok(&linux::start_background(&format!(
+                        "stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"
+                    )))
+                    .await?,
+            )?,
+            GuestOs::Windows => self.create(&windows::memory_dirtier(megabytes)).await?,
         };
-        let out = self.ok(&command).await?;
-        Ok(match self.os {
-            GuestOs::Rhel => linux::pid(&out)?,
-            GuestOs::Windows => windows::pid(&out)?,
-        })
+        self.running_after_start(pid, "the memory dirtier").await?;
+        Ok(pid)
+    }
+
+    /// Runs a `Win32_Process.Create` script and answers the new PID.
+    async fn create(&self, script: &str) -> anyhow::Result<u32> {
+        match windows::created(&self.ok(script).await?)? {
+            Ok(pid) => Ok(pid),
+            Err(code) => anyhow::bail!(
+                "{}: Win32_Process.Create answered ReturnValue {code} for `{script}`",
+                self.name()
+            ),
+        }
+    }
+
+    /// A process started in one SSH session is still there when another session looks: a
+    /// shell that ends what its session started (Windows OpenSSH's job object) fails here,
+    /// not later as a "lost" process in the middle of a scenario.
+    async fn running_after_start(&self, pid: u32, what: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.alive(pid).await?,
+            "{}: {what} (PID {pid}) is not running once the session that started it ended",
+            self.name()
+        );
+        Ok(())
     }
 
     /// Ends a process the scenario started.

@@ -144,22 +144,45 @@ pub fn answered(out: &str) -> Result<bool, Unreadable> {
     }
 }
 
-/// Starts `executable` and answers its PID.
-pub fn start_process(executable: &str) -> String {
-    format!("(Start-Process -FilePath '{executable}' -PassThru).Id")
+/// Starts `command_line` through WMI and answers `{ProcessId, ReturnValue}` as JSON. Windows
+/// OpenSSH runs each command in a job object that kills what the command started when it
+/// returns (PowerShell/Win32-OpenSSH issues #1195, #1642), so `Start-Process` children die
+/// with the session; `Win32_Process.Create` makes the process a child of WmiPrvSE, outside
+/// the job, as openshift-virtualization-tests does for its Windows workloads. Single quotes
+/// only, so the script passes cmd.exe and the outer -Command intact.
+pub fn create_process(command_line: &str) -> String {
+    let quoted = command_line.replace('\'', "''");
+    format!("Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{{CommandLine='{quoted}'}} | Select-Object ProcessId,ReturnValue | ConvertTo-Json")
 }
 
-/// Starts a PowerShell loop that keeps re-writing `megabytes` of memory, page by page, and
-/// answers its PID. Single quotes only, so it passes cmd.exe and the outer -Command intact.
+/// A PowerShell loop that keeps re-writing `megabytes` of memory, page by page, started
+/// through WMI (see [`create_process`]).
 pub fn memory_dirtier(megabytes: u32) -> String {
     let work = format!(
         "$b=[byte[]]::new({megabytes}MB);while(1){{for($i=0;$i -lt $b.Length;$i+=4096){{$b[$i]++}}}}"
     );
-    format!("(Start-Process -FilePath 'powershell.exe' -ArgumentList '-NoProfile','-Command','{work}' -PassThru).Id")
+    create_process(&format!("powershell.exe -NoProfile -Command {work}"))
 }
 
-pub fn pid(out: &str) -> Result<u32, Unreadable> {
-    number("a PID", out)
+/// What `Win32_Process.Create` answered.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Created {
+    pub process_id: Option<u32>,
+    /// 0 success; 2 access denied, 3 insufficient privilege, 8 unknown failure, 9 path not
+    /// found, 21 invalid parameter (Win32_Process Create, Microsoft Learn).
+    pub return_value: u32,
+}
+
+/// Reads [`create_process`]'s answer: the new PID, or the return value that says why not.
+pub fn created(out: &str) -> Result<Result<u32, u32>, Unreadable> {
+    let c: Created =
+        serde_json::from_str(out).map_err(|_| unreadable("Win32_Process.Create's result", out))?;
+    match (c.return_value, c.process_id) {
+        (0, Some(pid)) => Ok(Ok(pid)),
+        (0, None) => Err(unreadable("a ProcessId with ReturnValue 0", out)),
+        (code, _) => Ok(Err(code)),
+    }
 }
 
 pub fn process_exists(pid: u32) -> String {

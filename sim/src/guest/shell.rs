@@ -14,14 +14,13 @@ enum Join {
 
 /// Runs a command line in `guest` as its shell would.
 pub fn run(guest: &GuestRef, net: &dyn Network, line: &str) -> Output {
-    let os = lock(guest).os;
+    if lock(guest).os == Os::Windows {
+        return super::windows::run(guest, net, line);
+    }
     let words = match split(line) {
         Ok(words) => words,
         Err(e) => return Output::fail(2, format!("bash: -c: line 1: {e}\n")),
     };
-    if os == Os::Windows {
-        return super::windows::run(guest, net, &words, line);
-    }
     let mut out = Output::default();
     let (mut last_code, mut last_bg) = (0u32, String::new());
     for (join, pipeline) in sequence(words) {

@@ -104,15 +104,18 @@ async fn a_windows_guest_answers_powershell_as_administrator() {
         "{listed:?}"
     );
 
-    let (pid, _) = powershell(&client, "(Start-Process -FilePath 'ping.exe' -PassThru).Id").await;
-    let pid = pid.trim();
+    // Windows OpenSSH's job object ends what the session started when its command returns;
+    // a process WMI creates is not in that job.
+    let (started, _) =
+        powershell(&client, "(Start-Process -FilePath 'ping.exe' -PassThru).Id").await;
+    let (_, code) = powershell(&client, &format!("Get-Process -Id {}", started.trim())).await;
+    assert_eq!(code, 1, "a Start-Process child outlived its session");
+    let (created, _) = powershell(&client, "(Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{CommandLine='ping.exe'}).ProcessId").await;
+    let pid = created.trim();
     assert_eq!(
-        powershell(
-            &client,
-            &format!("Get-Process -Id {pid} -ErrorAction Stop | Out-Null")
-        )
-        .await
-        .1,
+        powershell(&client, &format!("get-process -erroraction stop -id {pid}"))
+            .await
+            .1,
         0
     );
     let (missing, code) = ssh_as(
