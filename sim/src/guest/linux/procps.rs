@@ -216,13 +216,19 @@ fn parse(args: &[&str]) -> Result<Request, Output> {
     let mut i = 0;
     while i < args.len() {
         let a = args[i];
-        let mut next = || {
-            i += 1;
-            args.get(i).copied().ok_or_else(usage_sysv)
-        };
+        let value = args.get(i + 1).copied();
         match a {
-            "-p" | "--pid" | "q" | "-q" => r.pids = Some(pid_list(next()?)?),
-            "-o" | "o" | "--format" => r.columns.extend(spec(next()?)),
+            "-p" | "--pid" | "q" | "-q" | "-o" | "o" | "--format" if value.is_none() => {
+                return Err(usage_sysv())
+            }
+            "-p" | "--pid" | "q" | "-q" => {
+                r.pids = Some(pid_list(value.unwrap_or_default())?);
+                i += 1;
+            }
+            "-o" | "o" | "--format" => {
+                r.columns.extend(spec(value.unwrap_or_default()));
+                i += 1;
+            }
             "-e" | "-A" | "-ef" | "-eF" => r.full |= a.contains('f'),
             "-f" => r.full = true,
             "--no-headers" | "--no-heading" | "h" => {}

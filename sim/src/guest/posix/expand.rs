@@ -17,6 +17,8 @@ struct Fields {
     current: String,
     /// The current field exists even if empty (`''`, `"$unset"`).
     started: bool,
+    /// Fields (by index in `done`, or the current one) with an unquoted `*` or `?`.
+    globs: Vec<usize>,
 }
 
 impl Fields {
@@ -39,11 +41,19 @@ impl Fields {
         }
     }
 
-    fn finish(mut self) -> Vec<String> {
+    /// Unquoted text: a pattern character makes the field a glob.
+    fn unquoted(&mut self, text: &str) {
+        if text.contains(['*', '?']) && !self.globs.contains(&self.done.len()) {
+            self.globs.push(self.done.len());
+        }
+        self.literal(text);
+    }
+
+    fn finish(mut self) -> (Vec<String>, Vec<usize>) {
         if self.started {
             self.done.push(self.current);
         }
-        self.done
+        (self.done, self.globs)
     }
 }
 
@@ -71,7 +81,15 @@ pub fn fields(sh: &mut Shell, text: &str) -> Result<Vec<String>, Output> {
     for p in pieces(text)? {
         piece(sh, &p, false, &mut acc)?;
     }
-    Ok(acc.finish())
+    let (fields, globs) = acc.finish();
+    let mut out = Vec::new();
+    for (i, field) in fields.into_iter().enumerate() {
+        match globs.contains(&i) {
+            true => out.extend(super::glob::expand(sh, &field)),
+            false => out.push(field),
+        }
+    }
+    Ok(out)
 }
 
 /// Expands `text` as one string (no field splitting).
@@ -91,6 +109,7 @@ fn pieces(text: &str) -> Result<Vec<WordPiece>, Output> {
 
 fn piece(sh: &mut Shell, p: &WordPiece, quoted: bool, acc: &mut Fields) -> Result<(), Output> {
     match p {
+        WordPiece::Text(s) if !quoted => acc.unquoted(s),
         WordPiece::Text(s) | WordPiece::SingleQuotedText(s) | WordPiece::AnsiCQuotedText(s) => {
             acc.literal(s)
         }

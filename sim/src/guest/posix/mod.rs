@@ -8,6 +8,7 @@ mod coreutils;
 mod exec;
 mod expand;
 pub mod fs;
+mod glob;
 mod jobs;
 pub mod packages;
 pub mod procfs;

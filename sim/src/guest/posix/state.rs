@@ -159,18 +159,20 @@ pub fn parts(simple: &ast::SimpleCommand) -> Result<Parts<'_>, Output> {
         redirects: Vec::new(),
         assignments: Vec::new(),
     };
-    let prefix = simple.prefix.iter().flat_map(|p| p.0.iter());
-    let suffix = simple.suffix.iter().flat_map(|s| s.0.iter());
+    let prefix = simple.prefix.iter().flat_map(|p| p.0.iter()).map(|i| (i, true));
+    let suffix = simple.suffix.iter().flat_map(|s| s.0.iter()).map(|i| (i, false));
     // Prefixes hold only assignments and redirections, so the command word then the suffix's
     // words are the source order.
     p.words.extend(simple.word_or_name.as_ref());
-    for item in prefix.chain(suffix) {
+    for (item, in_prefix) in prefix.chain(suffix) {
         match item {
             Item::IoRedirect(r) => p.redirects.push(r),
             Item::Word(w) => p.words.push(w),
-            Item::AssignmentWord(a, _) => p.assignments.push(a),
+            Item::AssignmentWord(a, _) if in_prefix => p.assignments.push(a),
+            // After the command name `a=b` is an argument (`ps -o pid=,comm=`).
+            Item::AssignmentWord(_, w) => p.words.push(w),
             Item::ProcessSubstitution(..) => {
-                return Err(super::state::unsupported("process substitution"))
+                return Err(unsupported("process substitution"))
             }
         }
     }

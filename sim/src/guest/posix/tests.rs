@@ -128,12 +128,11 @@ fn background_jobs_get_a_pid_even_when_the_program_is_missing() {
     let pid = sh(&g, "sleep 600 & echo $!").stdout;
     let pid = pid.trim();
     assert_eq!(sh(&g, &format!("kill -0 {pid}")).code, 0);
+    let row = sh(&g, &format!("ps -p {pid} -o pid=,comm="));
     assert_eq!(
-        sh(&g, &format!("ps -p {pid} -o pid=,comm="))
-            .stdout
-            .split_whitespace()
-            .nth(1),
-        Some("sleep")
+        row.stdout.split_whitespace().nth(1),
+        Some("sleep"),
+        "{row:?}"
     );
     assert_eq!(
         sh(&g, &format!("kill {pid}; kill -0 {pid}")),
@@ -182,4 +181,19 @@ fn ip_ps_and_pgrep_take_their_usual_flags() {
         .stderr
         .starts_with("error: unsupported SysV option\n"));
     assert_eq!(sh(&g, "pgrep -x sshd | wc -l"), Output::ok("1\n"));
+}
+
+#[test]
+fn unquoted_patterns_expand_over_the_filesystem() {
+    let g = guest();
+    assert_eq!(sh(&g, "ls /usr/bin/pg*"), Output::ok("/usr/bin/pgrep\n"));
+    assert_eq!(sh(&g, "echo '/usr/bin/pg*'"), Output::ok("/usr/bin/pg*\n"));
+    assert_eq!(sh(&g, "echo /nope/*"), Output::ok("/nope/*\n"));
+}
+
+#[test]
+fn ps_reads_pid_and_format_options() {
+    let g = guest();
+    assert_eq!(sh(&g, "ps -p 1 -o pid=,comm="), Output::ok("    1 systemd\n"));
+    assert_eq!(sh(&g, "ps -o pid,comm -p 1"), Output::ok("  PID COMMAND\n    1 systemd\n"));
 }
