@@ -159,8 +159,16 @@ pub fn parts(simple: &ast::SimpleCommand) -> Result<Parts<'_>, Output> {
         redirects: Vec::new(),
         assignments: Vec::new(),
     };
-    let prefix = simple.prefix.iter().flat_map(|p| p.0.iter()).map(|i| (i, true));
-    let suffix = simple.suffix.iter().flat_map(|s| s.0.iter()).map(|i| (i, false));
+    let prefix = simple
+        .prefix
+        .iter()
+        .flat_map(|p| p.0.iter())
+        .map(|i| (i, true));
+    let suffix = simple
+        .suffix
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .map(|i| (i, false));
     // Prefixes hold only assignments and redirections, so the command word then the suffix's
     // words are the source order.
     p.words.extend(simple.word_or_name.as_ref());
@@ -171,9 +179,7 @@ pub fn parts(simple: &ast::SimpleCommand) -> Result<Parts<'_>, Output> {
             Item::AssignmentWord(a, _) if in_prefix => p.assignments.push(a),
             // After the command name `a=b` is an argument (`ps -o pid=,comm=`).
             Item::AssignmentWord(_, w) => p.words.push(w),
-            Item::ProcessSubstitution(..) => {
-                return Err(unsupported("process substitution"))
-            }
+            Item::ProcessSubstitution(..) => return Err(unsupported("process substitution")),
         }
     }
     Ok(p)

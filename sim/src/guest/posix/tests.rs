@@ -194,6 +194,12 @@ fn unquoted_patterns_expand_over_the_filesystem() {
 #[test]
 fn ps_reads_pid_and_format_options() {
     let g = guest();
-    assert_eq!(sh(&g, "ps -p 1 -o pid=,comm="), Output::ok("    1 systemd\n"));
-    assert_eq!(sh(&g, "ps -o pid,comm -p 1"), Output::ok("  PID COMMAND\n    1 systemd\n"));
+    assert_eq!(
+        sh(&g, "ps -p 1 -o pid=,comm="),
+        Output::ok("    1 systemd\n")
+    );
+    assert_eq!(
+        sh(&g, "ps -o pid,comm -p 1"),
+        Output::ok("  PID COMMAND\n    1 systemd\n")
+    );
 }
