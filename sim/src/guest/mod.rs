@@ -9,6 +9,7 @@ pub mod command;
 pub mod distro;
 pub mod linux;
 pub mod ncat;
+pub mod posix;
 pub mod sender;
 pub mod shell;
 pub mod ssh;

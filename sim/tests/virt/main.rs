@@ -13,6 +13,7 @@ mod matrix;
 mod migration;
 mod network;
 mod nic_hotplug;
+mod shell;
 mod udn;
 mod windows;
 

@@ -1,0 +1,77 @@
+//! The Linux dialect's programs that are not plain file tools: what procps, iproute2,
+//! iputils, util-linux, nmap-ncat and stress-ng print, in their exact formats (see
+//! fixtures/guest/linux/). The shell (guest/posix) finds them and passes their arguments.
+
+mod iproute;
+mod iproute_text;
+mod iputils;
+mod memory;
+mod procps;
+
+use super::command::{Command, Output};
+use super::sender::Sender;
+use super::{lock, ncat, tcp, GuestRef};
+use crate::quantity;
+
+pub use iproute::link_local;
+
+/// Runs one foreground program of the image (the shell resolved its name).
+pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
+    let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+    if args[0] == "ss" {
+        return tcp::established(guest, cmd.net);
+    }
+    if ncat::is_ncat(args[0]) {
+        return match ncat::parse(&args) {
+            Some(ncat::Ncat::Probe(dst, port)) => tcp::probe(guest, dst, port, cmd.net),
+            _ => Output::fail(2, format!("{}: the simulated guest runs listeners and clients only in the background (end the command with &); probe with -z\n", args[0])),
+        };
+    }
+    if args[0] == "ping" {
+        // A snapshot, so the fabric can look at every guest (this one included) unlocked.
+        let snapshot = Sender::snapshot(guest);
+        return iputils::ping(&snapshot, &args[1..], cmd.net);
+    }
+    let g = &mut lock(guest);
+    match args[0] {
+        "hostname" => Output::ok(format!("{}\n", g.hostname)),
+        "uname" => Output::ok(if args.contains(&"-r") { format!("{}\n", g.distro.kernel_release) } else { "Linux\n".to_string() }),
+        "nproc" => Output::ok(format!("{}\n", g.vcpus)),
+        "free" => memory::free(g, &args[1..]),
+        "lsmem" => Output::ok(memory::lsmem(g)),
+        "ip" => iproute::ip(g, &args[1..]),
+        "ps" => procps::ps(g, &args[1..]),
+        "pgrep" => procps::pgrep(g, &args[1..]),
+        "stress-ng" => Output::fail(1, "stress-ng: the simulated guest runs stress-ng only in the background (end the command with &)\n"),
+        other => Output::fail(127, format!("bash: line 1: {other}: command not found\n")),
+    }
+}
+
+/// Starts `cmd` in the background and returns its PID (`$!`).
+pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
+    let line = cmd.args.join(" ");
+    let words: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+    if let Some(ncat::Ncat::Connect(dst, port)) =
+        ncat::parse(&words).filter(|_| ncat::is_ncat(words[0]))
+    {
+        return tcp::connect(guest, &line, dst, port, cmd.net);
+    }
+    let g = &mut lock(guest);
+    let dirty = (cmd.args[0] == "stress-ng").then(|| stress_ng_load(&cmd.args));
+    g.spawn(&line, dirty.flatten())
+}
+
+/// `stress-ng --vm N --vm-bytes X --vm-keep`: N workers, each re-writing X bytes as fast as
+/// memory allows (about 1 GiB/s per worker).
+fn stress_ng_load(args: &[String]) -> Option<(f64, f64)> {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let workers: f64 = value("--vm")?.parse().ok()?;
+    let bytes = value("--vm-bytes")
+        .and_then(|b| quantity::parse(b))
+        .unwrap_or(256.0 * quantity::MIB);
+    Some((workers * quantity::GIB, workers * bytes))
+}

@@ -1,0 +1,72 @@
+//! `CMD &`: a background job. bash forks first, so `$!` is a PID even when the program turns
+//! out not to exist (the job then exits at once with 127 and its error on its own stderr).
+
+use brush_parser::ast;
+
+use super::redirect::{self, Fds};
+use super::state::{self, Shell};
+use crate::guest::command::Output;
+use crate::guest::lock;
+
+/// Wrappers that exec the command they are given: the job's process is the command's.
+const WRAPPERS: &[&str] = &["nohup", "sudo", "exec"];
+
+pub fn start(sh: &mut Shell, simple: &ast::SimpleCommand) -> Output {
+    let parts = match state::parts(simple) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let args = match super::expand::fields_of(sh, &parts.words) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let mut fds = Fds::new(None);
+    if let Err(e) = redirect::open(sh, &parts.redirects, &mut fds) {
+        return e;
+    }
+    let wrapper = args
+        .first()
+        .filter(|a| WRAPPERS.contains(&a.as_str()))
+        .cloned();
+    let command: Vec<String> = args
+        .into_iter()
+        .skip_while(|a| WRAPPERS.contains(&a.as_str()))
+        .collect();
+    let Some(name) = command.first().cloned() else {
+        sh.last_bg = Some(exited(sh));
+        return Output::default();
+    };
+    match sh.resolve(&name) {
+        Ok(program) => {
+            let mut args = command;
+            args[0] = program.to_string();
+            let cmd = state::command(args, None, sh.net);
+            sh.last_bg = Some(crate::guest::linux::start_background(sh.guest, &cmd));
+            Output::default()
+        }
+        Err(_) if super::builtins::is_builtin(&name) && wrapper.is_none() => {
+            sh.last_bg = Some(exited(sh));
+            let out = sh.invoke(command, None);
+            redirect::route(sh, out, &fds)
+        }
+        Err(not_found) => {
+            sh.last_bg = Some(exited(sh));
+            let message = match wrapper.as_deref() {
+                Some("nohup") => {
+                    format!("nohup: failed to run command '{name}': No such file or directory\n")
+                }
+                Some("sudo") => format!("sudo: {name}: command not found\n"),
+                _ => not_found.stderr,
+            };
+            redirect::route(sh, Output::fail(127, message), &fds)
+        }
+    }
+}
+
+/// A PID for a job that has already exited.
+fn exited(sh: &Shell) -> u32 {
+    let g = &mut lock(sh.guest);
+    let pid = g.spawn("bash", None);
+    g.processes.remove(&pid);
+    pid
+}
