@@ -5,6 +5,7 @@
 //! PIDs and MACs survive); a reset or a new VMI boots a new one.
 
 pub mod cloudinit;
+pub mod console;
 pub mod command;
 pub mod distro;
 pub mod linux;

@@ -75,6 +75,10 @@ pub trait World: Send + Sync + 'static {
         store: &Store,
         forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>>;
+
+    /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`).
+    fn console(&self, store: &Store, namespace: &str, name: &str)
+        -> ApiResult<Box<dyn GuestStream>>;
 }
 
 /// A `…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`
@@ -127,5 +131,14 @@ impl World for BareApi {
         _forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>> {
         Err(no_world("virtualmachineinstances/portforward"))
+    }
+
+    fn console(
+        &self,
+        _store: &Store,
+        _namespace: &str,
+        _name: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        Err(no_world("virtualmachineinstances/console"))
     }
 }

@@ -1,0 +1,167 @@
+//! The guest's serial console (the `console` subresource's far end): a tty with agetty's
+//! `<hostname> login:` prompt, login's `Password:`, then bash at `[user@host ~]$ ` running
+//! the same interpreter as SSH's exec. The line discipline is a real tty's canonical mode:
+//! input is echoed (not the password), CR ends a line, output newlines go out as CRLF.
+//!
+//! The prompt was printed at boot, before anyone connected, so a new connection sees nothing
+//! until it sends a line: agetty answers an empty name with a new prompt.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+use super::{lock, shell, GuestRef, Network, Os};
+use crate::world::GuestStream;
+
+/// pam_faildelay's default on RHEL (`/etc/pam.d/system-auth` delay=2000000 µs): a wrong
+/// password is answered after two seconds.
+const FAIL_DELAY_SECONDS: f64 = 2.0;
+
+/// Who may log in on the console: plain-text passwords by user, from cloud-init.
+pub type Passwords = BTreeMap<String, String>;
+
+/// Opens a console connection to `guest`; its tty is served until the client leaves.
+pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box<dyn GuestStream> {
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut tty = Tty {
+            io: ours,
+            guest,
+            net,
+            passwords,
+        };
+        let _ = tty.serve().await;
+    });
+    Box::new(theirs)
+}
+
+struct Tty {
+    io: DuplexStream,
+    guest: GuestRef,
+    net: Arc<dyn Network>,
+    passwords: Passwords,
+}
+
+impl Tty {
+    async fn serve(&mut self) -> std::io::Result<()> {
+        loop {
+            let Some(user) = self.login().await? else {
+                return Ok(());
+            };
+            if !self.shell(&user).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// agetty and login: the logged-in user, or `None` when the client left.
+    async fn login(&mut self) -> std::io::Result<Option<String>> {
+        loop {
+            let Some(name) = self.read_line(true).await? else {
+                return Ok(None);
+            };
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                let prompt = format!("{} login: ", self.hostname());
+                self.write(&prompt).await?;
+                continue;
+            }
+            self.write("Password: ").await?;
+            let Some(password) = self.read_line(false).await? else {
+                return Ok(None);
+            };
+            if self.passwords.get(&name) == Some(&password) {
+                return Ok(Some(name));
+            }
+            // util-linux login.c: a failed login waits out PAM's delay, then prompts again.
+            let real = FAIL_DELAY_SECONDS / lock(&self.guest).time_scale().max(1.0);
+            tokio::time::sleep(Duration::from_secs_f64(real)).await;
+            let again = format!("\nLogin incorrect\n\n{} login: ", self.hostname());
+            self.write(&again).await?;
+        }
+    }
+
+    /// bash on the tty until `exit`/`logout` (true: back to the login prompt) or the client
+    /// leaves (false).
+    async fn shell(&mut self, user: &str) -> std::io::Result<bool> {
+        let prompt = format!("[{user}@{} ~]$ ", self.hostname());
+        self.write(&prompt).await?;
+        while let Some(line) = self.read_line(true).await? {
+            if matches!(line.trim(), "exit" | "logout") {
+                let banner = format!("logout\n\n{}", self.banner());
+                self.write(&banner).await?;
+                return Ok(true);
+            }
+            if !line.trim().is_empty() {
+                let out = shell::run(&self.guest, &*self.net, &line);
+                self.write(&out.stdout).await?;
+                self.write(&out.stderr).await?;
+            }
+            self.write(&prompt).await?;
+        }
+        Ok(false)
+    }
+
+    /// /etc/issue as agetty shows it, then the login prompt.
+    fn banner(&self) -> String {
+        let g = lock(&self.guest);
+        format!(
+            "{}\nKernel {} on an x86_64\n\n{} login: ",
+            g.distro.pretty_name,
+            g.distro.kernel_release,
+            short(&g.hostname)
+        )
+    }
+
+    fn hostname(&self) -> String {
+        short(&lock(&self.guest).hostname).to_string()
+    }
+
+    /// One line in canonical mode, echoed when `echo`; `None` when the client left. Until
+    /// the OS is up (and on Windows, which runs no getty on its serial port) nothing reads
+    /// the line: it is dropped unechoed.
+    async fn read_line(&mut self, echo: bool) -> std::io::Result<Option<String>> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            if self.io.read(&mut byte).await? == 0 {
+                return Ok(None);
+            }
+            let listening = {
+                let g = lock(&self.guest);
+                g.up && !g.paused && g.os == Os::Linux
+            };
+            match byte[0] {
+                _ if !listening => line.clear(),
+                b'\r' | b'\n' => {
+                    self.io.write_all(b"\r\n").await?;
+                    return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
+                }
+                // VERASE: the last character goes, on the screen too.
+                0x7f | 0x08 => {
+                    if line.pop().is_some() && echo {
+                        self.io.write_all(b"\x08 \x08").await?;
+                    }
+                }
+                c => {
+                    line.push(c);
+                    if echo {
+                        self.io.write_all(&[c]).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output through the tty's ONLCR: every newline goes out as CRLF.
+    async fn write(&mut self, text: &str) -> std::io::Result<()> {
+        self.io.write_all(text.replace('\n', "\r\n").as_bytes()).await
+    }
+}
+
+/// The host name up to the first dot, as agetty's `\n` and bash's `\h` show it.
+fn short(hostname: &str) -> &str {
+    hostname.split('.').next().unwrap_or(hostname)
+}
