@@ -19,6 +19,12 @@ use crate::world::GuestStream;
 /// password is answered after two seconds.
 const FAIL_DELAY_SECONDS: f64 = 2.0;
 
+/// bash 5.1 (RHEL 9) turns readline's bracketed paste on around each prompt
+/// (lib/readline/rltty.c, `enable-bracketed-paste` on by default): the prompt comes after
+/// `ESC[?2004h`, and the accepted line is followed by `ESC[?2004l` and a CR.
+const PASTE_ON: &str = "\x1b[?2004h";
+const PASTE_OFF: &str = "\x1b[?2004l\r";
+
 /// Who may log in on the console: plain-text passwords by user, from cloud-init.
 pub type Passwords = BTreeMap<String, String>;
 
@@ -86,9 +92,10 @@ impl Tty {
     /// bash on the tty until `exit`/`logout` (true: back to the login prompt) or the client
     /// leaves (false).
     async fn shell(&mut self, user: &str) -> std::io::Result<bool> {
-        let prompt = format!("[{user}@{} ~]$ ", self.hostname());
+        let prompt = format!("{PASTE_ON}[{user}@{} ~]$ ", self.hostname());
         self.write(&prompt).await?;
         while let Some(line) = self.read_line(true).await? {
+            self.write(PASTE_OFF).await?;
             if matches!(line.trim(), "exit" | "logout") {
                 let banner = format!("logout\n\n{}", self.banner());
                 self.write(&banner).await?;
