@@ -53,7 +53,9 @@ pub enum ConsoleError {
         user: String,
         seen: String,
     },
-    #[error("the console of {vmi} takes one line at a time; the command has a line break: {command:?}")]
+    #[error(
+        "the console of {vmi} takes one line at a time; the command has a line break: {command:?}"
+    )]
     Multiline { vmi: String, command: String },
 }
 
@@ -96,7 +98,9 @@ impl Console {
     async fn log_in(&mut self, login: &ConsoleLogin) -> Result<(), ConsoleError> {
         // The prompt was printed before we connected: an empty line asks for a new one.
         self.send("\r").await?;
-        let seen = self.read_until("a login or shell prompt", at_login_or_shell).await?;
+        let seen = self
+            .read_until("a login or shell prompt", at_login_or_shell)
+            .await?;
         if at_shell(&seen) {
             return Ok(());
         }
@@ -131,10 +135,17 @@ impl Console {
         }
         let nonce = format!("{:016x}", rand::random::<u64>());
         let (start, end) = (format!("S{nonce}"), format!("E{nonce}-"));
-        self.send(&format!("echo {start}; {command}; echo {end}$?\r"))
+        // A command sent to the background ends with `&`, which a `;` may not follow.
+        let join = match command.trim_end().ends_with('&') && !command.ends_with("&&") {
+            true => " ",
+            false => "; ",
+        };
+        self.send(&format!("echo {start}; {command}{join}echo {end}$?\r"))
             .await?;
         let finished = |t: &str| marked(t, &start, &end).is_some() && at_shell(t);
-        let seen = self.read_until("the command's end marker", finished).await?;
+        let seen = self
+            .read_until("the command's end marker", finished)
+            .await?;
         let (stdout, code) = marked(&seen, &start, &end).expect("checked by read_until");
         Ok(Output {
             stdout,
@@ -192,7 +203,10 @@ impl Console {
     fn ended(&self, waiting_for: &str, why: String) -> ConsoleError {
         ConsoleError::Transport {
             vmi: self.vmi.clone(),
-            why: format!("{why} while waiting for {waiting_for}; last seen: {:?}", tail(&clean(&self.pending))),
+            why: format!(
+                "{why} while waiting for {waiting_for}; last seen: {:?}",
+                tail(&clean(&self.pending))
+            ),
         }
     }
 }
@@ -290,7 +304,9 @@ fn clean(text: &str) -> String {
 
 fn tail(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    chars[chars.len().saturating_sub(SEEN_TAIL)..].iter().collect()
+    chars[chars.len().saturating_sub(SEEN_TAIL)..]
+        .iter()
+        .collect()
 }
 
 /// The websocket to `…/virtualmachineinstances/{vmi}/console`, as `virtctl console` opens it
@@ -339,14 +355,12 @@ async fn connect(client: &kube::Client, ns: &str, vmi: &str) -> Result<Socket, C
     let upgraded = hyper::upgrade::on(response)
         .await
         .map_err(|e| transport(e.to_string()))?;
-    Ok(
-        tokio_tungstenite::WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Client,
-            None,
-        )
-        .await,
+    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Client,
+        None,
     )
+    .await)
 }
 
 #[cfg(test)]
@@ -361,10 +375,7 @@ mod tests {
         let answered = format!("{echoed}Sab\nsome\noutput\nEab-1\n[u@h ~]$ ");
         assert_eq!(marked(&answered, s, e), Some(("some\noutput\n".into(), 1)));
         let unterminated = format!("{echoed}Sab\nno newline Eab-0\n");
-        assert_eq!(
-            marked(&unterminated, s, e),
-            Some(("no newline ".into(), 0))
-        );
+        assert_eq!(marked(&unterminated, s, e), Some(("no newline ".into(), 0)));
     }
 
     #[test]

@@ -33,7 +33,10 @@ pub fn open(ctx: &Arc<Ctx>, ns: &str, name: &str) -> ApiResult<Box<dyn GuestStre
             "VMI is in failed status",
         ));
     }
-    let running = ctx.guests.get(obj::uid(&vmi)).filter(|_| phase == "Running");
+    let running = ctx
+        .guests
+        .get(obj::uid(&vmi))
+        .filter(|_| phase == "Running");
     let Some(guest) = running else {
         return Err(ApiError::bad_request("VMI is not running"));
     };

@@ -164,7 +164,9 @@ impl Tty {
 
     /// Output through the tty's ONLCR: every newline goes out as CRLF.
     async fn write(&mut self, text: &str) -> std::io::Result<()> {
-        self.io.write_all(text.replace('\n', "\r\n").as_bytes()).await
+        self.io
+            .write_all(text.replace('\n', "\r\n").as_bytes())
+            .await
     }
 }
 

@@ -5,8 +5,8 @@
 //! PIDs and MACs survive); a reset or a new VMI boots a new one.
 
 pub mod cloudinit;
-pub mod console;
 pub mod command;
+pub mod console;
 pub mod distro;
 pub mod linux;
 pub mod ncat;

@@ -76,9 +76,16 @@ pub trait World: Send + Sync + 'static {
         forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>>;
 
-    /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`).
-    fn console(&self, store: &Store, namespace: &str, name: &str)
-        -> ApiResult<Box<dyn GuestStream>>;
+    /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`);
+    /// a world without guests serves none.
+    fn console(
+        &self,
+        _store: &Store,
+        _namespace: &str,
+        _name: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        Err(no_world("virtualmachineinstances/console"))
+    }
 }
 
 /// A `…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`
@@ -131,14 +138,5 @@ impl World for BareApi {
         _forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>> {
         Err(no_world("virtualmachineinstances/portforward"))
-    }
-
-    fn console(
-        &self,
-        _store: &Store,
-        _namespace: &str,
-        _name: &str,
-    ) -> ApiResult<Box<dyn GuestStream>> {
-        Err(no_world("virtualmachineinstances/console"))
     }
 }
