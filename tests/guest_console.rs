@@ -42,7 +42,13 @@ fn over_the_console(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         anyhow::ensure!(unknown.code == 127, "{unknown}");
         let lines = vm.guest.ok("echo one; echo two").await?;
         anyhow::ensure!(lines == "one\ntwo\n", "{lines:?}");
-        report_round_trips(&vm.guest).await
+        report_round_trips(&vm.guest).await?;
+        // The migration ends the console stream; the shell on the guest's tty stays logged in.
+        let boot = vm.guest.boot_id().await?;
+        vm.migrate().await?;
+        let after = vm.guest.boot_id().await?;
+        anyhow::ensure!(boot == after, "rebooted: {boot} → {after}");
+        Ok(())
     }
     .boxed()
 }

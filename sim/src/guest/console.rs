@@ -31,6 +31,9 @@ pub type Passwords = BTreeMap<String, String>;
 /// Opens a console connection to `guest`; its tty is served until the client leaves.
 pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box<dyn GuestStream> {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    // The stream runs through the source node's virt-handler and launcher: a migration ends
+    // it (the guest's tty, and who is logged in there, stay).
+    let mut moved = lock(&guest).moves.subscribe();
     tokio::spawn(async move {
         let mut tty = Tty {
             io: ours,
@@ -38,7 +41,10 @@ pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box
             net,
             passwords,
         };
-        let _ = tty.serve().await;
+        tokio::select! {
+            _ = tty.serve() => {}
+            _ = moved.changed() => {}
+        }
     });
     Box::new(theirs)
 }
@@ -53,12 +59,19 @@ struct Tty {
 impl Tty {
     async fn serve(&mut self) -> std::io::Result<()> {
         loop {
-            let Some(user) = self.login().await? else {
-                return Ok(());
+            let logged_in = lock(&self.guest).console_user.clone();
+            let (user, fresh) = match logged_in {
+                Some(user) => (user, false),
+                None => match self.login().await? {
+                    Some(user) => (user, true),
+                    None => return Ok(()),
+                },
             };
-            if !self.shell(&user).await? {
+            lock(&self.guest).console_user = Some(user.clone());
+            if !self.shell(&user, fresh).await? {
                 return Ok(());
             }
+            lock(&self.guest).console_user = None;
         }
     }
 
@@ -89,11 +102,15 @@ impl Tty {
         }
     }
 
-    /// bash on the tty until `exit`/`logout` (true: back to the login prompt) or the client
+    /// bash on the tty (a `fresh` login prints its first prompt) until `exit`/`logout` (true: back to the login prompt) or the client
     /// leaves (false).
-    async fn shell(&mut self, user: &str) -> std::io::Result<bool> {
+    async fn shell(&mut self, user: &str, fresh: bool) -> std::io::Result<bool> {
         let prompt = format!("{PASTE_ON}[{user}@{} ~]$ ", self.hostname());
-        self.write(&prompt).await?;
+        // A shell left by an earlier connection printed its prompt long ago: the client sees
+        // the next one after its first line, as with agetty's.
+        if fresh {
+            self.write(&prompt).await?;
+        }
         while let Some(line) = self.read_line(true).await? {
             self.write(PASTE_OFF).await?;
             if matches!(line.trim(), "exit" | "logout") {

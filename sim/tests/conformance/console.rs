@@ -143,6 +143,12 @@ async fn a_primary_udn_guest_is_not_reached_by_the_port_forward_but_its_console_
         "the line is echoed, then bash leaves bracketed paste: {answer:?}"
     );
     assert!(answer.contains("\r\na\r\ncode=1\r\n"), "{answer:?}");
+
+    // The shell belongs to the guest's tty, not to the connection: a new one finds it.
+    drop(tty);
+    let mut again = console(&client, "a").await.unwrap();
+    let prompt = exchange(&mut again, "\r", "$ ").await;
+    assert!(!prompt.contains("login:"), "{prompt:?}");
 }
 
 /// kubevirt v1.9.0 pkg/virt-api/rest/console.go `validateVMIForConsole`: a VMI that is not
