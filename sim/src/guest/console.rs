@@ -75,7 +75,8 @@ impl Tty {
         }
     }
 
-    /// agetty and login: the logged-in user, or `None` when the client left.
+    /// agetty (util-linux term-utils/agetty.c get_logname: an empty name gets a new prompt)
+    /// and login: the logged-in user, or `None` when the client left.
     async fn login(&mut self) -> std::io::Result<Option<String>> {
         loop {
             let Some(name) = self.read_line(true).await? else {
@@ -94,7 +95,8 @@ impl Tty {
             if self.passwords.get(&name) == Some(&password) {
                 return Ok(Some(name));
             }
-            // util-linux login.c: a failed login waits out PAM's delay, then prompts again.
+            // util-linux login-utils/login.c loginpam_auth: a failed login waits out PAM's
+            // delay, says "Login incorrect" and prompts again.
             let real = FAIL_DELAY_SECONDS / lock(&self.guest).time_scale().max(1.0);
             tokio::time::sleep(Duration::from_secs_f64(real)).await;
             let again = format!("\nLogin incorrect\n\n{} login: ", self.hostname());
@@ -102,8 +104,8 @@ impl Tty {
         }
     }
 
-    /// bash on the tty (a `fresh` login prints its first prompt) until `exit`/`logout` (true: back to the login prompt) or the client
-    /// leaves (false).
+    /// bash on the tty (a `fresh` login prints its first prompt) until `exit`/`logout` (true:
+    /// back to the login prompt) or the client leaves (false).
     async fn shell(&mut self, user: &str, fresh: bool) -> std::io::Result<bool> {
         let prompt = format!("{PASTE_ON}[{user}@{} ~]$ ", self.hostname());
         // A shell left by an earlier connection printed its prompt long ago: the client sees
