@@ -120,14 +120,26 @@ impl Tty {
                 self.write(&banner).await?;
                 return Ok(true);
             }
-            if !line.trim().is_empty() {
-                let out = shell::run(&self.guest, &*self.net, &line);
-                self.write(&out.stdout).await?;
-                self.write(&out.stderr).await?;
-            }
+            self.run(&line).await?;
             self.write(&prompt).await?;
         }
         Ok(false)
+    }
+
+    /// Runs a command line as bash on a terminal does: statement after statement, each one's
+    /// output on the screen before the next starts, `$?` the previous statement's status.
+    /// (Within one statement the interpreter returns stdout and stderr apart; they are shown
+    /// in that order.)
+    async fn run(&mut self, line: &str) -> std::io::Result<()> {
+        let mut status = 0;
+        for statement in statements(line) {
+            let statement = with_status(&statement, status);
+            let out = shell::run(&self.guest, &*self.net, &statement);
+            self.write(&out.stdout).await?;
+            self.write(&out.stderr).await?;
+            status = out.code;
+        }
+        Ok(())
     }
 
     /// /etc/issue as agetty shows it, then the login prompt.
@@ -189,7 +201,63 @@ impl Tty {
     }
 }
 
+/// The statements of a line: split at each `;` outside quotes (and not escaped).
+fn statements(line: &str) -> Vec<String> {
+    let (mut out, mut current) = (Vec::new(), String::new());
+    let (mut quote, mut escaped) = (None, false);
+    for c in line.chars() {
+        match (c, quote) {
+            _ if escaped => escaped = false,
+            ('\\', q) if q != Some('\'') => escaped = true,
+            ('\'' | '"', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            (';', None) => {
+                out.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current);
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
+/// `$?` outside single quotes replaced by the previous statement's status.
+fn with_status(statement: &str, status: u32) -> String {
+    let mut out = String::new();
+    let mut single = false;
+    let mut chars = statement.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            single = !single;
+        }
+        if c == '$' && !single && chars.peek() == Some(&'?') {
+            chars.next();
+            out.push_str(&status.to_string());
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The host name up to the first dot, as agetty's `\n` and bash's `\h` show it.
 fn short(hostname: &str) -> &str {
     hostname.split('.').next().unwrap_or(hostname)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_runs_statement_by_statement_with_the_status_of_the_last() {
+        assert_eq!(
+            statements("echo 'a;b'; false && x; echo \"$?\"\\; y"),
+            ["echo 'a;b'", " false && x", " echo \"$?\"\\; y"]
+        );
+        assert_eq!(with_status("echo $? '$?'", 1), "echo 1 '$?'");
+    }
 }
