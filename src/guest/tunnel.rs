@@ -218,7 +218,10 @@ mod tests {
         );
         let isolated = r#"{"code":500,"message":"Internal error occurred: dialing VM: dial tcp 10.100.0.5:22: connect: connection timed out"}"#;
         let e = refused(500, isolated);
-        assert!(e.contains("isolated") && e.contains("serial console"), "{e}");
+        assert!(
+            e.contains("isolated") && e.contains("serial console"),
+            "{e}"
+        );
         assert_eq!(
             refused(502, "bad gateway\n"),
             "the port-forward to ns/a port 22 was refused: HTTP 502: bad gateway"

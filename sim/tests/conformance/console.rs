@@ -170,7 +170,9 @@ async fn the_console_of_a_vmi_that_is_not_running_is_refused() {
         v["status"]["phase"].is_string()
     })
     .await;
-    let (status, body) = console(&client, "b").await.err().expect("refused");
+    let Err((status, body)) = console(&client, "b").await else {
+        panic!("the console of a VMI that is not running opened");
+    };
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (status, &body["message"]),
