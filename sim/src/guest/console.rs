@@ -40,6 +40,7 @@ pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box
             guest,
             net,
             passwords,
+            status: 0,
         };
         tokio::select! {
             _ = tty.serve() => {}
@@ -54,6 +55,8 @@ struct Tty {
     guest: GuestRef,
     net: Arc<dyn Network>,
     passwords: Passwords,
+    /// `$?`: the status of the last statement, kept from line to line as bash does.
+    status: u32,
 }
 
 impl Tty {
@@ -131,13 +134,12 @@ impl Tty {
     /// (Within one statement the interpreter returns stdout and stderr apart; they are shown
     /// in that order.)
     async fn run(&mut self, line: &str) -> std::io::Result<()> {
-        let mut status = 0;
         for statement in statements(line) {
-            let statement = with_status(&statement, status);
+            let statement = with_status(&statement, self.status);
             let out = shell::run(&self.guest, &*self.net, &statement);
             self.write(&out.stdout).await?;
             self.write(&out.stderr).await?;
-            status = out.code;
+            self.status = out.code;
         }
         Ok(())
     }

@@ -1,15 +1,10 @@
 //! A guest on a primary user-defined network: virt-api's port-forward cannot reach it, its
 //! serial console can.
 
-use futures::{SinkExt, StreamExt};
-use hyper_util::rt::TokioIo;
 use kube::api::PostParams;
-use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
 
 use super::primary_udn::{running, tenant, tenant_vmis, tenant_vms, NS};
 use super::*;
-
-type Socket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// A RHEL VM on the tenant's primary UDN (l2bridge) whose cloud-init gives cloud-user a
 /// password.
@@ -41,58 +36,6 @@ fn subresource(name: &str, tail: &str) -> String {
     )
 }
 
-/// The console websocket as `virtctl console` opens it, or the refusal's status and body.
-async fn console(client: &kube::Client, name: &str) -> Result<Socket, (u16, String)> {
-    let req = http::Request::get(subresource(name, "console"))
-        .header(http::header::CONNECTION, "Upgrade")
-        .header(http::header::UPGRADE, "websocket")
-        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
-        .header(
-            http::header::SEC_WEBSOCKET_KEY,
-            tungstenite::handshake::client::generate_key(),
-        )
-        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
-        .body(kube::client::Body::empty())
-        .unwrap();
-    let res = client.send(req).await.unwrap();
-    if res.status() != 101 {
-        let status = res.status().as_u16();
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap();
-        return Err((status, String::from_utf8_lossy(&body.to_bytes()).into()));
-    }
-    let upgraded = hyper::upgrade::on(res).await.unwrap();
-    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Client,
-        None,
-    )
-    .await)
-}
-
-/// Types `text`, then reads until what arrived ends with `until`; returns what arrived.
-async fn exchange(socket: &mut Socket, text: &str, until: &str) -> String {
-    socket
-        .send(Message::binary(text.as_bytes().to_vec()))
-        .await
-        .unwrap();
-    let mut seen = String::new();
-    let read = async {
-        while !seen.ends_with(until) {
-            match socket.next().await {
-                Some(Ok(Message::Binary(b))) => seen.push_str(&String::from_utf8_lossy(&b)),
-                Some(Ok(_)) => {}
-                other => panic!("the console ended: {other:?} after {seen:?}"),
-            }
-        }
-    };
-    if tokio::time::timeout(BUDGET, read).await.is_err() {
-        panic!("no {until:?} within {BUDGET:?}; seen {seen:?}");
-    }
-    seen
-}
-
 /// kubevirt v1.9.0 pkg/virt-api/rest/dialers.go `netDial.DialUnderlying` dials
 /// `getTargetInterfaceIP` (status.interfaces[0]) from virt-api's own pod; on a primary UDN
 /// that is the isolated UDN address, so the dial times out (kubevirt/kubevirt issue 18399).
@@ -118,7 +61,7 @@ async fn a_primary_udn_guest_is_not_reached_by_the_port_forward_but_its_console_
         )
     );
 
-    let mut tty = console(&client, "a").await.unwrap();
+    let mut tty = open_console(&client, NS, "a").await.unwrap();
     exchange(&mut tty, "\r", "a login: ").await;
     let typed = exchange(&mut tty, "cloud-user\r", "Password: ").await;
     assert_eq!(typed, "cloud-user\r\nPassword: ", "the name is echoed");
@@ -146,7 +89,7 @@ async fn a_primary_udn_guest_is_not_reached_by_the_port_forward_but_its_console_
 
     // The shell belongs to the guest's tty, not to the connection: a new one finds it.
     drop(tty);
-    let mut again = console(&client, "a").await.unwrap();
+    let mut again = open_console(&client, NS, "a").await.unwrap();
     let prompt = exchange(&mut again, "\r", "$ ").await;
     assert!(!prompt.contains("login:"), "{prompt:?}");
 }
@@ -170,7 +113,7 @@ async fn the_console_of_a_vmi_that_is_not_running_is_refused() {
         v["status"]["phase"].is_string()
     })
     .await;
-    let Err((status, body)) = console(&client, "b").await else {
+    let Err((status, body)) = open_console(&client, NS, "b").await else {
         panic!("the console of a VMI that is not running opened");
     };
     let body: Value = serde_json::from_str(&body).unwrap();
