@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::console::{Channel, ConsoleLogin};
 use super::ssh::{Login, Session, SshError};
 use super::Output;
 use crate::guest::os::GuestOs;
@@ -21,6 +22,9 @@ pub struct Guest {
     pub os: GuestOs,
     login: Login,
     session: tokio::sync::Mutex<Option<Session>>,
+    /// Set for guests the port-forward cannot reach (a primary UDN): commands go over the
+    /// serial console instead of SSH.
+    console: Option<Channel>,
     transcript: Transcript,
 }
 
@@ -36,8 +40,15 @@ impl Guest {
             os,
             login,
             session: tokio::sync::Mutex::new(None),
+            console: None,
             transcript: Arc::default(),
         }
+    }
+
+    /// The same guest driven over its serial console as `login`.
+    pub fn over_console(mut self, login: ConsoleLogin) -> Guest {
+        self.console = Some(Channel::new(login));
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -83,6 +94,9 @@ impl Guest {
 
     /// Forgets the session, so the next command opens a new one (after a migration).
     pub async fn reconnect(&self) {
+        if let Some(console) = &self.console {
+            console.forget().await;
+        }
         *self.session.lock().await = None;
     }
 
@@ -102,6 +116,13 @@ impl Guest {
     }
 
     async fn once(&self, line: &str) -> Result<Output, Attempt> {
+        if let Some(console) = &self.console {
+            let answer = console.run(&self.client, &self.ns, &self.vmi, line).await;
+            return answer.map_err(|e| match e.is_timeout() {
+                true => Attempt::TimedOut(e.into()),
+                false => Attempt::Broken(e.into()),
+            });
+        }
         let mut session = self.session.lock().await;
         if session.is_none() {
             let opened = Session::open(&self.client, &self.ns, &self.vmi, &self.login)

@@ -37,6 +37,9 @@ fn hint(status: u16, message: &str) -> &'static str {
         400 if message.contains("no network interfaces are present") => {
             " (the VMI reports no interfaces in its status yet, and virt-api forwards to the first one's address: wait until it runs and reports them)"
         }
+        500 if message.contains("dialing VM") && message.ends_with("connection timed out") => {
+            " (virt-api could not reach the address of the VMI's first interface: on a primary user-defined network that address is isolated from virt-api's pod, kubevirt/kubevirt issue 18399; reach such a guest over its serial console)"
+        }
         500 if message.contains("dialing VM") => {
             " (virt-api found nothing listening at the address of the VMI's first interface: is the guest up and the service listening on that port?)"
         }
@@ -211,6 +214,12 @@ mod tests {
         let e = refused(500, dial);
         assert!(
             e.contains("connection refused") && e.contains("nothing listening"),
+            "{e}"
+        );
+        let isolated = r#"{"code":500,"message":"Internal error occurred: dialing VM: dial tcp 10.100.0.5:22: connect: connection timed out"}"#;
+        let e = refused(500, isolated);
+        assert!(
+            e.contains("isolated") && e.contains("serial console"),
             "{e}"
         );
         assert_eq!(

@@ -36,6 +36,7 @@ use crate::cluster::scope::Scope;
 use crate::cluster::wait::condition::{conditions, is};
 use crate::cluster::wait::Watch;
 use crate::guest::access::Guest;
+use crate::guest::console::ConsoleLogin;
 use crate::guest::os::GuestOs;
 use crate::guest::ssh::Login;
 
@@ -67,7 +68,16 @@ impl Vm {
             )
             .await
             .with_context(|| format!("VM {name} did not boot"))?;
-        let guest = Guest::new(scope.client(), scope.ns(), &name, spec.os, login);
+        let timeout = login.timeout;
+        let mut guest = Guest::new(scope.client(), scope.ns(), &name, spec.os, login);
+        if let Some((user, password)) = spec.console_login() {
+            let console = ConsoleLogin {
+                user,
+                password,
+                timeout,
+            };
+            guest = guest.over_console(console);
+        }
         Ok(Vm {
             booted: Vmi::from_value(&vmi)?,
             scope,

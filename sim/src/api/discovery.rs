@@ -115,6 +115,7 @@ fn virt_entries() -> Vec<Value> {
     let e = |name: &str, verbs: &[&str]| json!({"name": name, "singularName": "", "namespaced": true, "kind": "", "verbs": verbs});
     vec![
         e("virtualmachineinstances/portforward", &["get"]),
+        e("virtualmachineinstances/console", &["get"]),
         e("virtualmachineinstances/guestosinfo", &["get"]),
         e("virtualmachineinstances/pause", &["update"]),
         e("virtualmachineinstances/unpause", &["update"]),

@@ -202,6 +202,9 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
         if action == "portforward" {
             return portforward::upgrade(&state, route.clone(), req);
         }
+        if action == "console" {
+            return portforward::console(&state, route.clone(), req);
+        }
     }
     let query = Query::<HashMap<String, String>>::try_from_uri(req.uri())
         .map(|q| q.0)

@@ -1,4 +1,5 @@
-//! `{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`: a websocket carrying the
+//! `{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]` and
+//! `virtualmachineinstances/{name}/console`: a websocket carrying the
 //! raw bytes of one guest connection in binary frames, as virt-api serves it. The subprotocol
 //! `plain.kubevirt.io` is echoed only when the client offered it; the server pings every
 //! second and drops a client that has not answered for a minute.
@@ -89,7 +90,7 @@ fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Response {
+pub fn upgrade(state: &Arc<ApiState>, route: Route, req: Request) -> Response {
     let forward = match forward_of(route) {
         Ok(f) => f,
         Err(e) => return error_response(&e),
@@ -101,10 +102,37 @@ pub fn upgrade(state: &Arc<ApiState>, route: Route, mut req: Request) -> Respons
         port: &forward.port,
         protocol: &forward.protocol,
     };
-    let guest = match state.world.portforward(&state.store, &target) {
-        Ok(g) => g,
-        Err(e) => return error_response(&e),
+    match state.world.portforward(&state.store, &target) {
+        Ok(guest) => accept(req, guest),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `virtualmachineinstances/{name}/console`: the guest's serial console, streamed the same
+/// way (kubevirt v1.9.0 pkg/virt-api/rest/console.go ConsoleRequestHandler, NewRawStreamer).
+/// virt-api routes it for VMIs only, with nothing after `console`.
+pub fn console(state: &Arc<ApiState>, route: Route, req: Request) -> Response {
+    let Route::Virt {
+        namespace,
+        resource: VirtResource::VirtualMachineInstance,
+        name,
+        rest,
+        ..
+    } = route
+    else {
+        return error_response(&ApiError::path_not_found());
     };
+    if !rest.is_empty() {
+        return error_response(&ApiError::path_not_found());
+    }
+    match state.world.console(&state.store, &namespace, &name) {
+        Ok(guest) => accept(req, guest),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Upgrades the request to a websocket that carries `guest`'s bytes.
+fn accept(mut req: Request, guest: Box<dyn GuestStream>) -> Response {
     if let Some(refusal) = handshake_refusal(&req) {
         return error_response(&ApiError::bad_request(refusal));
     }

@@ -8,6 +8,7 @@
 mod admission;
 mod boot;
 mod bridge_marker;
+mod console;
 pub mod convergence;
 mod evacuation;
 mod events;
@@ -341,6 +342,19 @@ impl World for Virtualization {
         portforward::dial(
             &self.ctx().expect("the world starts before the API serves"),
             forward,
+        )
+    }
+
+    fn console(
+        &self,
+        _store: &Store,
+        namespace: &str,
+        name: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        console::open(
+            &self.ctx().expect("the world starts before the API serves"),
+            namespace,
+            name,
         )
     }
 }

@@ -24,7 +24,7 @@ fn details(resource: &str, name: &str) -> Value {
 }
 
 /// k8s.io/apimachinery errors.NewNotFound(v1.Resource(resource), name).
-fn not_found(resource: &str, name: &str) -> ApiError {
+pub(super) fn not_found(resource: &str, name: &str) -> ApiError {
     let mut e = ApiError::new(
         404,
         "NotFound",
@@ -35,7 +35,7 @@ fn not_found(resource: &str, name: &str) -> ApiError {
 }
 
 /// errors.NewConflict(v1.Resource(resource), name, why).
-fn conflict(resource: &str, name: &str, why: &str) -> ApiError {
+pub(super) fn conflict(resource: &str, name: &str, why: &str) -> ApiError {
     let mut e = ApiError::new(
         409,
         "Conflict",
@@ -111,6 +111,9 @@ pub fn dial(ctx: &Arc<Ctx>, f: &PortForward<'_>) -> ApiResult<Box<dyn GuestStrea
     match f.protocol {
         // A UDP "connection" is set up without a word to the peer: it always opens.
         "udp" => Ok(Box::new(silent_peer())),
+        "tcp" if isolated(ctx, &vmi, ip) => Err(failed(format!(
+            "dial tcp {addr}: connect: connection timed out"
+        ))),
         "tcp" => connect(ctx, &vmi, ip, port)
             .ok_or_else(|| failed(format!("dial tcp {addr}: connect: connection refused"))),
         other => Err(failed(format!("dial {other}: unknown network {other}"))),
@@ -125,6 +128,24 @@ fn port_of(protocol: &str, port: &str) -> Result<u16, String> {
     }
     port.parse()
         .map_err(|_| dial(format!("address {port}: invalid port")))
+}
+
+/// Whether `ip` is the guest's address on a primary user-defined network. virt-api dials
+/// from its own pod on the cluster's default network, and a UDN is isolated from it: the
+/// SYNs go unanswered and the kernel gives up (kubevirt/kubevirt issue 18399: "dialing VM:
+/// dial tcp …:22: connect: connection timed out"). The real dial takes the kernel's SYN
+/// retries (about 127 s with tcp_syn_retries=6) to fail; here it fails at once.
+fn isolated(ctx: &Arc<Ctx>, vmi: &Value, ip: &str) -> bool {
+    let Ok(ip) = ip.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let Some(guest) = ctx.guests.get(obj::uid(vmi)) else {
+        return false;
+    };
+    let g = guest::lock(&guest);
+    g.nics
+        .iter()
+        .any(|n| n.segment.starts_with("udn:") && n.addrs.iter().any(|(a, _)| *a == ip))
 }
 
 /// A TCP connection to the guest's sshd, or `None` where the connection is refused: no

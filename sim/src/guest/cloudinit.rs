@@ -17,6 +17,8 @@ pub struct GuestConfig {
     pub users: BTreeMap<String, Vec<PublicKey>>,
     /// Static addresses by guest NIC name (`eth1`) or by MAC.
     pub addresses: BTreeMap<String, Vec<(IpAddr, u8)>>,
+    /// Plain-text passwords by user: what the console's login accepts.
+    pub passwords: BTreeMap<String, String>,
 }
 
 /// Reads the VMI's cloud-init volumes and access credentials. `default_user` is the image's
@@ -48,9 +50,13 @@ pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
                 default_user = name.to_string();
             }
             add_keys(&mut config, &default_user, &doc["ssh_authorized_keys"]);
+            add_passwords(&mut config, &default_user, &doc);
             for user in doc["users"].as_array().into_iter().flatten() {
                 let name = user["name"].as_str().unwrap_or(&default_user).to_string();
                 add_keys(&mut config, &name, &user["ssh_authorized_keys"]);
+                if let Some(password) = user["plain_text_passwd"].as_str() {
+                    config.passwords.insert(name, password.to_string());
+                }
             }
             config.users.entry(default_user.clone()).or_default();
         }
@@ -109,6 +115,27 @@ fn add_keys(config: &mut GuestConfig, user: &str, keys: &Value) {
         .entry(user.to_string())
         .or_default()
         .extend(parsed);
+}
+
+/// cloud-init cc_set_passwords.py handle: `password` is the default user's; `chpasswd.users`
+/// entries of type `text` (the default) name their user. Hashed ones cannot be typed back.
+fn add_passwords(config: &mut GuestConfig, default_user: &str, doc: &Value) {
+    if let Some(password) = doc["password"].as_str() {
+        config
+            .passwords
+            .insert(default_user.to_string(), password.to_string());
+    }
+    for entry in doc["chpasswd"]["users"].as_array().into_iter().flatten() {
+        let (Some(name), Some(password)) = (entry["name"].as_str(), entry["password"].as_str())
+        else {
+            continue;
+        };
+        if entry["type"].as_str().unwrap_or("text") == "text" {
+            config
+                .passwords
+                .insert(name.to_string(), password.to_string());
+        }
+    }
 }
 
 /// Public keys in authorized_keys lines; lines that are not keys are skipped, as sshd does.

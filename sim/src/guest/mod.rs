@@ -6,6 +6,7 @@
 
 pub mod cloudinit;
 pub mod command;
+pub mod console;
 pub mod distro;
 pub mod linux;
 pub mod ncat;
@@ -98,6 +99,9 @@ pub struct Guest {
     pub moves: tokio::sync::watch::Sender<u64>,
     /// SSH connections opened to this guest so far.
     pub ssh_connections: u32,
+    /// Who is logged in on the serial console: the tty's shell outlives the connections to
+    /// it (and a migration), until `exit` or a reboot.
+    pub console_user: Option<String>,
 }
 
 /// What a guest is booted with.
@@ -132,6 +136,7 @@ impl Guest {
             up: false,
             moves: tokio::sync::watch::channel(0).0,
             ssh_connections: 0,
+            console_user: None,
         };
         guest.reboot();
         guest
@@ -144,6 +149,7 @@ impl Guest {
         self.booted_at = chrono::Utc::now().timestamp();
         self.processes.clear();
         self.connections.clear();
+        self.console_user = None;
         self.next_pid = 1;
         let base: &[&str] = match self.os {
             Os::Linux => &[

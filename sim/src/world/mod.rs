@@ -75,6 +75,17 @@ pub trait World: Send + Sync + 'static {
         store: &Store,
         forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>>;
+
+    /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`);
+    /// a world without guests serves none.
+    fn console(
+        &self,
+        _store: &Store,
+        _namespace: &str,
+        _name: &str,
+    ) -> ApiResult<Box<dyn GuestStream>> {
+        Err(no_world("virtualmachineinstances/console"))
+    }
 }
 
 /// A `…/{virtualmachineinstances|virtualmachines}/{name}/portforward/{port}[/{protocol}]`

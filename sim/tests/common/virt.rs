@@ -82,7 +82,7 @@ pub fn rhel_vm(name: &str, extra: Value) -> DynamicObject {
         "domain": {"cpu": {"sockets": 1, "cores": 2, "threads": 1}, "memory": {"guest": "1Gi"},
                    "devices": {"interfaces": [{"name": "default", "masquerade": {}}]}},
         "networks": [{"name": "default", "pod": {}}],
-        "volumes": [{"name": "cloudinit", "cloudInitNoCloud": {"userData": format!("#cloud-config\nuser: cloud-user\nssh_authorized_keys:\n  - {}", PUBLIC_KEY.trim())}}],
+        "volumes": [{"name": "cloudinit", "cloudInitNoCloud": {"userData": format!("#cloud-config\nuser: cloud-user\npassword: {CONSOLE_PASSWORD}\nchpasswd:\n  expire: false\nssh_authorized_keys:\n  - {}", PUBLIC_KEY.trim())}}],
     });
     json_patch::merge(&mut spec, &extra);
     serde_json::from_value(json!({
@@ -178,6 +178,103 @@ pub async fn boot(client: &kube::Client, name: &str, extra: Value) -> Value {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
     .await
+}
+
+/// cloud-user's password in [`rhel_vm`]'s cloud-init, for the serial console.
+pub const CONSOLE_PASSWORD: &str = "s3cret";
+
+pub type Console = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The console websocket of VMI `ns/name` as `virtctl console` opens it, or the refusal's
+/// status and body.
+pub async fn open_console(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Console, (u16, String)> {
+    let path = format!(
+        "/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{name}/console"
+    );
+    let req = http::Request::get(path)
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "websocket")
+        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
+        .header(
+            http::header::SEC_WEBSOCKET_KEY,
+            tungstenite::handshake::client::generate_key(),
+        )
+        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let res = client.send(req).await.unwrap();
+    if res.status() != 101 {
+        let status = res.status().as_u16();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap();
+        return Err((status, String::from_utf8_lossy(&body.to_bytes()).into()));
+    }
+    let upgraded = hyper::upgrade::on(res).await.unwrap();
+    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Client,
+        None,
+    )
+    .await)
+}
+
+/// Types `text` on the console, then reads until what arrived ends with `until`.
+pub async fn exchange(socket: &mut Console, text: &str, until: &str) -> String {
+    socket
+        .send(Message::binary(text.as_bytes().to_vec()))
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let read = async {
+        while !seen.ends_with(until) {
+            match socket.next().await {
+                Some(Ok(Message::Binary(b))) => seen.push_str(&String::from_utf8_lossy(&b)),
+                Some(Ok(_)) => {}
+                other => panic!("the console ended: {other:?} after {seen:?}"),
+            }
+        }
+    };
+    if tokio::time::timeout(BUDGET, read).await.is_err() {
+        panic!("no {until:?} within {BUDGET:?}; seen {seen:?}");
+    }
+    seen
+}
+
+/// Runs `command` as cloud-user on the serial console of VMI `ns/vmi` (for guests the
+/// port-forward cannot reach): what the terminal showed between the echoed line and the
+/// next prompt, and `$?`.
+pub async fn console_in(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    command: &str,
+) -> (String, i32) {
+    let mut tty = open_console(client, ns, vmi).await.unwrap();
+    let mut seen = exchange(&mut tty, "\r", " ").await;
+    while !seen.ends_with("]$ ") {
+        if seen.ends_with("login: ") {
+            exchange(&mut tty, "cloud-user\r", "Password: ").await;
+            seen = exchange(&mut tty, &format!("{CONSOLE_PASSWORD}\r"), "]$ ").await;
+        } else {
+            seen += &exchange(&mut tty, "", " ").await;
+        }
+    }
+    let shown = exchange(&mut tty, &format!("{command}\r"), "]$ ").await;
+    let body = shown.split_once("\x1b[?2004l\r").map_or("", |(_, b)| b);
+    let out = body.rsplit_once("\x1b[?2004h").map_or(body, |(o, _)| o);
+    let status = exchange(&mut tty, "echo rc=$?\r", "]$ ").await;
+    let code = status
+        .split("rc=")
+        .nth(2)
+        .and_then(|s| s.split('\r').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {status:?}"));
+    (out.replace("\r\n", "\n"), code)
 }
 
 /// Runs `command` in the guest over SSH (libssh2) through the VMI port-forward websocket.

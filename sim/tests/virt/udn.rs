@@ -160,23 +160,12 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
 
 /// What `command` prints in the guest of tenant-a/`vmi`.
 async fn tenant_a(client: &kube::Client, vmi: &str, command: &str) -> String {
-    let (out, _) = ssh_in(client, "tenant-a", vmi, "cloud-user", KEY_FILE, command)
-        .await
-        .unwrap();
+    let (out, _) = console_in(client, "tenant-a", vmi, command).await;
     out
 }
 
 async fn ping_from(client: &kube::Client, ns: &str, vmi: &str, to: &str) -> bool {
-    let (out, code) = ssh_in(
-        client,
-        ns,
-        vmi,
-        "cloud-user",
-        KEY_FILE,
-        &format!("ping -c 2 -W 1 {to}"),
-    )
-    .await
-    .unwrap();
+    let (out, code) = console_in(client, ns, vmi, &format!("ping -c 2 -W 1 {to}")).await;
     assert!(code <= 1, "{out}");
     code == 0
 }
@@ -218,26 +207,20 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
     );
 
     // An established TCP connection from a to b, to be kept across a's migration.
-    ssh_in(
+    console_in(
         &client,
         "tenant-a",
         "b",
-        "cloud-user",
-        KEY_FILE,
         "ncat -l -k 5000 >/dev/null 2>&1 &",
     )
-    .await
-    .unwrap();
-    ssh_in(
+    .await;
+    console_in(
         &client,
         "tenant-a",
         "a",
-        "cloud-user",
-        KEY_FILE,
         &format!("ncat {ip_b} 5000 >/dev/null 2>&1 &"),
     )
-    .await
-    .unwrap();
+    .await;
     let held = tenant_a(&client, "a", "ss -Htn state established").await;
     assert!(held.contains(&format!("{ip_b}:5000")), "{held:?}");
     let claims = namespaced(

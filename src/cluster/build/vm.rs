@@ -132,6 +132,8 @@ pub struct VmSpec {
     pub eviction: Option<&'static str>,
     /// The login user and the OpenSSH public key it accepts.
     pub login: Option<(String, String)>,
+    /// The login user's password (cloud-init `password`), for the serial console.
+    pub console_password: Option<String>,
     /// Extra data disks: PVC names of the VM's namespace.
     pub data_disks: Vec<String>,
     /// Annotations of the VMI template.
@@ -157,6 +159,7 @@ impl VmSpec {
             labels: BTreeMap::new(),
             eviction: Some("LiveMigrate"),
             login: None,
+            console_password: None,
             data_disks: Vec::new(),
             annotations: BTreeMap::new(),
             awaited_nics: Vec::new(),
@@ -261,7 +264,20 @@ impl VmSpec {
 
     pub fn with_login(mut self, user: &str, public_key: &str) -> VmSpec {
         self.login = Some((user.into(), public_key.trim().into()));
+        self.console_password = Some(format!("{:016x}", rand::random::<u64>()));
         self
+    }
+
+    /// The console login (user, password) of a RHEL guest the VMI port-forward cannot reach:
+    /// its pod network is a primary UDN, isolated from virt-api's pod, which dials the first
+    /// interface's address (kubevirt v1.9.0 pkg/virt-api/rest/dialers.go getTargetInterfaceIP).
+    pub fn console_login(&self) -> Option<(String, String)> {
+        let pod = self.nics.iter().find(|n| n.network == Network::Pod)?;
+        if pod.binding != Binding::L2Bridge || self.os != GuestOs::Rhel {
+            return None;
+        }
+        let (user, _) = self.login.as_ref()?;
+        Some((user.clone(), self.console_password.clone()?))
     }
 
     /// The VirtualMachine object (namespace and ownership labels are added by the scope).
@@ -374,6 +390,11 @@ impl VmSpec {
         let mut text = String::from("#cloud-config\n");
         if let Some((user, key)) = &self.login {
             text += &format!("user: {user}\nssh_authorized_keys:\n  - {key}\n");
+        }
+        if let Some(password) = &self.console_password {
+            // cloud-init cc_set_passwords: the default user's password, not expired (an
+            // expired one makes the first console login ask for a new one).
+            text += &format!("password: {password}\nchpasswd:\n  expire: false\n");
         }
         text
     }

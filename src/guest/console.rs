@@ -1,0 +1,388 @@
+//! A guest's serial console through the KubeVirt VMI `console` subresource, for guests the
+//! port-forward cannot reach: virt-api dials the first interface's address from its own pod,
+//! and a primary user-defined network is isolated from that pod (kubevirt/kubevirt issue
+//! 18399), while the console goes through virt-handler to the launcher's serial socket.
+//!
+//! It is a terminal, not a command channel: what is typed is echoed, the OS prints prompts,
+//! stdout and stderr arrive mixed on one stream with CRLF line ends, and bash on RHEL 9 wraps
+//! its prompt in bracketed-paste escapes. A command is therefore sent between two markers,
+//! `echo S<nonce>; COMMAND; echo E<nonce>-$?`: the echo of the typed line shows `$?`
+//! unexpanded, so only the shell's own output matches `E<nonce>-<digits>`.
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
+
+use super::Output;
+
+type Socket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Text kept from the console for the error messages.
+const SEEN_TAIL: usize = 400;
+
+/// Who logs in on the console, and the budget of each step (login, one command).
+#[derive(Debug, Clone)]
+pub struct ConsoleLogin {
+    pub user: String,
+    pub password: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("the console of {vmi} was refused: HTTP {status}: {message}")]
+    Refused {
+        vmi: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the console of {vmi} failed: {why}")]
+    Transport { vmi: String, why: String },
+    #[error("the console of {vmi}: no {waiting_for} within {budget:?}; last seen: {seen:?}")]
+    TimedOut {
+        vmi: String,
+        waiting_for: String,
+        budget: Duration,
+        seen: String,
+    },
+    #[error("the console of {vmi} refused the login of {user}: {seen:?}")]
+    LoginIncorrect {
+        vmi: String,
+        user: String,
+        seen: String,
+    },
+    #[error(
+        "the console of {vmi} takes one line at a time; the command has a line break: {command:?}"
+    )]
+    Multiline { vmi: String, command: String },
+}
+
+impl ConsoleError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ConsoleError::TimedOut { .. })
+    }
+}
+
+/// A logged-in console: a bash prompt waits.
+pub struct Console {
+    vmi: String,
+    socket: Socket,
+    /// What arrived and is not consumed yet, as the terminal sent it (an escape may be split
+    /// between two frames, so it is cleaned whole).
+    pending: String,
+    timeout: Duration,
+}
+
+impl Console {
+    /// Connects to the console of VMI `ns/vmi` and logs in (or takes over the shell a
+    /// previous connection left logged in: the serial tty outlives connections).
+    pub async fn open(
+        client: &kube::Client,
+        ns: &str,
+        vmi: &str,
+        login: &ConsoleLogin,
+    ) -> Result<Console, ConsoleError> {
+        let socket = connect(client, ns, vmi).await?;
+        let mut console = Console {
+            vmi: format!("{ns}/{vmi}"),
+            socket,
+            pending: String::new(),
+            timeout: login.timeout,
+        };
+        console.log_in(login).await?;
+        Ok(console)
+    }
+
+    async fn log_in(&mut self, login: &ConsoleLogin) -> Result<(), ConsoleError> {
+        // The prompt was printed before we connected: an empty line asks for a new one.
+        self.send("\r").await?;
+        let seen = self
+            .read_until("a login or shell prompt", at_login_or_shell)
+            .await?;
+        if at_shell(&seen) {
+            return Ok(());
+        }
+        self.send(&format!("{}\r", login.user)).await?;
+        self.read_until("the password prompt", |t| {
+            t.trim_end().ends_with("Password:")
+        })
+        .await?;
+        self.send(&format!("{}\r", login.password)).await?;
+        let seen = self
+            .read_until("a shell prompt after the password", |t| {
+                at_shell(t) || t.contains("Login incorrect")
+            })
+            .await?;
+        if !at_shell(&seen) {
+            return Err(ConsoleError::LoginIncorrect {
+                vmi: self.vmi.clone(),
+                user: login.user.clone(),
+                seen: tail(&seen),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one command line; stdout and stderr come back together as `stdout`.
+    pub async fn run(&mut self, command: &str) -> Result<Output, ConsoleError> {
+        if command.contains(['\n', '\r']) {
+            return Err(ConsoleError::Multiline {
+                vmi: self.vmi.clone(),
+                command: command.into(),
+            });
+        }
+        let nonce = format!("{:016x}", rand::random::<u64>());
+        let (start, end) = (format!("S{nonce}"), format!("E{nonce}-"));
+        // A command sent to the background ends with `&`, which a `;` may not follow.
+        let join = match command.trim_end().ends_with('&') && !command.ends_with("&&") {
+            true => " ",
+            false => "; ",
+        };
+        self.send(&format!("echo {start}; {command}{join}echo {end}$?\r"))
+            .await?;
+        let finished = |t: &str| marked(t, &start, &end).is_some() && at_shell(t);
+        let seen = self
+            .read_until("the command's end marker", finished)
+            .await?;
+        let (stdout, code) = marked(&seen, &start, &end).expect("checked by read_until");
+        Ok(Output {
+            stdout,
+            stderr: String::new(),
+            code,
+        })
+    }
+
+    async fn send(&mut self, text: &str) -> Result<(), ConsoleError> {
+        let vmi = self.vmi.clone();
+        self.socket
+            .send(Message::binary(text.as_bytes().to_vec()))
+            .await
+            .map_err(|e| ConsoleError::Transport {
+                vmi,
+                why: e.to_string(),
+            })
+    }
+
+    /// Reads until `done` holds for what arrived; returns it and consumes it. Each wait has
+    /// the step's budget, and its error shows the last text seen.
+    async fn read_until(
+        &mut self,
+        waiting_for: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<String, ConsoleError> {
+        let deadline = Instant::now() + self.timeout;
+        while !done(&clean(&self.pending)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let next = tokio::time::timeout(left, self.socket.next()).await;
+            let text = match next {
+                Err(_) => return Err(self.timed_out(waiting_for)),
+                Ok(Some(Ok(Message::Binary(b)))) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(Some(Ok(Message::Text(t)))) => t.to_string(),
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
+                    return Err(self.ended(waiting_for, "the console closed".into()))
+                }
+                Ok(Some(Err(e))) => return Err(self.ended(waiting_for, e.to_string())),
+                Ok(Some(Ok(_))) => continue,
+            };
+            self.pending.push_str(&text);
+        }
+        Ok(clean(&std::mem::take(&mut self.pending)))
+    }
+
+    fn timed_out(&self, waiting_for: &str) -> ConsoleError {
+        ConsoleError::TimedOut {
+            vmi: self.vmi.clone(),
+            waiting_for: waiting_for.into(),
+            budget: self.timeout,
+            seen: tail(&clean(&self.pending)),
+        }
+    }
+
+    fn ended(&self, waiting_for: &str, why: String) -> ConsoleError {
+        ConsoleError::Transport {
+            vmi: self.vmi.clone(),
+            why: format!(
+                "{why} while waiting for {waiting_for}; last seen: {:?}",
+                tail(&clean(&self.pending))
+            ),
+        }
+    }
+}
+
+/// A console kept open between commands: opened (and logged in) on first use, dropped when
+/// it breaks or runs out of time, so the next command starts afresh.
+pub struct Channel {
+    login: ConsoleLogin,
+    open: tokio::sync::Mutex<Option<Console>>,
+}
+
+impl Channel {
+    pub fn new(login: ConsoleLogin) -> Channel {
+        Channel {
+            login,
+            open: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub async fn run(
+        &self,
+        client: &kube::Client,
+        ns: &str,
+        vmi: &str,
+        command: &str,
+    ) -> Result<Output, ConsoleError> {
+        let mut open = self.open.lock().await;
+        if open.is_none() {
+            *open = Some(Console::open(client, ns, vmi, &self.login).await?);
+        }
+        let answer = open.as_mut().expect("opened above").run(command).await;
+        if answer.is_err() {
+            *open = None;
+        }
+        answer
+    }
+
+    /// Drops the connection (the VMI moved: the old virt-handler's stream ends).
+    pub async fn forget(&self) {
+        *self.open.lock().await = None;
+    }
+}
+
+/// The output between the start marker's line and the end marker, and the exit code after
+/// it. The echoed command line holds `echo S…` and `E…-$?`, neither of which matches.
+fn marked(text: &str, start: &str, end: &str) -> Option<(String, i32)> {
+    let begin = text.find(&format!("\n{start}\n"))? + start.len() + 2;
+    let rest = &text[begin..];
+    let at = rest.find(end)?;
+    let digits: String = rest[at + end.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let after = &rest[at + end.len() + digits.len()..];
+    if digits.is_empty() || !after.starts_with('\n') {
+        return None;
+    }
+    Some((rest[..at].to_string(), digits.parse().ok()?))
+}
+
+/// A bash prompt (`[user@host ~]$ ` or `# ` for root) at the end of what arrived.
+fn at_shell(text: &str) -> bool {
+    let last = text.rsplit('\n').next().unwrap_or("");
+    (last.ends_with("]$ ") || last.ends_with("]# ")) && last.starts_with('[')
+}
+
+fn at_login_or_shell(text: &str) -> bool {
+    at_shell(text) || text.ends_with("login: ")
+}
+
+/// Terminal text as plain lines: CSI escapes (bracketed paste `ESC[?2004h`, colours) go,
+/// CRLF becomes LF and a lone CR (a line redrawn) is dropped.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // Parameters and intermediates, then one final byte in @..~.
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn tail(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars[chars.len().saturating_sub(SEEN_TAIL)..]
+        .iter()
+        .collect()
+}
+
+/// The websocket to `…/virtualmachineinstances/{vmi}/console`, as `virtctl console` opens it
+/// (kubevirt v1.9.0 staging/src/kubevirt.io/client-go/kubevirt/typed/core/v1
+/// virtualmachineinstance_expansion.go SerialConsole: subprotocol `plain.kubevirt.io`).
+async fn connect(client: &kube::Client, ns: &str, vmi: &str) -> Result<Socket, ConsoleError> {
+    let name = format!("{ns}/{vmi}");
+    let transport = |why: String| ConsoleError::Transport {
+        vmi: name.clone(),
+        why,
+    };
+    let path = format!(
+        "/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/console"
+    );
+    let request = http::Request::get(path)
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "websocket")
+        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
+        .header(
+            http::header::SEC_WEBSOCKET_KEY,
+            tungstenite::handshake::client::generate_key(),
+        )
+        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
+        .body(kube::client::Body::empty())
+        .map_err(|e| transport(e.to_string()))?;
+    let response = client
+        .send(request)
+        .await
+        .map_err(|e| transport(e.to_string()))?;
+    if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|s| s["message"].as_str().map(String::from))
+            .unwrap_or_else(|| body.trim().to_string());
+        return Err(ConsoleError::Refused {
+            vmi: name,
+            status,
+            message,
+        });
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(|e| transport(e.to_string()))?;
+    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Client,
+        None,
+    )
+    .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_echoed_line_does_not_pass_for_the_output() {
+        let (s, e) = ("Sab", "Eab-");
+        let echoed = "echo Sab; false; echo Eab-$?\n";
+        assert_eq!(marked(echoed, s, e), None);
+        let answered = format!("{echoed}Sab\nsome\noutput\nEab-1\n[u@h ~]$ ");
+        assert_eq!(marked(&answered, s, e), Some(("some\noutput\n".into(), 1)));
+        let unterminated = format!("{echoed}Sab\nno newline Eab-0\n");
+        assert_eq!(marked(&unterminated, s, e), Some(("no newline ".into(), 0)));
+    }
+
+    #[test]
+    fn terminal_escapes_and_carriage_returns_go() {
+        let raw = "\x1b[?2004h[u@h ~]$ ls\r\n\x1b[?2004l\ra\r\n";
+        assert_eq!(clean(raw), "[u@h ~]$ ls\na\n");
+        assert!(at_shell(&clean("x\r\n\x1b[?2004h[u@h ~]$ ")));
+        assert!(!at_shell("h login: "));
+    }
+}
