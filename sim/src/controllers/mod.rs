@@ -7,6 +7,7 @@
 
 mod admission;
 mod boot;
+mod credentials;
 mod bridge_marker;
 pub mod convergence;
 mod evacuation;
