@@ -7,6 +7,7 @@ mod common;
 
 mod api_shape;
 mod bridge_cni;
+mod guest_access;
 mod guest_os;
 mod kubevirt_cr;
 mod launcher_pod;
