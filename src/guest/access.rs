@@ -108,8 +108,7 @@ impl Guest {
         let mut last = String::new();
         loop {
             attempts += 1;
-            let error = match Session::open(&self.client, &self.ns, &self.vmi, &self.login).await
-            {
+            let error = match Session::open(&self.client, &self.ns, &self.vmi, &self.login).await {
                 Ok(session) => {
                     *self.session.lock().await = Some(session);
                     self.remember("(login)", &format!("logged in at attempt {attempts}"));
@@ -212,7 +211,13 @@ enum Attempt {
 /// virt-api refusing the port-forward for a reason waiting does not cure: no such VMI, or a
 /// paused one (kubevirt v1.9.0 pkg/virt-api/rest/portforward.go validateVMIForPortForward).
 fn final_refusal(e: &SshError) -> bool {
-    matches!(e, SshError::Tunnel(TunnelError::Refused { status: 404 | 409, .. }))
+    matches!(
+        e,
+        SshError::Tunnel(TunnelError::Refused {
+            status: 404 | 409,
+            ..
+        })
+    )
 }
 
 fn broken(e: SshError) -> anyhow::Error {

@@ -51,7 +51,13 @@ pub fn missing_tool(command: &str, out: &Output) -> Option<String> {
             .and_then(|l| l.rsplit(": ").next());
         quoted.or(bash).map(str::to_string)
     });
-    let first = || command.split_whitespace().next().unwrap_or(command).to_string();
+    let first = || {
+        command
+            .split_whitespace()
+            .next()
+            .unwrap_or(command)
+            .to_string()
+    };
     Some(named.unwrap_or_else(first))
 }
 
@@ -81,7 +87,10 @@ mod tests {
 
     #[test]
     fn other_failures_are_not_a_missing_tool() {
-        assert_eq!(missing_tool("cat /x", &out(1, "cat: /x: No such file or directory")), None);
+        assert_eq!(
+            missing_tool("cat /x", &out(1, "cat: /x: No such file or directory")),
+            None
+        );
         assert_eq!(missing_tool("false", &out(1, "")), None);
     }
 

@@ -218,10 +218,7 @@ fn verdict(outcome: &Outcome) -> &'static str {
 fn first_line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Passed => String::new(),
-        Outcome::Failed(m)
-        | Outcome::Skipped(m)
-        | Outcome::Error(m)
-        | Outcome::Environment(m) => {
+        Outcome::Failed(m) | Outcome::Skipped(m) | Outcome::Error(m) | Outcome::Environment(m) => {
             format!(": {}", m.lines().next().unwrap_or(""))
         }
     }

@@ -51,7 +51,10 @@ pub async fn propagate(
         {
             let mut g = guest::lock(&guest);
             for (user, keys) in &keys {
-                g.users.entry(user.clone()).or_default().extend(keys.iter().cloned());
+                g.users
+                    .entry(user.clone())
+                    .or_default()
+                    .extend(keys.iter().cloned());
             }
         }
         report(&ctx, &vmi, true, "");
@@ -65,7 +68,14 @@ fn report(ctx: &Ctx, vmi: &serde_json::Value, succeeded: bool, message: &str) {
     let now = ctx.now();
     ctx.write_same(kinds::VMIS, vmi, |v| {
         obj::remove_condition(v, "AccessCredentialsSynchronized");
-        obj::set_condition(v, "AccessCredentialsSynchronized", succeeded, "", message, &now);
+        obj::set_condition(
+            v,
+            "AccessCredentialsSynchronized",
+            succeeded,
+            "",
+            message,
+            &now,
+        );
     });
     if !succeeded {
         events::warning(

@@ -7,9 +7,9 @@
 
 mod admission;
 mod boot;
-mod credentials;
 mod bridge_marker;
 pub mod convergence;
+mod credentials;
 mod evacuation;
 mod events;
 pub mod hotplug;

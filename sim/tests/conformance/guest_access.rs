@@ -46,7 +46,9 @@ async fn sshd_refuses_the_dial_for_a_while_after_the_agent_connects() {
         .await
         .unwrap();
     let vmi = agent_connected(&client, "a").await;
-    let ip = vmi["status"]["interfaces"][0]["ipAddress"].as_str().unwrap();
+    let ip = vmi["status"]["interfaces"][0]["ipAddress"]
+        .as_str()
+        .unwrap();
     let path = "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachineinstances/a/portforward/22/tcp";
     let (code, status) = raw(&client, "GET", path, "application/json", Vec::new()).await;
     assert_eq!(
@@ -123,9 +125,12 @@ async fn agent_propagated_keys_land_on_a_later_tick_and_are_refused_until_then()
         .await
         .unwrap();
     assert!(
-        events.items.iter().map(value).any(|e| e["reason"]
-            == "AccessCredentialsSyncFailed"
-            && e["message"] == "Access credentials sync failed: Guest agent is offline"),
+        events
+            .items
+            .iter()
+            .map(value)
+            .any(|e| e["reason"] == "AccessCredentialsSyncFailed"
+                && e["message"] == "Access credentials sync failed: Guest agent is offline"),
         "no AccessCredentialsSyncFailed event"
     );
 }
