@@ -10,7 +10,7 @@ use super::Output;
 /// An environment problem met by a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Environment {
-    #[error("environment problem, not a product failure: the guest {vmi} did not accept an SSH login within the Boot budget of {budget:?} ({attempts} attempts); last error: {last}")]
+    #[error("environment problem, not a product failure: the guest {vmi} did not accept an SSH login within the Boot budget of {budget:.1?} ({attempts} attempts); last error: {last}")]
     Unreachable {
         vmi: String,
         budget: Duration,
