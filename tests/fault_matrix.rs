@@ -190,6 +190,11 @@ fn cell(fault: &str, trial: &str, outcome: &Outcome) -> Cell {
     };
     match outcome {
         Outcome::Passed => Cell::Passed,
+        // The environment kept the scenario from judging: nothing was caught, and under any
+        // fault (or none) that is an alarm to look at.
+        Outcome::Environment(m) => {
+            Cell::FalseAlarm(format!("environment, not caught: {}", message(m)))
+        }
         Outcome::Failed(m) | Outcome::Error(m) | Outcome::Skipped(m) => {
             if concerns(fault, trial) {
                 Cell::Caught(message(m))

@@ -356,10 +356,26 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         key: KEY.into(),
         timeout: Duration::from_secs(10),
     };
-    let session = Session::open(&target.client, "default", vm, &login)
-        .await
-        .unwrap();
+    let session = first_login(&target.client, vm, &login).await;
     (target, session)
+}
+
+/// The first session to `vm`'s guest: sshd starts a while after the agent connects and keys
+/// given through the agent land later still, so a login is retried with the harness's
+/// backoff (on the simulator's 60× clock) within 30 s.
+async fn first_login(client: &kube::Client, vm: &str, login: &Login) -> Session {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match Session::open(client, "default", vm, login).await {
+            Ok(session) => return session,
+            Err(e) if tokio::time::Instant::now() > deadline => panic!("no login to {vm}: {e}"),
+            Err(_) => {}
+        }
+        let pause = vstp::cluster::retry::backoff(attempt).div_f64(60.0);
+        tokio::time::sleep(pause).await;
+    }
 }
 
 async fn run(s: &Session, command: &str) -> Output {

@@ -144,6 +144,7 @@ pub fn summary(report: &RunReport) -> String {
                 Outcome::Failed(m) => ("FAILED", m),
                 Outcome::Skipped(m) => ("skipped", m),
                 Outcome::Error(m) => ("ERROR", m),
+                Outcome::Environment(m) => ("ERROR (env)", m),
             };
             let detail: String = detail
                 .lines()

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::console::{Channel, ConsoleLogin};
+use super::environment::{self, Environment};
 use super::ssh::{Login, Session, SshError};
+use super::tunnel::TunnelError;
 use super::Output;
 use crate::guest::os::GuestOs;
 
@@ -85,11 +87,68 @@ impl Guest {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("no attempt made")))
     }
 
-    /// Runs `command` and insists on exit 0; returns stdout.
+    /// Runs `command` and insists on exit 0; returns stdout. A command the guest has no tool
+    /// for is an [`Environment`] problem, not the product failing.
     pub async fn ok(&self, command: &str) -> anyhow::Result<String> {
         let out = self.exec(command).await?;
+        if let Some(tool) = environment::missing_tool(command, &out) {
+            return Err(Environment::MissingTool {
+                vmi: format!("{}/{}", self.ns, self.vmi),
+                tool,
+                command: command.to_string(),
+                answer: out.to_string(),
+            }
+            .into());
+        }
         anyhow::ensure!(out.code == 0, "{}: `{command}` failed: {out}", self.vmi);
         Ok(out.stdout)
+    }
+
+    /// Logs in until a login succeeds, within `budget`, pausing `pause(attempt)` between
+    /// attempts: sshd starts a while after the guest agent connects and keys given through
+    /// the agent arrive later still, so refusals are expected for a while. An SSH login has
+    /// nothing to watch, hence the bounded retry. Gives up at once where virt-api says the
+    /// VMI is gone or paused; past the budget, an [`Environment`] problem with the last error.
+    pub async fn reach(
+        &self,
+        budget: Duration,
+        pause: impl Fn(u32) -> Duration,
+    ) -> anyhow::Result<u32> {
+        if self.console.is_some() {
+            // The console channel logs in on its first command, within its own budget.
+            self.ok("true").await?;
+            return Ok(1);
+        }
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut attempts = 0;
+        let mut last = String::new();
+        loop {
+            attempts += 1;
+            let error = match Session::open(&self.client, &self.ns, &self.vmi, &self.login).await {
+                Ok(session) => {
+                    *self.session.lock().await = Some(session);
+                    self.remember("(login)", &format!("logged in at attempt {attempts}"));
+                    return Ok(attempts);
+                }
+                Err(e) if final_refusal(&e) => return Err(e.into()),
+                Err(e) => format!("{e:#}"),
+            };
+            if error != last {
+                self.remember("(login)", &format!("attempt {attempts}: {error}"));
+                last = error;
+            }
+            let next = tokio::time::Instant::now() + pause(attempts);
+            if next >= deadline {
+                return Err(Environment::Unreachable {
+                    vmi: format!("{}/{}", self.ns, self.vmi),
+                    budget,
+                    attempts,
+                    last,
+                }
+                .into());
+            }
+            tokio::time::sleep_until(next).await;
+        }
     }
 
     /// Forgets the session, so the next command opens a new one (after a migration).
@@ -173,6 +232,18 @@ enum Attempt {
     /// The session or tunnel broke: worth one more try on a new session.
     Broken(anyhow::Error),
     TimedOut(anyhow::Error),
+}
+
+/// virt-api refusing the port-forward for a reason waiting does not cure: no such VMI, or a
+/// paused one (kubevirt v1.9.0 pkg/virt-api/rest/portforward.go validateVMIForPortForward).
+fn final_refusal(e: &SshError) -> bool {
+    matches!(
+        e,
+        SshError::Tunnel(TunnelError::Refused {
+            status: 404 | 409,
+            ..
+        })
+    )
 }
 
 fn broken(e: SshError) -> anyhow::Error {

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod console;
+pub mod environment;
 pub mod key;
 pub mod linux;
 pub mod os;

@@ -70,7 +70,9 @@ impl Drop for Tunnel {
 }
 
 /// Opens a tunnel to `port` of VMI `ns/vmi`; a busy or failing API server (429, 5xx) is
-/// asked again with the API calls' backoff.
+/// asked again with the API calls' backoff. A failed dial ("dialing VM: …", 500) is the
+/// guest's answer, nothing listening there, and is final: who waits for a guest to come up
+/// decides how long (access.rs `Guest::reach`).
 pub async fn open(
     client: &kube::Client,
     ns: &str,
@@ -78,7 +80,9 @@ pub async fn open(
     port: u16,
 ) -> Result<Tunnel, TunnelError> {
     let busy = |e: &TunnelError, attempt| match e {
-        TunnelError::Refused { status, .. } if *status == 429 || *status >= 500 => {
+        TunnelError::Refused {
+            status, message, ..
+        } if *status == 429 || (*status >= 500 && !message.contains("dialing VM")) => {
             Some(crate::cluster::retry::backoff(attempt))
         }
         _ => None,

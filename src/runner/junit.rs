@@ -71,6 +71,11 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
         }
         Outcome::Failed(message) => non_success(NonSuccessKind::Failure, message, case),
         Outcome::Error(message) => non_success(NonSuccessKind::Error, message, case),
+        Outcome::Environment(message) => {
+            let mut st = non_success(NonSuccessKind::Error, message, case);
+            st.set_type("Environment");
+            st
+        }
     };
     let mut tc = TestCase::new(s.trial_name(), status);
     tc.set_classname(format!("{}.{}", s.sig(), s.stp_slug()));

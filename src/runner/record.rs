@@ -15,6 +15,9 @@ pub enum Outcome {
     Skipped(String),
     /// The trial could not run to an end: interrupted, panicked, never started.
     Error(String),
+    /// The environment stopped the trial before it could judge the product: a guest that
+    /// never let the harness in, a tool missing in the guest (guest::environment).
+    Environment(String),
 }
 
 impl Outcome {
@@ -23,6 +26,7 @@ impl Outcome {
         match self {
             Outcome::Failed(m) => Outcome::Failed(format!("{m}\n{note}")),
             Outcome::Error(m) => Outcome::Error(format!("{m}\n{note}")),
+            Outcome::Environment(m) => Outcome::Environment(format!("{m}\n{note}")),
             other => other,
         }
     }

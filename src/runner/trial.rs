@@ -13,6 +13,7 @@ use super::shared::Shared;
 use crate::cluster::{diagnostics, TargetKind};
 use crate::ctx::steps::StepLog;
 use crate::ctx::{Ctx, Owned};
+use crate::guest::environment;
 use crate::scenarios::{Body, Scenario};
 
 pub fn make(shared: Arc<Shared>, planned: Planned) -> Trial {
@@ -50,7 +51,9 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
     match outcome {
         Outcome::Passed => Ok(Completion::Completed),
         Outcome::Skipped(reason) => Ok(Completion::ignored_with(reason)),
-        Outcome::Failed(message) | Outcome::Error(message) => Err(message.into()),
+        Outcome::Failed(message) | Outcome::Error(message) | Outcome::Environment(message) => {
+            Err(message.into())
+        }
     }
 }
 
@@ -135,7 +138,7 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
         let outcome = tokio::select! {
             result = tokio::time::timeout(budget, work) => match result {
                 Ok(Ok(Ok(()))) => Outcome::Passed,
-                Ok(Ok(Err(error))) => Outcome::Failed(format!("{error:#}")),
+                Ok(Ok(Err(error))) => judged(&error),
                 Ok(Err(panic)) => Outcome::Error(format!("the scenario panicked: {}", panic_text(&panic))),
                 Err(_) => Outcome::Failed(format!(
                     "exceeded its budget of {:.1}s; last step: {}",
@@ -207,6 +210,7 @@ fn verdict(outcome: &Outcome) -> &'static str {
         Outcome::Failed(_) => "FAILED",
         Outcome::Skipped(_) => "skipped",
         Outcome::Error(_) => "ERROR",
+        Outcome::Environment(_) => "ERROR (environment)",
     }
 }
 
@@ -214,9 +218,18 @@ fn verdict(outcome: &Outcome) -> &'static str {
 fn first_line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Passed => String::new(),
-        Outcome::Failed(m) | Outcome::Skipped(m) | Outcome::Error(m) => {
+        Outcome::Failed(m) | Outcome::Skipped(m) | Outcome::Error(m) | Outcome::Environment(m) => {
             format!(": {}", m.lines().next().unwrap_or(""))
         }
+    }
+}
+
+/// A scenario's error: an environment problem anywhere in its chain is reported as such, with
+/// the problem first; anything else is the product failing the scenario.
+fn judged(error: &anyhow::Error) -> Outcome {
+    match environment::of(error) {
+        Some(problem) => Outcome::Environment(format!("{problem}\n{error:#}")),
+        None => Outcome::Failed(format!("{error:#}")),
     }
 }
 

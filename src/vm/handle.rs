@@ -31,7 +31,7 @@ use crate::cluster::budget::Wait;
 use crate::cluster::build::VmSpec;
 use crate::cluster::kinds;
 use crate::cluster::nodes;
-use crate::cluster::retry::retrying;
+use crate::cluster::retry::{backoff, retrying};
 use crate::cluster::scope::Scope;
 use crate::cluster::wait::condition::{conditions, is};
 use crate::cluster::wait::Watch;
@@ -50,8 +50,12 @@ pub struct Vm {
 
 impl Vm {
     /// Creates the VM of `spec` (and, for Windows, the Secret its key comes from) and waits
-    /// until its guest agent connects; a VMI that fails on the way ends the wait at once.
+    /// until its guest agent connects, then until a login succeeds, all within the Boot
+    /// budget; a VMI that fails on the way ends the wait at once. A guest that never lets the
+    /// harness in is an environment problem (guest::environment), named with its last error.
     pub async fn start(scope: Arc<Scope>, spec: &VmSpec, login: Login) -> anyhow::Result<Vm> {
+        let budget = scope.budgets.of(Wait::Boot);
+        let started = tokio::time::Instant::now();
         if spec.os == GuestOs::Windows {
             let key = spec.login.as_ref().map_or("", |l| l.1.as_str());
             let secret = json!({"apiVersion": "v1", "kind": "Secret",
@@ -62,10 +66,7 @@ impl Vm {
         let name = spec.name.clone();
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), &name)
             .failing_on(conditions::phase("Failed"))
-            .until_met(
-                &conditions::condition_true("AgentConnected"),
-                scope.budgets.of(Wait::Boot),
-            )
+            .until_met(&conditions::condition_true("AgentConnected"), budget)
             .await
             .with_context(|| format!("VM {name} did not boot"))?;
         let timeout = login.timeout;
@@ -78,6 +79,12 @@ impl Vm {
             };
             guest = guest.over_console(console);
         }
+        // The pauses of the API calls' backoff, on the target's clock.
+        let pause = |attempt| scope.budgets.window(backoff(attempt));
+        guest
+            .reach(budget.saturating_sub(started.elapsed()), pause)
+            .await
+            .with_context(|| format!("VM {name} booted but its guest cannot be reached"))?;
         Ok(Vm {
             booted: Vmi::from_value(&vmi)?,
             scope,

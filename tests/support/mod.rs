@@ -51,18 +51,23 @@ impl SimCluster {
     /// A simulated cluster with `faults` (a catalogue list, empty for none) and timings seeded
     /// with `seed`; its kubeconfig is written in a fresh directory named after `label`.
     pub fn start(label: &str, faults: &str, seed: u64) -> SimCluster {
+        let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
+        config.faults = faults.to_string();
+        config.seed = Some(seed);
+        SimCluster::with_config(&format!("{label}-{seed}"), config)
+    }
+
+    /// A simulated cluster started with `config` (its own faults, seed, time scale).
+    pub fn with_config(label: &str, config: vstp_sim::SimConfig) -> SimCluster {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
-        config.faults = faults.to_string();
-        config.seed = Some(seed);
         let sim = runtime
             .block_on(vstp_sim::Sim::start(config))
             .expect("the simulator starts");
-        let dir = Scratch::new(&format!("{label}-{seed}"));
+        let dir = Scratch::new(label);
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, sim.kubeconfig()).expect("the kubeconfig is written");
         SimCluster {

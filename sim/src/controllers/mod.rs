@@ -10,6 +10,7 @@ mod boot;
 mod bridge_marker;
 mod console;
 pub mod convergence;
+mod credentials;
 mod evacuation;
 mod events;
 pub mod hotplug;

@@ -149,7 +149,8 @@ fn isolated(ctx: &Arc<Ctx>, vmi: &Value, ip: &str) -> bool {
 }
 
 /// A TCP connection to the guest's sshd, or `None` where the connection is refused: no
-/// address (virt-api dials itself), no running guest, a guest that is down, another port.
+/// address (virt-api dials itself), no running guest, a guest that is down, sshd not started
+/// yet, another port.
 /// (Dialling a pod that is gone is answered at once here; a real dial waits for the kernel's
 /// SYN retries before it fails.)
 fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn GuestStream>> {
@@ -158,14 +159,16 @@ fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn G
         .guests
         .get(obj::uid(vmi))
         .filter(|_| running && !ip.is_empty())?;
-    let (up, first) = {
+    // Nothing listens on the port until sshd has started, a while after the guest agent
+    // connected (controllers/boot.rs): the guest's kernel answers RST.
+    let first = {
         let mut g = guest::lock(&guest);
+        if port != SSHD || !g.up || g.paused || !g.sshd_listening {
+            return None;
+        }
         g.ssh_connections += 1;
-        (g.up && !g.paused, g.ssh_connections == 1)
+        g.ssh_connections == 1
     };
-    if port != SSHD || !up {
-        return None;
-    }
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
     if first && ctx.faults.has(Fault::SshResetFirst) {
         // The connection opens and is reset at once: the client sees it end mid-handshake.

@@ -1,5 +1,6 @@
 //! What a guest gets from cloud-init (user data and network data v2) and from
-//! accessCredentials: users with their SSH keys, and static addresses per NIC.
+//! accessCredentials: users with their SSH keys, and static addresses per NIC. Keys that
+//! virt-launcher propagates through the guest agent arrive after boot (`agent_users`).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,7 +15,12 @@ use crate::store::Store;
 
 #[derive(Debug, Default, Clone)]
 pub struct GuestConfig {
+    /// Users and keys on the disk at boot (cloud-init, or accessCredentials by noCloud).
     pub users: BTreeMap<String, Vec<PublicKey>>,
+    /// Keys of accessCredentials propagated by the qemu guest agent: written into the guest
+    /// only once the agent answers (kubevirt v1.9.0 pkg/virt-launcher/virtwrap/
+    /// access-credentials/access_credentials.go reloadCredentialFiles).
+    pub agent_users: BTreeMap<String, Vec<PublicKey>>,
     /// Static addresses by guest NIC name (`eth1`) or by MAC.
     pub addresses: BTreeMap<String, Vec<(IpAddr, u8)>>,
     /// Plain-text passwords by user: what the console's login accepts.
@@ -95,8 +101,12 @@ pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
                 .collect(),
             None => vec![default_user.clone()],
         };
+        let by_agent = key["propagationMethod"]["qemuGuestAgent"].is_object();
         for user in users {
-            let entry = config.users.entry(user).or_default();
+            let entry = match by_agent {
+                true => config.agent_users.entry(user).or_default(),
+                false => config.users.entry(user).or_default(),
+            };
             entry.extend(keys.iter().flat_map(|k| parse_keys(k)));
         }
     }

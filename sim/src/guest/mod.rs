@@ -92,8 +92,10 @@ pub struct Guest {
     pub users: BTreeMap<String, Vec<PublicKey>>,
     /// Paused by the user or by the migration monitor: no CPU runs, no packet moves.
     pub paused: bool,
-    /// The OS is up: sshd and the guest agent answer.
+    /// The OS is up: the guest agent answers.
     pub up: bool,
+    /// sshd accepts connections: it starts a while after the agent (controllers/boot.rs).
+    pub sshd_listening: bool,
     /// Counts the moves to another node: connections through the old virt-launcher (port
     /// forwards) end when it changes.
     pub moves: tokio::sync::watch::Sender<u64>,
@@ -134,6 +136,7 @@ impl Guest {
             users: spec.users,
             paused: false,
             up: false,
+            sshd_listening: false,
             moves: tokio::sync::watch::channel(0).0,
             ssh_connections: 0,
             console_user: None,

@@ -93,10 +93,12 @@ pub async fn start(client: &kube::Client, vm: DynamicObject) -> Value {
         .create(&PostParams::default(), &vm)
         .await
         .unwrap();
-    until(&vmis(client), &name, "agent-connected", |v| {
+    let vmi = until(&vmis(client), &name, "agent-connected", |v| {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
-    .await
+    .await;
+    super::virt::logged_in(client, "default", &name, "cloud-user").await;
+    vmi
 }
 
 pub async fn reaches(client: &kube::Client, from: &str, to: &str) -> bool {

@@ -174,10 +174,33 @@ pub async fn boot(client: &kube::Client, name: &str, extra: Value) -> Value {
         .create(&PostParams::default(), &rhel_vm(name, extra))
         .await
         .unwrap();
-    until(&vmis(client), name, "agent-connected", |v| {
+    let vmi = until(&vmis(client), name, "agent-connected", |v| {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
-    .await
+    .await;
+    logged_in(client, "default", name, "cloud-user").await;
+    vmi
+}
+
+/// Waits until `user` logs in to VMI `ns/vmi` with the test key, and returns the failed
+/// attempts: sshd starts a while after the guest agent connects, and keys the agent
+/// propagates land later still. A login has nothing to watch, so it is retried with a
+/// doubling pause within [`BUDGET`].
+pub async fn logged_in(client: &kube::Client, ns: &str, vmi: &str, user: &str) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + BUDGET;
+    let mut pause = Duration::from_millis(5);
+    let mut failed = Vec::new();
+    loop {
+        match ssh_in(client, ns, vmi, user, KEY_FILE, "true").await {
+            Ok(_) => return failed,
+            Err(e) if tokio::time::Instant::now() + pause > deadline => {
+                panic!("{ns}/{vmi}: no login as {user} within {BUDGET:?}; last error: {e}")
+            }
+            Err(e) => failed.push(e),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
 }
 
 /// cloud-user's password in [`rhel_vm`]'s cloud-init, for the serial console.

@@ -8,6 +8,7 @@ mod common;
 mod api_shape;
 mod bridge_cni;
 mod console;
+mod guest_access;
 mod guest_os;
 mod kubevirt_cr;
 mod launcher_pod;

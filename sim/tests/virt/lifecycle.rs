@@ -85,6 +85,7 @@ async fn start_restart_and_stop_go_through_their_printable_statuses() {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
     .await;
+    logged_in(&client, "default", "vm1", "cloud-user").await;
     let (boot_id, _) = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap();
     let (pid, _) = ssh(&client, "vm1", KEY_FILE, "sleep 10000 & echo $!")
         .await
@@ -96,6 +97,7 @@ async fn start_restart_and_stop_go_through_their_printable_statuses() {
         v["metadata"]["uid"] != old_uid && cond(v, "AgentConnected").as_deref() == Some("True")
     })
     .await;
+    logged_in(&client, "default", "vm1", "cloud-user").await;
     let (new_boot_id, _) = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap();
     assert_ne!(new_boot_id, boot_id, "a restart boots the guest again");
     let (_, alive) = ssh(&client, "vm1", KEY_FILE, &format!("kill -0 {}", pid.trim()))

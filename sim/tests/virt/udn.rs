@@ -152,10 +152,12 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
         "VirtualMachineInstance",
         "virtualmachineinstances",
     );
-    until(&vmis, name, "agent-connected", |v| {
+    let vmi = until(&vmis, name, "agent-connected", |v| {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
-    .await
+    .await;
+    logged_in(client, ns, name, "cloud-user").await;
+    vmi
 }
 
 /// What `command` prints in the guest of tenant-a/`vmi`.

@@ -25,10 +25,12 @@ async fn boot_windows(client: &kube::Client) -> Value {
         .create(&PostParams::default(), &vm)
         .await
         .unwrap();
-    until(&vmis(client), "win1", "agent-connected", |v| {
+    let vmi = until(&vmis(client), "win1", "agent-connected", |v| {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
-    .await
+    .await;
+    logged_in(client, "default", "win1", "Administrator").await;
+    vmi
 }
 
 async fn powershell(client: &kube::Client, script: &str) -> (String, i32) {
