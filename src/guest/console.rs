@@ -84,7 +84,7 @@ impl Console {
         vmi: &str,
         login: &ConsoleLogin,
     ) -> Result<Console, ConsoleError> {
-        let socket = connect(client, ns, vmi).await?;
+        let socket = connect_retrying(client, ns, vmi).await?;
         let mut console = Console {
             vmi: format!("{ns}/{vmi}"),
             socket,
@@ -307,6 +307,23 @@ fn tail(text: &str) -> String {
     chars[chars.len().saturating_sub(SEEN_TAIL)..]
         .iter()
         .collect()
+}
+
+/// [`connect`], asking a busy or failing API server (429, 5xx) or a broken connection again
+/// with the API calls' backoff; every other refusal (the VMI is not running, …) is final.
+async fn connect_retrying(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+) -> Result<Socket, ConsoleError> {
+    let busy = |e: &ConsoleError, attempt| match e {
+        ConsoleError::Refused { status, .. } if *status == 429 || *status >= 500 => {
+            Some(crate::cluster::retry::backoff(attempt))
+        }
+        ConsoleError::Transport { .. } => Some(crate::cluster::retry::backoff(attempt)),
+        _ => None,
+    };
+    crate::cluster::retry::retrying_when(|| connect(client, ns, vmi), busy).await
 }
 
 /// The websocket to `…/virtualmachineinstances/{vmi}/console`, as `virtctl console` opens it

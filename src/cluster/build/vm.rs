@@ -386,17 +386,22 @@ impl VmSpec {
         volumes
     }
 
+    /// The cloud-config, written by a YAML serializer: a random password of hex digits can
+    /// read as a number ("1234e567…", "0123…"), which would drop it, or the whole document.
     fn user_data(&self) -> String {
-        let mut text = String::from("#cloud-config\n");
+        let mut doc = serde_json::Map::new();
         if let Some((user, key)) = &self.login {
-            text += &format!("user: {user}\nssh_authorized_keys:\n  - {key}\n");
+            doc.insert("user".into(), json!(user));
+            doc.insert("ssh_authorized_keys".into(), json!([key]));
         }
         if let Some(password) = &self.console_password {
             // cloud-init cc_set_passwords: the default user's password, not expired (an
             // expired one makes the first console login ask for a new one).
-            text += &format!("password: {password}\nchpasswd:\n  expire: false\n");
+            doc.insert("password".into(), json!(password));
+            doc.insert("chpasswd".into(), json!({"expire": false}));
         }
-        text
+        let yaml = serde_saphyr::to_string(&serde_json::Value::Object(doc)).unwrap_or_default();
+        format!("#cloud-config\n{yaml}")
     }
 
     /// Network data v2: each secondary NIC matched by its MAC, with its static addresses.
@@ -444,6 +449,20 @@ mod tests {
 
     fn image() -> Image {
         Image::ContainerDisk("registry.example/rhel9:latest".into())
+    }
+
+    #[test]
+    fn a_password_of_digits_stays_a_string_in_the_cloud_config() {
+        for password in ["1234567890123456", "1234e56789012345", "0123456789abcdef"] {
+            let mut spec = VmSpec::rhel("vm-a", image()).with_login("cloud-user", "ssh-ed25519 AAAA k");
+            spec.console_password = Some(password.into());
+            let text = spec.user_data();
+            assert!(text.starts_with("#cloud-config\n"), "{text}");
+            let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+            assert_eq!(doc["password"], json!(password), "{text}");
+            assert_eq!(doc["ssh_authorized_keys"][0], json!("ssh-ed25519 AAAA k"), "{text}");
+            assert_eq!(doc["chpasswd"]["expire"], json!(false), "{text}");
+        }
     }
 
     #[test]
