@@ -454,13 +454,18 @@ mod tests {
     #[test]
     fn a_password_of_digits_stays_a_string_in_the_cloud_config() {
         for password in ["1234567890123456", "1234e56789012345", "0123456789abcdef"] {
-            let mut spec = VmSpec::rhel("vm-a", image()).with_login("cloud-user", "ssh-ed25519 AAAA k");
+            let mut spec =
+                VmSpec::rhel("vm-a", image()).with_login("cloud-user", "ssh-ed25519 AAAA k");
             spec.console_password = Some(password.into());
             let text = spec.user_data();
             assert!(text.starts_with("#cloud-config\n"), "{text}");
             let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
             assert_eq!(doc["password"], json!(password), "{text}");
-            assert_eq!(doc["ssh_authorized_keys"][0], json!("ssh-ed25519 AAAA k"), "{text}");
+            assert_eq!(
+                doc["ssh_authorized_keys"][0],
+                json!("ssh-ed25519 AAAA k"),
+                "{text}"
+            );
             assert_eq!(doc["chpasswd"]["expire"], json!(false), "{text}");
         }
     }
