@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use vstp::cluster::target::TargetOptions;
 use vstp::cluster::NamespaceKind;
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
@@ -28,7 +29,12 @@ fn cluster(label: &str, time_scale: f64) -> SimCluster {
 }
 
 fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
-    let mut config = RunConfig::new(sim.target(), true);
+    run_with(sim, sim.target(), planned)
+}
+
+/// Runs `planned` against `sim` reached through `target` (e.g. with a settings file).
+fn run_with(sim: &SimCluster, target: TargetOptions, planned: Planned) -> (Outcome, String) {
+    let mut config = RunConfig::new(target, true);
     config.junit_path = sim.path("junit.xml");
     config.artifacts = sim.path("artifacts");
     config.handle_signals = false;
@@ -166,4 +172,61 @@ fn a_tool_missing_in_the_guest_is_a_junit_error_naming_it() {
     };
     assert!(message.contains("has no `frobnicate`"), "{message}");
     assert!(!junit.contains("<failure"), "{junit}");
+}
+
+/// `sim` reached with settings that give the Windows image's password as `password`.
+fn with_windows_password(sim: &SimCluster, password: &str) -> TargetOptions {
+    let file = sim.path("vstp.toml");
+    std::fs::write(&file, format!("[guest]\nwindows_password = {password:?}\n")).unwrap();
+    TargetOptions {
+        settings: Some(file),
+        ..sim.target()
+    }
+}
+
+/// A Windows VM whose accessCredentials key is not the harness's: only the image's password
+/// lets the harness in (the downstream suite gives Windows VMs no key at all).
+fn windows_by_password(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let other = include_str!("../fixtures/ssh/other_ed25519.pub");
+        let vm = ctx
+            .vm("vm-a", GuestOs::Windows)
+            .await?
+            .with_login("Administrator", other);
+        let running = ctx.start(&scope, &vm).await?;
+        let cpus = running.guest.ok("$env:NUMBER_OF_PROCESSORS").await?;
+        anyhow::ensure!(cpus.trim() == "2", "NUMBER_OF_PROCESSORS answered {cpus:?}");
+        Ok(())
+    }
+    .boxed()
+}
+
+#[test]
+fn a_windows_guest_is_logged_in_with_the_image_password_from_the_settings() {
+    let sim = cluster("win-password", vstp_sim::DEFAULT_TIME_SCALE);
+    let password = vstp_sim::guest::distro::WINDOWS_IMAGE_PASSWORD;
+    let target = with_windows_password(&sim, password);
+    let (outcome, junit) = run_with(&sim, target, with_body(windows_by_password));
+    assert_eq!(outcome, Outcome::Passed, "{junit}");
+}
+
+#[test]
+fn a_wrong_windows_password_is_a_junit_error_naming_the_setting() {
+    let sim = cluster("win-wrong-password", vstp_sim::DEFAULT_TIME_SCALE);
+    let target = with_windows_password(&sim, "not-the-image-password");
+    let (outcome, junit) = run_with(&sim, target, with_body(windows_by_password));
+    let Outcome::Environment(message) = outcome else {
+        panic!("not an environment error: {outcome:?}");
+    };
+    assert!(
+        message.starts_with("environment problem, not a product failure: the guest")
+            && message.contains("refused the login")
+            && message.contains("the password was refused for user Administrator")
+            && message.contains("guest.windows_password"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-image-password"), "{message}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    assert!(junit.contains("type=\"Environment\""), "{junit}");
 }

@@ -17,6 +17,11 @@ pub enum Environment {
         attempts: u32,
         last: String,
     },
+    /// A refusal waiting does not cure: the image's password is not the one configured.
+    #[error(
+        "environment problem, not a product failure: the guest {vmi} refused the login: {reason}"
+    )]
+    LoginRefused { vmi: String, reason: String },
     #[error("environment problem, not a product failure: the guest {vmi} has no `{tool}` (`{command}` answered {answer})")]
     MissingTool {
         vmi: String,

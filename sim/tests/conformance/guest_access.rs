@@ -157,7 +157,16 @@ async fn once_sshd_listens(
 ) -> Result<(String, i32), String> {
     let deadline = tokio::time::Instant::now() + BUDGET;
     loop {
-        match ssh_with(client, "default", name, user, credential.clone(), "hostname").await {
+        match ssh_with(
+            client,
+            "default",
+            name,
+            user,
+            credential.clone(),
+            "hostname",
+        )
+        .await
+        {
             Err(e) if e.contains("port-forward answered 500") => {}
             answer => return answer,
         }
