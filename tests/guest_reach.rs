@@ -3,67 +3,19 @@
 //! is the environment's problem, reported as a JUnit error that says so, never as a failure.
 //! The scenarios run against a standalone simulator reached as a cluster.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use vstp::cluster::target::TargetOptions;
 use vstp::cluster::NamespaceKind;
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
-use vstp::runner::{Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::Attach;
+use vstp::runner::Outcome;
 
 mod support;
-use support::SimCluster;
+use support::runs::{cluster, run_one, with_body};
 
 /// Modelled seconds per real second where a test must surely knock before sshd is up: the
 /// 5 modelled seconds between the agent and sshd are 0.8 s here.
 const SLOW: f64 = 6.0;
-
-fn cluster(label: &str, time_scale: f64) -> SimCluster {
-    let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
-    config.time_scale = time_scale;
-    SimCluster::with_config(&format!("reach-{label}-{}", std::process::id()), config)
-}
-
-fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
-    run_with(sim, sim.target(), planned)
-}
-
-/// Runs `planned` against `sim` reached through `target` (e.g. with a settings file).
-fn run_with(sim: &SimCluster, target: TargetOptions, planned: Planned) -> (Outcome, String) {
-    let mut config = RunConfig::new(target, true);
-    config.junit_path = sim.path("junit.xml");
-    config.artifacts = sim.path("artifacts");
-    config.handle_signals = false;
-    let args = libtest_mimic::Arguments {
-        test_threads: Some(1),
-        quiet: true,
-        ..Default::default()
-    };
-    let report: RunReport = Run::new(config, vec![planned]).unwrap().execute(&args);
-    let junit = std::fs::read_to_string(sim.path("junit.xml")).unwrap_or_default();
-    (report.cases[0].outcome_now().0, junit)
-}
-
-/// A catalogue row run with a test body instead of its own.
-fn with_body<F, Fut>(body: F) -> Planned
-where
-    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
-    let mut planned = all
-        .into_iter()
-        .find(|p| p.scenario.decl.slug == "bridge-vlan-swap")
-        .expect("the bridge-vlan-swap row");
-    let decl = planned.scenario.decl.budget(Duration::from_secs(120));
-    planned.scenario = decl.body(body);
-    planned
-}
 
 /// The transcript lines of the harness's login attempts.
 fn logins(transcript: &[String]) -> String {
@@ -172,61 +124,4 @@ fn a_tool_missing_in_the_guest_is_a_junit_error_naming_it() {
     };
     assert!(message.contains("has no `frobnicate`"), "{message}");
     assert!(!junit.contains("<failure"), "{junit}");
-}
-
-/// `sim` reached with settings that give the Windows image's password as `password`.
-fn with_windows_password(sim: &SimCluster, password: &str) -> TargetOptions {
-    let file = sim.path("vstp.toml");
-    std::fs::write(&file, format!("[guest]\nwindows_password = {password:?}\n")).unwrap();
-    TargetOptions {
-        settings: Some(file),
-        ..sim.target()
-    }
-}
-
-/// A Windows VM whose accessCredentials key is not the harness's: only the image's password
-/// lets the harness in (the downstream suite gives Windows VMs no key at all).
-fn windows_by_password(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
-    async move {
-        let scope = ctx.scope(NamespaceKind::Plain).await?;
-        let other = include_str!("../fixtures/ssh/other_ed25519.pub");
-        let vm = ctx
-            .vm("vm-a", GuestOs::Windows)
-            .await?
-            .with_login("Administrator", other);
-        let running = ctx.start(&scope, &vm).await?;
-        let cpus = running.guest.ok("$env:NUMBER_OF_PROCESSORS").await?;
-        anyhow::ensure!(cpus.trim() == "2", "NUMBER_OF_PROCESSORS answered {cpus:?}");
-        Ok(())
-    }
-    .boxed()
-}
-
-#[test]
-fn a_windows_guest_is_logged_in_with_the_image_password_from_the_settings() {
-    let sim = cluster("win-password", vstp_sim::DEFAULT_TIME_SCALE);
-    let password = vstp_sim::guest::distro::WINDOWS_IMAGE_PASSWORD;
-    let target = with_windows_password(&sim, password);
-    let (outcome, junit) = run_with(&sim, target, with_body(windows_by_password));
-    assert_eq!(outcome, Outcome::Passed, "{junit}");
-}
-
-#[test]
-fn a_wrong_windows_password_is_a_junit_error_naming_the_setting() {
-    let sim = cluster("win-wrong-password", vstp_sim::DEFAULT_TIME_SCALE);
-    let target = with_windows_password(&sim, "not-the-image-password");
-    let (outcome, junit) = run_with(&sim, target, with_body(windows_by_password));
-    let Outcome::Environment(message) = outcome else {
-        panic!("not an environment error: {outcome:?}");
-    };
-    assert!(
-        message.starts_with("environment problem, not a product failure: the guest")
-            && message.contains("refused the login")
-            && message.contains("the password was refused for user Administrator")
-            && message.contains("guest.windows_password"),
-        "{message}"
-    );
-    assert!(!message.contains("not-the-image-password"), "{message}");
-    assert!(!junit.contains("<failure"), "{junit}");
-    assert!(junit.contains("type=\"Environment\""), "{junit}");
 }

@@ -53,6 +53,7 @@ struct Guest {
     rhel_user: Option<String>,
     windows_user: Option<String>,
     windows_password: Option<String>,
+    windows_preference: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +120,7 @@ fn override_with(file: &mut File, key: &str, value: &str) {
         "VSTP_TIMEOUT_PROFILE" => file.timeout_profile = v(),
         "VSTP_RHEL_IMAGE" => file.images.rhel = Some(container_disk(value)),
         "VSTP_WINDOWS_PASSWORD" => file.guest.windows_password = v(),
+        "VSTP_WINDOWS_PREFERENCE" => file.guest.windows_preference = v(),
         "VSTP_WINDOWS_IMAGE" => file.images.windows = Some(container_disk(value)),
         "VSTP_RHEL_DATA_SOURCE" => file.images.rhel = Some(data_source(value)),
         "VSTP_WINDOWS_DATA_SOURCE" => file.images.windows = Some(data_source(value)),
@@ -169,6 +171,12 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         windows_password: match file.guest.windows_password {
             Some(p) if p.is_empty() => {
                 return Err("guest.windows_password is empty: give the Windows image's password, or leave it out to log in with a key through accessCredentials".into())
+            }
+            given => given,
+        },
+        windows_preference: match file.guest.windows_preference {
+            Some(p) if p.trim().is_empty() => {
+                return Err("guest.windows_preference is empty: name a VirtualMachineClusterPreference such as \"windows.2k22\", or leave it out".into())
             }
             given => given,
         },
@@ -375,6 +383,11 @@ mod tests {
         assert_eq!(s.profile.windows_password.as_deref(), Some("env"));
         let empty = settings("[guest]\nwindows_password = \"\"").unwrap_err();
         assert!(empty.contains("guest.windows_password is empty"), "{empty}");
+        let s = settings("[guest]\nwindows_preference = \"windows.2k22\"").unwrap();
+        assert_eq!(
+            s.profile.windows_preference.as_deref(),
+            Some("windows.2k22")
+        );
     }
 
     #[test]

@@ -115,10 +115,14 @@ impl Ctx {
                 VmSpec::rhel(name, profile.rhel_image.clone()),
                 &profile.rhel_user,
             ),
-            GuestOs::Windows => (
-                VmSpec::windows(name, profile.windows_image.clone()),
-                &profile.windows_user,
-            ),
+            GuestOs::Windows => {
+                let spec = VmSpec::windows(name, profile.windows_image.clone());
+                let spec = match &profile.windows_preference {
+                    Some(preference) => spec.with_preference(preference),
+                    None => spec,
+                };
+                (spec, &profile.windows_user)
+            }
         };
         Ok(spec.with_login(user, connected.key.public()))
     }
