@@ -11,7 +11,7 @@ use vstp::guest::os::GuestOs;
 use vstp::runner::Outcome;
 
 mod support;
-use support::runs::{cluster, run_with, with_body};
+use support::runs::{cluster, row, run_with, with_body};
 use support::SimCluster;
 
 /// `sim` reached with the `[guest]` settings `lines`.
@@ -153,5 +153,21 @@ fn a_windows_preference_the_cluster_lacks_is_a_junit_error_naming_the_setting() 
             && message.contains("\"windows.2k99\" not found")
             && message.contains("guest.windows_preference"),
         "{message}"
+    );
+}
+
+/// Preflight looks the preference up: the Windows rows are skipped with the reason, not run
+/// into a VM that would never start.
+#[test]
+fn windows_rows_are_skipped_when_the_named_preference_does_not_exist() {
+    let sim = cluster("win-preflight", vstp_sim::DEFAULT_TIME_SCALE);
+    let target = with_guest_settings(&sim, "windows_preference = \"windows.2k99\"");
+    let (outcome, junit) = run_with(&sim, target, row("windows-paused"));
+    let Outcome::Skipped(reason) = outcome else {
+        panic!("not skipped: {outcome:?}\n{junit}");
+    };
+    assert!(
+        reason.contains("the cluster preference \"windows.2k99\" named by guest.windows_preference does not exist"),
+        "{reason}"
     );
 }

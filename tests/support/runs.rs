@@ -45,13 +45,17 @@ where
     F: Fn(Ctx) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
-    let mut planned = all
-        .into_iter()
-        .find(|p| p.scenario.decl.slug == "bridge-vlan-swap")
-        .expect("the bridge-vlan-swap row");
+    let mut planned = row("bridge-vlan-swap");
     let decl = planned.scenario.decl.budget(Duration::from_secs(120));
     planned.scenario = decl.body(body);
     planned
+}
+
+/// The catalogue row `slug` as the catalogue plans it.
+pub fn row(slug: &str) -> Planned {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    all.into_iter()
+        .find(|p| p.scenario.decl.slug == slug)
+        .unwrap_or_else(|| panic!("no catalogue row {slug}"))
 }
