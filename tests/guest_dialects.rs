@@ -354,6 +354,7 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
     let login = Login {
         user: user.into(),
         key: KEY.into(),
+        password: None,
         timeout: Duration::from_secs(10),
     };
     let session = first_login(&target.client, vm, &login).await;
@@ -715,6 +716,7 @@ async fn windows_processes_the_harness_starts_outlive_their_session() {
     let login = Login {
         user: "Administrator".into(),
         key: KEY.into(),
+        password: None,
         timeout: Duration::from_secs(10),
     };
     let guest = Guest::new(&target.client, "default", "win", GuestOs::Windows, login);
@@ -730,6 +732,7 @@ async fn a_refused_key_or_a_missing_vmi_says_what_was_wrong() {
     let other = Login {
         user: "cloud-user".into(),
         key: concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/ssh/other_ed25519").into(),
+        password: None,
         timeout: Duration::from_secs(10),
     };
     let refused = Session::open(&target.client, "default", "rhel", &other)

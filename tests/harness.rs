@@ -463,6 +463,7 @@ fn guest_command_timeout(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         let login = vstp::guest::ssh::Login {
             user: "cloud-user".into(),
             key: ctx.key_path().await?,
+            password: None,
             timeout: Duration::from_secs(1),
         };
         let guest = vstp::guest::access::Guest::new(

@@ -300,6 +300,18 @@ pub static KINDS: &[Kind] = &[
             true,
         )
     },
+    Kind {
+        short_names: &["vmcp", "vmcps"],
+        status: false,
+        ..kind(
+            "instancetype.kubevirt.io",
+            &["v1beta1"],
+            "virtualmachineclusterpreferences",
+            "virtualmachineclusterpreference",
+            "VirtualMachineClusterPreference",
+            false,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -340,6 +352,7 @@ pub const IPAMCLAIMS: KindId = 16;
 pub const UDNS: KindId = 17;
 pub const CUDNS: KindId = 18;
 pub const PVCS: KindId = 19;
+pub const VMCLUSTERPREFERENCES: KindId = 20;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -380,6 +393,10 @@ mod tests {
         assert_eq!(get(MIGRATION_POLICIES).kind, "MigrationPolicy");
         assert_eq!(get(NADS).kind, "NetworkAttachmentDefinition");
         assert_eq!(get(PVCS).kind, "PersistentVolumeClaim");
+        assert_eq!(
+            get(VMCLUSTERPREFERENCES).kind,
+            "VirtualMachineClusterPreference"
+        );
     }
 
     #[test]

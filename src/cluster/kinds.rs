@@ -40,6 +40,13 @@ pub const PVC: Kind = kind(
     "persistentvolumeclaims",
     true,
 );
+pub const VM_CLUSTER_PREFERENCE: Kind = kind(
+    "instancetype.kubevirt.io",
+    "v1beta1",
+    "VirtualMachineClusterPreference",
+    "virtualmachineclusterpreferences",
+    false,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const VM: Kind = kind(
     "kubevirt.io",

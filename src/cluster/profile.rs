@@ -21,6 +21,12 @@ pub struct Profile {
     pub windows_configured: bool,
     pub rhel_user: String,
     pub windows_user: String,
+    /// The Windows image's password for `windows_user`: when set, the harness logs in to
+    /// Windows with it (as the downstream suite does) instead of the accessCredentials key.
+    pub windows_password: Option<String>,
+    /// The VirtualMachineClusterPreference Windows VMs name (e.g. `windows.2k22`): KubeVirt
+    /// gives their VMIs its Hyper-V enlightenments, clock, firmware and devices.
+    pub windows_preference: Option<String>,
     /// The worker NIC a Linux bridge is built on.
     pub bridge_nic: String,
     /// The worker NIC an OVS bridge for localnet is built on.
@@ -50,6 +56,8 @@ impl Default for Profile {
             windows_configured: false,
             rhel_user: "cloud-user".into(),
             windows_user: "Administrator".into(),
+            windows_password: None,
+            windows_preference: None,
             bridge_nic: "eth1".into(),
             localnet_nic: "eth2".into(),
             vlans: [10, 20],

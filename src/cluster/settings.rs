@@ -52,6 +52,8 @@ struct ImageSpec {
 struct Guest {
     rhel_user: Option<String>,
     windows_user: Option<String>,
+    windows_password: Option<String>,
+    windows_preference: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +119,8 @@ fn override_with(file: &mut File, key: &str, value: &str) {
         "VSTP_POLARION_PROJECT" => file.polarion_project = v(),
         "VSTP_TIMEOUT_PROFILE" => file.timeout_profile = v(),
         "VSTP_RHEL_IMAGE" => file.images.rhel = Some(container_disk(value)),
+        "VSTP_WINDOWS_PASSWORD" => file.guest.windows_password = v(),
+        "VSTP_WINDOWS_PREFERENCE" => file.guest.windows_preference = v(),
         "VSTP_WINDOWS_IMAGE" => file.images.windows = Some(container_disk(value)),
         "VSTP_RHEL_DATA_SOURCE" => file.images.rhel = Some(data_source(value)),
         "VSTP_WINDOWS_DATA_SOURCE" => file.images.windows = Some(data_source(value)),
@@ -164,6 +168,18 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         windows_configured,
         rhel_user: file.guest.rhel_user.unwrap_or(defaults.rhel_user),
         windows_user: file.guest.windows_user.unwrap_or(defaults.windows_user),
+        windows_password: match file.guest.windows_password {
+            Some(p) if p.is_empty() => {
+                return Err("guest.windows_password is empty: give the Windows image's password, or leave it out to log in with a key through accessCredentials".into())
+            }
+            given => given,
+        },
+        windows_preference: match file.guest.windows_preference {
+            Some(p) if p.trim().is_empty() => {
+                return Err("guest.windows_preference is empty: name a VirtualMachineClusterPreference such as \"windows.2k22\", or leave it out".into())
+            }
+            given => given,
+        },
         bridge_nic: net.bridge_nic.unwrap_or(defaults.bridge_nic),
         localnet_nic: net.localnet_nic.unwrap_or(defaults.localnet_nic),
         vlans: match net.vlans {
@@ -356,6 +372,22 @@ mod tests {
         let s = parse(text, "vstp.example.toml", &[]).unwrap();
         assert_eq!(s.profile.bridge_nic, "ens4");
         assert!(s.profile.windows_configured);
+    }
+
+    #[test]
+    fn a_windows_password_is_read_and_an_empty_one_refused() {
+        let s = settings("[guest]\nwindows_password = \"Pa55!\"").unwrap();
+        assert_eq!(s.profile.windows_password.as_deref(), Some("Pa55!"));
+        let env = [("VSTP_WINDOWS_PASSWORD".to_string(), "env".to_string())];
+        let s = parse("", "vstp.toml", &env).unwrap();
+        assert_eq!(s.profile.windows_password.as_deref(), Some("env"));
+        let empty = settings("[guest]\nwindows_password = \"\"").unwrap_err();
+        assert!(empty.contains("guest.windows_password is empty"), "{empty}");
+        let s = settings("[guest]\nwindows_preference = \"windows.2k22\"").unwrap();
+        assert_eq!(
+            s.profile.windows_preference.as_deref(),
+            Some("windows.2k22")
+        );
     }
 
     #[test]

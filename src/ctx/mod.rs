@@ -115,10 +115,14 @@ impl Ctx {
                 VmSpec::rhel(name, profile.rhel_image.clone()),
                 &profile.rhel_user,
             ),
-            GuestOs::Windows => (
-                VmSpec::windows(name, profile.windows_image.clone()),
-                &profile.windows_user,
-            ),
+            GuestOs::Windows => {
+                let spec = VmSpec::windows(name, profile.windows_image.clone());
+                let spec = match &profile.windows_preference {
+                    Some(preference) => spec.with_preference(preference),
+                    None => spec,
+                };
+                (spec, &profile.windows_user)
+            }
         };
         Ok(spec.with_login(user, connected.key.public()))
     }
@@ -131,10 +135,15 @@ impl Ctx {
     /// Creates `spec` in `scope` and waits until its guest is up; returns the VM's handle.
     pub async fn start(&self, scope: &Arc<Scope>, spec: &VmSpec) -> anyhow::Result<Vm> {
         let connected = self.connection.get().await?;
+        let profile = &connected.target.profile;
         let login = Login {
             user: spec.login.as_ref().map_or("", |l| l.0.as_str()).to_string(),
             key: connected.key.private_path().to_path_buf(),
-            timeout: connected.target.profile.ssh_timeout,
+            password: match spec.os {
+                GuestOs::Windows => profile.windows_password.clone(),
+                GuestOs::Rhel => None,
+            },
+            timeout: profile.ssh_timeout,
         };
         let vm = Vm::start(scope.clone(), spec, login).await?;
         lock(&self.owned.transcripts).push((spec.name.clone(), vm.guest.transcript_handle()));

@@ -131,6 +131,16 @@ impl Guest {
                     return Ok(attempts);
                 }
                 Err(e) if final_refusal(&e) => return Err(e.into()),
+                // A Windows image has its password from its build: unlike a key given
+                // through the agent, a refused one will not be accepted later.
+                Err(e @ SshError::PasswordRefused { .. }) => {
+                    self.remember("(login)", &format!("attempt {attempts}: {e}"));
+                    return Err(Environment::LoginRefused {
+                        vmi: format!("{}/{}", self.ns, self.vmi),
+                        reason: e.to_string(),
+                    }
+                    .into());
+                }
                 Err(e) => format!("{e:#}"),
             };
             if error != last {

@@ -17,6 +17,18 @@ pub enum Environment {
         attempts: u32,
         last: String,
     },
+    /// A refusal waiting does not cure: the image's password is not the one configured.
+    #[error(
+        "environment problem, not a product failure: the guest {vmi} refused the login: {reason}"
+    )]
+    LoginRefused { vmi: String, reason: String },
+    /// The VM names a preference the cluster does not have: KubeVirt starts nothing.
+    #[error("environment problem, not a product failure: VM {vm} names the cluster preference {preference:?}, which the cluster does not have (KubeVirt: {message}); set guest.windows_preference to one `kubectl get virtualmachineclusterpreferences` lists")]
+    MissingPreference {
+        vm: String,
+        preference: String,
+        message: String,
+    },
     #[error("environment problem, not a product failure: the guest {vmi} has no `{tool}` (`{command}` answered {answer})")]
     MissingTool {
         vmi: String,

@@ -1,5 +1,6 @@
 //! An SSH session to a guest over a port-forward [`Tunnel`], authenticated with a private key
-//! file. libssh2 is blocking, so every call runs on tokio's blocking pool.
+//! file or, where the image has one (Windows golden images), the account's password. libssh2
+//! is blocking, so every call runs on tokio's blocking pool.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ pub enum SshError {
         user: String,
         key: PathBuf,
     },
+    #[error("SSH to {target}: the password was refused for user {user}; set guest.windows_password (or VSTP_WINDOWS_PASSWORD) to the password the image was built with")]
+    PasswordRefused { target: String, user: String },
 }
 
 impl SshError {
@@ -40,7 +43,9 @@ impl SshError {
         match self {
             SshError::Session { source, .. } => source.code() == ssh2::ErrorCode::Session(-9),
             SshError::Io { source, .. } => source.kind() == std::io::ErrorKind::TimedOut,
-            SshError::Tunnel(_) | SshError::Refused { .. } => false,
+            SshError::Tunnel(_) | SshError::Refused { .. } | SshError::PasswordRefused { .. } => {
+                false
+            }
         }
     }
 }
@@ -50,6 +55,9 @@ impl SshError {
 pub struct Login {
     pub user: String,
     pub key: PathBuf,
+    /// The account's password, used instead of the key when set: the downstream suite logs in
+    /// to Windows with the image's password, which a Windows image has from its build.
+    pub password: Option<String>,
     /// Budget of each network step (handshake, one command).
     pub timeout: Duration,
 }
@@ -121,18 +129,30 @@ fn handshake(
     session.set_tcp_stream(socket);
     session.set_timeout(login.timeout.as_millis().min(u32::MAX as u128) as u32);
     session.handshake().map_err(fail("the handshake"))?;
-    match session.userauth_pubkey_file(&login.user, None, Path::new(&login.key), None) {
+    let authenticated = match &login.password {
+        Some(password) => session.userauth_password(&login.user, password),
+        None => session.userauth_pubkey_file(&login.user, None, Path::new(&login.key), None),
+    };
+    match authenticated {
         Ok(()) => Ok(session),
         // LIBSSH2_ERROR_AUTHENTICATION_FAILED / _PUBLICKEY_UNVERIFIED: the guest said no.
         Err(e) if matches!(e.code(), ssh2::ErrorCode::Session(-18 | -19)) => {
-            Err(SshError::Refused {
-                target: target.to_string(),
-                user: login.user.clone(),
-                key: login.key.clone(),
-            })
+            Err(refused(target, login))
         }
         // Anything else is the link failing during authentication.
         Err(e) => Err(fail("authenticating")(e)),
+    }
+}
+
+fn refused(target: &str, login: &Login) -> SshError {
+    let (target, user) = (target.to_string(), login.user.clone());
+    match login.password {
+        Some(_) => SshError::PasswordRefused { target, user },
+        None => SshError::Refused {
+            target,
+            user,
+            key: login.key.clone(),
+        },
     }
 }
 

@@ -64,6 +64,11 @@ impl Vm {
         }
         scope.create(kinds::VM, spec.build()).await?;
         let name = spec.name.clone();
+        if let Some(preference) = &spec.preference {
+            super::preference::found(&scope, &name, preference, budget)
+                .await
+                .with_context(|| format!("VM {name} did not start"))?;
+        }
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), &name)
             .failing_on(conditions::phase("Failed"))
             .until_met(&conditions::condition_true("AgentConnected"), budget)

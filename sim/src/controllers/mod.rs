@@ -28,6 +28,7 @@ pub mod nmstate;
 mod pciports;
 pub mod policy;
 mod portforward;
+mod preference;
 mod subresources;
 pub mod udn;
 mod updater;
@@ -360,7 +361,8 @@ impl World for Virtualization {
     }
 }
 
-/// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR.
+/// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR, the common
+/// cluster preferences.
 fn seed(store: &Store, spec: &ClusterSpec) {
     for node in spec.node_objects() {
         let _ = store.create(
@@ -374,6 +376,9 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
     let _ = store.create(kinds::NAMESPACES, ns, Scope::All, false);
     let _ = store.create(kinds::KUBEVIRTS, kubevirt_cr(), Scope::All, false);
+    for preference in preference::common::windows_preferences() {
+        let _ = store.create(kinds::VMCLUSTERPREFERENCES, preference, Scope::All, false);
+    }
     // OVN-Kubernetes' configuration exists from the start, as OpenShift's network operator
     // renders it before any workload.
     crate::world::ovnk::publish(store);
@@ -461,6 +466,11 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             evacuation::on_node(ctx, &e.object);
         }
         kinds::KUBEVIRTS => resync(ctx),
+        kinds::VMCLUSTERPREFERENCES => {
+            for (ns, vm) in preference::vms_naming(ctx, &name) {
+                reconcile(ctx, Key::Vm(ns, vm));
+            }
+        }
         kinds::NNCPS => nmstate::reconcile(ctx, &name),
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
+use super::preference;
 use super::{launcher, migratable, netsync, vmi, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
@@ -31,6 +32,9 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     };
     let vmi = ctx.get(kinds::VMIS, ns, name);
     let key = (ns.to_string(), name.to_string());
+    // The instancetype controller's Sync runs before the run strategy: a preference it cannot
+    // find stops the reconcile there (kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go `sync`).
+    let found = preference::find(ctx, &vm);
     if obj::deleting(&vm) {
         match &vmi {
             Some(v) if !obj::deleting(v) => ctx.delete(kinds::VMIS, ns, name),
@@ -42,7 +46,10 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
                 return;
             }
         }
+    } else if found.is_err() {
+        // Nothing starts or stops until the preference is found.
     } else {
+        let preference = found.as_ref().ok().cloned().flatten();
         let strategy = run_strategy(&vm);
         let restart = ctx.state().restarts.contains(&key);
         let start_requested = ctx.state().start_requests.contains(&key);
@@ -55,7 +62,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             None if want => {
                 ctx.state().restarts.remove(&key);
                 ctx.state().start_requests.remove(&key);
-                create_vmi(ctx, &vm);
+                create_vmi(ctx, &vm, preference.as_ref());
             }
             None => {
                 ctx.state().restarts.remove(&key);
@@ -86,6 +93,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             obj::add_finalizer(v, FINALIZER);
         }
         write_status(v, vmi.as_deref(), restart_reason.as_deref(), &now);
+        preference::write_failure(v, found.as_ref().err(), &now);
     });
 }
 
@@ -100,10 +108,16 @@ fn replaced(strategy: &str, vmi: &Value) -> bool {
     }
 }
 
-fn create_vmi(ctx: &Arc<Ctx>, vm: &Value) {
+fn create_vmi(ctx: &Arc<Ctx>, vm: &Value, preference: Option<&Value>) {
     let config = ctx.config();
     let template = &vm["spec"]["template"];
     let mut spec = template["spec"].clone();
+    let mut metadata = json!({"annotations": template["metadata"]["annotations"].clone()});
+    // kubevirt v1.9.0 pkg/instancetype/controller/vm/controller.go `ApplyToVMI`, before the
+    // VMI is defaulted and created.
+    if let Some(preference) = preference {
+        preference::apply(preference, vm, &mut spec, &mut metadata);
+    }
     defaults(&mut spec, &config);
     let mut labels = template["metadata"]["labels"]
         .as_object()
@@ -113,7 +127,7 @@ fn create_vmi(ctx: &Arc<Ctx>, vm: &Value) {
     let vmi = json!({
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
         "metadata": {"name": obj::name(vm), "namespace": obj::namespace(vm), "labels": labels,
-                     "annotations": template["metadata"]["annotations"].clone(),
+                     "annotations": metadata["annotations"].clone(),
                      "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
                                           "name": obj::name(vm), "uid": obj::uid(vm),
                                           "controller": true, "blockOwnerDeletion": true}]},

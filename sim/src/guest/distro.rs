@@ -31,7 +31,15 @@ pub struct Distro {
     pub default_user: &'static str,
     /// The image ships qemu-guest-agent (AgentConnected, guestOSInfo, guest-agent subresources).
     pub guest_agent: bool,
+    /// The default account's password baked into the image, which its sshd accepts: Windows
+    /// golden images are sysprepped with the Administrator password set (no cloud-init); Linux
+    /// cloud images ship sshd with `PasswordAuthentication no`.
+    pub image_password: Option<&'static str>,
 }
+
+/// The Administrator password of the simulator's Windows images (what a site's golden image
+/// build sets in its unattend answer file; the harness reads it from `guest.windows_password`).
+pub const WINDOWS_IMAGE_PASSWORD: &str = "Vstp-Sim-W1ndows!";
 
 const fn linux(
     id: &'static str,
@@ -53,6 +61,7 @@ const fn linux(
         os: Os::Linux,
         default_user,
         guest_agent: true,
+        image_password: None,
     }
 }
 
@@ -68,6 +77,7 @@ const fn windows(pretty_name: &'static str, version: &'static str, build: &'stat
         os: Os::Windows,
         default_user: "Administrator",
         guest_agent: true,
+        image_password: Some(WINDOWS_IMAGE_PASSWORD),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The guest's sshd: a russh server on the port-forward stream. Public-key authentication
-//! against the guest's users; `exec` runs a command line in the guest's dialect.
+//! against the guest's users, and password authentication where the image allows it (the
+//! Windows images' Administrator); `exec` runs a command line in the guest's dialect.
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ pub fn config() -> Arc<russh::server::Config> {
         PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).expect("ed25519 keys generate");
     Arc::new(russh::server::Config {
         keys: vec![key],
-        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
         auth_rejection_time: std::time::Duration::from_millis(5),
         auth_rejection_time_initial: Some(std::time::Duration::from_millis(0)),
         inactivity_timeout: Some(std::time::Duration::from_secs(600)),
@@ -71,6 +72,23 @@ fn authorized(guest: &GuestRef, user: &str, key: &PublicKey) -> bool {
         .is_some_and(|keys| keys.iter().any(|k| k.key_data() == key.key_data()))
 }
 
+/// Whether `password` is the image's password of `user`: Win32-OpenSSH hands it to Windows'
+/// logon (account names case-insensitive, passwords not) from openssh-portable auth-passwd.c
+/// `auth_password` (PowerShell/openssh-portable, the Windows port).
+fn password_accepted(guest: &GuestRef, user: &str, password: &str) -> bool {
+    let distro = lock(guest).distro;
+    distro.image_password == Some(password) && distro.default_user.eq_ignore_ascii_case(user)
+}
+
+/// The methods a refused client may go on with: on the Linux cloud images cloud-init leaves
+/// `PasswordAuthentication no` (their cloud.cfg `ssh_pwauth: 0`; cloud-init cc_set_passwords.py
+/// `handle_ssh_pwauth`), so only keys; Win32-OpenSSH's default sshd_config allows passwords
+/// (openssh-portable servconf.c `fill_default_server_options`).
+fn remaining_methods(guest: &GuestRef) -> Option<MethodSet> {
+    let passwords = lock(guest).distro.image_password.is_some();
+    (!passwords).then(|| MethodSet::from(&[MethodKind::PublicKey][..]))
+}
+
 impl russh::server::Handler for Sshd {
     type Error = russh::Error;
 
@@ -82,7 +100,24 @@ impl russh::server::Handler for Sshd {
         Ok(if authorized(&self.guest, user, key.public_key) {
             Auth::Accept
         } else {
-            Auth::reject()
+            Auth::Reject {
+                proceed_with_methods: remaining_methods(&self.guest),
+                partial_success: false,
+            }
+        })
+    }
+
+    /// A wrong password is an SSH_MSG_USERAUTH_FAILURE, as any other refusal ("Permission
+    /// denied" to OpenSSH's client); an image without passwords refuses every one (openssh-
+    /// portable auth2-passwd.c `userauth_passwd`).
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        Ok(if password_accepted(&self.guest, user, password) {
+            Auth::Accept
+        } else {
+            Auth::Reject {
+                proceed_with_methods: remaining_methods(&self.guest),
+                partial_success: false,
+            }
         })
     }
 

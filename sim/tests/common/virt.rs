@@ -329,6 +329,27 @@ pub async fn ssh_in(
     key_file: &str,
     command: &str,
 ) -> Result<(String, i32), String> {
+    let credential = Credential::Key(key_file.to_string());
+    ssh_with(client, ns, vmi, user, credential, command).await
+}
+
+/// How an SSH client proves who it is.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A private key file.
+    Key(String),
+    Password(String),
+}
+
+/// Runs `command` as `user` logged in with `credential` in the guest of VMI `ns/vmi`.
+pub async fn ssh_with(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    user: &str,
+    credential: Credential,
+    command: &str,
+) -> Result<(String, i32), String> {
     let path = format!("/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/portforward/22/tcp");
     let key = tungstenite::handshake::client::generate_key();
     let req = http::Request::get(path)
@@ -353,14 +374,19 @@ pub async fn ssh_in(
     theirs.set_nonblocking(true).unwrap();
     let theirs = tokio::net::UnixStream::from_std(theirs).unwrap();
     tokio::spawn(bridge(ws, theirs));
-    let (user, key_file, command) = (user.to_string(), key_file.to_string(), command.to_string());
+    let (user, command) = (user.to_string(), command.to_string());
     tokio::task::spawn_blocking(move || {
         let mut s = ssh2::Session::new().unwrap();
         s.set_tcp_stream(ours);
         s.set_timeout(10_000);
         s.handshake().map_err(|e| e.to_string())?;
-        s.userauth_pubkey_file(&user, None, std::path::Path::new(&key_file), None)
-            .map_err(|e| e.to_string())?;
+        match &credential {
+            Credential::Key(file) => {
+                s.userauth_pubkey_file(&user, None, std::path::Path::new(file), None)
+            }
+            Credential::Password(password) => s.userauth_password(&user, password),
+        }
+        .map_err(|e| e.to_string())?;
         let mut ch = s.channel_session().map_err(|e| e.to_string())?;
         ch.exec(&command).map_err(|e| e.to_string())?;
         let mut out = String::new();

@@ -134,3 +134,67 @@ async fn agent_propagated_keys_land_on_a_later_tick_and_are_refused_until_then()
         "no AccessCredentialsSyncFailed event"
     );
 }
+
+/// A Windows VM booted from the image alone (no cloud-init, no accessCredentials).
+async fn windows_from_its_image(client: &kube::Client, name: &str) {
+    let mut vm = value(&rhel_vm(name, json!({"volumes": null})));
+    vm["spec"]["template"]["metadata"]["annotations"] = json!({"vm.kubevirt.io/os": "windows2k22"});
+    let vm: DynamicObject = serde_json::from_value(vm).unwrap();
+    vm_api(client)
+        .create(&PostParams::default(), &vm)
+        .await
+        .unwrap();
+    agent_connected(client, name).await;
+}
+
+/// Logs in to VMI `name` with `credential` once sshd listens (the port-forward's dial is
+/// refused until then); returns the login's answer.
+async fn once_sshd_listens(
+    client: &kube::Client,
+    name: &str,
+    user: &str,
+    credential: Credential,
+) -> Result<(String, i32), String> {
+    let deadline = tokio::time::Instant::now() + BUDGET;
+    loop {
+        match ssh_with(
+            client,
+            "default",
+            name,
+            user,
+            credential.clone(),
+            "hostname",
+        )
+        .await
+        {
+            Err(e) if e.contains("port-forward answered 500") => {}
+            answer => return answer,
+        }
+        assert!(tokio::time::Instant::now() < deadline, "sshd never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// openssh-portable auth2-passwd.c `userauth_passwd` and servconf.c
+/// `fill_default_server_options`: Win32-OpenSSH allows password authentication by default, so
+/// the Administrator password the Windows image was built with logs in (the downstream suite
+/// logs in to Windows that way, without keys); a wrong password is an SSH_MSG_USERAUTH_FAILURE,
+/// which libssh2 reports as a failed username/password authentication.
+#[tokio::test]
+async fn a_windows_image_takes_its_administrator_password_and_refuses_a_wrong_one() {
+    let (_sim, client) = cluster().await;
+    windows_from_its_image(&client, "win").await;
+    let image = vstp_sim::guest::distro::WINDOWS_IMAGE_PASSWORD.to_string();
+    let (_, code) = once_sshd_listens(&client, "win", "Administrator", Credential::Password(image))
+        .await
+        .expect("the image's password logs in");
+    assert_eq!(code, 0);
+    let wrong = Credential::Password("not-the-password".into());
+    let refused = once_sshd_listens(&client, "win", "Administrator", wrong)
+        .await
+        .expect_err("a wrong password was accepted");
+    assert!(
+        refused.contains("Authentication failed (username/password)"),
+        "{refused}"
+    );
+}

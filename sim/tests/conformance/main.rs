@@ -19,6 +19,7 @@ mod nic_hotplug_ports;
 mod nic_unplug;
 mod nmstate;
 mod port_forward;
+mod preferences;
 mod primary_udn;
 mod protobuf;
 mod udn_ipam;

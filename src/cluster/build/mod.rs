@@ -3,6 +3,7 @@
 
 mod bases;
 pub mod net;
+pub mod nic;
 pub mod policy;
 pub mod storage;
 pub mod vm;

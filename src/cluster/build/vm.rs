@@ -9,96 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::bases;
+pub use super::nic::{stable_mac, Binding, Network, Nic};
 use crate::guest::os::GuestOs;
-
-/// How a NIC is bound to its network inside the launcher pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Binding {
-    Masquerade,
-    Bridge,
-    /// The binding plugin a primary user-defined network uses.
-    L2Bridge,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Network {
-    /// The pod network (or the namespace's primary UDN).
-    Pod,
-    /// A secondary network through a NetworkAttachmentDefinition of the VM's namespace.
-    Multus(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Nic {
-    pub name: String,
-    pub binding: Binding,
-    pub network: Network,
-    pub mac: Option<String>,
-    /// Static addresses in CIDR form, given by cloud-init.
-    pub addresses: Vec<String>,
-}
-
-impl Nic {
-    /// The usual first NIC: the pod network behind masquerade.
-    pub fn pod() -> Nic {
-        Nic {
-            name: "default".into(),
-            binding: Binding::Masquerade,
-            network: Network::Pod,
-            mac: None,
-            addresses: Vec::new(),
-        }
-    }
-
-    /// The pod network served by a primary UDN, bound with l2bridge.
-    pub fn primary_udn() -> Nic {
-        Nic {
-            binding: Binding::L2Bridge,
-            ..Nic::pod()
-        }
-    }
-
-    /// A bridge-bound NIC on NAD `nad`.
-    pub fn bridge(name: &str, nad: &str) -> Nic {
-        Nic {
-            name: name.into(),
-            binding: Binding::Bridge,
-            network: Network::Multus(nad.into()),
-            mac: None,
-            addresses: Vec::new(),
-        }
-    }
-
-    pub fn with_mac(mut self, mac: &str) -> Nic {
-        self.mac = Some(mac.to_lowercase());
-        self
-    }
-
-    pub fn with_addresses(mut self, cidrs: &[impl AsRef<str>]) -> Nic {
-        self.addresses = cidrs.iter().map(|c| c.as_ref().to_string()).collect();
-        self
-    }
-
-    pub fn interface(&self) -> Value {
-        let mut iface = json!({"name": self.name});
-        match self.binding {
-            Binding::Masquerade => iface["masquerade"] = json!({}),
-            Binding::Bridge => iface["bridge"] = json!({}),
-            Binding::L2Bridge => iface["binding"] = json!({"name": "l2bridge"}),
-        }
-        if let Some(mac) = &self.mac {
-            iface["macAddress"] = json!(mac);
-        }
-        iface
-    }
-
-    pub fn network(&self) -> Value {
-        match &self.network {
-            Network::Pod => json!({"name": self.name, "pod": {}}),
-            Network::Multus(nad) => json!({"name": self.name, "multus": {"networkName": nad}}),
-        }
-    }
-}
 
 /// Where the root disk comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +53,9 @@ pub struct VmSpec {
     /// NICs cloud-init describes before they exist (for hotplug): they get their addresses
     /// when they appear.
     pub awaited_nics: Vec<Nic>,
+    /// A VirtualMachineClusterPreference (e.g. common-instancetypes' `windows.2k22`): KubeVirt
+    /// fills the VMI with its preferred features, clock, firmware and devices.
+    pub preference: Option<String>,
 }
 
 impl VmSpec {
@@ -163,6 +78,7 @@ impl VmSpec {
             data_disks: Vec::new(),
             annotations: BTreeMap::new(),
             awaited_nics: Vec::new(),
+            preference: None,
         }
     }
 
@@ -262,6 +178,13 @@ impl VmSpec {
         self
     }
 
+    /// Names cluster preference `name` in `spec.preference`; KubeVirt applies it to the VMI
+    /// (kubevirt v1.9.0 pkg/instancetype/preference/apply/vmi.go `Apply`).
+    pub fn with_preference(mut self, name: &str) -> VmSpec {
+        self.preference = Some(name.into());
+        self
+    }
+
     pub fn with_login(mut self, user: &str, public_key: &str) -> VmSpec {
         self.login = Some((user.into(), public_key.trim().into()));
         self.console_password = Some(format!("{:016x}", rand::random::<u64>()));
@@ -296,6 +219,10 @@ impl VmSpec {
             template["metadata"]["annotations"] = json!(annotations);
         }
         self.fill(&mut template["spec"]);
+        if let Some(name) = &self.preference {
+            vm["spec"]["preference"] =
+                json!({"kind": "VirtualMachineClusterPreference", "name": name});
+        }
         if let Some(templates) = self.data_volume_templates() {
             vm["spec"]["dataVolumeTemplates"] = templates;
         }
@@ -429,127 +356,6 @@ impl VmSpec {
     }
 }
 
-/// A locally administered unicast MAC (02:…) derived from the VM and NIC names (FNV-1a), so a
-/// scenario knows its MACs before the VM exists.
-pub fn stable_mac(vm: &str, nic: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in vm.bytes().chain([b'/']).chain(nic.bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let b = hash.to_be_bytes();
-    format!(
-        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[3], b[4], b[5], b[6], b[7]
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn image() -> Image {
-        Image::ContainerDisk("registry.example/rhel9:latest".into())
-    }
-
-    #[test]
-    fn a_password_of_digits_stays_a_string_in_the_cloud_config() {
-        for password in ["1234567890123456", "1234e56789012345", "0123456789abcdef"] {
-            let mut spec =
-                VmSpec::rhel("vm-a", image()).with_login("cloud-user", "ssh-ed25519 AAAA k");
-            spec.console_password = Some(password.into());
-            let text = spec.user_data();
-            assert!(text.starts_with("#cloud-config\n"), "{text}");
-            let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
-            assert_eq!(doc["password"], json!(password), "{text}");
-            assert_eq!(
-                doc["ssh_authorized_keys"][0],
-                json!("ssh-ed25519 AAAA k"),
-                "{text}"
-            );
-            assert_eq!(doc["chpasswd"]["expire"], json!(false), "{text}");
-        }
-    }
-
-    #[test]
-    fn requested_addresses_are_a_map_from_the_pod_interface_to_bare_addresses() {
-        let ip: std::net::IpAddr = "10.100.0.200".parse().unwrap();
-        let vm = VmSpec::rhel("vm-a", image())
-            .with_pod_nic(Nic::primary_udn())
-            .requesting_addresses(&[ip])
-            .build();
-        let annotations = &vm["spec"]["template"]["metadata"]["annotations"];
-        let value = annotations["network.kubevirt.io/addresses"]
-            .as_str()
-            .unwrap();
-        assert_eq!(value, r#"{"default":["10.100.0.200"]}"#);
-    }
-
-    #[test]
-    fn a_bridge_nic_gets_a_stable_mac_and_its_addresses_by_that_mac() {
-        let vm = VmSpec::rhel("vm-a", image())
-            .with_nic(Nic::bridge("net1", "vlan10").with_addresses(&["10.200.0.1/24"]))
-            .with_login("cloud-user", "ssh-ed25519 AAAA test")
-            .build();
-        let spec = &vm["spec"]["template"]["spec"];
-        let mac = spec["domain"]["devices"]["interfaces"][1]["macAddress"]
-            .as_str()
-            .unwrap();
-        assert_eq!(mac, stable_mac("vm-a", "net1"));
-        assert!(mac.starts_with("02:"));
-        assert_eq!(spec["networks"][1]["multus"]["networkName"], "vlan10");
-        let data = spec["volumes"][1]["cloudInitNoCloud"]["networkData"]
-            .as_str()
-            .unwrap();
-        let data: Value = serde_saphyr::from_str(data).unwrap();
-        assert_eq!(data["ethernets"]["net1"]["match"]["macaddress"], mac);
-        assert_eq!(data["ethernets"]["net1"]["addresses"][0], "10.200.0.1/24");
-        let user = spec["volumes"][1]["cloudInitNoCloud"]["userData"]
-            .as_str()
-            .unwrap();
-        assert!(user.contains("ssh-ed25519 AAAA test"), "{user}");
-    }
-
-    #[test]
-    fn a_data_source_image_is_cloned_into_a_migratable_data_volume() {
-        let image = Image::DataSource {
-            name: "rhel9".into(),
-            namespace: "openshift-virtualization-os-images".into(),
-            size: "30Gi".into(),
-            storage_class: Some("ceph-rbd".into()),
-        };
-        let vm = VmSpec::rhel("vm-a", image).build();
-        let dv = &vm["spec"]["dataVolumeTemplates"][0];
-        assert_eq!(dv["metadata"]["name"], "vm-a-rootdisk");
-        assert_eq!(dv["spec"]["sourceRef"]["name"], "rhel9");
-        assert_eq!(dv["spec"]["storage"]["accessModes"][0], "ReadWriteMany");
-        assert_eq!(dv["spec"]["storage"]["storageClassName"], "ceph-rbd");
-        let root = &vm["spec"]["template"]["spec"]["volumes"][0];
-        assert_eq!(root["dataVolume"]["name"], "vm-a-rootdisk");
-    }
-
-    #[test]
-    fn macs_differ_per_nic_and_per_vm() {
-        assert_ne!(stable_mac("a", "net1"), stable_mac("a", "net2"));
-        assert_ne!(stable_mac("a", "net1"), stable_mac("b", "net1"));
-    }
-
-    #[test]
-    fn windows_logs_in_through_access_credentials_and_hotplug_limits_are_set() {
-        let vm = VmSpec::windows("win", image())
-            .with_cpu(2, 4)
-            .with_memory("4Gi", "8Gi")
-            .with_login("Administrator", "ssh-ed25519 AAAA")
-            .build();
-        let spec = &vm["spec"]["template"]["spec"];
-        assert_eq!(spec["domain"]["cpu"]["maxSockets"], 4);
-        assert_eq!(spec["domain"]["memory"]["maxGuest"], "8Gi");
-        assert_eq!(
-            spec["accessCredentials"][0]["sshPublicKey"]["source"]["secret"]["secretName"],
-            "win-ssh-key"
-        );
-        assert_eq!(
-            vm["spec"]["template"]["metadata"]["annotations"]["vm.kubevirt.io/os"],
-            "windows2k22"
-        );
-    }
-}
+#[path = "vm_tests.rs"]
+mod tests;

@@ -3,6 +3,8 @@
 //! profile names. Every finding is printed; an unmet one turns exactly the scenarios that need
 //! it into skips with the reason, never into failures.
 
+mod windows;
+
 use std::collections::BTreeMap;
 
 use kube::api::ListParams;
@@ -36,6 +38,8 @@ pub enum Prerequisite {
     BridgeNic,
     LocalnetNic,
     WindowsImage,
+    /// The cluster preference `guest.windows_preference` names exists.
+    WindowsPreference,
 }
 
 /// What preflight found: a line per check, and the reason of each unmet prerequisite.
@@ -74,7 +78,7 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
         all.extend([NmState, Multus, BridgeNic]);
     }
     if os == GuestOs::Windows {
-        all.push(WindowsImage);
+        all.extend([WindowsImage, WindowsPreference]);
     }
     for feature in needs.features {
         all.extend(match feature {
@@ -86,7 +90,7 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
                 vec![LiveMigrateUpdates, LiveUpdateRollout]
             }
             Feature::WorkloadDisruptionPolicy => vec![MigrationPolicies],
-            Feature::WindowsImage => vec![WindowsImage],
+            Feature::WindowsImage => vec![WindowsImage, WindowsPreference],
             Feature::NonMigratableStorage => vec![],
         });
     }
@@ -158,14 +162,10 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
         LocalnetNic,
         nic_on(client, &names, &profile.localnet_nic).await,
     );
-    f.check(
-        WindowsImage,
-        if windows_configured {
-            Ok(format!("Windows image {:?}", profile.windows_image))
-        } else {
-            Err("no Windows image configured (set windows_image in vstp.toml)".into())
-        },
-    );
+    f.check(WindowsImage, windows::image(profile, windows_configured));
+    if let Some(name) = &profile.windows_preference {
+        f.check(WindowsPreference, windows::preference(client, name).await);
+    }
     f
 }
 
