@@ -213,14 +213,14 @@ async fn vms_on_a_primary_udn_talk_without_nat_are_isolated_and_keep_their_ip_ac
         &client,
         "tenant-a",
         "b",
-        "ncat -l -k 5000 >/dev/null 2>&1 &",
+        "python3 -m http.server 5000 >/dev/null 2>&1 &",
     )
     .await;
     console_in(
         &client,
         "tenant-a",
         "a",
-        &format!("ncat {ip_b} 5000 >/dev/null 2>&1 &"),
+        &format!("sleep infinity 0<>/dev/tcp/{ip_b}/5000 >/dev/null 2>&1 &"),
     )
     .await;
     let held = tenant_a(&client, "a", "ss -Htn state established").await;
