@@ -3,18 +3,15 @@
 //! is the environment's problem, reported as a JUnit error that says so, never as a failure.
 //! The scenarios run against a standalone simulator reached as a cluster.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use vstp::cluster::NamespaceKind;
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
-use vstp::runner::{Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::Attach;
+use vstp::runner::Outcome;
 
 mod support;
+use support::bodies::{run_one, with_body};
 use support::SimCluster;
 
 /// Modelled seconds per real second where a test must surely knock before sshd is up: the
@@ -25,38 +22,6 @@ fn cluster(label: &str, time_scale: f64) -> SimCluster {
     let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
     config.time_scale = time_scale;
     SimCluster::with_config(&format!("reach-{label}-{}", std::process::id()), config)
-}
-
-fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
-    let mut config = RunConfig::new(sim.target(), true);
-    config.junit_path = sim.path("junit.xml");
-    config.artifacts = sim.path("artifacts");
-    config.handle_signals = false;
-    let args = libtest_mimic::Arguments {
-        test_threads: Some(1),
-        quiet: true,
-        ..Default::default()
-    };
-    let report: RunReport = Run::new(config, vec![planned]).unwrap().execute(&args);
-    let junit = std::fs::read_to_string(sim.path("junit.xml")).unwrap_or_default();
-    (report.cases[0].outcome_now().0, junit)
-}
-
-/// A catalogue row run with a test body instead of its own.
-fn with_body<F, Fut>(body: F) -> Planned
-where
-    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
-    let mut planned = all
-        .into_iter()
-        .find(|p| p.scenario.decl.slug == "bridge-vlan-swap")
-        .expect("the bridge-vlan-swap row");
-    let decl = planned.scenario.decl.budget(Duration::from_secs(120));
-    planned.scenario = decl.body(body);
-    planned
 }
 
 /// The transcript lines of the harness's login attempts.

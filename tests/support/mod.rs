@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test target uses its part
 
+pub mod bodies;
+
 use std::path::{Path, PathBuf};
 
 use vstp::cluster::sweep::{self, Leftovers};

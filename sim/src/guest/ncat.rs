@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-
 /// What an `ncat`/`nc` command line asks for.
 #[derive(Debug, PartialEq)]
 pub enum Ncat {

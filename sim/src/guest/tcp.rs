@@ -52,11 +52,20 @@ pub struct Opened {
 }
 
 /// connect() from `guest` to `dst`:`port`.
-pub fn open(guest: &GuestRef, dst: IpAddr, port: u16, net: &dyn Network) -> Result<Opened, Refusal> {
+pub fn open(
+    guest: &GuestRef,
+    dst: IpAddr,
+    port: u16,
+    net: &dyn Network,
+) -> Result<Opened, Refusal> {
     let sender = Sender::snapshot(guest);
     if let Some((local, peer_boot)) = sender.accepted_by(dst, port, net) {
         let peer = SocketAddr::new(dst, port);
-        return Ok(Opened { local, peer, peer_boot });
+        return Ok(Opened {
+            local,
+            peer,
+            peer_boot,
+        });
     }
     Err(if sender.reaches(dst, None, net) {
         Refusal::Refused

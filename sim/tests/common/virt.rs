@@ -38,7 +38,9 @@ pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
 }
 
 /// A cluster whose RHEL golden image is `image`.
-pub async fn cluster_with_image(image: vstp_sim::guest::image::GuestImage) -> (SimHandle, kube::Client) {
+pub async fn cluster_with_image(
+    image: vstp_sim::guest::image::GuestImage,
+) -> (SimHandle, kube::Client) {
     let spec = vstp_sim::world::nodes::ClusterSpec {
         image,
         ..Default::default()

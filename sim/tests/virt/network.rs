@@ -59,10 +59,15 @@ async fn vlans_isolate_across_nodes_and_a_live_nad_swap_moves_the_interface() {
     let tcp = |from: &'static str| {
         let client = client.clone();
         async move {
-            ssh(&client, from, KEY_FILE, "timeout 2 bash -c ': </dev/tcp/10.200.0.1/5000'")
-                .await
-                .unwrap()
-                .1
+            ssh(
+                &client,
+                from,
+                KEY_FILE,
+                "timeout 2 bash -c ': </dev/tcp/10.200.0.1/5000'",
+            )
+            .await
+            .unwrap()
+            .1
         }
     };
     assert_eq!(

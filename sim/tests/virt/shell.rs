@@ -158,7 +158,10 @@ async fn packages_the_settings_add_or_a_repository_gives_are_installed() {
     );
     let (out, code) = run(&client, "sudo dnf install -y frobnicator 2>&1").await;
     assert_eq!(code, 1);
-    assert!(out.contains("Error: Unable to find a match: frobnicator"), "{out}");
+    assert!(
+        out.contains("Error: Unable to find a match: frobnicator"),
+        "{out}"
+    );
 }
 
 /// TCP without nmap-ncat: python3's http.server listens, bash's `/dev/tcp` connects (a
@@ -168,7 +171,11 @@ async fn packages_the_settings_add_or_a_repository_gives_are_installed() {
 async fn bash_dev_tcp_python_http_server_and_timeout_make_a_tcp_peer() {
     let (_sim, client) = cluster().await;
     boot(&client, "vm1", json!({})).await;
-    let (pid, _) = run(&client, "nohup python3 -m http.server 8080 >/dev/null 2>&1 & echo $!").await;
+    let (pid, _) = run(
+        &client,
+        "nohup python3 -m http.server 8080 >/dev/null 2>&1 & echo $!",
+    )
+    .await;
     assert_eq!(run(&client, &format!("kill -0 {}", pid.trim())).await.1, 0);
     assert_eq!(
         run(&client, "timeout 2 bash -c ': </dev/tcp/127.0.0.1/8080'").await,
@@ -183,13 +190,27 @@ async fn bash_dev_tcp_python_http_server_and_timeout_make_a_tcp_peer() {
         (String::new(), 124),
         "nothing answers the SYNs: timeout ends the connect"
     );
-    let (holder, _) = run(&client, "nohup sleep infinity 0<>/dev/tcp/127.0.0.1/8080 >/dev/null 2>&1 & echo $!").await;
-    assert_eq!(run(&client, &format!("kill -0 {}", holder.trim())).await.1, 0);
+    let (holder, _) = run(
+        &client,
+        "nohup sleep infinity 0<>/dev/tcp/127.0.0.1/8080 >/dev/null 2>&1 & echo $!",
+    )
+    .await;
+    assert_eq!(
+        run(&client, &format!("kill -0 {}", holder.trim())).await.1,
+        0
+    );
     let (listed, _) = run(&client, "ss -Htn state established").await;
     assert!(listed.contains("127.0.0.1:8080"), "{listed:?}");
     // A second server cannot bind the port and exits.
-    let (second, _) = run(&client, "nohup python3 -m http.server 8080 >/dev/null 2>&1 & echo $!").await;
-    assert_eq!(run(&client, &format!("kill -0 {}", second.trim())).await.1, 1);
+    let (second, _) = run(
+        &client,
+        "nohup python3 -m http.server 8080 >/dev/null 2>&1 & echo $!",
+    )
+    .await;
+    assert_eq!(
+        run(&client, &format!("kill -0 {}", second.trim())).await.1,
+        1
+    );
 }
 
 /// A dd loop onto tmpfs is a process that keeps rewriting memory; dd alone reports its copy.
@@ -197,10 +218,16 @@ async fn bash_dev_tcp_python_http_server_and_timeout_make_a_tcp_peer() {
 async fn a_dd_loop_on_tmpfs_runs_until_killed_and_dd_reports_its_copy() {
     let (_sim, client) = cluster().await;
     boot(&client, "vm1", json!({})).await;
-    let (out, code) = run(&client, "dd if=/dev/zero of=/dev/shm/x bs=1M count=4 conv=notrunc 2>&1").await;
+    let (out, code) = run(
+        &client,
+        "dd if=/dev/zero of=/dev/shm/x bs=1M count=4 conv=notrunc 2>&1",
+    )
+    .await;
     assert_eq!(code, 0);
     assert!(
-        out.starts_with("4+0 records in\n4+0 records out\n4194304 bytes (4.2 MB, 4.0 MiB) copied, "),
+        out.starts_with(
+            "4+0 records in\n4+0 records out\n4194304 bytes (4.2 MB, 4.0 MiB) copied, "
+        ),
         "{out}"
     );
     let (pid, _) = run(
@@ -210,7 +237,10 @@ async fn a_dd_loop_on_tmpfs_runs_until_killed_and_dd_reports_its_copy() {
     .await;
     let pid = pid.trim();
     assert_eq!(run(&client, &format!("kill -0 {pid}")).await.1, 0);
-    assert_eq!(run(&client, &format!("kill {pid}; kill -0 {pid}")).await.1, 1);
+    assert_eq!(
+        run(&client, &format!("kill {pid}; kill -0 {pid}")).await.1,
+        1
+    );
     assert_eq!(
         run(&client, "while :; do true; done 2>&1").await.1,
         2,

@@ -45,12 +45,16 @@ fn http_server(args: &[&str]) -> Python {
             }
             "--cgi" => {}
             a if a.starts_with('-') => {
-                return Python::Usage(format!("{usage}server.py: error: unrecognized arguments: {a}\n"))
+                return Python::Usage(format!(
+                    "{usage}server.py: error: unrecognized arguments: {a}\n"
+                ))
             }
             a => match a.parse::<u16>() {
                 Ok(p) if port.is_none() => port = Some(p),
                 Ok(_) => {
-                    return Python::Usage(format!("{usage}server.py: error: unrecognized arguments: {a}\n"))
+                    return Python::Usage(format!(
+                        "{usage}server.py: error: unrecognized arguments: {a}\n"
+                    ))
                 }
                 Err(_) => {
                     return Python::Usage(format!(
@@ -91,7 +95,10 @@ mod tests {
             parse(&["-m", "http.server", "--bind", "0.0.0.0", "9000"]),
             Python::HttpServer(9000)
         );
-        assert!(matches!(parse(&["-m", "http.server", "x"]), Python::Usage(_)));
+        assert!(matches!(
+            parse(&["-m", "http.server", "x"]),
+            Python::Usage(_)
+        ));
         assert_eq!(parse(&["-c", "print(1)"]), Python::Other);
     }
 }

@@ -29,7 +29,10 @@ pub fn run(sh: &mut Shell, args: &[&str]) -> Output {
         Ok(op) => op,
         Err(e) => return e,
     };
-    if !matches!(op.input.as_str(), "/dev/zero" | "/dev/urandom" | "/dev/random") {
+    if !matches!(
+        op.input.as_str(),
+        "/dev/zero" | "/dev/urandom" | "/dev/random"
+    ) {
         return super::state::unsupported("dd from anything but /dev/zero or /dev/urandom");
     }
     let (Some(output), Some(count)) = (op.output.as_deref(), op.count) else {
@@ -74,7 +77,9 @@ fn operands(args: &[&str]) -> Result<Operands, Output> {
             _ => {
                 return Err(Output::fail(
                     1,
-                    format!("dd: unrecognized operand '{a}'\nTry 'dd --help' for more information.\n"),
+                    format!(
+                        "dd: unrecognized operand '{a}'\nTry 'dd --help' for more information.\n"
+                    ),
                 ))
             }
         }
@@ -87,7 +92,9 @@ fn operands(args: &[&str]) -> Result<Operands, Output> {
 
 /// A dd size: digits with an optional multiplier (c w b K M G, KB MB GB, KiB MiB GiB).
 fn size(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let factor: u64 = match unit {
@@ -117,7 +124,10 @@ fn write(sh: &mut Shell, path: &str, bytes: f64) -> Result<(), Output> {
     }
     let full = fs::normalize(&sh.cwd(), path);
     let parent = full.rsplit_once('/').map(|(p, _)| p).unwrap_or("/");
-    if !matches!(sh.lookup(if parent.is_empty() { "/" } else { parent }), Some(Node::Dir(_))) {
+    if !matches!(
+        sh.lookup(if parent.is_empty() { "/" } else { parent }),
+        Some(Node::Dir(_))
+    ) {
         return Err(Output::fail(
             1,
             format!("dd: failed to open '{path}': No such file or directory\n"),
@@ -162,7 +172,11 @@ fn summary(status: &str, count: u64, bytes: f64, seconds: f64) -> String {
             };
             let si = human(bytes, &["B", "kB", "MB", "GB"], 1000.0);
             let iec = human(bytes, &["B", "KiB", "MiB", "GiB"], 1024.0);
-            let rate = human(bytes / seconds.max(1e-9), &["B/s", "kB/s", "MB/s", "GB/s"], 1000.0);
+            let rate = human(
+                bytes / seconds.max(1e-9),
+                &["B/s", "kB/s", "MB/s", "GB/s"],
+                1000.0,
+            );
             format!("{records}{b} bytes ({si}, {iec}) copied, {seconds:.6} s, {rate}\n")
         }
     }

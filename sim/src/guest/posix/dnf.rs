@@ -12,7 +12,11 @@ use crate::guest::lock;
 
 pub fn run(sh: &mut Shell, args: &[&str]) -> Output {
     let assume_yes = args.iter().any(|a| matches!(*a, "-y" | "--assumeyes"));
-    let words: Vec<&str> = args.iter().copied().filter(|a| !a.starts_with('-')).collect();
+    let words: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let Some((&command, names)) = words.split_first() else {
         return Output::fail(1, "usage: dnf [options] COMMAND\n");
     };
@@ -42,8 +46,10 @@ fn install(sh: &mut Shell, names: &[&str], assume_yes: bool) -> Output {
                 .push_str(&format!("Package {name} is already installed.\n")),
             Some(p) => new.push(p.name),
             None => {
-                out.stdout.push_str(&format!("No match for argument: {name}\n"));
-                out.stderr.push_str(&format!("Error: Unable to find a match: {name}\n"));
+                out.stdout
+                    .push_str(&format!("No match for argument: {name}\n"));
+                out.stderr
+                    .push_str(&format!("Error: Unable to find a match: {name}\n"));
                 out.code = 1;
             }
         }
@@ -60,12 +66,14 @@ fn install(sh: &mut Shell, names: &[&str], assume_yes: bool) -> Output {
     out.stdout.push_str(&format!("Installing:\n{listed}\n"));
     if !assume_yes {
         // No terminal to answer the question: dnf reads end of file and gives up.
-        out.stdout.push_str("Is this ok [y/N]: Operation aborted.\n");
+        out.stdout
+            .push_str("Is this ok [y/N]: Operation aborted.\n");
         out.code = 1;
         return out;
     }
     lock(sh.guest).packages.extend(&new);
     let done: String = new.iter().map(|n| format!("  {n}\n")).collect();
-    out.stdout.push_str(&format!("Installed:\n{done}\nComplete!\n"));
+    out.stdout
+        .push_str(&format!("Installed:\n{done}\nComplete!\n"));
     out
 }

@@ -37,7 +37,11 @@ pub fn is_endless(clause: &ast::WhileOrUntilClauseCommand, until: bool) -> bool 
         && simple.suffix.is_none();
     let word = simple.word_or_name.as_ref().map(|w| w.value.as_str());
     let never_fails = matches!(word, Some(":" | "true"));
-    lone && if until { word == Some("false") } else { never_fails }
+    lone && if until {
+        word == Some("false")
+    } else {
+        never_fails
+    }
 }
 
 /// Runs a loop in the foreground, round by round.

@@ -233,7 +233,9 @@ impl Shell<'_> {
         self.status = 0;
         let simple = match (&list.first.seq[..], list.additional.is_empty()) {
             ([Command::Simple(s)], true) if !list.first.bang => s,
-            ([loop_], true) if endless::clause(loop_).is_some_and(|(c, u)| endless::is_endless(c, u)) => {
+            ([loop_], true)
+                if endless::clause(loop_).is_some_and(|(c, u)| endless::is_endless(c, u)) =>
+            {
                 let (clause, _) = endless::clause(loop_).expect("a loop");
                 // bash runs a compound command in the background in a forked bash.
                 self.last_bg = Some(endless::start(self, "bash", &clause.1.list));

@@ -17,10 +17,7 @@ pub struct Package {
     programs: &'static [(&'static str, &'static str)],
 }
 
-const fn rpm(
-    name: &'static str,
-    programs: &'static [(&'static str, &'static str)],
-) -> Package {
+const fn rpm(name: &'static str, programs: &'static [(&'static str, &'static str)]) -> Package {
     Package { name, programs }
 }
 
@@ -52,7 +49,11 @@ pub const IMAGE: &[Package] = &[
     rpm("util-linux", &[("/usr/bin", "kill"), ("/usr/bin", "lsmem")]),
     rpm(
         "procps-ng",
-        &[("/usr/bin", "free"), ("/usr/bin", "pgrep"), ("/usr/bin", "ps")],
+        &[
+            ("/usr/bin", "free"),
+            ("/usr/bin", "pgrep"),
+            ("/usr/bin", "ps"),
+        ],
     ),
     rpm("iputils", &[("/usr/bin", "ping")]),
     rpm("iproute", &[("/usr/sbin", "ip"), ("/usr/sbin", "ss")]),

@@ -137,8 +137,10 @@ fn connect(sh: &mut Shell, path: &str, spec: &str) -> Result<Opened, Output> {
     let Some((host, port)) = spec.split_once('/') else {
         return Err(Output::fail(
             1,
-            format!("bash: line 1: {path}: bad network path specification
-"),
+            format!(
+                "bash: line 1: {path}: bad network path specification
+"
+            ),
         ));
     };
     let (Ok(address), Ok(port)) = (host.parse(), port.parse::<u16>()) else {

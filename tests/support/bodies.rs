@@ -1,0 +1,45 @@
+//! One catalogue row run in-process against a [`SimCluster`] with a test body instead of its
+//! own, for tests of the harness's guest layer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vstp::ctx::Ctx;
+use vstp::runner::{Outcome, Planned, Run, RunConfig, RunReport};
+
+use vstp::scenarios::Attach;
+
+use super::SimCluster;
+
+/// Runs `planned` against `sim`; its outcome and the JUnit report written.
+pub fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
+    let mut config = RunConfig::new(sim.target(), true);
+    config.junit_path = sim.path("junit.xml");
+    config.artifacts = sim.path("artifacts");
+    config.handle_signals = false;
+    let args = libtest_mimic::Arguments {
+        test_threads: Some(1),
+        quiet: true,
+        ..Default::default()
+    };
+    let report: RunReport = Run::new(config, vec![planned]).unwrap().execute(&args);
+    let junit = std::fs::read_to_string(sim.path("junit.xml")).unwrap_or_default();
+    (report.cases[0].outcome_now().0, junit)
+}
+
+/// A catalogue row run with a test body instead of its own.
+pub fn with_body<F, Fut>(body: F) -> Planned
+where
+    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    let mut planned = all
+        .into_iter()
+        .find(|p| p.scenario.decl.slug == "bridge-vlan-swap")
+        .expect("the bridge-vlan-swap row");
+    let decl = planned.scenario.decl.budget(Duration::from_secs(120));
+    planned.scenario = decl.body(body);
+    planned
+}
