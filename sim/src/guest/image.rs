@@ -41,3 +41,33 @@ impl GuestImage {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_image_has_no_ncat_or_stress_ng_and_extras_are_added_once() {
+        let default = GuestImage::default().installed();
+        assert!(default.contains(&"python3") && default.contains(&"coreutils"));
+        assert!(!default.contains(&"nmap-ncat") && !default.contains(&"stress-ng"));
+        let image = GuestImage {
+            extra_packages: vec!["stress-ng".into(), "bash".into()],
+            repository: false,
+        };
+        assert!(image.check().is_ok());
+        let installed = image.installed();
+        assert!(installed.contains(&"stress-ng"));
+        assert_eq!(installed.iter().filter(|p| **p == "bash").count(), 1);
+    }
+
+    #[test]
+    fn an_unknown_package_is_refused_with_the_known_ones() {
+        let image = GuestImage {
+            extra_packages: vec!["frobnicator".into()],
+            repository: true,
+        };
+        let message = image.check().unwrap_err();
+        assert!(message.contains("\"frobnicator\"") && message.contains("nmap-ncat, stress-ng"));
+    }
+}
