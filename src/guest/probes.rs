@@ -7,7 +7,6 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context as _;
 
 use super::access::Guest;
-use super::environment::Environment;
 use super::{linux, windows, Interface};
 use crate::guest::os::GuestOs;
 
@@ -64,7 +63,7 @@ impl Guest {
     }
 
     /// [`Guest::start_memory_dirtier`] with the RHEL `dirtier` given; a dirtier whose program
-    /// the image lacks is an [`Environment`] problem naming it.
+    /// the image lacks is an environment problem naming it.
     pub async fn start_memory_dirtier_with(
         &self,
         dirtier: linux::Dirtier,
@@ -87,7 +86,7 @@ impl Guest {
     /// Starts `command` (whose program is `program`) in the background on a RHEL guest and
     /// sees it running from a second session. `nohup CMD & echo $!` prints a PID even when
     /// CMD does not exist, so the program is looked up first: one the image lacks is an
-    /// [`Environment`] problem, not a process that "died".
+    /// environment problem, not a process that "died".
     async fn start_program(&self, program: &str, command: &str, what: &str) -> anyhow::Result<u32> {
         self.require(program).await?;
         let pid = linux::pid(&self.ok(&linux::start_background(command)).await?)?;
@@ -95,20 +94,19 @@ impl Guest {
         Ok(pid)
     }
 
-    /// Fails with [`Environment::MissingTool`] when the RHEL guest has no `program`.
+    /// Fails with `Environment::MissingTool` when the RHEL guest has no `program`.
     pub async fn require(&self, program: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.os == GuestOs::Rhel,
+            "{} is a Windows guest: the harness runs `{program}` on RHEL guests only",
+            self.name()
+        );
         let lookup = linux::locate(program);
         let out = self.exec(&lookup).await?;
         if linux::located(&out)? {
             return Ok(());
         }
-        Err(Environment::MissingTool {
-            vmi: self.name().to_string(),
-            tool: program.to_string(),
-            command: lookup,
-            answer: out.to_string(),
-        }
-        .into())
+        Err(self.lacks(program.to_string(), &lookup, &out).into())
     }
 
     /// Runs a `Win32_Process.Create` script and answers the new PID.
