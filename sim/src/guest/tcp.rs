@@ -30,6 +30,8 @@ impl Refusal {
         }
     }
 
+    // linux net/ipv4/tcp_timer.c tcp_write_timeout (tcp_syn_retries), net/core/neighbour.c
+    // neigh_timer_handler (mcast_solicit, then EHOSTUNREACH)
     /// Modelled seconds connect() blocks before it fails: at once on a reset; three
     /// unanswered neighbour solicitations a second apart (net.ipv4.neigh.*.mcast_solicit 3);
     /// the SYN and its 6 retries with doubling timeouts from 1 s (net.ipv4.tcp_syn_retries 6:

@@ -75,6 +75,7 @@ pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
     pid
 }
 
+// cpython 3.9 Lib/socketserver.py TCPServer.server_bind (EADDRINUSE ends http.server)
 /// The port a listener program binds: `ncat -l PORT`, `python3 -m http.server PORT`.
 fn listener_port(words: &[&str]) -> Option<u16> {
     match words.first().copied()? {

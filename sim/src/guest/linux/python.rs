@@ -19,6 +19,7 @@ pub enum Python {
     Other,
 }
 
+// cpython 3.9 Lib/http/server.py (the `if __name__ == '__main__'` argparse block, test)
 pub fn parse(args: &[&str]) -> Python {
     match args {
         ["-V" | "--version"] => Python::Version,

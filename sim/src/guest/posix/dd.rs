@@ -24,6 +24,7 @@ struct Operands {
     status: String,
 }
 
+// coreutils 8.32 src/dd.c main (scanargs, dd_copy, print_stats)
 pub fn run(sh: &mut Shell, args: &[&str]) -> Output {
     let op = match operands(args) {
         Ok(op) => op,
@@ -90,6 +91,7 @@ fn operands(args: &[&str]) -> Result<Operands, Output> {
     Ok(op)
 }
 
+// coreutils 8.32 src/dd.c parse_integer (xstrtoumax with the "bcEGkKMPTwYZ0" suffixes)
 /// A dd size: digits with an optional multiplier (c w b K M G, KB MB GB, KiB MiB GiB).
 fn size(text: &str) -> Option<u64> {
     let split = text
@@ -149,6 +151,7 @@ fn write(sh: &mut Shell, path: &str, bytes: f64) -> Result<(), Output> {
     Ok(())
 }
 
+// coreutils 8.32 src/dd.c print_xfer_stats (human_readable with human_autoscale)
 /// What dd prints on stderr at the end, as `status=` asks.
 fn summary(status: &str, count: u64, bytes: f64, seconds: f64) -> String {
     let records = format!("{count}+0 records in\n{count}+0 records out\n");

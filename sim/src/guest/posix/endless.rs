@@ -44,6 +44,7 @@ pub fn is_endless(clause: &ast::WhileOrUntilClauseCommand, until: bool) -> bool 
     }
 }
 
+// bash 5.1 execute_cmd.c execute_while_or_until
 /// Runs a loop in the foreground, round by round.
 pub fn run(
     sh: &mut Shell,
@@ -81,6 +82,7 @@ fn append(out: &mut Output, part: Output) {
     out.code = part.code;
 }
 
+// bash 5.1 execute_cmd.c execute_command_internal (an asynchronous command forks a subshell)
 /// Starts an endless loop in the background as the process `line`; returns its PID. The
 /// process dirties what one round writes to tmpfs, at the rate the round's modelled time
 /// gives.

@@ -6,6 +6,7 @@
 use super::state::Shell;
 use crate::guest::command::Output;
 
+// coreutils 8.32 src/timeout.c main (EXIT_TIMEDOUT 124, EXIT_CANCELED 125, EXIT_ENOENT 127)
 pub fn run(sh: &mut Shell, args: &[&str], input: Option<String>) -> Output {
     let mut i = 0;
     while i < args.len() && args[i].starts_with('-') && args[i].len() > 1 {
