@@ -16,7 +16,7 @@ use vstp::runner::Outcome;
 use vstp_sim::guest::image::GuestImage;
 
 mod support;
-use support::bodies::{run_one, with_body};
+use support::bodies::{row, run_one, run_with_settings, with_body};
 use support::SimCluster;
 
 fn cluster(label: &str, image: GuestImage) -> SimCluster {
@@ -70,6 +70,21 @@ fn a_stress_ng_dirtier_runs_where_the_image_was_built_with_stress_ng() {
     let sim = cluster("stress-ng", image);
     let (outcome, _) = run_one(&sim, with_body(stress_ng_dirtier));
     assert_eq!(outcome, Outcome::Passed);
+}
+
+/// The AWD row as a QE engineer with the old habit would configure it: stress-ng as the
+/// dirtier, on an image without it. `nohup stress-ng … & echo $!` would print a PID all the
+/// same; the run must say the image lacks stress-ng, not that the migration ran in PreCopy.
+#[test]
+fn the_awd_row_configured_with_stress_ng_on_an_image_without_it_is_an_environment_error() {
+    let sim = cluster("awd-stress-ng", GuestImage::default());
+    let settings = "[guest]\nrhel_memory_dirtier = \"stress-ng\"\n";
+    let (outcome, junit) = run_with_settings(&sim, row("rhel-paused"), Some(settings));
+    let Outcome::Environment(message) = outcome else {
+        panic!("not an environment error: {outcome:?}");
+    };
+    assert!(message.contains("has no `stress-ng`"), "{message}");
+    assert!(!junit.contains("<failure"), "{junit}");
 }
 
 /// The default dirtier, a listener, a client holding a connection to it, and a client whose

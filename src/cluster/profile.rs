@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::build::Image;
+use crate::guest::os::Dirtier;
 
 /// The IP families scenarios check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct Profile {
     pub windows_configured: bool,
     pub rhel_user: String,
     pub windows_user: String,
+    /// What keeps a busy RHEL guest's memory dirty.
+    pub rhel_dirtier: Dirtier,
     /// The worker NIC a Linux bridge is built on.
     pub bridge_nic: String,
     /// The worker NIC an OVS bridge for localnet is built on.
@@ -50,6 +53,7 @@ impl Default for Profile {
             windows_configured: false,
             rhel_user: "cloud-user".into(),
             windows_user: "Administrator".into(),
+            rhel_dirtier: Dirtier::default(),
             bridge_nic: "eth1".into(),
             localnet_nic: "eth2".into(),
             vlans: [10, 20],

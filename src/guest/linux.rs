@@ -292,17 +292,7 @@ pub fn accepted(out: &Output) -> Result<bool, Unreadable> {
     }
 }
 
-/// What keeps rewriting guest memory, so a pre-copy migration cannot converge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Dirtier {
-    /// An endless loop of coreutils' dd rewriting a file on tmpfs (`/dev/shm`): memory,
-    /// rewritten as fast as dd copies. Needs nothing beyond the image.
-    #[default]
-    Coreutils,
-    /// `stress-ng --vm 1 --vm-keep`: needs the stress-ng package, which the RHEL 9 KVM guest
-    /// image does not have.
-    StressNg,
-}
+pub use super::os::Dirtier;
 
 impl Dirtier {
     /// The program that must be on the guest's PATH.

@@ -204,7 +204,8 @@ impl Busy {
             .selecting_namespaces(SCENARIO_LABEL, &scope.labels()[SCENARIO_LABEL]);
         scope.create(kinds::MIGRATION_POLICY, spec.build()).await?;
         let vm = ctx.start(&scope, &shape(ctx.vm(VM, os).await?)).await?;
-        let dirtier = vm.guest.start_memory_dirtier(DIRTIED_MIB).await?;
+        let how = ctx.rhel_dirtier().await?;
+        let dirtier = vm.guest.start_memory_dirtier_with(how, DIRTIED_MIB).await?;
         ctx.step(format!("memory dirtier running as PID {dirtier}"));
         let before = vm.capture().await?;
         ctx.step(format!("sentinel PID {}", before.sentinel));

@@ -13,7 +13,22 @@ use super::SimCluster;
 
 /// Runs `planned` against `sim`; its outcome and the JUnit report written.
 pub fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
-    let mut config = RunConfig::new(sim.target(), true);
+    run_with_settings(sim, planned, None)
+}
+
+/// [`run_one`] with a settings file (`vstp.toml`) of `settings`.
+pub fn run_with_settings(
+    sim: &SimCluster,
+    planned: Planned,
+    settings: Option<&str>,
+) -> (Outcome, String) {
+    let mut target = sim.target();
+    if let Some(text) = settings {
+        let path = sim.path("vstp.toml");
+        std::fs::write(&path, text).expect("the settings file is written");
+        target.settings = Some(path);
+    }
+    let mut config = RunConfig::new(target, true);
     config.junit_path = sim.path("junit.xml");
     config.artifacts = sim.path("artifacts");
     config.handle_signals = false;
@@ -27,18 +42,22 @@ pub fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
     (report.cases[0].outcome_now().0, junit)
 }
 
+/// The catalogue row `slug`, as the catalogue runs it.
+pub fn row(slug: &str) -> Planned {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    all.into_iter()
+        .find(|p| p.scenario.decl.slug == slug)
+        .unwrap_or_else(|| panic!("no catalogue row {slug}"))
+}
+
 /// A catalogue row run with a test body instead of its own.
 pub fn with_body<F, Fut>(body: F) -> Planned
 where
     F: Fn(Ctx) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
-    let mut planned = all
-        .into_iter()
-        .find(|p| p.scenario.decl.slug == "bridge-vlan-swap")
-        .expect("the bridge-vlan-swap row");
+    let mut planned = row("bridge-vlan-swap");
     let decl = planned.scenario.decl.budget(Duration::from_secs(120));
     planned.scenario = decl.body(body);
     planned
