@@ -169,8 +169,8 @@ fn linux_fixtures_parse() {
     assert_eq!(connections.len(), 2);
     assert_eq!(connections[0].1, "127.0.0.1:5901".parse().unwrap());
     let refused = Output {
-        stderr: fixture("linux/ncat_z_refused_stderr.txt"),
-        code: fixture("linux/ncat_z_refused_rc.txt")
+        stderr: fixture("linux/tcp_probe_refused_stderr.txt"),
+        code: fixture("linux/tcp_probe_refused_rc.txt")
             .trim()
             .parse()
             .unwrap(),
@@ -178,7 +178,7 @@ fn linux_fixtures_parse() {
     };
     assert!(!linux::accepted(&refused).unwrap());
     let ok = Output {
-        code: fixture("linux/ncat_z_ok_rc.txt").trim().parse().unwrap(),
+        code: fixture("linux/tcp_probe_ok_rc.txt").trim().parse().unwrap(),
         ..Output::default()
     };
     assert!(linux::accepted(&ok).unwrap());
@@ -566,15 +566,15 @@ async fn a_simulated_rhel_guest_answers_in_the_captured_shapes() {
     let probe = run(&s, &linux::tcp_probe("127.0.0.1".parse().unwrap(), 5901)).await;
     assert_eq!(
         probe.code.to_string(),
-        fixture("linux/ncat_z_ok_rc.txt").trim()
+        fixture("linux/tcp_probe_ok_rc.txt").trim()
     );
     assert!(linux::accepted(&probe).unwrap());
     let refused = run(&s, &linux::tcp_probe("127.0.0.1".parse().unwrap(), 5999)).await;
     assert_eq!(
         (refused.code.to_string(), refused.stderr.clone()),
         (
-            fixture("linux/ncat_z_refused_rc.txt").trim().to_string(),
-            fixture("linux/ncat_z_refused_stderr.txt")
+            fixture("linux/tcp_probe_refused_rc.txt").trim().to_string(),
+            fixture("linux/tcp_probe_refused_stderr.txt")
         )
     );
     run(

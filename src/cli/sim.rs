@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// Worker nodes of the simulated cluster (besides 3 control-plane nodes).
     #[arg(long, default_value_t = 3)]
     workers: usize,
+    /// A package the RHEL golden image has beyond a RHEL 9 KVM guest image's, as in an image
+    /// built with it (`nmap-ncat`, `stress-ng`); repeat for several.
+    #[arg(long = "image-package", value_name = "PACKAGE")]
+    image_packages: Vec<String>,
+    /// The RHEL guests reach a package repository (`dnf install` works; by default none does).
+    #[arg(long)]
+    image_repository: bool,
 }
 
 /// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
@@ -86,6 +93,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let spec = vstp_sim::world::nodes::ClusterSpec {
         workers: args.workers,
+        image: vstp_sim::guest::image::GuestImage {
+            extra_packages: args.image_packages.clone(),
+            repository: args.image_repository,
+        },
         ..Default::default()
     };
     let config = SimConfig {

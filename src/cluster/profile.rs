@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::build::Image;
+use crate::guest::os::Dirtier;
 
 /// The IP families scenarios check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct Profile {
     /// The VirtualMachineClusterPreference Windows VMs name (e.g. `windows.2k22`): KubeVirt
     /// gives their VMIs its Hyper-V enlightenments, clock, firmware and devices.
     pub windows_preference: Option<String>,
+    /// What keeps a busy RHEL guest's memory dirty.
+    pub rhel_dirtier: Dirtier,
     /// The worker NIC a Linux bridge is built on.
     pub bridge_nic: String,
     /// The worker NIC an OVS bridge for localnet is built on.
@@ -58,6 +61,7 @@ impl Default for Profile {
             windows_user: "Administrator".into(),
             windows_password: None,
             windows_preference: None,
+            rhel_dirtier: Dirtier::default(),
             bridge_nic: "eth1".into(),
             localnet_nic: "eth2".into(),
             vlans: [10, 20],

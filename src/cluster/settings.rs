@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::build::Image;
 use super::profile::{Families, Profile};
+use crate::guest::os::Dirtier;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +55,8 @@ struct Guest {
     windows_user: Option<String>,
     windows_password: Option<String>,
     windows_preference: Option<String>,
+    /// "dd" (coreutils, in every RHEL image) or "stress-ng" (the image must have it).
+    rhel_memory_dirtier: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +182,16 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
                 return Err("guest.windows_preference is empty: name a VirtualMachineClusterPreference such as \"windows.2k22\", or leave it out".into())
             }
             given => given,
+        },
+        rhel_dirtier: match file.guest.rhel_memory_dirtier.as_deref() {
+            None | Some("dd") => Dirtier::Coreutils,
+            Some("stress-ng") => Dirtier::StressNg,
+            Some(other) => {
+                return Err(format!(
+                    "guest.rhel_memory_dirtier = {other:?}: use \"dd\" (coreutils, in every RHEL \
+                     image) or \"stress-ng\" (only where the image has the stress-ng package)"
+                ))
+            }
         },
         bridge_nic: net.bridge_nic.unwrap_or(defaults.bridge_nic),
         localnet_nic: net.localnet_nic.unwrap_or(defaults.localnet_nic),
@@ -364,6 +377,21 @@ mod tests {
         assert!(image.contains("exactly one of"), "{image}");
         let profile = settings("timeout_profile = \"fast\"").unwrap_err();
         assert!(profile.contains("\"standard\" or \"slow\""), "{profile}");
+        let dirtier = settings("[guest]\nrhel_memory_dirtier = \"memtester\"").unwrap_err();
+        assert!(
+            dirtier.contains("\"dd\"") && dirtier.contains("\"stress-ng\""),
+            "{dirtier}"
+        );
+    }
+
+    #[test]
+    fn the_rhel_dirtier_is_dd_unless_stress_ng_is_named() {
+        assert_eq!(
+            settings("").unwrap().profile.rhel_dirtier,
+            Dirtier::Coreutils
+        );
+        let s = settings("[guest]\nrhel_memory_dirtier = \"stress-ng\"").unwrap();
+        assert_eq!(s.profile.rhel_dirtier, Dirtier::StressNg);
     }
 
     #[test]

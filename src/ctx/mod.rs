@@ -16,7 +16,7 @@ use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::Subnet;
 use crate::cluster::target::Target;
 use crate::guest::access::Transcript;
-use crate::guest::os::GuestOs;
+use crate::guest::os::{Dirtier, GuestOs};
 use crate::guest::ssh::Login;
 use crate::vm::handle::Vm;
 
@@ -125,6 +125,11 @@ impl Ctx {
             }
         };
         Ok(spec.with_login(user, connected.key.public()))
+    }
+
+    /// What the target's settings use to keep a busy RHEL guest's memory dirty.
+    pub async fn rhel_dirtier(&self) -> anyhow::Result<Dirtier> {
+        Ok(self.connection.get().await?.target.profile.rhel_dirtier)
     }
 
     /// Starts all `specs` at once and waits until every guest is up.

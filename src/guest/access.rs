@@ -92,16 +92,20 @@ impl Guest {
     pub async fn ok(&self, command: &str) -> anyhow::Result<String> {
         let out = self.exec(command).await?;
         if let Some(tool) = environment::missing_tool(command, &out) {
-            return Err(Environment::MissingTool {
-                vmi: format!("{}/{}", self.ns, self.vmi),
-                tool,
-                command: command.to_string(),
-                answer: out.to_string(),
-            }
-            .into());
+            return Err(self.lacks(tool, command, &out).into());
         }
         anyhow::ensure!(out.code == 0, "{}: `{command}` failed: {out}", self.vmi);
         Ok(out.stdout)
+    }
+
+    /// The environment problem of this guest lacking `tool`, as `command` found.
+    pub(crate) fn lacks(&self, tool: String, command: &str, out: &Output) -> Environment {
+        Environment::MissingTool {
+            vmi: format!("{}/{}", self.ns, self.vmi),
+            tool,
+            command: command.to_string(),
+            answer: out.to_string(),
+        }
     }
 
     /// Logs in until a login succeeds, within `budget`, pausing `pause(attempt)` between

@@ -245,34 +245,98 @@ pub fn is_not_found(out: &Output) -> bool {
     out.code == 127 && out.stderr.trim_end().ends_with(": command not found")
 }
 
-/// A TCP listener on `port`, started in the background (nmap-ncat, RHEL's `nc`).
+/// The programs the harness's own workloads need come with a RHEL 9 KVM guest image
+/// (osbuild/images data/distrodefs/rhel-9/imagetypes.yaml `qcow2` package set): coreutils,
+/// bash, and python3 (cloud-init's). nmap-ncat and stress-ng are not in it.
+///
+/// A TCP listener on `port`: python3's http.server (serves until killed). Bound to IPv4 so
+/// that `ss` shows plain IPv4 peers (a dual-stack socket shows them as `::ffff:a.b.c.d`).
 pub fn listen(port: u16) -> String {
-    start_background(&format!("ncat -l -k {port}"))
+    start_background(&listener(port))
 }
 
-/// A client that connects to `address`:`port` and holds the connection open.
+/// The listener [`listen`] starts; its program is `python3`.
+pub fn listener(port: u16) -> String {
+    format!("python3 -m http.server --bind 0.0.0.0 {port}")
+}
+
+/// A client that connects to `address`:`port` and holds the connection open: a `sleep` whose
+/// standard input is bash's `/dev/tcp` socket (the connection lasts as long as the process;
+/// a refused connect ends the job at once).
 pub fn hold_connection(address: IpAddr, port: u16) -> String {
-    start_background(&format!("ncat {address} {port}"))
+    start_background(&format!("sleep infinity 0<>/dev/tcp/{address}/{port}"))
 }
 
-/// `ncat -z`: does anything accept a TCP connection there? (silent; the exit code answers)
+/// Does anything accept a TCP connection there? bash's `/dev/tcp` under coreutils'
+/// `timeout`, so an address no one answers ends in 2 s instead of connect()'s two minutes.
 pub fn tcp_probe(address: IpAddr, port: u16) -> String {
-    format!("ncat -z -w 2 {address} {port}")
+    format!("timeout 2 bash -c ': </dev/tcp/{address}/{port}'")
 }
 
-/// Reads [`tcp_probe`]: exit 0 accepted, exit 1 (silent) refused or unreachable.
+/// Reads [`tcp_probe`]: exit 0 accepted; exit 1 with bash's connect error (refused, no route)
+/// or exit 124 (timeout ended a connect no one answered) not accepted.
 pub fn accepted(out: &Output) -> Result<bool, Unreadable> {
-    match (out.code, out.stderr.trim()) {
-        (0, _) => Ok(true),
+    let connect_failed = out
+        .stderr
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("bash: connect: "));
+    match out.code {
+        0 => Ok(true),
+        1 if connect_failed => Ok(false),
+        124 if out.stderr.trim().is_empty() => Ok(false),
+        _ => Err(unreadable(
+            "whether a TCP connection was accepted (bash /dev/tcp)",
+            &out.to_string(),
+        )),
+    }
+}
+
+pub use super::os::Dirtier;
+
+impl Dirtier {
+    /// The program that must be on the guest's PATH.
+    pub fn program(self) -> &'static str {
+        match self {
+            Dirtier::Coreutils => "dd",
+            Dirtier::StressNg => "stress-ng",
+        }
+    }
+
+    /// The command that keeps `megabytes` MiB dirty.
+    pub fn command(self, megabytes: u32) -> String {
+        match self {
+            Dirtier::Coreutils => format!(
+                "sh -c 'while :; do dd if=/dev/zero of=/dev/shm/vstp-dirty bs=1M count={megabytes} conv=notrunc status=none; done'"
+            ),
+            Dirtier::StressNg => format!("stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"),
+        }
+    }
+}
+
+/// `command -v <program>`: its path (exit 0), or nothing (exit 1) when the image lacks it.
+pub fn locate(program: &str) -> String {
+    format!("command -v {program}")
+}
+
+/// Reads [`locate`]: whether the program is there.
+pub fn located(out: &Output) -> Result<bool, Unreadable> {
+    match (out.code, out.stdout.trim()) {
+        (0, path) if path.starts_with('/') => Ok(true),
         (1, "") => Ok(false),
         _ => Err(unreadable(
-            "whether a TCP connection was accepted (ncat -z)",
+            "where a program is (command -v)",
             &out.to_string(),
         )),
     }
 }
 
 pub const ESTABLISHED: &str = "ss -Htn state established";
+
+/// An IPv4 peer of a dual-stack socket as the IPv4 address it is (`[::ffff:10.0.0.1]:80`).
+fn canonical(address: SocketAddr) -> SocketAddr {
+    SocketAddr::new(address.ip().to_canonical(), address.port())
+}
 
 /// (local, peer) of every established TCP connection `ss -Htn state established` lists.
 pub fn established(out: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, Unreadable> {
@@ -285,7 +349,7 @@ pub fn established(out: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, Unreadabl
                 fields.get(2).and_then(|l| l.parse().ok()),
                 fields.get(3).and_then(|p| p.parse().ok()),
             ) {
-                (true, Some(local), Some(peer)) => Ok((local, peer)),
+                (true, Some(local), Some(peer)) => Ok((canonical(local), canonical(peer))),
                 _ => Err(unreadable("established connections (ss -Htn)", out)),
             }
         })

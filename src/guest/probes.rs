@@ -14,6 +14,9 @@ use crate::guest::os::GuestOs;
 /// keep a negative probe short (each unanswered request waits a second).
 const ECHOES: u32 = 3;
 
+/// Probes of a new listener's port before it must accept (about 5 s of pauses in all).
+const LISTEN_ATTEMPTS: u32 = 8;
+
 impl Guest {
     /// The identity of the current boot: the kernel's boot id on Linux, the last boot time on
     /// Windows. It changes exactly when the guest reboots.
@@ -53,20 +56,57 @@ impl Guest {
 
     /// Starts a workload that keeps re-writing `megabytes` of memory, so that a live
     /// migration cannot converge by pre-copy alone, and sees it running from a second
-    /// session. Returns its PID.
+    /// session. Returns its PID. On RHEL it needs nothing beyond the image (coreutils).
     pub async fn start_memory_dirtier(&self, megabytes: u32) -> anyhow::Result<u32> {
-        let pid = match self.os {
-            GuestOs::Rhel => linux::pid(
-                &self
-                    .ok(&linux::start_background(&format!(
-                        "stress-ng --vm 1 --vm-bytes {megabytes}M --vm-keep"
-                    )))
-                    .await?,
-            )?,
-            GuestOs::Windows => self.create(&windows::memory_dirtier(megabytes)).await?,
-        };
-        self.running_after_start(pid, "the memory dirtier").await?;
+        self.start_memory_dirtier_with(linux::Dirtier::default(), megabytes)
+            .await
+    }
+
+    /// [`Guest::start_memory_dirtier`] with the RHEL `dirtier` given; a dirtier whose program
+    /// the image lacks is an environment problem naming it.
+    pub async fn start_memory_dirtier_with(
+        &self,
+        dirtier: linux::Dirtier,
+        megabytes: u32,
+    ) -> anyhow::Result<u32> {
+        match self.os {
+            GuestOs::Rhel => {
+                let command = dirtier.command(megabytes);
+                self.start_program(dirtier.program(), &command, "the memory dirtier")
+                    .await
+            }
+            GuestOs::Windows => {
+                let pid = self.create(&windows::memory_dirtier(megabytes)).await?;
+                self.running_after_start(pid, "the memory dirtier").await?;
+                Ok(pid)
+            }
+        }
+    }
+
+    /// Starts `command` (whose program is `program`) in the background on a RHEL guest and
+    /// sees it running from a second session. `nohup CMD & echo $!` prints a PID even when
+    /// CMD does not exist, so the program is looked up first: one the image lacks is an
+    /// environment problem, not a process that "died".
+    async fn start_program(&self, program: &str, command: &str, what: &str) -> anyhow::Result<u32> {
+        self.require(program).await?;
+        let pid = linux::pid(&self.ok(&linux::start_background(command)).await?)?;
+        self.running_after_start(pid, what).await?;
         Ok(pid)
+    }
+
+    /// Fails with `Environment::MissingTool` when the RHEL guest has no `program`.
+    pub async fn require(&self, program: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.os == GuestOs::Rhel,
+            "{} is a Windows guest: the harness runs `{program}` on RHEL guests only",
+            self.name()
+        );
+        let lookup = linux::locate(program);
+        let out = self.exec(&lookup).await?;
+        if linux::located(&out)? {
+            return Ok(());
+        }
+        Err(self.lacks(program.to_string(), &lookup, &out).into())
     }
 
     /// Runs a `Win32_Process.Create` script and answers the new PID.
@@ -187,15 +227,54 @@ impl Guest {
         })
     }
 
-    /// Starts a TCP listener on `port` (Linux guests); returns its PID.
+    /// Starts a TCP listener on `port` (Linux guests) and sees it running from a second
+    /// session; returns its PID.
     pub async fn listen(&self, port: u16) -> anyhow::Result<u32> {
-        Ok(linux::pid(&self.ok(&linux::listen(port)).await?)?)
+        let pid = self
+            .start_program("python3", &linux::listener(port), "the TCP listener")
+            .await?;
+        self.accepting(pid, port).await?;
+        Ok(pid)
     }
 
-    /// Opens a TCP connection to `address`:`port` and keeps it open; returns the client PID.
+    /// Waits until the listener `pid` accepts on `port`: python3 binds a fraction of a
+    /// second after it starts, and a client connecting before that is refused. A bind has
+    /// nothing to watch, hence a bounded retry.
+    async fn accepting(&self, pid: u32, port: u16) -> anyhow::Result<()> {
+        let local = IpAddr::from([127, 0, 0, 1]);
+        for attempt in 0..LISTEN_ATTEMPTS {
+            if self.accepts(local, port).await? {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                self.alive(pid).await?,
+                "{}: the TCP listener (PID {pid}) exited before it accepted on port {port}",
+                self.name()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt.min(3))).await;
+        }
+        anyhow::bail!(
+            "{}: the TCP listener (PID {pid}) runs but does not accept on port {port} after {LISTEN_ATTEMPTS} probes",
+            self.name()
+        )
+    }
+
+    /// Opens a TCP connection to `address`:`port` and keeps it open, and sees the client
+    /// running from a second session (a refused connection ends it at once); returns the
+    /// client PID.
     pub async fn hold_connection(&self, address: IpAddr, port: u16) -> anyhow::Result<u32> {
-        Ok(linux::pid(
-            &self.ok(&linux::hold_connection(address, port)).await?,
+        self.require("sleep").await?;
+        let pid = linux::pid(&self.ok(&linux::hold_connection(address, port)).await?)?;
+        let what = format!("the TCP client of {address}:{port} (was the connection refused?)");
+        self.running_after_start(pid, &what).await?;
+        Ok(pid)
+    }
+
+    /// Whether something accepts a TCP connection at `address`:`port` (Linux guests).
+    pub async fn accepts(&self, address: IpAddr, port: u16) -> anyhow::Result<bool> {
+        self.require("timeout").await?;
+        Ok(linux::accepted(
+            &self.exec(&linux::tcp_probe(address, port)).await?,
         )?)
     }
 

@@ -98,6 +98,7 @@ const ADDED_MEMORY_VISIBLE: u64 = 2 * GIB - GIB / 8;
 /// PostCopy when post-copy is allowed, Paused when it is not.
 async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: MigrationMode) -> anyhow::Result<()> {
     let busy = Busy::start(ctx, os, mode, |vm| vm).await?;
+    busy.still_dirtying().await?;
     ctx.step("migrate the busy VM");
     let migrated = busy.vm.migrate().await?;
     busy.assert_finished_in_mode(ctx, &migrated).await
@@ -106,6 +107,7 @@ async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: MigrationMode) -> anyhow::Re
 /// Row 3: draining the busy VM's node moves it in the policy's mode; the node is uncordoned.
 async fn rhel_drain(ctx: Ctx) -> anyhow::Result<()> {
     let busy = Busy::start(&ctx, GuestOs::Rhel, MigrationMode::PostCopy, |vm| vm).await?;
+    busy.still_dirtying().await?;
     ctx.step(format!(
         "drain {} through the eviction API",
         busy.vm.booted_on()
@@ -176,6 +178,9 @@ struct Busy {
     policy: String,
     mode: MigrationMode,
     before: Invariants,
+    /// The memory dirtier's PID: without it running, a pre-copy migration converges and
+    /// the mode reads like a product regression.
+    dirtier: u32,
 }
 
 impl Busy {
@@ -199,7 +204,8 @@ impl Busy {
             .selecting_namespaces(SCENARIO_LABEL, &scope.labels()[SCENARIO_LABEL]);
         scope.create(kinds::MIGRATION_POLICY, spec.build()).await?;
         let vm = ctx.start(&scope, &shape(ctx.vm(VM, os).await?)).await?;
-        let dirtier = vm.guest.start_memory_dirtier(DIRTIED_MIB).await?;
+        let how = ctx.rhel_dirtier().await?;
+        let dirtier = vm.guest.start_memory_dirtier_with(how, DIRTIED_MIB).await?;
         ctx.step(format!("memory dirtier running as PID {dirtier}"));
         let before = vm.capture().await?;
         ctx.step(format!("sentinel PID {}", before.sentinel));
@@ -209,11 +215,24 @@ impl Busy {
             policy,
             mode,
             before,
+            dirtier,
         })
+    }
+
+    /// The dirtier still runs, right before the migration it must keep from converging.
+    async fn still_dirtying(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.vm.guest.alive(self.dirtier).await?,
+            "the memory dirtier (PID {}) of {} no longer runs: a migration now would converge in              pre-copy whatever the policy",
+            self.dirtier,
+            self.vm.name()
+        );
+        Ok(())
     }
 
     /// Makes `change` and follows the workload-update migration that applies it.
     async fn hotplug(&self, ctx: &Ctx, change: Change) -> anyhow::Result<Migrated> {
+        self.still_dirtying().await?;
         let migrated = self.vm.change(change).await?.live_update().await?;
         self.assert_finished_in_mode(ctx, &migrated).await?;
         Ok(migrated)

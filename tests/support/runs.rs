@@ -23,6 +23,21 @@ pub fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
     run_with(sim, sim.target(), planned)
 }
 
+/// [`run_one`] with a settings file (`vstp.toml`) of `settings`.
+pub fn run_with_settings(
+    sim: &SimCluster,
+    planned: Planned,
+    settings: Option<&str>,
+) -> (Outcome, String) {
+    let mut target = sim.target();
+    if let Some(text) = settings {
+        let path = sim.path("vstp.toml");
+        std::fs::write(&path, text).expect("the settings file is written");
+        target.settings = Some(path);
+    }
+    run_with(sim, target, planned)
+}
+
 /// Runs `planned` against `sim` reached through `target` (e.g. with a settings file).
 pub fn run_with(sim: &SimCluster, target: TargetOptions, planned: Planned) -> (Outcome, String) {
     let mut config = RunConfig::new(target, true);

@@ -104,6 +104,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
             memory_bytes: launcher::guest_memory(spec),
             nics: nics.clone(),
             users: config.users,
+            image: ctx.spec.image.clone(),
         },
         ctx.store.clock().scale(),
     );

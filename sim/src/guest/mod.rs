@@ -8,6 +8,7 @@ pub mod cloudinit;
 pub mod command;
 pub mod console;
 pub mod distro;
+pub mod image;
 pub mod linux;
 pub mod ncat;
 pub mod posix;
@@ -59,6 +60,8 @@ pub struct Nic {
 pub struct Process {
     pub command: String,
     pub dirty: Option<(f64, f64)>,
+    /// The TCP port it accepts connections on, if it is a listener.
+    pub listen: Option<u16>,
 }
 
 /// A TCP connection a guest's client process opened.
@@ -104,6 +107,10 @@ pub struct Guest {
     /// Who is logged in on the serial console: the tty's shell outlives the connections to
     /// it (and a migration), until `exit` or a reboot.
     pub console_user: Option<String>,
+    /// The RPM packages installed (Linux): the image's, then what `dnf install` added.
+    pub packages: Vec<&'static str>,
+    /// Whether `dnf` reaches a package repository.
+    pub repository: bool,
 }
 
 /// What a guest is booted with.
@@ -115,6 +122,8 @@ pub struct BootSpec {
     pub memory_bytes: u64,
     pub nics: Vec<Nic>,
     pub users: BTreeMap<String, Vec<PublicKey>>,
+    /// The golden image's extra packages and repository (Linux guests).
+    pub image: image::GuestImage,
 }
 
 impl Guest {
@@ -140,6 +149,11 @@ impl Guest {
             moves: tokio::sync::watch::channel(0).0,
             ssh_connections: 0,
             console_user: None,
+            packages: match spec.distro.os {
+                Os::Linux => spec.image.installed(),
+                Os::Windows => Vec::new(),
+            },
+            repository: spec.image.repository,
         };
         guest.reboot();
         guest
@@ -178,15 +192,16 @@ impl Guest {
         self.next_pid = 1000 + (rand::random::<u32>() % 1000);
     }
 
-    /// Starts a process and returns its PID.
     /// Every process started again, under new PIDs (a product regression of the catalogue).
     pub fn restart_processes(&mut self) {
         let running: Vec<Process> = std::mem::take(&mut self.processes).into_values().collect();
         for p in running {
-            self.spawn(&p.command, p.dirty);
+            let pid = self.spawn(&p.command, p.dirty);
+            self.processes.insert(pid, p);
         }
     }
 
+    /// Starts a process and returns its PID.
     pub fn spawn(&mut self, command: &str, dirty: Option<(f64, f64)>) -> u32 {
         let pid = self.next_pid;
         self.next_pid += 1;
@@ -195,6 +210,7 @@ impl Guest {
             Process {
                 command: command.to_string(),
                 dirty,
+                listen: None,
             },
         );
         pid
@@ -219,6 +235,11 @@ impl Guest {
     /// Memory the OS sees as total (the firmware and kernel keep a little).
     pub fn mem_total(&self) -> u64 {
         (self.memory_bytes as f64 * 0.96) as u64 / 4096 * 4096
+    }
+
+    /// The TCP ports its processes listen on.
+    pub fn listening_ports(&self) -> Vec<u16> {
+        self.processes.values().filter_map(|p| p.listen).collect()
     }
 
     /// Memory the running workloads keep dirtying: (bytes per second, working set bytes).

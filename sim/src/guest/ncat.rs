@@ -1,9 +1,7 @@
-//! What an nmap-ncat (RHEL's `nc`) command line asks for, and which ports a guest's ncat
-//! listeners hold.
+//! What an nmap-ncat (RHEL's `nc`, when the image has the nmap-ncat package) command line asks
+//! for.
 
 use std::net::IpAddr;
-
-use super::Guest;
 
 /// What an `ncat`/`nc` command line asks for.
 #[derive(Debug, PartialEq)]
@@ -44,25 +42,6 @@ pub fn parse(args: &[&str]) -> Option<Ncat> {
     } else {
         Ncat::Connect(host, port)
     })
-}
-
-/// The TCP ports processes of `g` listen on.
-pub fn listening_ports(g: &Guest) -> Vec<u16> {
-    g.processes
-        .values()
-        .filter_map(|p| {
-            let words: Vec<&str> = p.command.split_whitespace().collect();
-            match parse(&words).filter(|_| is_ncat(words.first().copied().unwrap_or(""))) {
-                Some(Ncat::Listen(port)) => Some(port),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// Whether a process of `g` listens on `port`.
-pub fn listens_on(g: &Guest, port: u16) -> bool {
-    listening_ports(g).contains(&port)
 }
 
 #[cfg(test)]

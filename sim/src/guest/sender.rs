@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{lock, ncat, same_subnet, Guest, GuestRef, Network, Nic};
+use super::{lock, same_subnet, Guest, GuestRef, Network, Nic};
 
 /// What a ping or a TCP client needs of the guest it runs in.
 pub struct Sender {
@@ -28,7 +28,7 @@ impl Sender {
             nics: g.nics.clone(),
             paused: g.paused,
             boot_id: g.boot_id.clone(),
-            listening: ncat::listening_ports(g),
+            listening: g.listening_ports(),
         }
     }
 

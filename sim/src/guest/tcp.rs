@@ -1,5 +1,5 @@
-//! TCP as a guest sees it, through nmap-ncat (RHEL's `nc`) and `ss`: listeners, clients that
-//! keep a connection open, `-z` probes. A connection holds while its client process runs, the
+//! TCP as a guest sees it, through connect() (bash's `/dev/tcp`, nmap-ncat when installed)
+//! and `ss`: listeners, clients that keep a connection open, probes. A connection holds while its client process runs, the
 //! fabric still carries packets to the peer address, and the same boot of the peer guest
 //! still listens. So it survives a migration that keeps addresses, and breaks when the peer
 //! reboots, moves to another network or its address changes. Only the client side is listed.
@@ -10,28 +10,100 @@ use super::command::Output;
 use super::sender::Sender;
 use super::{lock, Connection, GuestRef, Network};
 
+/// Why connect() failed, as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Refusal {
+    /// The host answered with a reset: nothing listens there.
+    Refused,
+    /// An address on an attached link that no one answers ARP/ND for.
+    NoRoute,
+    /// Nothing answered the SYNs.
+    TimedOut,
+}
+
+impl Refusal {
+    pub fn strerror(self) -> &'static str {
+        match self {
+            Refusal::Refused => "Connection refused",
+            Refusal::NoRoute => "No route to host",
+            Refusal::TimedOut => "Connection timed out",
+        }
+    }
+
+    // linux net/ipv4/tcp_timer.c tcp_write_timeout (tcp_syn_retries), net/core/neighbour.c
+    // neigh_timer_handler (mcast_solicit, then EHOSTUNREACH)
+    /// Modelled seconds connect() blocks before it fails: at once on a reset; three
+    /// unanswered neighbour solicitations a second apart (net.ipv4.neigh.*.mcast_solicit 3);
+    /// the SYN and its 6 retries with doubling timeouts from 1 s (net.ipv4.tcp_syn_retries 6:
+    /// 1+2+…+64 = 127 s).
+    pub fn seconds(self) -> f64 {
+        match self {
+            Refusal::Refused => 0.0,
+            Refusal::NoRoute => 3.0,
+            Refusal::TimedOut => 127.0,
+        }
+    }
+}
+
+/// A connection connect() opened: the local address and the accepting peer's boot.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub local: IpAddr,
+    pub peer: SocketAddr,
+    pub peer_boot: String,
+}
+
+/// connect() from `guest` to `dst`:`port`.
+pub fn open(
+    guest: &GuestRef,
+    dst: IpAddr,
+    port: u16,
+    net: &dyn Network,
+) -> Result<Opened, Refusal> {
+    let sender = Sender::snapshot(guest);
+    if let Some((local, peer_boot)) = sender.accepted_by(dst, port, net) {
+        let peer = SocketAddr::new(dst, port);
+        return Ok(Opened {
+            local,
+            peer,
+            peer_boot,
+        });
+    }
+    Err(if sender.reaches(dst, None, net) {
+        Refusal::Refused
+    } else if sender.on_link(dst, None).is_some() {
+        Refusal::NoRoute
+    } else {
+        Refusal::TimedOut
+    })
+}
+
+/// `pid` holds `opened` for as long as it runs.
+pub fn hold(g: &mut super::Guest, pid: u32, opened: Opened) {
+    g.connections.push(Connection {
+        pid,
+        local: SocketAddr::new(opened.local, 32768 + (pid % 28000) as u16),
+        peer: opened.peer,
+        peer_boot: opened.peer_boot,
+    });
+}
+
 /// `ncat -z [-w N] host port`: silent, exit 0 when something accepts, 1 otherwise.
 pub fn probe(guest: &GuestRef, dst: IpAddr, port: u16, net: &dyn Network) -> Output {
-    let sender = Sender::snapshot(guest);
-    match sender.accepted_by(dst, port, net) {
-        Some(_) => Output::ok(""),
-        None => Output::fail(1, ""),
+    match open(guest, dst, port, net) {
+        Ok(_) => Output::ok(""),
+        Err(_) => Output::fail(1, ""),
     }
 }
 
 /// `ncat host port &`: the client runs while its connection is open; refused, it exits at once.
 pub fn connect(guest: &GuestRef, line: &str, dst: IpAddr, port: u16, net: &dyn Network) -> u32 {
-    let accepted = Sender::snapshot(guest).accepted_by(dst, port, net);
+    let opened = open(guest, dst, port, net);
     let g = &mut lock(guest);
     let pid = g.spawn(line, None);
-    match accepted {
-        Some((local, peer_boot)) => g.connections.push(Connection {
-            pid,
-            local: SocketAddr::new(local, 32768 + (pid % 28000) as u16),
-            peer: SocketAddr::new(dst, port),
-            peer_boot,
-        }),
-        None => {
+    match opened {
+        Ok(opened) => hold(g, pid, opened),
+        Err(_) => {
             g.processes.remove(&pid);
         }
     }

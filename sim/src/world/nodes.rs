@@ -23,6 +23,8 @@ pub struct ClusterSpec {
     pub nics: Vec<String>,
     /// Speed of each NIC, which bounds a migration's bandwidth.
     pub link_gbit_per_s: f64,
+    /// The RHEL golden image: packages beyond a RHEL 9 KVM guest image's, a repository.
+    pub image: crate::guest::image::GuestImage,
 }
 
 impl Default for ClusterSpec {
@@ -34,6 +36,7 @@ impl Default for ClusterSpec {
             memory_gib: 128,
             nics: vec!["eth0".into(), "eth1".into(), "eth2".into()],
             link_gbit_per_s: 10.0,
+            image: Default::default(),
         }
     }
 }
@@ -47,6 +50,7 @@ impl ClusterSpec {
                     .into(),
             );
         }
+        self.image.check()?;
         if self.nics.is_empty() {
             return Err(
                 "worker nodes need at least one NIC (the first carries the cluster network)".into(),

@@ -37,6 +37,17 @@ pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
     start_with(config).await
 }
 
+/// A cluster whose RHEL golden image is `image`.
+pub async fn cluster_with_image(
+    image: vstp_sim::guest::image::GuestImage,
+) -> (SimHandle, kube::Client) {
+    let spec = vstp_sim::world::nodes::ClusterSpec {
+        image,
+        ..Default::default()
+    };
+    start_with(SimConfig::cluster(spec).unwrap()).await
+}
+
 pub fn api(client: &kube::Client, kind: &str, plural: &str) -> Api<DynamicObject> {
     let (group, version) = match kind {
         "MigrationPolicy" => ("migrations.kubevirt.io", "v1alpha1"),

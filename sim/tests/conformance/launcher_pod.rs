@@ -108,7 +108,7 @@ async fn a_deleted_launcher_pod_fails_the_vmi_and_an_always_vm_boots_a_new_one()
         (&json!("False"), &json!("PodNotExists"))
     );
     assert_ne!(new["metadata"]["uid"], uid.as_str());
-    // The new guest's sshd listens a while after it boots.
+    // The new guest's sshd listens a while after its agent connects.
     logged_in(&client, "default", "vm1", "cloud-user").await;
     let again = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap().0;
     assert_ne!(again, boot_id, "the new VMI's guest booted anew");

@@ -50,7 +50,7 @@ pub(crate) async fn stressed_migration(
         &client,
         "vm1",
         KEY_FILE,
-        "stress-ng --vm 1 --vm-bytes 350M --vm-keep >/dev/null 2>&1 &",
+        "sh -c 'while :; do dd if=/dev/zero of=/dev/shm/dirty bs=1M count=350 conv=notrunc status=none; done' >/dev/null 2>&1 &",
     )
     .await
     .unwrap();

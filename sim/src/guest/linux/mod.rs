@@ -1,12 +1,14 @@
 //! The Linux dialect's programs that are not plain file tools: what procps, iproute2,
-//! iputils, util-linux, nmap-ncat and stress-ng print, in their exact formats (see
-//! fixtures/guest/linux/). The shell (guest/posix) finds them and passes their arguments.
+//! iputils, util-linux, python3 and (when the image has them) nmap-ncat and stress-ng print,
+//! in their exact formats (see fixtures/guest/linux/). The shell (guest/posix) finds them and
+//! passes their arguments.
 
 mod iproute;
 mod iproute_text;
 mod iputils;
 mod memory;
 mod procps;
+mod python;
 
 use super::command::{Command, Output};
 use super::sender::Sender;
@@ -42,6 +44,7 @@ pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
         "ip" => iproute::ip(g, &args[1..]),
         "ps" => procps::ps(g, &args[1..]),
         "pgrep" => procps::pgrep(g, &args[1..]),
+        "python3" => python::run(&args[1..]),
         "stress-ng" => Output::fail(1, "stress-ng: the simulated guest runs stress-ng only in the background (end the command with &)\n"),
         other => Output::fail(127, format!("bash: line 1: {other}: command not found\n")),
     }
@@ -58,7 +61,40 @@ pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
     }
     let g = &mut lock(guest);
     let dirty = (cmd.args[0] == "stress-ng").then(|| stress_ng_load(&cmd.args));
-    g.spawn(&line, dirty.flatten())
+    let pid = g.spawn(&line, dirty.flatten());
+    if let Some(port) = listener_port(&words) {
+        // A second listener on the port fails to bind and exits (EADDRINUSE).
+        match g.listening_ports().contains(&port) {
+            true => drop(g.processes.remove(&pid)),
+            false => g.processes.get_mut(&pid).expect("just spawned").listen = Some(port),
+        }
+    }
+    if matches!(python_refusal(&words), Some(true)) {
+        g.processes.remove(&pid);
+    }
+    pid
+}
+
+// cpython 3.9 Lib/socketserver.py TCPServer.server_bind (EADDRINUSE ends http.server)
+/// The port a listener program binds: `ncat -l PORT`, `python3 -m http.server PORT`.
+fn listener_port(words: &[&str]) -> Option<u16> {
+    match words.first().copied()? {
+        "python3" => match python::parse(&words[1..]) {
+            python::Python::HttpServer(port) => Some(port),
+            _ => None,
+        },
+        w if ncat::is_ncat(w) => match ncat::parse(words)? {
+            ncat::Ncat::Listen(port) => Some(port),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a background python3 exits at once: bad arguments, or something it runs and ends.
+fn python_refusal(words: &[&str]) -> Option<bool> {
+    (words.first() == Some(&"python3"))
+        .then(|| !matches!(python::parse(&words[1..]), python::Python::HttpServer(_)))
 }
 
 /// `stress-ng --vm N --vm-bytes X --vm-keep`: N workers, each re-writing X bytes as fast as

@@ -124,7 +124,7 @@ fn program_path(sh: &Shell, name: &str) -> Option<String> {
     sh.resolve(name).ok()?;
     match name.contains('/') {
         true => Some(name.to_string()),
-        false => super::packages::which(name),
+        false => super::packages::which(&lock(sh.guest), name),
     }
 }
 

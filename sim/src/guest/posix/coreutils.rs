@@ -4,14 +4,14 @@ use super::fs::Node;
 use super::state::Shell;
 use crate::guest::command::Output;
 
-pub fn run(sh: &Shell, program: &str, args: &[&str], input: Option<&str>) -> Output {
+pub fn run(sh: &mut Shell, program: &str, args: &[&str], input: Option<&str>) -> Output {
     match program {
         "cat" => cat(sh, args, input),
         "ls" => ls(sh, args),
         "grep" => grep(sh, args, input),
         "head" => head(sh, args, input),
         "wc" => wc(sh, args, input),
-        _ => sleep(args),
+        _ => sleep(sh, args),
     }
 }
 
@@ -276,20 +276,23 @@ fn wc(sh: &Shell, args: &[&str], input: Option<&str>) -> Output {
     Output::ok(format!("{}\n", line.join(" ")))
 }
 
-/// `sleep N[smhd]`: answers at once; the SSH server holds the channel open for a lone
-/// foreground `sleep` on the scaled clock (guest/ssh.rs).
-fn sleep(args: &[&str]) -> Output {
+/// `sleep N[smhd]…`: answers at once, its time counted in the line's modelled time; the SSH
+/// server holds the channel open for a lone foreground `sleep` on the scaled clock
+/// (guest/ssh.rs).
+fn sleep(sh: &mut Shell, args: &[&str]) -> Output {
     if args.is_empty() {
         return Output::fail(
             1,
             "sleep: missing operand\nTry 'sleep --help' for more information.\n",
         );
     }
+    let mut total = 0.0;
     for a in args {
-        let number = a.trim_end_matches(['s', 'm', 'h', 'd']);
-        if number.parse::<f64>().is_err() {
-            return Output::fail(1, format!("sleep: invalid time interval '{a}'\nTry 'sleep --help' for more information.\n"));
+        match super::timeout::seconds(a) {
+            Some(s) => total += s,
+            None => return Output::fail(1, format!("sleep: invalid time interval '{a}'\nTry 'sleep --help' for more information.\n")),
         }
     }
+    sh.elapsed += total;
     Output::ok("")
 }

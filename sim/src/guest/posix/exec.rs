@@ -6,7 +6,7 @@ use brush_parser::ast::{self, AndOr, Command, IoRedirect};
 use super::expand;
 use super::redirect::{self, Fds};
 use super::state::{parts, unsupported, Hooks, Parts, Shell};
-use super::{builtins, jobs, tools};
+use super::{builtins, endless, jobs, tools};
 use crate::guest::command::Output;
 use crate::guest::lock;
 
@@ -119,6 +119,8 @@ impl Shell<'_> {
             }
             C::IfClause(clause) => self.if_clause(clause, input),
             C::ForClause(clause) => self.for_clause(clause, input),
+            C::WhileClause(clause) => endless::run(self, clause, false, input),
+            C::UntilClause(clause) => endless::run(self, clause, true, input),
             _ => unsupported("this compound command"),
         }
     }
@@ -225,11 +227,20 @@ impl Shell<'_> {
     }
 
     /// `cmd &`: the job gets a PID at once (`$!`), whether or not its program exists; a
-    /// missing program exits at once with its error on the job's stderr.
+    /// missing program exits at once with its error on the job's stderr. An endless loop is
+    /// a process that keeps running its body.
     fn background(&mut self, list: &ast::AndOrList) -> Output {
         self.status = 0;
         let simple = match (&list.first.seq[..], list.additional.is_empty()) {
             ([Command::Simple(s)], true) if !list.first.bang => s,
+            ([loop_], true)
+                if endless::clause(loop_).is_some_and(|(c, u)| endless::is_endless(c, u)) =>
+            {
+                let (clause, _) = endless::clause(loop_).expect("a loop");
+                // bash runs a compound command in the background in a forked bash.
+                self.last_bg = Some(endless::start(self, "bash", &clause.1.list));
+                return Output::default();
+            }
             _ => {
                 self.last_bg = Some(lock(self.guest).spawn("bash", None));
                 return Output::default();

@@ -29,7 +29,7 @@ pub fn lookup(g: &Guest, written: &Written, cwd: &str, path: &str) -> Option<Nod
     if let Some(text) = file(g, &path) {
         return Some(Node::File(text));
     }
-    if packages::at(&path).is_some() {
+    if packages::at(g, &path).is_some() {
         return Some(Node::Program);
     }
     dir(g, written, &path).map(Node::Dir)
@@ -60,10 +60,10 @@ fn dir(g: &Guest, written: &Written, path: &str) -> Option<Vec<String>> {
     let mut entries: Vec<String> = match path {
         "/" => words("bin boot dev etc home lib lib64 proc root run sbin sys tmp usr var"),
         "/usr" => words("bin lib lib64 libexec local sbin share"),
-        "/usr/bin" | "/bin" => packages::in_dir("/usr/bin"),
-        "/usr/sbin" | "/sbin" => packages::in_dir("/usr/sbin"),
+        "/usr/bin" | "/bin" => packages::in_dir(g, "/usr/bin"),
+        "/usr/sbin" | "/sbin" => packages::in_dir(g, "/usr/sbin"),
         "/etc" => words("hostname os-release passwd"),
-        "/dev" => words("null zero"),
+        "/dev" => words("null shm urandom zero"),
         "/home" => vec![g.distro.default_user.to_string()],
         "/sys" => words("class"),
         "/sys/class" => words("net"),
@@ -77,7 +77,7 @@ fn dir(g: &Guest, written: &Written, path: &str) -> Option<Vec<String>> {
         "/proc/sys" => words("kernel"),
         "/proc/sys/kernel" => words("random"),
         "/proc/sys/kernel/random" => words("boot_id"),
-        "/tmp" | "/root" | "/run" | "/var" | "/boot" | "/lib" | "/lib64" => Vec::new(),
+        "/tmp" | "/root" | "/run" | "/var" | "/boot" | "/lib" | "/lib64" | "/dev/shm" => Vec::new(),
         p if p == format!("/home/{}", g.distro.default_user) => Vec::new(),
         p => {
             let name = p.strip_prefix("/sys/class/net/")?;
@@ -124,7 +124,7 @@ pub fn file(g: &Guest, path: &str) -> Option<String> {
             "root:x:0:0:root:/root:/bin/bash\n{u}:x:1000:1000:Cloud User:/home/{u}:/bin/bash\n",
             u = g.distro.default_user
         ),
-        "/dev/null" | "/dev/zero" => String::new(),
+        "/dev/null" | "/dev/zero" | "/dev/urandom" => String::new(),
         p => return sys_class_net(g, p),
     })
 }

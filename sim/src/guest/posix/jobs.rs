@@ -21,7 +21,13 @@ pub fn start(sh: &mut Shell, simple: &ast::SimpleCommand) -> Output {
         Err(e) => return e,
     };
     let mut fds = Fds::new(None);
-    if let Err(e) = redirect::open(sh, &parts.redirects, &mut fds) {
+    // The job's time is its own, not the line's.
+    let elapsed = sh.elapsed;
+    let opened = redirect::open(sh, &parts.redirects, &mut fds);
+    sh.elapsed = elapsed;
+    if let Err(e) = opened {
+        // The forked job fails its redirection and exits; `$!` is its PID all the same.
+        sh.last_bg = Some(exited(sh));
         return e;
     }
     let wrapper = args
@@ -40,8 +46,19 @@ pub fn start(sh: &mut Shell, simple: &ast::SimpleCommand) -> Output {
         Ok(program) => {
             let mut args = command;
             args[0] = program.to_string();
-            let cmd = state::command(args, None, sh.net);
-            sh.last_bg = Some(crate::guest::linux::start_background(sh.guest, &cmd));
+            let pid = match script_loop(&args) {
+                Some(program) => match super::endless::endless_body(&program) {
+                    Some(body) => super::endless::start(sh, &args.join(" "), body),
+                    None => spawn(sh, args),
+                },
+                None => spawn(sh, args),
+            };
+            // The job holds the connections its redirections opened (`0<>/dev/tcp/…`).
+            let g = &mut lock(sh.guest);
+            for opened in fds.sockets {
+                crate::guest::tcp::hold(g, pid, opened);
+            }
+            sh.last_bg = Some(pid);
             Output::default()
         }
         Err(_) if super::builtins::is_builtin(&name) && wrapper.is_none() => {
@@ -60,6 +77,21 @@ pub fn start(sh: &mut Shell, simple: &ast::SimpleCommand) -> Output {
             };
             redirect::route(sh, Output::fail(127, message), &fds)
         }
+    }
+}
+
+fn spawn(sh: &mut Shell, args: Vec<String>) -> u32 {
+    let cmd = state::command(args, None, sh.net);
+    crate::guest::linux::start_background(sh.guest, &cmd)
+}
+
+/// The script of `bash -c SCRIPT` / `sh -c SCRIPT`, parsed.
+fn script_loop(args: &[String]) -> Option<brush_parser::ast::Program> {
+    match args {
+        [shell, c, script, ..] if matches!(shell.as_str(), "bash" | "sh") && c == "-c" => {
+            super::syntax::parse(script).ok()
+        }
+        _ => None,
     }
 }
 

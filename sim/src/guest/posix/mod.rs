@@ -5,6 +5,9 @@
 
 mod builtins;
 mod coreutils;
+mod dd;
+mod dnf;
+mod endless;
 mod exec;
 mod expand;
 pub mod fs;
@@ -16,6 +19,7 @@ mod redirect;
 mod state;
 mod syntax;
 mod test_cmd;
+mod timeout;
 mod tools;
 
 use crate::guest::command::Output;

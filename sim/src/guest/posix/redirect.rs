@@ -1,12 +1,14 @@
 //! Where a command's output goes: `>file`, `>>file`, `2>&1`, `>/dev/null`, `&>file`, `<file`,
-//! here-strings; bash applies them left to right, so `>/dev/null 2>&1` silences both streams
-//! and `2>&1 >/dev/null` keeps stderr on the terminal.
+//! here-strings, and bash's own `/dev/tcp/HOST/PORT` (a connected socket); bash applies them
+//! left to right, so `>/dev/null 2>&1` silences both streams and `2>&1 >/dev/null` keeps
+//! stderr on the terminal.
 
 use brush_parser::ast::{IoFileRedirectKind as Kind, IoFileRedirectTarget as Target, IoRedirect};
 
 use super::fs::{self, Node};
 use super::state::Shell;
 use crate::guest::command::Output;
+use crate::guest::tcp::{self, Opened};
 
 /// Where a file descriptor writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +26,8 @@ pub struct Fds {
     pub out: Sink,
     pub err: Sink,
     pub input: Option<String>,
+    /// Connections `/dev/tcp` redirections opened; they last as long as the command.
+    pub sockets: Vec<Opened>,
 }
 
 impl Fds {
@@ -32,6 +36,7 @@ impl Fds {
             out: Sink::Out,
             err: Sink::Err,
             input,
+            sockets: Vec::new(),
         }
     }
 
@@ -93,6 +98,17 @@ fn file(
             return Err(super::state::unsupported("process substitution"))
         }
     };
+    if let Some(spec) = target_text.strip_prefix("/dev/tcp/") {
+        if !matches!(kind, Kind::DuplicateOutput | Kind::DuplicateInput) {
+            fds.sockets.push(connect(sh, &target_text, spec)?);
+            // Nothing comes from the peer in the model; what goes to it is not kept.
+            match fd.unwrap_or(if matches!(kind, Kind::Read) { 0 } else { 1 }) {
+                0 => fds.input = Some(String::new()),
+                n => fds.set(n, Sink::Null),
+            }
+            return Ok(());
+        }
+    }
     match kind {
         Kind::Read => {
             fds.input = Some(read(sh, &target_text)?);
@@ -112,6 +128,34 @@ fn file(
         Kind::DuplicateInput => {}
     }
     Ok(())
+}
+
+/// bash's `/dev/tcp/HOST/PORT` (lib/sh/netopen.c netopen, _netopen6): connect() there; a
+/// failure prints connect's error, then the redirection's (bash 5.1 redir.c
+/// redirection_error), and the command does not run.
+fn connect(sh: &mut Shell, path: &str, spec: &str) -> Result<Opened, Output> {
+    let Some((host, port)) = spec.split_once('/') else {
+        return Err(Output::fail(
+            1,
+            format!(
+                "bash: line 1: {path}: bad network path specification
+"
+            ),
+        ));
+    };
+    let (Ok(address), Ok(port)) = (host.parse(), port.parse::<u16>()) else {
+        return Err(super::state::unsupported(
+            "a /dev/tcp host or service given by name",
+        ));
+    };
+    tcp::open(sh.guest, address, port, sh.net).map_err(|refusal| {
+        sh.elapsed += refusal.seconds();
+        let why = refusal.strerror();
+        Output::fail(
+            1,
+            format!("bash: connect: {why}\nbash: line 1: {path}: {why}\n"),
+        )
+    })
 }
 
 fn read(sh: &Shell, path: &str) -> Result<String, Output> {

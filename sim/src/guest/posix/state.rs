@@ -32,6 +32,13 @@ pub struct Shell<'a> {
     pub written: Written,
     /// `exit` ran: nothing more runs.
     pub exited: bool,
+    /// Modelled seconds the line's foreground commands have taken so far (`timeout` reads it;
+    /// the answer itself comes at once).
+    pub elapsed: f64,
+    /// Bytes the line's commands wrote to tmpfs (memory) so far.
+    pub tmpfs_bytes: f64,
+    /// Running as root (under `sudo`).
+    pub root: bool,
     /// `$$`, taken when first asked.
     pid: Option<u32>,
     pub(super) out: Output,
@@ -62,6 +69,9 @@ impl<'a> Shell<'a> {
             vars,
             written: Written::new(),
             exited: false,
+            elapsed: 0.0,
+            tmpfs_bytes: 0.0,
+            root: false,
             pid: None,
             out: Output::default(),
             hooks,
@@ -90,12 +100,17 @@ impl<'a> Shell<'a> {
             vars: self.vars.clone(),
             written: std::mem::take(&mut self.written),
             exited: false,
+            elapsed: self.elapsed,
+            tmpfs_bytes: self.tmpfs_bytes,
+            root: self.root,
             pid: None,
             out: Output::default(),
             hooks: self.hooks,
         };
         (self.hooks.program)(&mut sub, program);
         self.written = std::mem::take(&mut sub.written);
+        self.elapsed = sub.elapsed;
+        self.tmpfs_bytes = sub.tmpfs_bytes;
         sub.finish()
     }
 
@@ -124,12 +139,15 @@ impl<'a> Shell<'a> {
 
     pub fn resolve(&self, name: &str) -> Result<&'static str, Output> {
         if !name.contains('/') {
-            let path = packages::which(name).ok_or_else(|| not_found(name))?;
-            return packages::at(&path).ok_or_else(|| not_found(name));
+            let g = lock(self.guest);
+            let path = packages::which(&g, name).ok_or_else(|| not_found(name))?;
+            return packages::at(&g, &path).ok_or_else(|| not_found(name));
         }
         let full = fs::normalize(&self.cwd(), name);
         match self.lookup(&full) {
-            Some(Node::Program) => packages::at(&full).ok_or_else(|| not_found(name)),
+            Some(Node::Program) => {
+                packages::at(&lock(self.guest), &full).ok_or_else(|| not_found(name))
+            }
             Some(Node::Dir(_)) => Err(Output::fail(
                 126,
                 format!("bash: line 1: {name}: Is a directory\n"),

@@ -39,6 +39,7 @@ fn guest() -> GuestRef {
         memory_bytes: 1 << 30,
         nics: vec![nic],
         users: BTreeMap::new(),
+        image: Default::default(),
     };
     std::sync::Arc::new(std::sync::Mutex::new(Guest::boot(spec, 1.0)))
 }

@@ -19,6 +19,9 @@ pub fn run(sh: &mut Shell, args: Vec<String>, input: Option<String>) -> Output {
         "cat" | "ls" | "grep" | "head" | "wc" | "sleep" => {
             coreutils::run(sh, &args[0], &rest, input.as_deref())
         }
+        "dd" => super::dd::run(sh, &rest),
+        "timeout" => super::timeout::run(sh, &rest, input),
+        "dnf" => super::dnf::run(sh, &rest),
         _ => crate::guest::linux::run(sh.guest, state::command(args, input, sh.net)),
     }
 }
@@ -52,7 +55,10 @@ fn sudo(sh: &mut Shell, args: &[&str], input: Option<String>) -> Output {
     if sh.resolve(name).is_err() {
         return Output::fail(1, format!("sudo: {name}: command not found\n"));
     }
-    sh.invoke(words.iter().map(|w| w.to_string()).collect(), input)
+    let was_root = std::mem::replace(&mut sh.root, true);
+    let out = sh.invoke(words.iter().map(|w| w.to_string()).collect(), input);
+    sh.root = was_root;
+    out
 }
 
 /// `nohup CMD…`: runs CMD (no terminal here, so output stays where it was sent).
