@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context as _;
 
 use super::access::Guest;
+use super::boot::Boot;
 use super::{linux, windows, Interface};
 use crate::guest::os::GuestOs;
 
@@ -15,26 +16,24 @@ use crate::guest::os::GuestOs;
 const ECHOES: u32 = 3;
 
 impl Guest {
-    /// The identity of the current boot: the kernel's boot id on Linux, the last boot time on
-    /// Windows. It changes exactly when the guest reboots.
-    pub async fn boot_id(&self) -> anyhow::Result<String> {
+    /// The identity of the current boot: the kernel's boot id on Linux; on Windows the last
+    /// boot time with the guest's clock, read in that order (see [`Boot`]).
+    pub async fn boot(&self) -> anyhow::Result<Boot> {
         Ok(match self.os {
-            GuestOs::Rhel => linux::boot_id(&self.ok(linux::BOOT_ID).await?)?,
-            GuestOs::Windows => {
-                windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?.to_rfc3339()
-            }
+            GuestOs::Rhel => Boot::Id(linux::boot_id(&self.ok(linux::BOOT_ID).await?)?),
+            GuestOs::Windows => Boot::Time {
+                booted: windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?,
+                seen_up: windows::clock(&self.ok(windows::CLOCK).await?)?,
+            },
         })
     }
 
-    /// Seconds since boot.
+    /// Seconds since boot, by the guest's own clocks: `/proc/uptime` on Linux, the guest's
+    /// clock less its boot time on Windows (its tick count, whatever steps the clock took).
     pub async fn uptime(&self) -> anyhow::Result<f64> {
         Ok(match self.os {
             GuestOs::Rhel => linux::uptime(&self.ok(linux::UPTIME).await?)?,
-            GuestOs::Windows => {
-                let booted = windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?;
-                let since = chrono::Utc::now().signed_duration_since(booted);
-                since.num_milliseconds() as f64 / 1000.0
-            }
+            GuestOs::Windows => self.boot().await?.uptime().unwrap_or_default(),
         })
     }
 

@@ -12,6 +12,7 @@ mod console;
 pub mod convergence;
 mod credentials;
 mod evacuation;
+mod guest_time;
 mod events;
 pub mod hotplug;
 mod launcher;

@@ -26,7 +26,7 @@ impl Sender {
     pub fn of(g: &Guest) -> Sender {
         Sender {
             nics: g.nics.clone(),
-            paused: g.paused,
+            paused: g.paused(),
             boot_id: g.boot_id.clone(),
             listening: ncat::listening_ports(g),
         }

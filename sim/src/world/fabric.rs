@@ -54,7 +54,7 @@ impl Fabric {
                 .iter()
                 .any(|n| n.up && from.segments().any(|s| n.on(s)) && n.reachable_at.contains(&to));
             let listens = port.is_none_or(|p| crate::guest::ncat::listens_on(&g, p));
-            (g.up && !g.paused && holds && listens).then(|| g.boot_id.clone())
+            (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())
         })
     }
 }

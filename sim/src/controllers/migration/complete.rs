@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::step::{vmim_phase, Stop};
-use crate::controllers::{boot, launcher, network, Ctx};
+use crate::controllers::{boot, guest_time, launcher, network, Ctx};
 use crate::faults::{Fault, Faults};
 use crate::guest::{self, Guest, Nic};
 use crate::kinds;
@@ -52,6 +52,7 @@ pub fn complete(
         let mut g = guest::lock(&g);
         regressions_on_the_target(&ctx.faults, &mut g, live_update);
         g.moves.send_modify(|n| *n += 1);
+        g.clock.new_launcher();
     }
     let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
     if let Some(g) = ctx.guests.get(vmi_uid) {
@@ -66,6 +67,8 @@ pub fn complete(
             tokio::spawn(online_memory(ctx.clone(), (**m).clone(), bytes));
         }
     }
+    // finalizeMigrationTarget ends with setGuestTime (live-migration-target.go).
+    tokio::spawn(guest_time::set_guest_time(ctx.clone(), vmi_uid.to_string()));
     boot::finish_pod(ctx, ns, source_pod);
     vmim_phase(ctx, vmim, "Succeeded")
 }
