@@ -21,10 +21,17 @@ impl Guest {
     pub async fn boot(&self) -> anyhow::Result<Boot> {
         Ok(match self.os {
             GuestOs::Rhel => Boot::Id(linux::boot_id(&self.ok(linux::BOOT_ID).await?)?),
-            GuestOs::Windows => Boot::Time {
-                booted: windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?,
-                seen_up: windows::clock(&self.ok(windows::CLOCK).await?)?,
-            },
+            GuestOs::Windows => {
+                let asked = std::time::Instant::now();
+                let booted = windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?;
+                let answered = std::time::Instant::now();
+                Boot::Time {
+                    booted,
+                    seen_up: windows::clock(&self.ok(windows::CLOCK).await?)?,
+                    asked,
+                    answered,
+                }
+            }
         })
     }
 
