@@ -52,6 +52,9 @@ pub struct Nic {
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
     pub up: bool,
+    /// The switches send its frames elsewhere: a migration target pod announced its MAC on
+    /// another node (see controllers/migration/fdb.rs); nothing reaches it until that ends.
+    pub misdirected: bool,
 }
 
 /// A running process; `dirty` is the memory it keeps re-writing (bytes/s, working set).

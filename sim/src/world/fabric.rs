@@ -52,7 +52,11 @@ impl Fabric {
             let holds = g
                 .nics
                 .iter()
-                .any(|n| n.up && from.segments().any(|s| n.on(s)) && n.reachable_at.contains(&to));
+                .any(|n| {
+                    n.up && !n.misdirected
+                        && from.segments().any(|s| n.on(s))
+                        && n.reachable_at.contains(&to)
+                });
             let listens = port.is_none_or(|p| crate::guest::ncat::listens_on(&g, p));
             (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())
         })

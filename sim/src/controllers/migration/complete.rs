@@ -54,6 +54,8 @@ pub fn complete(
         g.moves.send_modify(|n| *n += 1);
         g.clock.new_launcher();
     }
+    // The domain runs on the target, which QEMU announces: the switches follow the guest.
+    super::fdb::settled(ctx, vmi_uid);
     let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
     if let Some(g) = ctx.guests.get(vmi_uid) {
         guest_follows(&ctx.faults, &mut guest::lock(&g), &applied);

@@ -31,6 +31,7 @@ fn windows() -> GuestRef {
         stale_segment: None,
         reachable_at: vec![],
         up: true,
+        misdirected: false,
     };
     let spec = BootSpec {
         distro: distro::place("windows2k22").unwrap(),
