@@ -84,7 +84,9 @@ async fn stays(scope: &Scope, vm: &Vm, paused: bool, window: Duration) -> anyhow
 /// Paused for a minute and unpaused; then the invariants a live operation keeps are checked.
 async fn paused_a_minute(ctx: &Ctx, reboot: bool) -> anyhow::Result<()> {
     let scope = ctx.scope(NamespaceKind::Plain).await?;
-    let vm = ctx.start(&scope, &ctx.vm("vm-a", GuestOs::Windows).await?).await?;
+    let vm = ctx
+        .start(&scope, &ctx.vm("vm-a", GuestOs::Windows).await?)
+        .await?;
     let before = vm.capture().await?;
     vmi_action(&scope, &vm, "pause").await?;
     stays(&scope, &vm, true, Duration::from_secs(60)).await?;

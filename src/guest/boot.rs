@@ -64,9 +64,7 @@ impl Boot {
             Boot::Id(_) => None,
             Boot::Time {
                 booted, seen_up, ..
-            } => {
-                Some(seen_up.signed_duration_since(*booted).num_milliseconds() as f64 / 1000.0)
-            }
+            } => Some(seen_up.signed_duration_since(*booted).num_milliseconds() as f64 / 1000.0),
         }
     }
 }

@@ -288,7 +288,10 @@ fn link_only(nic: &guest::Nic) -> guest::Nic {
 /// NetworkManager has configured the plugged NICs: their addresses are on the guest's NICs.
 fn configure(g: &mut guest::Guest, plugged: &[guest::Nic]) {
     for nic in g.nics.iter_mut() {
-        if let Some(p) = plugged.iter().find(|p| p.network == nic.network && p.mac == nic.mac) {
+        if let Some(p) = plugged
+            .iter()
+            .find(|p| p.network == nic.network && p.mac == nic.mac)
+        {
             nic.addrs = p.addrs.clone();
             nic.reachable_at = p.reachable_at.clone();
         }

@@ -121,6 +121,9 @@ mod tests {
         assert!(c.launcher_attempt(), "the launcher's first attempt");
         assert!(!c.launcher_attempt(), "once per virt-launcher");
         c.new_launcher();
-        assert!(c.launcher_attempt(), "the target's virt-launcher tries again");
+        assert!(
+            c.launcher_attempt(),
+            "the target's virt-launcher tries again"
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! A guest lives as long as its VMI: a migration moves the same guest (so boot id, uptime,
 //! PIDs and MACs survive); a reset or a new VMI boots a new one.
 
-pub mod cloudinit;
 pub mod clock;
+pub mod cloudinit;
 pub mod command;
 pub mod console;
 pub mod distro;

@@ -81,14 +81,17 @@ impl Sender {
                 .contains(&port)
                 .then(|| (dst, self.boot_id.clone()));
         }
-        self.nics.iter().filter(|n| n.up && !n.misdirected).find_map(|n| {
-            let boot = net.listener(n, dst, port)?;
-            let local = n
-                .addrs
-                .iter()
-                .find(|(a, _)| a.is_ipv4() == dst.is_ipv4())?
-                .0;
-            Some((local, boot))
-        })
+        self.nics
+            .iter()
+            .filter(|n| n.up && !n.misdirected)
+            .find_map(|n| {
+                let boot = net.listener(n, dst, port)?;
+                let local = n
+                    .addrs
+                    .iter()
+                    .find(|(a, _)| a.is_ipv4() == dst.is_ipv4())?
+                    .0;
+                Some((local, boot))
+            })
     }
 }

@@ -190,16 +190,40 @@ async fn during_a_migration_the_switches_follow_the_target_pod_unless_its_interf
             .await
             .unwrap();
     }
-    start(&client, vm_on("peer", "vlan10", &["10.200.0.2/24"], "worker-1")).await;
-    start(&client, movable(vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0"))).await;
-    start(&client, movable(vm_on("b", "quiet10", &["10.200.0.3/24"], "worker-0"))).await;
+    start(
+        &client,
+        vm_on("peer", "vlan10", &["10.200.0.2/24"], "worker-1"),
+    )
+    .await;
+    start(
+        &client,
+        movable(vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0")),
+    )
+    .await;
+    start(
+        &client,
+        movable(vm_on("b", "quiet10", &["10.200.0.3/24"], "worker-0")),
+    )
+    .await;
     let m = running_migration(&client, "a").await;
-    assert!(!reaches(&client, "peer", "10.200.0.1").await, "lost while the target pod holds its MAC");
+    assert!(
+        !reaches(&client, "peer", "10.200.0.1").await,
+        "lost while the target pod holds its MAC"
+    );
     let name = m["metadata"]["name"].as_str().unwrap();
-    until(&vmims(&client), name, "Succeeded", |m| m["status"]["phase"] == "Succeeded").await;
-    assert!(reaches(&client, "peer", "10.200.0.1").await, "found again on the target");
+    until(&vmims(&client), name, "Succeeded", |m| {
+        m["status"]["phase"] == "Succeeded"
+    })
+    .await;
+    assert!(
+        reaches(&client, "peer", "10.200.0.1").await,
+        "found again on the target"
+    );
     running_migration(&client, "b").await;
-    assert!(reaches(&client, "peer", "10.200.0.3").await, "the interface started down");
+    assert!(
+        reaches(&client, "peer", "10.200.0.3").await,
+        "the interface started down"
+    );
 }
 
 /// The VM without its node selector, so that it can migrate.

@@ -194,15 +194,24 @@ async fn a_hotplugged_nic_has_its_link_before_its_addresses() {
         })
     })
     .await;
-    let (now, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1").await.unwrap();
+    let (now, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1")
+        .await
+        .unwrap();
     assert!(
         now.starts_with("eth1") && now.contains(" UP ") && !now.contains("10.200.0.1"),
         "the link is up, no address yet: {now:?}"
     );
     until(&vmis(&client), "a", "iface1 reported by the agent", |v| {
-        status_iface(v, "iface1").is_some_and(|i| i["infoSource"].as_str().unwrap_or("").contains("guest-agent"))
+        status_iface(v, "iface1").is_some_and(|i| {
+            i["infoSource"]
+                .as_str()
+                .unwrap_or("")
+                .contains("guest-agent")
+        })
     })
     .await;
-    let (later, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1").await.unwrap();
+    let (later, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1")
+        .await
+        .unwrap();
     assert!(later.contains("10.200.0.1/24"), "configured: {later:?}");
 }

@@ -149,8 +149,9 @@ async fn a_windows_guest_answers_powershell_as_administrator() {
 
 /// `Win32_OperatingSystem.<property>`, a DateTime, as the guest prints it in round-trip form.
 async fn os_time(client: &kube::Client, property: &str) -> chrono::DateTime<chrono::Utc> {
-    let script =
-        format!("(Get-CimInstance Win32_OperatingSystem).{property}.ToUniversalTime().ToString('o')");
+    let script = format!(
+        "(Get-CimInstance Win32_OperatingSystem).{property}.ToUniversalTime().ToString('o')"
+    );
     let (out, code) = powershell(client, &script).await;
     assert_eq!(code, 0, "{out}");
     chrono::DateTime::parse_from_rfc3339(out.trim())
