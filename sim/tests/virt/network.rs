@@ -183,7 +183,7 @@ async fn during_a_migration_the_switches_follow_the_target_pod_unless_its_interf
     for vm in ["a", "b"] {
         let slow: DynamicObject = serde_json::from_value(json!({"apiVersion": "migrations.kubevirt.io/v1alpha1",
             "kind": "MigrationPolicy", "metadata": {"name": format!("slow-{vm}")},
-            "spec": {"selectors": {"virtualMachineInstanceSelector": {"app": vm}}, "bandwidthPerMigration": "20Mi"}}))
+            "spec": {"selectors": {"virtualMachineInstanceSelector": {"app": vm}}, "bandwidthPerMigration": "5Mi", "completionTimeoutPerGiB": 800}}))
         .unwrap();
         api(&client, "MigrationPolicy", "migrationpolicies")
             .create(&PostParams::default(), &slow)

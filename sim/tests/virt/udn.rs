@@ -156,7 +156,8 @@ async fn udn_vm(client: &kube::Client, ns: &str, name: &str) -> Value {
         cond(v, "AgentConnected").as_deref() == Some("True")
     })
     .await;
-    logged_in(client, ns, name, "cloud-user").await;
+    // The port-forward cannot reach a primary-UDN guest: the console logs in.
+    console_in(client, ns, name, "true").await;
     vmi
 }
 
