@@ -45,6 +45,8 @@ async fn a_fedora_image_boots_fedora_with_its_kernel() {
         ),
         "{info}"
     );
+    // sshd listens a while after the agent connected.
+    logged_in(&client, "default", "fedora", "cloud-user").await;
     let (release, _) = ssh(&client, "fedora", KEY_FILE, "cat /etc/os-release")
         .await
         .unwrap();
