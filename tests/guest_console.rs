@@ -44,10 +44,10 @@ fn over_the_console(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         anyhow::ensure!(lines == "one\ntwo\n", "{lines:?}");
         report_round_trips(&vm.guest).await?;
         // The migration ends the console stream; the shell on the guest's tty stays logged in.
-        let boot = vm.guest.boot_id().await?;
+        let boot = vm.guest.boot().await?;
         vm.migrate().await?;
-        let after = vm.guest.boot_id().await?;
-        anyhow::ensure!(boot == after, "rebooted: {boot} → {after}");
+        let after = vm.guest.boot().await?;
+        anyhow::ensure!(boot.same_as(&after), "rebooted: {boot} → {after}");
         Ok(())
     }
     .boxed()

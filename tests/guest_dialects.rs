@@ -216,6 +216,8 @@ fn windows_fixtures_parse() {
     );
     let boot = windows::last_boot(&fixture("windows/last_boot_utc.txt")).unwrap();
     assert_eq!(boot.to_rfc3339(), "2026-11-20T08:14:03.499254600+00:00");
+    let clock = windows::clock(&fixture("windows/local_date_time_utc.txt")).unwrap();
+    assert_eq!(clock.to_rfc3339(), "2026-11-20T09:02:41.118773+00:00");
     let processes = windows::processes(&fixture("windows/processes.json")).unwrap();
     assert_eq!(
         processes.last().map(|p| (p.pid, p.name.as_str())),
@@ -636,6 +638,7 @@ async fn a_simulated_windows_guest_answers_in_the_documented_shapes() {
     )
     .unwrap();
     windows::last_boot(&shaped(ps(windows::LAST_BOOT), "windows/last_boot_utc.txt").await).unwrap();
+    windows::clock(&shaped(ps(windows::CLOCK), "windows/local_date_time_utc.txt").await).unwrap();
     let processes = run(&s, &ps(windows::PROCESSES)).await.stdout;
     assert!(!windows::processes(&processes).unwrap().is_empty());
     let one = |doc: &str| -> Value {

@@ -229,7 +229,7 @@ fn fails_after_boot(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         let running = ctx.start(&scope, &vm).await?;
-        running.guest.boot_id().await?;
+        running.guest.boot().await?;
         anyhow::bail!("the guest was expected to answer differently")
     }
     .boxed()
@@ -279,7 +279,7 @@ fn drains_a_node(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
             .await?;
         ctx.step(format!("moved to {}", vmi["status"]["nodeName"]));
         running.guest.reconnect().await;
-        running.guest.boot_id().await?;
+        running.guest.boot().await?;
         Ok(())
     }
     .boxed()
@@ -432,10 +432,10 @@ fn guest_access(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         );
         let unknown = guest.exec("frobnicate").await?;
         anyhow::ensure!(unknown.code == 127, "{unknown}");
-        let before = guest.boot_id().await?;
+        let before = guest.boot().await?;
         running.migrate().await?;
-        let after = guest.boot_id().await?;
-        anyhow::ensure!(before == after, "rebooted: {before} → {after}");
+        let after = guest.boot().await?;
+        anyhow::ensure!(before.same_as(&after), "rebooted: {before} → {after}");
         let transcript = guest.transcript().join("\n");
         anyhow::ensure!(
             transcript.contains("the SSH session broke"),

@@ -4,6 +4,7 @@
 //! parsers are tested on captured outputs in `fixtures/guest/`.
 
 pub mod access;
+pub mod boot;
 pub mod console;
 pub mod environment;
 pub mod key;

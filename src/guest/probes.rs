@@ -3,10 +3,12 @@
 //! the answer with the dialect's strict parser.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::access::Guest;
+use super::boot::Boot;
 use super::{linux, windows, Interface};
 use crate::guest::os::GuestOs;
 
@@ -17,27 +19,35 @@ const ECHOES: u32 = 3;
 /// Probes of a new listener's port before it must accept (about 5 s of pauses in all).
 const LISTEN_ATTEMPTS: u32 = 8;
 
+/// Between two positive probes that wait for the guest (not scaled: the harness's own pace).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
 impl Guest {
-    /// The identity of the current boot: the kernel's boot id on Linux, the last boot time on
-    /// Windows. It changes exactly when the guest reboots.
-    pub async fn boot_id(&self) -> anyhow::Result<String> {
+    /// The identity of the current boot: the kernel's boot id on Linux; on Windows the last
+    /// boot time with the guest's clock, read in that order (see [`Boot`]).
+    pub async fn boot(&self) -> anyhow::Result<Boot> {
         Ok(match self.os {
-            GuestOs::Rhel => linux::boot_id(&self.ok(linux::BOOT_ID).await?)?,
+            GuestOs::Rhel => Boot::Id(linux::boot_id(&self.ok(linux::BOOT_ID).await?)?),
             GuestOs::Windows => {
-                windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?.to_rfc3339()
+                let asked = std::time::Instant::now();
+                let booted = windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?;
+                let answered = std::time::Instant::now();
+                Boot::Time {
+                    booted,
+                    seen_up: windows::clock(&self.ok(windows::CLOCK).await?)?,
+                    asked,
+                    answered,
+                }
             }
         })
     }
 
-    /// Seconds since boot.
+    /// Seconds since boot, by the guest's own clocks: `/proc/uptime` on Linux, the guest's
+    /// clock less its boot time on Windows (its tick count, whatever steps the clock took).
     pub async fn uptime(&self) -> anyhow::Result<f64> {
         Ok(match self.os {
             GuestOs::Rhel => linux::uptime(&self.ok(linux::UPTIME).await?)?,
-            GuestOs::Windows => {
-                let booted = windows::last_boot(&self.ok(windows::LAST_BOOT).await?)?;
-                let since = chrono::Utc::now().signed_duration_since(booted);
-                since.num_milliseconds() as f64 / 1000.0
-            }
+            GuestOs::Windows => self.boot().await?.uptime().unwrap_or_default(),
         })
     }
 
@@ -192,17 +202,31 @@ impl Guest {
         })
     }
 
-    /// Asserts `address` answers (positive probe).
-    pub async fn assert_reaches(&self, address: IpAddr) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.reaches(address).await?,
-            "{} does not reach {address}: all {ECHOES} echo requests were lost",
-            self.name()
-        );
-        Ok(())
+    /// Asserts `address` answers (positive probe), probing again until it does within
+    /// `budget`: right after a NIC is plugged its addresses come a few seconds after its link
+    /// (NetworkManager's activation, IPv6 duplicate address detection), and a migration can
+    /// cost the first echoes while switches learn where the guest went.
+    pub async fn assert_reaches(&self, address: IpAddr, budget: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut probes = 0;
+        loop {
+            probes += 1;
+            if self.reaches(address).await? {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            anyhow::ensure!(
+                now < deadline,
+                "{} does not reach {address}: all {ECHOES} echo requests of each of {probes} \
+                 probes within {budget:?} were lost",
+                self.name()
+            );
+            tokio::time::sleep(RETRY_PAUSE.min(deadline - now)).await;
+        }
     }
 
-    /// Asserts `address` does not answer: every echo request lost (negative probe).
+    /// Asserts `address` does not answer: every echo request of one probe lost (negative
+    /// probe). Never retried: one answer is a failure, however many probes were lost.
     pub async fn assert_isolated_from(&self, address: IpAddr) -> anyhow::Result<()> {
         anyhow::ensure!(
             !self.reaches(address).await?,
@@ -210,6 +234,30 @@ impl Guest {
             self.name()
         );
         Ok(())
+    }
+
+    /// The guest interface with `mac` once it has an address, read again until it does
+    /// within `budget`: a hot-plugged NIC's link comes before NetworkManager configures it.
+    pub async fn addressed_interface(
+        &self,
+        mac: &str,
+        budget: Duration,
+    ) -> anyhow::Result<Interface> {
+        let deadline = tokio::time::Instant::now() + budget;
+        loop {
+            let found = self.interface_with_mac(mac).await;
+            let now = tokio::time::Instant::now();
+            match found {
+                Ok(i) if !i.addresses.is_empty() => return Ok(i),
+                Ok(i) if now >= deadline => anyhow::bail!(
+                    "{}: {} ({mac}) has no address after {budget:?}",
+                    self.name(),
+                    i.name
+                ),
+                Err(e) if now >= deadline => return Err(e),
+                _ => tokio::time::sleep(RETRY_PAUSE.min(deadline - now)).await,
+            }
+        }
     }
 
     pub async fn cpu_count(&self) -> anyhow::Result<u32> {

@@ -17,6 +17,9 @@ pub const NPROC: &str = "$env:NUMBER_OF_PROCESSORS";
 pub const TOTAL_MEMORY: &str = "(Get-CimInstance Win32_ComputerSystem).TotalPhysicalMemory";
 pub const LAST_BOOT: &str =
     "(Get-CimInstance Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')";
+/// The guest's own clock, in the same format as [`LAST_BOOT`].
+pub const CLOCK: &str =
+    "(Get-CimInstance Win32_OperatingSystem).LocalDateTime.ToUniversalTime().ToString('o')";
 pub const PROCESSES: &str = "Get-Process | Select-Object Id,ProcessName | ConvertTo-Json";
 pub const ADAPTERS: &str = "Get-NetAdapter | Select-Object Name,MacAddress,Status | ConvertTo-Json";
 pub const ADDRESSES: &str = "Get-NetIPAddress | Select-Object InterfaceAlias,IPAddress,PrefixLength,AddressFamily | ConvertTo-Json";
@@ -31,12 +34,24 @@ pub fn total_memory(out: &str) -> Result<u64, Unreadable> {
 
 /// The last boot time in .NET's round-trip format (`2026-11-20T08:14:03.5000000Z`).
 pub fn last_boot(out: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, Unreadable> {
+    round_trip("LastBootUpTime", out)
+}
+
+/// The guest's clock ([`CLOCK`]), in the same format.
+pub fn clock(out: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, Unreadable> {
+    round_trip("LocalDateTime", out)
+}
+
+fn round_trip(
+    what: &'static str,
+    out: &str,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, Unreadable> {
     let text = out.trim();
     let fraction = text.rsplit('.').next().unwrap_or("");
     let ticks = fraction.len() == 8 && fraction.ends_with('Z');
     match chrono::DateTime::parse_from_rfc3339(text) {
         Ok(t) if ticks => Ok(t),
-        _ => Err(unreadable("LastBootUpTime", out)),
+        _ => Err(unreadable(what, out)),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::scenario::{Attach, Scenario};
+use crate::cluster::budget::Wait;
 use crate::cluster::build::{storage, Nic};
 use crate::cluster::kinds;
 use crate::cluster::nodes;
@@ -249,7 +250,10 @@ impl World {
         let (yes, no) = (PEERS[vlan], PEERS[1 - vlan]);
         let (attached, other) = (self.nad(vlan), self.nad(1 - vlan));
         for (reach, isolated) in s.addresses(yes).into_iter().zip(s.addresses(no)) {
-            vm.guest.assert_reaches(reach).await.with_context(|| {
+            // Probed until it answers; the other VLAN's peer, once, strictly: one answer is
+            // a broken isolation.
+            let budget = vm.budget(Wait::Reaction);
+            vm.guest.assert_reaches(reach, budget).await.with_context(|| {
                 format!("connectivity broken: the peer on {attached}, the VM's network, does not answer")
             })?;
             vm.guest.assert_isolated_from(isolated).await.with_context(|| {

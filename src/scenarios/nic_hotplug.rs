@@ -5,6 +5,7 @@
 //! NIC to come (matched by the MAC it will be plugged with).
 
 use super::scenario::{Attach, Scenario};
+use crate::cluster::budget::Wait;
 use crate::cluster::build::{storage, Binding, Nic};
 use crate::cluster::kinds;
 use crate::cluster::scope::NamespaceKind;
@@ -255,8 +256,15 @@ impl World {
             reported.as_deref() == Some(mac),
             "the VMI status reports MAC {reported:?} for {NIC}, it was plugged with {mac}"
         );
-        let arrived = self.vm.guest.interface_with_mac(mac).await?;
-        ctx.step(format!("the guest has {} with {mac}", arrived.name));
+        let arrived = self
+            .vm
+            .guest
+            .addressed_interface(mac, self.vm.budget(Wait::Reaction))
+            .await?;
+        ctx.step(format!(
+            "the guest has {} with {mac} and {:?}",
+            arrived.name, arrived.addresses
+        ));
         before
             .assert_preserved_besides(&self.vm.guest, &migrated.vmi, &[(NIC, mac)])
             .await?;
@@ -266,7 +274,8 @@ impl World {
 
     async fn reaches_peer(&self) -> anyhow::Result<()> {
         for address in self.subnet.addresses(PEER) {
-            self.vm.guest.assert_reaches(address).await?;
+            let budget = self.vm.budget(Wait::Reaction);
+            self.vm.guest.assert_reaches(address, budget).await?;
         }
         Ok(())
     }

@@ -102,6 +102,11 @@ impl Vm {
         &self.name
     }
 
+    /// The target's budget for `wait` (probes that wait for the guest use Reaction's).
+    pub fn budget(&self, wait: Wait) -> std::time::Duration {
+        self.scope.budgets.of(wait)
+    }
+
     /// The VMI as it was when the guest came up.
     pub fn booted(&self) -> &Vmi {
         &self.booted

@@ -8,10 +8,11 @@ use std::fmt;
 
 use super::status::Vmi;
 use crate::guest::access::Guest;
+use crate::guest::boot::Boot;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invariants {
-    pub boot_id: String,
+    pub boot: Boot,
     pub uptime: f64,
     pub vmi_uid: String,
     pub sentinel: u32,
@@ -63,7 +64,7 @@ impl Invariants {
         );
         let sentinel = guest.start_sentinel().await?;
         Ok(Invariants {
-            boot_id: guest.boot_id().await?,
+            boot: guest.boot().await?,
             uptime: guest.uptime().await?,
             vmi_uid: vmi.metadata.uid.clone(),
             sentinel,
@@ -86,7 +87,7 @@ impl Invariants {
         changed: &[(&str, &str)],
     ) -> anyhow::Result<()> {
         let after = Observed {
-            boot_id: guest.boot_id().await?,
+            boot: guest.boot().await?,
             uptime: guest.uptime().await?,
             vmi_uid: vmi.metadata.uid.clone(),
             sentinel_alive: guest.alive(self.sentinel).await?,
@@ -124,10 +125,10 @@ impl Invariants {
             }
         };
         check(
-            "boot id (the guest rebooted)",
-            self.boot_id == after.boot_id,
-            self.boot_id.clone(),
-            after.boot_id.clone(),
+            "boot (the guest rebooted)",
+            self.boot.same_as(&after.boot),
+            self.boot.to_string(),
+            after.boot.to_string(),
         );
         check(
             "uptime (it went backwards: the guest restarted)",
@@ -166,7 +167,7 @@ impl Invariants {
 /// The same facts, read after the operation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
-    pub boot_id: String,
+    pub boot: Boot,
     pub uptime: f64,
     pub vmi_uid: String,
     pub sentinel_alive: bool,
@@ -227,7 +228,7 @@ mod tests {
 
     fn before() -> Invariants {
         Invariants {
-            boot_id: "b1".into(),
+            boot: Boot::Id("b1".into()),
             uptime: 100.0,
             vmi_uid: "u1".into(),
             sentinel: 42,
@@ -239,7 +240,7 @@ mod tests {
     fn same() -> Observed {
         let b = before();
         Observed {
-            boot_id: b.boot_id,
+            boot: b.boot,
             uptime: 130.0,
             vmi_uid: b.vmi_uid,
             sentinel_alive: true,
@@ -277,7 +278,7 @@ mod tests {
     #[test]
     fn a_reboot_with_a_new_mac_names_each_broken_invariant_with_both_values() {
         let mut after = same();
-        after.boot_id = "b2".into();
+        after.boot = Boot::Id("b2".into());
         after.uptime = 3.0;
         after.sentinel_alive = false;
         after
@@ -288,7 +289,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "boot id (the guest rebooted)",
+                "boot (the guest rebooted)",
                 "uptime (it went backwards: the guest restarted)",
                 "sentinel process",
                 "MACs in the VMI status"
@@ -299,7 +300,10 @@ mod tests {
             broken,
         }
         .to_string();
-        assert!(text.contains("before b1, after b2"), "{text}");
+        assert!(
+            text.contains("before boot id b1, after boot id b2"),
+            "{text}"
+        );
         assert!(text.contains("02:00:00:00:00:99"), "{text}");
     }
 }

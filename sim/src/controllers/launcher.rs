@@ -281,6 +281,7 @@ pub fn guest_nics(
                 stale_segment: None,
                 reachable_at,
                 up: iface["state"] != "down",
+                misdirected: false,
             }
         })
         .collect()

@@ -13,6 +13,7 @@ pub mod convergence;
 mod credentials;
 mod evacuation;
 mod events;
+mod guest_time;
 pub mod hotplug;
 mod launcher;
 mod lifecycle;

@@ -190,7 +190,11 @@ pub async fn hotplug(ctx: Arc<Ctx>, vmi: Value, node: String, pod: launcher::Pod
     let Some(plugged) = plug(&ctx, &vmi, &node, &pod) else {
         return;
     };
-    ctx.sleep(NIC_AGENT_SECS).await;
+    ctx.sleep(NM_ACTIVATION_SECS).await;
+    if let (Some(_), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) {
+        configure(&mut guest::lock(&g), &plugged);
+    }
+    ctx.sleep(NIC_AGENT_SECS - NM_ACTIVATION_SECS).await;
     let (Some(now), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) else {
         return;
     };
@@ -255,10 +259,43 @@ fn plug(
     if new.is_empty() {
         return None;
     }
-    let with_new: Vec<guest::Nic> = existing.iter().chain(&new).cloned().collect();
+    let with_new: Vec<guest::Nic> = existing
+        .iter()
+        .cloned()
+        .chain(new.iter().map(link_only))
+        .collect();
     guest::lock(&g).nics = as_the_guest_sees(ctx, &with_new, &existing);
     write_entries(ctx, &vmi, &new.iter().collect::<Vec<_>>(), false, &pod.ip);
     Some(new)
+}
+
+/// Modelled seconds from a hot-plugged NIC's link coming up in the guest until its addresses
+/// are usable: NetworkManager activates the profile cloud-init rendered for the new device's
+/// MAC (NetworkManager nm-device.c activation stages: prepare, config, ip-config), and a
+/// static IPv6 address stays tentative through duplicate address detection (RFC 4862 5.4,
+/// Linux net.ipv6.conf.default.dad_transmits=1 with a 1 s RetransTimer) before it is used.
+const NM_ACTIVATION_SECS: f64 = 2.0;
+
+/// A new NIC as the guest first has it: the link, no addresses yet.
+fn link_only(nic: &guest::Nic) -> guest::Nic {
+    guest::Nic {
+        addrs: Vec::new(),
+        reachable_at: Vec::new(),
+        ..nic.clone()
+    }
+}
+
+/// NetworkManager has configured the plugged NICs: their addresses are on the guest's NICs.
+fn configure(g: &mut guest::Guest, plugged: &[guest::Nic]) {
+    for nic in g.nics.iter_mut() {
+        if let Some(p) = plugged
+            .iter()
+            .find(|p| p.network == nic.network && p.mac == nic.mac)
+        {
+            nic.addrs = p.addrs.clone();
+            nic.reachable_at = p.reachable_at.clone();
+        }
+    }
 }
 
 /// PCIe ports left for hot-plugged NICs in the domain of `vmi`, whose NICs are `present`.

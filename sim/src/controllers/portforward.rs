@@ -163,7 +163,7 @@ fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn G
     // connected (controllers/boot.rs): the guest's kernel answers RST.
     let first = {
         let mut g = guest::lock(&guest);
-        if port != SSHD || !g.up || g.paused || !g.sshd_listening {
+        if port != SSHD || !g.up || g.paused() || !g.sshd_listening {
             return None;
         }
         g.ssh_connections += 1;

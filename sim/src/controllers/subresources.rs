@@ -145,7 +145,12 @@ pub fn vmi_call(ctx: &Arc<Ctx>, call: VirtCall<'_>) -> ApiResult<VirtReply> {
                 }));
             }
             if let Some(g) = &guest {
-                guest::lock(g).paused = pause;
+                guest::lock(g).set_paused(pause);
+            }
+            if !pause {
+                // UnpauseVMI resumes the domain, then tries to set the guest's time.
+                let uid = obj::uid(&vmi).to_string();
+                tokio::spawn(super::guest_time::set_guest_time(ctx.clone(), uid));
             }
             ctx.write(kinds::VMIS, ns, name, |v| {
                 if pause {

@@ -171,7 +171,7 @@ impl Tty {
             }
             let listening = {
                 let g = lock(&self.guest);
-                g.up && !g.paused && g.os == Os::Linux
+                g.up && !g.paused() && g.os == Os::Linux
             };
             match byte[0] {
                 _ if !listening => line.clear(),

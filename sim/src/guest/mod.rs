@@ -4,6 +4,7 @@
 //! A guest lives as long as its VMI: a migration moves the same guest (so boot id, uptime,
 //! PIDs and MACs survive); a reset or a new VMI boots a new one.
 
+pub mod clock;
 pub mod cloudinit;
 pub mod command;
 pub mod console;
@@ -22,7 +23,6 @@ pub mod words;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use russh::keys::PublicKey;
 
@@ -53,6 +53,9 @@ pub struct Nic {
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
     pub up: bool,
+    /// The switches send its frames elsewhere: a migration target pod announced its MAC on
+    /// another node (see controllers/migration/fdb.rs); nothing reaches it until that ends.
+    pub misdirected: bool,
 }
 
 /// A running process; `dirty` is the memory it keeps re-writing (bytes/s, working set).
@@ -80,9 +83,8 @@ pub struct Guest {
     pub distro: &'static distro::Distro,
     pub hostname: String,
     pub boot_id: String,
-    booted: Instant,
-    /// Unix time of the boot, fixed for the life of the boot as a real kernel's btime is.
-    booted_at: i64,
+    /// Its wall and monotonic clocks, which stand still while it is paused.
+    pub clock: clock::GuestClock,
     time_scale: f64,
     pub vcpus: u32,
     pub memory_bytes: u64,
@@ -94,7 +96,7 @@ pub struct Guest {
     /// User name → authorized public keys.
     pub users: BTreeMap<String, Vec<PublicKey>>,
     /// Paused by the user or by the migration monitor: no CPU runs, no packet moves.
-    pub paused: bool,
+    paused: bool,
     /// The OS is up: the guest agent answers.
     pub up: bool,
     /// sshd accepts connections: it starts a while after the agent (controllers/boot.rs).
@@ -133,8 +135,7 @@ impl Guest {
             distro: spec.distro,
             hostname: spec.hostname,
             boot_id: String::new(),
-            booted: Instant::now(),
-            booted_at: 0,
+            clock: clock::GuestClock::boot(),
             time_scale,
             vcpus: spec.vcpus,
             memory_bytes: spec.memory_bytes,
@@ -162,8 +163,10 @@ impl Guest {
     /// A new boot: new boot id, uptime from zero, only the OS's own processes.
     pub fn reboot(&mut self) {
         self.boot_id = uuid::Uuid::new_v4().to_string();
-        self.booted = Instant::now();
-        self.booted_at = chrono::Utc::now().timestamp();
+        self.clock = clock::GuestClock::boot();
+        if self.paused {
+            self.clock.pause();
+        }
         self.processes.clear();
         self.connections.clear();
         self.console_user = None;
@@ -216,9 +219,22 @@ impl Guest {
         pid
     }
 
-    /// Modelled seconds since boot.
+    /// Modelled seconds since boot, less the time paused (the guest's monotonic clock).
     pub fn uptime(&self) -> f64 {
-        self.booted.elapsed().as_secs_f64() * self.time_scale
+        self.clock.ran().as_secs_f64() * self.time_scale
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The vCPUs stop or run again; the guest's clocks with them.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        match paused {
+            true => self.clock.pause(),
+            false => self.clock.resume(),
+        }
     }
 
     /// Modelled seconds per real second.
@@ -226,10 +242,11 @@ impl Guest {
         self.time_scale
     }
 
-    /// Unix time of the boot, as `/proc/stat` `btime` shows it. Constant within a boot; the
-    /// guest's uptime runs on the simulator's scaled clock, its wall clock on the real one.
-    pub fn boot_time(&self) -> i64 {
-        self.booted_at
+    /// The boot time as the OS shows it (`/proc/stat` `btime`, `LastBootUpTime`): constant
+    /// within a boot until the wall clock is set after a pause (see [`clock`]). The guest's
+    /// uptime runs on the simulator's scaled clock, its wall clock on the real one.
+    pub fn boot_time(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.boot_time()
     }
 
     /// Memory the OS sees as total (the firmware and kernel keep a little).

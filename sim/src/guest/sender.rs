@@ -26,7 +26,7 @@ impl Sender {
     pub fn of(g: &Guest) -> Sender {
         Sender {
             nics: g.nics.clone(),
-            paused: g.paused,
+            paused: g.paused(),
             boot_id: g.boot_id.clone(),
             listening: g.listening_ports(),
         }
@@ -50,7 +50,7 @@ impl Sender {
                     .nics
                     .iter()
                     .filter(|n| iface.is_none_or(|i| i == n.name))
-                    .any(|n| n.up && net.reachable(n, dst)))
+                    .any(|n| n.up && !n.misdirected && net.reachable(n, dst)))
     }
 
     /// This sender's own address on the subnet of `dst`, if `dst` is on a directly attached
@@ -81,14 +81,17 @@ impl Sender {
                 .contains(&port)
                 .then(|| (dst, self.boot_id.clone()));
         }
-        self.nics.iter().filter(|n| n.up).find_map(|n| {
-            let boot = net.listener(n, dst, port)?;
-            let local = n
-                .addrs
-                .iter()
-                .find(|(a, _)| a.is_ipv4() == dst.is_ipv4())?
-                .0;
-            Some((local, boot))
-        })
+        self.nics
+            .iter()
+            .filter(|n| n.up && !n.misdirected)
+            .find_map(|n| {
+                let boot = net.listener(n, dst, port)?;
+                let local = n
+                    .addrs
+                    .iter()
+                    .find(|(a, _)| a.is_ipv4() == dst.is_ipv4())?
+                    .0;
+                Some((local, boot))
+            })
     }
 }

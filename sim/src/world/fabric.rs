@@ -49,12 +49,13 @@ impl Fabric {
         self.guests.all().iter().find_map(|g| {
             // Commands release their own guest before they ask the fabric.
             let g = lock(g);
-            let holds = g
-                .nics
-                .iter()
-                .any(|n| n.up && from.segments().any(|s| n.on(s)) && n.reachable_at.contains(&to));
+            let holds = g.nics.iter().any(|n| {
+                n.up && !n.misdirected
+                    && from.segments().any(|s| n.on(s))
+                    && n.reachable_at.contains(&to)
+            });
             let listens = port.is_none_or(|p| g.listening_ports().contains(&p));
-            (g.up && !g.paused && holds && listens).then(|| g.boot_id.clone())
+            (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())
         })
     }
 }

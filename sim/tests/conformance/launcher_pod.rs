@@ -92,6 +92,7 @@ async fn a_deleted_launcher_pod_fails_the_vmi_and_an_always_vm_boots_a_new_one()
     let (_sim, client) = cluster().await;
     let vmi = boot(&client, "vm1", json!({})).await;
     let (uid, since) = uid_and_version(&vmi);
+    logged_in(&client, "default", "vm1", "cloud-user").await;
     let boot_id = ssh(&client, "vm1", KEY_FILE, BOOT_ID).await.unwrap().0;
     let running = launcher_pods(&client, &uid, "").await;
     assert_eq!(running.len(), 1, "one launcher pod: {running:?}");

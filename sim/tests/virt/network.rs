@@ -170,3 +170,70 @@ async fn a_vlan_the_uplink_does_not_trunk_stays_on_its_node() {
         "same node, same bridge and VLAN"
     );
 }
+
+/// A migration of a bridge-bound VM whose NAD leaves the container interface up: the target
+/// pod's IPv6 neighbour messages carry the guest's MAC, the switches send its frames to the
+/// target node, and the guest is cut off until the migration completes (kubevirt/kubevirt PR
+/// 11069 "network, bridge binding: Enable container interface"); with
+/// `disableContainerInterface` it keeps answering. The policy slows the copy so that the
+/// peer surely pings while the migration runs.
+#[tokio::test]
+async fn during_a_migration_the_switches_follow_the_target_pod_unless_its_interface_starts_down() {
+    let (_sim, client) = cluster().await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    let quiet = json!({"cniVersion": "0.3.1", "name": "quiet10", "type": "bridge", "bridge": "br1",
+        "vlan": 10, "disableContainerInterface": true});
+    crate::common::net::nad_with(&client, "quiet10", quiet).await;
+    for vm in ["a", "b"] {
+        let slow: DynamicObject = serde_json::from_value(json!({"apiVersion": "migrations.kubevirt.io/v1alpha1",
+            "kind": "MigrationPolicy", "metadata": {"name": format!("slow-{vm}")},
+            "spec": {"selectors": {"virtualMachineInstanceSelector": {"app": vm}}, "bandwidthPerMigration": "5Mi", "completionTimeoutPerGiB": 800}}))
+        .unwrap();
+        api(&client, "MigrationPolicy", "migrationpolicies")
+            .create(&PostParams::default(), &slow)
+            .await
+            .unwrap();
+    }
+    start(
+        &client,
+        vm_on("peer", "vlan10", &["10.200.0.2/24"], "worker-1"),
+    )
+    .await;
+    start(
+        &client,
+        movable(vm_on("a", "vlan10", &["10.200.0.1/24"], "worker-0")),
+    )
+    .await;
+    start(
+        &client,
+        movable(vm_on("b", "quiet10", &["10.200.0.3/24"], "worker-0")),
+    )
+    .await;
+    let m = running_migration(&client, "a").await;
+    assert!(
+        !reaches(&client, "peer", "10.200.0.1").await,
+        "lost while the target pod holds its MAC"
+    );
+    let name = m["metadata"]["name"].as_str().unwrap();
+    until(&vmims(&client), name, "Succeeded", |m| {
+        m["status"]["phase"] == "Succeeded"
+    })
+    .await;
+    assert!(
+        reaches(&client, "peer", "10.200.0.1").await,
+        "found again on the target"
+    );
+    running_migration(&client, "b").await;
+    assert!(
+        reaches(&client, "peer", "10.200.0.3").await,
+        "the interface started down"
+    );
+}
+
+/// The VM without its node selector, so that it can migrate.
+fn movable(vm: DynamicObject) -> DynamicObject {
+    let mut vm = value(&vm);
+    vm["spec"]["template"]["spec"]["nodeSelector"] = Value::Null;
+    serde_json::from_value(vm).unwrap()
+}

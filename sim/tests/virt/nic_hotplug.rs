@@ -170,3 +170,48 @@ async fn under_nic_hotplug_skips_migration_a_non_migratable_vm_gets_its_nic_at_o
         .items;
     assert!(all.is_empty(), "no migration: {all:?}");
 }
+
+/// A hot-plugged NIC comes up in the guest before its addresses: NetworkManager activates the
+/// profile cloud-init rendered for its MAC (nm-device.c activation stages) and a static IPv6
+/// address goes through duplicate address detection first (RFC 4862 5.4). Slowed so that
+/// the guest is surely asked inside those two modelled seconds (half a real second here).
+#[tokio::test]
+async fn a_hotplugged_nic_has_its_link_before_its_addresses() {
+    let config = vstp_sim::SimConfig {
+        time_scale: 4.0,
+        ..vstp_sim::SimConfig::cluster(Default::default()).unwrap()
+    };
+    let (_sim, client) = start_with(config).await;
+    trunk_bridge(&client, "br1").await;
+    nad(&client, "vlan10", "br1", 10).await;
+    start(&client, single_nic_vm("a", "10.200.0.1/24")).await;
+    json_patch(&client, "a", json!([
+        {"op": "add", "path": "/spec/template/spec/domain/devices/interfaces/-", "value": {"name": "iface1", "bridge": {}}},
+        {"op": "add", "path": "/spec/template/spec/networks/-", "value": {"name": "iface1", "multus": {"networkName": "vlan10"}}}])).await;
+    until(&vmis(&client), "a", "iface1 in the domain", |v| {
+        status_iface(v, "iface1").is_some_and(|i| {
+            i["infoSource"].as_str().unwrap_or("").contains("domain") && i["mac"].is_string()
+        })
+    })
+    .await;
+    let (now, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1")
+        .await
+        .unwrap();
+    assert!(
+        now.starts_with("eth1") && now.contains(" UP ") && !now.contains("10.200.0.1"),
+        "the link is up, no address yet: {now:?}"
+    );
+    until(&vmis(&client), "a", "iface1 reported by the agent", |v| {
+        status_iface(v, "iface1").is_some_and(|i| {
+            i["infoSource"]
+                .as_str()
+                .unwrap_or("")
+                .contains("guest-agent")
+        })
+    })
+    .await;
+    let (later, _) = ssh(&client, "a", KEY_FILE, "ip -br addr show eth1")
+        .await
+        .unwrap();
+    assert!(later.contains("10.200.0.1/24"), "configured: {later:?}");
+}

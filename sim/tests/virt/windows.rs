@@ -146,3 +146,68 @@ async fn a_windows_guest_answers_powershell_as_administrator() {
     let (_, code) = powershell(&client, "Get-Frobnicator").await;
     assert_eq!(code, 1, "an unknown cmdlet fails like PowerShell");
 }
+
+/// `Win32_OperatingSystem.<property>`, a DateTime, as the guest prints it in round-trip form.
+async fn os_time(client: &kube::Client, property: &str) -> chrono::DateTime<chrono::Utc> {
+    let script = format!(
+        "(Get-CimInstance Win32_OperatingSystem).{property}.ToUniversalTime().ToString('o')"
+    );
+    let (out, code) = powershell(client, &script).await;
+    assert_eq!(code, 0, "{out}");
+    chrono::DateTime::parse_from_rfc3339(out.trim())
+        .unwrap_or_else(|e| panic!("{property} {out:?}: {e}"))
+        .to_utc()
+}
+
+fn paused(v: &Value) -> bool {
+    cond(v, "Paused").as_deref() == Some("True")
+}
+
+async fn vmi_action(client: &kube::Client, action: &str) {
+    let path =
+        format!("/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachineinstances/win1/{action}");
+    let (code, body) = raw(client, "PUT", &path, "application/json", b"{}".to_vec()).await;
+    assert_eq!(code, 200, "{action}: {body}");
+}
+
+/// While paused the guest's clock stands still, so it is behind once unpaused; virt-launcher
+/// then sets it through the agent a second later (kubevirt v1.9.0 pkg/virt-launcher/virtwrap/
+/// manager.go setGuestTime after UnpauseVMI), and LastBootUpTime, the clock less the tick
+/// count, moves forward by the pause within the same boot. Once per virt-launcher only.
+#[tokio::test]
+async fn after_a_pause_the_guest_clock_is_behind_until_the_agent_sets_it_moving_the_boot_time() {
+    let (_sim, client) = cluster().await;
+    boot_windows(&client).await;
+    let booted = os_time(&client, "LastBootUpTime").await;
+    vmi_action(&client, "pause").await;
+    // The user keeps it paused for a minute (one real second here).
+    holds(&vmis(&client), "win1", 60.0, "paused", paused).await;
+    vmi_action(&client, "unpause").await;
+    // Right after: the pause shows as the clock behind, or (once set) as the boot time moved;
+    // the clock is read first, so a set in between shows in both.
+    let clock = os_time(&client, "LocalDateTime").await;
+    let stepped = os_time(&client, "LastBootUpTime").await;
+    let host = chrono::Utc::now();
+    let pause = chrono::Duration::seconds(1);
+    assert!(
+        (stepped - booted) + (host - clock) >= pause,
+        "neither behind nor stepped: booted {booted}, now {stepped}; clock {clock} at {host}"
+    );
+    // A few modelled seconds on, the agent has set the clock: not behind any more, and the
+    // boot time later by the pause.
+    holds(&vmis(&client), "win1", 5.0, "running", |v| !paused(v)).await;
+    let host = chrono::Utc::now();
+    let clock = os_time(&client, "LocalDateTime").await;
+    assert!(clock >= host, "still behind: {clock} read at {host}");
+    let stepped = os_time(&client, "LastBootUpTime").await;
+    assert!(stepped - booted >= pause, "booted {booted}, now {stepped}");
+    // virt-launcher sets the time once per process (`setTimeOnce`): after a second pause on
+    // the same launcher the clock stays behind, however long one waits.
+    vmi_action(&client, "pause").await;
+    holds(&vmis(&client), "win1", 60.0, "paused", paused).await;
+    vmi_action(&client, "unpause").await;
+    holds(&vmis(&client), "win1", 5.0, "running", |v| !paused(v)).await;
+    let clock = os_time(&client, "LocalDateTime").await;
+    let host = chrono::Utc::now();
+    assert!(host - clock >= pause, "set again: {clock} read by {host}");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::step::{vmim_phase, Stop};
-use crate::controllers::{boot, launcher, network, Ctx};
+use crate::controllers::{boot, guest_time, launcher, network, Ctx};
 use crate::faults::{Fault, Faults};
 use crate::guest::{self, Guest, Nic};
 use crate::kinds;
@@ -52,7 +52,10 @@ pub fn complete(
         let mut g = guest::lock(&g);
         regressions_on_the_target(&ctx.faults, &mut g, live_update);
         g.moves.send_modify(|n| *n += 1);
+        g.clock.new_launcher();
     }
+    // The domain runs on the target, which QEMU announces: the switches follow the guest.
+    super::fdb::settled(ctx, vmi_uid);
     let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
     if let Some(g) = ctx.guests.get(vmi_uid) {
         guest_follows(&ctx.faults, &mut guest::lock(&g), &applied);
@@ -66,6 +69,8 @@ pub fn complete(
             tokio::spawn(online_memory(ctx.clone(), (**m).clone(), bytes));
         }
     }
+    // finalizeMigrationTarget ends with setGuestTime (live-migration-target.go).
+    tokio::spawn(guest_time::set_guest_time(ctx.clone(), vmi_uid.to_string()));
     boot::finish_pod(ctx, ns, source_pod);
     vmim_phase(ctx, vmim, "Succeeded")
 }

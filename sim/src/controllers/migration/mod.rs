@@ -4,6 +4,7 @@
 
 mod backoff;
 mod complete;
+mod fdb;
 mod schedule;
 mod step;
 mod transfer;
@@ -133,6 +134,9 @@ async fn run(ctx: Arc<Ctx>, vmim: Value, abort: Abort) {
     let uid = obj::uid(&vmim).to_string();
     let result = steps(&ctx, &vmim, abort).await;
     let (ns, name) = (obj::namespace(&vmim), obj::name(&vmim));
+    if let Some(vmi) = ctx.get(kinds::VMIS, ns, obj::str_at(&vmim, "/spec/vmiName")) {
+        fdb::settled(&ctx, obj::uid(&vmi));
+    }
     match result {
         Ok(()) => {}
         // Left in its last phase, it would hold a migration slot until its namespace goes.
@@ -166,6 +170,7 @@ async fn steps(ctx: &Arc<Ctx>, vmim: &Value, mut abort: Abort) -> Result<(), Sto
     let target = schedule::target(ctx, vmim, &vmi, &source, &mut abort).await?;
     let config = schedule::hand_off(ctx, vmim, &vmi, &source, &target, &mut abort).await?;
     transfer::prepare_target(ctx, vmim, &vmi, &target.node, &mut abort).await?;
+    fdb::target_announced(ctx, &vmi);
     transfer::start(ctx, vmim, &vmi, &mut abort).await?;
     if ctx.faults.has(Fault::LauncherPodKilled) {
         ctx.delete(kinds::PODS, obj::namespace(vmim), &source.pod);

@@ -164,7 +164,7 @@ async fn paused(
 ) -> Result<(), Stop> {
     wait(ctx, switch, abort).await?;
     if let Some(g) = guest {
-        guest::lock(g).paused = true;
+        guest::lock(g).set_paused(true);
     }
     let now = ctx.now();
     let mode = reported_mode(ctx, "Paused");
@@ -183,7 +183,7 @@ async fn paused(
     .ok_or(Stop::Gone)?;
     let result = wait(ctx, done - switch, abort).await;
     if let Some(g) = guest {
-        guest::lock(g).paused = false;
+        guest::lock(g).set_paused(false);
     }
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         obj::remove_condition(v, "Paused")

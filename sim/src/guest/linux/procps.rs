@@ -301,9 +301,7 @@ fn value(g: &Guest, pid: u32, key: &str) -> String {
     let rss_kb = p
         .dirty
         .map_or(4096, |(_, set)| (set / 1024.0) as u64 + 4096);
-    let started = chrono::DateTime::from_timestamp(g.boot_time(), 0)
-        .map(|t| t.format("%H:%M").to_string())
-        .unwrap_or_default();
+    let started = g.boot_time().format("%H:%M").to_string();
     match key {
         "pid" => pid.to_string(),
         "ppid" => u32::from(pid >= 1000).to_string(),

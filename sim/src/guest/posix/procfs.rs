@@ -18,7 +18,7 @@ pub fn file(g: &Guest, path: &str) -> Option<String> {
             g.uptime() as u64,
             g.uptime() as u64 / 4,
             g.uptime() as u64 * 90,
-            g.boot_time(),
+            g.boot_time().timestamp(),
             g.processes.len()
         ),
         p => return process_file(g, p),

@@ -31,6 +31,7 @@ fn guest() -> GuestRef {
         stale_segment: None,
         reachable_at: Vec::new(),
         up: true,
+        misdirected: false,
     };
     let spec = BootSpec {
         distro: &distro::RHEL_9,

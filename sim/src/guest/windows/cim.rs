@@ -53,7 +53,7 @@ fn cim_error(cmdlet: &Cmdlet, message: &str, class: &str, hresult: &str) -> PsEr
 }
 
 fn instances(g: &Guest, class: &str) -> Option<Vec<V>> {
-    let booted = chrono::DateTime::from_timestamp(g.boot_time(), 0).unwrap_or_default();
+    let booted = g.boot_time();
     let host = g.hostname.to_uppercase();
     Some(match class.to_lowercase().as_str() {
         "win32_computersystem" => vec![obj(&[
@@ -69,6 +69,7 @@ fn instances(g: &Guest, class: &str) -> Option<Vec<V>> {
             ),
             ("CSName", V::Str(host)),
             ("LastBootUpTime", V::Date(booted)),
+            ("LocalDateTime", V::Date(g.clock.now())),
             (
                 "TotalVisibleMemorySize",
                 V::Int((g.mem_total() / 1024) as i64),
