@@ -4,7 +4,6 @@
 //! harness must not read that as a reboot, and must still read a reboot as one. Both run
 //! against a standalone simulator reached as a cluster.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -13,41 +12,18 @@ use vstp::cluster::wait::Watch;
 use vstp::cluster::{kinds, NamespaceKind, Scope};
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
-use vstp::runner::{Outcome, Planned, Run, RunConfig, RunReport};
-use vstp::scenarios::Attach;
+use vstp::runner::Outcome;
 use vstp::vm::invariants::NotPreserved;
 use vstp::vm::Vm;
 
 mod support;
-use support::SimCluster;
+use support::runs::{cluster, row_with_body, run_one};
 
-fn run_one(label: &str, planned: Planned) -> Outcome {
-    let config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
-    let sim = SimCluster::with_config(&format!("clock-{label}-{}", std::process::id()), config);
-    let mut config = RunConfig::new(sim.target(), true);
-    config.junit_path = sim.path("junit.xml");
-    config.artifacts = sim.path("artifacts");
-    config.handle_signals = false;
-    let args = libtest_mimic::Arguments {
-        test_threads: Some(1),
-        quiet: true,
-        ..Default::default()
-    };
-    let report: RunReport = Run::new(config, vec![planned]).unwrap().execute(&args);
-    report.cases[0].outcome_now().0
-}
-
-/// The windows-paused catalogue row with a test body instead of its own.
-fn with_body(body: fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>>) -> Planned {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
-    let mut planned = all
-        .into_iter()
-        .find(|p| p.scenario.decl.slug == "windows-paused")
-        .expect("the windows-paused row");
-    let decl = planned.scenario.decl.budget(Duration::from_secs(120));
-    planned.scenario = decl.body(body);
-    planned
+/// The windows-paused catalogue row with a test body instead of its own, run against a
+/// simulator at its default time scale.
+fn run(label: &str, body: fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>>) -> Outcome {
+    let sim = cluster(label, vstp_sim::DEFAULT_TIME_SCALE);
+    run_one(&sim, row_with_body("windows-paused", body)).0
 }
 
 /// PUTs the VMI subresource `action` (`pause`, `unpause`, `reset`), as virtctl does.
@@ -105,7 +81,7 @@ fn pause_only(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 
 #[test]
 fn a_clock_step_after_a_pause_is_not_a_reboot() {
-    let outcome = run_one("step", with_body(pause_only));
+    let outcome = run("clock-step", pause_only);
     assert_eq!(outcome, Outcome::Passed);
 }
 
@@ -132,6 +108,6 @@ fn pause_then_reset(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 
 #[test]
 fn a_reboot_after_a_pause_is_a_reboot() {
-    let outcome = run_one("reboot", with_body(pause_then_reset));
+    let outcome = run("clock-reboot", pause_then_reset);
     assert_eq!(outcome, Outcome::Passed);
 }

@@ -13,6 +13,7 @@ pub mod os;
 pub mod probes;
 pub mod ssh;
 pub mod tunnel;
+pub mod websocket;
 pub mod windows;
 
 use std::fmt;

@@ -5,9 +5,10 @@
 use std::os::unix::net::UnixStream;
 
 use futures::{SinkExt, StreamExt};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::websocket::{self, Unopened};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TunnelError {
@@ -46,14 +47,6 @@ fn hint(status: u16, message: &str) -> &'static str {
         404 => " (no such VMI: was it deleted, or is the name or namespace wrong?)",
         _ => "",
     }
-}
-
-/// The message of a `Status` body, or the body itself.
-fn status_message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|s| s["message"].as_str().map(String::from))
-        .unwrap_or_else(|| body.trim().to_string())
 }
 
 /// An open tunnel: the socket to hand to a client, and the task that pumps it (stopped when
@@ -104,43 +97,15 @@ async fn open_once(
     let path = format!(
         "/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/portforward/{port}/tcp"
     );
-    let request = http::Request::get(path)
-        .header(http::header::CONNECTION, "Upgrade")
-        .header(http::header::UPGRADE, "websocket")
-        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
-        .header(
-            http::header::SEC_WEBSOCKET_KEY,
-            tungstenite::handshake::client::generate_key(),
-        )
-        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
-        .body(kube::client::Body::empty())
-        .map_err(|e| transport(e.into()))?;
-    let response = client
-        .send(request)
-        .await
-        .map_err(|e| transport(e.into()))?;
-    if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        let status = response.status().as_u16();
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
-            .unwrap_or_default();
-        return Err(TunnelError::Refused {
+    let ws = websocket::open(client, path).await.map_err(|e| match e {
+        Unopened::Refused { status, message } => TunnelError::Refused {
             vmi: format!("{ns}/{vmi}"),
             port,
             status,
-            message: status_message(&body),
-        });
-    }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|e| transport(e.into()))?;
-    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Client,
-        None,
-    )
-    .await;
+            message,
+        },
+        Unopened::Transport(e) => transport(e),
+    })?;
     let (ours, theirs) = UnixStream::pair().map_err(|e| transport(e.into()))?;
     theirs
         .set_nonblocking(true)
@@ -191,7 +156,7 @@ mod tests {
     use super::*;
 
     fn refused(status: u16, body: &str) -> String {
-        let message = status_message(body);
+        let message = websocket::status_message(body);
         TunnelError::Refused {
             vmi: "ns/a".into(),
             port: 22,

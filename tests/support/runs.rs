@@ -60,7 +60,17 @@ where
     F: Fn(Ctx) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let mut planned = row("bridge-vlan-swap");
+    row_with_body("bridge-vlan-swap", body)
+}
+
+/// The catalogue row `slug` (its needs, its namespace kind) run with a test body instead of
+/// its own.
+pub fn row_with_body<F, Fut>(slug: &str, body: F) -> Planned
+where
+    F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let mut planned = row(slug);
     let decl = planned.scenario.decl.budget(Duration::from_secs(120));
     planned.scenario = decl.body(body);
     planned

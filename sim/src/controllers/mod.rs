@@ -35,6 +35,7 @@ pub mod udn;
 mod updater;
 mod vm;
 mod vmi;
+mod world;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,9 +49,7 @@ use crate::guest::Guests;
 use crate::kinds::{self, KindId};
 use crate::obj;
 use crate::store::{DeleteOptions, Event, EventType, Scope, Selectors, Store};
-use crate::world::config::{kubevirt_cr, KUBEVIRT_NAMESPACE};
 use crate::world::nodes::ClusterSpec;
-use crate::world::{GuestStream, VirtCall, VirtReply, World};
 
 /// The simulated OpenShift Virtualization cluster: nodes, KubeVirt and guests.
 pub struct Virtualization {
@@ -269,120 +268,6 @@ impl Ctx {
             .into_iter()
             .find(|m| obj::str_at(m, "/spec/vmiName") == vmi && !migration::is_final(m))
     }
-}
-
-impl World for Virtualization {
-    fn start(self: Arc<Self>, store: Arc<Store>, faults: Arc<crate::faults::Faults>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let guests = Arc::new(Guests::default());
-        let ctx = Arc::new(Ctx {
-            store: store.clone(),
-            spec: self.spec.clone(),
-            guests: guests.clone(),
-            sshd: crate::guest::ssh::config(),
-            net: Arc::new(crate::world::fabric::Fabric::new(guests)),
-            state: Mutex::new(State::default()),
-            requeue: tx,
-            nodes_changed: Notify::new(),
-            network_changed: Notify::new(),
-            faults,
-            ipam: Mutex::new(udn::Pools::default()),
-            updating: Mutex::new(()),
-        });
-        seed(&store, &self.spec);
-        *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
-        let events = store.events();
-        tokio::spawn(bridge_marker::run(ctx.clone()));
-        tokio::spawn(run(ctx, events, rx));
-    }
-
-    fn admit_create(&self, store: &Store, kind: KindId, object: &mut Value) -> ApiResult<()> {
-        let opted_out = admission::kubemacpool_opted_out(store, kind, object);
-        if opted_out {
-            self.kmp_opt_out
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(obj::namespace(object).to_string());
-        }
-        admission::create(store, kind, object, opted_out)
-    }
-
-    fn admit_update(&self, kind: KindId, old: &Value, new: &mut Value) -> ApiResult<()> {
-        let opted_out = self
-            .kmp_opt_out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(obj::namespace(old));
-        admission::update(kind, old, new, opted_out)
-    }
-
-    fn evict(&self, _store: &Store, pod: &Value, dry_run: bool) -> ApiResult<()> {
-        match self.ctx() {
-            Some(ctx) => evacuation::admit_eviction(&ctx, pod, dry_run),
-            None => Ok(()),
-        }
-    }
-
-    fn vm_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
-        subresources::vm_call(
-            &self.ctx().expect("the world starts before the API serves"),
-            call,
-        )
-    }
-
-    fn vmi_call(&self, _store: &Store, call: VirtCall<'_>) -> ApiResult<VirtReply> {
-        subresources::vmi_call(
-            &self.ctx().expect("the world starts before the API serves"),
-            call,
-        )
-    }
-
-    fn portforward(
-        &self,
-        _store: &Store,
-        forward: &crate::world::PortForward<'_>,
-    ) -> ApiResult<Box<dyn GuestStream>> {
-        portforward::dial(
-            &self.ctx().expect("the world starts before the API serves"),
-            forward,
-        )
-    }
-
-    fn console(
-        &self,
-        _store: &Store,
-        namespace: &str,
-        name: &str,
-    ) -> ApiResult<Box<dyn GuestStream>> {
-        console::open(
-            &self.ctx().expect("the world starts before the API serves"),
-            namespace,
-            name,
-        )
-    }
-}
-
-/// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR, the common
-/// cluster preferences.
-fn seed(store: &Store, spec: &ClusterSpec) {
-    for node in spec.node_objects() {
-        let _ = store.create(
-            kinds::NNSS,
-            nmstate::initial_state(&node),
-            Scope::All,
-            false,
-        );
-        let _ = store.create(kinds::NODES, node, Scope::All, false);
-    }
-    let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
-    let _ = store.create(kinds::NAMESPACES, ns, Scope::All, false);
-    let _ = store.create(kinds::KUBEVIRTS, kubevirt_cr(), Scope::All, false);
-    for preference in preference::common::windows_preferences() {
-        let _ = store.create(kinds::VMCLUSTERPREFERENCES, preference, Scope::All, false);
-    }
-    // OVN-Kubernetes' configuration exists from the start, as OpenShift's network operator
-    // renders it before any workload.
-    crate::world::ovnk::publish(store);
 }
 
 async fn run(

@@ -17,6 +17,8 @@ pub mod sender;
 pub mod shell;
 pub mod ssh;
 pub mod tcp;
+#[cfg(test)]
+mod testing;
 mod windows;
 pub mod words;
 

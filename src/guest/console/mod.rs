@@ -12,15 +12,13 @@
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::{self, protocol::Role, Message};
+use tokio_tungstenite::tungstenite::Message;
 
+use super::websocket::{self, Socket, Unopened};
 use super::Output;
 use screen::{at_login_or_shell, at_shell, clean, marked, tail};
 
 mod screen;
-
-type Socket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Who logs in on the console, and the budget of each step (login, one command).
 #[derive(Debug, Clone)]
@@ -271,52 +269,18 @@ async fn connect_retrying(
 /// (kubevirt v1.9.0 staging/src/kubevirt.io/client-go/kubevirt/typed/core/v1
 /// virtualmachineinstance_expansion.go SerialConsole: subprotocol `plain.kubevirt.io`).
 async fn connect(client: &kube::Client, ns: &str, vmi: &str) -> Result<Socket, ConsoleError> {
-    let name = format!("{ns}/{vmi}");
-    let transport = |why: String| ConsoleError::Transport {
-        vmi: name.clone(),
-        why,
-    };
     let path = format!(
         "/apis/subresources.kubevirt.io/v1/namespaces/{ns}/virtualmachineinstances/{vmi}/console"
     );
-    let request = http::Request::get(path)
-        .header(http::header::CONNECTION, "Upgrade")
-        .header(http::header::UPGRADE, "websocket")
-        .header(http::header::SEC_WEBSOCKET_VERSION, "13")
-        .header(
-            http::header::SEC_WEBSOCKET_KEY,
-            tungstenite::handshake::client::generate_key(),
-        )
-        .header(http::header::SEC_WEBSOCKET_PROTOCOL, "plain.kubevirt.io")
-        .body(kube::client::Body::empty())
-        .map_err(|e| transport(e.to_string()))?;
-    let response = client
-        .send(request)
-        .await
-        .map_err(|e| transport(e.to_string()))?;
-    if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        let status = response.status().as_u16();
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
-            .unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|s| s["message"].as_str().map(String::from))
-            .unwrap_or_else(|| body.trim().to_string());
-        return Err(ConsoleError::Refused {
-            vmi: name,
+    websocket::open(client, path).await.map_err(|e| match e {
+        Unopened::Refused { status, message } => ConsoleError::Refused {
+            vmi: format!("{ns}/{vmi}"),
             status,
             message,
-        });
-    }
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|e| transport(e.to_string()))?;
-    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Client,
-        None,
-    )
-    .await)
+        },
+        Unopened::Transport(why) => ConsoleError::Transport {
+            vmi: format!("{ns}/{vmi}"),
+            why: why.to_string(),
+        },
+    })
 }

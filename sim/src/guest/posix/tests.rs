@@ -1,52 +1,16 @@
 //! The shell as a user meets it: builtins, programs of the image, pipes, redirections, and
 //! bash's answers for what is missing or malformed.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-
-use super::super::{distro, BootSpec, Guest, GuestRef, Network, Nic};
 use crate::guest::command::Output;
-
-struct NoNetwork;
-
-impl Network for NoNetwork {
-    fn reachable(&self, _: &Nic, _: IpAddr) -> bool {
-        false
-    }
-    fn listener(&self, _: &Nic, _: IpAddr, _: u16) -> Option<String> {
-        None
-    }
-    fn accepted(&self, _: &str) -> Vec<(SocketAddr, SocketAddr)> {
-        Vec::new()
-    }
-}
+use crate::guest::testing::{self, Nowhere};
+use crate::guest::{distro, GuestRef};
 
 fn guest() -> GuestRef {
-    let nic = Nic {
-        name: "eth0".into(),
-        network: "default".into(),
-        mac: "02:00:00:00:00:01".into(),
-        addrs: vec![("10.0.2.2".parse().unwrap(), 24)],
-        segment: "pod".into(),
-        stale_segment: None,
-        reachable_at: Vec::new(),
-        up: true,
-        misdirected: false,
-    };
-    let spec = BootSpec {
-        distro: &distro::RHEL_9,
-        hostname: "vm1".into(),
-        vcpus: 2,
-        memory_bytes: 1 << 30,
-        nics: vec![nic],
-        users: BTreeMap::new(),
-        image: Default::default(),
-    };
-    std::sync::Arc::new(std::sync::Mutex::new(Guest::boot(spec, 1.0)))
+    testing::booted(&distro::RHEL_9, "vm1", "eth0", "02:00:00:00:00:01")
 }
 
 fn sh(g: &GuestRef, line: &str) -> Output {
-    super::run(g, &NoNetwork, line)
+    super::run(g, &Nowhere, line)
 }
 
 #[test]

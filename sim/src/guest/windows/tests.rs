@@ -1,48 +1,17 @@
 //! The PowerShell subset as a Windows guest answers it over SSH.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
-
 use super::run;
 use crate::guest::command::Output;
-use crate::guest::{distro, lock, BootSpec, Guest, GuestRef, Network, Nic};
-
-struct Nowhere;
-
-impl Network for Nowhere {
-    fn reachable(&self, _: &Nic, _: IpAddr) -> bool {
-        false
-    }
-    fn listener(&self, _: &Nic, _: IpAddr, _: u16) -> Option<String> {
-        None
-    }
-    fn accepted(&self, _: &str) -> Vec<(SocketAddr, SocketAddr)> {
-        Vec::new()
-    }
-}
+use crate::guest::testing::{self, Nowhere};
+use crate::guest::{distro, lock, GuestRef};
 
 fn windows() -> GuestRef {
-    let nic = Nic {
-        name: "Ethernet".into(),
-        network: "default".into(),
-        mac: "02:7c:3a:00:00:01".into(),
-        addrs: vec![("10.0.2.2".parse().unwrap(), 24)],
-        segment: "pod".into(),
-        stale_segment: None,
-        reachable_at: vec![],
-        up: true,
-        misdirected: false,
-    };
-    let spec = BootSpec {
-        distro: distro::place("windows2k22").unwrap(),
-        hostname: "win".into(),
-        vcpus: 2,
-        memory_bytes: 1 << 30,
-        nics: vec![nic],
-        users: BTreeMap::new(),
-        image: Default::default(),
-    };
-    std::sync::Arc::new(std::sync::Mutex::new(Guest::boot(spec, 1.0)))
+    testing::booted(
+        distro::place("windows2k22").unwrap(),
+        "win",
+        "Ethernet",
+        "02:7c:3a:00:00:01",
+    )
 }
 
 /// One SSH command, as the harness sends PowerShell: through cmd.exe.
