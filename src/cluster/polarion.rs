@@ -145,8 +145,7 @@ impl Table {
             user_id: optional("user_id", self.user_id, Shape::Word)?,
             testrun_status_id: checked(
                 "testrun_status_id",
-                self.testrun_status_id
-                    .unwrap_or(defaults.testrun_status_id),
+                self.testrun_status_id.unwrap_or(defaults.testrun_status_id),
                 Shape::Id,
             )?,
             is_automated: self.is_automated.unwrap_or(defaults.is_automated),
@@ -193,9 +192,10 @@ fn check(key: &str, value: &str, shape: Shape) -> Result<(), String> {
         Some("has blanks at an end or a line break")
     } else {
         match shape {
-            Shape::Id if !value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
+            Shape::Id
+                if !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
             {
                 Some("is not a Polarion ID: use letters, digits, `_`, `-` and `.`")
             }
@@ -296,7 +296,10 @@ mod tests {
         let project = err("project_id = \"CNV QE\"");
         assert!(project.contains("is not a Polarion ID"), "{project}");
         let empty = err("user_id = \"\"");
-        assert!(empty.contains("polarion.user_id = \"\" is empty"), "{empty}");
+        assert!(
+            empty.contains("polarion.user_id = \"\" is empty"),
+            "{empty}"
+        );
         let response = err("response = { \"my product\" = \"x\" }");
         assert!(
             response.contains("polarion.response.my product"),

@@ -438,7 +438,10 @@ mod tests {
         let text = "polarion_project = \"CNV\"\n[polarion]\nuser_id = \"cnvqe\"";
         let p = parse(text, "vstp.toml", &env).unwrap().polarion;
         assert_eq!(p.testrun_id.as_deref(), Some("nightly-1"));
-        assert_eq!((p.project_id.as_str(), p.user_id.as_deref()), ("CNVQE", Some("cnvqe")));
+        assert_eq!(
+            (p.project_id.as_str(), p.user_id.as_deref()),
+            ("CNVQE", Some("cnvqe"))
+        );
         let bad = settings("[polarion]\ntestrun_status_id = \"in progress\"").unwrap_err();
         assert!(
             bad.starts_with("vstp.toml: polarion.testrun_status_id"),

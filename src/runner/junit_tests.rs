@@ -105,7 +105,10 @@ fn testcases(all: &[Element]) -> Vec<(String, Vec<(String, String)>)> {
         if e.name == "testcase" {
             out.push((e.attr("name").unwrap().into(), Vec::new()));
         } else if e.name == "property" && e.within.ends_with("testcase/properties") {
-            let pair = (e.attr("name").unwrap().into(), e.attr("value").unwrap().into());
+            let pair = (
+                e.attr("name").unwrap().into(),
+                e.attr("value").unwrap().into(),
+            );
             out.last_mut().expect("a testcase").1.push(pair);
         }
     }
@@ -166,7 +169,10 @@ fn parameters_tell_runs_of_one_test_case_apart() {
     let cases = [
         record(awd("rhel-postcopy", "PostCopy"), Outcome::Passed),
         record(awd("rhel-paused", "Paused"), Outcome::Passed),
-        record(row("sig-virt/awd.md", 2, "no-id").ids(&["VSTP-1"]), Outcome::Passed),
+        record(
+            row("sig-virt/awd.md", 2, "no-id").ids(&["VSTP-1"]),
+            Outcome::Passed,
+        ),
     ];
     let xml = render_with(&cases, &PolarionRun::default());
     let found = testcases(&elements(&xml));
@@ -191,14 +197,25 @@ fn the_run_properties_are_under_testsuites_and_on_every_testsuite() {
         ..PolarionRun::default()
     };
     let cases = [
-        record(row("sig-network/nad.md", 1, "a").ids(&["CNV-1"]), Outcome::Passed),
-        record(row("sig-virt/awd.md", 1, "b").ids(&["CNV-2"]), Outcome::Passed),
+        record(
+            row("sig-network/nad.md", 1, "a").ids(&["CNV-1"]),
+            Outcome::Passed,
+        ),
+        record(
+            row("sig-virt/awd.md", 1, "b").ids(&["CNV-2"]),
+            Outcome::Passed,
+        ),
     ];
     let all = elements(&render_with(&cases, &polarion));
     let under = |within: &str| -> Vec<(String, String)> {
         all.iter()
             .filter(|e| e.name == "property" && e.within == within)
-            .map(|e| (e.attr("name").unwrap().into(), e.attr("value").unwrap().into()))
+            .map(|e| {
+                (
+                    e.attr("name").unwrap().into(),
+                    e.attr("value").unwrap().into(),
+                )
+            })
             .collect()
     };
     let run = under("testsuites/properties");
@@ -215,7 +232,10 @@ fn the_run_properties_are_under_testsuites_and_on_every_testsuite() {
     }
     let suites = under("testsuites/testsuite/properties");
     assert_eq!(
-        suites.iter().filter(|(k, _)| k == "polarion-testrun-id").count(),
+        suites
+            .iter()
+            .filter(|(k, _)| k == "polarion-testrun-id")
+            .count(),
         2,
         "on both testsuites: {suites:?}"
     );
