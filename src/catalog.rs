@@ -239,7 +239,7 @@ fn row_mismatch(
 }
 
 fn declaration_problems(scenarios: &[Declaration]) -> Vec<Problem> {
-    let mut problems = Vec::new();
+    let mut problems = polarion_problems(scenarios);
     let mut names = BTreeSet::new();
     for s in scenarios {
         let name = s.trial_name();
@@ -269,6 +269,41 @@ fn declaration_problems(scenarios: &[Declaration]) -> Vec<Problem> {
                 "{name}: slug `{}` must be lower-case letters, digits and dashes",
                 s.slug
             )));
+        }
+    }
+    problems
+}
+
+/// Polarion's importer maps a `<testcase>` to a test case by ID, and runs of one test case by
+/// their parameters: two scenarios reporting the same ID with the same parameters would record
+/// one result over the other.
+fn polarion_problems(scenarios: &[Declaration]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut reported: BTreeMap<(&str, Vec<(&str, &str)>), String> = BTreeMap::new();
+    for s in scenarios {
+        let name = s.trial_name();
+        for (param, value) in s.parameters {
+            let param_ok = !param.is_empty()
+                && param
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !param_ok || value.trim().is_empty() {
+                problems.push(Problem::BadDeclaration(format!(
+                    "{name}: Polarion parameter `{param}` = `{value}`: the name is lower-case \
+                     letters, digits and `_`, the value not empty"
+                )));
+            }
+        }
+        let mut parameters = s.parameters.to_vec();
+        parameters.sort();
+        for id in s.polarion_ids() {
+            if let Some(first) = reported.insert((id, parameters.clone()), name.clone()) {
+                problems.push(Problem::BadDeclaration(format!(
+                    "{first} and {name} both report Polarion test case {id} with the same \
+                     parameters {parameters:?}: tell them apart with `.parameters(&[(\"name\", \
+                     \"value\")])`, or give one its own test case with `.tests(&[…])`"
+                )));
+            }
         }
     }
     problems

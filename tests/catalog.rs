@@ -131,6 +131,37 @@ fn malformed_and_duplicate_ids_and_names_are_problems() {
     );
 }
 
+/// Polarion's importer keeps one result per test case and parameters: two scenarios reporting
+/// the same ID must differ in their parameters.
+#[test]
+fn two_scenarios_of_one_polarion_id_need_different_parameters() {
+    let problems = |a: Declaration, b: Declaration| -> Vec<String> {
+        kinds(&catalog::join(&plans(), &[a, b], &[]).problems)
+            .into_iter()
+            .filter(|p| p.contains("Polarion"))
+            .collect()
+    };
+    let postcopy = scenario("postcopy", 1, &["CNV-15225"]);
+    let paused = scenario("paused", 1, &["CNV-15225"]);
+    let same = problems(postcopy, paused);
+    assert!(
+        same.len() == 1
+            && same[0].contains("both report Polarion test case CNV-15225")
+            && same[0].contains(".parameters("),
+        "{same:?}"
+    );
+    let apart = problems(
+        postcopy.parameters(&[("migration_mode", "PostCopy")]),
+        paused.parameters(&[("migration_mode", "Paused")]),
+    );
+    assert!(apart.is_empty(), "{apart:?}");
+    let bad = problems(
+        postcopy.parameters(&[("Migration Mode", "PostCopy")]),
+        paused.parameters(&[("migration_mode", "")]),
+    );
+    assert_eq!(bad.len(), 2, "{bad:?}");
+}
+
 #[test]
 fn pending_rows_are_reported_as_pending() {
     let scenarios = [

@@ -121,9 +121,19 @@ fn bad_flags_exit_2_with_the_reason() {
     assert_eq!(vstp(&["frobnicate"]).status.code(), Some(2));
 }
 
+/// The JUnit of a run goes to `$ARTIFACT_DIR`, as Polarion's importer reads it: the test run's
+/// properties from `[polarion]` and the jobs' `POLARION_*` variables under `<testsuites>`, and
+/// one `<testcase>` per Polarion ID.
 #[test]
 fn run_writes_junit_to_artifact_dir() {
     let dir = Scratch::new("cli-run");
+    let settings = dir.join("vstp.toml");
+    std::fs::write(
+        &settings,
+        "[polarion]\nuser_id = \"cnvqe\"\nenv_tier = \"tier2\"\n\
+         [polarion.response]\nmyproduct = \"cnv-test-run\"\n",
+    )
+    .expect("settings written");
     let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
         .args([
             "run",
@@ -133,17 +143,64 @@ fn run_writes_junit_to_artifact_dir() {
             "--sim-seed",
             "4242",
         ])
+        .arg("--config")
+        .arg(&settings)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ARTIFACT_DIR", dir.path())
+        .env("POLARION_TESTRUN_ID", "CNV-4.20-tier2-nightly")
+        .env("POLARION_OS", "")
         .output()
         .expect("vstp runs");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     let xml = std::fs::read_to_string(dir.join("junit_vstp.xml")).expect("JUnit in ARTIFACT_DIR");
+    let junit = support::junit::parse(&xml);
+    for (k, v) in [
+        ("polarion-project-id", "CNV"),
+        ("polarion-testrun-id", "CNV-4.20-tier2-nightly"),
+        ("polarion-user-id", "cnvqe"),
+        ("polarion-custom-env_tier", "tier2"),
+        ("polarion-response-myproduct", "cnv-test-run"),
+        ("polarion-custom-isautomated", "True"),
+        ("polarion-testrun-status-id", "inprogress"),
+    ] {
+        assert!(
+            junit.run.contains(&(k.into(), v.into())),
+            "{k}={v} missing under <testsuites>: {:?}",
+            junit.run
+        );
+    }
+    assert!(
+        junit.run.iter().all(|(k, _)| k != "polarion-custom-env_os"),
+        "an empty POLARION_OS is unset: {:?}",
+        junit.run
+    );
     assert_eq!(
-        xml.matches("<testcase ").count(),
-        5,
-        "VIRTSTRAT-560 selects its five rows"
+        junit.cases.len(),
+        6,
+        "VIRTSTRAT-560 selects its five rows; the first reports two Polarion IDs"
+    );
+    let ids: Vec<Vec<&str>> = junit
+        .cases
+        .iter()
+        .map(|c| c.values("polarion-testcase-id"))
+        .collect();
+    assert!(
+        ids.iter().all(|one| one.len() <= 1),
+        "at most one Polarion ID per testcase: {ids:?}"
+    );
+    let swap = |id: &str| {
+        junit
+            .cases
+            .iter()
+            .find(|c| c.values("polarion-testcase-id") == [id])
+            .map(|c| c.name.as_str())
+    };
+    let trial = "sig-network/live-update-nad-ref/CNV-15972/bridge-vlan-swap";
+    assert_eq!(swap("CNV-15972"), Some(trial));
+    assert_eq!(
+        swap("CNV-15945"),
+        Some(format!("{trial} [CNV-15945]").as_str())
     );
     assert!(
         xml.contains(r#"name="vstp-sim-seed" value="4242""#),
@@ -152,6 +209,26 @@ fn run_writes_junit_to_artifact_dir() {
     assert!(
         stdout.contains("JUnit: ") && stdout.contains("SCENARIO"),
         "{stdout}"
+    );
+}
+
+/// A bad Polarion value in the settings stops the run at once, naming the key and the job's
+/// variable.
+#[test]
+fn a_bad_polarion_setting_exits_2_and_names_the_key() {
+    let dir = Scratch::new("cli-polarion");
+    let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(["run", "VIRTSTRAT-560"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ARTIFACT_DIR", dir.path())
+        .env("POLARION_TESTRUN_ID", "nightly/4.20")
+        .output()
+        .expect("vstp runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("polarion.testrun_id (or POLARION_TESTRUN_ID) = \"nightly/4.20\""),
+        "{stderr}"
     );
 }
 

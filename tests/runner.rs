@@ -216,7 +216,9 @@ fn junit_carries_polarion_and_traceability_properties() {
     ];
     let scratch = Scratch::new("runner-junit");
     let mut config = config(&scratch, TargetKind::Sim);
-    config.polarion_project = "CNVQE".into();
+    config.polarion.project_id = "CNVQE".into();
+    config.polarion.testrun_id = Some("vstp nightly".into());
+    config.polarion.responses = vec![("myproduct".into(), "cnv-test-run".into())];
     let report = execute(config, cases, 1);
     let xml = std::fs::read_to_string(&report.junit_path).expect("junit written");
     let all = elements(&xml);
@@ -252,25 +254,48 @@ fn junit_carries_polarion_and_traceability_properties() {
             _ => {}
         }
     }
-    assert!(
-        suite_props.contains(&("polarion-project-id".into(), "CNVQE".into())),
-        "{suite_props:?}"
-    );
-    let (name, nad) = &props[0];
-    assert_eq!(name, "sig-network/nad/CNV-15972/fails");
-    let expect = |k: &str, v: &str| {
+    for (k, v) in [
+        ("polarion-project-id", "CNVQE"),
+        ("polarion-testrun-id", "vstp nightly"),
+        ("polarion-response-myproduct", "cnv-test-run"),
+        ("polarion-custom-isautomated", "True"),
+        ("polarion-testrun-status-id", "inprogress"),
+    ] {
         assert!(
-            nad.contains(&(k.to_string(), v.to_string())),
-            "{k}={v} missing in {nad:?}"
-        )
-    };
-    expect("polarion-testcase-id", "CNV-15972");
-    expect("polarion-testcase-id", "CNV-15945");
-    expect("requirement", "VIRTSTRAT-560");
-    expect("stp", "stps/sig-network/nad.md:7");
-    expect("tier", "1");
-    expect("priority", "P0");
-    expect("target", "sim");
+            suite_props.contains(&(k.into(), v.into())),
+            "{k}={v} missing in the run's properties {suite_props:?}"
+        );
+    }
+    // One <testcase> per Polarion ID, each with that ID alone and the scenario's outcome.
+    let names: Vec<&str> = props.iter().take(2).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sig-network/nad/CNV-15972/fails",
+            "sig-network/nad/CNV-15972/fails [CNV-15945]"
+        ]
+    );
+    for ((_, nad), id) in props.iter().zip(["CNV-15972", "CNV-15945"]) {
+        let ids: Vec<&str> = nad
+            .iter()
+            .filter(|(k, _)| k == "polarion-testcase-id")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(ids, [id], "one Polarion ID per testcase: {nad:?}");
+        let expect = |k: &str, v: &str| {
+            assert!(
+                nad.contains(&(k.to_string(), v.to_string())),
+                "{k}={v} missing in {nad:?}"
+            )
+        };
+        expect("requirement", "VIRTSTRAT-560");
+        expect("stp", "stps/sig-network/nad.md:7");
+        expect("tier", "1");
+        expect("priority", "P0");
+        expect("target", "sim");
+    }
+    let failures = all.iter().filter(|(n, _)| n == "failure").count();
+    assert_eq!(failures, 2, "both IDs carry the scenario's failure");
     let table_case = &props
         .iter()
         .find(|(n, _)| n.ends_with("/passes"))

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::{default_stp_root, exit, planned_or_problems};
-use crate::cluster::TargetOptions;
+use crate::cluster::{settings, TargetOptions};
 use crate::runner::select::{self, Selection};
 use crate::runner::{Run, RunConfig};
 use crate::stp::is_valid_id;
@@ -64,7 +64,14 @@ pub fn main() -> ExitCode {
         }
         cli.mimic.filter = None;
     }
-    let config = RunConfig::new(cli.target.clone(), cli.allow_disruptive);
+    let mut config = RunConfig::new(cli.target.clone(), cli.allow_disruptive);
+    match settings::load(cli.target.settings.as_deref()) {
+        Ok(settings) => config.polarion = settings.polarion,
+        Err(e) => {
+            eprintln!("vstp: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    }
     cli.mimic
         .test_threads
         .get_or_insert(config.default_threads());

@@ -73,9 +73,7 @@ pub fn main(args: &Args) -> u8 {
         return exit::USAGE;
     }
     let mut config = RunConfig::new(args.target.clone(), args.allow_disruptive);
-    if let Some(project) = settings.polarion_project {
-        config.polarion_project = project;
-    }
+    config.polarion = settings.polarion;
     let threads = args
         .test_threads
         .unwrap_or_else(|| config.default_threads());

@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod kinds;
 pub mod nmstate;
 pub mod nodes;
+pub mod polarion;
 pub mod preflight;
 pub mod profile;
 pub mod retry;

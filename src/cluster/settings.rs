@@ -1,5 +1,5 @@
 //! `vstp.toml`: what a cluster run needs to know that the cluster cannot say (images, users,
-//! NICs, VLANs, subnets, storage, timeouts, Polarion project), with environment overrides for
+//! NICs, VLANs, subnets, storage, timeouts, the Polarion test run), with environment overrides for
 //! CI. Without a file the defaults fit `vstp sim serve`, so the whole catalogue runs against a
 //! standalone simulator with `--target cluster`. Unknown keys and impossible values are errors
 //! that name the key and say what is allowed.
@@ -9,13 +9,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::build::Image;
+use super::polarion::{self, PolarionRun};
 use super::profile::{Families, Profile};
 use crate::guest::os::Dirtier;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    /// The project alone, as older files give it; `[polarion] project_id` is the same.
     polarion_project: Option<String>,
+    #[serde(default)]
+    polarion: polarion::Table,
     /// "standard" or "slow" (every wait budget doubled, for loaded bare-metal clusters).
     timeout_profile: Option<String>,
     ssh_timeout_seconds: Option<u64>,
@@ -80,13 +84,14 @@ struct Storage {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub profile: Profile,
-    pub polarion_project: Option<String>,
+    /// The test-run properties of the JUnit, for Polarion's importer.
+    pub polarion: PolarionRun,
     /// Where they came from, for messages.
     pub source: String,
 }
 
 /// Reads `path` (or `VSTP_CONFIG`, or `./vstp.toml` when present) and applies `VSTP_*`
-/// environment overrides.
+/// environment overrides, and the `POLARION_*` ones of the CNV QE jobs.
 pub fn load(path: Option<&Path>) -> Result<Settings, String> {
     let chosen = path
         .map(Path::to_path_buf)
@@ -101,7 +106,7 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
         None => (String::new(), "defaults (no vstp.toml)".into()),
     };
     let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("VSTP_"))
+        .filter(|(k, _)| k.starts_with("VSTP_") || polarion::reads_env(k))
         .collect();
     parse(&text, &source, &env)
 }
@@ -119,7 +124,11 @@ pub fn parse(text: &str, source: &str, env: &[(String, String)]) -> Result<Setti
 fn override_with(file: &mut File, key: &str, value: &str) {
     let v = || Some(value.to_string());
     match key {
-        "VSTP_POLARION_PROJECT" => file.polarion_project = v(),
+        // The environment's project wins over the file's, wherever the file gives it.
+        "VSTP_POLARION_PROJECT" if !value.is_empty() => {
+            file.polarion_project = None;
+            file.polarion.override_with(key, value)
+        }
         "VSTP_TIMEOUT_PROFILE" => file.timeout_profile = v(),
         "VSTP_RHEL_IMAGE" => file.images.rhel = Some(container_disk(value)),
         "VSTP_WINDOWS_PASSWORD" => file.guest.windows_password = v(),
@@ -130,7 +139,7 @@ fn override_with(file: &mut File, key: &str, value: &str) {
         "VSTP_BRIDGE_NIC" => file.network.bridge_nic = v(),
         "VSTP_LOCALNET_NIC" => file.network.localnet_nic = v(),
         "VSTP_STORAGE_CLASS" => file.storage.class = v(),
-        _ => {}
+        _ => file.polarion.override_with(key, value),
     }
 }
 
@@ -160,6 +169,7 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         Some(spec) => image(spec, key, class.clone()),
     };
     let windows_configured = file.images.windows.is_some();
+    let polarion = file.polarion.build(file.polarion_project)?;
     let net = file.network;
     let profile = Profile {
         rhel_image: image(file.images.rhel, "images.rhel", defaults.rhel_image)?,
@@ -227,7 +237,7 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
     };
     Ok(Settings {
         profile,
-        polarion_project: file.polarion_project,
+        polarion,
         source: source.into(),
     })
 }
@@ -400,6 +410,7 @@ mod tests {
         let s = parse(text, "vstp.example.toml", &[]).unwrap();
         assert_eq!(s.profile.bridge_nic, "ens4");
         assert!(s.profile.windows_configured);
+        assert_eq!(s.polarion.user_id.as_deref(), Some("cnvqe"));
     }
 
     #[test]
@@ -416,6 +427,28 @@ mod tests {
             s.profile.windows_preference.as_deref(),
             Some("windows.2k22")
         );
+    }
+
+    #[test]
+    fn the_polarion_table_and_the_jobs_variables_give_the_test_run() {
+        let env = [
+            ("POLARION_TESTRUN_ID".to_string(), "nightly-1".to_string()),
+            ("VSTP_POLARION_PROJECT".to_string(), "CNVQE".to_string()),
+        ];
+        let text = "polarion_project = \"CNV\"\n[polarion]\nuser_id = \"cnvqe\"";
+        let p = parse(text, "vstp.toml", &env).unwrap().polarion;
+        assert_eq!(p.testrun_id.as_deref(), Some("nightly-1"));
+        assert_eq!(
+            (p.project_id.as_str(), p.user_id.as_deref()),
+            ("CNVQE", Some("cnvqe"))
+        );
+        let bad = settings("[polarion]\ntestrun_status_id = \"in progress\"").unwrap_err();
+        assert!(
+            bad.starts_with("vstp.toml: polarion.testrun_status_id"),
+            "{bad}"
+        );
+        let unknown = settings("[polarion]\nplannedin = \"x\"").unwrap_err();
+        assert!(unknown.contains("unknown field `plannedin`"), "{unknown}");
     }
 
     #[test]

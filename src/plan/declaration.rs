@@ -33,6 +33,9 @@ pub struct Declaration {
     pub row_ids: &'static [&'static str],
     /// Polarion test-case IDs beyond the row's own.
     pub test_ids: &'static [&'static str],
+    /// What tells this scenario apart from the others reporting the same Polarion test case
+    /// (`("migration_mode", "PostCopy")`): JUnit `polarion-parameter-<name>` properties.
+    pub parameters: &'static [(&'static str, &'static str)],
     pub os: GuestOs,
     pub needs: Needs,
     /// Drains nodes or changes node networking: on a cluster it runs only with
@@ -56,6 +59,7 @@ pub const fn row(stp: &'static str, row: usize, slug: &'static str) -> Declarati
         row,
         row_ids: &[],
         test_ids: &[],
+        parameters: &[],
         os: GuestOs::Rhel,
         needs: Needs::migration(&[]),
         disruptive: false,
@@ -77,6 +81,15 @@ impl Declaration {
     /// Polarion test-case IDs beyond the row's own; the first one names the trial.
     pub const fn tests(self, test_ids: &'static [&'static str]) -> Declaration {
         Declaration { test_ids, ..self }
+    }
+
+    /// Polarion test-case parameters: what sets this scenario apart from another run of the same
+    /// Polarion test case (the catalogue refuses two scenarios with the same ID and parameters).
+    pub const fn parameters(
+        self,
+        parameters: &'static [(&'static str, &'static str)],
+    ) -> Declaration {
+        Declaration { parameters, ..self }
     }
 
     pub const fn needs(self, needs: Needs) -> Declaration {
@@ -129,6 +142,19 @@ impl Declaration {
             .or(self.row_ids.first())
             .copied()
             .unwrap_or("NO-ID")
+    }
+
+    /// The Polarion test cases the scenario reports: its declared ones, else the row's `CNV-`
+    /// IDs (in table STPs the requirement column holds the Polarion IDs).
+    pub fn polarion_ids(&self) -> Vec<&'static str> {
+        if !self.test_ids.is_empty() {
+            return self.test_ids.to_vec();
+        }
+        self.row_ids
+            .iter()
+            .filter(|id| id.starts_with("CNV-"))
+            .copied()
+            .collect()
     }
 
     /// Every ID the scenario answers to when selected.

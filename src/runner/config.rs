@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::cluster::polarion::PolarionRun;
 use crate::cluster::target::{TargetKind, TargetOptions};
 
 /// Everything a run needs to know besides which scenarios it runs.
@@ -12,7 +13,8 @@ pub struct RunConfig {
     pub target: TargetOptions,
     /// On a cluster, disruptive scenarios run only when this is set.
     pub allow_disruptive: bool,
-    pub polarion_project: String,
+    /// The test-run properties for Polarion's importer (`vstp.toml` `[polarion]`).
+    pub polarion: PolarionRun,
     pub junit_path: PathBuf,
     pub artifacts: PathBuf,
     /// Catch SIGINT/SIGTERM to finish teardown and write JUnit (off inside library tests).
@@ -40,8 +42,7 @@ impl RunConfig {
             run_id,
             target,
             allow_disruptive,
-            polarion_project: std::env::var("VSTP_POLARION_PROJECT")
-                .unwrap_or_else(|_| "CNV".into()),
+            polarion: PolarionRun::default(),
             junit_path,
             artifacts,
             handle_signals: true,

@@ -1,10 +1,18 @@
 //! JUnit for Polarion, Prow and ReportPortal: one flat testsuite per STP, properties per case.
+//!
+//! Polarion's XUnit importer maps a `<testcase>` to a test case by its one
+//! `polarion-testcase-id` and tells runs of one test case apart by their
+//! `polarion-parameter-<name>` properties, so a scenario reports one `<testcase>` per Polarion
+//! ID, each with the scenario's outcome. The importer reads the run's properties (project, test
+//! run, custom fields) under `<testsuites>`; they are on every `<testsuite>` as well, where the
+//! downstream suite's pytest JUnit carries them.
 
 use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::record::{CaseRecord, Outcome};
+use crate::cluster::polarion::PolarionRun;
 use crate::cluster::TargetKind;
 
 /// Run-level facts that go into the report.
@@ -13,21 +21,7 @@ pub struct ReportInfo<'a> {
     /// The in-process simulator's seed, so a red run's timings can be repeated.
     pub sim_seed: Option<u64>,
     pub target: TargetKind,
-    pub polarion_project: &'a str,
-}
-
-/// Polarion test-case IDs of a scenario: its declared ones, else the row's `CNV-` IDs (in table
-/// STPs the requirement column holds the Polarion IDs).
-pub fn polarion_ids(case: &CaseRecord) -> Vec<String> {
-    let s = &case.planned.scenario.decl;
-    if !s.test_ids.is_empty() {
-        return s.test_ids.iter().map(|id| id.to_string()).collect();
-    }
-    s.row_ids
-        .iter()
-        .filter(|id| id.starts_with("CNV-"))
-        .map(|id| id.to_string())
-        .collect()
+    pub polarion: &'a PolarionRun,
 }
 
 pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
@@ -42,7 +36,9 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
             Some(at) => at,
             None => {
                 let mut suite = TestSuite::new(suite_name);
-                suite.add_property(Property::new("polarion-project-id", info.polarion_project));
+                for (name, value) in info.polarion.properties() {
+                    suite.add_property(Property::new(name, value));
+                }
                 suite.add_property(Property::new("vstp-run-id", info.run_id));
                 if let Some(seed) = info.sim_seed {
                     suite.add_property(Property::new("vstp-sim-seed", seed.to_string()));
@@ -51,12 +47,79 @@ pub fn render(cases: &[CaseRecord], info: &ReportInfo) -> String {
                 suites.len() - 1
             }
         };
-        suites[at].add_test_case(test_case(case, info));
+        suites[at].add_test_cases(per_polarion_id(test_case(case, info), case));
     }
     report.add_test_suites(suites);
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- cannot serialise the report: {e} -->"))
+    match report.to_string() {
+        Ok(xml) => with_run_properties(xml, &info.polarion.properties()),
+        Err(e) => format!("<!-- cannot serialise the report: {e} -->"),
+    }
+}
+
+/// One `<testcase>` per Polarion ID of the scenario, each with its ID and parameters. The first
+/// ID's (the one that names the trial) keeps the trial name, which CI history and the artifact
+/// folder know; each other is the trial name with its ID in brackets.
+fn per_polarion_id(case: TestCase, record: &CaseRecord) -> Vec<TestCase> {
+    let decl = &record.planned.scenario.decl;
+    let ids = decl.polarion_ids();
+    if ids.is_empty() {
+        return vec![case];
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut tc = case.clone();
+            if i > 0 {
+                tc.name = format!("{} [{id}]", case.name.as_str()).into();
+            }
+            let mut polarion = vec![Property::new("polarion-testcase-id", *id)];
+            for (name, value) in decl.parameters {
+                polarion.push(Property::new(format!("polarion-parameter-{name}"), *value));
+            }
+            tc.properties.splice(0..0, polarion);
+            tc
+        })
+        .collect()
+}
+
+/// quick-junit writes no `<properties>` under `<testsuites>`, where the importer reads the
+/// run's: they go right after its start tag (whose attributes are the name `vstp` and counts,
+/// so the first `>` ends it).
+fn with_run_properties(xml: String, properties: &[(String, String)]) -> String {
+    let Some(end) = xml
+        .find("<testsuites")
+        .and_then(|start| xml[start..].find('>').map(|end| start + end + 1))
+    else {
+        return xml;
+    };
+    let mut block = String::from("\n    <properties>");
+    for (name, value) in properties {
+        block.push_str(&format!(
+            "\n        <property name=\"{}\" value=\"{}\"/>",
+            escape(name),
+            escape(value)
+        ));
+    }
+    block.push_str("\n    </properties>");
+    let mut out = xml;
+    out.insert_str(end, &block);
+    out
+}
+
+/// `text` as an XML attribute value.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
@@ -80,9 +143,6 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
     let mut tc = TestCase::new(s.trial_name(), status);
     tc.set_classname(format!("{}.{}", s.sig(), s.stp_slug()));
     tc.set_time(elapsed);
-    for id in polarion_ids(case) {
-        tc.add_property(Property::new("polarion-testcase-id", id));
-    }
     for id in s.row_ids {
         tc.add_property(Property::new("requirement", *id));
     }
@@ -123,3 +183,7 @@ pub fn write(path: &Path, xml: &str) -> std::io::Result<()> {
     std::fs::write(&tmp, xml)?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+#[path = "junit_tests.rs"]
+mod tests;

@@ -129,7 +129,7 @@ fn write_junit(shared: &Shared, cases: &[CaseRecord]) -> std::io::Result<()> {
         run_id: &shared.config.run_id,
         sim_seed: shared.sim_seed(),
         target: shared.config.target.target,
-        polarion_project: &shared.config.polarion_project,
+        polarion: &shared.config.polarion,
     };
     junit::write(&shared.config.junit_path, &junit::render(cases, &info))
 }

@@ -31,14 +31,18 @@ pub fn scenarios() -> Vec<Scenario> {
     let windows_awd = Needs::migration(&[Feature::WorkloadDisruptionPolicy, Feature::WindowsImage]);
     vec![
         awd_row(1, &["CNV-15225"], "rhel-postcopy")
+            .parameters(&[("migration_mode", "PostCopy")])
             .body(|ctx| async move { migrate_busy(&ctx, Rhel, PostCopy).await }),
         awd_row(1, &["CNV-15225"], "rhel-paused")
+            .parameters(&[("migration_mode", "Paused")])
             .body(|ctx| async move { migrate_busy(&ctx, Rhel, Paused).await }),
         awd_row(2, &["CNV-15246"], "windows-postcopy")
+            .parameters(&[("migration_mode", "PostCopy")])
             .windows()
             .needs(windows_awd)
             .body(|ctx| async move { migrate_busy(&ctx, Windows, PostCopy).await }),
         awd_row(2, &["CNV-15246"], "windows-paused")
+            .parameters(&[("migration_mode", "Paused")])
             .windows()
             .needs(windows_awd)
             .body(|ctx| async move { migrate_busy(&ctx, Windows, Paused).await }),

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test target uses its part
 
+pub mod junit;
 pub mod runs;
 
 use std::path::{Path, PathBuf};

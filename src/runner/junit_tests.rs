@@ -1,0 +1,242 @@
+//! The JUnit as Polarion's importer reads it, parsed with an XML parser.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use quick_xml::events::Event;
+
+use super::*;
+use crate::plan::{row, Declaration};
+use crate::runner::record::State;
+use crate::runner::Planned;
+use crate::scenarios::Attach;
+use crate::stp::Row;
+
+fn record(decl: Declaration, outcome: Outcome) -> CaseRecord {
+    CaseRecord {
+        planned: Planned {
+            scenario: decl.not_yet("a body is not needed to report"),
+            row: Row {
+                file: PathBuf::from(decl.stp),
+                line: 7,
+                index: decl.row,
+                ids: decl.row_ids.iter().map(|id| id.to_string()).collect(),
+                story: String::new(),
+                scenario: String::new(),
+                tier: Some(1),
+                priority: None,
+            },
+        },
+        state: State::Done {
+            outcome,
+            elapsed: Duration::from_secs(3),
+        },
+        log: "a step\n".into(),
+        artifacts: PathBuf::from("artifacts"),
+    }
+}
+
+fn render_with(cases: &[CaseRecord], polarion: &PolarionRun) -> String {
+    let info = ReportInfo {
+        run_id: "run-1",
+        sim_seed: None,
+        target: TargetKind::Sim,
+        polarion,
+    };
+    render(cases, &info)
+}
+
+/// An element: the names of the elements around it (`testsuites/testsuite`), its own name and
+/// attributes.
+struct Element {
+    within: String,
+    name: String,
+    attrs: Vec<(String, String)>,
+}
+
+impl Element {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn elements(xml: &str) -> Vec<Element> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut open, mut out) = (Vec::<String>::new(), Vec::new());
+    loop {
+        let (start, empty) = match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            Event::End(_) => {
+                open.pop();
+                (None, false)
+            }
+            Event::Eof => return out,
+            _ => (None, false),
+        };
+        let Some(e) = start else { continue };
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        let attrs = e
+            .attributes()
+            .map(|a| {
+                let a = a.expect("attribute");
+                let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+                (key, a.unescape_value().expect("value").into_owned())
+            })
+            .collect();
+        out.push(Element {
+            within: open.join("/"),
+            name: name.clone(),
+            attrs,
+        });
+        if !empty {
+            open.push(name);
+        }
+    }
+}
+
+/// Each `<testcase>` (name) with its properties (name, value), in order.
+fn testcases(all: &[Element]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for e in all {
+        if e.name == "testcase" {
+            out.push((e.attr("name").unwrap().into(), Vec::new()));
+        } else if e.name == "property" && e.within.ends_with("testcase/properties") {
+            let pair = (
+                e.attr("name").unwrap().into(),
+                e.attr("value").unwrap().into(),
+            );
+            out.last_mut().expect("a testcase").1.push(pair);
+        }
+    }
+    out
+}
+
+fn values<'a>(props: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    props
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn a_scenario_with_two_polarion_ids_is_two_testcases_with_one_id_each() {
+    let decl = row("sig-network/nad.md", 1, "swap")
+        .ids(&["VIRTSTRAT-560"])
+        .tests(&["CNV-15972", "CNV-15945"]);
+    let failed = Outcome::Failed("saw PreCopy".into());
+    let xml = render_with(&[record(decl, failed)], &PolarionRun::default());
+    let all = elements(&xml);
+    let cases = testcases(&all);
+    let names: Vec<&str> = cases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sig-network/nad/CNV-15972/swap",
+            "sig-network/nad/CNV-15972/swap [CNV-15945]"
+        ]
+    );
+    assert_eq!(values(&cases[0].1, "polarion-testcase-id"), ["CNV-15972"]);
+    assert_eq!(values(&cases[1].1, "polarion-testcase-id"), ["CNV-15945"]);
+    for (_, props) in &cases {
+        assert_eq!(values(props, "requirement"), ["VIRTSTRAT-560"]);
+    }
+    let testcase = |e: &&Element| e.name == "testcase";
+    assert!(all
+        .iter()
+        .filter(testcase)
+        .all(|e| e.attr("classname") == Some("sig-network.nad")));
+    let failures = all.iter().filter(|e| e.name == "failure").count();
+    assert_eq!(failures, 2, "each ID carries the scenario's outcome");
+    let suite = all.iter().find(|e| e.name == "testsuite").unwrap();
+    assert_eq!(suite.attr("tests"), Some("2"));
+}
+
+#[test]
+fn parameters_tell_runs_of_one_test_case_apart() {
+    let awd = |slug, mode| {
+        row("sig-virt/awd.md", 1, slug)
+            .ids(&["CNV-15225"])
+            .parameters(match mode {
+                "PostCopy" => &[("migration_mode", "PostCopy")],
+                _ => &[("migration_mode", "Paused")],
+            })
+    };
+    let cases = [
+        record(awd("rhel-postcopy", "PostCopy"), Outcome::Passed),
+        record(awd("rhel-paused", "Paused"), Outcome::Passed),
+        record(
+            row("sig-virt/awd.md", 2, "no-id").ids(&["VSTP-1"]),
+            Outcome::Passed,
+        ),
+    ];
+    let xml = render_with(&cases, &PolarionRun::default());
+    let found = testcases(&elements(&xml));
+    assert_eq!(found.len(), 3);
+    for ((_, props), mode) in found.iter().zip(["PostCopy", "Paused"]) {
+        assert_eq!(values(props, "polarion-testcase-id"), ["CNV-15225"]);
+        assert_eq!(values(props, "polarion-parameter-migration_mode"), [mode]);
+    }
+    let (name, props) = &found[2];
+    assert!(
+        values(props, "polarion-testcase-id").is_empty(),
+        "a row without a CNV ID has no Polarion test case: {name}"
+    );
+}
+
+#[test]
+fn the_run_properties_are_under_testsuites_and_on_every_testsuite() {
+    let polarion = PolarionRun {
+        testrun_id: Some("nightly 4.20".into()),
+        env_os: Some("rhel9 & <co>".into()),
+        responses: vec![("myproduct".into(), "cnv-test-run".into())],
+        ..PolarionRun::default()
+    };
+    let cases = [
+        record(
+            row("sig-network/nad.md", 1, "a").ids(&["CNV-1"]),
+            Outcome::Passed,
+        ),
+        record(
+            row("sig-virt/awd.md", 1, "b").ids(&["CNV-2"]),
+            Outcome::Passed,
+        ),
+    ];
+    let all = elements(&render_with(&cases, &polarion));
+    let under = |within: &str| -> Vec<(String, String)> {
+        all.iter()
+            .filter(|e| e.name == "property" && e.within == within)
+            .map(|e| {
+                (
+                    e.attr("name").unwrap().into(),
+                    e.attr("value").unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let run = under("testsuites/properties");
+    assert_eq!(run, polarion.properties());
+    for (k, v) in [
+        ("polarion-project-id", "CNV"),
+        ("polarion-testrun-id", "nightly 4.20"),
+        ("polarion-custom-env_os", "rhel9 & <co>"),
+        ("polarion-response-myproduct", "cnv-test-run"),
+        ("polarion-custom-isautomated", "True"),
+        ("polarion-testrun-status-id", "inprogress"),
+    ] {
+        assert!(run.contains(&(k.into(), v.into())), "{k}={v} in {run:?}");
+    }
+    let suites = under("testsuites/testsuite/properties");
+    assert_eq!(
+        suites
+            .iter()
+            .filter(|(k, _)| k == "polarion-testrun-id")
+            .count(),
+        2,
+        "on both testsuites: {suites:?}"
+    );
+}
