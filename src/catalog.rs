@@ -274,12 +274,15 @@ fn declaration_problems(scenarios: &[Declaration]) -> Vec<Problem> {
     problems
 }
 
+/// A Polarion test case and the parameters of one run of it.
+type PolarionRun<'a> = (&'a str, Vec<(&'a str, &'a str)>);
+
 /// Polarion's importer maps a `<testcase>` to a test case by ID, and runs of one test case by
 /// their parameters: two scenarios reporting the same ID with the same parameters would record
 /// one result over the other.
 fn polarion_problems(scenarios: &[Declaration]) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut reported: BTreeMap<(&str, Vec<(&str, &str)>), String> = BTreeMap::new();
+    let mut reported: BTreeMap<PolarionRun, String> = BTreeMap::new();
     for s in scenarios {
         let name = s.trial_name();
         for (param, value) in s.parameters {
