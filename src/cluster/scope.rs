@@ -87,6 +87,11 @@ impl Scope {
         budget
     }
 
+    /// The waits charged so far (the scenario's, once `charging` it).
+    pub fn waits(&self) -> &WaitLedger {
+        &self.ledger
+    }
+
     pub fn client(&self) -> &kube::Client {
         &self.client
     }
