@@ -232,3 +232,49 @@ fn a_refused_token_is_reported_at_once_and_asked_once() {
         refused.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
 }
+
+/// A kubeconfig whose user is an exec credential plugin (as `oc login` with an SSO helper,
+/// or a cloud's token command, writes them) printing `token`.
+fn with_exec_plugin(sim: &SimCluster, name: &str, token: &str) -> std::path::PathBuf {
+    let plugin = sim.path(&format!("{name}-plugin.sh"));
+    let credential = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{token}"}}}}"#
+    );
+    std::fs::write(&plugin, format!("#!/bin/sh\necho '{credential}'\n")).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&plugin, mode).unwrap();
+    let text = std::fs::read_to_string(&sim.kubeconfig).unwrap();
+    let exec = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+        plugin.display()
+    );
+    let text: String = text
+        .lines()
+        .map(|l| match l.trim_start().starts_with("token: ") {
+            true => exec.clone(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let path = sim.path(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_exec_plugins_token_is_used_and_a_refused_one_said_so() {
+    let sim = SimCluster::start("exec-plugin", "", 4);
+    let token = std::fs::read_to_string(&sim.kubeconfig).unwrap();
+    let token = token
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap();
+    let out = preflight(&with_exec_plugin(&sim, "good", token), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let out = preflight(&with_exec_plugin(&sim, "stale", "sha256~stale"), &[]);
+    let text = said(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("refused the kubeconfig's credentials"),
+        "{text}"
+    );
+}
