@@ -3,10 +3,12 @@
 //!
 //! client-go (kubernetes/staging/src/k8s.io/client-go/tools/clientcmd/client_config.go,
 //! `DirectClientConfig.ClientConfig`) uses the cluster's `proxy-url` for every request when the
-//! kubeconfig has one; otherwise (client-go/transport/cache.go, `tlsCacheGet`) it falls back to
-//! Go's `http.ProxyFromEnvironment` (golang.org/x/net/http/httpproxy/proxy.go,
-//! `config.proxyForURL` and `useProxy`): `HTTPS_PROXY` for https servers, `HTTP_PROXY` for http
-//! ones, never for `localhost` or a loopback address, and not for a server `NO_PROXY` covers.
+//! kubeconfig has one; otherwise (client-go/transport/cache.go, `tlsTransportCache.get`, with
+//! apimachinery pkg/util/net/http.go `SetOldTransportDefaults`/`NewProxierWithNoProxyCIDR`)
+//! it falls back to Go's `http.ProxyFromEnvironment` (golang.org/x/net/http/httpproxy/proxy.go,
+//! `config.proxyForURL` and `useProxy`) with CIDRs allowed in `NO_PROXY`: `HTTPS_PROXY` for
+//! https servers, `HTTP_PROXY` for http ones, never for `localhost` or a loopback address,
+//! and not for a server `NO_PROXY` covers.
 //!
 //! kube-rs 5.0 (kube-client/src/config/file_loader.rs, `ConfigLoader::proxy_url`) differs: it
 //! matches `NO_PROXY` against the proxy's own address rather than the server's, applies it to
