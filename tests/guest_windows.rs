@@ -52,6 +52,11 @@ fn windows_by_password(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
             .await?
             .with_login("Administrator", other);
         let running = ctx.start(&scope, &vm).await?;
+        let charged = scope.waits().describe();
+        anyhow::ensure!(
+            charged.starts_with("WindowsBoot "),
+            "the Windows boot was given the budget of {charged}"
+        );
         let cpus = running.guest.ok("$env:NUMBER_OF_PROCESSORS").await?;
         anyhow::ensure!(cpus.trim() == "2", "NUMBER_OF_PROCESSORS answered {cpus:?}");
         Ok(())

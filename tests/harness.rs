@@ -14,7 +14,9 @@ use vstp::cluster::kinds::to_value;
 use vstp::cluster::scope::RUN_LABEL;
 use vstp::cluster::sweep::{self, Leftovers};
 use vstp::cluster::wait::Watch;
-use vstp::cluster::{kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions};
+use vstp::cluster::{
+    cordon, kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions,
+};
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
 use vstp::runner::{Interrupter, Outcome, Planned, Run, RunConfig, RunReport};
@@ -371,6 +373,45 @@ fn cleanup_removes_exactly_what_one_run_left_and_uncordons_its_nodes() {
         sim.labelled(kinds::NAMESPACE, "20261129-000000-beef"),
         [other.ns()]
     );
+}
+
+/// A node cordoned by a run that has no namespace left is an orphan (a scenario cordons
+/// inside its namespace and uncordons before deleting it): an age sweep takes the cordon back
+/// even though nothing of that run is old enough. A node cordoned by a run whose young
+/// namespace is there is that run's business and stays cordoned.
+#[test]
+fn cleanup_by_age_uncordons_nodes_of_runs_without_namespaces_and_spares_live_runs() {
+    let sim = Standalone::start("orphan-cordon");
+    let budgets = sim
+        .runtime
+        .block_on(vstp::cluster::Budgets::of_sim(&sim.client))
+        .unwrap();
+    let _live = sim.runtime.block_on(async {
+        let run = "20261129-000000-live";
+        let scope = Scope::open(&sim.client, run, "alive", NamespaceKind::Plain, budgets)
+            .await
+            .unwrap();
+        nodes::cordon(&scope, "worker-2").await.unwrap();
+        let gone = Some("20261129-000000-gone");
+        cordon::set_unschedulable(&sim.client, "worker-1", gone)
+            .await
+            .unwrap();
+        scope
+    });
+    let day = Leftovers::OlderThan(Duration::from_secs(86_400));
+    let found = sim.runtime.block_on(sweep::find(&sim.client, &day));
+    assert_eq!(found.describe(), ["cordon of node worker-1"]);
+    let swept = sim
+        .runtime
+        .block_on(sweep::sweep(&sim.client, &day, &budgets));
+    assert!(swept.problems.is_empty(), "{:?}", swept.problems);
+    let cordoned = |node| {
+        sim.runtime
+            .block_on(cordon::is_cordoned(&sim.client, node))
+            .unwrap()
+    };
+    assert!(!cordoned("worker-1"), "the orphaned cordon is taken back");
+    assert!(cordoned("worker-2"), "the live run's cordon is left alone");
 }
 
 #[test]

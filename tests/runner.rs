@@ -116,7 +116,7 @@ fn panics(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 #[test]
 fn outcomes_are_recorded_and_reported() {
     let mut over_budget = automated("over-budget", never_ends);
-    over_budget.scenario.decl.budget = Duration::from_millis(50);
+    over_budget.scenario.decl.budget = Some(Duration::from_millis(50));
     let cases = vec![
         automated("passes", passes),
         automated("fails", fails),

@@ -21,23 +21,29 @@ pub struct Request {
 #[derive(Debug, Default)]
 pub struct Telemetry {
     requests: Mutex<Vec<Request>>,
+    /// Requests refused before they were served: no bearer token, or not the cluster's.
+    unauthenticated: Mutex<Vec<Request>>,
     /// (resourceVersion, commit time), in resourceVersion order.
     changes: Mutex<Vec<(u64, SystemTime)>>,
 }
 
 impl Telemetry {
     pub fn request(&self, method: &str, path: &str, query: Option<&str>) {
-        let watch =
-            query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
-        let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        if requests.len() < KEPT {
-            requests.push(Request {
-                at: SystemTime::now(),
-                method: method.to_string(),
-                path: path.to_string(),
-                watch,
-            });
-        }
+        record(&self.requests, method, path, query);
+    }
+
+    /// A request answered 401 Unauthorized.
+    pub fn unauthenticated(&self, method: &str, path: &str, query: Option<&str>) {
+        record(&self.unauthenticated, method, path, query);
+    }
+
+    /// The requests answered 401, in order: how often a client asked again with a token
+    /// the server does not accept.
+    pub fn unauthenticated_requests(&self) -> Vec<Request> {
+        self.unauthenticated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Called under the store's lock, in resourceVersion order.
@@ -60,6 +66,19 @@ impl Telemetry {
         let changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         let i = changes.binary_search_by_key(&rv, |(v, _)| *v).ok()?;
         Some(changes[i].1)
+    }
+}
+
+fn record(log: &Mutex<Vec<Request>>, method: &str, path: &str, query: Option<&str>) {
+    let watch = query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let mut requests = log.lock().unwrap_or_else(|p| p.into_inner());
+    if requests.len() < KEPT {
+        requests.push(Request {
+            at: SystemTime::now(),
+            method: method.to_string(),
+            path: path.to_string(),
+            watch,
+        });
     }
 }
 

@@ -4,13 +4,13 @@
 //! down symmetrically; nodes it cordoned are uncordoned. Teardown runs on every outcome.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use kube::api::PostParams;
 use serde_json::{json, Value};
 
-use super::budget::{Budgets, Wait};
+use super::budget::{Budgets, Wait, WaitLedger};
 use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::retry::retrying;
@@ -36,6 +36,9 @@ pub struct Scope {
     scenario: String,
     ns: String,
     pub budgets: Budgets,
+    /// Where the budgets of this scope's waits are charged: the scenario's, which its own
+    /// budget grows with (a fresh one for a scope opened outside a scenario).
+    ledger: Arc<WaitLedger>,
     owned: Mutex<Vec<(Kind, String)>>,
     cordoned: Mutex<Vec<String>>,
 }
@@ -55,6 +58,7 @@ impl Scope {
             scenario: scenario.to_string(),
             ns: namespace_name(run_id, scenario),
             budgets,
+            ledger: Arc::default(),
             owned: Mutex::new(Vec::new()),
             cordoned: Mutex::new(Vec::new()),
         };
@@ -68,6 +72,24 @@ impl Scope {
             .await
             .with_context(|| format!("cannot create the scenario's namespace {}", scope.ns))?;
         Ok(scope)
+    }
+
+    /// The same scope charging its waits to `ledger`, the scenario's.
+    pub fn charging(self, ledger: Arc<WaitLedger>) -> Scope {
+        Scope { ledger, ..self }
+    }
+
+    /// The budget of one `wait` of this scenario, charged to its ledger: every wait a
+    /// scenario starts takes its budget here, so the scenario's budget covers them all.
+    pub fn budget(&self, wait: Wait) -> std::time::Duration {
+        let budget = self.budgets.of(wait);
+        self.ledger.charge(wait, budget);
+        budget
+    }
+
+    /// The waits charged so far (the scenario's, once `charging` it).
+    pub fn waits(&self) -> &WaitLedger {
+        &self.ledger
     }
 
     pub fn client(&self) -> &kube::Client {

@@ -127,13 +127,7 @@ pub async fn apply_policy(scope: &Scope, policy: Value) -> anyhow::Result<Value>
     let since = created["metadata"]["resourceVersion"]
         .as_str()
         .unwrap_or("");
-    nmstate::settled_after(
-        scope.client(),
-        name,
-        since,
-        scope.budgets.of(Wait::NodeNetwork),
-    )
-    .await
+    nmstate::settled_after(scope.client(), name, since, scope.budget(Wait::NodeNetwork)).await
 }
 
 /// The subnet of a scenario's primary UDN. Each scenario has its own network in its own
@@ -150,7 +144,7 @@ pub async fn primary_udn(scope: &Scope, name: &str) -> anyhow::Result<Value> {
     super::wait::Watch::object(scope.client(), kinds::UDN, scope.ns(), name)
         .until_object(
             &format!("UDN {name} to report NetworkCreated"),
-            scope.budgets.of(Wait::Reaction),
+            scope.budget(Wait::Reaction),
             |u| super::wait::condition::status_of(u, "NetworkCreated") == Some("True"),
         )
         .await

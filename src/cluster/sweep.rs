@@ -80,27 +80,55 @@ impl Found {
 }
 
 /// Finds the leftovers `which` selects: run-labelled namespaces and cluster-scoped objects,
-/// and the nodes those runs cordoned.
+/// and the nodes those runs cordoned. With an age, also the nodes cordoned by a run that has
+/// no namespace left at all: a scenario opens its namespace before it cordons and uncordons
+/// before it deletes it, so such a cordon belongs to no live run, whatever its age (its
+/// teardown's uncordon failed, or the run was killed in between).
 pub async fn find(client: &kube::Client, which: &Leftovers) -> Found {
     let mut found = Found::default();
-    found.namespaces = owned(client, kinds::NAMESPACE, which, &mut found.problems).await;
+    // Without the namespace list no run can be told dead: then no cordon is taken as orphaned.
+    let all_namespaces = owned(client, kinds::NAMESPACE).await;
+    let listed = all_namespaces.is_ok();
+    let all_namespaces = all_namespaces.unwrap_or_else(|e| {
+        found.problems.push(e);
+        Vec::new()
+    });
+    let live_runs: BTreeSet<String> = all_namespaces.iter().filter_map(run_of).collect();
+    found.namespaces = all_namespaces
+        .into_iter()
+        .filter(|o| which.selects(o))
+        .collect();
     for kind in kinds::CLUSTER_SCOPED_OWNED {
-        for object in owned(client, kind, which, &mut found.problems).await {
-            found.cluster_scoped.push((kind, object));
+        match owned(client, kind).await {
+            Ok(objects) => found.cluster_scoped.extend(
+                objects
+                    .into_iter()
+                    .filter(|o| which.selects(o))
+                    .map(|o| (kind, o)),
+            ),
+            Err(e) => found.problems.push(e),
         }
     }
     let mut runs: BTreeSet<String> = found
         .namespaces
         .iter()
         .chain(found.cluster_scoped.iter().map(|(_, o)| o))
-        .filter_map(|o| o["metadata"]["labels"][RUN_LABEL].as_str())
-        .map(String::from)
+        .filter_map(run_of)
         .collect();
     if let Leftovers::Run(id) = which {
         runs.insert(id.clone());
     }
-    found.cordoned = cordoned_by(client, &runs, &mut found.problems).await;
+    let orphaned =
+        |run: &str| matches!(which, Leftovers::OlderThan(_)) && listed && !live_runs.contains(run);
+    let selected = |run: &str| runs.contains(run) || orphaned(run);
+    found.cordoned = cordoned_by(client, selected, &mut found.problems).await;
     found
+}
+
+fn run_of(object: &Value) -> Option<String> {
+    object["metadata"]["labels"][RUN_LABEL]
+        .as_str()
+        .map(String::from)
 }
 
 /// Removes the selected leftovers of vstp runs.
@@ -128,33 +156,20 @@ pub async fn sweep(client: &kube::Client, which: &Leftovers, budgets: &Budgets) 
     swept
 }
 
-/// The objects of `kind` carrying the run label that `which` selects.
-async fn owned(
-    client: &kube::Client,
-    kind: Kind,
-    which: &Leftovers,
-    problems: &mut Vec<String>,
-) -> Vec<Value> {
+/// The objects of `kind` carrying the run label, of any run.
+async fn owned(client: &kube::Client, kind: Kind) -> Result<Vec<Value>, String> {
     let api = kind.api(client, "");
     let params = ListParams::default().labels(RUN_LABEL);
     match retrying(|| api.list(&params)).await {
-        Ok(list) => list
-            .items
-            .iter()
-            .map(to_value)
-            .filter(|o| which.selects(o))
-            .collect(),
-        Err(e) => {
-            problems.push(format!("cannot list {}: {e}", kind.plural));
-            Vec::new()
-        }
+        Ok(list) => Ok(list.items.iter().map(to_value).collect()),
+        Err(e) => Err(format!("cannot list {}: {e}", kind.plural)),
     }
 }
 
-/// The nodes one of `runs` cordoned (they carry its ID in an annotation).
+/// The nodes cordoned by a run `selected` accepts (they carry its ID in an annotation).
 async fn cordoned_by(
     client: &kube::Client,
-    runs: &BTreeSet<String>,
+    selected: impl Fn(&str) -> bool,
     problems: &mut Vec<String>,
 ) -> Vec<String> {
     let api = kinds::NODE.api(client, "");
@@ -172,7 +187,7 @@ async fn cordoned_by(
         .map(to_value)
         .filter(|node| {
             let by = node["metadata"]["annotations"][CORDONED_BY].as_str();
-            by.is_some_and(|run| runs.contains(run))
+            by.is_some_and(&selected)
         })
         .filter_map(|node| node["metadata"]["name"].as_str().map(String::from))
         .collect()

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::budget::Budgets;
+use super::kubeconfig;
 use super::preflight::{self, Findings};
 use super::profile::Profile;
 use super::settings;
@@ -82,13 +83,17 @@ impl Target {
                 let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;
-                (sim_client(&sim).await?, Some(sim))
+                (kubeconfig::sim_client(&sim).await?, Some(sim))
             }
-            TargetKind::Cluster => (cluster_client(options).await?, None),
+            TargetKind::Cluster => {
+                let (path, context) = (options.kubeconfig.as_deref(), options.context.as_deref());
+                (kubeconfig::cluster_client(path, context).await?, None)
+            }
         };
-        let version = client.apiserver_version().await.context(
-            "the API server is not reachable; check the kubeconfig's server, credentials and network",
-        )?;
+        let version = client
+            .apiserver_version()
+            .await
+            .map_err(kubeconfig::first_contact_failed)?;
         // `vstp sim serve` used as a cluster publishes its clock; a real cluster does not.
         let budgets = Budgets::of_sim(&client).await;
         let simulated = budgets.is_ok();
@@ -116,33 +121,4 @@ impl Target {
             _sim: sim,
         })
     }
-}
-
-/// A client built from the simulator's own kubeconfig, the same path a user's kubectl takes.
-async fn sim_client(sim: &vstp_sim::SimHandle) -> anyhow::Result<kube::Client> {
-    let file = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig())
-        .context("the simulator wrote an unreadable kubeconfig")?;
-    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
-        .await
-        .context("the simulator's kubeconfig is not usable")?;
-    kube::Client::try_from(config).context("cannot build a Kubernetes client for the simulator")
-}
-
-async fn cluster_client(options: &TargetOptions) -> anyhow::Result<kube::Client> {
-    let kube_options = kube::config::KubeConfigOptions {
-        context: options.context.clone(),
-        ..Default::default()
-    };
-    let config = match &options.kubeconfig {
-        Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &kube_options).await
-        }
-        None => kube::Config::from_kubeconfig(&kube_options).await,
-    }
-    .context(
-        "cannot load a kubeconfig for --target cluster; pass --kubeconfig FILE or set KUBECONFIG",
-    )?;
-    kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use connection::Connection;
 use steps::StepLog;
 
+use crate::cluster::budget::WaitLedger;
 use crate::cluster::build::VmSpec;
 use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::Subnet;
@@ -24,6 +25,8 @@ use crate::vm::handle::Vm;
 #[derive(Default)]
 pub struct Owned {
     pub scopes: Mutex<Vec<Arc<Scope>>>,
+    /// The budgets of the waits the scenario started, which its own budget is made of.
+    pub waits: Arc<WaitLedger>,
     pub transcripts: Mutex<Vec<(String, Transcript)>>,
 }
 
@@ -95,7 +98,8 @@ impl Ctx {
     pub async fn scope(&self, kind: NamespaceKind) -> anyhow::Result<Arc<Scope>> {
         let target = self.target().await?;
         let (client, budgets) = (&target.client, target.budgets);
-        let scope = Arc::new(Scope::open(client, self.run_id(), self.slug, kind, budgets).await?);
+        let scope = Scope::open(client, self.run_id(), self.slug, kind, budgets).await?;
+        let scope = Arc::new(scope.charging(self.owned.waits.clone()));
         lock(&self.owned.scopes).push(scope.clone());
         self.step(format!("namespace {}", scope.ns()));
         Ok(scope)

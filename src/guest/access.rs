@@ -248,13 +248,15 @@ enum Attempt {
     TimedOut(anyhow::Error),
 }
 
-/// virt-api refusing the port-forward for a reason waiting does not cure: no such VMI, or a
-/// paused one (kubevirt v1.9.0 pkg/virt-api/rest/portforward.go validateVMIForPortForward).
+/// The API refusing the port-forward for a reason waiting does not cure: no such VMI, or a
+/// paused one (kubevirt v1.9.0 pkg/virt-api/rest/portforward.go validateVMIForPortForward),
+/// or credentials the API server does not accept (401: an expired token stays expired) or a
+/// user it forbids the subresource (403); retrying those would only spend the boot budget.
 fn final_refusal(e: &SshError) -> bool {
     matches!(
         e,
         SshError::Tunnel(TunnelError::Refused {
-            status: 404 | 409,
+            status: 401 | 403 | 404 | 409,
             ..
         })
     )
@@ -262,4 +264,27 @@ fn final_refusal(e: &SshError) -> bool {
 
 fn broken(e: SshError) -> anyhow::Error {
     anyhow::Error::new(e).context("the SSH session broke")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16) -> SshError {
+        SshError::Tunnel(TunnelError::Refused {
+            vmi: "ns/vm".into(),
+            port: 22,
+            status,
+            message: "Unauthorized".into(),
+        })
+    }
+
+    #[test]
+    fn a_refused_token_ends_the_wait_for_a_login_at_once() {
+        assert!(final_refusal(&refused(401)));
+        assert!(final_refusal(&refused(403)));
+        assert!(!final_refusal(&refused(503)), "virt-api overloaded heals");
+        let said = refused(401).to_string();
+        assert!(said.contains("token has expired"), "{said}");
+    }
 }

@@ -2,6 +2,7 @@
 //! interrupts, per-trial records, JUnit and artifacts.
 
 mod config;
+mod deadline;
 pub mod junit;
 pub mod record;
 pub mod select;

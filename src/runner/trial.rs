@@ -3,13 +3,16 @@
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use libtest_mimic::{Completion, Failed, Trial};
 
+use super::deadline;
 use super::record::Outcome;
 use super::select::Planned;
 use super::shared::Shared;
+use crate::cluster::budget::{self, Budgets, WaitLedger};
 use crate::cluster::{diagnostics, TargetKind};
 use crate::ctx::steps::StepLog;
 use crate::ctx::{Ctx, Owned};
@@ -125,24 +128,29 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
         log.clone(),
         owned.clone(),
     );
-    let budget = scenario.decl.budget;
+    let fixed = scenario.decl.budget;
     let mut interrupted = shared.interrupted.subscribe();
     let (needs, os) = (scenario.decl.needs, scenario.decl.os);
     shared.runtime.block_on(async move {
+        let mut budgets = Budgets::CLUSTER;
         if let Ok(connected) = connection.get().await {
             if let Some(reason) = connected.target.findings.skip_reason(&needs, os) {
                 return Outcome::Skipped(reason);
             }
+            budgets = connected.target.budgets;
         }
+        let waits = &owned.waits;
+        let budget = || fixed.unwrap_or_else(|| budget::scenario_budget(&budgets, waits));
         let work = AssertUnwindSafe(body(ctx)).catch_unwind();
         let outcome = tokio::select! {
-            result = tokio::time::timeout(budget, work) => match result {
+            result = deadline::within(work, budget) => match result {
                 Ok(Ok(Ok(()))) => Outcome::Passed,
                 Ok(Ok(Err(error))) => judged(&error),
                 Ok(Err(panic)) => Outcome::Error(format!("the scenario panicked: {}", panic_text(&panic))),
-                Err(_) => Outcome::Failed(format!(
-                    "exceeded its budget of {:.1}s; last step: {}",
-                    budget.as_secs_f64(),
+                Err(ran_out) => Outcome::Failed(format!(
+                    "exceeded its budget of {:.1}s ({}); last step: {}",
+                    ran_out.as_secs_f64(),
+                    made_of(fixed, &budgets, waits),
                     last_line(&log)
                 )),
             },
@@ -154,6 +162,18 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
         // created is still there and is given back now, after its state was saved.
         give_back(&owned, &artifacts, &log, outcome).await
     })
+}
+
+/// What a budget that ran out was made of.
+fn made_of(fixed: Option<Duration>, budgets: &Budgets, waits: &WaitLedger) -> String {
+    if fixed.is_some() {
+        return "fixed by its declaration".into();
+    }
+    let harness = budgets.harness_work().as_secs_f64();
+    match waits.describe() {
+        charged if charged.is_empty() => format!("harness work {harness:.0}s, no wait started"),
+        charged => format!("harness work {harness:.0}s + waits: {charged}"),
+    }
 }
 
 /// Saves diagnostics when the scenario did not pass, then tears down everything it owns. A
@@ -257,5 +277,32 @@ fn save_log(shared: &Shared, name: &str, log: &StepLog) {
             "vstp: cannot write the step log of {name} to {}: {e}",
             dir.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Wait;
+
+    #[test]
+    fn a_budget_that_ran_out_says_what_it_was_made_of() {
+        let sim = Budgets {
+            scale: 60.0,
+            slack: 1.0,
+        };
+        let waits = WaitLedger::default();
+        assert_eq!(
+            made_of(None, &sim, &waits),
+            "harness work 120s, no wait started"
+        );
+        waits.charge(Wait::WindowsBoot, sim.of(Wait::WindowsBoot));
+        waits.charge(Wait::Migration, sim.of(Wait::Migration));
+        assert_eq!(
+            made_of(None, &sim, &waits),
+            "harness work 120s + waits: WindowsBoot 30s, Migration 20s"
+        );
+        let fixed = Some(Duration::from_secs(1));
+        assert_eq!(made_of(fixed, &sim, &waits), "fixed by its declaration");
     }
 }

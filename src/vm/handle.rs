@@ -54,7 +54,7 @@ impl Vm {
     /// budget; a VMI that fails on the way ends the wait at once. A guest that never lets the
     /// harness in is an environment problem (guest::environment), named with its last error.
     pub async fn start(scope: Arc<Scope>, spec: &VmSpec, login: Login) -> anyhow::Result<Vm> {
-        let budget = scope.budgets.of(Wait::Boot);
+        let budget = scope.budget(Wait::boot(spec.os));
         let started = tokio::time::Instant::now();
         if spec.os == GuestOs::Windows {
             let key = spec.login.as_ref().map_or("", |l| l.1.as_str());
@@ -104,7 +104,7 @@ impl Vm {
 
     /// The target's budget for `wait` (probes that wait for the guest use Reaction's).
     pub fn budget(&self, wait: Wait) -> std::time::Duration {
-        self.scope.budgets.of(wait)
+        self.scope.budget(wait)
     }
 
     /// The VMI as it was when the guest came up.
@@ -171,7 +171,7 @@ impl Vm {
             .fields(&fields)
             .until_object(
                 &format!("a SyncFailed event on VMI {}", self.name),
-                scope.budgets.of(Wait::Reaction),
+                scope.budget(Wait::Reaction),
                 |e| e["type"] == "Warning",
             )
             .await?;
@@ -220,7 +220,7 @@ impl Vm {
         let scope = &self.scope;
         let found = Watch::object(scope.client(), kinds::VMI, scope.ns(), &self.name)
             .failing_on(migration::vmi_lost(&self.booted.metadata.uid))
-            .until(awaited, scope.budgets.of(budget), |seen| {
+            .until(awaited, scope.budget(budget), |seen| {
                 check(&Vmi::from_value(seen.get(&self.name)?).ok()?)
             })
             .await?;
@@ -289,7 +289,7 @@ impl Vm {
     pub async fn drain_its_node(&self) -> anyhow::Result<(String, Reaction)> {
         let mark = Mark::take(&self.scope, &self.name).await?;
         let node = mark.vmi.node().to_string();
-        nodes::drain(&self.scope, &node, self.scope.budgets.of(Wait::Drain)).await?;
+        nodes::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
         let reaction = Reaction {
             scope: self.scope.clone(),
             mark,

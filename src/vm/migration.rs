@@ -173,7 +173,7 @@ pub async fn condition_cycle(scope: &Scope, mark: &Mark, kind: &str) -> anyhow::
         .failing_on(vmi_lost(&mark.vmi.metadata.uid))
         .until(
             &format!("condition {kind} on VMI {name} to be set and then cleared"),
-            scope.budgets.of(Wait::Migration),
+            scope.budget(Wait::Migration),
             |seen| {
                 let vmi = Vmi::from_value(seen.get(name)?).ok()?;
                 match vmi.condition(kind).filter(|c| c.is_true()) {
@@ -230,7 +230,7 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
         .labels(&by_vmi(vmi))
         .until(
             &format!("a new {prefix}… migration of {vmi}"),
-            scope.budgets.of(Wait::Migration),
+            scope.budget(Wait::Migration),
             |seen| {
                 seen.keys()
                     .find(|n| n.starts_with(prefix) && mark.is_new(n))
@@ -257,7 +257,7 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
 /// Follows VMIM `name` to Succeeded or Failed, then replays the VMI until its migration state
 /// records that migration as completed (a failed one: the VMI as it is).
 async fn ended(scope: &Scope, mark: &Mark, name: &str) -> anyhow::Result<Ended> {
-    let budget = scope.budgets.of(Wait::Migration);
+    let budget = scope.budget(Wait::Migration);
     let vmim = Watch::object(scope.client(), kinds::VMIM, scope.ns(), name)
         .until_object(&format!("migration {name} to end"), budget, |m| {
             matches!(m["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))

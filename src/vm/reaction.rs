@@ -145,7 +145,7 @@ impl Reaction {
     ) -> anyhow::Result<T> {
         let name = self.mark.name();
         self.vmi_watch()
-            .until(awaited, self.scope.budgets.of(Wait::Migration), |seen| {
+            .until(awaited, self.scope.budget(Wait::Migration), |seen| {
                 check(&Vmi::from_value(seen.get(name)?).ok()?)
             })
             .await
@@ -159,7 +159,7 @@ impl Reaction {
         Watch::object(scope.client(), kinds::VM, scope.ns(), self.mark.name())
             .until_met(
                 &conditions::condition_true(kind),
-                scope.budgets.of(Wait::Reaction),
+                scope.budget(Wait::Reaction),
             )
             .await?;
         Ok(())
@@ -197,7 +197,7 @@ impl Reaction {
             !template_has_interface(vm, iface)
         });
         Watch::object(scope.client(), kinds::VM, scope.ns(), self.mark.name())
-            .until_met(&gone, scope.budgets.of(Wait::Reaction))
+            .until_met(&gone, scope.budget(Wait::Reaction))
             .await?;
         Ok(())
     }

@@ -177,6 +177,10 @@ fn empty_openapi_v2() -> Response {
         .expect("static headers are valid")
 }
 
+/// Whether the request bears the cluster's token. kube-apiserver authenticates before
+/// anything else (k8s.io/apiserver pkg/endpoints/filters/authentication.go,
+/// `withAuthentication`): a token no authenticator accepts gets 401 `Unauthorized` at once,
+/// whatever the path, and is never served anonymously.
 fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
@@ -186,10 +190,12 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
 }
 
 async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
+    let telemetry = &state.store.telemetry;
     if !authorized(&state, req.headers()) {
+        let uri = req.uri();
+        telemetry.unauthenticated(req.method().as_str(), uri.path(), uri.query());
         return error_response(&ApiError::unauthorized());
     }
-    let telemetry = &state.store.telemetry;
     telemetry.request(req.method().as_str(), req.uri().path(), req.uri().query());
     if let Some(fault) = state.faults.api_failure(req.uri().path()) {
         return error_response(&fault);
