@@ -7,6 +7,7 @@ pub mod build;
 pub mod cordon;
 pub mod diagnostics;
 pub mod kinds;
+pub mod kubemacpool;
 pub mod nmstate;
 pub mod nodes;
 pub mod preflight;
