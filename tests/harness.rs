@@ -225,10 +225,12 @@ fn a_ctrl_c_mid_scenario_leaves_nothing_behind_and_uncordons_nodes() {
     assert!(!sim.interface_on_nodes("br-vstp"));
 }
 
-/// Boots a VM, then fails an assertion.
+/// Creates a PVC, boots a VM, then fails an assertion.
 fn fails_after_boot(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let claim = vstp::cluster::build::storage::rwo_claim("data-a", "1Gi", None);
+        scope.create(kinds::PVC, claim).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         let running = ctx.start(&scope, &vm).await?;
         running.guest.boot().await?;
@@ -257,7 +259,34 @@ fn a_failure_saves_diagnostics_before_teardown_and_names_their_folder() {
     assert!(vmis.contains("AgentConnected"), "{vmis}");
     let transcript = std::fs::read_to_string(folder.join("guest-vm-a.txt")).unwrap();
     assert!(transcript.contains("boot_id"), "{transcript}");
+    assert_launcher_side_saved(&folder);
     sim.assert_nothing_left(&run_id);
+}
+
+/// PVCs, DataVolumes (the simulator has no CDI), the NodeNetworkState of the VM's node only,
+/// the launcher's log and what the guest's serial console showed.
+fn assert_launcher_side_saved(folder: &std::path::Path) {
+    let read = |name: &str| {
+        std::fs::read_to_string(folder.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert!(read("persistentvolumeclaims.yaml").contains("name: data-a"));
+    assert!(read("datavolumes.yaml").contains("CDI not installed"));
+    let vmis: Vec<Value> = serde_saphyr::from_str(&read("virtualmachineinstances.yaml")).unwrap();
+    let node = vmis[0]["status"]["nodeName"].as_str().unwrap();
+    let states: Vec<Value> = serde_saphyr::from_str(&read("nodenetworkstates.yaml")).unwrap();
+    let named: Vec<&str> = states
+        .iter()
+        .filter_map(|s| s["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(named, [node], "only the VM's node");
+    let launcher = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|f| f.starts_with("launcher-virt-launcher-vm-a-"))
+        .expect("the launcher's log");
+    assert!(!read(&launcher).trim().is_empty(), "{launcher} is empty");
+    let console = read("console-vm-a.log");
+    assert!(console.trim_end().ends_with("vm-a login:"), "{console}");
 }
 
 /// Drains the VM's node: the VM migrates away, the node ends cordoned and empty.

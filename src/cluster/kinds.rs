@@ -40,6 +40,13 @@ pub const PVC: Kind = kind(
     "persistentvolumeclaims",
     true,
 );
+pub const DATA_VOLUME: Kind = kind(
+    "cdi.kubevirt.io",
+    "v1beta1",
+    "DataVolume",
+    "datavolumes",
+    true,
+);
 pub const VM_CLUSTER_PREFERENCE: Kind = kind(
     "instancetype.kubevirt.io",
     "v1beta1",

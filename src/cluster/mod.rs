@@ -8,6 +8,7 @@ pub mod cordon;
 pub mod diagnostics;
 pub mod kinds;
 pub mod kubeconfig;
+pub mod kubemacpool;
 pub mod nmstate;
 pub mod nodes;
 pub mod polarion;

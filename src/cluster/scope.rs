@@ -158,6 +158,14 @@ impl Scope {
         }
     }
 
+    /// The nodes this scenario cordoned and has not given back yet.
+    pub fn cordoned_nodes(&self) -> Vec<String> {
+        self.cordoned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Gives everything back: uncordons nodes, deletes the namespace and waits until it is
     /// gone, then removes cluster-scoped objects newest first. Keeps going past failures and
     /// reports them all at the end.

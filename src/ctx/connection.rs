@@ -1,19 +1,23 @@
 //! A run's connection to its target, made once and lazily (listing and pending-only runs never
-//! touch a cluster), with the SSH key every guest of the run trusts and the subnets handed
-//! out to its scenarios.
+//! touch a cluster), with the SSH key every guest of the run trusts, the pool its NICs' MACs
+//! come from and the subnets handed out to its scenarios.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::cluster::build::mac::MacPool;
+use crate::cluster::kubemacpool;
 use crate::cluster::setups::Subnet;
 use crate::cluster::{Target, TargetOptions};
 use crate::guest::key::RunKey;
 
-/// The target once connected, and the run's key.
+/// The target once connected, the run's key and its MAC pool.
 pub struct Connected {
     pub target: Target,
     pub key: RunKey,
+    pub macs: Arc<MacPool>,
 }
 
 pub struct Connection {
@@ -46,7 +50,10 @@ impl Connection {
                 let target = Target::connect(&self.options).await;
                 let target = target.map_err(|e| format!("{e:#}"))?;
                 let key = RunKey::generate(&self.run_id).map_err(|e| format!("{e:#}"))?;
-                Ok(Connected { target, key })
+                let (macs, origin) = kubemacpool::run_pool(&target.client, &self.run_id).await;
+                eprintln!("vstp: {origin}");
+                let macs = Arc::new(macs);
+                Ok(Connected { target, key, macs })
             })
             .await;
         connected

@@ -12,6 +12,7 @@ use connection::Connection;
 use steps::StepLog;
 
 use crate::cluster::budget::WaitLedger;
+use crate::cluster::build::vm::MacSource;
 use crate::cluster::build::VmSpec;
 use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::Subnet;
@@ -110,7 +111,7 @@ impl Ctx {
         self.connection.subnet().await
     }
 
-    /// A VM spec for `os` with the target's image and the run's login key.
+    /// A VM spec for `os` with the target's image, the run's login key and the run's MACs.
     pub async fn vm(&self, name: &str, os: GuestOs) -> anyhow::Result<VmSpec> {
         let connected = self.connection.get().await?;
         let profile = &connected.target.profile;
@@ -128,7 +129,10 @@ impl Ctx {
                 (spec, &profile.windows_user)
             }
         };
-        Ok(spec.with_login(user, connected.key.public()))
+        let macs = MacSource::new(connected.macs.clone(), &self.trial);
+        Ok(spec
+            .with_login(user, connected.key.public())
+            .with_macs(macs))
     }
 
     /// What the target's settings use to keep a busy RHEL guest's memory dirty.

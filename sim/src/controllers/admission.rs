@@ -1,9 +1,9 @@
-//! KubeVirt's and KubeMacPool's webhooks: VMIM validation and mutation, VM checks and MAC
-//! allocation.
+//! KubeVirt's and KubeMacPool's webhooks: VMIM validation and mutation, VM checks, and
+//! KubeMacPool's VM webhook (kubemacpool.rs) where the namespace did not opt out.
 
 use serde_json::{json, Value};
 
-use super::{launcher, migration, Ctx};
+use super::{kubemacpool, migration, Ctx};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::kinds::{self, KindId};
 use crate::obj;
@@ -53,23 +53,40 @@ pub fn kubemacpool_opted_out(store: &Store, kind: KindId, object: &Value) -> boo
             })
 }
 
+/// `kmp` is KubeMacPool's pool, None where the namespace opted out of it.
 pub fn create(
     store: &Store,
     kind: KindId,
     object: &mut Value,
-    kmp_opted_out: bool,
+    kmp: Option<&kubemacpool::Pool>,
 ) -> ApiResult<()> {
     match kind {
         kinds::VMIMS => admit_migration(store, object, true),
-        kinds::VMS => admit_vm(object, kmp_opted_out),
+        kinds::VMS => {
+            // Mutating webhooks run before the validating ones.
+            if let Some(pool) = kmp.filter(|_| !obj::deleting(object)) {
+                kubemacpool::admit_create(store, pool, object)?;
+            }
+            admit_vm(object)
+        }
         kinds::VMIS => admit_vmi(object),
         _ => Ok(()),
     }
 }
 
-pub fn update(kind: KindId, old: &Value, new: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
+pub fn update(
+    kind: KindId,
+    old: &Value,
+    new: &mut Value,
+    kmp: Option<&kubemacpool::Pool>,
+) -> ApiResult<()> {
     match kind {
-        kinds::VMS => admit_vm(new, kmp_opted_out),
+        kinds::VMS => {
+            if let Some(pool) = kmp.filter(|_| !obj::deleting(new)) {
+                kubemacpool::admit_update(pool, old, new)?;
+            }
+            admit_vm(new)
+        }
         kinds::NAMESPACES => primary_label_fixed(old, new),
         _ => Ok(()),
     }
@@ -89,9 +106,8 @@ fn primary_label_fixed(old: &Value, new: &Value) -> ApiResult<()> {
 }
 
 /// kubevirt v1.9.0 pkg/virt-api/webhooks/validating-webhook/admitters/vms-admitter.go Admit
-/// (ValidateVirtualMachineSpec: the template's network causes, then validateRunStrategy), then
-/// KubeMacPool's MAC allocation.
-fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
+/// (ValidateVirtualMachineSpec: the template's network causes, then validateRunStrategy).
+fn admit_vm(vm: &Value) -> ApiResult<()> {
     if obj::deleting(vm) {
         return Ok(());
     }
@@ -104,16 +120,6 @@ fn admit_vm(vm: &mut Value, kmp_opted_out: bool) -> ApiResult<()> {
     }
     if !causes.is_empty() {
         return Err(rejected("virtualmachine-validator.kubevirt.io", causes));
-    }
-    if !kmp_opted_out {
-        if let Some(ifaces) = vm
-            .pointer_mut("/spec/template/spec/domain/devices/interfaces")
-            .and_then(Value::as_array_mut)
-        {
-            for iface in ifaces.iter_mut().filter(|i| i["macAddress"].is_null()) {
-                iface["macAddress"] = json!(launcher::random_mac());
-            }
-        }
     }
     Ok(())
 }

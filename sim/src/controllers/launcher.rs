@@ -39,7 +39,7 @@ pub fn pod_interface_name(network: &str) -> String {
     format!("pod{}", &hex[..11])
 }
 
-/// A locally administered unicast MAC, as KubeMacPool and KubeVirt generate them.
+/// A random locally administered unicast MAC, for interfaces KubeMacPool leaves alone.
 pub fn random_mac() -> String {
     let b: [u8; 5] = rand::random();
     format!(
@@ -205,8 +205,8 @@ pub fn network_status(vmi: &Value, pod_ip: &str, pod: &PodNetwork) -> String {
     Value::Array(list).to_string()
 }
 
-/// Each interface's MAC: the spec's (KubeMacPool fills it), else the one an existing guest NIC
-/// of that network has, else a fresh one.
+/// Each interface's MAC: the spec's (KubeMacPool fills masquerade and Multus ones), else the one
+/// an existing guest NIC of that network has, else a fresh one.
 pub fn macs(vmi: &Value, existing: &[Nic]) -> Vec<String> {
     interfaces(vmi)
         .iter()

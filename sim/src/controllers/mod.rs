@@ -15,6 +15,7 @@ mod evacuation;
 mod events;
 mod guest_time;
 pub mod hotplug;
+mod kubemacpool;
 mod launcher;
 mod lifecycle;
 mod migratable;
@@ -57,6 +58,8 @@ pub struct Virtualization {
     ctx: Mutex<Option<Arc<Ctx>>>,
     /// Namespaces that opted out of KubeMacPool, seen at VM admission.
     kmp_opt_out: Mutex<HashSet<String>>,
+    /// KubeMacPool's memory of the range and the MACs given.
+    kmp: kubemacpool::Pool,
 }
 
 impl Virtualization {
@@ -66,6 +69,7 @@ impl Virtualization {
             spec,
             ctx: Mutex::new(None),
             kmp_opt_out: Mutex::new(HashSet::new()),
+            kmp: kubemacpool::Pool::default(),
         })
     }
 

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
 use super::{
-    admission, bridge_marker, console, evacuation, nmstate, portforward, preference, run,
-    subresources, udn, Ctx, State, Virtualization,
+    admission, bridge_marker, console, evacuation, kubemacpool, nmstate, portforward, preference,
+    run, subresources, udn, Ctx, State, Virtualization,
 };
 use crate::error::ApiResult;
 use crate::guest::Guests;
@@ -53,7 +53,7 @@ impl World for Virtualization {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(obj::namespace(object).to_string());
         }
-        admission::create(store, kind, object, opted_out)
+        admission::create(store, kind, object, (!opted_out).then_some(&self.kmp))
     }
 
     fn admit_update(&self, kind: KindId, old: &Value, new: &mut Value) -> ApiResult<()> {
@@ -62,7 +62,7 @@ impl World for Virtualization {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(obj::namespace(old));
-        admission::update(kind, old, new, opted_out)
+        admission::update(kind, old, new, (!opted_out).then_some(&self.kmp))
     }
 
     fn evict(&self, _store: &Store, pod: &Value, dry_run: bool) -> ApiResult<()> {
@@ -126,6 +126,8 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     let ns = serde_json::json!({"metadata": {"name": KUBEVIRT_NAMESPACE, "labels": {"openshift.io/cluster-monitoring": "true"}}});
     let _ = store.create(kinds::NAMESPACES, ns, Scope::All, false);
     let _ = store.create(kinds::KUBEVIRTS, kubevirt_cr(), Scope::All, false);
+    let range = kubemacpool::range_config();
+    let _ = store.create(kinds::CONFIGMAPS, range, Scope::All, false);
     for preference in preference::common::windows_preferences() {
         let _ = store.create(kinds::VMCLUSTERPREFERENCES, preference, Scope::All, false);
     }

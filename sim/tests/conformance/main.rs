@@ -10,6 +10,7 @@ mod bridge_cni;
 mod console;
 mod guest_access;
 mod guest_os;
+mod kubemacpool;
 mod kubevirt_cr;
 mod launcher_pod;
 mod memory_hotplug;

@@ -2,6 +2,7 @@
 //! from YAML templated in a scenario. They start from the YAML bases in `manifests/`.
 
 mod bases;
+pub mod mac;
 pub mod net;
 pub mod nic;
 pub mod policy;

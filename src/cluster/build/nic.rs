@@ -1,5 +1,5 @@
-//! A VM's NICs: how each is bound inside the launcher pod and which network it joins, with
-//! stable MACs derived from the VM and NIC names so a scenario knows them before the VM exists.
+//! A VM's NICs: how each is bound inside the launcher pod, which network it joins and the MAC
+//! it asks for (the VM builder gives secondary NICs one from the run's pool, build/mac.rs).
 
 use serde_json::{json, Value};
 
@@ -90,18 +90,4 @@ impl Nic {
             Network::Multus(nad) => json!({"name": self.name, "multus": {"networkName": nad}}),
         }
     }
-}
-
-/// A locally administered unicast MAC (02:…) derived from the VM and NIC names (FNV-1a), so a
-/// scenario knows its MACs before the VM exists.
-pub fn stable_mac(vm: &str, nic: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in vm.bytes().chain([b'/']).chain(nic.bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    let b = hash.to_be_bytes();
-    format!(
-        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[3], b[4], b[5], b[6], b[7]
-    )
 }

@@ -1,15 +1,16 @@
 //! VirtualMachines from small named options, in the style of KubeVirt's libvmi:
 //! `VmSpec::rhel("vm-a").with_nic(Nic::bridge("net1", "vlan10").with_addresses(..)).on_node(..)`.
-//! Secondary NICs get a stable MAC derived from the VM and NIC names, and their static
-//! addresses are given to cloud-init by that MAC, so the guest's own interface naming never
-//! matters.
+//! Secondary NICs get a MAC from the run's pool (unique in the run, salted with the run id),
+//! and their static addresses are given to cloud-init by that MAC, so the guest's own interface
+//! naming never matters.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
 use super::bases;
-pub use super::nic::{stable_mac, Binding, Network, Nic};
+pub use super::mac::MacSource;
+pub use super::nic::{Binding, Network, Nic};
 use crate::guest::os::GuestOs;
 
 /// Where the root disk comes from.
@@ -56,6 +57,8 @@ pub struct VmSpec {
     /// A VirtualMachineClusterPreference (e.g. common-instancetypes' `windows.2k22`): KubeVirt
     /// fills the VMI with its preferred features, clock, firmware and devices.
     pub preference: Option<String>,
+    /// Where secondary NICs without a MAC get theirs.
+    pub macs: MacSource,
 }
 
 impl VmSpec {
@@ -79,6 +82,7 @@ impl VmSpec {
             annotations: BTreeMap::new(),
             awaited_nics: Vec::new(),
             preference: None,
+            macs: MacSource::default(),
         }
     }
 
@@ -92,12 +96,17 @@ impl VmSpec {
         }
     }
 
-    /// Adds a NIC; a secondary NIC without a MAC gets a stable one.
+    /// Takes the MACs of NICs added from now on from `macs` (the run's pool).
+    pub fn with_macs(mut self, macs: MacSource) -> VmSpec {
+        self.macs = macs;
+        self
+    }
+
+    /// Adds a NIC; a secondary NIC without a MAC gets one from the pool.
     pub fn with_nic(mut self, nic: Nic) -> VmSpec {
-        let mac = nic
-            .mac
-            .clone()
-            .or_else(|| (nic.network != Network::Pod).then(|| stable_mac(&self.name, &nic.name)));
+        let mac = nic.mac.clone().or_else(|| {
+            (nic.network != Network::Pod).then(|| self.macs.mac(&self.name, &nic.name))
+        });
         self.nics.push(Nic { mac, ..nic });
         self
     }
@@ -162,7 +171,7 @@ impl VmSpec {
         let mac = nic
             .mac
             .clone()
-            .unwrap_or_else(|| stable_mac(&self.name, &nic.name));
+            .unwrap_or_else(|| self.macs.mac(&self.name, &nic.name));
         let nic = Nic {
             mac: Some(mac),
             ..nic

@@ -39,8 +39,13 @@ fn requested_addresses_are_a_map_from_the_pod_interface_to_bare_addresses() {
 }
 
 #[test]
-fn a_bridge_nic_gets_a_stable_mac_and_its_addresses_by_that_mac() {
+fn a_bridge_nic_gets_a_mac_from_the_pool_and_its_addresses_by_that_mac() {
+    let pool = std::sync::Arc::new(super::super::mac::MacPool::new(
+        super::super::mac::MacRange::LOCAL,
+        "run-1",
+    ));
     let vm = VmSpec::rhel("vm-a", image())
+        .with_macs(MacSource::new(pool.clone(), "trial"))
         .with_nic(Nic::bridge("net1", "vlan10").with_addresses(&["10.200.0.1/24"]))
         .with_login("cloud-user", "ssh-ed25519 AAAA test")
         .build();
@@ -48,7 +53,7 @@ fn a_bridge_nic_gets_a_stable_mac_and_its_addresses_by_that_mac() {
     let mac = spec["domain"]["devices"]["interfaces"][1]["macAddress"]
         .as_str()
         .unwrap();
-    assert_eq!(mac, stable_mac("vm-a", "net1"));
+    assert_eq!(mac, pool.mac_for("trial", "vm-a", "net1"));
     assert!(mac.starts_with("02:"));
     assert_eq!(spec["networks"][1]["multus"]["networkName"], "vlan10");
     let data = spec["volumes"][1]["cloudInitNoCloud"]["networkData"]
@@ -79,12 +84,6 @@ fn a_data_source_image_is_cloned_into_a_migratable_data_volume() {
     assert_eq!(dv["spec"]["storage"]["storageClassName"], "ceph-rbd");
     let root = &vm["spec"]["template"]["spec"]["volumes"][0];
     assert_eq!(root["dataVolume"]["name"], "vm-a-rootdisk");
-}
-
-#[test]
-fn macs_differ_per_nic_and_per_vm() {
-    assert_ne!(stable_mac("a", "net1"), stable_mac("a", "net2"));
-    assert_ne!(stable_mac("a", "net1"), stable_mac("b", "net1"));
 }
 
 #[test]

@@ -248,6 +248,41 @@ impl Channel {
     }
 }
 
+/// What the serial console of VMI `ns/vmi` shows, for diagnostics: a line feed asks for a
+/// fresh prompt (nothing else is typed), then what arrives until a login or shell prompt shows,
+/// `window` runs out, `cap` bytes came or the console closes; cleaned of terminal escapes.
+pub async fn capture(
+    client: &kube::Client,
+    ns: &str,
+    vmi: &str,
+    window: Duration,
+    cap: usize,
+) -> Result<String, ConsoleError> {
+    let broken = |why: String| ConsoleError::Transport {
+        vmi: format!("{ns}/{vmi}"),
+        why,
+    };
+    let mut socket = connect(client, ns, vmi).await?;
+    socket
+        .send(Message::binary(b"\r".to_vec()))
+        .await
+        .map_err(|e| broken(e.to_string()))?;
+    let deadline = Instant::now() + window;
+    let mut seen = String::new();
+    while seen.len() < cap && !at_login_or_shell(&clean(&seen)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, socket.next()).await {
+            Err(_) | Ok(None) | Ok(Some(Ok(Message::Close(_)))) => break,
+            Ok(Some(Ok(Message::Binary(b)))) => seen.push_str(&String::from_utf8_lossy(&b)),
+            Ok(Some(Ok(Message::Text(t)))) => seen.push_str(&t),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(broken(e.to_string())),
+        }
+    }
+    let _ = socket.close(None).await;
+    Ok(clean(&seen))
+}
+
 /// [`connect`], asking a busy or failing API server (429, 5xx) or a broken connection again
 /// with the API calls' backoff; every other refusal (the VMI is not running, …) is final.
 async fn connect_retrying(
