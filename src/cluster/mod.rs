@@ -18,6 +18,7 @@ pub mod setups;
 pub mod sweep;
 pub mod target;
 pub mod teardown;
+pub mod usable;
 pub mod wait;
 
 pub use budget::{Budgets, Wait};
