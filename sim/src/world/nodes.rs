@@ -257,9 +257,9 @@ fn unfit(node: &Value, pod: &Value, avoid: Option<&str>, needed: (u64, u64)) -> 
     if avoid == Some(name) {
         return Some("node(s) didn't match pod anti-affinity rules".into());
     }
-    if obj::condition_is(node, "Ready") != Some(true) {
-        return Some("node(s) were not ready".into());
-    }
+    // No filter looks at the Ready condition: a NotReady node is kept off by the taints the
+    // node lifecycle controller puts on it (kubernetes v1.33 pkg/scheduler/framework/plugins:
+    // NodeUnschedulable, then TaintToleration, then NodeAffinity).
     if node["spec"]["unschedulable"] == true {
         return Some("node(s) were unschedulable".into());
     }

@@ -136,6 +136,27 @@ pub async fn until(
     found.unwrap_or_else(|_| panic!("{name} did not become {what} within {BUDGET:?}"))
 }
 
+/// Waits until VMI `name` cannot be scheduled; returns its PodScheduled message.
+pub async fn unschedulable_message(client: &kube::Client, name: &str) -> (Value, String) {
+    let waiting = until(&vmis(client), name, "unschedulable", |v| {
+        v["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
+    })
+    .await;
+    let message = waiting["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "PodScheduled")
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("")
+        .to_string();
+    (waiting, message)
+}
+
 /// Follows `name`'s watch for `modelled_secs` of simulated time (at the default time scale),
 /// panicking at the first version for which `pred` does not hold; returns the last one seen.
 pub async fn holds(

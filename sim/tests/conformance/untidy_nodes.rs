@@ -146,8 +146,19 @@ async fn a_policy_on_every_worker_fails_where_the_nic_is_missing_and_skips_the_n
             "1/6 nodes failed to configure".to_string()
         ))
     );
-    let failing = value(&nnces(&client).get("worker-4.br1-eth1").await.unwrap());
-    assert_eq!(cond(&failing, "Failing"), Some("True".to_string()));
+    // Between retries the enactment is Progressing again; it ends Failing for good.
+    let failed = until(
+        &nnces(&client),
+        "worker-4.br1-eth1",
+        "Failing, not Progressing",
+        |e| {
+            cond(e, "Failing") == Some("True".to_string())
+                && cond(e, "Progressing") == Some("False".to_string())
+        },
+    )
+    .await;
+    let message = failed["status"]["conditions"].to_string();
+    assert!(message.contains("holding unknown port eth1"), "{message}");
     until(&nnces(&client), "infra-0.br1-eth1", "Available", |e| {
         cond(e, "Available") == Some("True".to_string())
     })
@@ -183,4 +194,28 @@ async fn a_policy_on_a_not_ready_node_enacts_nothing_and_says_the_node_was_ignor
         .await
         .unwrap()
         .is_none());
+}
+
+/// kube-scheduler has no filter on the Ready condition: a VM pinned to the NotReady worker is
+/// kept off by the `node.kubernetes.io/unreachable:NoSchedule` taint, and says so
+/// (pkg/scheduler/framework/plugins/tainttoleration Filter, its reason
+/// "node(s) had untolerated taint {key: value}").
+#[tokio::test]
+async fn a_vm_pinned_to_the_not_ready_worker_is_unschedulable_for_its_unreachable_taint() {
+    let (_sim, client) = untidy_cluster().await;
+    let pinned = json!({"nodeSelector": {"kubernetes.io/hostname": "worker-3"}});
+    vm_api(&client)
+        .create(&kube::api::PostParams::default(), &rhel_vm("stuck", pinned))
+        .await
+        .unwrap();
+    let (_, message) = unschedulable_message(&client, "stuck").await;
+    assert!(
+        message.starts_with("0/9 nodes are available:")
+            && message
+                .contains("1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }")
+            && message.contains(
+                "1 node(s) had untolerated taint {node-role.kubernetes.io/infra: reserved}"
+            ),
+        "{message}"
+    );
 }
