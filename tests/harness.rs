@@ -195,8 +195,8 @@ fn interrupted_mid_scenario(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> 
         setups::bridged_vlans(&scope, &target.profile).await?;
         let vm = ctx.vm("vm-a", GuestOs::Rhel).await?;
         let running = ctx.start(&scope, &vm).await?;
-        let workers = nodes::workers(scope.client()).await?;
-        let idle = workers.iter().find(|w| *w != running.booted_on()).unwrap();
+        let usable = vstp::cluster::usable::select(scope.client()).await?.names();
+        let idle = usable.iter().find(|w| *w != running.booted_on()).unwrap();
         nodes::cordon(&scope, idle).await?;
         ctx.step("cordoned a node, now waiting forever");
         INTERRUPTER.get().expect("set").interrupt("SIGINT");

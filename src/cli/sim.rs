@@ -34,9 +34,13 @@ pub struct ServeArgs {
     /// without one, durations are exact.
     #[arg(long)]
     seed: Option<u64>,
-    /// Worker nodes of the simulated cluster (besides 3 control-plane nodes).
+    /// Tidy worker nodes of the simulated cluster (besides 3 control-plane nodes and, unless
+    /// --tidy, an infra node, a NotReady worker and a worker without spare NICs).
     #[arg(long, default_value_t = 3)]
     workers: usize,
+    /// Leave out the untidy nodes: control planes and identical workers only.
+    #[arg(long)]
+    tidy: bool,
     /// A package the RHEL golden image has beyond a RHEL 9 KVM guest image's, as in an image
     /// built with it (`nmap-ncat`, `stress-ng`); repeat for several.
     #[arg(long = "image-package", value_name = "PACKAGE")]
@@ -93,6 +97,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let spec = vstp_sim::world::nodes::ClusterSpec {
         workers: args.workers,
+        untidy: !args.tidy,
         image: vstp_sim::guest::image::GuestImage {
             extra_packages: args.image_packages.clone(),
             repository: args.image_repository,

@@ -22,6 +22,7 @@ pub mod setups;
 pub mod sweep;
 pub mod target;
 pub mod teardown;
+pub mod usable;
 pub mod wait;
 
 pub use budget::{Budgets, Wait};

@@ -1,6 +1,7 @@
-//! Node operations a scenario makes, without shelling out: the schedulable workers, a cordon
-//! registered in the scenario's scope (so teardown uncordons it whatever happens in between),
-//! and a drain through the eviction API. Marking a node itself is `cordon.rs`.
+//! Node operations a scenario makes, without shelling out: a cordon registered in the
+//! scenario's scope (so teardown uncordons it whatever happens in between), and a drain
+//! through the eviction API of a usable node (`usable.rs`). Marking a node itself is
+//! `cordon.rs`.
 
 use std::time::Duration;
 
@@ -9,9 +10,9 @@ use kube::api::{Api, EvictParams, ListParams};
 
 use super::cordon;
 use super::kinds;
-use super::kinds::to_value;
 use super::retry::retrying;
 use super::scope::Scope;
+use super::usable::{self, NodeSelection};
 use super::wait::Watch;
 
 /// Marks `node` unschedulable and remembers it in `scope` for teardown.
@@ -20,24 +21,11 @@ pub async fn cordon(scope: &Scope, node: &str) -> anyhow::Result<()> {
     cordon::set_unschedulable(scope.client(), node, Some(scope.run_id())).await
 }
 
-/// Schedulable workers, by name.
-pub async fn workers(client: &kube::Client) -> anyhow::Result<Vec<String>> {
-    let api = kinds::NODE.api(client, "");
-    let params = ListParams::default().labels("node-role.kubernetes.io/worker");
-    let listed = retrying(|| api.list(&params)).await?;
-    Ok(listed
-        .items
-        .iter()
-        .map(to_value)
-        .filter(|n| n["spec"]["unschedulable"] != true)
-        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
-        .collect())
-}
-
 /// Cordons `node` and evicts every pod on it that a drain moves (not DaemonSet pods, not
 /// mirror pods), repeating an eviction the API refuses with 429 (a disruption budget or an
 /// evacuation in progress) until it is allowed, then waits until the node is empty.
 pub async fn drain(scope: &Scope, node: &str, budget: Duration) -> anyhow::Result<()> {
+    drainable(scope.client(), node).await?;
     cordon(scope, node).await?;
     let client = scope.client();
     let on_node = format!("spec.nodeName={node}");
@@ -63,6 +51,29 @@ pub async fn drain(scope: &Scope, node: &str, budget: Duration) -> anyhow::Resul
                 .then_some(())
         })
         .await?;
+    Ok(())
+}
+
+/// A drain is for a usable node, and needs another usable node for what it moves.
+async fn drainable(client: &kube::Client, node: &str) -> anyhow::Result<()> {
+    let selection = usable::select(client).await?;
+    if let Some(excluded) = selection.excluded.iter().find(|e| e.name == node) {
+        let why: Vec<String> = excluded.why.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "node {node} is not one the harness uses: {}",
+            why.join(", ")
+        );
+    }
+    let others = NodeSelection {
+        usable: selection
+            .usable
+            .iter()
+            .filter(|n| n.name != node)
+            .cloned()
+            .collect(),
+        excluded: selection.excluded.clone(),
+    };
+    others.at_least(1, &format!("draining node {node}"))?;
     Ok(())
 }
 

@@ -1,10 +1,10 @@
 //! Network set-ups several scenarios start from, each built from the typed builders and torn
-//! down with the scenario's scope: two VLANs bridged on every worker, two localnet VLANs on an
-//! OVS bridge mapping, and an IP subnet of the scenario's own.
+//! down with the scenario's scope: two VLANs bridged on the usable nodes with the NIC, two
+//! localnet VLANs on an OVS bridge mapping, and an IP subnet of the scenario's own.
 
 use std::net::IpAddr;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::budget::Wait;
 use super::build::{self, Trunk};
@@ -12,6 +12,7 @@ use super::kinds;
 use super::nmstate;
 use super::profile::{Families, Profile};
 use super::scope::Scope;
+use super::usable;
 
 /// An IPv4 /24 and an IPv6 /64 no other scenario of the run uses, so scenarios sharing a
 /// physical network cannot answer each other's probes; only the profile's IP families.
@@ -65,16 +66,19 @@ impl Subnet {
     }
 }
 
-/// Two VLANs reachable from every worker, each behind a NAD of the scenario's namespace.
+/// Two VLANs reachable from the usable nodes that have the NIC, each behind a NAD of the
+/// scenario's namespace.
 #[derive(Debug, Clone)]
 pub struct TwoVlans {
     pub vlans: [u16; 2],
     /// NAD names, in the order of `vlans`.
     pub nads: [String; 2],
+    /// The nodes that carry the VLANs: a VM on them must stay on them (`VmSpec::on_nodes`).
+    pub nodes: Vec<String>,
 }
 
 /// A Linux bridge on the profile's bridge NIC trunking both VLANs, and a bridge CNI NAD per
-/// VLAN. Waits until every worker applied the bridge.
+/// VLAN. Waits until every usable node with the NIC applied the bridge.
 pub async fn bridged_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<TwoVlans> {
     let [a, b] = profile.vlans;
     let bridge = "br-vstp";
@@ -84,7 +88,7 @@ pub async fn bridged_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<T
         &profile.bridge_nic,
         &[Trunk::Id(a), Trunk::Id(b)],
     );
-    apply_policy(scope, policy).await?;
+    let nodes = apply_on_nodes_with(scope, policy, &profile.bridge_nic).await?;
     let nads = [format!("vlan{a}"), format!("vlan{b}")];
     for (nad, vlan) in nads.iter().zip([a, b]) {
         scope
@@ -94,6 +98,7 @@ pub async fn bridged_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<T
     Ok(TwoVlans {
         vlans: [a, b],
         nads,
+        nodes,
     })
 }
 
@@ -108,7 +113,7 @@ pub async fn localnet_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<
         &profile.localnet_nic,
         localnet,
     );
-    apply_policy(scope, policy).await?;
+    let nodes = apply_on_nodes_with(scope, policy, &profile.localnet_nic).await?;
     let nads = [format!("localnet{a}"), format!("localnet{b}")];
     for (nad, vlan) in nads.iter().zip([a, b]) {
         let object = build::localnet_nad(scope.ns(), nad, localnet, vlan);
@@ -117,7 +122,43 @@ pub async fn localnet_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<
     Ok(TwoVlans {
         vlans: [a, b],
         nads,
+        nodes,
     })
+}
+
+/// The usable nodes a set-up needs at least: a VM and a peer on another node.
+const NODES_PER_SETUP: usize = 2;
+
+/// Applies `policy` to each usable node that has `nic`, one copy per node aimed by its
+/// `kubernetes.io/hostname` label, and waits until every copy is Available. Returns the nodes.
+///
+/// An NNCP selects nodes by a label map only, so a set of nodes is either a label the harness
+/// puts on them or one policy per node. Per node leaves the user's nodes untouched (nothing
+/// to remove in teardown or after a killed run beyond the policies the sweeper already
+/// finds), and a node the selection leaves out (NotReady, tainted, without the NIC) is never
+/// asked to enact anything, so the policy cannot turn Degraded there (kubernetes-nmstate fails
+/// a Linux bridge on a missing port). It gives up maxUnavailable's pacing across nodes, which
+/// matters for the cluster NIC, not for the spare NIC a set-up uses.
+pub async fn apply_on_nodes_with(
+    scope: &Scope,
+    policy: Value,
+    nic: &str,
+) -> anyhow::Result<Vec<String>> {
+    let selection = usable::with_nic(scope.client(), nic).await?;
+    let base = policy["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let purpose = format!("NNCP {base} (NIC {nic})");
+    let nodes = selection.at_least(NODES_PER_SETUP, &purpose)?;
+    let policies = nodes.iter().enumerate().map(|(i, node)| {
+        let mut copy = policy.clone();
+        copy["metadata"]["name"] = json!(format!("{base}-{i}"));
+        copy["spec"]["nodeSelector"] = json!({"kubernetes.io/hostname": node.hostname});
+        apply_policy(scope, copy)
+    });
+    futures::future::try_join_all(policies).await?;
+    Ok(nodes.iter().map(|n| n.name.clone()).collect())
 }
 
 /// Creates a node network policy and waits until it is Available on every node it selects.

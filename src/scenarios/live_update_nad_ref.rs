@@ -12,7 +12,6 @@ use super::scenario::{Attach, Scenario};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::{storage, Nic};
 use crate::cluster::kinds;
-use crate::cluster::nodes;
 use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
 use crate::ctx::Ctx;
@@ -178,11 +177,11 @@ impl World {
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let net = match vlans {
             Vlans::Bridge => {
-                ctx.step("a Linux bridge trunking both VLANs on every worker, a NAD per VLAN");
+                ctx.step("a Linux bridge trunking both VLANs on every usable node with the NIC, a NAD per VLAN");
                 setups::bridged_vlans(&scope, profile).await?
             }
             Vlans::Localnet => {
-                ctx.step("an OVS bridge mapping on every worker, a localnet NAD per VLAN");
+                ctx.step("an OVS bridge mapping on every usable node with the NIC, a localnet NAD per VLAN");
                 setups::localnet_vlans(&scope, profile).await?
             }
         };
@@ -205,7 +204,7 @@ impl World {
     /// The VM under test: NIC i on VLAN i (net1 on the first VLAN, net2 on the second); with a
     /// ReadWriteOnce data disk when `non_migratable`.
     async fn start_under_test(&self, ctx: &Ctx, non_migratable: bool) -> anyhow::Result<Vm> {
-        let mut vm = ctx.vm(VM, GuestOs::Rhel).await?;
+        let mut vm = ctx.vm(VM, GuestOs::Rhel).await?.on_nodes(&self.net.nodes);
         for (i, subnet) in self.subnets.iter().enumerate() {
             let nic = Nic::bridge(&format!("net{}", i + 1), self.nad(i));
             vm = vm.with_nic(nic.with_addresses(&subnet.cidrs(UNDER_TEST)));
@@ -224,11 +223,10 @@ impl World {
     /// One peer per VLAN on a node other than `avoid`, so traffic crosses the switch; each
     /// has a NIC in every subnet, all on its VLAN.
     async fn start_peers(&self, ctx: &Ctx, avoid: &str) -> anyhow::Result<()> {
-        let workers = nodes::workers(self.scope.client()).await?;
-        let node = workers
-            .iter()
-            .find(|w| *w != avoid)
-            .ok_or_else(|| anyhow::anyhow!("no schedulable worker besides {avoid}: {workers:?}"))?;
+        let bridged = &self.net.nodes;
+        let node = bridged.iter().find(|w| *w != avoid).ok_or_else(|| {
+            anyhow::anyhow!("no node carrying the VLANs besides {avoid}: {bridged:?}")
+        })?;
         let mut peers = Vec::new();
         for (vlan, host) in PEERS.iter().enumerate() {
             let nad = self.nad(vlan);

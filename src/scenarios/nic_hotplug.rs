@@ -1,6 +1,6 @@
 //! stps/sig-network/nic-hotplug.md — hot-plug and hot-unplug of bridge NICs (project-local IDs).
 //!
-//! Every row starts from the same world: a VLAN bridged on every worker with its NAD, a peer on
+//! Every row starts from the same world: a VLAN bridged on every usable node with the NIC, a peer on
 //! it, and the VM under test on the pod network only, whose cloud-init already describes the
 //! NIC to come (matched by the MAC it will be plugged with).
 
@@ -201,13 +201,21 @@ impl World {
     async fn set_up(ctx: &Ctx, non_migratable: bool, boot_nics: usize) -> anyhow::Result<World> {
         let profile = &ctx.target().await?.profile;
         let scope = ctx.scope(NamespaceKind::Plain).await?;
-        ctx.step("a Linux bridge trunking the VLANs on every worker, a NAD per VLAN");
+        ctx.step(
+            "a Linux bridge trunking the VLANs on every usable node with the NIC, a NAD per VLAN",
+        );
         let net = setups::bridged_vlans(&scope, profile).await?;
+        ctx.step(format!("VMs kept on the bridged nodes {:?}", net.nodes));
         let subnet = ctx.subnet().await?;
         let peer_nic = Nic::bridge("net1", &net.nads[0]).with_addresses(&subnet.cidrs(PEER));
-        let peer = ctx.vm("peer", GuestOs::Rhel).await?.with_nic(peer_nic);
+        let peer = ctx
+            .vm("peer", GuestOs::Rhel)
+            .await?
+            .with_nic(peer_nic)
+            .on_nodes(&net.nodes);
         let wanted = Nic::bridge(NIC, &net.nads[0]).with_addresses(&subnet.cidrs(UNDER_TEST));
-        let (mut vm, nic) = ctx.vm(VM, GuestOs::Rhel).await?.awaiting(wanted);
+        let (vm, nic) = ctx.vm(VM, GuestOs::Rhel).await?.awaiting(wanted);
+        let mut vm = vm.on_nodes(&net.nodes);
         for n in 1..=boot_nics {
             vm = vm.with_nic(Nic::bridge(&format!("boot{n}"), &net.nads[0]));
         }

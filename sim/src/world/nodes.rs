@@ -25,6 +25,10 @@ pub struct ClusterSpec {
     pub link_gbit_per_s: f64,
     /// The RHEL golden image: packages beyond a RHEL 9 KVM guest image's, a repository.
     pub image: crate::guest::image::GuestImage,
+    /// Besides the tidy workers, the nodes a real cluster also has and a harness must not
+    /// use: a tainted infra node, a NotReady worker, a worker without the spare NICs
+    /// (`untidy.rs`).
+    pub untidy: bool,
 }
 
 impl Default for ClusterSpec {
@@ -37,11 +41,21 @@ impl Default for ClusterSpec {
             nics: vec!["eth0".into(), "eth1".into(), "eth2".into()],
             link_gbit_per_s: 10.0,
             image: Default::default(),
+            untidy: true,
         }
     }
 }
 
 impl ClusterSpec {
+    /// The default shape without the untidy nodes: control planes and identical workers only,
+    /// for tests that count nodes.
+    pub fn tidy() -> ClusterSpec {
+        ClusterSpec {
+            untidy: false,
+            ..ClusterSpec::default()
+        }
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if self.control_planes == 0 || self.workers == 0 {
             return Err(
@@ -59,10 +73,6 @@ impl ClusterSpec {
         Ok(())
     }
 
-    pub fn worker_names(&self) -> Vec<String> {
-        (0..self.workers).map(|i| format!("worker-{i}")).collect()
-    }
-
     /// Migration link speed in bytes per second.
     pub fn link_bytes_per_s(&self) -> f64 {
         self.link_gbit_per_s * 1e9 / 8.0
@@ -73,10 +83,14 @@ impl ClusterSpec {
         let control =
             (0..self.control_planes).map(|i| self.node(&format!("control-plane-{i}"), false, i));
         let workers = (0..self.workers).map(|i| self.node(&format!("worker-{i}"), true, 10 + i));
-        control.chain(workers).collect()
+        let mut all: Vec<Value> = control.chain(workers).collect();
+        if self.untidy {
+            all.extend(super::untidy::nodes(self));
+        }
+        all
     }
 
-    fn node(&self, name: &str, worker: bool, index: usize) -> Value {
+    pub(super) fn node(&self, name: &str, worker: bool, index: usize) -> Value {
         let mut labels = json!({
             "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
@@ -243,9 +257,9 @@ fn unfit(node: &Value, pod: &Value, avoid: Option<&str>, needed: (u64, u64)) -> 
     if avoid == Some(name) {
         return Some("node(s) didn't match pod anti-affinity rules".into());
     }
-    if obj::condition_is(node, "Ready") != Some(true) {
-        return Some("node(s) were not ready".into());
-    }
+    // No filter looks at the Ready condition: a NotReady node is kept off by the taints the
+    // node lifecycle controller puts on it (kubernetes v1.33 pkg/scheduler/framework/plugins:
+    // NodeUnschedulable, then TaintToleration, then NodeAffinity).
     if node["spec"]["unschedulable"] == true {
         return Some("node(s) were unschedulable".into());
     }

@@ -24,15 +24,22 @@ pub const OTHER_KEY_FILE: &str =
 pub const BOOT_ID: &str = "cat /proc/sys/kernel/random/boot_id";
 pub const BUDGET: Duration = Duration::from_secs(30);
 
+/// A cluster of tidy nodes only (three control planes, three identical workers): the tests
+/// count nodes and aim policies at every worker.
 pub async fn cluster() -> (SimHandle, kube::Client) {
     cluster_with_faults("").await
+}
+
+/// The default cluster, with its infra node, NotReady worker and worker without spare NICs.
+pub async fn untidy_cluster() -> (SimHandle, kube::Client) {
+    start_with(SimConfig::cluster(Default::default()).unwrap()).await
 }
 
 /// A cluster started with the faults of the catalogue named in `faults`.
 pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
     let config = SimConfig {
         faults: faults.to_string(),
-        ..SimConfig::cluster(Default::default()).unwrap()
+        ..SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap()
     };
     start_with(config).await
 }
@@ -43,7 +50,7 @@ pub async fn cluster_with_image(
 ) -> (SimHandle, kube::Client) {
     let spec = vstp_sim::world::nodes::ClusterSpec {
         image,
-        ..Default::default()
+        ..vstp_sim::world::nodes::ClusterSpec::tidy()
     };
     start_with(SimConfig::cluster(spec).unwrap()).await
 }
@@ -127,6 +134,27 @@ pub async fn until(
     })
     .await;
     found.unwrap_or_else(|_| panic!("{name} did not become {what} within {BUDGET:?}"))
+}
+
+/// Waits until VMI `name` cannot be scheduled; returns its PodScheduled message.
+pub async fn unschedulable_message(client: &kube::Client, name: &str) -> (Value, String) {
+    let waiting = until(&vmis(client), name, "unschedulable", |v| {
+        v["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
+    })
+    .await;
+    let message = waiting["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "PodScheduled")
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("")
+        .to_string();
+    (waiting, message)
 }
 
 /// Follows `name`'s watch for `modelled_secs` of simulated time (at the default time scale),

@@ -16,7 +16,7 @@ const SLOW: f64 = 6.0;
 async fn slow_cluster() -> (vstp_sim::SimHandle, kube::Client) {
     let config = vstp_sim::SimConfig {
         time_scale: SLOW,
-        ..vstp_sim::SimConfig::cluster(Default::default()).unwrap()
+        ..vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap()
     };
     start_with(config).await
 }

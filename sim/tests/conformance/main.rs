@@ -25,6 +25,7 @@ mod primary_udn;
 mod protobuf;
 mod udn_ipam;
 mod udn_networks;
+mod untidy_nodes;
 mod vmi_status;
 mod webhooks;
 

@@ -113,8 +113,10 @@ async fn cordon_and_drain_a_node_with_evictable_pods() {
 /// only after every VM on the node was live-migrated away and its launcher pod Succeeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draining_a_worker_live_migrates_every_vm_on_it() {
-    let (sim, _) =
-        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
     let kc = Kubeconfig::write(&sim, "drain-vms");
     for name in ["vm-a", "vm-b"] {
         kubectl_stdin(
@@ -201,8 +203,10 @@ async fn draining_a_worker_live_migrates_every_vm_on_it() {
 /// What a QE engineer does to provision a bridge: apply the policy, wait for Available.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_a_policy_and_wait_for_it_to_become_available() {
-    let (sim, _) =
-        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
     let kc = Kubeconfig::write(&sim, "nncp");
     kubectl_stdin(&kc, &["apply", "-f", "-"], Some(TRUNK_POLICY)).await;
     let out = kubectl(

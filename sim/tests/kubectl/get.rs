@@ -12,8 +12,10 @@ use super::*;
 /// `printNode`), with the priority-1 columns under `-o wide`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_prints_the_columns_each_kind_declares() {
-    let (sim, _) =
-        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
     let kc = Kubeconfig::write(&sim, "columns");
     let vm = RUNNING_VM.replace("NAME", "vm-t");
     kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&vm)).await;
@@ -134,8 +136,10 @@ async fn get_prints_the_columns_each_kind_declares() {
 /// `watchEmbeddedEncoder`, kubectl's tableprinter reuses the last columns it saw).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_a_row_per_change_under_one_header() {
-    let (sim, _) =
-        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
     let kc = Kubeconfig::write(&sim, "get-watch");
     // The watch ends by itself (--request-timeout, well after the boot); whether kubectl lists
     // before or after the VM starts, it prints the VMI once it runs.

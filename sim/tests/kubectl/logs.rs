@@ -29,8 +29,10 @@ fn messages(log: &str) -> Vec<String> {
 /// `--timestamps`, and `--previous` refused when no container restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_of_a_launcher_pod_follow_its_vmi() {
-    let (sim, _) =
-        common::start_with(vstp_sim::SimConfig::cluster(Default::default()).unwrap()).await;
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
     let kc = Kubeconfig::write(&sim, "logs");
     let image = "quay.io/example/appliance:1.0";
     let vm = RUNNING_VM.replace("NAME", "vm-l").replace(

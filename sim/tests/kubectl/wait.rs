@@ -57,7 +57,7 @@ async fn wait_for_the_guest_agent_from_the_moment_the_vmi_is_scheduled() {
     // kubectl to read it in that phase.
     let config = vstp_sim::SimConfig {
         time_scale: 2.0,
-        ..vstp_sim::SimConfig::cluster(Default::default()).unwrap()
+        ..vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap()
     };
     let (sim, client) = common::start_with(config).await;
     let kc = Kubeconfig::write(&sim, "wait-agent");

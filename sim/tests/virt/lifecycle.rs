@@ -243,24 +243,8 @@ async fn scheduling_honours_cordon_and_reports_what_does_not_fit() {
         .create(&PostParams::default(), &rhel_vm("vm2", pinned))
         .await
         .unwrap();
-    let waiting = until(&vmis(&client), "vm2", "unschedulable", |v| {
-        v["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable")
-    })
-    .await;
+    let (waiting, message) = unschedulable_message(&client, "vm2").await;
     assert_eq!(waiting["status"]["phase"], "Scheduling");
-    let message = waiting["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "PodScheduled")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(message.starts_with("0/6 nodes are available:"), "{message}");
     assert!(
         message.contains("node(s) didn't match Pod's node affinity/selector"),

@@ -179,7 +179,7 @@ async fn under_nic_hotplug_skips_migration_a_non_migratable_vm_gets_its_nic_at_o
 async fn a_hotplugged_nic_has_its_link_before_its_addresses() {
     let config = vstp_sim::SimConfig {
         time_scale: 4.0,
-        ..vstp_sim::SimConfig::cluster(Default::default()).unwrap()
+        ..vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap()
     };
     let (_sim, client) = start_with(config).await;
     trunk_bridge(&client, "br1").await;

@@ -41,6 +41,8 @@ pub struct VmSpec {
     pub max_memory: Option<String>,
     pub nics: Vec<Nic>,
     pub node: Option<String>,
+    /// Nodes the VM may run on (empty: any), e.g. those a set-up built its bridge on.
+    pub nodes: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub eviction: Option<&'static str>,
     /// The login user and the OpenSSH public key it accepts.
@@ -74,6 +76,7 @@ impl VmSpec {
             max_memory: None,
             nics: vec![Nic::pod()],
             node: None,
+            nodes: Vec::new(),
             labels: BTreeMap::new(),
             eviction: Some("LiveMigrate"),
             login: None,
@@ -120,6 +123,13 @@ impl VmSpec {
 
     pub fn on_node(mut self, node: &str) -> VmSpec {
         self.node = Some(node.into());
+        self
+    }
+
+    /// Keeps the VM, and every migration target, on `nodes`: a required node affinity on
+    /// the node names, which KubeVirt copies to each virt-launcher pod.
+    pub fn on_nodes(mut self, nodes: &[String]) -> VmSpec {
+        self.nodes = nodes.to_vec();
         self
     }
 
@@ -260,6 +270,11 @@ impl VmSpec {
         spec["volumes"] = json!(self.volumes());
         if let Some(node) = &self.node {
             spec["nodeSelector"] = json!({"kubernetes.io/hostname": node});
+        }
+        if !self.nodes.is_empty() {
+            let names = json!({"key": "metadata.name", "operator": "In", "values": self.nodes});
+            spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] =
+                json!({"nodeSelectorTerms": [{"matchFields": [names]}]});
         }
         if let Some(strategy) = self.eviction {
             spec["evictionStrategy"] = json!(strategy);

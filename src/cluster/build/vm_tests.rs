@@ -117,3 +117,17 @@ fn a_named_preference_is_the_vm_s_cluster_preference() {
     );
     assert!(VmSpec::windows("win", image()).build()["spec"]["preference"].is_null());
 }
+
+#[test]
+fn a_vm_kept_on_nodes_has_a_required_affinity_on_their_names() {
+    let nodes = vec!["worker-0".to_string(), "worker-2".to_string()];
+    let vm = VmSpec::rhel("vm-a", image()).on_nodes(&nodes).build();
+    let required = &vm["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+        ["requiredDuringSchedulingIgnoredDuringExecution"];
+    assert_eq!(
+        required["nodeSelectorTerms"][0]["matchFields"][0],
+        json!({"key": "metadata.name", "operator": "In", "values": ["worker-0", "worker-2"]})
+    );
+    let anywhere = VmSpec::rhel("vm-b", image()).build();
+    assert!(anywhere["spec"]["template"]["spec"]["affinity"].is_null());
+}

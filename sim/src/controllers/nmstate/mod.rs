@@ -84,15 +84,28 @@ fn start_handlers(ctx: &Arc<Ctx>, policy: &Value, generation: i64) {
             ctx.delete(kinds::NNCES, "", obj::name(&e));
         }
     }
-    if nodes.is_empty() {
+    // The handler pod of a node whose kubelet stopped reporting stays bound (a DaemonSet pod
+    // tolerates `node.kubernetes.io/unreachable`) but the node is gone: nothing reconciles
+    // there, and the policy's conditions leave the node out as NotReady
+    // (pkg/policyconditions/conditions.go calculatePolicyConditionStatus, FilterReady).
+    let reachable: Vec<String> = nodes
+        .into_iter()
+        .filter(|n| {
+            ctx.get(kinds::NODES, "", n)
+                .is_some_and(|n| obj::condition_is(&n, "Ready") == Some(true))
+        })
+        .collect();
+    if reachable.is_empty() {
+        // The handlers of the other nodes still compute the policy's conditions: every
+        // handler resets and updates them whether its node matches or not (Reconcile).
         policy_status::reset(ctx, &name);
         policy_status::update(ctx, &name);
         return;
     }
-    for node in &nodes {
+    for node in &reachable {
         handler::initialize(ctx, policy, node);
     }
-    for node in nodes {
+    for node in reachable {
         tokio::spawn(handler::run(ctx.clone(), name.clone(), generation, node));
     }
 }
