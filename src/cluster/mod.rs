@@ -5,7 +5,6 @@
 pub mod budget;
 pub mod build;
 pub mod cordon;
-pub mod diagnostics;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod kubemacpool;

@@ -3,6 +3,7 @@
 
 mod config;
 mod deadline;
+mod diagnostics;
 pub mod junit;
 pub mod record;
 pub mod select;

@@ -9,11 +9,12 @@ use futures::FutureExt;
 use libtest_mimic::{Completion, Failed, Trial};
 
 use super::deadline;
+use super::diagnostics;
 use super::record::Outcome;
 use super::select::Planned;
 use super::shared::Shared;
 use crate::cluster::budget::{self, Budgets, WaitLedger};
-use crate::cluster::{diagnostics, TargetKind};
+use crate::cluster::TargetKind;
 use crate::ctx::steps::StepLog;
 use crate::ctx::{Ctx, Owned};
 use crate::guest::environment;

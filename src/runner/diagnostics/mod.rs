@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
-use super::kinds::to_value;
-use super::kinds::{self, Kind};
-use super::scope::{Scope, RUN_LABEL};
+use crate::cluster::kinds::to_value;
+use crate::cluster::kinds::{self, Kind};
+use crate::cluster::scope::{Scope, RUN_LABEL};
 use folder::Folder;
 
 const NAMESPACED: [Kind; 9] = [
