@@ -6,6 +6,7 @@ pub mod budget;
 pub mod build;
 pub mod cordon;
 pub mod diagnostics;
+pub mod drain;
 pub mod kinds;
 pub mod nmstate;
 pub mod nodes;

@@ -26,6 +26,7 @@ mod udn_ipam;
 mod udn_networks;
 mod vmi_status;
 mod webhooks;
+mod workloads;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
