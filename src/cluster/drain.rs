@@ -312,7 +312,17 @@ fn refusal(ns: &str, status: &kube::core::Status) -> String {
 pub async fn uncordon_and_settle(scope: &Scope, node: &str) -> anyhow::Result<()> {
     super::cordon::uncordon(scope.client(), node).await?;
     let budget = scope.budgets.of(super::Wait::Reaction);
-    Watch::all(scope.client(), kinds::KUBEVIRT, "")
+    let (kubevirts, params) = (kinds::KUBEVIRT.all(scope.client()), ListParams::default());
+    let listed = retrying(|| kubevirts.list(&params)).await?;
+    let kubevirt =
+        listed.items.first().map(to_value).context(
+            "no KubeVirt CR found in any namespace: is OpenShift Virtualization installed?",
+        )?;
+    let (ns, name) = (
+        kubevirt["metadata"]["namespace"].as_str().unwrap_or(""),
+        kubevirt["metadata"]["name"].as_str().unwrap_or(""),
+    );
+    Watch::object(scope.client(), kinds::KUBEVIRT, ns, name)
         .until_object(
             "KubeVirt Available, not Progressing, not Degraded",
             budget,

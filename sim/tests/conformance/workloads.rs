@@ -212,7 +212,22 @@ async fn daemon_pods_stay_on_a_cordoned_node_and_an_evicted_router_pod_comes_bac
     assert_eq!(handler_nodes, ["worker-0", "worker-1", "worker-2"]);
     let selector = "ingresscontroller.operator.openshift.io/deployment-ingresscontroller=default";
     let routers = app_pods(&client, "openshift-ingress", selector).await;
-    assert_eq!(routers.len(), 2, "{routers:?}");
+    assert_eq!(routers.len(), 3, "one router per worker: {routers:?}");
+    // maxUnavailable 25 % of three, rounded up: one disruption allowed.
+    let pdb = value(
+        &pdbs(&client, "openshift-ingress")
+            .get("router-default")
+            .await
+            .unwrap(),
+    );
+    let counts = [
+        "expectedPods",
+        "desiredHealthy",
+        "currentHealthy",
+        "disruptionsAllowed",
+    ]
+    .map(|k| pdb["status"][k].as_i64().unwrap_or(-1));
+    assert_eq!(counts, [3, 2, 3, 1], "{pdb}");
     let router = &routers[0];
     let (name, node) = (
         router["metadata"]["name"].as_str().unwrap().to_string(),
@@ -232,9 +247,10 @@ async fn daemon_pods_stay_on_a_cordoned_node_and_an_evicted_router_pod_comes_bac
         .await
         .unwrap();
     let replacement = until_app_pod(&client, "openshift-ingress", selector, |p| {
-        p["metadata"]["name"] != name.as_str()
-            && cond(p, "Ready").as_deref() == Some("True")
-            && p["metadata"]["name"] != routers[1]["metadata"]["name"]
+        cond(p, "Ready").as_deref() == Some("True")
+            && !routers
+                .iter()
+                .any(|r| r["metadata"]["name"] == p["metadata"]["name"])
     })
     .await;
     assert_ne!(

@@ -1,6 +1,6 @@
 //! The non-VM workloads a fresh cluster already runs, so a drain meets what it meets on
 //! OpenShift: virt-handler (a DaemonSet on every worker) and the default router (a Deployment
-//! of two replicas guarded by a budget that allows one disruption).
+//! with a replica on every worker, guarded by a budget that allows one disruption).
 
 use std::sync::Arc;
 
@@ -39,14 +39,15 @@ fn virt_handler() -> Value {
 }
 
 /// The default IngressController's router (cluster-ingress-operator pkg/operator/controller/
-/// ingress/deployment.go `desiredRouterDeployment`, two replicas on workers) and its budget
-/// (poddisruptionbudget.go `desiredRouterPodDisruptionBudget`: maxUnavailable 1 for two).
-fn router() -> (Value, Value) {
+/// ingress/deployment.go `desiredRouterDeployment`), scaled to one replica per worker so every
+/// drain meets one, and its budget (poddisruptionbudget.go `desiredRouterPodDisruptionBudget`:
+/// maxUnavailable 25 % from three replicas, which the disruption controller rounds up to one).
+fn router(replicas: usize) -> (Value, Value) {
     let selector = json!({"matchLabels": {
         "ingresscontroller.operator.openshift.io/deployment-ingresscontroller": "default"}});
     let deployment = json!({
         "metadata": {"name": ROUTER, "namespace": INGRESS_NAMESPACE},
-        "spec": {"replicas": 2, "selector": selector, "template": {
+        "spec": {"replicas": replicas, "selector": selector, "template": {
             "metadata": {"labels": selector["matchLabels"]},
             "spec": {
                 "nodeSelector": {"kubernetes.io/os": "linux", "node-role.kubernetes.io/worker": ""},
@@ -59,7 +60,8 @@ fn router() -> (Value, Value) {
     });
     let pdb = json!({
         "metadata": {"name": ROUTER, "namespace": INGRESS_NAMESPACE},
-        "spec": {"maxUnavailable": 1, "selector": selector},
+        "spec": {"maxUnavailable": if replicas >= 3 { json!("25%") } else { json!(1) },
+                 "selector": selector},
     });
     (deployment, pdb)
 }
@@ -69,7 +71,7 @@ fn router() -> (Value, Value) {
 pub fn seed(ctx: &Arc<Ctx>) {
     let ns = json!({"metadata": {"name": INGRESS_NAMESPACE}});
     let _ = ctx.store.create(kinds::NAMESPACES, ns, Scope::All, false);
-    let (deployment, pdb) = router();
+    let (deployment, pdb) = router(ctx.spec.workers);
     for (kind, object) in [
         (kinds::DAEMONSETS, virt_handler()),
         (kinds::DEPLOYMENTS, deployment),
