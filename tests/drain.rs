@@ -70,6 +70,15 @@ fn ready(pod: &Value) -> bool {
         && !pod["metadata"]["deletionTimestamp"].is_string()
 }
 
+/// The UID of virt-handler's pod on `node`.
+async fn daemon_pod_on(client: &kube::Client, node: &str) -> anyhow::Result<Option<String>> {
+    let params = kube::api::ListParams::default()
+        .labels("kubevirt.io=virt-handler")
+        .fields(&format!("spec.nodeName={node}"));
+    let pods = Api::<Pod>::all(client.clone()).list(&params).await?;
+    Ok(pods.items.first().and_then(|p| p.metadata.uid.clone()))
+}
+
 /// One step of the pods' history: a pod became Ready, or went.
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
@@ -113,8 +122,14 @@ fn drains_through_a_budget_of_one(
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let node = nodes::workers(scope.client()).await?.remove(0);
         web_on(&scope, &node, 2, json!({"maxUnavailable": 1})).await?;
+        let handler_before = daemon_pod_on(scope.client(), &node).await?;
         let history = record(scope.client().clone(), scope.ns().to_string());
         let drained = nodes::drain(&scope, &node, Duration::from_secs(20)).await?;
+        let handler_after = daemon_pod_on(scope.client(), &node).await?;
+        anyhow::ensure!(
+            handler_after == handler_before,
+            "virt-handler's pod on {node} was {handler_before:?} before the drain and {handler_after:?} after: DaemonSet pods stay"
+        );
         let ours: Vec<&String> = drained
             .others
             .iter()
