@@ -121,7 +121,10 @@ fn pod_id(pod: &Value) -> String {
 
 /// The pods not yet evicted and gone, by `ns/name`, with the last refusal the API gave each.
 #[derive(Default, Clone)]
-struct Refusals(Arc<Mutex<BTreeMap<String, (Value, Option<String>)>>>);
+struct Refusals(Arc<Mutex<Left>>);
+
+/// Each pod left (by `ns/name`): the pod as listed, and its last refusal.
+type Left = BTreeMap<String, (Value, Option<String>)>;
 
 impl Refusals {
     fn pending(&self, pod: &Value) {
@@ -138,7 +141,7 @@ impl Refusals {
         self.lock().remove(pod);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Value, Option<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Left> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
