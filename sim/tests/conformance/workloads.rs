@@ -1,6 +1,7 @@
 //! The non-VM workloads a drain meets: PodDisruptionBudgets as the eviction API enforces them,
 //! DaemonSet pods that a cordon leaves in place, Deployment pods replaced elsewhere.
 
+use futures::StreamExt as _;
 use kube::api::{Api, DynamicObject, EvictParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 
@@ -279,4 +280,70 @@ async fn daemon_pods_stay_on_a_cordoned_node_and_an_evicted_router_pod_comes_bac
     let ds = value(&ds);
     assert_eq!(ds["status"]["desiredNumberScheduled"], 3, "{ds}");
     assert_eq!(ds["status"]["numberReady"], 3, "{ds}");
+}
+
+/// kubevirt pkg/virt-operator/util/readycheck.go `DaemonsetIsReady` and util/conditions.go:
+/// while virt-handler's replacement pod on a node is not Ready yet the KubeVirt CR is not
+/// Available (Progressing, DeploymentInProgress); once it is, Available again with reason
+/// AllComponentsReady, Progressing and Degraded False.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubevirt_is_available_again_once_virt_handler_is_ready_on_every_node() {
+    let (_sim, client) = cluster().await;
+    let ar = resource("kubevirt.io", "v1", "KubeVirt", "kubevirts");
+    let kubevirts: Api<DynamicObject> = Api::namespaced_with(client.clone(), "openshift-cnv", &ar);
+    let name = "kubevirt-kubevirt-hyperconverged";
+    let status = |kv: &Value, ty: &str| cond(kv, ty).unwrap_or_default();
+    let available = |kv: &Value| {
+        status(kv, "Available") == "True"
+            && status(kv, "Progressing") == "False"
+            && status(kv, "Degraded") == "False"
+    };
+    let before = value(&kubevirts.get(name).await.unwrap());
+    assert!(available(&before), "{before}");
+    let handler = app_pods(&client, "openshift-cnv", "kubevirt.io=virt-handler")
+        .await
+        .remove(0);
+    pods_in(&client, "openshift-cnv")
+        .delete(
+            handler["metadata"]["name"].as_str().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    // Every change since `before`, replayed from its resourceVersion: none can be missed.
+    let from = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let params = kube::api::WatchParams::default().fields(&format!("metadata.name={name}"));
+    let mut stream = kubevirts.watch(&params, &from).await.unwrap().boxed();
+    let mut history = Vec::new();
+    let followed = tokio::time::timeout(BUDGET, async {
+        use futures::StreamExt;
+        while let Some(event) = stream.next().await {
+            if let kube::api::WatchEvent::Modified(kv) = event.unwrap() {
+                history.push(value(&kv));
+                if available(history.last().unwrap()) {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        followed.is_ok(),
+        "not Available again within {BUDGET:?}: {history:?}"
+    );
+    let deploying = history
+        .iter()
+        .find(|kv| status(kv, "Available") == "False")
+        .unwrap_or_else(|| panic!("never unavailable: {history:?}"));
+    assert_eq!(status(deploying, "Progressing"), "True", "{deploying}");
+    let reason = condition(deploying, "Available").unwrap()["reason"].clone();
+    assert_eq!(reason, "DeploymentInProgress", "{deploying}");
+    let last = history.last().unwrap();
+    assert_eq!(
+        condition(last, "Available").unwrap()["reason"],
+        "AllComponentsReady"
+    );
 }
