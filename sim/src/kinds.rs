@@ -312,6 +312,38 @@ pub static KINDS: &[Kind] = &[
             false,
         )
     },
+    // The workload kinds a drain meets (kubernetes v1.33 pkg/apis/policy and pkg/apis/apps,
+    // served as kube-apiserver registers them in pkg/registry/{policy,apps}).
+    Kind {
+        short_names: &["pdb"],
+        builtin: true,
+        ..kind(
+            "policy",
+            V1,
+            "poddisruptionbudgets",
+            "poddisruptionbudget",
+            "PodDisruptionBudget",
+            true,
+        )
+    },
+    Kind {
+        short_names: &["ds"],
+        categories: ALL,
+        builtin: true,
+        ..kind("apps", V1, "daemonsets", "daemonset", "DaemonSet", true)
+    },
+    Kind {
+        short_names: &["deploy"],
+        categories: ALL,
+        builtin: true,
+        ..kind("apps", V1, "deployments", "deployment", "Deployment", true)
+    },
+    Kind {
+        short_names: &["rs"],
+        categories: ALL,
+        builtin: true,
+        ..kind("apps", V1, "replicasets", "replicaset", "ReplicaSet", true)
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -353,6 +385,10 @@ pub const UDNS: KindId = 17;
 pub const CUDNS: KindId = 18;
 pub const PVCS: KindId = 19;
 pub const VMCLUSTERPREFERENCES: KindId = 20;
+pub const PDBS: KindId = 21;
+pub const DAEMONSETS: KindId = 22;
+pub const DEPLOYMENTS: KindId = 23;
+pub const REPLICASETS: KindId = 24;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -397,6 +433,10 @@ mod tests {
             get(VMCLUSTERPREFERENCES).kind,
             "VirtualMachineClusterPreference"
         );
+        assert_eq!(get(PDBS).kind, "PodDisruptionBudget");
+        assert_eq!(get(DAEMONSETS).kind, "DaemonSet");
+        assert_eq!(get(DEPLOYMENTS).kind, "Deployment");
+        assert_eq!(get(REPLICASETS).kind, "ReplicaSet");
     }
 
     #[test]

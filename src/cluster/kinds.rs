@@ -77,6 +77,13 @@ pub const VMIM: Kind = kind(
     true,
 );
 pub const KUBEVIRT: Kind = kind("kubevirt.io", "v1", "KubeVirt", "kubevirts", true);
+pub const PDB: Kind = kind(
+    "policy",
+    "v1",
+    "PodDisruptionBudget",
+    "poddisruptionbudgets",
+    true,
+);
 pub const MIGRATION_POLICY: Kind = kind(
     "migrations.kubevirt.io",
     "v1alpha1",

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::scenario::{Attach, Scenario};
 use crate::cluster::build::{MigrationPolicy, VmSpec};
-use crate::cluster::cordon;
 use crate::cluster::kinds;
 use crate::cluster::scope::{NamespaceKind, Scope, RUN_LABEL, SCENARIO_LABEL};
+use crate::cluster::{cordon, drain};
 use crate::ctx::Ctx;
 use crate::guest::os::GuestOs;
 use crate::plan::{row, Declaration, Feature, Needs};
@@ -108,7 +108,10 @@ async fn migrate_busy(ctx: &Ctx, os: GuestOs, mode: MigrationMode) -> anyhow::Re
     busy.assert_finished_in_mode(ctx, &migrated).await
 }
 
-/// Row 3: draining the busy VM's node moves it in the policy's mode; the node is uncordoned.
+/// Row 3: draining the busy VM's node moves it in the policy's mode. The drain meets what
+/// runs beside the VM (DaemonSet pods stay, other pods are evicted and come back elsewhere,
+/// their disruption budgets permitting); only the VM is checked. After the uncordon KubeVirt
+/// is Available again.
 async fn rhel_drain(ctx: Ctx) -> anyhow::Result<()> {
     let busy = Busy::start(&ctx, GuestOs::Rhel, MigrationMode::PostCopy, |vm| vm).await?;
     busy.still_dirtying().await?;
@@ -116,13 +119,18 @@ async fn rhel_drain(ctx: Ctx) -> anyhow::Result<()> {
         "drain {} through the eviction API",
         busy.vm.booted_on()
     ));
-    let (node, evacuation) = busy.vm.drain_its_node().await?;
+    let (drained, evacuation) = busy.vm.drain_its_node().await?;
+    ctx.step(format!(
+        "evicted launcher pods {:?}; moved {:?}; left DaemonSet pods {:?}",
+        drained.launchers, drained.others, drained.daemons
+    ));
     let migrated = evacuation.migrated_by(Trigger::Evacuation).await?;
     busy.assert_finished_in_mode(&ctx, &migrated).await?;
-    ctx.step(format!("uncordon {node}"));
-    cordon::uncordon(busy.scope.client(), &node).await?;
+    let node = &drained.node;
+    ctx.step(format!("uncordon {node}; wait until KubeVirt is Available"));
+    drain::uncordon_and_settle(&busy.scope, node).await?;
     anyhow::ensure!(
-        !cordon::is_cordoned(busy.scope.client(), &node).await?,
+        !cordon::is_cordoned(busy.scope.client(), node).await?,
         "{node} is still cordoned after uncordon"
     );
     Ok(())

@@ -285,17 +285,17 @@ impl Vm {
     }
 
     /// Drains the node the VM runs on through the eviction API; the evacuation it causes is
-    /// the reaction. Returns the node drained.
-    pub async fn drain_its_node(&self) -> anyhow::Result<(String, Reaction)> {
+    /// the reaction. Returns what the drain moved.
+    pub async fn drain_its_node(&self) -> anyhow::Result<(nodes::Drained, Reaction)> {
         let mark = Mark::take(&self.scope, &self.name).await?;
         let node = mark.vmi.node().to_string();
-        nodes::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
+        let drained = nodes::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
         let reaction = Reaction {
             scope: self.scope.clone(),
             mark,
             announced_by: None,
         };
-        Ok((node, reaction))
+        Ok((drained, reaction))
     }
 }
 

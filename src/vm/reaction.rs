@@ -12,9 +12,9 @@
 //! swap.nothing_applied_for(Some(("net1", "vlan10")), None).await?;
 //!
 //! // A drain moves the VM through the evacuation controller's migration.
-//! let (node, evacuation) = vm.drain_its_node().await?;
+//! let (drained, evacuation) = vm.drain_its_node().await?;
 //! let migrated = evacuation.migrated_by(Trigger::Evacuation).await?;
-//! assert_ne!(migrated.to, node);
+//! assert_ne!(migrated.to, drained.node);
 //! # Ok(()) }
 //! ```
 

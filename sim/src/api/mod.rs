@@ -2,6 +2,7 @@
 
 mod accept;
 mod discovery;
+mod eviction;
 mod objects;
 mod patch;
 pub mod path;

@@ -230,6 +230,7 @@ fn evict(state: &Arc<ApiState>, t: &Target, call: &Call) -> ApiResult<Response> 
         .ok_or_else(|| ApiError::not_found(kind, &t.name))?;
     let opts = options_from(&eviction["deleteOptions"], call)?;
     state.world.evict(&state.store, &pod, opts.dry_run)?;
+    super::eviction::check_budgets(&state.store, &pod, opts.dry_run)?;
     state.store.delete(t.kind, &t.namespace, &t.name, &opts)?;
     Ok(json_response(
         201,

@@ -36,6 +36,7 @@ pub mod udn;
 mod updater;
 mod vm;
 mod vmi;
+pub(crate) mod workloads;
 mod world;
 
 use std::collections::{HashMap, HashSet};
@@ -313,11 +314,13 @@ fn resync(ctx: &Arc<Ctx>) {
     for policy in ctx.list(kinds::NNCPS, None) {
         nmstate::reconcile(ctx, obj::name(&policy));
     }
+    workloads::resync(ctx);
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
     let ns = e.namespace.clone();
     let name = obj::name(&e.object).to_string();
+    workloads::on_event(ctx, e);
     match e.kind {
         kinds::VMS => {
             udn::claims::reconcile_vm(ctx, &ns, &name);

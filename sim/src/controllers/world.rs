@@ -39,6 +39,7 @@ impl World for Virtualization {
             updating: Mutex::new(()),
         });
         seed(&store, &self.spec);
+        super::workloads::seed(&ctx);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());
         let events = store.events();
         tokio::spawn(bridge_marker::run(ctx.clone()));

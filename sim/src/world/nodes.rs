@@ -260,7 +260,10 @@ fn unfit(node: &Value, pod: &Value, avoid: Option<&str>, needed: (u64, u64)) -> 
     // No filter looks at the Ready condition: a NotReady node is kept off by the taints the
     // node lifecycle controller puts on it (kubernetes v1.33 pkg/scheduler/framework/plugins:
     // NodeUnschedulable, then TaintToleration, then NodeAffinity).
-    if node["spec"]["unschedulable"] == true {
+    // kubernetes pkg/scheduler/framework/plugins/nodeunschedulable `Filter`: a cordoned node
+    // takes only pods tolerating node.kubernetes.io/unschedulable:NoSchedule (daemon pods).
+    let unschedulable = json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
+    if node["spec"]["unschedulable"] == true && !tolerates(pod, &unschedulable) {
         return Some("node(s) were unschedulable".into());
     }
     if let Some(taint) = untolerated_taint(node, pod) {
@@ -285,16 +288,27 @@ fn unfit(node: &Value, pod: &Value, avoid: Option<&str>, needed: (u64, u64)) -> 
 }
 
 fn untolerated_taint(node: &Value, pod: &Value) -> Option<String> {
-    let tolerations = pod["spec"]["tolerations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     node["spec"]["taints"].as_array()?.iter().find_map(|taint| {
         let effect = taint["effect"].as_str().unwrap_or("");
-        if effect == "PreferNoSchedule" {
+        if effect == "PreferNoSchedule" || tolerates(pod, taint) {
             return None;
         }
-        let tolerated = tolerations.iter().any(|t| {
+        Some(format!(
+            "{}: {}",
+            obj::str_at(taint, "/key"),
+            obj::str_at(taint, "/value")
+        ))
+    })
+}
+
+/// Whether one of the pod's tolerations tolerates `taint` (core/v1 `Toleration.ToleratesTaint`).
+fn tolerates(pod: &Value, taint: &Value) -> bool {
+    let effect = taint["effect"].as_str().unwrap_or("");
+    pod["spec"]["tolerations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| {
             let key_ok =
                 t["key"].is_null() && t["operator"] == "Exists" || t["key"] == taint["key"];
             let value_ok = t["operator"] == "Exists"
@@ -303,15 +317,7 @@ fn untolerated_taint(node: &Value, pod: &Value) -> Option<String> {
                 .as_str()
                 .is_none_or(|e| e.is_empty() || e == effect);
             key_ok && value_ok && effect_ok
-        });
-        (!tolerated).then(|| {
-            format!(
-                "{}: {}",
-                obj::str_at(taint, "/key"),
-                obj::str_at(taint, "/value")
-            )
         })
-    })
 }
 
 /// `requiredDuringSchedulingIgnoredDuringExecution` node affinity: any term, all of its

@@ -28,6 +28,7 @@ mod udn_networks;
 mod untidy_nodes;
 mod vmi_status;
 mod webhooks;
+mod workloads;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
