@@ -21,6 +21,8 @@ pub struct Kind {
     pub generation: bool,
     /// Field selectors accepted besides metadata.name and metadata.namespace.
     pub fields: &'static [&'static str],
+    /// A review (SelfSubjectAccessReview): only created, answered and never stored.
+    pub review: bool,
 }
 
 impl Kind {
@@ -85,6 +87,7 @@ const fn kind(
         builtin: false,
         generation: true,
         fields: NONE,
+        review: false,
     }
 }
 
@@ -312,6 +315,20 @@ pub static KINDS: &[Kind] = &[
             false,
         )
     },
+    Kind {
+        status: false,
+        generation: false,
+        review: true,
+        builtin: true,
+        ..kind(
+            "authorization.k8s.io",
+            V1,
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            "SelfSubjectAccessReview",
+            false,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -353,6 +370,7 @@ pub const UDNS: KindId = 17;
 pub const CUDNS: KindId = 18;
 pub const PVCS: KindId = 19;
 pub const VMCLUSTERPREFERENCES: KindId = 20;
+pub const SSARS: KindId = 21;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {

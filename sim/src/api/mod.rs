@@ -40,6 +40,8 @@ pub struct ApiState {
     /// `host:port` the server listens on, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
     pub faults: Arc<Faults>,
+    /// What the token may do.
+    pub role: crate::access::Role,
 }
 
 impl ApiState {

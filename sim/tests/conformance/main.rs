@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_review;
 mod api_shape;
 mod bridge_cni;
 mod console;

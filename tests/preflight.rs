@@ -1,0 +1,95 @@
+//! Preflight against simulators that lack something a nightly needs: each unmet need skips
+//! exactly the catalogue rows that need it, with the reason in JUnit.
+
+use std::collections::BTreeSet;
+
+use vstp::cluster::preflight;
+use vstp::cluster::profile::Profile;
+use vstp::runner::Outcome;
+
+mod support;
+use support::runs::{row, run_with};
+use support::SimCluster;
+
+/// A simulated cluster whose token lacks the permissions `denied` (VERB:RESOURCE[.GROUP],...).
+fn denying(label: &str, denied: &str) -> SimCluster {
+    let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
+    config.role = vstp_sim::access::Role::denying(denied).expect("a role");
+    SimCluster::with_config(&format!("preflight-{label}-{}", std::process::id()), config)
+}
+
+/// The catalogue rows preflight skips on `sim`, each with its reason.
+fn skipped(sim: &SimCluster) -> Vec<(String, String)> {
+    let client = sim.client();
+    let findings = sim
+        .runtime
+        .block_on(preflight::run(&client, &Profile::default(), true));
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    all.iter()
+        .filter_map(|p| {
+            let decl = &p.scenario.decl;
+            let reason = findings.skip_reason(&decl.needs, decl.os)?;
+            Some((decl.slug.to_string(), reason))
+        })
+        .collect()
+}
+
+fn slugs(skips: &[(String, String)]) -> BTreeSet<&str> {
+    skips.iter().map(|(slug, _)| slug.as_str()).collect()
+}
+
+/// Refused NNCP creation: every bridge row (the ones that put a bridge on the nodes) is
+/// skipped with the refusal, no other row is.
+#[test]
+fn a_refused_permission_skips_exactly_the_rows_that_use_it() {
+    let sim = denying("nncp", "create:nodenetworkconfigurationpolicies.nmstate.io");
+    let skips = skipped(&sim);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let bridge_rows: BTreeSet<String> = vstp::cli::planned_or_problems(&root)
+        .unwrap()
+        .iter()
+        .filter(|p| p.scenario.decl.needs.secondary_nics > 0)
+        .map(|p| p.scenario.decl.slug.to_string())
+        .collect();
+    assert!(!bridge_rows.is_empty());
+    let expected: BTreeSet<&str> = bridge_rows.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("may not create nodenetworkconfigurationpolicies.nmstate.io"),
+            "{slug}: {reason}"
+        );
+    }
+}
+
+/// Refused evictions: only the drain row is skipped.
+#[test]
+fn refused_evictions_skip_only_the_drain_row() {
+    let sim = denying("evict", "create:pods/eviction");
+    let skips = skipped(&sim);
+    assert_eq!(slugs(&skips), BTreeSet::from(["rhel-drain"]), "{skips:?}");
+    assert!(
+        skips[0].1.contains("may not create pods/eviction"),
+        "{skips:?}"
+    );
+}
+
+/// The refusal reaches JUnit as the skip's message.
+#[test]
+fn a_refused_row_is_a_junit_skip_with_the_refusal() {
+    let sim = denying(
+        "junit",
+        "create:network-attachment-definitions.k8s.cni.cncf.io",
+    );
+    let (outcome, junit) = run_with(&sim, sim.target(), row("bridge-vlan-swap"));
+    let Outcome::Skipped(reason) = outcome else {
+        panic!("not skipped: {outcome:?}\n{junit}");
+    };
+    let refusal = "may not create network-attachment-definitions.k8s.cni.cncf.io";
+    assert!(reason.contains(refusal), "{reason}");
+    assert!(
+        junit.contains("<skipped") && junit.contains(refusal),
+        "{junit}"
+    );
+}
