@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use vstp::cluster::build::vm::Image;
 use vstp::cluster::preflight;
 use vstp::cluster::profile::Profile;
+use vstp::plan::{Declaration, Feature};
 use vstp::runner::Outcome;
 
 mod support;
@@ -18,12 +20,30 @@ fn denying(label: &str, denied: &str) -> SimCluster {
     SimCluster::with_config(&format!("preflight-{label}-{}", std::process::id()), config)
 }
 
+/// The catalogue rows that declare `feature`.
+fn rows_with(feature: Feature) -> BTreeSet<String> {
+    rows(|d| d.needs.features.contains(&feature))
+}
+
+/// The slugs of the catalogue rows whose declaration passes `filter`.
+fn rows(filter: impl Fn(&Declaration) -> bool) -> BTreeSet<String> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    vstp::cli::planned_or_problems(&root)
+        .unwrap()
+        .iter()
+        .filter(|p| filter(&p.scenario.decl))
+        .map(|p| p.scenario.decl.slug.to_string())
+        .collect()
+}
+
 /// The catalogue rows preflight skips on `sim`, each with its reason.
 fn skipped(sim: &SimCluster) -> Vec<(String, String)> {
+    skipped_with(sim, &Profile::default())
+}
+
+fn skipped_with(sim: &SimCluster, profile: &Profile) -> Vec<(String, String)> {
     let client = sim.client();
-    let findings = sim
-        .runtime
-        .block_on(preflight::run(&client, &Profile::default(), true));
+    let findings = sim.runtime.block_on(preflight::run(&client, profile, true));
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
     let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
     all.iter()
@@ -45,13 +65,7 @@ fn slugs(skips: &[(String, String)]) -> BTreeSet<&str> {
 fn a_refused_permission_skips_exactly_the_rows_that_use_it() {
     let sim = denying("nncp", "create:nodenetworkconfigurationpolicies.nmstate.io");
     let skips = skipped(&sim);
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
-    let bridge_rows: BTreeSet<String> = vstp::cli::planned_or_problems(&root)
-        .unwrap()
-        .iter()
-        .filter(|p| p.scenario.decl.needs.secondary_nics > 0)
-        .map(|p| p.scenario.decl.slug.to_string())
-        .collect();
+    let bridge_rows = rows(|d| d.needs.secondary_nics > 0);
     assert!(!bridge_rows.is_empty());
     let expected: BTreeSet<&str> = bridge_rows.iter().map(String::as_str).collect();
     assert_eq!(slugs(&skips), expected);
@@ -92,4 +106,67 @@ fn a_refused_row_is_a_junit_skip_with_the_refusal() {
         junit.contains("<skipped") && junit.contains(refusal),
         "{junit}"
     );
+}
+
+/// Without a default StorageClass (and no storage.class), the rows that create a
+/// ReadWriteOnce claim are skipped, and only those.
+#[test]
+fn without_a_default_class_only_the_claim_rows_are_skipped() {
+    let sim = denying("no-default-class", "");
+    let client = sim.client();
+    sim.runtime.block_on(async {
+        let api = vstp::cluster::kinds::STORAGE_CLASS.api(&client, "");
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            "storageclass.kubernetes.io/is-default-class": null}}});
+        let params = kube::api::PatchParams::default();
+        api.patch(
+            "ocs-storagecluster-ceph-rbd",
+            &params,
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    });
+    let skips = skipped(&sim);
+    let claim_rows = rows_with(Feature::NonMigratableStorage);
+    let expected: BTreeSet<&str> = claim_rows.iter().map(String::as_str).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("no StorageClass is annotated"),
+            "{slug}: {reason}"
+        );
+    }
+}
+
+/// A DataSource RHEL image on a class without ReadWriteMany block (CephFS): every RHEL row is
+/// skipped, the Windows rows (containerdisk) are not.
+#[test]
+fn a_data_source_image_on_a_class_without_rwx_block_skips_its_rows() {
+    let sim = denying("cephfs", "");
+    let profile = Profile {
+        rhel_image: Image::DataSource {
+            name: "rhel9".into(),
+            namespace: "openshift-virtualization-os-images".into(),
+            size: "30Gi".into(),
+            storage_class: Some("ocs-storagecluster-cephfs".into()),
+        },
+        ..Profile::default()
+    };
+    let skips = skipped_with(&sim, &profile);
+    let rhel = rows(|d| d.os == vstp::guest::os::GuestOs::Rhel);
+    let expected: BTreeSet<&str> = rhel.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    assert!(skips[0].1.contains("no ReadWriteMany Block"), "{skips:?}");
+    let on_rbd = Profile {
+        rhel_image: Image::DataSource {
+            name: "rhel9".into(),
+            namespace: "openshift-virtualization-os-images".into(),
+            size: "30Gi".into(),
+            storage_class: None,
+        },
+        ..Profile::default()
+    };
+    assert_eq!(skipped_with(&sim, &on_rbd), vec![]);
 }

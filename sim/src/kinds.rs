@@ -329,6 +329,28 @@ pub static KINDS: &[Kind] = &[
             false,
         )
     },
+    Kind {
+        short_names: &["sc"],
+        status: false,
+        generation: false,
+        builtin: true,
+        ..kind(
+            "storage.k8s.io",
+            V1,
+            "storageclasses",
+            "storageclass",
+            "StorageClass",
+            false,
+        )
+    },
+    kind(
+        "cdi.kubevirt.io",
+        &["v1beta1"],
+        "storageprofiles",
+        "storageprofile",
+        "StorageProfile",
+        false,
+    ),
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -371,6 +393,8 @@ pub const CUDNS: KindId = 18;
 pub const PVCS: KindId = 19;
 pub const VMCLUSTERPREFERENCES: KindId = 20;
 pub const SSARS: KindId = 21;
+pub const STORAGECLASSES: KindId = 22;
+pub const STORAGEPROFILES: KindId = 23;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {

@@ -47,6 +47,20 @@ pub const VM_CLUSTER_PREFERENCE: Kind = kind(
     "virtualmachineclusterpreferences",
     false,
 );
+pub const STORAGE_CLASS: Kind = kind(
+    "storage.k8s.io",
+    "v1",
+    "StorageClass",
+    "storageclasses",
+    false,
+);
+pub const STORAGE_PROFILE: Kind = kind(
+    "cdi.kubevirt.io",
+    "v1beta1",
+    "StorageProfile",
+    "storageprofiles",
+    false,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const VM: Kind = kind(
     "kubevirt.io",

@@ -17,6 +17,7 @@ pub mod fabric;
 pub mod launcher_log;
 pub mod nodes;
 pub mod ovnk;
+pub mod storage;
 
 /// A byte stream to a guest port, as the VMI port-forward websocket carries it.
 pub trait GuestStream: AsyncRead + AsyncWrite + Send + Unpin {}

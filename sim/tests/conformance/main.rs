@@ -23,6 +23,7 @@ mod port_forward;
 mod preferences;
 mod primary_udn;
 mod protobuf;
+mod storage;
 mod udn_ipam;
 mod udn_networks;
 mod vmi_status;

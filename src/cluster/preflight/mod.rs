@@ -4,6 +4,7 @@
 //! it into skips with the reason, never into failures.
 
 mod access;
+mod storage;
 mod windows;
 
 pub use access::Use;
@@ -45,6 +46,11 @@ pub enum Prerequisite {
     WindowsPreference,
     /// RBAC lets the user do what these scenarios do through the API.
     Allowed(Use),
+    /// A class for the scenarios' ReadWriteOnce claims: `storage.class` or a default class.
+    ClaimStorage,
+    /// The root disk of this OS can be live-migrated: a DataSource image is cloned onto a
+    /// ReadWriteMany block class.
+    RootDisk(GuestOs),
 }
 
 /// What preflight found: a line per check, and the reason of each unmet prerequisite.
@@ -78,7 +84,12 @@ impl Findings {
 /// The prerequisites behind a scenario's needs.
 pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
     use Prerequisite::*;
-    let mut all = vec![KubeVirt, Workers(needs.workers), Allowed(Use::Vms)];
+    let mut all = vec![
+        KubeVirt,
+        Workers(needs.workers),
+        Allowed(Use::Vms),
+        RootDisk(os),
+    ];
     if needs.workers >= 2 {
         all.push(Allowed(Use::Migrations));
     }
@@ -115,7 +126,7 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
             }
             Feature::NodeDrain => vec![Allowed(Use::NodeDrain)],
             Feature::WindowsImage => vec![WindowsImage, WindowsPreference],
-            Feature::NonMigratableStorage => vec![],
+            Feature::NonMigratableStorage => vec![ClaimStorage],
         });
     }
     all.sort();
@@ -190,6 +201,16 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
     if let Some(name) = &profile.windows_preference {
         f.check(WindowsPreference, windows::preference(client, name).await);
     }
+    let class = profile.storage_class.as_deref();
+    f.check(ClaimStorage, storage::claim_class(client, class).await);
+    f.check(
+        RootDisk(GuestOs::Rhel),
+        storage::root_disk(client, &profile.rhel_image).await,
+    );
+    f.check(
+        RootDisk(GuestOs::Windows),
+        storage::root_disk(client, &profile.windows_image).await,
+    );
     for by in access::USES {
         f.check(Allowed(by), access::check(client, by).await);
     }
