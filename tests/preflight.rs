@@ -170,3 +170,47 @@ fn a_data_source_image_on_a_class_without_rwx_block_skips_its_rows() {
     };
     assert_eq!(skipped_with(&sim, &on_rbd), vec![]);
 }
+
+/// A RHEL DataSource that has no source (never imported): every RHEL row is skipped as
+/// "image not imported", not left to time out waiting for a boot.
+#[test]
+fn a_data_source_without_a_source_skips_its_rows_as_not_imported() {
+    let sim = denying("not-imported", "");
+    let client = sim.client();
+    let ns = "openshift-virtualization-os-images";
+    sim.runtime.block_on(async {
+        let ds = serde_json::json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource",
+            "metadata": {"name": "fedora", "namespace": ns}, "spec": {"source": {}}});
+        let api = vstp::cluster::kinds::DATA_SOURCE.api(&client, ns);
+        let ds = serde_json::from_value(ds).unwrap();
+        api.create(&Default::default(), &ds).await.unwrap();
+        let no_source = |d: &kube::api::DynamicObject| {
+            let d = vstp::cluster::kinds::to_value(d);
+            d["status"]["conditions"][0]["reason"] == "NoSource"
+        };
+        kube::runtime::wait::await_condition(api, "fedora", move |d: Option<&_>| {
+            d.is_some_and(no_source)
+        })
+        .await
+        .unwrap();
+    });
+    let profile = Profile {
+        rhel_image: Image::DataSource {
+            name: "fedora".into(),
+            namespace: ns.into(),
+            size: "30Gi".into(),
+            storage_class: None,
+        },
+        ..Profile::default()
+    };
+    let skips = skipped_with(&sim, &profile);
+    let rhel = rows(|d| d.os == vstp::guest::os::GuestOs::Rhel);
+    let expected: BTreeSet<&str> = rhel.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("image not imported: DataSource openshift-virtualization-os-images/fedora is not Ready (NoSource: No source PVC set)"),
+            "{slug}: {reason}"
+        );
+    }
+}

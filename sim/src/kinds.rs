@@ -351,6 +351,18 @@ pub static KINDS: &[Kind] = &[
         "StorageProfile",
         false,
     ),
+    Kind {
+        short_names: &["das"],
+        categories: ALL,
+        ..kind(
+            "cdi.kubevirt.io",
+            &["v1beta1"],
+            "datasources",
+            "datasource",
+            "DataSource",
+            true,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -395,6 +407,7 @@ pub const VMCLUSTERPREFERENCES: KindId = 20;
 pub const SSARS: KindId = 21;
 pub const STORAGECLASSES: KindId = 22;
 pub const STORAGEPROFILES: KindId = 23;
+pub const DATASOURCES: KindId = 24;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {

@@ -61,6 +61,13 @@ pub const STORAGE_PROFILE: Kind = kind(
     "storageprofiles",
     false,
 );
+pub const DATA_SOURCE: Kind = kind(
+    "cdi.kubevirt.io",
+    "v1beta1",
+    "DataSource",
+    "datasources",
+    true,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const VM: Kind = kind(
     "kubevirt.io",

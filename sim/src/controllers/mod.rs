@@ -11,6 +11,7 @@ mod bridge_marker;
 mod console;
 pub mod convergence;
 mod credentials;
+pub mod datasource;
 mod evacuation;
 mod events;
 mod guest_time;
@@ -309,6 +310,7 @@ fn resync(ctx: &Arc<Ctx>) {
     for policy in ctx.list(kinds::NNCPS, None) {
         nmstate::reconcile(ctx, obj::name(&policy));
     }
+    datasource::reconcile_all(ctx);
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
@@ -361,6 +363,8 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),
         kinds::CUDNS => udn::reconcile_cudn(ctx, &name),
+        kinds::DATASOURCES => datasource::reconcile(ctx, &ns, &name),
+        kinds::PVCS => datasource::reconcile_all(ctx),
         kinds::NAMESPACES => {
             for cudn in ctx.list(kinds::CUDNS, None) {
                 udn::reconcile_cudn(ctx, obj::name(&cudn));

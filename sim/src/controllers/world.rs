@@ -133,4 +133,5 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     // renders it before any workload.
     crate::world::ovnk::publish(store);
     crate::world::storage::seed(store);
+    super::datasource::seed(store);
 }

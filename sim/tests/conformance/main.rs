@@ -9,6 +9,7 @@ mod access_review;
 mod api_shape;
 mod bridge_cni;
 mod console;
+mod data_source;
 mod guest_access;
 mod guest_os;
 mod kubevirt_cr;

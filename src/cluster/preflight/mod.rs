@@ -4,6 +4,7 @@
 //! it into skips with the reason, never into failures.
 
 mod access;
+mod image;
 mod storage;
 mod windows;
 
@@ -51,6 +52,8 @@ pub enum Prerequisite {
     /// The root disk of this OS can be live-migrated: a DataSource image is cloned onto a
     /// ReadWriteMany block class.
     RootDisk(GuestOs),
+    /// The image of this OS is imported: a DataSource image is Ready.
+    ImageImported(GuestOs),
 }
 
 /// What preflight found: a line per check, and the reason of each unmet prerequisite.
@@ -89,6 +92,7 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
         Workers(needs.workers),
         Allowed(Use::Vms),
         RootDisk(os),
+        ImageImported(os),
     ];
     if needs.workers >= 2 {
         all.push(Allowed(Use::Migrations));
@@ -211,6 +215,12 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
         RootDisk(GuestOs::Windows),
         storage::root_disk(client, &profile.windows_image).await,
     );
+    for (os, image) in [
+        (GuestOs::Rhel, &profile.rhel_image),
+        (GuestOs::Windows, &profile.windows_image),
+    ] {
+        f.check(ImageImported(os), image::imported(client, image).await);
+    }
     for by in access::USES {
         f.check(Allowed(by), access::check(client, by).await);
     }
