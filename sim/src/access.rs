@@ -36,7 +36,7 @@ impl Role {
         Ok(Role { denied })
     }
 
-    fn allows(&self, asked: &Permission) -> bool {
+    pub fn allows(&self, asked: &Permission) -> bool {
         !self.denied.iter().any(|d| {
             (d.verb == asked.verb || d.verb == "*")
                 && d.group == asked.group
@@ -119,6 +119,53 @@ fn asked(attributes: &Value) -> Permission {
         resource,
     }
 }
+
+/// The request's verb as kube-apiserver names it for the authorizer (k8s.io/apiserver
+/// pkg/endpoints/request/requestinfo.go `RequestInfoFactory.NewRequestInfo`: GET on a
+/// collection is list, or watch with `watch=true`; DELETE on one is deletecollection).
+pub fn verb(method: &http::Method, collection: bool, watch: bool) -> &'static str {
+    use http::Method;
+    match (method, collection) {
+        (&Method::GET, true) if watch => "watch",
+        (&Method::GET, true) => "list",
+        (&Method::GET, false) if watch => "watch",
+        (&Method::GET, false) => "get",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "deletecollection",
+        (&Method::DELETE, false) => "delete",
+        _ => "unknown",
+    }
+}
+
+/// The refusal kube-apiserver answers when the authorizer does not allow a request
+/// (k8s.io/apiserver pkg/endpoints/handlers/responsewriters/errors.go `Forbidden` and
+/// `forbiddenMessage`).
+pub fn refuse(asked: &Permission, namespace: Option<&str>, name: &str) -> ApiError {
+    let resource = asked.resource.split('/').next().unwrap_or_default();
+    let qualified = match asked.group.as_str() {
+        "" => resource.to_string(),
+        group => format!("{resource}.{group}"),
+    };
+    let scope = match namespace {
+        Some(ns) if !ns.is_empty() => format!("in the namespace \"{ns}\""),
+        _ => "at the cluster scope".to_string(),
+    };
+    let why = format!(
+        "User \"{USER}\" cannot {} resource \"{}\" in API group \"{}\" {scope}",
+        asked.verb, asked.resource, asked.group
+    );
+    let message = if name.is_empty() {
+        format!("{qualified} is forbidden: {why}")
+    } else {
+        format!("{qualified} \"{name}\" is forbidden: {why}")
+    };
+    ApiError::forbidden(message)
+}
+
+/// The user the simulator's token authenticates as.
+pub const USER: &str = "vstp-sim";
 
 #[cfg(test)]
 mod tests {

@@ -82,3 +82,37 @@ async fn a_review_without_attributes_is_invalid() {
         e.message
     );
 }
+
+/// What the role refuses, the API refuses too, with kube-apiserver's message (k8s.io/apiserver
+/// pkg/endpoints/handlers/responsewriters/errors.go `forbiddenMessage`); the rest is served.
+#[tokio::test]
+async fn a_refused_request_is_forbidden() {
+    let role = Role::denying("create:nodenetworkconfigurationpolicies.nmstate.io").unwrap();
+    let (_sim, client) = start_with(SimConfig {
+        role,
+        ..SimConfig::default()
+    })
+    .await;
+    let ar = resource(
+        "nmstate.io",
+        "v1",
+        "NodeNetworkConfigurationPolicy",
+        "nodenetworkconfigurationpolicies",
+    );
+    let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
+    api.list(&Default::default()).await.unwrap();
+    let policy: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": "br1"}, "spec": {}}))
+    .unwrap();
+    let Err(kube::Error::Api(e)) = api.create(&Default::default(), &policy).await else {
+        panic!("a refused create was served");
+    };
+    assert_eq!((e.code, e.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        e.message,
+        "nodenetworkconfigurationpolicies.nmstate.io is forbidden: User \"vstp-sim\" cannot \
+         create resource \"nodenetworkconfigurationpolicies\" in API group \"nmstate.io\" at \
+         the cluster scope"
+    );
+}
