@@ -12,8 +12,9 @@ use super::super::retry::retrying;
 /// Kubernetes' default-class annotation (pkg/volume/util `IsDefaultAnnotation`): a claim
 /// without `storageClassName` gets the class carrying it.
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
-/// CDI's default class for VM disks, preferred to the cluster default for DataVolumes
-/// (containerized-data-importer pkg/controller/common `AnnDefaultVirtStorageClass`).
+/// CDI's default class for VM disks, preferred to the cluster default for a DataVolume of
+/// kubevirt content (containerized-data-importer pkg/controller/common
+/// `AnnDefaultVirtStorageClass`, `getFallbackStorageClass`).
 const DEFAULT_VIRT_CLASS: &str = "storageclass.kubevirt.io/is-default-virt-class";
 
 async fn classes(client: &kube::Client) -> Result<Vec<Value>, String> {
