@@ -311,3 +311,16 @@ fn preflight_of_an_unreachable_cluster_exits_2_and_says_why() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("the API server is not reachable"), "{err}");
 }
+
+/// A `--deny` entry that is not VERB:RESOURCE[.GROUP] is refused before anything is served,
+/// saying what it should look like.
+#[test]
+fn sim_serve_refuses_a_malformed_deny_entry() {
+    let out = vstp(&["sim", "serve", "--deny", "create:namespaces,nodes"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--deny: \"nodes\" is not VERB:RESOURCE[.GROUP]"),
+        "{err}"
+    );
+}

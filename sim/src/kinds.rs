@@ -21,6 +21,8 @@ pub struct Kind {
     pub generation: bool,
     /// Field selectors accepted besides metadata.name and metadata.namespace.
     pub fields: &'static [&'static str],
+    /// A review (SelfSubjectAccessReview): only created, answered and never stored.
+    pub review: bool,
 }
 
 impl Kind {
@@ -85,6 +87,7 @@ const fn kind(
         builtin: false,
         generation: true,
         fields: NONE,
+        review: false,
     }
 }
 
@@ -344,6 +347,54 @@ pub static KINDS: &[Kind] = &[
         builtin: true,
         ..kind("apps", V1, "replicasets", "replicaset", "ReplicaSet", true)
     },
+    Kind {
+        status: false,
+        generation: false,
+        review: true,
+        builtin: true,
+        ..kind(
+            "authorization.k8s.io",
+            V1,
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            "SelfSubjectAccessReview",
+            false,
+        )
+    },
+    Kind {
+        short_names: &["sc"],
+        status: false,
+        generation: false,
+        builtin: true,
+        ..kind(
+            "storage.k8s.io",
+            V1,
+            "storageclasses",
+            "storageclass",
+            "StorageClass",
+            false,
+        )
+    },
+    kind(
+        "cdi.kubevirt.io",
+        &["v1beta1"],
+        "storageprofiles",
+        "storageprofile",
+        "StorageProfile",
+        false,
+    ),
+    Kind {
+        short_names: &["das"],
+        categories: ALL,
+        ..kind(
+            "cdi.kubevirt.io",
+            &["v1beta1"],
+            "datasources",
+            "datasource",
+            "DataSource",
+            true,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -389,6 +440,10 @@ pub const PDBS: KindId = 21;
 pub const DAEMONSETS: KindId = 22;
 pub const DEPLOYMENTS: KindId = 23;
 pub const REPLICASETS: KindId = 24;
+pub const SSARS: KindId = 25;
+pub const STORAGECLASSES: KindId = 26;
+pub const STORAGEPROFILES: KindId = 27;
+pub const DATASOURCES: KindId = 28;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {

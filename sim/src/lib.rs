@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod api;
 pub mod clock;
 pub mod controllers;
@@ -54,6 +55,8 @@ pub struct SimConfig {
     pub seed: Option<u64>,
     pub world: Arc<dyn World>,
     pub store: StoreConfig,
+    /// What the token may do, as SelfSubjectAccessReview answers it.
+    pub role: access::Role,
 }
 
 impl Default for SimConfig {
@@ -65,6 +68,7 @@ impl Default for SimConfig {
             seed: None,
             world: Arc::new(BareApi),
             store: StoreConfig::default(),
+            role: access::Role::default(),
         }
     }
 }
@@ -145,6 +149,7 @@ impl Sim {
             token: token.clone(),
             address: address.to_string(),
             faults: faults.clone(),
+            role: config.role,
         });
         config.world.clone().start(store.clone(), faults);
         let server = tokio::spawn(serve(listener, tls.acceptor, api::router(state)));

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// The RHEL guests reach a package repository (`dnf install` works; by default none does).
     #[arg(long)]
     image_repository: bool,
+    /// Permissions the token lacks, as SelfSubjectAccessReview answers them: comma-separated
+    /// VERB:RESOURCE[.GROUP] (`create:nodenetworkconfigurationpolicies.nmstate.io`); by
+    /// default the token may do everything.
+    #[arg(long, default_value = "")]
+    deny: String,
 }
 
 /// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
@@ -109,6 +114,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         time_scale: args.time_scale,
         faults: args.faults.clone(),
         seed: args.seed,
+        role: vstp_sim::access::Role::denying(&args.deny)
+            .map_err(|e| anyhow::anyhow!("--deny: {e}"))?,
         ..SimConfig::cluster(spec)?
     };
     let sim = Sim::start(config).await?;

@@ -54,6 +54,27 @@ pub const VM_CLUSTER_PREFERENCE: Kind = kind(
     "virtualmachineclusterpreferences",
     false,
 );
+pub const STORAGE_CLASS: Kind = kind(
+    "storage.k8s.io",
+    "v1",
+    "StorageClass",
+    "storageclasses",
+    false,
+);
+pub const STORAGE_PROFILE: Kind = kind(
+    "cdi.kubevirt.io",
+    "v1beta1",
+    "StorageProfile",
+    "storageprofiles",
+    false,
+);
+pub const DATA_SOURCE: Kind = kind(
+    "cdi.kubevirt.io",
+    "v1beta1",
+    "DataSource",
+    "datasources",
+    true,
+);
 pub const SECRET: Kind = kind("", "v1", "Secret", "secrets", true);
 pub const VM: Kind = kind(
     "kubevirt.io",

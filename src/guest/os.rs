@@ -3,7 +3,7 @@
 
 /// Which dialect a guest speaks: bash and coreutils on RHEL, PowerShell over Win32-OpenSSH on
 /// Windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum GuestOs {
     Rhel,
     Windows,

@@ -43,4 +43,6 @@ pub enum Feature {
     WorkloadDisruptionPolicy,
     WindowsImage,
     NonMigratableStorage,
+    /// Cordoning a node and evicting its pods.
+    NodeDrain,
 }

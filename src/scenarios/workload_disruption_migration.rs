@@ -47,6 +47,10 @@ pub fn scenarios() -> Vec<Scenario> {
             .needs(windows_awd)
             .body(|ctx| async move { migrate_busy(&ctx, Windows, Paused).await }),
         awd_row(3, &["CNV-15245"], "rhel-drain")
+            .needs(Needs::migration(&[
+                Feature::WorkloadDisruptionPolicy,
+                Feature::NodeDrain,
+            ]))
             .disruptive()
             .body(rhel_drain),
         awd_row(4, &["CNV-15234"], "rhel-cpu-hotplug")

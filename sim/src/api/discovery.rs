@@ -77,7 +77,7 @@ fn resource(kind: &Kind) -> Value {
         "singularName": kind.singular,
         "namespaced": kind.namespaced,
         "kind": kind.kind,
-        "verbs": VERBS,
+        "verbs": if kind.review { &["create"] } else { VERBS },
         "shortNames": kind.short_names,
         "categories": kind.categories,
     })

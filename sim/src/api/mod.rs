@@ -41,6 +41,8 @@ pub struct ApiState {
     /// `host:port` the server listens on, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
     pub faults: Arc<Faults>,
+    /// What the token may do.
+    pub role: crate::access::Role,
 }
 
 impl ApiState {
@@ -251,6 +253,46 @@ async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     }
 }
 
+/// Refuses (403) a request the role does not allow, as kube-apiserver's authorization filter
+/// does before any handler (k8s.io/apiserver pkg/endpoints/filters/authorization.go
+/// `WithAuthorization`).
+fn authorize(state: &ApiState, route: &Route, call: &Call) -> ApiResult<()> {
+    use crate::access::{self, Permission};
+    let (kind, namespace, name, sub, collection) = match route {
+        Route::Collection {
+            kind, namespace, ..
+        } => (*kind, namespace, "", None, true),
+        Route::Object {
+            kind,
+            namespace,
+            name,
+            subresource,
+            ..
+        } => (
+            *kind,
+            namespace,
+            name.as_str(),
+            subresource.as_deref(),
+            false,
+        ),
+        _ => return Ok(()),
+    };
+    let kind = crate::kinds::get(kind);
+    let asked = Permission {
+        verb: access::verb(&call.method, collection, call.flag("watch")).into(),
+        group: kind.group.into(),
+        resource: match sub {
+            Some(sub) => format!("{}/{sub}", kind.plural),
+            None => kind.plural.into(),
+        },
+    };
+    if state.role.allows(&asked) {
+        Ok(())
+    } else {
+        Err(access::refuse(&asked, namespace.as_deref(), name))
+    }
+}
+
 fn dispatch(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Response> {
     let get_only = |value: Option<Value>| -> ApiResult<Response> {
         match (call.method == Method::GET, value) {
@@ -270,7 +312,10 @@ fn dispatch(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Respo
         Route::Resources { group, version } => {
             get_only(Some(discovery::resources(&group, &version)))
         }
-        Route::Collection { .. } | Route::Object { .. } => objects::handle(state, route, call),
+        Route::Collection { .. } | Route::Object { .. } => {
+            authorize(state, &route, call)?;
+            objects::handle(state, route, call)
+        }
         Route::Virt { .. } => virt::handle(state, route, call),
         Route::OpenApiV2 if call.method == Method::GET => Ok(empty_openapi_v2()),
         Route::OpenApiV2 | Route::OpenApi | Route::NotFound => Err(ApiError::path_not_found()),

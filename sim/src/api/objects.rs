@@ -34,6 +34,7 @@ pub fn handle(state: &Arc<ApiState>, route: Route, call: &Call) -> ApiResult<Res
                 name,
             };
             match subresource.as_deref() {
+                _ if kinds::get(kind).review => Err(ApiError::path_not_found()),
                 None => object(state, &target, Scope::Main, call),
                 Some("status") if kinds::get(kind).status => {
                     object(state, &target, Scope::Status, call)
@@ -56,6 +57,9 @@ fn collection(
 ) -> ApiResult<Response> {
     let kind = kinds::get(kind_id);
     let store = &state.store;
+    if kind.review {
+        return review(state, kind, version, call);
+    }
     match call.method {
         Method::GET if call.flag("watch") => watch::serve(state, kind_id, version, namespace, call),
         Method::GET => {
@@ -98,6 +102,19 @@ fn collection(
             &kind.qualified(),
         )),
     }
+}
+
+/// A review is only created: answered from the role, never stored.
+fn review(state: &ApiState, kind: &Kind, version: &str, call: &Call) -> ApiResult<Response> {
+    if call.method != Method::POST {
+        return Err(ApiError::method_not_allowed(
+            call.method.as_str(),
+            &kind.qualified(),
+        ));
+    }
+    let body = checked_body(call, kind, version, "")?;
+    let answered = crate::access::review(&state.role, body)?;
+    Ok(json_response(201, &kind.present(&answered, version)))
 }
 
 pub fn list(kind: &Kind, version: &str, items: &[Arc<Value>], rv: u64) -> Value {

@@ -11,6 +11,7 @@ mod bridge_marker;
 mod console;
 pub mod convergence;
 mod credentials;
+pub mod datasource;
 mod evacuation;
 mod events;
 mod guest_time;
@@ -315,6 +316,7 @@ fn resync(ctx: &Arc<Ctx>) {
         nmstate::reconcile(ctx, obj::name(&policy));
     }
     workloads::resync(ctx);
+    datasource::reconcile_all(ctx);
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
@@ -368,6 +370,8 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),
         kinds::CUDNS => udn::reconcile_cudn(ctx, &name),
+        kinds::DATASOURCES => datasource::reconcile(ctx, &ns, &name),
+        kinds::PVCS => datasource::reconcile_all(ctx),
         kinds::NAMESPACES => {
             for cudn in ctx.list(kinds::CUDNS, None) {
                 udn::reconcile_cudn(ctx, obj::name(&cudn));

@@ -113,7 +113,7 @@ impl World for Virtualization {
 }
 
 /// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR, the common
-/// cluster preferences.
+/// cluster preferences, the storage classes and their profiles.
 fn seed(store: &Store, spec: &ClusterSpec) {
     for node in spec.node_objects() {
         let _ = store.create(
@@ -135,4 +135,6 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     // OVN-Kubernetes' configuration exists from the start, as OpenShift's network operator
     // renders it before any workload.
     crate::world::ovnk::publish(store);
+    crate::world::storage::seed(store);
+    super::datasource::seed(store);
 }

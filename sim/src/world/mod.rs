@@ -17,6 +17,7 @@ pub mod fabric;
 pub mod launcher_log;
 pub mod nodes;
 pub mod ovnk;
+pub mod storage;
 pub mod untidy;
 
 /// A byte stream to a guest port, as the VMI port-forward websocket carries it.

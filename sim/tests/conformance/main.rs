@@ -5,9 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_review;
 mod api_shape;
 mod bridge_cni;
 mod console;
+mod data_source;
 mod guest_access;
 mod guest_os;
 mod kubemacpool;
@@ -23,6 +25,7 @@ mod port_forward;
 mod preferences;
 mod primary_udn;
 mod protobuf;
+mod storage;
 mod udn_ipam;
 mod udn_networks;
 mod untidy_nodes;

@@ -3,7 +3,12 @@
 //! profile names. Every finding is printed; an unmet one turns exactly the scenarios that need
 //! it into skips with the reason, never into failures.
 
+mod access;
+mod image;
+mod storage;
 mod windows;
+
+pub use access::Use;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +45,15 @@ pub enum Prerequisite {
     WindowsImage,
     /// The cluster preference `guest.windows_preference` names exists.
     WindowsPreference,
+    /// RBAC lets the user do what these scenarios do through the API.
+    Allowed(Use),
+    /// A class for the scenarios' ReadWriteOnce claims: `storage.class` or a default class.
+    ClaimStorage,
+    /// The root disk of this OS can be live-migrated: a DataSource image is cloned onto a
+    /// ReadWriteMany block class.
+    RootDisk(GuestOs),
+    /// The image of this OS is imported: a DataSource image is Ready.
+    ImageImported(GuestOs),
 }
 
 /// What preflight found: a line per check, and the reason of each unmet prerequisite.
@@ -73,9 +87,19 @@ impl Findings {
 /// The prerequisites behind a scenario's needs.
 pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
     use Prerequisite::*;
-    let mut all = vec![KubeVirt, Workers(needs.workers)];
+    let mut all = vec![
+        KubeVirt,
+        Workers(needs.workers),
+        Allowed(Use::Vms),
+        RootDisk(os),
+        ImageImported(os),
+    ];
+    if needs.workers >= 2 {
+        all.push(Allowed(Use::Migrations));
+    }
     if needs.secondary_nics > 0 {
         all.extend([NmState, Multus, BridgeNic]);
+        all.extend([Allowed(Use::NodeNetworks), Allowed(Use::SecondaryNetworks)]);
     }
     if os == GuestOs::Windows {
         all.extend([WindowsImage, WindowsPreference]);
@@ -83,15 +107,30 @@ pub fn required(needs: &Needs, os: GuestOs) -> Vec<Prerequisite> {
     for feature in needs.features {
         all.extend(match feature {
             Feature::LiveUpdateNadRef => vec![LiveMigrateUpdates, LiveUpdateRollout, NadRefGate],
-            Feature::Localnet => vec![OvnUserDefinedNetworks, LocalnetNic],
-            Feature::PrimaryUdn => vec![OvnUserDefinedNetworks, LiveMigrateUpdates],
-            Feature::RequestedUdnAddress => vec![OvnUserDefinedNetworks, PreconfiguredUdnAddresses],
+            Feature::Localnet => vec![
+                OvnUserDefinedNetworks,
+                LocalnetNic,
+                Allowed(Use::NodeNetworks),
+            ],
+            Feature::PrimaryUdn => vec![
+                OvnUserDefinedNetworks,
+                LiveMigrateUpdates,
+                Allowed(Use::UserDefinedNetworks),
+            ],
+            Feature::RequestedUdnAddress => vec![
+                OvnUserDefinedNetworks,
+                PreconfiguredUdnAddresses,
+                Allowed(Use::UserDefinedNetworks),
+            ],
             Feature::NicHotplug | Feature::CpuHotplug | Feature::MemoryHotplug => {
                 vec![LiveMigrateUpdates, LiveUpdateRollout]
             }
-            Feature::WorkloadDisruptionPolicy => vec![MigrationPolicies],
+            Feature::WorkloadDisruptionPolicy => {
+                vec![MigrationPolicies, Allowed(Use::MigrationPolicies)]
+            }
+            Feature::NodeDrain => vec![Allowed(Use::NodeDrain)],
             Feature::WindowsImage => vec![WindowsImage, WindowsPreference],
-            Feature::NonMigratableStorage => vec![],
+            Feature::NonMigratableStorage => vec![ClaimStorage],
         });
     }
     all.sort();
@@ -170,6 +209,25 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
     f.check(WindowsImage, windows::image(profile, windows_configured));
     if let Some(name) = &profile.windows_preference {
         f.check(WindowsPreference, windows::preference(client, name).await);
+    }
+    let class = profile.storage_class.as_deref();
+    f.check(ClaimStorage, storage::claim_class(client, class).await);
+    f.check(
+        RootDisk(GuestOs::Rhel),
+        storage::root_disk(client, &profile.rhel_image).await,
+    );
+    f.check(
+        RootDisk(GuestOs::Windows),
+        storage::root_disk(client, &profile.windows_image).await,
+    );
+    for (os, image) in [
+        (GuestOs::Rhel, &profile.rhel_image),
+        (GuestOs::Windows, &profile.windows_image),
+    ] {
+        f.check(ImageImported(os), image::imported(client, image).await);
+    }
+    for by in access::USES {
+        f.check(Allowed(by), access::check(client, by).await);
     }
     f
 }

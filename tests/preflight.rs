@@ -1,0 +1,216 @@
+//! Preflight against simulators that lack something a nightly needs: each unmet need skips
+//! exactly the catalogue rows that need it, with the reason in JUnit.
+
+use std::collections::BTreeSet;
+
+use vstp::cluster::build::vm::Image;
+use vstp::cluster::preflight;
+use vstp::cluster::profile::Profile;
+use vstp::plan::{Declaration, Feature};
+use vstp::runner::Outcome;
+
+mod support;
+use support::runs::{row, run_with};
+use support::SimCluster;
+
+/// A simulated cluster whose token lacks the permissions `denied` (VERB:RESOURCE[.GROUP],...).
+fn denying(label: &str, denied: &str) -> SimCluster {
+    let mut config = vstp_sim::SimConfig::cluster(Default::default()).expect("a cluster");
+    config.role = vstp_sim::access::Role::denying(denied).expect("a role");
+    SimCluster::with_config(&format!("preflight-{label}-{}", std::process::id()), config)
+}
+
+/// The catalogue rows that declare `feature`.
+fn rows_with(feature: Feature) -> BTreeSet<String> {
+    rows(|d| d.needs.features.contains(&feature))
+}
+
+/// The slugs of the catalogue rows whose declaration passes `filter`.
+fn rows(filter: impl Fn(&Declaration) -> bool) -> BTreeSet<String> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    vstp::cli::planned_or_problems(&root)
+        .unwrap()
+        .iter()
+        .filter(|p| filter(&p.scenario.decl))
+        .map(|p| p.scenario.decl.slug.to_string())
+        .collect()
+}
+
+/// The catalogue rows preflight skips on `sim`, each with its reason.
+fn skipped(sim: &SimCluster) -> Vec<(String, String)> {
+    skipped_with(sim, &Profile::default())
+}
+
+fn skipped_with(sim: &SimCluster, profile: &Profile) -> Vec<(String, String)> {
+    let client = sim.client();
+    let findings = sim.runtime.block_on(preflight::run(&client, profile, true));
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    all.iter()
+        .filter_map(|p| {
+            let decl = &p.scenario.decl;
+            let reason = findings.skip_reason(&decl.needs, decl.os)?;
+            Some((decl.slug.to_string(), reason))
+        })
+        .collect()
+}
+
+fn slugs(skips: &[(String, String)]) -> BTreeSet<&str> {
+    skips.iter().map(|(slug, _)| slug.as_str()).collect()
+}
+
+/// Refused NNCP creation: every bridge row (the ones that put a bridge on the nodes) is
+/// skipped with the refusal, no other row is.
+#[test]
+fn a_refused_permission_skips_exactly_the_rows_that_use_it() {
+    let sim = denying("nncp", "create:nodenetworkconfigurationpolicies.nmstate.io");
+    let skips = skipped(&sim);
+    let bridge_rows = rows(|d| d.needs.secondary_nics > 0);
+    assert!(!bridge_rows.is_empty());
+    let expected: BTreeSet<&str> = bridge_rows.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("may not create nodenetworkconfigurationpolicies.nmstate.io"),
+            "{slug}: {reason}"
+        );
+    }
+}
+
+/// Refused evictions: only the drain row is skipped.
+#[test]
+fn refused_evictions_skip_only_the_drain_row() {
+    let sim = denying("evict", "create:pods/eviction");
+    let skips = skipped(&sim);
+    assert_eq!(slugs(&skips), BTreeSet::from(["rhel-drain"]), "{skips:?}");
+    assert!(
+        skips[0].1.contains("may not create pods/eviction"),
+        "{skips:?}"
+    );
+}
+
+/// The refusal reaches JUnit as the skip's message.
+#[test]
+fn a_refused_row_is_a_junit_skip_with_the_refusal() {
+    let sim = denying(
+        "junit",
+        "create:network-attachment-definitions.k8s.cni.cncf.io",
+    );
+    let (outcome, junit) = run_with(&sim, sim.target(), row("bridge-vlan-swap"));
+    let Outcome::Skipped(reason) = outcome else {
+        panic!("not skipped: {outcome:?}\n{junit}");
+    };
+    let refusal = "may not create network-attachment-definitions.k8s.cni.cncf.io";
+    assert!(reason.contains(refusal), "{reason}");
+    assert!(
+        junit.contains("<skipped") && junit.contains(refusal),
+        "{junit}"
+    );
+}
+
+/// Without a default StorageClass (and no storage.class), the rows that create a
+/// ReadWriteOnce claim are skipped, and only those.
+#[test]
+fn without_a_default_class_only_the_claim_rows_are_skipped() {
+    let sim = denying("no-default-class", "");
+    let client = sim.client();
+    sim.runtime.block_on(async {
+        let api = vstp::cluster::kinds::STORAGE_CLASS.api(&client, "");
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            "storageclass.kubernetes.io/is-default-class": null}}});
+        let params = kube::api::PatchParams::default();
+        api.patch(
+            "ocs-storagecluster-ceph-rbd",
+            &params,
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    });
+    let skips = skipped(&sim);
+    let claim_rows = rows_with(Feature::NonMigratableStorage);
+    let expected: BTreeSet<&str> = claim_rows.iter().map(String::as_str).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("no StorageClass is annotated"),
+            "{slug}: {reason}"
+        );
+    }
+}
+
+/// A DataSource RHEL image on a class without ReadWriteMany block (CephFS): every RHEL row is
+/// skipped, the Windows rows (containerdisk) are not.
+#[test]
+fn a_data_source_image_on_a_class_without_rwx_block_skips_its_rows() {
+    let sim = denying("cephfs", "");
+    let profile = Profile {
+        rhel_image: Image::DataSource {
+            name: "rhel9".into(),
+            namespace: "openshift-virtualization-os-images".into(),
+            size: "30Gi".into(),
+            storage_class: Some("ocs-storagecluster-cephfs".into()),
+        },
+        ..Profile::default()
+    };
+    let skips = skipped_with(&sim, &profile);
+    let rhel = rows(|d| d.os == vstp::guest::os::GuestOs::Rhel);
+    let expected: BTreeSet<&str> = rhel.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    assert!(skips[0].1.contains("no ReadWriteMany Block"), "{skips:?}");
+    let on_rbd = Profile {
+        rhel_image: Image::DataSource {
+            name: "rhel9".into(),
+            namespace: "openshift-virtualization-os-images".into(),
+            size: "30Gi".into(),
+            storage_class: None,
+        },
+        ..Profile::default()
+    };
+    assert_eq!(skipped_with(&sim, &on_rbd), vec![]);
+}
+
+/// A RHEL DataSource that has no source (never imported): every RHEL row is skipped as
+/// "image not imported", not left to time out waiting for a boot.
+#[test]
+fn a_data_source_without_a_source_skips_its_rows_as_not_imported() {
+    let sim = denying("not-imported", "");
+    let client = sim.client();
+    let ns = "openshift-virtualization-os-images";
+    sim.runtime.block_on(async {
+        let ds = serde_json::json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource",
+            "metadata": {"name": "fedora", "namespace": ns}, "spec": {"source": {}}});
+        let api = vstp::cluster::kinds::DATA_SOURCE.api(&client, ns);
+        let ds = serde_json::from_value(ds).unwrap();
+        api.create(&Default::default(), &ds).await.unwrap();
+        let no_source = |d: &kube::api::DynamicObject| {
+            let d = vstp::cluster::kinds::to_value(d);
+            d["status"]["conditions"][0]["reason"] == "NoSource"
+        };
+        kube::runtime::wait::await_condition(api, "fedora", move |d: Option<&_>| {
+            d.is_some_and(no_source)
+        })
+        .await
+        .unwrap();
+    });
+    let profile = Profile {
+        rhel_image: Image::DataSource {
+            name: "fedora".into(),
+            namespace: ns.into(),
+            size: "30Gi".into(),
+            storage_class: None,
+        },
+        ..Profile::default()
+    };
+    let skips = skipped_with(&sim, &profile);
+    let rhel = rows(|d| d.os == vstp::guest::os::GuestOs::Rhel);
+    let expected: BTreeSet<&str> = rhel.iter().map(String::as_str).collect();
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        assert!(
+            reason.contains("image not imported: DataSource openshift-virtualization-os-images/fedora is not Ready (NoSource: No source PVC set)"),
+            "{slug}: {reason}"
+        );
+    }
+}
