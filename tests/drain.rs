@@ -14,7 +14,7 @@ use kube::api::{Api, PostParams};
 use kube::runtime::watcher;
 use serde_json::{json, Value};
 use vstp::cluster::wait::Watch;
-use vstp::cluster::{cordon, kinds, nodes, usable, NamespaceKind, Scope};
+use vstp::cluster::{cordon, drain, kinds, nodes, usable, NamespaceKind, Scope};
 use vstp::ctx::Ctx;
 use vstp::runner::Outcome;
 
@@ -125,7 +125,7 @@ fn drains_through_a_budget_of_one(
         web_on(&scope, &node, 2, json!({"maxUnavailable": 1})).await?;
         let handler_before = daemon_pod_on(scope.client(), &node).await?;
         let history = record(scope.client().clone(), scope.ns().to_string());
-        let drained = nodes::drain(&scope, &node, Duration::from_secs(20)).await?;
+        let drained = drain::drain(&scope, &node, Duration::from_secs(20)).await?;
         let handler_after = daemon_pod_on(scope.client(), &node).await?;
         anyhow::ensure!(
             handler_after == handler_before,
@@ -173,7 +173,7 @@ fn drains_against_a_budget_of_none(
         let scope = ctx.scope(NamespaceKind::Plain).await?;
         let node = usable::select(scope.client()).await?.names().remove(0);
         web_on(&scope, &node, 1, json!({"minAvailable": 1})).await?;
-        nodes::drain(&scope, &node, Duration::from_secs(3)).await?;
+        drain::drain(&scope, &node, Duration::from_secs(3)).await?;
         Ok(())
     })
 }

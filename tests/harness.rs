@@ -15,7 +15,7 @@ use vstp::cluster::scope::RUN_LABEL;
 use vstp::cluster::sweep::{self, Leftovers};
 use vstp::cluster::wait::Watch;
 use vstp::cluster::{
-    cordon, kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions,
+    cordon, drain, kinds, nodes, setups, NamespaceKind, Scope, TargetKind, TargetOptions,
 };
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
@@ -297,7 +297,7 @@ fn drains_a_node(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
         let running = ctx.start(&scope, &vm).await?;
         let node = running.booted_on().to_string();
         let budget = scope.budgets.of(vstp::cluster::Wait::Drain);
-        nodes::drain(&scope, &node, budget).await?;
+        drain::drain(&scope, &node, budget).await?;
         anyhow::ensure!(
             vstp::cluster::cordon::is_cordoned(scope.client(), &node).await?,
             "not cordoned"

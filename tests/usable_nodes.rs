@@ -6,7 +6,7 @@
 use kube::api::ListParams;
 use vstp::cluster::kinds::{self, to_value};
 use vstp::cluster::scope::RUN_LABEL;
-use vstp::cluster::{nodes, setups, Budgets, NamespaceKind, Profile, Scope};
+use vstp::cluster::{drain, nodes, setups, Budgets, NamespaceKind, Profile, Scope};
 
 mod support;
 use support::SimCluster;
@@ -85,14 +85,14 @@ fn a_drain_of_a_node_the_harness_does_not_use_is_refused_with_the_reason() {
     sim.runtime.block_on(async {
         let scope = scope(&client, "20261201-000000-drn1").await;
         let budget = std::time::Duration::from_secs(5);
-        let down = nodes::drain(&scope, "worker-3", budget).await.unwrap_err();
+        let down = drain::drain(&scope, "worker-3", budget).await.unwrap_err();
         let text = format!("{down:#}");
         assert!(
             text.contains("node worker-3 is not one the harness uses")
                 && text.contains("Kubelet stopped posting node status."),
             "{text}"
         );
-        let infra = nodes::drain(&scope, "infra-0", budget).await.unwrap_err();
+        let infra = drain::drain(&scope, "infra-0", budget).await.unwrap_err();
         let text = format!("{infra:#}");
         assert!(
             text.contains("tainted node-role.kubernetes.io/infra=reserved:NoSchedule"),

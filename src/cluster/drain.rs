@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::kinds::{self, to_value};
 use super::retry::retrying;
 use super::scope::Scope;
+use super::usable::{self, NodeSelection};
 use super::wait::Watch;
 
 /// kubectl's `EvictErrorRetryDelay` (5 s): how long a refused eviction waits before asking again.
@@ -35,7 +36,9 @@ pub struct Drained {
 
 /// Cordons `node` (remembered in `scope` for teardown) and evicts what a drain evicts, within
 /// `budget` for the whole drain (kubectl `--timeout`).
+/// The node must be one the harness uses, and another usable node must take what it moves.
 pub async fn drain(scope: &Scope, node: &str, budget: Duration) -> anyhow::Result<Drained> {
+    drainable(scope.client(), node).await?;
     super::nodes::cordon(scope, node).await?;
     let client = scope.client();
     let pods = kinds::POD.all(client);
@@ -340,4 +343,27 @@ fn kubevirt_available(kv: &Value) -> bool {
     status("Available") == "True"
         && status("Progressing") == "False"
         && status("Degraded") == "False"
+}
+
+/// A drain is for a usable node, and needs another usable node for what it moves.
+async fn drainable(client: &kube::Client, node: &str) -> anyhow::Result<()> {
+    let selection = usable::select(client).await?;
+    if let Some(excluded) = selection.excluded.iter().find(|e| e.name == node) {
+        let why: Vec<String> = excluded.why.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "node {node} is not one the harness uses: {}",
+            why.join(", ")
+        );
+    }
+    let others = NodeSelection {
+        usable: selection
+            .usable
+            .iter()
+            .filter(|n| n.name != node)
+            .cloned()
+            .collect(),
+        excluded: selection.excluded.clone(),
+    };
+    others.at_least(1, &format!("draining node {node}"))?;
+    Ok(())
 }

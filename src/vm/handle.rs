@@ -29,8 +29,8 @@ use super::reaction::{template_has_interface, Reaction, QUIET_WINDOW};
 use super::status::{Condition, InterfaceStatus, Vmi};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::VmSpec;
+use crate::cluster::drain;
 use crate::cluster::kinds;
-use crate::cluster::nodes;
 use crate::cluster::retry::{backoff, retrying};
 use crate::cluster::scope::Scope;
 use crate::cluster::wait::condition::{conditions, is};
@@ -286,10 +286,10 @@ impl Vm {
 
     /// Drains the node the VM runs on through the eviction API; the evacuation it causes is
     /// the reaction. Returns what the drain moved.
-    pub async fn drain_its_node(&self) -> anyhow::Result<(nodes::Drained, Reaction)> {
+    pub async fn drain_its_node(&self) -> anyhow::Result<(drain::Drained, Reaction)> {
         let mark = Mark::take(&self.scope, &self.name).await?;
         let node = mark.vmi.node().to_string();
-        let drained = nodes::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
+        let drained = drain::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
         let reaction = Reaction {
             scope: self.scope.clone(),
             mark,
