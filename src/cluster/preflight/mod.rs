@@ -19,6 +19,7 @@ use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::profile::Profile;
 use super::retry::retrying;
+use super::usable::Exclusion;
 use crate::guest::os::GuestOs;
 use crate::plan::{Feature, Needs};
 
@@ -391,8 +392,19 @@ async fn nic_on(client: &kube::Client, nic: &str, own: &str) -> Result<String, S
     selection
         .at_least(needed, &format!("NIC {nic}"))
         .map_err(|e| format!("{e}; set the NIC names in vstp.toml"))?;
+    let left_out: Vec<String> = selection
+        .excluded
+        .iter()
+        .flat_map(|e| e.why.iter().map(move |why| (e, why)))
+        .filter(|(_, why)| matches!(why, Exclusion::NoNic(_) | Exclusion::UnsafeNic(..)))
+        .map(|(e, why)| format!("{}: {why}", e.name))
+        .collect();
+    let left_out = match left_out.is_empty() {
+        true => String::new(),
+        false => format!(" (left out: {})", left_out.join("; ")),
+    };
     Ok(format!(
-        "NIC {nic} on usable workers {:?}",
+        "NIC {nic} on usable workers {:?}{left_out}",
         selection.names()
     ))
 }
