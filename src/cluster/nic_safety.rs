@@ -48,17 +48,20 @@ impl fmt::Display for NicHazard {
 }
 
 /// Every hazard of `nic` in `current` (a NodeNetworkState's `status.currentState`) on a node
-/// with `node_ips`. Ports of `own_bridges` (the bridges the harness's policy itself declares)
-/// are not hazards: the policy states them again. An absent NIC has no hazards here.
+/// with `node_ips`. Ports of `own` (the bridges the harness's policy itself declares) are
+/// not hazards: the policy states them again. An absent NIC has no hazards here.
 pub fn hazards(current: &Value, nic: &str, node_ips: &[String], own: &[&str]) -> Vec<NicHazard> {
     let interfaces = current["interfaces"]
         .as_array()
         .map_or(&[][..], Vec::as_slice);
-    let Some(iface) = interfaces.iter().find(|i| i["name"] == nic) else {
-        return Vec::new();
-    };
+    // Usually one entry; an OVS bridge and its internal interface share a name.
+    let entries: Vec<&Value> = interfaces.iter().filter(|i| i["name"] == nic).collect();
     let mut found = Vec::new();
-    for controller in controllers(interfaces, iface, nic) {
+    let named = entries.iter().flat_map(|i| controllers(interfaces, i, nic));
+    // An OVS bridge lists its own internal port: not a controller of itself.
+    let mut all: Vec<String> = named.filter(|c| c != nic).collect();
+    all.dedup();
+    for controller in all {
         if own.contains(&controller.as_str()) {
             continue;
         }
@@ -71,14 +74,14 @@ pub fn hazards(current: &Value, nic: &str, node_ips: &[String], own: &[&str]) ->
             found.push(hazard);
         }
     }
-    for ip in addresses(iface) {
+    for ip in entries.iter().flat_map(|i| addresses(i)) {
         found.push(if node_ips.contains(&ip) {
             NicHazard::NodeIp(ip)
         } else {
             NicHazard::Address(ip)
         });
     }
-    if iface["state"] == "down" {
+    if entries.iter().any(|i| i["state"] == "down") {
         found.push(NicHazard::LinkDown);
     }
     found

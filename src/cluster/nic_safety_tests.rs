@@ -77,6 +77,11 @@ fn a_nic_with_the_node_ip_or_another_address_is_refused() {
 }
 
 #[test]
+fn the_gateway_bridge_itself_is_refused_for_the_node_ip_on_its_internal_interface() {
+    assert_eq!(of("br-ex"), [NicHazard::NodeIp("192.168.111.30".into())]);
+}
+
+#[test]
 fn a_link_down_is_refused() {
     assert_eq!(of("eth2"), [NicHazard::LinkDown]);
 }
