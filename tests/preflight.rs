@@ -108,6 +108,33 @@ fn a_refused_row_is_a_junit_skip_with_the_refusal() {
     );
 }
 
+/// The bridge NIC set to the br-ex uplink (eth0 carries the cluster network on every
+/// simulated worker): no node may give it to a bridge, so exactly the rows that build one
+/// are skipped, each naming every node and what its NIC is.
+#[test]
+fn a_bridge_nic_that_is_the_br_ex_uplink_is_refused_naming_each_node_and_the_nic() {
+    let sim = denying("uplink", "");
+    let profile = Profile {
+        bridge_nic: "eth0".into(),
+        ..Profile::default()
+    };
+    let skips = skipped_with(&sim, &profile);
+    let bridge_rows = rows(|d| d.needs.secondary_nics > 0);
+    let expected: BTreeSet<&str> = bridge_rows.iter().map(String::as_str).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(slugs(&skips), expected);
+    for (slug, reason) in &skips {
+        for node in ["worker-0", "worker-1", "worker-2", "worker-4", "worker-5"] {
+            let named = format!("{node}: NIC eth0 is the br-ex uplink");
+            assert!(reason.contains(&named), "{slug}: {named:?} not in {reason}");
+        }
+        assert!(
+            reason.contains("needs 2 usable node(s), found 0"),
+            "{slug}: {reason}"
+        );
+    }
+}
+
 /// Without a default StorageClass (and no storage.class), the rows that create a
 /// ReadWriteOnce claim are skipped, and only those.
 #[test]

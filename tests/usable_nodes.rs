@@ -1,9 +1,12 @@
 //! The harness on the simulator's default, untidy cluster (an infra node, a NotReady worker, a
-//! worker without the spare NICs): set-ups aim their node network policies at the usable
-//! nodes with the NIC only, drains refuse a node the harness does not use, and too few usable
+//! worker without the spare NICs, a worker whose spare NICs are bonded or down): set-ups aim
+//! their node network policies, one node after the other, at the usable nodes where the NIC
+//! is safe to take only, drains refuse a node the harness does not use, and too few usable
 //! nodes is an error that names every excluded node and why.
 
+use futures::TryStreamExt;
 use kube::api::ListParams;
+use kube::runtime::watcher;
 use vstp::cluster::kinds::{self, to_value};
 use vstp::cluster::scope::RUN_LABEL;
 use vstp::cluster::{drain, nodes, setups, Budgets, NamespaceKind, Profile, Scope};
@@ -128,6 +131,7 @@ fn too_few_usable_nodes_with_the_nic_names_every_excluded_node_and_why() {
             "worker-0: cordoned (spec.unschedulable)",
             "worker-3: not Ready (Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)",
             "worker-4: no NIC eth1 in its NodeNetworkState",
+            "worker-5: NIC eth1 is a port of bond bond0",
             "infra-0: no kubevirt.io/schedulable label",
         ] {
             assert!(text.contains(expected), "{expected:?} not in {text}");
@@ -139,4 +143,90 @@ fn too_few_usable_nodes_with_the_nic_names_every_excluded_node_and_why() {
         "{:?}",
         sim.leftovers(run_id)
     );
+}
+
+/// What the test saw of the run's policies, in the order the API streamed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    Created(String),
+    Available(String),
+}
+
+/// Records when each policy of `run_id` first appears and first turns Available.
+fn record_policies(client: kube::Client, run_id: &str) -> tokio::sync::watch::Receiver<Vec<Seen>> {
+    let (history, seen) = tokio::sync::watch::channel(Vec::new());
+    let config = watcher::Config::default().labels(&format!("{RUN_LABEL}={run_id}"));
+    tokio::spawn(async move {
+        let api = kinds::NNCP.all(&client);
+        let mut stream = std::pin::pin!(watcher::watcher(api, config));
+        while let Ok(Some(event)) = stream.try_next().await {
+            let (watcher::Event::Apply(p) | watcher::Event::InitApply(p)) = event else {
+                continue;
+            };
+            let p = to_value(&p);
+            let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
+            let available = p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Available" && c["status"] == "True");
+            history.send_modify(|seen| {
+                for step in [Seen::Created(name.clone()), Seen::Available(name.clone())] {
+                    let happened = matches!(step, Seen::Created(_)) || available;
+                    if happened && !seen.contains(&step) {
+                        seen.push(step);
+                    }
+                }
+            });
+        }
+    });
+    seen
+}
+
+/// The per-node copies of a set-up's policy go one at a time: a copy is created only once the
+/// one before is Available, and each says `maxUnavailable: 1`.
+#[test]
+fn a_set_up_applies_its_per_node_policies_one_after_the_other() {
+    let sim = SimCluster::start("usable-paced", "", 1);
+    let client = sim.client();
+    let run_id = "20261201-000000-pace";
+    sim.runtime.block_on(async {
+        let mut seen = record_policies(client.clone(), run_id);
+        let scope = scope(&client, run_id).await;
+        let net = setups::bridged_vlans(&scope, &Profile::default())
+            .await
+            .unwrap();
+        assert_eq!(net.nodes.len(), 3);
+        let params = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
+        let policies = kinds::NNCP.all(&client).list(&params).await.unwrap();
+        let mut names: Vec<String> = Vec::new();
+        for p in policies.items.iter().map(to_value) {
+            assert_eq!(p["spec"]["maxUnavailable"], 1, "{p}");
+            names.push(p["metadata"]["name"].as_str().unwrap().to_string());
+        }
+        names.sort();
+        // The recorder's stream may trail the harness's own watch: wait until it saw all.
+        let all_seen = seen.wait_for(|seen| {
+            names
+                .iter()
+                .all(|n| seen.contains(&Seen::Available(n.clone())))
+        });
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(60), all_seen)
+            .await
+            .expect("the recorder sees every policy Available")
+            .unwrap()
+            .clone();
+        let at = |step: Seen| seen.iter().position(|s| *s == step);
+        for pair in names.windows(2) {
+            let before = at(Seen::Available(pair[0].clone()));
+            let next = at(Seen::Created(pair[1].clone()));
+            assert!(
+                before < next,
+                "{} created before {} was Available: {seen:?}",
+                pair[1],
+                pair[0]
+            );
+        }
+        scope.teardown().await.unwrap();
+    });
 }

@@ -35,7 +35,8 @@ pub struct ServeArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Tidy worker nodes of the simulated cluster (besides 3 control-plane nodes and, unless
-    /// --tidy, an infra node, a NotReady worker and a worker without spare NICs).
+    /// --tidy, an infra node, a NotReady worker, a worker without spare NICs and one whose
+    /// spare NICs are bonded or down).
     #[arg(long, default_value_t = 3)]
     workers: usize,
     /// Leave out the untidy nodes: control planes and identical workers only.

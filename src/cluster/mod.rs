@@ -9,6 +9,7 @@ pub mod drain;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod kubemacpool;
+pub mod nic_safety;
 pub mod nmstate;
 pub mod nodes;
 pub mod polarion;

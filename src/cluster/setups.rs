@@ -66,6 +66,11 @@ impl Subnet {
     }
 }
 
+/// The Linux bridge the bridged set-up builds on the bridge NIC.
+pub const TRUNK_BRIDGE: &str = "br-vstp";
+/// The OVS bridge the localnet set-up builds on the localnet NIC.
+pub const LOCALNET_BRIDGE: &str = "ovs-vstp";
+
 /// Two VLANs reachable from the usable nodes that have the NIC, each behind a NAD of the
 /// scenario's namespace.
 #[derive(Debug, Clone)]
@@ -81,7 +86,7 @@ pub struct TwoVlans {
 /// VLAN. Waits until every usable node with the NIC applied the bridge.
 pub async fn bridged_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<TwoVlans> {
     let [a, b] = profile.vlans;
-    let bridge = "br-vstp";
+    let bridge = TRUNK_BRIDGE;
     let policy = build::trunk_bridge(
         &scope.cluster_name("vstp-trunk"),
         bridge,
@@ -109,7 +114,7 @@ pub async fn localnet_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<
     let localnet = "vstpnet";
     let policy = build::ovs_bridge_mapping(
         &scope.cluster_name("vstp-localnet"),
-        "ovs-vstp",
+        LOCALNET_BRIDGE,
         &profile.localnet_nic,
         localnet,
     );
@@ -129,36 +134,50 @@ pub async fn localnet_vlans(scope: &Scope, profile: &Profile) -> anyhow::Result<
 /// The usable nodes a set-up needs at least: a VM and a peer on another node.
 const NODES_PER_SETUP: usize = 2;
 
-/// Applies `policy` to each usable node that has `nic`, one copy per node aimed by its
-/// `kubernetes.io/hostname` label, and waits until every copy is Available. Returns the nodes.
+/// Applies `policy` to each usable node where `nic` is safe to take (`usable::with_nic`),
+/// one copy per node aimed by its `kubernetes.io/hostname` label, one node after the other,
+/// each copy Available before the next is created. Returns the nodes.
 ///
 /// An NNCP selects nodes by a label map only, so a set of nodes is either a label the harness
 /// puts on them or one policy per node. Per node leaves the user's nodes untouched (nothing
 /// to remove in teardown or after a killed run beyond the policies the sweeper already
-/// finds), and a node the selection leaves out (NotReady, tainted, without the NIC) is never
-/// asked to enact anything, so the policy cannot turn Degraded there (kubernetes-nmstate fails
-/// a Linux bridge on a missing port). It gives up maxUnavailable's pacing across nodes, which
-/// matters for the cluster NIC, not for the spare NIC a set-up uses.
+/// finds), and a node the selection leaves out (NotReady, tainted, without the NIC, or whose
+/// NIC is unsafe) is never asked to enact anything. A policy's `maxUnavailable` only paces
+/// the nodes that one policy selects (kubernetes-nmstate
+/// controllers/handler/nodenetworkconfigurationpolicy_controller.go Reconcile counts the
+/// policy's own unavailable enactments), so across the per-node copies the pacing is this
+/// order: a copy that fails stops the set-up before it reaches another node.
 pub async fn apply_on_nodes_with(
     scope: &Scope,
     policy: Value,
     nic: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let selection = usable::with_nic(scope.client(), nic).await?;
+    let own = declared_interfaces(&policy);
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+    let selection = usable::with_nic(scope.client(), nic, &own).await?;
     let base = policy["metadata"]["name"]
         .as_str()
         .unwrap_or("")
         .to_string();
     let purpose = format!("NNCP {base} (NIC {nic})");
     let nodes = selection.at_least(NODES_PER_SETUP, &purpose)?;
-    let policies = nodes.iter().enumerate().map(|(i, node)| {
+    for (i, node) in nodes.iter().enumerate() {
         let mut copy = policy.clone();
         copy["metadata"]["name"] = json!(format!("{base}-{i}"));
         copy["spec"]["nodeSelector"] = json!({"kubernetes.io/hostname": node.hostname});
-        apply_policy(scope, copy)
-    });
-    futures::future::try_join_all(policies).await?;
+        apply_policy(scope, copy).await?;
+    }
     Ok(nodes.iter().map(|n| n.name.clone()).collect())
+}
+
+/// The interfaces `policy`'s desired state names: the bridges it builds.
+fn declared_interfaces(policy: &Value) -> Vec<String> {
+    policy["spec"]["desiredState"]["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str().map(String::from))
+        .collect()
 }
 
 /// Creates a node network policy and waits until it is Available on every node it selects.

@@ -11,6 +11,7 @@ use kube::api::ListParams;
 use serde_json::Value;
 
 use super::kinds::{self, to_value};
+use super::nic_safety::{self, NicHazard};
 use super::retry::retrying;
 
 const WORKER: &str = "node-role.kubernetes.io/worker";
@@ -39,6 +40,8 @@ pub enum Exclusion {
     Tainted(Vec<String>),
     /// The node's NodeNetworkState has no interface of this name.
     NoNic(String),
+    /// The NIC is there, but a policy that takes it would cut the node off or steal it.
+    UnsafeNic(String, Vec<NicHazard>),
 }
 
 impl fmt::Display for Exclusion {
@@ -61,16 +64,22 @@ impl fmt::Display for Exclusion {
             }
             Exclusion::Tainted(taints) => write!(f, "tainted {}", taints.join(", ")),
             Exclusion::NoNic(nic) => write!(f, "no NIC {nic} in its NodeNetworkState"),
+            Exclusion::UnsafeNic(nic, hazards) => {
+                let each: Vec<String> = hazards.iter().map(ToString::to_string).collect();
+                write!(f, "NIC {nic} {}", each.join(" and "))
+            }
         }
     }
 }
 
-/// A node the harness may use: its name, and its `kubernetes.io/hostname` label, which a
-/// node network policy's label selector aims at (it need not equal the name).
+/// A node the harness may use: its name, its `kubernetes.io/hostname` label, which a node
+/// network policy's label selector aims at (it need not equal the name), and the addresses
+/// its status lists (to tell the node's own IP on a NIC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsableNode {
     pub name: String,
     pub hostname: String,
+    pub addresses: Vec<String>,
 }
 
 /// A node left out, with every reason.
@@ -103,7 +112,12 @@ impl NodeSelection {
                     .as_str()
                     .unwrap_or(&name)
                     .to_string();
-                selection.usable.push(UsableNode { name, hostname });
+                let addresses = ip_addresses(node);
+                selection.usable.push(UsableNode {
+                    name,
+                    hostname,
+                    addresses,
+                });
             } else {
                 selection.excluded.push(Excluded { name, why });
             }
@@ -111,27 +125,32 @@ impl NodeSelection {
         selection
     }
 
-    /// Keeps the usable nodes whose NodeNetworkState (in `states`) lists `nic`; the others
-    /// join the excluded.
-    pub fn with_nic(mut self, states: &[Value], nic: &str) -> NodeSelection {
-        let has_nic = |node: &str| {
-            states.iter().any(|s| {
-                s["metadata"]["name"] == node
-                    && s["status"]["currentState"]["interfaces"]
-                        .as_array()
-                        .is_some_and(|all| all.iter().any(|i| i["name"] == nic))
-            })
-        };
-        let (with, without): (Vec<_>, Vec<_>) =
-            self.usable.into_iter().partition(|n| has_nic(&n.name));
-        self.usable = with;
-        for node in without {
-            let why = vec![Exclusion::NoNic(nic.to_string())];
+    /// Keeps the usable nodes whose NodeNetworkState (in `states`) lists `nic` and where a
+    /// policy may take it (`nic_safety::hazards`; ports of `own`, the bridges the harness's
+    /// policy declares, are fine); the others join the excluded with the reason.
+    pub fn with_nic(mut self, states: &[Value], nic: &str, own: &[&str]) -> NodeSelection {
+        let mut kept = Vec::new();
+        for node in std::mem::take(&mut self.usable) {
+            let state = states.iter().find(|s| s["metadata"]["name"] == *node.name);
+            let current = state.map_or(&Value::Null, |s| &s["status"]["currentState"]);
+            let listed = current["interfaces"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|i| i["name"] == nic));
+            let hazards = nic_safety::hazards(current, nic, &node.addresses, own);
+            let why = if !listed {
+                Exclusion::NoNic(nic.to_string())
+            } else if !hazards.is_empty() {
+                Exclusion::UnsafeNic(nic.to_string(), hazards)
+            } else {
+                kept.push(node);
+                continue;
+            };
             self.excluded.push(Excluded {
                 name: node.name,
-                why,
+                why: vec![why],
             });
         }
+        self.usable = kept;
         self
     }
 
@@ -180,15 +199,31 @@ pub async fn select(client: &kube::Client) -> anyhow::Result<NodeSelection> {
     Ok(NodeSelection::classify(&nodes))
 }
 
-/// The usable nodes that have `nic`, by their NodeNetworkStates.
-pub async fn with_nic(client: &kube::Client, nic: &str) -> anyhow::Result<NodeSelection> {
+/// The usable nodes that have `nic` and may give it to a policy building the bridges `own`,
+/// by their NodeNetworkStates.
+pub async fn with_nic(
+    client: &kube::Client,
+    nic: &str,
+    own: &[&str],
+) -> anyhow::Result<NodeSelection> {
     let selection = select(client).await?;
     let (params, api) = (ListParams::default(), kinds::NNS.all(client));
     let states = retrying(|| api.list(&params))
         .await
         .with_context(|| format!("cannot read the NodeNetworkStates to find NIC {nic}"))?;
     let states: Vec<Value> = states.items.iter().map(to_value).collect();
-    Ok(selection.with_nic(&states, nic))
+    Ok(selection.with_nic(&states, nic, own))
+}
+
+/// The InternalIP and ExternalIP addresses of `node`'s status.
+fn ip_addresses(node: &Value) -> Vec<String> {
+    node["status"]["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| matches!(a["type"].as_str(), Some("InternalIP" | "ExternalIP")))
+        .filter_map(|a| a["address"].as_str().map(String::from))
+        .collect()
 }
 
 fn has_label(node: &Value, key: &str) -> bool {

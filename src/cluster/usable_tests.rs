@@ -125,7 +125,7 @@ fn a_node_without_the_nic_is_excluded_and_too_few_nodes_say_why() {
         state("worker-0", &["eth0", "eth1"]),
         state("worker-4", &["eth0"]),
     ];
-    let s = NodeSelection::classify(&nodes).with_nic(&states, "eth1");
+    let s = NodeSelection::classify(&nodes).with_nic(&states, "eth1", &[]);
     assert_eq!(s.names(), ["worker-0"]);
     assert_eq!(reasons(&s, "worker-4"), [Exclusion::NoNic("eth1".into())]);
     let err = s.at_least(2, "a bridge on eth1").unwrap_err().to_string();
@@ -135,4 +135,27 @@ fn a_node_without_the_nic_is_excluded_and_too_few_nodes_say_why() {
          excluded: worker-4: no NIC eth1 in its NodeNetworkState"
     );
     assert!(s.at_least(1, "a bridge").is_ok());
+}
+
+#[test]
+fn a_node_whose_nic_is_unsafe_is_excluded_naming_the_nic_and_the_hazard() {
+    let mut worker_5 = worker("worker-5");
+    worker_5["status"]["addresses"] = json!([{"type": "InternalIP", "address": "192.168.111.35"}]);
+    let nodes = [worker("worker-0"), worker_5];
+    let states = [
+        json!({"metadata": {"name": "worker-0"}, "status": {"currentState": {"interfaces": [
+            {"name": "eth1", "type": "ethernet", "state": "up"}]}}}),
+        json!({"metadata": {"name": "worker-5"}, "status": {"currentState": {"interfaces": [
+            {"name": "eth1", "type": "ethernet", "state": "down",
+             "ipv4": {"enabled": true, "address": [{"ip": "192.168.111.35", "prefix-length": 24}]}}]}}}),
+    ];
+    let s = NodeSelection::classify(&nodes).with_nic(&states, "eth1", &[]);
+    assert_eq!(s.names(), ["worker-0"]);
+    let err = s.at_least(2, "a bridge on eth1").unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "excluded: worker-5: NIC eth1 carries the node's IP 192.168.111.35 and has its link down (state: down)"
+        ),
+        "{err}"
+    );
 }

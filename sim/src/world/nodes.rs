@@ -26,8 +26,8 @@ pub struct ClusterSpec {
     /// The RHEL golden image: packages beyond a RHEL 9 KVM guest image's, a repository.
     pub image: crate::guest::image::GuestImage,
     /// Besides the tidy workers, the nodes a real cluster also has and a harness must not
-    /// use: a tainted infra node, a NotReady worker, a worker without the spare NICs
-    /// (`untidy.rs`).
+    /// use: a tainted infra node, a NotReady worker, a worker without the spare NICs, a
+    /// worker whose spare NICs are bonded or down (`untidy.rs`).
     pub untidy: bool,
 }
 

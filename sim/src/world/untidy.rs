@@ -1,7 +1,8 @@
 //! The nodes a real cluster has besides the tidy workers, each shaped as the component that
 //! owns it leaves it: an OpenShift infra node reserved by a taint, a worker whose kubelet
-//! stopped reporting, and a worker cabled with only its cluster NIC. A harness must keep its
-//! VMs, peers, node network policies and drains off all three.
+//! stopped reporting, a worker cabled with only its cluster NIC, and a worker whose spare
+//! NICs are taken (one in a bond, one down). A harness must keep its VMs, peers and drains
+//! off the first two, and its node network policies off all four.
 
 use serde_json::{json, Value};
 
@@ -14,15 +15,41 @@ pub const INFRA: &str = "infra-0";
 /// watches heartbeats to have given up on it.
 const LAST_HEARD: &str = "2026-01-01T00:00:00Z";
 
-/// The untidy nodes of `spec`: `infra-0`, then the NotReady worker and the worker without
-/// spare NICs, named after the tidy workers (`worker-<workers>`, `worker-<workers + 1>`).
+/// The untidy nodes of `spec`: `infra-0`, then the NotReady worker, the worker without
+/// spare NICs and the worker whose spare NICs are taken, named after the tidy workers
+/// (`worker-<workers>` to `worker-<workers + 2>`).
 pub fn nodes(spec: &ClusterSpec) -> Vec<Value> {
     let n = spec.workers;
     vec![
         infra(spec),
         not_ready(spec, &format!("worker-{n}"), 10 + n),
         cluster_nic_only(spec, &format!("worker-{}", n + 1), 11 + n),
+        spare_nics_taken(spec, &format!("worker-{}", n + 2), 12 + n),
     ]
+}
+
+/// The NIC the taken worker bonds with its second NIC.
+pub const BOND_PEER_NIC: &str = "eth3";
+
+/// A Ready, schedulable worker whose second NIC is bonded with `eth3` into `bond0` (a storage
+/// network's address on the bond) and whose third NIC's link is down. A bridge on the second
+/// NIC would take it out of the bond (nmstate moves a port without asking), and one on the
+/// third carries nothing; the NodeNetworkState shows both (`controllers/nmstate/initial.rs`).
+fn spare_nics_taken(spec: &ClusterSpec, name: &str, index: usize) -> Value {
+    use crate::controllers::nmstate::initial::{BOND, NICS_DOWN};
+    let mut node = spec.node(name, true, index);
+    let mut nics = spec.nics.clone();
+    let annotations = &mut node["metadata"]["annotations"];
+    if let Some(second) = spec.nics.get(1) {
+        nics.push(BOND_PEER_NIC.to_string());
+        let bond = format!("bond0={second},{BOND_PEER_NIC}=172.16.0.{}", 20 + index);
+        annotations[BOND] = json!(bond);
+    }
+    if let Some(third) = spec.nics.get(2) {
+        annotations[NICS_DOWN] = json!(third);
+    }
+    annotations["vstp.io/nics"] = json!(nics.join(","));
+    node
 }
 
 /// An OpenShift infra node: a worker (it keeps the worker role label, as a node of the

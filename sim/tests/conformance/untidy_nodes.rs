@@ -56,7 +56,8 @@ async fn the_default_cluster_has_an_infra_node_a_not_ready_worker_and_one_withou
             "worker-1",
             "worker-2",
             "worker-3",
-            "worker-4"
+            "worker-4",
+            "worker-5"
         ]
     );
 
@@ -132,7 +133,7 @@ async fn a_policy_on_every_worker_fails_where_the_nic_is_missing_and_skips_the_n
     let (_sim, client) = untidy_cluster().await;
     create(
         &client,
-        worker_policy("br1-eth1", bridge_on("eth1"), json!({"maxUnavailable": 6})),
+        worker_policy("br1-eth1", bridge_on("eth1"), json!({"maxUnavailable": 7})),
     )
     .await;
     let policy = until(&nncps(&client), "br1-eth1", "Degraded", |p| {
@@ -143,7 +144,7 @@ async fn a_policy_on_every_worker_fails_where_the_nic_is_missing_and_skips_the_n
         true_condition(&policy),
         Some((
             "Degraded".to_string(),
-            "1/6 nodes failed to configure".to_string()
+            "1/7 nodes failed to configure".to_string()
         ))
     );
     // Between retries the enactment is Progressing again; it ends Failing for good.
@@ -168,6 +169,16 @@ async fn a_policy_on_every_worker_fails_where_the_nic_is_missing_and_skips_the_n
         .await
         .unwrap()
         .is_none());
+    // The worker whose eth1 is bonded applies it: nmstate moves the port out of the bond.
+    until(&nnces(&client), "worker-5.br1-eth1", "Available", |e| {
+        cond(e, "Available") == Some("True".to_string())
+    })
+    .await;
+    let state = value(&nnss(&client).get("worker-5").await.unwrap());
+    let eth1 = super::nmstate::interface(&state, "eth1").unwrap();
+    assert_eq!(eth1["controller"], "br1", "{eth1}");
+    let bond = super::nmstate::interface(&state, "bond0").unwrap();
+    assert_eq!(bond["link-aggregation"]["port"], json!(["eth3"]), "{bond}");
 }
 
 /// A policy aimed at the NotReady worker only: nothing is enacted there, and the policy is
@@ -210,7 +221,7 @@ async fn a_vm_pinned_to_the_not_ready_worker_is_unschedulable_for_its_unreachabl
         .unwrap();
     let (_, message) = unschedulable_message(&client, "stuck").await;
     assert!(
-        message.starts_with("0/9 nodes are available:")
+        message.starts_with("0/10 nodes are available:")
             && message
                 .contains("1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }")
             && message.contains(

@@ -43,9 +43,13 @@ pub fn ovs_bridge_mapping(policy: &str, bridge: &str, nic: &str, localnet: &str)
     )
 }
 
+/// A policy with `desired`, applied to one selected node at a time (kubernetes-nmstate
+/// api/shared NodeNetworkConfigurationPolicySpec.MaxUnavailable; the default is 50%), so a
+/// bad state cannot cut several nodes off at once.
 fn nncp(name: &str, desired: Value) -> Value {
     let mut policy = bases::nncp(name);
     policy["spec"]["desiredState"] = desired;
+    policy["spec"]["maxUnavailable"] = json!(1);
     policy
 }
 

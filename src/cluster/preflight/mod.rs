@@ -19,6 +19,7 @@ use super::kinds::to_value;
 use super::kinds::{self, Kind};
 use super::profile::Profile;
 use super::retry::retrying;
+use super::usable::Exclusion;
 use crate::guest::os::GuestOs;
 use crate::plan::{Feature, Needs};
 
@@ -204,8 +205,12 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
             format!("{n} usable workers needed, the cluster has {count} (excluded: {excluded})");
         f.unmet.insert(Workers(n), why);
     }
-    f.check(BridgeNic, nic_on(client, &profile.bridge_nic).await);
-    f.check(LocalnetNic, nic_on(client, &profile.localnet_nic).await);
+    let (bridge, localnet) = (super::setups::TRUNK_BRIDGE, super::setups::LOCALNET_BRIDGE);
+    f.check(BridgeNic, nic_on(client, &profile.bridge_nic, bridge).await);
+    f.check(
+        LocalnetNic,
+        nic_on(client, &profile.localnet_nic, localnet).await,
+    );
     f.check(WindowsImage, windows::image(profile, windows_configured));
     if let Some(name) = &profile.windows_preference {
         f.check(WindowsPreference, windows::preference(client, name).await);
@@ -375,18 +380,31 @@ fn minor_version(version: &str) -> Option<(u32, u32)> {
     Some((major, minor.parse().ok()?))
 }
 
-/// Whether enough usable workers list `nic` in their NodeNetworkState for a set-up (a VM and
-/// a peer on two of them); the workers without it are left out of the set-ups, not failed.
-async fn nic_on(client: &kube::Client, nic: &str) -> Result<String, String> {
+/// Whether enough usable workers list `nic` in their NodeNetworkState, safe to give to the
+/// set-up's bridge `own` (`nic_safety`), for a set-up (a VM and a peer on two of them); the
+/// workers without it, or where it is unsafe, are left out of the set-ups with the reason,
+/// and when too few remain the finding names each node and what its NIC is.
+async fn nic_on(client: &kube::Client, nic: &str, own: &str) -> Result<String, String> {
     let needed = usize::from(Needs::bridge(&[]).workers);
-    let selection = super::usable::with_nic(client, nic)
+    let selection = super::usable::with_nic(client, nic, &[own])
         .await
         .map_err(|e| format!("{e:#}"))?;
     selection
         .at_least(needed, &format!("NIC {nic}"))
         .map_err(|e| format!("{e}; set the NIC names in vstp.toml"))?;
+    let left_out: Vec<String> = selection
+        .excluded
+        .iter()
+        .flat_map(|e| e.why.iter().map(move |why| (e, why)))
+        .filter(|(_, why)| matches!(why, Exclusion::NoNic(_) | Exclusion::UnsafeNic(..)))
+        .map(|(e, why)| format!("{}: {why}", e.name))
+        .collect();
+    let left_out = match left_out.is_empty() {
+        true => String::new(),
+        false => format!(" (left out: {})", left_out.join("; ")),
+    };
     Ok(format!(
-        "NIC {nic} on usable workers {:?}",
+        "NIC {nic} on usable workers {:?}{left_out}",
         selection.names()
     ))
 }

@@ -23,7 +23,7 @@ pub fn apply(
             .as_str()
             .filter(|n| !n.is_empty())
             .ok_or("InvalidArgument: an interface has no name")?;
-        let at = interfaces.iter().position(|i| i["name"] == name);
+        let at = position(&interfaces, name, wanted["type"].as_str());
         if wanted["state"] == "absent" {
             if let Some(at) = at {
                 interfaces.remove(at);
@@ -54,9 +54,25 @@ pub fn apply(
         }
     }
     resolve_ports(&mut interfaces)?;
+    let controllers: Vec<String> = desired["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["state"] != "absent")
+        .filter_map(|i| i["name"].as_str().map(String::from))
+        .collect();
+    super::ports::settle(&mut interfaces, &controllers);
     state["interfaces"] = Value::Array(interfaces);
     apply_mappings(&mut state, &desired["ovn"]["bridge-mappings"])?;
     Ok(state)
+}
+
+/// Where interface `name` is: an OVS bridge and its internal interface share a name, so the
+/// entry of the wanted type when there is one, else the first of that name.
+fn position(interfaces: &[Value], name: &str, ty: Option<&str>) -> Option<usize> {
+    let named = |i: &Value| i["name"] == name;
+    ty.and_then(|ty| interfaces.iter().position(|i| named(i) && i["type"] == ty))
+        .or_else(|| interfaces.iter().position(named))
 }
 
 /// kubernetes-nmstate's default VLAN filtering, as the enactment's desired state shows it.
@@ -182,9 +198,11 @@ fn resolve_ports(interfaces: &mut Vec<Value>) -> Result<(), String> {
         let name = bridge["name"].as_str().unwrap_or("");
         for port in bridge["bridge"]["port"].as_array().into_iter().flatten() {
             let port_name = port["name"].as_str().unwrap_or("");
-            let exists = interfaces
-                .iter()
-                .any(|i| i["name"] == port_name && i["name"] != name);
+            // Any interface of that name but the bridge itself (an OVS bridge's internal
+            // port shares its name).
+            let exists = interfaces.iter().any(|i| {
+                i["name"] == port_name && !(i["name"] == name && i["type"] == bridge["type"])
+            });
             if exists {
                 continue;
             }
@@ -266,7 +284,7 @@ mod tests {
 
     fn node() -> Value {
         json!({"interfaces": [
-            {"name": "eth0", "type": "ethernet", "state": "up"},
+            {"name": "eth0", "type": "ethernet", "state": "up", "controller": "br-ex"},
             {"name": "eth1", "type": "ethernet", "state": "up"},
             {"name": "br-ex", "type": "ovs-bridge", "state": "up", "bridge": {"port": [{"name": "eth0"}]}}],
             "ovn": {"bridge-mappings": [{"localnet": "physnet", "bridge": "br-ex"}]}})

@@ -5,13 +5,15 @@
 pub mod conditions;
 pub mod desired;
 mod handler;
+pub mod initial;
 mod patch;
 mod policy_status;
+mod ports;
 mod vlan;
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Ctx;
 use crate::kinds;
@@ -20,27 +22,9 @@ use crate::obj;
 /// Modelled time nmstate takes to apply and verify a desired state on one node.
 const APPLY_SECS: f64 = 5.0;
 
-/// The NodeNetworkState a fresh node reports: its NICs (the first carries the node address
-/// and is the port of OVN's `br-ex`, mapped as the default `physnet`), and loopback.
+/// The NodeNetworkState a fresh node reports (`initial.rs`).
 pub fn initial_state(node: &Value) -> Value {
-    let nics = obj::annotation(node, "vstp.io/nics").unwrap_or("eth0");
-    let address = node["status"]["addresses"][0]["address"]
-        .as_str()
-        .unwrap_or("");
-    let mut interfaces = vec![json!({"name": "lo", "type": "loopback", "state": "up"})];
-    for (i, nic) in nics.split(',').enumerate() {
-        let mut iface = json!({"name": nic, "type": "ethernet", "state": "up", "mtu": 1500,
-                               "ipv4": {"enabled": false}, "ipv6": {"enabled": false}});
-        if i == 0 {
-            iface["ipv4"] = json!({"enabled": true, "dhcp": true, "address": [{"ip": address, "prefix-length": 24}]});
-        }
-        interfaces.push(iface);
-    }
-    let first = nics.split(',').next().unwrap_or("eth0");
-    interfaces.push(json!({"name": "br-ex", "type": "ovs-bridge", "state": "up", "bridge": {"port": [{"name": first}]}}));
-    json!({"metadata": {"name": obj::name(node)},
-           "status": {"currentState": {"interfaces": interfaces, "ovn": {"bridge-mappings": [{"localnet": "physnet", "bridge": "br-ex"}]}},
-                      "lastSuccessfulUpdateTime": null}})
+    initial::state(node)
 }
 
 /// The node's current network state (the NodeNetworkState's `currentState`).
@@ -138,6 +122,7 @@ pub fn max_unavailable(value: &Value, nodes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn max_unavailable_rounds_percentages_up_and_never_below_one() {

@@ -5,6 +5,7 @@
 mod ovs;
 mod policy;
 mod retries;
+mod state_shape;
 mod vlan;
 
 use futures::TryStreamExt;
