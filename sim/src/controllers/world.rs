@@ -115,7 +115,7 @@ impl World for Virtualization {
 /// The objects a fresh cluster has: nodes, the KubeVirt namespace and CR, the common
 /// cluster preferences, the storage classes and their profiles.
 fn seed(store: &Store, spec: &ClusterSpec) {
-    for node in spec.node_objects() {
+    for node in crate::world::inventory::node_objects(spec) {
         let _ = store.create(
             kinds::NNSS,
             nmstate::initial_state(&node),

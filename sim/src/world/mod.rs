@@ -14,9 +14,11 @@ use crate::store::Store;
 pub mod attach;
 pub mod config;
 pub mod fabric;
+pub mod inventory;
 pub mod launcher_log;
 pub mod nodes;
 pub mod ovnk;
+pub mod spec;
 pub mod storage;
 pub mod untidy;
 

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::nodes::ClusterSpec;
+use super::spec::ClusterSpec;
 
 /// The infra node's name.
 pub const INFRA: &str = "infra-0";

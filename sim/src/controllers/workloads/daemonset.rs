@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{owned_by, pod_active, pod_ready, pods_of};
+use super::pods::{owned_by, pod_active, pod_ready, pods_of};
 use crate::controllers::Ctx;
 use crate::kinds;
 use crate::obj;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{controller_of, pod_ready, replicaset};
+use super::pods::{controller_of, pod_ready};
+use super::replicaset;
 use crate::controllers::Ctx;
 use crate::kinds;
 use crate::obj;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::controller_of;
+use super::pods::controller_of;
 use crate::controllers::{launcher, Ctx};
 use crate::kinds;
 use crate::obj;

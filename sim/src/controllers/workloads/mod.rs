@@ -8,12 +8,11 @@ mod daemonset;
 mod disruption;
 mod kubelet;
 mod operator;
+mod pods;
 mod replicaset;
 mod seed;
 
 use std::sync::Arc;
-
-use serde_json::Value;
 
 use super::Ctx;
 use crate::kinds;
@@ -21,47 +20,7 @@ use crate::obj;
 use crate::store::Event;
 
 pub use disruption::{allowed_condition, covered};
-pub use seed::seed;
-
-/// The controller (kind, name, uid) of an object, from its `controller: true` owner reference
-/// (apimachinery pkg/apis/meta/v1 `GetControllerOf`).
-pub fn controller_of(object: &Value) -> Option<(&str, &str, &str)> {
-    object["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true)
-        .map(|r| {
-            (
-                obj::str_at(r, "/kind"),
-                obj::str_at(r, "/name"),
-                obj::str_at(r, "/uid"),
-            )
-        })
-}
-
-/// A `controller: true` owner reference to `owner` of kind `kind`.
-fn owned_by(owner: &Value, api_version: &str, kind: &str) -> Value {
-    serde_json::json!([{"apiVersion": api_version, "kind": kind, "name": obj::name(owner),
-        "uid": obj::uid(owner), "controller": true, "blockOwnerDeletion": true}])
-}
-
-/// Pods of `namespace` controlled by the object with `uid`, those being deleted included.
-fn pods_of(ctx: &Ctx, namespace: &str, uid: &str) -> Vec<Arc<Value>> {
-    ctx.list(kinds::PODS, Some(namespace))
-        .into_iter()
-        .filter(|p| controller_of(p).is_some_and(|(_, _, u)| u == uid))
-        .collect()
-}
-
-/// kubernetes pkg/api/v1/pod `IsPodReady`: the Ready condition is True.
-pub fn pod_ready(pod: &Value) -> bool {
-    obj::condition_is(pod, "Ready") == Some(true)
-}
-
-/// kubernetes pkg/controller/controller_utils.go `IsPodActive`: not terminal, not being deleted.
-fn pod_active(pod: &Value) -> bool {
-    !matches!(obj::str_at(pod, "/status/phase"), "Succeeded" | "Failed") && !obj::deleting(pod)
-}
+use pods::controller_of;
 
 pub fn on_event(ctx: &Arc<Ctx>, e: &Event) {
     let ns = e.namespace.as_str();
@@ -98,6 +57,12 @@ fn on_pod(ctx: &Arc<Ctx>, e: &Event) {
         _ => {}
     }
     disruption::reconcile_namespace(ctx, ns);
+}
+
+/// The workloads a fresh cluster runs, settled, with every controller caught up on them.
+pub fn seed(ctx: &Arc<Ctx>) {
+    seed::create_and_settle(ctx);
+    resync(ctx);
 }
 
 /// Everything again (at start, or after falling behind the event stream).

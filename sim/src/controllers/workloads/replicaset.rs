@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{owned_by, pod_active, pod_ready, pods_of};
+use super::pods::{owned_by, pod_active, pod_ready, pods_of};
 use crate::controllers::Ctx;
 use crate::kinds;
 use crate::obj;
@@ -46,7 +46,7 @@ pub fn reconcile_deployment(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     let owned: Vec<Arc<Value>> = ctx
         .list(kinds::REPLICASETS, Some(ns))
         .into_iter()
-        .filter(|rs| super::controller_of(rs).is_some_and(|(_, _, uid)| uid == obj::uid(&d)))
+        .filter(|rs| super::pods::controller_of(rs).is_some_and(|(_, _, uid)| uid == obj::uid(&d)))
         .collect();
     if !owned.iter().any(|rs| obj::name(rs) == current) {
         let _ = ctx.create(kinds::REPLICASETS, new_replicaset(&d, &current, &hash));

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{daemonset, disruption, kubelet, operator, replicaset};
+use super::pods::controller_of;
+use super::{daemonset, kubelet, operator, replicaset};
 use crate::controllers::Ctx;
 use crate::kinds;
 use crate::obj;
@@ -68,7 +69,7 @@ fn router(replicas: usize) -> (Value, Value) {
 
 /// Creates the workloads and brings them to where a running cluster has them (pods bound and
 /// Ready, statuses written), without the modelled start-up delays.
-pub fn seed(ctx: &Arc<Ctx>) {
+pub fn create_and_settle(ctx: &Arc<Ctx>) {
     let ns = json!({"metadata": {"name": INGRESS_NAMESPACE}});
     let _ = ctx.store.create(kinds::NAMESPACES, ns, Scope::All, false);
     let (deployment, pdb) = router(ctx.spec.workers);
@@ -85,10 +86,8 @@ pub fn seed(ctx: &Arc<Ctx>) {
         replicaset::reconcile(ctx, INGRESS_NAMESPACE, obj::name(&rs));
     }
     for pod in ctx.list(kinds::PODS, None) {
-        if super::controller_of(&pod).is_some() && obj::str_at(&pod, "/spec/nodeName").is_empty() {
+        if controller_of(&pod).is_some() && obj::str_at(&pod, "/spec/nodeName").is_empty() {
             kubelet::settle(ctx, &pod);
         }
     }
-    super::resync(ctx);
-    disruption::reconcile(ctx, INGRESS_NAMESPACE, ROUTER);
 }
