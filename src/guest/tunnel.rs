@@ -45,7 +45,7 @@ fn hint(status: u16, message: &str) -> &'static str {
             " (virt-api found nothing listening at the address of the VMI's first interface: is the guest up and the service listening on that port?)"
         }
         404 => " (no such VMI: was it deleted, or is the name or namespace wrong?)",
-        401 => " (the API server refused the kubeconfig's credentials: the token has expired or is not valid; log in again and rerun)",
+        401 => super::websocket::CREDENTIALS_REFUSED,
         403 => " (the kubeconfig's user may not open virtualmachineinstances/portforward in this namespace)",
         _ => "",
     }

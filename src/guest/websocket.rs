@@ -8,6 +8,10 @@ use tokio_tungstenite::tungstenite::{self, protocol::Role};
 
 pub type Socket = tokio_tungstenite::WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
+/// Said of a 401 from the API server: retrying cannot help, logging in again can.
+pub const CREDENTIALS_REFUSED: &str =
+    " (the API server refused the kubeconfig's credentials: the token has expired or is not valid; log in again and rerun)";
+
 /// Why the websocket did not open.
 pub enum Unopened {
     /// The API server or virt-api answered with something other than an upgrade.

@@ -30,7 +30,7 @@ pub struct ConsoleLogin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    #[error("the console of {vmi} was refused: HTTP {status}: {message}")]
+    #[error("the console of {vmi} was refused: HTTP {status}: {message}{}", refusal_hint(*status))]
     Refused {
         vmi: String,
         status: u16,
@@ -55,6 +55,15 @@ pub enum ConsoleError {
         "the console of {vmi} takes one line at a time; the command has a line break: {command:?}"
     )]
     Multiline { vmi: String, command: String },
+}
+
+/// What the user can do about a refusal that no retry heals.
+fn refusal_hint(status: u16) -> &'static str {
+    match status {
+        401 => super::websocket::CREDENTIALS_REFUSED,
+        403 => " (the kubeconfig's user may not open virtualmachineinstances/console in this namespace)",
+        _ => "",
+    }
 }
 
 impl ConsoleError {
@@ -318,4 +327,27 @@ async fn connect(client: &kube::Client, ns: &str, vmi: &str) -> Result<Socket, C
             why: why.to_string(),
         },
     })
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::ConsoleError;
+
+    fn refused(status: u16) -> String {
+        let vmi = "ns/vm".to_string();
+        let message = "Unauthorized".to_string();
+        ConsoleError::Refused {
+            vmi,
+            status,
+            message,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn an_expired_token_is_named_as_such_with_what_to_do() {
+        assert!(refused(401).contains("log in again"), "{}", refused(401));
+        assert!(refused(403).contains("may not open virtualmachineinstances/console"));
+        assert!(!refused(500).contains("log in again"));
+    }
 }
