@@ -68,6 +68,14 @@ impl Catalog {
             .iter()
             .filter(|e| matches!(e.coverage, Coverage::Pending { .. }))
     }
+
+    /// `coverage --strict`: a row only declared, not automated, fails it.
+    pub fn strict_verdict(&self) -> Result<(), String> {
+        match self.pending().count() {
+            0 => Ok(()),
+            n => Err(format!("--strict: {n} row(s) are pending, not automated")),
+        }
+    }
 }
 
 /// Every `*.md` below `root`, sorted, as (path relative to root with `/`, full path).

@@ -170,4 +170,8 @@ fn pending_rows_are_reported_as_pending() {
     ];
     let catalog = catalog::join(&plans(), &scenarios, &[]);
     assert_eq!(catalog.pending().count(), 2);
+    let strict = catalog
+        .strict_verdict()
+        .expect_err("--strict passed with pending rows");
+    assert!(strict.contains("2 row(s) are pending"), "{strict}");
 }

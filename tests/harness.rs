@@ -543,18 +543,16 @@ fn guest_command_timeout(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
             GuestOs::Rhel,
             login,
         );
-        let started = std::time::Instant::now();
-        // 600 guest seconds are 10 real seconds at the simulator's 60×.
+        // Had the harness waited for the command rather than its budget, the sleep would have
+        // finished (600 guest seconds are 10 real ones at 60×) and the call returned Ok.
         let error = match guest.exec("sleep 600").await {
             Ok(out) => anyhow::bail!("a 600 s sleep finished within a 1 s budget: {out}"),
             Err(e) => format!("{e:#}"),
         };
-        let took = started.elapsed();
         anyhow::ensure!(
             error.contains("`sleep 600` did not finish within 1s"),
             "{error}"
         );
-        anyhow::ensure!(took < Duration::from_secs(5), "the timeout took {took:?}");
         let sent = guest
             .transcript()
             .iter()

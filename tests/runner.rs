@@ -326,19 +326,43 @@ fn junit_carries_polarion_and_traceability_properties() {
 }
 
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static MOST_ORDINARY_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
 static OVERLAPS: AtomicUsize = AtomicUsize::new(0);
 static DISRUPTIVE_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// The first two ordinary scenarios meet here: the positive control that ordinary ones do
+/// share the cluster, so that "no overlap" below is a property of the disruptive ones.
+static PAIR: OnceLock<tokio::sync::Barrier> = OnceLock::new();
+
+async fn ordinary_turn() {
+    let now = ACTIVE.fetch_add(1, Ordering::SeqCst) + 1;
+    MOST_ORDINARY_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+    for _ in 0..200 {
+        if DISRUPTIVE_ACTIVE.load(Ordering::SeqCst) > 0 {
+            OVERLAPS.fetch_add(1, Ordering::SeqCst);
+        }
+        tokio::task::yield_now().await;
+    }
+}
 
 fn ordinary(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        ACTIVE.fetch_add(1, Ordering::SeqCst);
-        for _ in 0..200 {
-            if DISRUPTIVE_ACTIVE.load(Ordering::SeqCst) > 0 {
-                OVERLAPS.fetch_add(1, Ordering::SeqCst);
-            }
-            tokio::task::yield_now().await;
-        }
+        ordinary_turn().await;
         ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+    .boxed()
+}
+
+fn ordinary_pair(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    async move {
+        ordinary_turn().await;
+        let pair = PAIR.get_or_init(|| tokio::sync::Barrier::new(2));
+        let met = tokio::time::timeout(Duration::from_secs(60), pair.wait()).await;
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        anyhow::ensure!(
+            met.is_ok(),
+            "the other ordinary scenario of the pair never ran beside this one within 60 s"
+        );
         Ok(())
     }
     .boxed()
@@ -362,22 +386,29 @@ fn disruptive(_: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
 const SLUGS: [&str; 8] = ["o1", "o2", "d1", "o3", "o4", "d2", "o5", "o6"];
 
 #[test]
-fn disruptive_scenarios_never_run_beside_another() {
+fn disruptive_scenarios_never_run_beside_another_while_ordinary_ones_share() {
     let cases = SLUGS
         .iter()
         .map(|slug| {
-            let mut p = if slug.starts_with('d') {
-                automated(slug, disruptive)
-            } else {
-                automated(slug, ordinary)
+            let body = match *slug {
+                "o1" | "o2" => ordinary_pair,
+                s if s.starts_with('d') => disruptive,
+                _ => ordinary,
             };
+            let mut p = automated(slug, body);
             p.scenario.decl.disruptive = slug.starts_with('d');
             p
         })
         .collect();
     let scratch = Scratch::new("runner-disruptive");
     let report = execute(config(&scratch, TargetKind::Sim), cases, 4);
-    assert!(!report.failed());
+    for slug in SLUGS {
+        assert_eq!(outcome(&report, slug), Outcome::Passed, "{slug}");
+    }
+    assert!(
+        MOST_ORDINARY_AT_ONCE.load(Ordering::SeqCst) >= 2,
+        "ordinary scenarios never ran together: the test could not see an overlap"
+    );
     assert_eq!(
         OVERLAPS.load(Ordering::SeqCst),
         0,

@@ -58,11 +58,8 @@ pub fn main(args: &Args) -> u8 {
     if !catalog.problems.is_empty() {
         return exit::FAILED;
     }
-    if args.strict && totals.pending > 0 {
-        eprintln!(
-            "vstp: --strict: {} row(s) are pending, not automated",
-            totals.pending
-        );
+    if let (true, Err(why)) = (args.strict, catalog.strict_verdict()) {
+        eprintln!("vstp: {why}");
         return exit::FAILED;
     }
     exit::OK
