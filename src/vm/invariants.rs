@@ -63,14 +63,37 @@ impl Invariants {
             guest.name()
         );
         let sentinel = guest.start_sentinel().await?;
-        Ok(Invariants {
+        let captured = Invariants {
             boot: guest.boot().await?,
             uptime: guest.uptime().await?,
             vmi_uid: vmi.metadata.uid.clone(),
             sentinel,
             guest_macs: guest_macs(guest).await?,
             status_macs: status_macs(vmi),
-        })
+        };
+        let vacant = captured.vacant();
+        anyhow::ensure!(
+            vacant.is_empty(),
+            "cannot capture the invariants of {}: nothing read for {} (a comparison with nothing would hold vacuously)",
+            guest.name(),
+            vacant.join(", ")
+        );
+        Ok(captured)
+    }
+
+    /// The invariants read as nothing: each would hold whatever happened.
+    fn vacant(&self) -> Vec<&'static str> {
+        let boot_unread = matches!(&self.boot, Boot::Id(id) if id.trim().is_empty());
+        [
+            ("the boot id", boot_unread),
+            ("the VMI UID", self.vmi_uid.is_empty()),
+            ("the sentinel PID", self.sentinel == 0),
+            ("the guest's MACs", self.guest_macs.is_empty()),
+            ("the VMI status MACs", self.status_macs.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(what, missing)| missing.then_some(what))
+        .collect()
     }
 
     /// Checks every invariant again; `vmi` is the VMI object after the operation.
@@ -268,6 +291,29 @@ mod tests {
             .insert("net1".into(), "02:00:00:00:00:99".into());
         let broken = before().without(&changed).compare(&after.without(&changed));
         assert_eq!(broken.len(), 1, "{broken:?}");
+    }
+
+    #[test]
+    fn a_capture_of_nothing_names_what_is_missing() {
+        assert!(before().vacant().is_empty());
+        let nothing = Invariants {
+            boot: Boot::Id(" ".into()),
+            vmi_uid: String::new(),
+            sentinel: 0,
+            guest_macs: BTreeMap::new(),
+            status_macs: BTreeMap::new(),
+            ..before()
+        };
+        assert_eq!(
+            nothing.vacant(),
+            [
+                "the boot id",
+                "the VMI UID",
+                "the sentinel PID",
+                "the guest's MACs",
+                "the VMI status MACs"
+            ]
+        );
     }
 
     #[test]
