@@ -44,6 +44,16 @@ const CONCERNS: &[(&str, &[&str])] = &[
     ("non-migratable-changed-live", &["live-update-nad-ref"]),
     ("nic-hotplug-skips-migration", &["nic-hotplug"]),
     ("memory-never-onlined", &["workload-disruption-migration"]),
+    // Every STP confirms a migration by the VMI's node.
+    (
+        "migration-stays-on-node",
+        &[
+            "live-update-nad-ref",
+            "workload-disruption-migration",
+            "nic-hotplug",
+            "primary-udn-migration",
+        ],
+    ),
     // Every STP migrates a VM somewhere; the migration fails and the VM restarts.
     ("launcher-pod-killed", &["*"]),
 ];

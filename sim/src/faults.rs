@@ -106,6 +106,8 @@ catalogue! {
         "a NIC hot-plugged into a non-migratable VM reaches the guest and the VMI status (with its MAC) at once, without a migration";
     MemoryNeverOnlined = "memory-never-onlined", Product,
         "after a memory hotplug migration the guest never onlines the new memory: guestCurrent and the guest's memory keep the old size";
+    MigrationStaysOnNode = "migration-stays-on-node", Product,
+        "a migration is recorded completed but the VMI stays on its source node (status.nodeName and its nodeName label unchanged)";
     LauncherPodKilled = "launcher-pod-killed", Product,
         "as a migration's memory transfer starts, the VMI's source virt-launcher pod is killed (deleted): the migration fails, the VMI fails and its VM boots a new one";
 }

@@ -191,6 +191,7 @@ fn finalize(
 ) -> Result<Applied, Stop> {
     let end = ctx.now();
     let mut applied = Applied::default();
+    let stays_on_source = ctx.faults.has(Fault::MigrationStaysOnNode);
     ctx.write_uid(kinds::VMIS, ns, vmi_name, vmi_uid, |v| {
         if obj::condition(v, "HotVCPUChange").is_some() {
             let cpu = v["spec"]["domain"]["cpu"].clone();
@@ -209,9 +210,11 @@ fn finalize(
         s["completed"] = json!(true);
         // `failed,omitempty` (v1.9.0 types.go VirtualMachineInstanceMigrationState).
         obj::remove_field(s, "", "failed");
-        v["status"]["nodeName"] = json!(target);
         v["status"]["activePods"] = json!({pod_uid: target});
-        obj::set_label(v, "kubevirt.io/nodeName", target);
+        if !stays_on_source {
+            v["status"]["nodeName"] = json!(target);
+            obj::set_label(v, "kubevirt.io/nodeName", target);
+        }
         // kubevirt v1.9.0 pkg/virt-handler/migration-target.go finalizeMigration: the label
         // goes once the target finalized, whatever the outcome.
         obj::remove_label(v, "kubevirt.io/migrationTargetNodeName");
