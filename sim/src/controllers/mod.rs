@@ -12,6 +12,7 @@ mod console;
 pub mod convergence;
 mod credentials;
 pub mod datasource;
+mod datavolume;
 mod evacuation;
 mod events;
 mod guest_time;
@@ -37,6 +38,7 @@ pub mod udn;
 mod updater;
 mod vm;
 mod vmi;
+mod vmvolumes;
 pub(crate) mod workloads;
 mod world;
 
@@ -134,6 +136,10 @@ pub struct State {
     pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
+    /// DataVolumes (by UID) whose clone runs.
+    pub cloning: HashSet<String>,
+    /// VMIs (by UID) held Pending until their DataVolumes are populated.
+    pub awaiting_volumes: HashSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -317,6 +323,7 @@ fn resync(ctx: &Arc<Ctx>) {
     }
     workloads::resync(ctx);
     datasource::reconcile_all(ctx);
+    datavolume::reconcile_all(ctx);
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
@@ -370,8 +377,20 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),
         kinds::CUDNS => udn::reconcile_cudn(ctx, &name),
-        kinds::DATASOURCES => datasource::reconcile(ctx, &ns, &name),
-        kinds::PVCS => datasource::reconcile_all(ctx),
+        kinds::DATASOURCES => {
+            datasource::reconcile(ctx, &ns, &name);
+            datavolume::reconcile_all(ctx);
+        }
+        kinds::PVCS => {
+            datasource::reconcile_all(ctx);
+            datavolume::reconcile_cloning(ctx, &e.object);
+        }
+        kinds::DATAVOLUMES => {
+            datavolume::reconcile(ctx, &ns, &name);
+            for key in vmvolumes::concerned(ctx, &e.object) {
+                reconcile(ctx, key);
+            }
+        }
         kinds::NAMESPACES => {
             for cudn in ctx.list(kinds::CUDNS, None) {
                 udn::reconcile_cudn(ctx, obj::name(&cudn));

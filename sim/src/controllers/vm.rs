@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
 use super::preference;
-use super::{launcher, migratable, netsync, vmi, Ctx};
+use super::{launcher, migratable, netsync, vmi, vmvolumes, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -48,6 +48,8 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
     } else if found.is_err() {
         // Nothing starts or stops until the preference is found.
+    } else if !vmvolumes::handle(ctx, &vm) && run_strategy(&vm) != "Halted" {
+        // `sync`: "Waiting on DataVolumes to be ready." before the run strategy is applied.
     } else {
         let preference = found.as_ref().ok().cloned().flatten();
         let strategy = run_strategy(&vm);
@@ -87,12 +89,17 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
     let vmi = ctx.get(kinds::VMIS, ns, name);
     let restart_reason = vmi.as_ref().and_then(|v| restart_required(ctx, &vm, v));
+    let volumes = vmvolumes::printable_status(ctx, &vm);
     let now = ctx.now();
     ctx.write(kinds::VMS, ns, name, |v| {
         if !obj::deleting(v) {
             obj::add_finalizer(v, FINALIZER);
         }
-        write_status(v, vmi.as_deref(), restart_reason.as_deref(), &now);
+        let shown = Shown {
+            vmi: vmi.as_deref(),
+            volumes,
+        };
+        write_status(v, shown, restart_reason.as_deref(), &now);
         preference::write_failure(v, found.as_ref().err(), &now);
     });
 }
@@ -307,11 +314,22 @@ fn swap_without_migration(ctx: &Ctx, vmi: &Value) {
     }
 }
 
-fn printable_status(vm: &Value, vmi: Option<&Value>) -> &'static str {
+/// What the VM's status is written from: its VMI, and the printableStatus its DataVolumes
+/// decide (Provisioning, DataVolumeError), if any.
+struct Shown<'a> {
+    vmi: Option<&'a Value>,
+    volumes: Option<&'static str>,
+}
+
+/// kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go `setPrintableStatus`, in its order.
+fn printable_status(vm: &Value, shown: &Shown) -> &'static str {
     if obj::deleting(vm) {
         return "Terminating";
     }
-    let Some(vmi) = vmi else { return "Stopped" };
+    let volumes = shown.volumes;
+    let Some(vmi) = shown.vmi else {
+        return volumes.unwrap_or("Stopped");
+    };
     if obj::deleting(vmi) {
         return "Stopping";
     }
@@ -323,16 +341,18 @@ fn printable_status(vm: &Value, vmi: Option<&Value>) -> &'static str {
     }
     match obj::str_at(vmi, "/status/phase") {
         "Running" => "Running",
-        "Succeeded" | "Failed" => "Stopped",
+        _ if volumes == Some("DataVolumeError") => "DataVolumeError",
+        "Succeeded" | "Failed" => volumes.unwrap_or("Stopped"),
         _ if obj::condition_is(vmi, "PodScheduled") == Some(false) => "ErrorUnschedulable",
-        _ => "Starting",
+        _ => volumes.unwrap_or("Starting"),
     }
 }
 
-fn write_status(vm: &mut Value, vmi: Option<&Value>, restart: Option<&str>, now: &str) {
+fn write_status(vm: &mut Value, shown: Shown, restart: Option<&str>, now: &str) {
+    let vmi = shown.vmi;
     let ready =
         vmi.is_some_and(|v| obj::condition_is(v, "Ready") == Some(true) && !obj::deleting(v));
-    let printable = printable_status(vm, vmi);
+    let printable = printable_status(vm, &shown);
     let generation = vm["metadata"]["generation"].clone();
     let status = obj::ensure(vm, "/status");
     status["printableStatus"] = json!(printable);

@@ -10,6 +10,7 @@ mod api_shape;
 mod bridge_cni;
 mod console;
 mod data_source;
+mod data_volume;
 mod guest_access;
 mod guest_os;
 mod kubemacpool;
