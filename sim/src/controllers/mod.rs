@@ -16,6 +16,7 @@ mod datavolume;
 mod evacuation;
 mod events;
 mod guest_time;
+mod hco;
 pub mod hotplug;
 mod kubemacpool;
 mod launcher;
@@ -302,6 +303,7 @@ async fn run(
 }
 
 fn resync(ctx: &Arc<Ctx>) {
+    hco::reconcile(ctx);
     for vm in ctx.list(kinds::VMS, None) {
         reconcile(
             ctx,
@@ -368,6 +370,7 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             evacuation::on_node(ctx, &e.object);
         }
         kinds::KUBEVIRTS => resync(ctx),
+        kinds::HYPERCONVERGEDS => hco::reconcile(ctx),
         kinds::VMCLUSTERPREFERENCES => {
             for (ns, vm) in preference::vms_naming(ctx, &name) {
                 reconcile(ctx, Key::Vm(ns, vm));

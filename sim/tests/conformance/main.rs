@@ -13,6 +13,7 @@ mod data_source;
 mod data_volume;
 mod guest_access;
 mod guest_os;
+mod hyperconverged;
 mod kubemacpool;
 mod kubevirt_cr;
 mod launcher_pod;
