@@ -62,6 +62,15 @@ pub(crate) fn condition<'a>(o: &'a Value, ty: &str) -> Option<&'a Value> {
         .find(|c| c["type"] == ty)
 }
 
+/// An object's resourceVersion: the simulator's are a counter that orders every write.
+pub(crate) fn version(o: &Value) -> u64 {
+    o["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// A condition's status, reason and message, to compare with upstream's in one assert.
 pub(crate) fn status_reason_message(c: &Value) -> (Option<&str>, Option<&str>, Option<&str>) {
     (
