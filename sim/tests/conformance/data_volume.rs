@@ -69,14 +69,6 @@ fn phases(history: &[Value]) -> Vec<String> {
     seen
 }
 
-fn version(o: &Value) -> u64 {
-    o["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// The resourceVersion VMI `name` was created at, replayed from `since`.
 async fn created_version(client: &kube::Client, name: &str, since: &str) -> u64 {
     let params = WatchParams::default().fields(&format!("metadata.name={name}"));

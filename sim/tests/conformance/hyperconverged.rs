@@ -42,14 +42,6 @@ fn gates(kv: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn version(o: &Value) -> u64 {
-    o["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 async fn merge(api: &Api<DynamicObject>, name: &str, patch: Value) -> Value {
     let patched = api
         .patch(name, &PatchParams::default(), &Patch::Merge(patch))
