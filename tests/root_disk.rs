@@ -46,25 +46,36 @@ fn boots_from_the_image(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     .boxed()
 }
 
+/// Boots vm-a from DataSource `name` of the images namespace.
+async fn boot_from(ctx: Ctx, name: &str) -> anyhow::Result<()> {
+    let scope = ctx.scope(NamespaceKind::Plain).await?;
+    let mut spec = ctx.vm("vm-a", GuestOs::Rhel).await?;
+    spec.image = Image::DataSource {
+        name: name.into(),
+        namespace: IMAGES.into(),
+        size: "30Gi".into(),
+        storage_class: None,
+    };
+    ctx.start(&scope, &spec).await?;
+    Ok(())
+}
+
+/// Boots vm-a from DataSource `nosuch`, which does not exist.
+fn boots_from_a_missing_data_source(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
+    boot_from(ctx, "nosuch").boxed()
+}
+
 /// Boots vm-a from DataSource `fedora`, whose PVC does not exist.
 fn boots_from_an_image_without_source(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {
     async move {
-        let scope = ctx.scope(NamespaceKind::Plain).await?;
+        let client = ctx.client().await?;
         let ds = serde_json::json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataSource",
             "metadata": {"name": "fedora", "namespace": IMAGES},
             "spec": {"source": {"pvc": {"name": "fedora-disk", "namespace": IMAGES}}}});
-        let api = DATA_SOURCE.api(scope.client(), IMAGES);
+        let api = DATA_SOURCE.api(&client, IMAGES);
         api.create(&Default::default(), &serde_json::from_value(ds)?)
             .await?;
-        let mut spec = ctx.vm("vm-a", GuestOs::Rhel).await?;
-        spec.image = Image::DataSource {
-            name: "fedora".into(),
-            namespace: IMAGES.into(),
-            size: "30Gi".into(),
-            storage_class: None,
-        };
-        ctx.start(&scope, &spec).await?;
-        Ok(())
+        boot_from(ctx, "fedora").await
     }
     .boxed()
 }
@@ -94,4 +105,17 @@ fn a_clone_without_its_source_fails_the_boot_with_where_it_stood() {
     ] {
         assert!(message.contains(expected), "{expected:?} not in {message}");
     }
+}
+
+#[test]
+fn a_missing_data_source_fails_the_boot_with_the_vms_failure() {
+    let sim = cluster("no-data-source");
+    let planned = with_body(boots_from_a_missing_data_source);
+    let (outcome, junit) = run_with_settings(&sim, planned, Some(FROM_DATA_SOURCE));
+    let message = match &outcome {
+        Outcome::Failed(m) | Outcome::Error(m) => m.clone(),
+        other => panic!("not a failure: {other:?}\n{junit}"),
+    };
+    let expected = "root disk vm-a-rootdisk was not cloned (VM vm-a Failure (FailedCreate): Error encountered while creating DataVolumes: unable to create DataVolume manifest: datasources.cdi.kubevirt.io \"nosuch\" not found)";
+    assert!(message.contains(expected), "{message}");
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::kinds;
+use super::kinds::{self, to_value};
+use super::retry::retrying;
 use super::wait::condition::{conditions, is};
 use super::wait::{WaitError, Watch};
 
@@ -27,4 +28,21 @@ pub async fn populated(
         .failing_on(conditions::phase("Failed"))
         .until_met(&succeeded, budget)
         .await
+}
+
+/// The VM's Failure condition, read once a root-disk wait has failed: KubeVirt says there why it
+/// created no DataVolume (a DataSource it cannot find: `handleDataVolumes` → FailedCreate).
+pub async fn vm_failure(client: &kube::Client, ns: &str, vm: &str) -> Option<String> {
+    let api = kinds::VM.api(client, ns);
+    let found = retrying(|| api.get_opt(vm)).await.ok()??;
+    let found = to_value(&found);
+    let failure = found["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Failure" && c["status"] == "True")?;
+    Some(format!(
+        "VM {vm} Failure ({}): {}",
+        failure["reason"].as_str().unwrap_or(""),
+        failure["message"].as_str().unwrap_or("")
+    ))
 }

@@ -72,9 +72,13 @@ impl Vm {
         }
         if let Some(disk) = spec.root_data_volume() {
             let left = budget.saturating_sub(started.elapsed());
-            datavolume::populated(scope.client(), scope.ns(), &disk, left)
-                .await
-                .with_context(|| format!("VM {name}'s root disk {disk} was not cloned"))?;
+            let cloned = datavolume::populated(scope.client(), scope.ns(), &disk, left).await;
+            if let Err(e) = cloned {
+                let failure = datavolume::vm_failure(scope.client(), scope.ns(), &name).await;
+                let why = failure.map_or_else(String::new, |f| format!(" ({f})"));
+                return Err(anyhow::Error::new(e)
+                    .context(format!("VM {name}'s root disk {disk} was not cloned{why}")));
+            }
         }
         let left = budget.saturating_sub(started.elapsed());
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), &name)

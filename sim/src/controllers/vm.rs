@@ -35,6 +35,12 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     // The instancetype controller's Sync runs before the run strategy: a preference it cannot
     // find stops the reconcile there (kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go `sync`).
     let found = preference::find(ctx, &vm);
+    // Then the DataVolumes, before the run strategy (`sync`: an error ends the sync; not ready
+    // waits, unless Halted).
+    let volumes_ready = match (&found, obj::deleting(&vm)) {
+        (Ok(_), false) => vmvolumes::handle(ctx, &vm),
+        _ => Ok(true),
+    };
     if obj::deleting(&vm) {
         match &vmi {
             Some(v) if !obj::deleting(v) => ctx.delete(kinds::VMIS, ns, name),
@@ -48,8 +54,10 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
     } else if found.is_err() {
         // Nothing starts or stops until the preference is found.
-    } else if !vmvolumes::handle(ctx, &vm) && run_strategy(&vm) != "Halted" {
-        // `sync`: "Waiting on DataVolumes to be ready." before the run strategy is applied.
+    } else if volumes_ready.is_err()
+        || (volumes_ready == Ok(false) && run_strategy(&vm) != "Halted")
+    {
+        // "Waiting on DataVolumes to be ready."
     } else {
         let preference = found.as_ref().ok().cloned().flatten();
         let strategy = run_strategy(&vm);
@@ -100,7 +108,8 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             volumes,
         };
         write_status(v, shown, restart_reason.as_deref(), &now);
-        preference::write_failure(v, found.as_ref().err(), &now);
+        let failure = found.as_ref().err().or(volumes_ready.as_ref().err());
+        preference::write_failure(v, failure, &now);
     });
 }
 

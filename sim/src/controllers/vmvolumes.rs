@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::preference::SyncError;
 use super::{events, Ctx, Key};
 use crate::kinds;
 use crate::obj;
@@ -25,8 +26,8 @@ fn populated(dv: &Value) -> bool {
 
 /// `handleDataVolumes`: creates each missing DataVolume of the templates, owned by the VM and
 /// labelled with its UID (pkg/virt-controller/watch/util `CreateDataVolumeManifest`); true when
-/// every one is populated.
-pub fn handle(ctx: &Ctx, vm: &Value) -> bool {
+/// every one is populated; a template it cannot render is the sync's error (FailedCreate).
+pub fn handle(ctx: &Ctx, vm: &Value) -> Result<bool, SyncError> {
     let ns = obj::namespace(vm);
     let mut ready = true;
     for template in vm["spec"]["dataVolumeTemplates"]
@@ -45,46 +46,84 @@ pub fn handle(ctx: &Ctx, vm: &Value) -> bool {
             }
             None => {
                 ready = false;
-                create(ctx, vm, template);
+                create(ctx, vm, template).map_err(|e| {
+                    let message = format!("Error encountered while creating DataVolumes: {e}");
+                    ("FailedCreate", message)
+                })?;
             }
         }
     }
-    ready
+    Ok(ready)
 }
 
-fn create(ctx: &Ctx, vm: &Value, template: &Value) {
+/// pkg/storage/types/dv.go `GenerateDataVolumeFromTemplate`: the template with the claim
+/// adoption annotation, a DataSource reference resolved into `spec.source`
+/// (`GetResolvedCloneSource`); then `handleCloneDataVolume`'s event for a missing source PVC.
+fn create(ctx: &Ctx, vm: &Value, template: &Value) -> Result<(), String> {
+    let ns = obj::namespace(vm);
+    let name = obj::name(template);
+    let mut spec = template["spec"].clone();
+    resolve_source(ctx, ns, &mut spec)?;
     let mut metadata = template["metadata"].clone();
-    metadata["namespace"] = json!(obj::namespace(vm));
+    metadata["namespace"] = json!(ns);
     obj::ensure(&mut metadata, "/labels")["kubevirt.io/created-by"] = json!(obj::uid(vm));
+    obj::ensure(&mut metadata, "/annotations")["cdi.kubevirt.io/allowClaimAdoption"] =
+        json!("true");
     metadata["ownerReferences"] = json!([{"apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachine", "name": obj::name(vm), "uid": obj::uid(vm),
         "controller": true, "blockOwnerDeletion": true}]);
-    let dv = json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
-        "metadata": metadata, "spec": template["spec"]});
-    let name = obj::name(template);
-    match ctx.create(kinds::DATAVOLUMES, dv) {
-        Ok(_) => {
-            let message = format!("Created DataVolume {name}");
-            events::record(
-                ctx,
-                vm,
-                "Normal",
-                "SuccessfulDataVolumeCreate",
-                &message,
-                events::VIRT_CONTROLLER,
-            );
-        }
-        Err(e) => {
-            let message = format!("Error creating DataVolume {name}: {}", e.message);
+    let source = &spec["source"]["pvc"];
+    if let (Some(pvc), Some(pvc_ns)) = (source["name"].as_str(), source["namespace"].as_str()) {
+        if ctx.get(kinds::PVCS, pvc_ns, pvc).is_none() {
+            let message = format!("Source PVC {pvc} not available: Target PVC {name} will remain unpopulated until source is created");
             events::warning(
                 ctx,
                 vm,
-                "FailedDataVolumeCreate",
+                "SourcePVCNotAvailabe",
                 &message,
                 events::VIRT_CONTROLLER,
             );
         }
     }
+    let dv = json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+        "metadata": metadata, "spec": spec});
+    let created = ctx.create(kinds::DATAVOLUMES, dv).map_err(|e| e.message)?;
+    let message = format!("Created DataVolume {}", obj::name(&created));
+    let reason = "SuccessfulDataVolumeCreate";
+    events::record(ctx, vm, "Normal", reason, &message, events::VIRT_CONTROLLER);
+    Ok(())
+}
+
+/// `GetResolvedCloneSource`: a DataSource reference becomes the DataSource's PVC (or snapshot)
+/// source, with the namespace filled in; a missing DataSource is the client's NotFound.
+fn resolve_source(ctx: &Ctx, ns: &str, spec: &mut Value) -> Result<(), String> {
+    let reference = spec["sourceRef"].clone();
+    if reference["kind"] != "DataSource" {
+        return Ok(());
+    }
+    let ds_ns = reference["namespace"].as_str().unwrap_or(ns);
+    let ds_name = reference["name"].as_str().unwrap_or_default();
+    let ds = ctx
+        .get(kinds::DATASOURCES, ds_ns, ds_name)
+        .ok_or_else(|| {
+            format!("unable to create DataVolume manifest: datasources.cdi.kubevirt.io \"{ds_name}\" not found")
+        })?;
+    let mut source = json!({});
+    for key in ["pvc", "snapshot"] {
+        if ds["spec"]["source"][key].is_object() {
+            source[key] = ds["spec"]["source"][key].clone();
+            if source[key]["namespace"].is_null() {
+                source[key]["namespace"] = json!(ds_ns);
+            }
+        }
+    }
+    // A DataSource with neither leaves the reference, which `handleCloneDataVolume` refuses.
+    if source.as_object().is_none_or(|s| s.is_empty()) {
+        return Err("DataVolume sourceRef not supported".into());
+    }
+    obj::remove_field(spec, "", "sourceRef");
+    spec["source"] = source;
+    Ok(())
 }
 
 /// The DataVolumes the volumes of `spec` (a VM template's or a VMI's) name, present or not.

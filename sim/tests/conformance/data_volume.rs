@@ -107,6 +107,13 @@ async fn a_vm_clones_its_data_volume_template_and_boots_only_once_it_is_populate
         dv["metadata"]["ownerReferences"][0]["kind"],
         "VirtualMachine"
     );
+    // KubeVirt resolved the DataSource into the DataVolume's source (GetResolvedCloneSource).
+    assert_eq!(dv["spec"]["sourceRef"], Value::Null, "{}", dv["spec"]);
+    let source = &dv["spec"]["source"]["pvc"];
+    let named = (source["namespace"].as_str(), source["name"].as_str());
+    assert_eq!(named, (Some(IMAGES), Some("rhel9-6a9b2d0c7e1f")));
+    let adoption = &dv["metadata"]["annotations"]["cdi.kubevirt.io/allowClaimAdoption"];
+    assert_eq!(adoption, "true");
     let bound = condition(dv, "Bound").map(status_reason_message);
     assert_eq!(
         bound,
@@ -236,4 +243,29 @@ async fn a_clone_without_its_source_waits_not_ready_and_holds_its_vm_and_vmi() {
         })
         .await;
     }
+}
+
+#[tokio::test]
+async fn a_vm_whose_data_source_does_not_exist_fails_to_create_its_data_volume() {
+    let (_sim, client) = cluster().await;
+    vm_api(&client)
+        .create(&PostParams::default(), &vm_from("d", "nosuch"))
+        .await
+        .unwrap();
+    let vm = until(&vm_api(&client), "d", "failing", |v| {
+        condition(v, "Failure").is_some()
+    })
+    .await;
+    let failure = condition(&vm, "Failure").map(status_reason_message);
+    let message = "Error encountered while creating DataVolumes: unable to create DataVolume manifest: datasources.cdi.kubevirt.io \"nosuch\" not found";
+    assert_eq!(
+        failure,
+        Some((Some("True"), Some("FailedCreate"), Some(message)))
+    );
+    assert!(data_volumes(&client)
+        .get_opt("d-root")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(vmis(&client).get_opt("d").await.unwrap().is_none());
 }
