@@ -241,3 +241,67 @@ fn a_data_source_without_a_source_skips_its_rows_as_not_imported() {
         );
     }
 }
+
+/// KubeVirt v1.8 without LiveUpdateNADRef under the HyperConverged operator: the NAD-swap rows
+/// are skipped with the annotation to set on the HyperConverged CR; once that exact patch is
+/// set, the simulator's HCO renders the gate into the KubeVirt CR and nothing is skipped.
+#[test]
+fn a_missing_nad_ref_gate_under_hco_names_the_hyperconverged_patch_that_enables_it() {
+    use kube::api::{Patch, PatchParams};
+    use vstp::cluster::kinds::{to_value, HYPERCONVERGED, KUBEVIRT};
+
+    let sim = denying("nad-gate", "");
+    let client = sim.client();
+    let kubevirt = KUBEVIRT.api(&client, "openshift-cnv");
+    sim.runtime.block_on(async {
+        let status = serde_json::json!({"status": {"observedKubeVirtVersion": "v1.8.2"}});
+        let params = PatchParams::default();
+        let cr = "kubevirt-kubevirt-hyperconverged";
+        kubevirt
+            .patch_status(cr, &params, &Patch::Merge(&status))
+            .await
+            .unwrap();
+    });
+    let skips = skipped(&sim);
+    let nad_rows = rows_with(Feature::LiveUpdateNadRef);
+    let expected: BTreeSet<&str> = nad_rows.iter().map(String::as_str).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(slugs(&skips), expected);
+    let reason = &skips[0].1;
+    let command = "kubectl annotate --overwrite -n openshift-cnv hyperconverged kubevirt-hyperconverged kubevirt.kubevirt.io/jsonpatch='";
+    let patch = reason
+        .split_once(command)
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(patch, _)| patch.to_string())
+        .unwrap_or_else(|| panic!("no annotate command in {reason}"));
+
+    sim.runtime.block_on(async {
+        let hco = HYPERCONVERGED.api(&client, "openshift-cnv");
+        let annotation = serde_json::json!({"metadata": {"annotations": {
+            "kubevirt.kubevirt.io/jsonpatch": patch}}});
+        let params = PatchParams::default();
+        hco.patch(
+            "kubevirt-hyperconverged",
+            &params,
+            &Patch::Merge(&annotation),
+        )
+        .await
+        .unwrap();
+        let gated = |kv: Option<&kube::api::DynamicObject>| {
+            kv.is_some_and(|kv| {
+                let kv = to_value(kv);
+                let gates = &kv["spec"]["configuration"]["developerConfiguration"]["featureGates"];
+                gates
+                    .as_array()
+                    .is_some_and(|g| g.iter().any(|g| g == "LiveUpdateNADRef"))
+            })
+        };
+        let cr = "kubevirt-kubevirt-hyperconverged";
+        let rendered = kube::runtime::wait::await_condition(kubevirt, cr, gated);
+        tokio::time::timeout(std::time::Duration::from_secs(30), rendered)
+            .await
+            .expect("HCO rendered the gate within 30 s")
+            .unwrap();
+    });
+    assert_eq!(skipped(&sim), vec![]);
+}

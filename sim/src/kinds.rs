@@ -395,6 +395,33 @@ pub static KINDS: &[Kind] = &[
             true,
         )
     },
+    Kind {
+        short_names: &["dv", "dvs"],
+        categories: ALL,
+        ..kind(
+            "cdi.kubevirt.io",
+            &["v1beta1"],
+            "datavolumes",
+            "datavolume",
+            "DataVolume",
+            true,
+        )
+    },
+    // The HyperConverged operator's CR (hyperconverged-cluster-operator api/v1beta1
+    // hyperconverged_types.go: `+kubebuilder:resource:scope=Namespaced,categories={all},
+    // shortName={hco,hcos}`); release-1.19 also serves v1, whose spec differs and is not modelled.
+    Kind {
+        short_names: &["hco", "hcos"],
+        categories: ALL,
+        ..kind(
+            "hco.kubevirt.io",
+            &["v1beta1"],
+            "hyperconvergeds",
+            "hyperconverged",
+            "HyperConverged",
+            true,
+        )
+    },
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -444,6 +471,8 @@ pub const SSARS: KindId = 25;
 pub const STORAGECLASSES: KindId = 26;
 pub const STORAGEPROFILES: KindId = 27;
 pub const DATASOURCES: KindId = 28;
+pub const DATAVOLUMES: KindId = 29;
+pub const HYPERCONVERGEDS: KindId = 30;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -492,6 +521,8 @@ mod tests {
         assert_eq!(get(DAEMONSETS).kind, "DaemonSet");
         assert_eq!(get(DEPLOYMENTS).kind, "Deployment");
         assert_eq!(get(REPLICASETS).kind, "ReplicaSet");
+        assert_eq!(get(DATAVOLUMES).kind, "DataVolume");
+        assert_eq!(get(HYPERCONVERGEDS).kind, "HyperConverged");
     }
 
     #[test]

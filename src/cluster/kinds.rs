@@ -98,6 +98,14 @@ pub const VMIM: Kind = kind(
     true,
 );
 pub const KUBEVIRT: Kind = kind("kubevirt.io", "v1", "KubeVirt", "kubevirts", true);
+/// OpenShift Virtualization's operator CR, owner of the KubeVirt CR's configuration.
+pub const HYPERCONVERGED: Kind = kind(
+    "hco.kubevirt.io",
+    "v1beta1",
+    "HyperConverged",
+    "hyperconvergeds",
+    true,
+);
 pub const PDB: Kind = kind(
     "policy",
     "v1",

@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod build;
 pub mod cordon;
+pub mod datavolume;
 pub mod drain;
 pub mod kinds;
 pub mod kubeconfig;

@@ -29,6 +29,7 @@ use super::reaction::{template_has_interface, Reaction, QUIET_WINDOW};
 use super::status::{Condition, InterfaceStatus, Vmi};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::VmSpec;
+use crate::cluster::datavolume;
 use crate::cluster::drain;
 use crate::cluster::kinds;
 use crate::cluster::retry::{backoff, retrying};
@@ -50,7 +51,7 @@ pub struct Vm {
 
 impl Vm {
     /// Creates the VM of `spec` (and, for Windows, the Secret its key comes from) and waits
-    /// until its guest agent connects, then until a login succeeds, all within the Boot
+    /// until its root disk is cloned (a DataSource image), then until its guest agent connects, then until a login succeeds, all within the Boot
     /// budget; a VMI that fails on the way ends the wait at once. A guest that never lets the
     /// harness in is an environment problem (guest::environment), named with its last error.
     pub async fn start(scope: Arc<Scope>, spec: &VmSpec, login: Login) -> anyhow::Result<Vm> {
@@ -69,9 +70,20 @@ impl Vm {
                 .await
                 .with_context(|| format!("VM {name} did not start"))?;
         }
+        if let Some(disk) = spec.root_data_volume() {
+            let left = budget.saturating_sub(started.elapsed());
+            let cloned = datavolume::populated(scope.client(), scope.ns(), &disk, left).await;
+            if let Err(e) = cloned {
+                let failure = datavolume::vm_failure(scope.client(), scope.ns(), &name).await;
+                let why = failure.map_or_else(String::new, |f| format!(" ({f})"));
+                return Err(anyhow::Error::new(e)
+                    .context(format!("VM {name}'s root disk {disk} was not cloned{why}")));
+            }
+        }
+        let left = budget.saturating_sub(started.elapsed());
         let vmi = Watch::object(scope.client(), kinds::VMI, scope.ns(), &name)
             .failing_on(conditions::phase("Failed"))
-            .until_met(&conditions::condition_true("AgentConnected"), budget)
+            .until_met(&conditions::condition_true("AgentConnected"), left)
             .await
             .with_context(|| format!("VM {name} did not boot"))?;
         let timeout = login.timeout;

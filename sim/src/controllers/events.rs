@@ -13,6 +13,18 @@ pub const VIRT_HANDLER: &str = "virt-handler";
 
 /// Records a Warning event `reason` with `message` on `involved` (a KubeVirt object).
 pub fn warning(ctx: &Ctx, involved: &Value, reason: &str, message: &str, component: &str) {
+    record(ctx, involved, "Warning", reason, message, component)
+}
+
+/// Records an event of `kind` (Normal or Warning) on `involved`.
+pub fn record(
+    ctx: &Ctx,
+    involved: &Value,
+    kind: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
     let now = ctx.now();
     let (ns, name, uid) = (
         obj::namespace(involved),
@@ -32,7 +44,7 @@ pub fn warning(ctx: &Ctx, involved: &Value, reason: &str, message: &str, compone
     let event = json!({"metadata": {"generateName": format!("{name}."), "namespace": ns},
         "involvedObject": {"apiVersion": involved["apiVersion"].as_str().unwrap_or("kubevirt.io/v1"),
                            "kind": involved["kind"], "namespace": ns, "name": name, "uid": uid},
-        "reason": reason, "type": "Warning", "message": message,
+        "reason": reason, "type": kind, "message": message,
         "source": {"component": component}, "reportingComponent": component,
         "count": 1, "firstTimestamp": now, "lastTimestamp": now});
     let _ = ctx.create(kinds::EVENTS, event);

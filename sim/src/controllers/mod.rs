@@ -12,9 +12,11 @@ mod console;
 pub mod convergence;
 mod credentials;
 pub mod datasource;
+mod datavolume;
 mod evacuation;
 mod events;
 mod guest_time;
+mod hco;
 pub mod hotplug;
 mod kubemacpool;
 mod launcher;
@@ -37,6 +39,7 @@ pub mod udn;
 mod updater;
 mod vm;
 mod vmi;
+mod vmvolumes;
 pub(crate) mod workloads;
 mod world;
 
@@ -134,6 +137,10 @@ pub struct State {
     pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
+    /// DataVolumes (by UID) whose clone runs.
+    pub cloning: HashSet<String>,
+    /// VMIs (by UID) held Pending until their DataVolumes are populated.
+    pub awaiting_volumes: HashSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -296,6 +303,7 @@ async fn run(
 }
 
 fn resync(ctx: &Arc<Ctx>) {
+    hco::reconcile(ctx);
     for vm in ctx.list(kinds::VMS, None) {
         reconcile(
             ctx,
@@ -317,6 +325,7 @@ fn resync(ctx: &Arc<Ctx>) {
     }
     workloads::resync(ctx);
     datasource::reconcile_all(ctx);
+    datavolume::reconcile_all(ctx);
 }
 
 fn on_event(ctx: &Arc<Ctx>, e: &Event) {
@@ -361,6 +370,7 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
             evacuation::on_node(ctx, &e.object);
         }
         kinds::KUBEVIRTS => resync(ctx),
+        kinds::HYPERCONVERGEDS => hco::reconcile(ctx),
         kinds::VMCLUSTERPREFERENCES => {
             for (ns, vm) in preference::vms_naming(ctx, &name) {
                 reconcile(ctx, Key::Vm(ns, vm));
@@ -370,8 +380,20 @@ fn on_event(ctx: &Arc<Ctx>, e: &Event) {
         kinds::NADS | kinds::NNSS => ctx.network_changed.notify_waiters(),
         kinds::UDNS => udn::reconcile_udn(ctx, &ns, &name),
         kinds::CUDNS => udn::reconcile_cudn(ctx, &name),
-        kinds::DATASOURCES => datasource::reconcile(ctx, &ns, &name),
-        kinds::PVCS => datasource::reconcile_all(ctx),
+        kinds::DATASOURCES => {
+            datasource::reconcile(ctx, &ns, &name);
+            datavolume::reconcile_all(ctx);
+        }
+        kinds::PVCS => {
+            datasource::reconcile_all(ctx);
+            datavolume::reconcile_cloning(ctx, &e.object);
+        }
+        kinds::DATAVOLUMES => {
+            datavolume::reconcile(ctx, &ns, &name);
+            for key in vmvolumes::concerned(ctx, &e.object) {
+                reconcile(ctx, key);
+            }
+        }
         kinds::NAMESPACES => {
             for cudn in ctx.list(kinds::CUDNS, None) {
                 udn::reconcile_cudn(ctx, obj::name(&cudn));

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::hotplug::{self, Decision};
 use super::preference;
-use super::{launcher, migratable, netsync, vmi, Ctx};
+use super::{launcher, migratable, netsync, vmi, vmvolumes, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -35,6 +35,12 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     // The instancetype controller's Sync runs before the run strategy: a preference it cannot
     // find stops the reconcile there (kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go `sync`).
     let found = preference::find(ctx, &vm);
+    // Then the DataVolumes, before the run strategy (`sync`: an error ends the sync; not ready
+    // waits, unless Halted).
+    let volumes_ready = match (&found, obj::deleting(&vm)) {
+        (Ok(_), false) => vmvolumes::handle(ctx, &vm),
+        _ => Ok(true),
+    };
     if obj::deleting(&vm) {
         match &vmi {
             Some(v) if !obj::deleting(v) => ctx.delete(kinds::VMIS, ns, name),
@@ -48,6 +54,10 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
         }
     } else if found.is_err() {
         // Nothing starts or stops until the preference is found.
+    } else if volumes_ready.is_err()
+        || (volumes_ready == Ok(false) && run_strategy(&vm) != "Halted")
+    {
+        // "Waiting on DataVolumes to be ready."
     } else {
         let preference = found.as_ref().ok().cloned().flatten();
         let strategy = run_strategy(&vm);
@@ -87,13 +97,19 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
     let vmi = ctx.get(kinds::VMIS, ns, name);
     let restart_reason = vmi.as_ref().and_then(|v| restart_required(ctx, &vm, v));
+    let volumes = vmvolumes::printable_status(ctx, &vm);
     let now = ctx.now();
     ctx.write(kinds::VMS, ns, name, |v| {
         if !obj::deleting(v) {
             obj::add_finalizer(v, FINALIZER);
         }
-        write_status(v, vmi.as_deref(), restart_reason.as_deref(), &now);
-        preference::write_failure(v, found.as_ref().err(), &now);
+        let shown = Shown {
+            vmi: vmi.as_deref(),
+            volumes,
+        };
+        write_status(v, shown, restart_reason.as_deref(), &now);
+        let failure = found.as_ref().err().or(volumes_ready.as_ref().err());
+        preference::write_failure(v, failure, &now);
     });
 }
 
@@ -307,11 +323,22 @@ fn swap_without_migration(ctx: &Ctx, vmi: &Value) {
     }
 }
 
-fn printable_status(vm: &Value, vmi: Option<&Value>) -> &'static str {
+/// What the VM's status is written from: its VMI, and the printableStatus its DataVolumes
+/// decide (Provisioning, DataVolumeError), if any.
+struct Shown<'a> {
+    vmi: Option<&'a Value>,
+    volumes: Option<&'static str>,
+}
+
+/// kubevirt v1.9.0 pkg/virt-controller/watch/vm/vm.go `setPrintableStatus`, in its order.
+fn printable_status(vm: &Value, shown: &Shown) -> &'static str {
     if obj::deleting(vm) {
         return "Terminating";
     }
-    let Some(vmi) = vmi else { return "Stopped" };
+    let volumes = shown.volumes;
+    let Some(vmi) = shown.vmi else {
+        return volumes.unwrap_or("Stopped");
+    };
     if obj::deleting(vmi) {
         return "Stopping";
     }
@@ -323,16 +350,18 @@ fn printable_status(vm: &Value, vmi: Option<&Value>) -> &'static str {
     }
     match obj::str_at(vmi, "/status/phase") {
         "Running" => "Running",
-        "Succeeded" | "Failed" => "Stopped",
+        _ if volumes == Some("DataVolumeError") => "DataVolumeError",
+        "Succeeded" | "Failed" => volumes.unwrap_or("Stopped"),
         _ if obj::condition_is(vmi, "PodScheduled") == Some(false) => "ErrorUnschedulable",
-        _ => "Starting",
+        _ => volumes.unwrap_or("Starting"),
     }
 }
 
-fn write_status(vm: &mut Value, vmi: Option<&Value>, restart: Option<&str>, now: &str) {
+fn write_status(vm: &mut Value, shown: Shown, restart: Option<&str>, now: &str) {
+    let vmi = shown.vmi;
     let ready =
         vmi.is_some_and(|v| obj::condition_is(v, "Ready") == Some(true) && !obj::deleting(v));
-    let printable = printable_status(vm, vmi);
+    let printable = printable_status(vm, &shown);
     let generation = vm["metadata"]["generation"].clone();
     let status = obj::ensure(vm, "/status");
     status["printableStatus"] = json!(printable);

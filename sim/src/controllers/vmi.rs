@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::migratable::{self, Verdict};
 use super::netmigration::{self, Need, Required};
-use super::{boot, launcher, lifecycle, network, Ctx};
+use super::{boot, launcher, lifecycle, network, vmvolumes, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -37,12 +37,30 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     match obj::str_at(&vmi, "/status/phase") {
         "" => {
             let now = ctx.now();
+            let volumes_ready = vmvolumes::vmi_ready(ctx, &vmi);
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
                 for f in FINALIZERS {
                     obj::add_finalizer(v, f);
                 }
                 boot::set_phase(v, "Pending", &now);
+                vmvolumes::set_condition(v, volumes_ready, &now);
             });
+            if !volumes_ready {
+                ctx.state().awaiting_volumes.insert(uid);
+            } else if ctx.state().booting.insert(uid.clone()) {
+                tokio::spawn(boot::boot(ctx.clone(), ns.into(), name.into(), uid));
+            }
+        }
+        // Held Pending until its DataVolumes are populated, then booted.
+        "Pending" if ctx.state().awaiting_volumes.contains(&uid) => {
+            if !vmvolumes::vmi_ready(ctx, &vmi) {
+                return;
+            }
+            let now = ctx.now();
+            ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
+                vmvolumes::set_condition(v, true, &now)
+            });
+            ctx.state().awaiting_volumes.remove(&uid);
             if ctx.state().booting.insert(uid.clone()) {
                 tokio::spawn(boot::boot(ctx.clone(), ns.into(), name.into(), uid));
             }
@@ -153,6 +171,7 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
     let mut state = ctx.state();
     state.running_templates.remove(uid);
     state.booting.remove(uid);
+    state.awaiting_volumes.remove(uid);
     state.stopping.remove(uid);
     state.nic_grace.remove(uid);
 }

@@ -137,4 +137,5 @@ fn seed(store: &Store, spec: &ClusterSpec) {
     crate::world::ovnk::publish(store);
     crate::world::storage::seed(store);
     super::datasource::seed(store);
+    super::hco::seed(store);
 }

@@ -14,8 +14,8 @@ pub const KUBEVIRT_NAME: &str = "kubevirt-kubevirt-hyperconverged";
 pub const KUBEVIRT_VERSION: &str = "v1.9.0";
 
 /// The KubeVirt CR as HCO deploys it with KubeVirt v1.9.0 (hyperconverged-cluster-operator
-/// release-1.19 controllers/handlers/kubevirt.go: its labels (pkg/util GetLabels) and
-/// hard-coded gates; LiveUpdateNADRef is GA in v1.9.0 (pkg/virt-config/featuregate/inactive.go),
+/// release-1.19 controllers/handlers/kubevirt.go: its labels (pkg/util GetLabels) and the
+/// gates `getKvFeatureGateList` renders from the default HyperConverged CR; LiveUpdateNADRef is GA in v1.9.0 (pkg/virt-config/featuregate/inactive.go),
 /// so HCO no longer lists it and a NAD change of a running VM is always live).
 pub fn kubevirt_cr() -> Value {
     json!({
@@ -36,8 +36,10 @@ pub fn kubevirt_cr() -> Value {
                                "bandwidthPerMigration": "0Mi", "completionTimeoutPerGiB": 150,
                                "progressTimeout": 150, "allowAutoConverge": false,
                                "allowPostCopy": false},
-                "developerConfiguration": {"featureGates": ["CPUManager", "Snapshot", "HostDevices",
-                                                            "KubevirtSeccompProfile", "HypervStrictCheck"]},
+                // What controllers/hco.rs renders from the default HyperConverged CR.
+                "developerConfiguration": {"featureGates": ["CPUManager", "DecentralizedLiveMigration",
+                    "DeclarativeHotplugVolumes", "HostDevices", "HypervStrictCheck",
+                    "KubevirtSeccompProfile", "Snapshot"]},
                 "network": {"binding": {"l2bridge": {"domainAttachmentType": "managedTap", "migration": {}}}},
             }
         },

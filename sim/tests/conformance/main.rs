@@ -10,8 +10,10 @@ mod api_shape;
 mod bridge_cni;
 mod console;
 mod data_source;
+mod data_volume;
 mod guest_access;
 mod guest_os;
+mod hyperconverged;
 mod kubemacpool;
 mod kubevirt_cr;
 mod launcher_pod;
@@ -58,6 +60,15 @@ pub(crate) fn condition<'a>(o: &'a Value, ty: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|c| c["type"] == ty)
+}
+
+/// An object's resourceVersion: the simulator's are a counter that orders every write.
+pub(crate) fn version(o: &Value) -> u64 {
+    o["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A condition's status, reason and message, to compare with upstream's in one assert.

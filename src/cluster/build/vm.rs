@@ -288,6 +288,11 @@ impl VmSpec {
         format!("{}-rootdisk", self.name)
     }
 
+    /// The DataVolume the root disk is cloned into, for a DataSource image.
+    pub fn root_data_volume(&self) -> Option<String> {
+        matches!(self.image, Image::DataSource { .. }).then(|| self.root_volume())
+    }
+
     /// The DataVolume a DataSource image is cloned into, live-migratable (ReadWriteMany block).
     fn data_volume_templates(&self) -> Option<Value> {
         let Image::DataSource {

@@ -5,6 +5,7 @@
 
 mod access;
 mod image;
+mod nad_gate;
 mod storage;
 mod windows;
 
@@ -178,9 +179,12 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
         LiveUpdateRollout,
         cr.as_ref().map_err(Clone::clone).and_then(rollout),
     );
+    let hco = nad_gate::operator(client).await;
     f.check(
         NadRefGate,
-        cr.as_ref().map_err(Clone::clone).and_then(nad_ref_gate),
+        cr.as_ref()
+            .map_err(Clone::clone)
+            .and_then(|cr| nad_gate::check(cr, hco.as_ref())),
     );
     f.check(
         PreconfiguredUdnAddresses,
@@ -312,74 +316,6 @@ fn rollout(cr: &Value) -> Result<String, String> {
     }
 }
 
-const NAD_REF_GATE: &str = "LiveUpdateNADRef";
-
-/// Whether KubeVirt changes a running VM's NAD reference live, decided as upstream does
-/// (kubevirt `pkg/virt-config/feature-gates.go` isFeatureGateEnabled: a GA gate is on, any
-/// other only when listed): the gate does not exist before v1.8 (a NAD change sets
-/// RestartRequired, `pkg/network/vmliveupdate/restart.go` IsRestartRequired), is Beta and off
-/// by default in v1.8 (`featuregate/active.go`), GA from v1.9 (`featuregate/inactive.go`).
-fn nad_ref_gate(cr: &Value) -> Result<String, String> {
-    let version = cr["status"]["observedKubeVirtVersion"]
-        .as_str()
-        .unwrap_or("");
-    let gates = &cr["spec"]["configuration"]["developerConfiguration"]["featureGates"];
-    let listed = gates
-        .as_array()
-        .is_some_and(|g| g.iter().any(|x| x == NAD_REF_GATE));
-    let restart = "a NAD change of a running VM sets RestartRequired instead of migrating it";
-    match minor_version(version) {
-        Some((1, minor)) if minor >= 9 => Ok(format!(
-            "KubeVirt {version} updates NAD references live ({NAD_REF_GATE} is GA)"
-        )),
-        Some((1, 8)) if listed => Ok(format!(
-            "KubeVirt {version} with the {NAD_REF_GATE} feature gate (beta)"
-        )),
-        Some((1, 8)) => Err(format!(
-            "KubeVirt {version} has {NAD_REF_GATE} as a beta feature gate, off by default and not enabled: {restart}; {}",
-            how_to_enable(cr)
-        )),
-        Some((major, minor)) if major > 1 => Ok(format!(
-            "KubeVirt {version} (v{major}.{minor}) updates NAD references live"
-        )),
-        Some(_) => Err(format!(
-            "KubeVirt {version} predates {NAD_REF_GATE} (added as beta in v1.8, GA in v1.9): {restart}; upgrade KubeVirt"
-        )),
-        None if listed => Ok(format!(
-            "KubeVirt with the {NAD_REF_GATE} feature gate (version not reported)"
-        )),
-        None => Err(format!(
-            "KubeVirt reports no version (status.observedKubeVirtVersion {version:?}) and {NAD_REF_GATE} is not listed: cannot tell whether a NAD change is live"
-        )),
-    }
-}
-
-/// Where to turn the gate on: on OpenShift the HyperConverged operator owns the KubeVirt CR and
-/// reverts direct edits (hyperconverged-cluster-operator docs/cluster-configuration.md
-/// "jsonpatch Annotations"); HCO 1.18 (KubeVirt v1.8) enables the gate by itself.
-fn how_to_enable(cr: &Value) -> String {
-    let by_hco = cr["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "hco-operator";
-    if by_hco {
-        format!(
-            "this KubeVirt CR is managed by the HyperConverged operator: set the gate through the HyperConverged CR (upgrade to HCO 1.18, which enables it, or annotate it with kubevirt.kubevirt.io/jsonpatch='[{{\"op\":\"add\",\"path\":\"/spec/configuration/developerConfiguration/featureGates/-\",\"value\":\"{NAD_REF_GATE}\"}}]')"
-        )
-    } else {
-        format!("add {NAD_REF_GATE} to spec.configuration.developerConfiguration.featureGates of the KubeVirt CR")
-    }
-}
-
-/// The major and minor of a KubeVirt version such as `v1.8.2` or `v1.8.2-12-gabcdef`.
-fn minor_version(version: &str) -> Option<(u32, u32)> {
-    let mut parts = version.trim_start_matches('v').split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor: String = parts
-        .next()?
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    Some((major, minor.parse().ok()?))
-}
-
 /// Whether enough usable workers list `nic` in their NodeNetworkState, safe to give to the
 /// set-up's bridge `own` (`nic_safety`), for a set-up (a VM and a peer on two of them); the
 /// workers without it, or where it is unsafe, are left out of the set-ups with the reason,
@@ -412,40 +348,6 @@ async fn nic_on(client: &kube::Client, nic: &str, own: &str) -> Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn cr(v: &str, gates: Value, labels: Value) -> Value {
-        json!({"metadata": {"labels": labels}, "status": {"observedKubeVirtVersion": v},
-        "spec": {"configuration": {"developerConfiguration": {"featureGates": gates}}}})
-    }
-
-    #[test]
-    fn the_nad_ref_gate_is_decided_by_version_and_gates() {
-        let plain = |v: &str, gates: Value| nad_ref_gate(&cr(v, gates, json!({})));
-        assert!(plain("v1.8.2", json!([])).is_err());
-        assert!(plain("v1.8.2-12-gabcdef", json!(["LiveUpdateNADRef"])).is_ok());
-        assert!(plain("v1.9.0", json!([])).is_ok());
-        assert!(plain("v1.10.1", json!([])).is_ok());
-        let old = plain("v1.7.1", json!(["LiveUpdateNADRef"])).unwrap_err();
-        assert!(
-            old.contains("predates") && old.contains("RestartRequired"),
-            "{old}"
-        );
-        assert!(plain("", json!([])).is_err());
-        assert!(plain("", json!(["LiveUpdateNADRef"])).is_ok());
-    }
-
-    #[test]
-    fn on_openshift_the_gate_is_set_through_the_hyperconverged_cr() {
-        let hco = json!({"app.kubernetes.io/managed-by": "hco-operator"});
-        let why = nad_ref_gate(&cr("v1.8.4", json!([]), hco)).unwrap_err();
-        assert!(
-            why.contains("HyperConverged CR") && why.contains("kubevirt.kubevirt.io/jsonpatch"),
-            "{why}"
-        );
-        let why = nad_ref_gate(&cr("v1.8.4", json!([]), json!({}))).unwrap_err();
-        assert!(why.contains("featureGates of the KubeVirt CR"), "{why}");
-    }
 
     #[test]
     fn a_scenario_is_skipped_only_for_what_it_needs() {

@@ -18,7 +18,7 @@ pub fn summary(seen: &BTreeMap<String, Value>) -> String {
         .join("; ")
 }
 
-/// Phase, printable status, conditions and deletion of one object, in a line.
+/// Phase, printable status, progress, conditions and deletion of one object, in a line.
 pub fn state_of(o: &Value) -> String {
     let status = &o["status"];
     let mut parts = Vec::new();
@@ -26,6 +26,10 @@ pub fn state_of(o: &Value) -> String {
         if let Some(v) = status[key].as_str() {
             parts.push(format!("{key}={v}"));
         }
+    }
+    // A DataVolume's copy, e.g. "45.20%".
+    if let Some(progress) = status["progress"].as_str() {
+        parts.push(format!("progress={progress}"));
     }
     if let Some(mode) = status["migrationState"]["mode"].as_str() {
         parts.push(format!("migrationState.mode={mode}"));

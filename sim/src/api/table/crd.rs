@@ -71,6 +71,21 @@ const VMI: &[PrinterColumn] = &[
     )),
 ];
 
+/// containerized-data-importer staging/.../core/v1beta1/types.go, DataVolume's
+/// `+kubebuilder:printcolumn` markers.
+const DATA_VOLUME: &[PrinterColumn] = &[
+    described(PHASE, "The phase the data volume is in"),
+    described(
+        col("Progress", "string", ".status.progress"),
+        "Transfer progress in percentage if known, N/A otherwise",
+    ),
+    described(
+        col("Restarts", "integer", ".status.restartCount"),
+        "The number of times the transfer has been restarted.",
+    ),
+    AGE,
+];
+
 /// kubevirt v1.9.0 crds.go `NewVirtualMachineCrd`.
 const VM: &[PrinterColumn] = &[
     AGE,
@@ -149,6 +164,7 @@ pub fn declared(kind: &Kind) -> &'static [PrinterColumn] {
         ("kubevirt.io", "kubevirts") => KUBEVIRT,
         ("nmstate.io", "nodenetworkconfigurationpolicies") => NNCP,
         ("nmstate.io", "nodenetworkconfigurationenactments") => NNCE,
+        ("cdi.kubevirt.io", "datavolumes") => DATA_VOLUME,
         _ => DEFAULT,
     }
 }
@@ -220,6 +236,23 @@ mod tests {
                 assert!(jsonpath::parse(c.json_path).is_ok(), "{}", c.json_path);
             }
         }
+    }
+
+    #[test]
+    fn a_data_volume_row_shows_phase_progress_and_restarts() {
+        let now = Utc::now();
+        let created = (now - chrono::Duration::seconds(9)).to_rfc3339();
+        let dv = json!({"metadata": {"name": "root", "creationTimestamp": created},
+            "status": {"phase": "CloneInProgress", "progress": "25.00%"}});
+        let r = row(kinds::get(kinds::DATAVOLUMES), &dv, now);
+        let cells = [
+            json!("root"),
+            json!("CloneInProgress"),
+            json!("25.00%"),
+            Value::Null,
+            json!("9s"),
+        ];
+        assert_eq!(r.cells, cells);
     }
 
     #[test]
