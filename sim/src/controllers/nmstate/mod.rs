@@ -17,9 +17,6 @@ use super::Ctx;
 use crate::kinds;
 use crate::obj;
 
-/// Modelled time nmstate takes to apply and verify a desired state on one node.
-const APPLY_SECS: f64 = 5.0;
-
 /// The NodeNetworkState a fresh node reports: its NICs (the first carries the node address
 /// and is the port of OVN's `br-ex`, mapped as the default `physnet`), and loopback.
 pub fn initial_state(node: &Value) -> Value {
