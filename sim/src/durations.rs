@@ -91,9 +91,10 @@ impl Durations {
     pub const fn bare_metal() -> Durations {
         Durations {
             name: "bare-metal",
-            // Kubernetes' pod startup SLO: 5 s at the 99th percentile for pods whose image is
-            // on the node (kubernetes/community sig-scalability/slos/pod_startup_latency.md);
-            // virt-launcher adds its Multus attachments and its own init (estimate: 10 s).
+            // Kubernetes' pod startup SLO: 5 s at the 99th percentile for stateless pods, image
+            // pulls and init containers excluded (kubernetes/community sig-scalability/slos/
+            // pod_startup_latency.md); virt-launcher has init containers (the container disk's
+            // copy), volumes and Multus attachments on top (estimate: 10 s).
             launcher_pod_start: 10.0,
             // virt-launcher converting the VMI to a domain, libvirt defining and starting it
             // (estimate: 3 s).
@@ -101,7 +102,9 @@ impl Durations {
             // RHEL 9 KVM guest image on KVM: firmware, kernel and initrd take seconds (a minimal
             // guest reached init 3.3 s after qemu started even under TCG, shared/reference/
             // real-guests.md "Boot"), systemd's units to qemu-guest-agent the rest (estimate:
-            // 30 s; the downstream suite allows 4 min for a VMI to be Running with its agent).
+            // 30 s; the downstream suite allows 4 min to Running, then waits for the agent's
+            // interfaces, then 2 min for SSH: RedHatQE/openshift-virtualization-tests
+            // utilities/virt.py running_vm, TIMEOUT_4MIN and ssh_timeout=TIMEOUT_2MIN).
             linux_boot_to_agent: 30.0,
             // First boot of a sysprepped Windows Server 2022 image: the specialize pass, a
             // reboot, OOBE, then the agent (estimate: 5 min; the downstream suite polls
@@ -115,7 +118,8 @@ impl Durations {
             windows_sshd_after_agent: 30.0,
             // systemd stopping a RHEL guest's units after ACPI shutdown (estimate: 10 s).
             shutdown: 10.0,
-            // The pod startup SLO above (kubernetes/community pod_startup_latency.md).
+            // The pod startup SLO above, for an ordinary pod (kubernetes/community
+            // pod_startup_latency.md).
             pod_start: 5.0,
             // kubernetes-nmstate pkg/client/client.go ApplyDesiredState: select the probes,
             // `nmstatectl apply --no-commit`, run the ping, dns, api-server and node-readiness
