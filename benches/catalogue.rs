@@ -15,229 +15,17 @@
 //! The table is printed and saved to `target/vstp-bench.md`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+mod common;
 
-use support::SimCluster;
+use common::*;
 
 /// Scenarios at once in the parallel runs: the simulator's default (twice the cores, at
 /// least four).
 fn parallel() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (2 * cores).max(4)
-}
-
-/// The polling interval of the baseline client, in modelled seconds.
-const POLL_EVERY_SECS: f64 = 5.0;
-
-struct Wait {
-    started: SystemTime,
-    ended: SystemTime,
-    requests: u64,
-    met_at_rv: Option<u64>,
-}
-
-struct Measured {
-    wall: Duration,
-    cpu: Duration,
-    peak_rss_kib: i64,
-    passed: usize,
-    failed: usize,
-    /// Per trial: when it started and ended (from the run's stderr).
-    windows: BTreeMap<String, (SystemTime, SystemTime)>,
-    requests: Vec<vstp_sim::telemetry::Request>,
-    waits: Vec<Wait>,
-    reactions: Vec<Duration>,
-}
-
-fn nanos(text: &serde_json::Value) -> SystemTime {
-    let n: u64 = text.as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-    SystemTime::UNIX_EPOCH + Duration::from_nanos(n)
-}
-
-fn read_waits(path: &std::path::Path) -> Vec<Wait> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|w| w["met"] == true)
-        .map(|w| Wait {
-            started: nanos(&w["started_ns"]),
-            ended: nanos(&w["ended_ns"]),
-            requests: w["requests"].as_u64().unwrap_or(0),
-            met_at_rv: w["met_at_rv"].as_str().and_then(|s| s.parse().ok()),
-        })
-        .collect()
-}
-
-/// Runs `selection` (empty: the whole catalogue) with `threads` scenarios at once.
-// The child is reaped by wait4, which also reports its CPU time and peak RSS.
-#[allow(clippy::zombie_processes)]
-fn measure(selection: &[String], threads: usize, seed: u64) -> Measured {
-    let cluster = SimCluster::start("bench", "", seed);
-    let wait_log = cluster.path("waits.jsonl");
-    // Named Windows scenarios need a Windows image named on a cluster target.
-    let settings = cluster.path("vstp.toml");
-    std::fs::write(
-        &settings,
-        "[images]\nwindows = { container_disk = \"vstp.local/windows2k22:latest\" }\n",
-    )
-    .expect("settings written");
-    let mut child = cluster
-        .vstp_run()
-        .arg("--config")
-        .arg(&settings)
-        .args(selection)
-        .args(["--test-threads", &threads.to_string()])
-        .env("VSTP_WAIT_LOG", &wait_log)
-        .spawn()
-        .expect("vstp starts");
-    let began = Instant::now();
-    let stderr = child.stderr.take().expect("piped stderr");
-    let lines = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .map(|l| (SystemTime::now(), l))
-            .collect::<Vec<_>>()
-    });
-    let (status, usage) = wait_with_usage(child.id());
-    let wall = began.elapsed();
-    let lines = lines.join().expect("stderr reader");
-    assert!(
-        status == 0 || status == 1,
-        "vstp run exited with {status}: {:?}",
-        lines.iter().rev().take(10).collect::<Vec<_>>()
-    );
-    let windows = windows(&lines);
-    let verdicts: Vec<&str> = lines
-        .iter()
-        .filter_map(|(_, l)| l.strip_prefix("vstp: "))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    let telemetry = cluster.telemetry();
-    let waits = read_waits(&wait_log);
-    let reactions = waits
-        .iter()
-        .filter_map(|w| {
-            let changed = telemetry.changed_at(w.met_at_rv?)?;
-            // A change made before the wait began is met as soon as the watch delivers it.
-            let from = changed.max(w.started);
-            w.ended.duration_since(from).ok()
-        })
-        .collect();
-    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
-    Measured {
-        wall,
-        cpu,
-        peak_rss_kib: usage.ru_maxrss,
-        passed: verdicts.iter().filter(|v| **v == "passed").count(),
-        failed: verdicts.iter().filter(|v| **v == "FAILED").count(),
-        windows,
-        requests: telemetry.requests(),
-        waits,
-        reactions,
-    }
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-}
-
-/// Waits for child `pid` and returns its exit code and resource usage.
-fn wait_with_usage(pid: u32) -> (i32, libc::rusage) {
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet reaped; both pointers are valid for writes.
-    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid as libc::pid_t, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, usage)
-}
-
-/// Trial name → (started, ended), from `vstp: started NAME` and `vstp: <verdict> NAME in …`.
-fn windows(lines: &[(SystemTime, String)]) -> BTreeMap<String, (SystemTime, SystemTime)> {
-    let mut started = BTreeMap::new();
-    let mut windows = BTreeMap::new();
-    for (at, line) in lines {
-        let Some(rest) = line.strip_prefix("vstp: ") else {
-            continue;
-        };
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        match words[..] {
-            ["started", name] => {
-                started.insert(name.to_string(), *at);
-            }
-            [_, name, "in", ..] => {
-                if let Some(from) = started.remove(name) {
-                    windows.insert(name.to_string(), (from, *at));
-                }
-            }
-            _ => {}
-        }
-    }
-    windows
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Requests per trial window, and what a 5 s poller would have sent for the same waits.
-struct Requests {
-    trial: String,
-    counted: u64,
-    polling: u64,
-    /// Of `counted` and `polling`: the requests spent waiting.
-    waiting: u64,
-    polls: u64,
-}
-
-/// A poller samples at the start of a wait and then every 5 s (modelled) until it sees the
-/// state: one GET, and one more per started interval.
-fn polls(w: &Wait, time_scale: f64) -> u64 {
-    let real = w.ended.duration_since(w.started).unwrap_or_default();
-    let modelled = real.as_secs_f64() * time_scale;
-    1 + (modelled / POLL_EVERY_SECS).ceil() as u64
-}
-
-fn requests_per_trial(run: &Measured, time_scale: f64) -> Vec<Requests> {
-    let within = |t: SystemTime, (from, to): (SystemTime, SystemTime)| t >= from && t <= to;
-    run.windows
-        .iter()
-        .map(|(trial, window)| {
-            let counted = run
-                .requests
-                .iter()
-                .filter(|r| within(r.at, *window))
-                .count() as u64;
-            let waits: Vec<&Wait> = run
-                .waits
-                .iter()
-                .filter(|w| within(w.started, *window))
-                .collect();
-            let waiting: u64 = waits.iter().map(|w| w.requests).sum();
-            let polls: u64 = waits.iter().map(|w| polls(w, time_scale)).sum();
-            Requests {
-                trial: trial.clone(),
-                counted,
-                polling: counted.saturating_sub(waiting) + polls,
-                waiting,
-                polls,
-            }
-        })
-        .collect()
 }
 
 /// What the requests of a run were: watches, lists and gets, writes, port-forwards.
@@ -257,14 +45,6 @@ fn breakdown(run: &Measured) -> String {
     }
     let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
     parts.join(", ")
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn independent_trials() -> Vec<String> {
@@ -290,10 +70,17 @@ fn main() {
         "bench: whole catalogue at 1 and {n} at a time, then {} independent scenarios",
         independent.len()
     );
-    let serial = measure(&[], 1, seed);
-    let wide = measure(&[], n, seed);
-    let ind_serial = measure(&independent, 1, seed);
-    let ind_wide = measure(&independent, n, seed);
+    let run = |selection: &[String], threads| {
+        measure(
+            &SimCluster::start("bench", "", seed),
+            selection,
+            Some(threads),
+        )
+    };
+    let serial = run(&[], 1);
+    let wide = run(&[], n);
+    let ind_serial = run(&independent, 1);
+    let ind_wide = run(&independent, n);
 
     let mut reactions: Vec<Duration> = [&serial, &wide, &ind_serial, &ind_wide]
         .iter()

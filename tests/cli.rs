@@ -320,3 +320,12 @@ fn sim_serve_refuses_a_malformed_deny_entry() {
         "{err}"
     );
 }
+
+/// An unknown `--durations` profile is refused before anything is served, naming the profiles.
+#[test]
+fn sim_serve_refuses_an_unknown_durations_profile() {
+    let out = vstp(&["sim", "serve", "--durations", "fast"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("use one of simulator, bare-metal"), "{err}");
+}

@@ -305,3 +305,35 @@ fn a_missing_nad_ref_gate_under_hco_names_the_hyperconverged_patch_that_enables_
     });
     assert_eq!(skipped(&sim), vec![]);
 }
+
+/// The default parallelism on a cluster comes from what preflight found: the simulator's
+/// default cluster has four usable workers (its infra and NotReady nodes are left out, the
+/// worker without spare NICs is not) and KubeVirt's default migration limits, so the catalogue
+/// runs min(5, 2 × 4) = 5 at a time; a CR that admits two migrations at once brings it to two.
+#[test]
+fn the_default_parallelism_follows_usable_workers_and_kubevirts_migration_limits() {
+    let sim = SimCluster::start("preflight-parallel", "", 1);
+    let client = sim.client();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
+    let all = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
+    let runnable: Vec<Declaration> = all.iter().map(|p| p.scenario.decl).collect();
+    let threads = || {
+        let findings = sim
+            .runtime
+            .block_on(preflight::run(&client, &Profile::default(), true));
+        assert_eq!(findings.limits.usable_workers, 4, "{:?}", findings.report);
+        vstp::runner::parallel::cluster_threads(&findings.limits, &runnable)
+    };
+    assert_eq!(threads(), 5);
+    let patch = serde_json::json!({"spec": {"configuration": {"migrations": {
+        "parallelMigrationsPerCluster": 2}}}});
+    let kubevirts = vstp::cluster::kinds::KUBEVIRT.api(&client, "openshift-cnv");
+    sim.runtime
+        .block_on(kubevirts.patch(
+            "kubevirt-kubevirt-hyperconverged",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        ))
+        .expect("the KubeVirt CR patched");
+    assert_eq!(threads(), 2);
+}

@@ -17,6 +17,7 @@ pub mod access;
 pub mod api;
 pub mod clock;
 pub mod controllers;
+pub mod durations;
 pub mod error;
 pub mod faults;
 pub mod gojson;

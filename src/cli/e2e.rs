@@ -72,9 +72,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     }
-    cli.mimic
-        .test_threads
-        .get_or_insert(config.default_threads());
     let run = match Run::new(config, chosen.clone()) {
         Ok(run) => run,
         Err(e) => {
@@ -82,6 +79,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    if cli.mimic.test_threads.is_none() {
+        // Listing never connects: its thread count does not matter.
+        let threads = if cli.mimic.list {
+            1
+        } else {
+            run.default_threads()
+        };
+        cli.mimic.test_threads = Some(threads);
+    }
     if cli.mimic.list {
         // stdout must hold only the list (nextest parses it); the reasons go to stderr.
         for p in &chosen {

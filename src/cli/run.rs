@@ -26,7 +26,10 @@ pub struct Args {
     /// Allow scenarios that drain nodes or change node networking on a real cluster.
     #[arg(long)]
     allow_disruptive: bool,
-    /// Scenarios run at once (default: all cores on the simulator, 1 on a cluster).
+    /// Scenarios run at once. Default on the simulator: twice the cores, at least 4. Default on
+    /// a cluster: as many as may overlap (a drain runs alone, node-networking scenarios one at
+    /// a time), at most the live migrations KubeVirt runs at once, min(parallelMigrationsPer-
+    /// Cluster, parallelOutboundMigrationsPerNode × usable workers): 5 on three workers.
     #[arg(long)]
     test_threads: Option<usize>,
     #[command(flatten)]
@@ -74,15 +77,7 @@ pub fn main(args: &Args) -> u8 {
     }
     let mut config = RunConfig::new(args.target.clone(), args.allow_disruptive);
     config.polarion = settings.polarion;
-    let threads = args
-        .test_threads
-        .unwrap_or_else(|| config.default_threads());
-    eprintln!(
-        "vstp: run {} on {} with {threads} thread(s): {} scenario(s)",
-        config.run_id,
-        config.target.target,
-        chosen.len()
-    );
+    let (run_id, target, count) = (config.run_id.clone(), config.target.target, chosen.len());
     let run = match Run::new(config, chosen) {
         Ok(run) => run,
         Err(e) => {
@@ -90,6 +85,8 @@ pub fn main(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
+    let threads = args.test_threads.unwrap_or_else(|| run.default_threads());
+    eprintln!("vstp: run {run_id} on {target} with {threads} thread(s): {count} scenario(s)");
     let mimic = libtest_mimic::Arguments {
         test_threads: Some(threads.max(1)),
         ..Default::default()

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// Leave out the untidy nodes: control planes and identical workers only.
     #[arg(long)]
     tidy: bool,
+    /// How long modelled operations take: `simulator` (short, the default) or `bare-metal`
+    /// (a three-worker bare-metal cluster's boots, NNCP applies and migrations; each value's
+    /// source is in sim/src/durations.rs). Raise --time-scale to get through them quickly.
+    #[arg(long, default_value = "simulator", value_parser = check_durations)]
+    durations: String,
     /// A package the RHEL golden image has beyond a RHEL 9 KVM guest image's, as in an image
     /// built with it (`nmap-ncat`, `stress-ng`); repeat for several.
     #[arg(long = "image-package", value_name = "PACKAGE")]
@@ -54,6 +59,10 @@ pub struct ServeArgs {
     /// default the token may do everything.
     #[arg(long, default_value = "")]
     deny: String,
+}
+
+fn check_durations(name: &str) -> Result<String, String> {
+    vstp_sim::durations::Durations::named(name).map(|_| name.to_string())
 }
 
 /// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
@@ -104,6 +113,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let spec = vstp_sim::world::nodes::ClusterSpec {
         workers: args.workers,
         untidy: !args.tidy,
+        durations: vstp_sim::durations::Durations::named(&args.durations)
+            .map_err(|e| anyhow::anyhow!("--durations: {e}"))?,
         image: vstp_sim::guest::image::GuestImage {
             extra_packages: args.image_packages.clone(),
             repository: args.image_repository,

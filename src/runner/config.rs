@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cluster::polarion::PolarionRun;
-use crate::cluster::target::{TargetKind, TargetOptions};
+use crate::cluster::target::TargetOptions;
 
 /// Everything a run needs to know besides which scenarios it runs.
 #[derive(Debug, Clone)]
@@ -46,19 +46,6 @@ impl RunConfig {
             junit_path,
             artifacts,
             handle_signals: true,
-        }
-    }
-
-    /// Threads when the user gave none: on the simulator twice the cores and at least four
-    /// (a scenario spends most of its time waiting for the simulated cluster), one on a
-    /// shared cluster.
-    pub fn default_threads(&self) -> usize {
-        match self.target.target {
-            TargetKind::Sim => {
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-                (2 * cores).max(4)
-            }
-            TargetKind::Cluster => 1,
         }
     }
 }

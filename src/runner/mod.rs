@@ -5,6 +5,7 @@ mod config;
 mod deadline;
 mod diagnostics;
 pub mod junit;
+pub mod parallel;
 pub mod record;
 pub mod select;
 mod shared;
@@ -18,6 +19,7 @@ pub use config::{new_run_id, RunConfig};
 pub use record::{CaseRecord, Outcome};
 pub use select::{Planned, Selection};
 
+use crate::cluster::TargetKind;
 use shared::Shared;
 
 /// How a run ended.
@@ -59,6 +61,30 @@ impl Run {
         Ok(Run {
             shared: Shared::new(config, recorder)?,
             planned,
+        })
+    }
+
+    /// Scenarios at once when the user gave no number: on the simulator twice the cores (at
+    /// least four); on a cluster what parallel.rs derives from its usable workers and
+    /// KubeVirt's migration limits, which connects first (one at a time if that fails: the
+    /// scenarios then report why).
+    pub fn default_threads(&self) -> usize {
+        if self.shared.config.target.target == TargetKind::Sim {
+            return parallel::sim_threads();
+        }
+        let runnable: Vec<crate::plan::Declaration> = self
+            .planned
+            .iter()
+            .filter(|p| p.scenario.body.is_some())
+            .map(|p| p.scenario.decl)
+            .collect();
+        if runnable.is_empty() {
+            return 1;
+        }
+        let connection = self.shared.connection.clone();
+        let connected = self.shared.runtime.block_on(connection.get());
+        connected.map_or(1, |c| {
+            parallel::cluster_threads(&c.target.findings.limits, &runnable)
         })
     }
 

@@ -10,21 +10,10 @@ use crate::guest::{self, cloudinit, BootSpec, Guest, Os};
 use crate::kinds;
 use crate::obj;
 
-/// Modelled seconds: pod sandbox and container start, domain start, OS boot to agent.
-const POD_START: f64 = 4.0;
-const DOMAIN_START: f64 = 2.0;
-const OS_BOOT: f64 = 14.0;
-const SHUTDOWN: f64 = 2.0;
-
-/// Modelled seconds from the guest agent connecting to sshd accepting connections. The agent
-/// starts as soon as its virtio-serial port appears; on a RHEL cloud image sshd.service is
-/// ordered after cloud-init.service, which first brings the network up and writes the keys.
-/// A minimal guest on this machine went from init to an SSH login in 1.5 s (shared/reference/
-/// real-guests.md "Boot": init done 3.3 s, SSH login 4.8 s after start), with no cloud-init;
-/// cloud-init's stages add a few seconds. Win32-OpenSSH is an automatic service started with
-/// the agent's peers, without waiting for cloudbase-init.
-const SSHD_AFTER_AGENT_LINUX: f64 = 5.0;
-const SSHD_AFTER_AGENT_WINDOWS: f64 = 2.0;
+// Modelled seconds of the pod start, domain start, OS boot to agent, agent to sshd (the agent
+// starts as soon as its virtio-serial port appears; on a RHEL cloud image sshd.service is
+// ordered after cloud-init.service) and shutdown: the cluster's durations profile
+// (durations.rs) says how long each takes.
 
 /// Appends a phase and its transition time, as `status.phaseTransitionTimestamps` keeps them.
 pub fn set_phase(vmi: &mut Value, phase: &str, now: &str) {
@@ -61,7 +50,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         set_phase(v, "Scheduling", &ctx.now())
     })?;
     let node = place(ctx, ns, &pod_name, Some((name, uid)), None).await?;
-    ctx.sleep(POD_START).await;
+    ctx.sleep(ctx.spec.durations.launcher_pod_start).await;
     let segments = network::sandbox(ctx, &pod_name, &node, current).await?;
     let cluster_ip = launcher::next_pod_ip(ctx, &node);
     let vmi = current()?;
@@ -86,7 +75,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         let keys = config.agent_users.clone();
         tokio::spawn(super::credentials::propagate(ctx.clone(), who, keys));
     }
-    ctx.sleep(DOMAIN_START).await;
+    ctx.sleep(ctx.spec.durations.domain_start).await;
     let vmi = current()?;
     // The boot disk's image decides the OS (guest/distro.rs `of_vmi`).
     let windows = distro.os == Os::Windows;
@@ -127,7 +116,7 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         v["status"]["migrationTransport"] = json!("Unix");
         v["status"]["guestOSInfo"] = json!({});
     })?;
-    ctx.sleep(OS_BOOT).await;
+    ctx.sleep(ctx.spec.durations.boot_to_agent(windows)).await;
     current()?;
     guest::lock(&guest).up = true;
     if !distro.guest_agent {
@@ -142,11 +131,8 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         v["status"]["guestOSInfo"] = distro.guest_os_info();
         v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod_ip);
     })?;
-    ctx.sleep(match windows {
-        true => SSHD_AFTER_AGENT_WINDOWS,
-        false => SSHD_AFTER_AGENT_LINUX,
-    })
-    .await;
+    ctx.sleep(ctx.spec.durations.sshd_after_agent(windows))
+        .await;
     current()?;
     guest::lock(&guest).sshd_listening = true;
     Some(())
@@ -322,7 +308,7 @@ pub async fn shutdown(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
     if let Some(g) = ctx.guests.get(&uid) {
         guest::lock(&g).up = false;
     }
-    ctx.sleep(SHUTDOWN).await;
+    ctx.sleep(ctx.spec.durations.shutdown).await;
     for pod in ctx
         .list(kinds::PODS, Some(&ns))
         .iter()

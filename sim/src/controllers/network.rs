@@ -116,10 +116,9 @@ pub fn shown_interfaces(vmi: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// Modelled seconds from the migration's completion until the target has hot-plugged a new
-/// NIC into the domain, and from then until the guest agent reports it configured.
-const NIC_ATTACH_SECS: f64 = 2.0;
-const NIC_AGENT_SECS: f64 = 5.0;
+// From the migration's completion until the target has hot-plugged a new NIC into the domain
+// (the durations profile's `nic_attach`), and from then until the guest agent reports it
+// configured (`nic_agent`).
 
 /// At the migration: the NICs unplugged from the VMI leave the guest and the status, and the
 /// pod-network NIC follows the target pod. NICs new in the VMI spec are not plugged yet (see
@@ -186,15 +185,17 @@ fn only_interfaces(vmi: &Value, names: &[String]) -> Value {
 /// UpdateStatus, v1.9.0: `domain, multus-status`), and once the guest agent reports it, with
 /// its guest name and addresses (`domain, guest-agent, multus-status`).
 pub async fn hotplug(ctx: Arc<Ctx>, vmi: Value, node: String, pod: launcher::PodNetwork) {
-    ctx.sleep(NIC_ATTACH_SECS).await;
+    let durations = ctx.spec.durations;
+    ctx.sleep(durations.nic_attach).await;
     let Some(plugged) = plug(&ctx, &vmi, &node, &pod) else {
         return;
     };
-    ctx.sleep(NM_ACTIVATION_SECS).await;
+    ctx.sleep(durations.nic_activation).await;
     if let (Some(_), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) {
         configure(&mut guest::lock(&g), &plugged);
     }
-    ctx.sleep(NIC_AGENT_SECS - NM_ACTIVATION_SECS).await;
+    ctx.sleep(durations.nic_agent - durations.nic_activation)
+        .await;
     let (Some(now), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) else {
         return;
     };
@@ -269,12 +270,12 @@ fn plug(
     Some(new)
 }
 
-/// Modelled seconds from a hot-plugged NIC's link coming up in the guest until its addresses
-/// are usable: NetworkManager activates the profile cloud-init rendered for the new device's
-/// MAC (NetworkManager nm-device.c activation stages: prepare, config, ip-config), and a
-/// static IPv6 address stays tentative through duplicate address detection (RFC 4862 5.4,
-/// Linux net.ipv6.conf.default.dad_transmits=1 with a 1 s RetransTimer) before it is used.
-const NM_ACTIVATION_SECS: f64 = 2.0;
+// From a hot-plugged NIC's link coming up in the guest until its addresses are usable (the
+// durations profile's `nic_activation`): NetworkManager activates the profile cloud-init
+// rendered for the new device's MAC (NetworkManager nm-device.c activation stages: prepare,
+// config, ip-config), and a static IPv6 address stays tentative through duplicate address
+// detection (RFC 4862 5.4, Linux net.ipv6.conf.default.dad_transmits=1 with a 1 s
+// RetransTimer) before it is used.
 
 /// A new NIC as the guest first has it: the link, no addresses yet.
 fn link_only(nic: &guest::Nic) -> guest::Nic {

@@ -12,9 +12,8 @@ use crate::guest;
 use crate::kinds;
 use crate::obj;
 
-/// Modelled seconds from the VMI spec marking a NIC absent to the guest letting it go (the
-/// handler's sync and the guest's PCIe hot-unplug).
-const DETACH_SECS: f64 = 2.0;
+// From the VMI spec marking a NIC absent to the guest letting it go (the handler's sync and the
+// guest's PCIe hot-unplug): the durations profile's `nic_detach`.
 
 /// The absent interfaces of `vmi` the guest still has.
 fn to_detach(ctx: &Ctx, vmi: &Value) -> Vec<String> {
@@ -57,7 +56,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, vmi: &Value) {
     }
     let (ctx, vmi) = (ctx.clone(), vmi.clone());
     tokio::spawn(async move {
-        ctx.sleep(DETACH_SECS).await;
+        ctx.sleep(ctx.spec.durations.nic_detach).await;
         if let Some(now) = ctx
             .get(kinds::VMIS, obj::namespace(&vmi), obj::name(&vmi))
             .filter(|v| obj::uid(v) == uid && !obj::deleting(v))

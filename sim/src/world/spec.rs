@@ -21,6 +21,8 @@ pub struct ClusterSpec {
     /// use: a tainted infra node, a NotReady worker, a worker without the spare NICs, a
     /// worker whose spare NICs are bonded or down (`untidy.rs`).
     pub untidy: bool,
+    /// How long boots, applies and migrations take (modelled seconds).
+    pub durations: crate::durations::Durations,
 }
 
 impl Default for ClusterSpec {
@@ -34,6 +36,7 @@ impl Default for ClusterSpec {
             link_gbit_per_s: 10.0,
             image: Default::default(),
             untidy: true,
+            durations: Default::default(),
         }
     }
 }
@@ -65,9 +68,11 @@ impl ClusterSpec {
         Ok(())
     }
 
-    /// Migration link speed in bytes per second.
+    /// Migration bandwidth in bytes per second: the link's, or the durations profile's
+    /// per-stream throughput when that is lower.
     pub fn link_bytes_per_s(&self) -> f64 {
-        self.link_gbit_per_s * 1e9 / 8.0
+        let stream = self.durations.migration_gbit_per_s.unwrap_or(f64::INFINITY);
+        self.link_gbit_per_s.min(stream) * 1e9 / 8.0
     }
 
     pub(super) fn node(&self, name: &str, worker: bool, index: usize) -> Value {

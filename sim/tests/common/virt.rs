@@ -44,6 +44,22 @@ pub async fn cluster_with_faults(faults: &str) -> (SimHandle, kube::Client) {
     start_with(config).await
 }
 
+/// A cluster of tidy nodes whose operations take `durations`, run `time_scale` times faster.
+pub async fn cluster_with_durations(
+    durations: vstp_sim::durations::Durations,
+    time_scale: f64,
+) -> (SimHandle, kube::Client) {
+    let spec = vstp_sim::world::nodes::ClusterSpec {
+        durations,
+        ..vstp_sim::world::nodes::ClusterSpec::tidy()
+    };
+    let config = SimConfig {
+        time_scale,
+        ..SimConfig::cluster(spec).unwrap()
+    };
+    start_with(config).await
+}
+
 /// A cluster whose RHEL golden image is `image`.
 pub async fn cluster_with_image(
     image: vstp_sim::guest::image::GuestImage,

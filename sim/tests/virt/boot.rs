@@ -121,3 +121,33 @@ async fn guest_ssh_answers_linux_commands_in_their_real_formats_and_refuses_unkn
         .unwrap_err();
     assert!(err.contains("bad username/public key combination"), "{err}");
 }
+
+/// Under the bare-metal durations a Windows guest's first boot (specialize pass, OOBE) takes
+/// minutes where a RHEL guest takes seconds: the Windows VM, created first, still has no agent
+/// when the RHEL one has. With the simulator's durations both boot alike and the Windows VM's
+/// agent comes first.
+#[tokio::test]
+async fn bare_metal_durations_boot_windows_far_slower_than_rhel() {
+    let durations = vstp_sim::durations::Durations::bare_metal();
+    let (_sim, client) = cluster_with_durations(durations, 100.0).await;
+    let mut win = value(&rhel_vm("win1", json!({})));
+    win["spec"]["template"]["metadata"]["annotations"] =
+        json!({"vm.kubevirt.io/os": "windows2k22"});
+    let vms = api(&client, "VirtualMachine", "virtualmachines");
+    for vm in [
+        serde_json::from_value(win).unwrap(),
+        rhel_vm("rhel1", json!({})),
+    ] {
+        vms.create(&PostParams::default(), &vm).await.unwrap();
+    }
+    let agent = |v: &Value| cond(v, "AgentConnected").as_deref() == Some("True");
+    until(&vmis(&client), "rhel1", "agent-connected", agent).await;
+    let windows = value(&vmis(&client).get("win1").await.unwrap());
+    assert!(
+        !agent(&windows),
+        "the Windows guest's agent connected no later than the RHEL guest's: {}",
+        windows["status"]
+    );
+    let windows = until(&vmis(&client), "win1", "agent-connected", agent).await;
+    assert_eq!(windows["status"]["guestOSInfo"]["id"], "mswindows");
+}

@@ -5,11 +5,13 @@
 
 mod access;
 mod image;
+mod limits;
 mod nad_gate;
 mod storage;
 mod windows;
 
 pub use access::Use;
+pub use limits::ClusterLimits;
 
 use std::collections::BTreeMap;
 
@@ -63,6 +65,8 @@ pub enum Prerequisite {
 pub struct Findings {
     pub report: Vec<String>,
     pub unmet: BTreeMap<Prerequisite, String>,
+    /// Usable workers and KubeVirt's migration limits: what parallelism the cluster takes.
+    pub limits: ClusterLimits,
 }
 
 impl Findings {
@@ -192,6 +196,7 @@ pub async fn run(client: &kube::Client, profile: &Profile, windows_configured: b
     );
     let nodes = super::usable::select(client).await;
     let count = nodes.as_ref().map_or(0, |s| s.usable.len());
+    f.limits = ClusterLimits::of(cr.as_ref().ok(), count);
     match &nodes {
         Ok(s) => {
             f.report

@@ -14,10 +14,6 @@ use crate::kinds;
 use crate::obj;
 use crate::quantity;
 
-/// Modelled seconds the guest takes to online hot-plugged memory once the target has
-/// requested it.
-const MEMORY_ONLINE_SECS: f64 = 10.0;
-
 /// What the target finalized, which the guest then follows.
 #[derive(Default)]
 struct Applied {
@@ -140,7 +136,8 @@ fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
 /// after the migration completed; unless a regression of the catalogue keeps it from the guest
 /// (memory-hotplug-not-in-guest) or from both (memory-never-onlined).
 async fn online_memory(ctx: Arc<Ctx>, vmi: Value, bytes: u64) {
-    ctx.sleep(MEMORY_ONLINE_SECS).await;
+    // The guest onlines hot-plugged memory once the target has requested it.
+    ctx.sleep(ctx.spec.durations.memory_online).await;
     if ctx.faults.has(Fault::MemoryNeverOnlined) {
         return;
     }

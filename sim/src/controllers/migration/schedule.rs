@@ -15,8 +15,6 @@ use crate::obj;
 /// A target pod that cannot be scheduled fails the migration after this long (upstream's
 /// defaultUnschedulablePendingTimeoutSeconds, enforced by handlePendingPodTimeout).
 const UNSCHEDULABLE_TIMEOUT: f64 = 300.0;
-const TARGET_POD_START: f64 = 3.0;
-const HANDOFF: f64 = 0.5;
 
 fn priority_rank(m: &Value) -> u8 {
     match obj::str_at(m, "/spec/priority") {
@@ -145,7 +143,7 @@ pub async fn target(
     let pod = create_target_pod(ctx, vmim, vmi)?;
     vmim_phase(ctx, vmim, "Scheduling")?;
     let node = place(ctx, ns, &pod, &source.node, abort).await?;
-    wait(ctx, TARGET_POD_START, abort)
+    wait(ctx, ctx.spec.durations.migration_target_pod_start, abort)
         .await
         .inspect_err(|_| ctx.delete(kinds::PODS, ns, &pod))?;
     start_target_pod(ctx, vmi, ns, &pod, &node)?;
@@ -224,7 +222,7 @@ pub async fn hand_off(
     target: &Target,
     abort: &mut Abort,
 ) -> Result<Configuration, Stop> {
-    wait(ctx, HANDOFF, abort).await?;
+    wait(ctx, ctx.spec.durations.migration_handoff, abort).await?;
     let config = ctx.config();
     let policy = policy::matching(&ctx.store, vmi);
     let resolved = policy::resolve(&config.migrations, policy.as_ref());

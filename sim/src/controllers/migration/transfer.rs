@@ -16,7 +16,6 @@ use crate::kinds;
 use crate::obj;
 use crate::quantity;
 
-const TARGET_PREPARE: f64 = 1.0;
 /// kubevirt v1.9.0 pkg/virt-config/virt-config.go DefaultMigrationMaxDowntimeMs.
 const DEFAULT_MAX_DOWNTIME: f64 = 0.9;
 
@@ -29,7 +28,7 @@ pub async fn prepare_target(
     target: &str,
     abort: &mut Abort,
 ) -> Result<(), Stop> {
-    wait(ctx, TARGET_PREPARE, abort).await?;
+    wait(ctx, ctx.spec.durations.migration_target_prepare, abort).await?;
     let address = crate::world::nodes::address(&ctx.store, target);
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::conditions::{self, Enactment};
-use super::{desired, policy_status, APPLY_SECS};
+use super::{desired, policy_status};
 use crate::controllers::Ctx;
 use crate::faults::Fault;
 use crate::kinds;
@@ -89,7 +89,8 @@ async fn reconcile(ctx: &Ctx, name: &str, generation: i64, node: &str) -> Option
     if conditions::status(&refreshed, "Available").is_none_or(|s| s == "Unknown") {
         policy_status::update(ctx, name);
     }
-    ctx.sleep(APPLY_SECS).await;
+    // nmstate applying and verifying the desired state on this node (durations profile).
+    ctx.sleep(ctx.spec.durations.nncp_apply).await;
     at_generation(ctx, name, generation)?;
     let attempt = retries();
     match apply(ctx, node, &enactment["status"]["desiredState"], attempt) {

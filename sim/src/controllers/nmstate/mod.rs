@@ -19,9 +19,6 @@ use super::Ctx;
 use crate::kinds;
 use crate::obj;
 
-/// Modelled time nmstate takes to apply and verify a desired state on one node.
-const APPLY_SECS: f64 = 5.0;
-
 /// The NodeNetworkState a fresh node reports (`initial.rs`).
 pub fn initial_state(node: &Value) -> Value {
     initial::state(node)

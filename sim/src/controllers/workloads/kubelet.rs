@@ -11,10 +11,9 @@ use crate::controllers::{launcher, Ctx};
 use crate::kinds;
 use crate::obj;
 
-/// Modelled seconds from binding to Ready: the image is on the node, the container starts and
-/// its readiness probe passes once (kubelet pkg/kubelet/prober: the first probe after
-/// `initialDelaySeconds`, then Ready).
-const START_SECS: f64 = 5.0;
+// From binding to Ready (the durations profile's `pod_start`): the image is on the node, the
+// container starts and its readiness probe passes once (kubelet pkg/kubelet/prober: the first
+// probe after `initialDelaySeconds`, then Ready).
 
 /// Pods this module runs: those of the workload controllers.
 fn ours(pod: &Value) -> bool {
@@ -32,7 +31,7 @@ pub fn reconcile(ctx: &Arc<Ctx>, pod: &Value) {
             if bind(ctx, pod, &node).is_some() {
                 let (ctx, pod) = (ctx.clone(), pod.clone());
                 tokio::spawn(async move {
-                    ctx.sleep(START_SECS).await;
+                    ctx.sleep(ctx.spec.durations.pod_start).await;
                     run(&ctx, &pod, &node);
                 });
             }
