@@ -307,9 +307,9 @@ fn a_missing_nad_ref_gate_under_hco_names_the_hyperconverged_patch_that_enables_
 }
 
 /// The default parallelism on a cluster comes from what preflight found: the simulator's
-/// default cluster has four usable workers (its infra and NotReady nodes are left out, the
-/// worker without spare NICs is not) and KubeVirt's default migration limits, so the catalogue
-/// runs min(5, 2 × 4) = 5 at a time; a CR that admits two migrations at once brings it to two.
+/// default cluster has five usable workers (its infra and NotReady nodes are left out; the
+/// worker without spare NICs and the one whose spare NICs are taken still run VMs) and
+/// KubeVirt's default migration limits, so the catalogue runs min(5, 2 × 5) = 5 at a time; a CR that admits two migrations at once brings it to two.
 #[test]
 fn the_default_parallelism_follows_usable_workers_and_kubevirts_migration_limits() {
     let sim = SimCluster::start("preflight-parallel", "", 1);
@@ -321,7 +321,7 @@ fn the_default_parallelism_follows_usable_workers_and_kubevirts_migration_limits
         let findings = sim
             .runtime
             .block_on(preflight::run(&client, &Profile::default(), true));
-        assert_eq!(findings.limits.usable_workers, 4, "{:?}", findings.report);
+        assert_eq!(findings.limits.usable_workers, 5, "{:?}", findings.report);
         vstp::runner::parallel::cluster_threads(&findings.limits, &runnable)
     };
     assert_eq!(threads(), 5);
