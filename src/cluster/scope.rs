@@ -52,7 +52,21 @@ impl Scope {
         kind: NamespaceKind,
         budgets: Budgets,
     ) -> anyhow::Result<Scope> {
-        let scope = Scope {
+        let scope = Scope::unopened(client, run_id, scenario, budgets);
+        scope.create_namespace(kind).await?;
+        Ok(scope)
+    }
+
+    /// The scope before its namespace exists: whoever tears scopes down can hold it before
+    /// the namespace is asked for, so a namespace created by a request that was cancelled
+    /// midway (a signal) is still deleted.
+    pub fn unopened(
+        client: &kube::Client,
+        run_id: &str,
+        scenario: &str,
+        budgets: Budgets,
+    ) -> Scope {
+        Scope {
             client: client.clone(),
             run_id: run_id.to_string(),
             scenario: scenario.to_string(),
@@ -61,17 +75,21 @@ impl Scope {
             ledger: Arc::default(),
             owned: Mutex::new(Vec::new()),
             cordoned: Mutex::new(Vec::new()),
-        };
-        let mut labels = scope.labels();
+        }
+    }
+
+    /// Creates the namespace of an [`Scope::unopened`] scope.
+    pub async fn create_namespace(&self, kind: NamespaceKind) -> anyhow::Result<()> {
+        let mut labels = self.labels();
         if kind == NamespaceKind::PrimaryUdn {
             labels.insert(PRIMARY_UDN_LABEL.into(), String::new());
         }
         let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": scope.ns, "labels": labels}});
-        create_raw(client, &kinds::NAMESPACE, "", namespace)
+            "metadata": {"name": self.ns, "labels": labels}});
+        create_raw(&self.client, &kinds::NAMESPACE, "", namespace)
             .await
-            .with_context(|| format!("cannot create the scenario's namespace {}", scope.ns))?;
-        Ok(scope)
+            .with_context(|| format!("cannot create the scenario's namespace {}", self.ns))?;
+        Ok(())
     }
 
     /// The same scope charging its waits to `ledger`, the scenario's.

@@ -99,9 +99,11 @@ impl Ctx {
     pub async fn scope(&self, kind: NamespaceKind) -> anyhow::Result<Arc<Scope>> {
         let target = self.target().await?;
         let (client, budgets) = (&target.client, target.budgets);
-        let scope = Scope::open(client, self.run_id(), self.slug, kind, budgets).await?;
+        let scope = Scope::unopened(client, self.run_id(), self.slug, budgets);
         let scope = Arc::new(scope.charging(self.owned.waits.clone()));
+        // Owned before it exists: a signal may cancel the create after the server took it.
         lock(&self.owned.scopes).push(scope.clone());
+        scope.create_namespace(kind).await?;
         self.step(format!("namespace {}", scope.ns()));
         Ok(scope)
     }
