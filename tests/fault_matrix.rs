@@ -83,13 +83,14 @@ struct FaultRun {
 /// would be run (the simulator is not the run's own), and looks for what it left.
 fn run(fault: &str, seed: u64) -> FaultRun {
     let cluster = support::SimCluster::start("matrix", fault, seed);
+    // Everything the cluster holds before the run, to compare with what it holds after.
+    let before = cluster.snapshot();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
     let planned = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
     let mut config = RunConfig::new(cluster.target(), true);
     config.junit_path = cluster.path("junit.xml");
     config.artifacts = cluster.path("artifacts");
     config.handle_signals = false;
-    let run_id = config.run_id.clone();
     let args = libtest_mimic::Arguments {
         test_threads: Some(2),
         quiet: true,
@@ -105,13 +106,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
             (trial, cell)
         })
         .collect();
-    let mut leftovers = cluster.leftovers(&run_id);
-    leftovers.extend(
-        cluster
-            .cordoned_nodes()
-            .into_iter()
-            .map(|n| format!("node {n} is still cordoned")),
-    );
+    let leftovers = before.changes_to(&cluster.snapshot());
     let false_alarm = cells.values().any(|c| matches!(c, Cell::FalseAlarm(_)));
     // The simulator's scratch directory goes with it; what explains a failure must stay.
     let kept = (false_alarm || !leftovers.is_empty()).then(|| {
@@ -268,7 +263,7 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
         for handle in runs {
             let (fault, seed, done) = handle.join().expect("a catalogue run panicked");
             for left in done.leftovers {
-                problems.push(format!("{fault:?} (seed {seed}) left {left}"));
+                problems.push(format!("{fault:?} (seed {seed}): {left}"));
             }
             if let Some(kept) = done.kept {
                 problems.push(format!(
