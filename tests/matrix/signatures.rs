@@ -45,7 +45,10 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         "migration-stays-on-node",
         &["succeeded but the VMI is still on"],
     ),
-    ("launcher-pod-killed", &["was replaced: UID", "is failed"]),
+    (
+        "launcher-pod-killed",
+        &["was replaced: UID", "is failed", "is gone from"],
+    ),
 ];
 
 /// The catching phrases of product regression `fault`; None for an infrastructure fault or
