@@ -13,50 +13,10 @@ use vstp::runner::{Outcome, Run, RunConfig};
 
 mod support;
 
-/// STP files whose scenarios may fail under each product regression (`*` = any).
-const CONCERNS: &[(&str, &[&str])] = &[
-    (
-        "reboot-on-nad-swap",
-        &["live-update-nad-ref", "nic-hotplug"],
-    ),
-    ("mac-regenerated", &["live-update-nad-ref", "nic-hotplug"]),
-    ("old-vlan-still-reachable", &["live-update-nad-ref"]),
-    ("target-keeps-old-nad", &["live-update-nad-ref"]),
-    ("migration-restarts-processes", &["*"]),
-    ("mode-misreported", &["workload-disruption-migration"]),
-    ("awd-ignored", &["workload-disruption-migration"]),
-    (
-        "eviction-without-migration",
-        &["workload-disruption-migration"],
-    ),
-    (
-        "cpu-hotplug-not-in-guest",
-        &["workload-disruption-migration"],
-    ),
-    (
-        "memory-hotplug-not-in-guest",
-        &["workload-disruption-migration"],
-    ),
-    ("hotplugged-nic-missing", &["nic-hotplug"]),
-    ("unplugged-nic-stays", &["nic-hotplug"]),
-    ("udn-ip-changes", &["primary-udn-migration"]),
-    ("migration-resets-tcp", &["primary-udn-migration"]),
-    ("non-migratable-changed-live", &["live-update-nad-ref"]),
-    ("nic-hotplug-skips-migration", &["nic-hotplug"]),
-    ("memory-never-onlined", &["workload-disruption-migration"]),
-    // Every STP confirms a migration by the VMI's node.
-    (
-        "migration-stays-on-node",
-        &[
-            "live-update-nad-ref",
-            "workload-disruption-migration",
-            "nic-hotplug",
-            "primary-udn-migration",
-        ],
-    ),
-    // Every STP migrates a VM somewhere; the migration fails and the VM restarts.
-    ("launcher-pod-killed", &["*"]),
-];
+#[path = "matrix/catchers.rs"]
+mod catchers;
+#[path = "matrix/signatures.rs"]
+mod signatures;
 
 /// Catalogue runs at once: scenarios mostly wait on the simulated clock, but SSH handshakes
 /// cost CPU, and a 2-core CI machine must not starve them.
@@ -65,7 +25,12 @@ const AT_ONCE: usize = 2;
 #[derive(Debug, Clone, PartialEq)]
 enum Cell {
     Passed,
+    /// Failed under a product regression, naming what it breaks.
     Caught(String),
+    /// Did not pass under a product regression, but not by the assertion that should catch
+    /// it (an error, a skip, a timeout, another invariant): a finding.
+    WrongReason(String),
+    /// Did not pass without a product regression.
     FalseAlarm(String),
 }
 
@@ -75,6 +40,8 @@ struct FaultRun {
     cells: BTreeMap<String, Cell>,
     /// What the run left on the cluster (it must leave nothing).
     leftovers: Vec<String>,
+    /// Trial name → the outcome of every trial that did not pass, in full.
+    outcomes: BTreeMap<String, String>,
     /// Where its JUnit, step logs and failure diagnostics were kept, when it went wrong.
     kept: Option<PathBuf>,
 }
@@ -83,13 +50,14 @@ struct FaultRun {
 /// would be run (the simulator is not the run's own), and looks for what it left.
 fn run(fault: &str, seed: u64) -> FaultRun {
     let cluster = support::SimCluster::start("matrix", fault, seed);
+    // Everything the cluster holds before the run, to compare with what it holds after.
+    let before = cluster.snapshot();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stps");
     let planned = vstp::cli::planned_or_problems(&root).unwrap_or_else(|p| panic!("{p:?}"));
     let mut config = RunConfig::new(cluster.target(), true);
     config.junit_path = cluster.path("junit.xml");
     config.artifacts = cluster.path("artifacts");
     config.handle_signals = false;
-    let run_id = config.run_id.clone();
     let args = libtest_mimic::Arguments {
         test_threads: Some(2),
         quiet: true,
@@ -101,17 +69,22 @@ fn run(fault: &str, seed: u64) -> FaultRun {
         .iter()
         .map(|c| {
             let trial = c.planned.scenario.decl.trial_name();
-            let cell = cell(fault, &trial, &c.outcome_now().0);
+            let cell = cell(fault, &c.outcome_now().0);
             (trial, cell)
         })
         .collect();
-    let mut leftovers = cluster.leftovers(&run_id);
-    leftovers.extend(
-        cluster
-            .cordoned_nodes()
-            .into_iter()
-            .map(|n| format!("node {n} is still cordoned")),
-    );
+    let leftovers = before.changes_to(&cluster.snapshot());
+    let outcomes = report
+        .cases
+        .iter()
+        .filter(|c| c.outcome_now().0 != Outcome::Passed)
+        .map(|c| {
+            (
+                c.planned.scenario.decl.trial_name(),
+                format!("{:?}", c.outcome_now().0),
+            )
+        })
+        .collect();
     let false_alarm = cells.values().any(|c| matches!(c, Cell::FalseAlarm(_)));
     // The simulator's scratch directory goes with it; what explains a failure must stay.
     let kept = (false_alarm || !leftovers.is_empty()).then(|| {
@@ -124,6 +97,7 @@ fn run(fault: &str, seed: u64) -> FaultRun {
     FaultRun {
         cells,
         leftovers,
+        outcomes,
         kept,
     }
 }
@@ -179,16 +153,7 @@ fn rows() -> Vec<String> {
     all
 }
 
-fn concerns(fault: &str, trial: &str) -> bool {
-    let stps = CONCERNS
-        .iter()
-        .find(|(f, _)| *f == fault)
-        .map_or(&[][..], |(_, s)| *s);
-    stps.iter()
-        .any(|s| *s == "*" || trial.contains(&format!("/{s}/")))
-}
-
-fn cell(fault: &str, trial: &str, outcome: &Outcome) -> Cell {
+fn cell(fault: &str, outcome: &Outcome) -> Cell {
     // The first line, and the next when the first only introduces a list of what broke.
     let message = |m: &str| {
         let mut lines = m.lines().map(str::trim);
@@ -198,26 +163,31 @@ fn cell(fault: &str, trial: &str, outcome: &Outcome) -> Cell {
             _ => first,
         }
     };
+    let signatures = signatures::of(fault);
     match outcome {
         Outcome::Passed => Cell::Passed,
-        // The environment kept the scenario from judging: nothing was caught, and under any
-        // fault (or none) that is an alarm to look at.
-        Outcome::Environment(m) => {
-            Cell::FalseAlarm(format!("environment, not caught: {}", message(m)))
+        _ if signatures.is_none() => Cell::FalseAlarm(message(&outcome_text(outcome))),
+        Outcome::Failed(m) if signatures.is_some_and(|s| s.iter().any(|s| m.contains(s))) => {
+            Cell::Caught(message(m))
         }
-        Outcome::Failed(m) | Outcome::Error(m) | Outcome::Skipped(m) => {
-            if concerns(fault, trial) {
-                Cell::Caught(message(m))
-            } else {
-                Cell::FalseAlarm(message(m))
-            }
-        }
+        other => Cell::WrongReason(message(&outcome_text(other))),
+    }
+}
+
+/// An outcome as one text, its kind first: `Error: …`, `Skipped: …`.
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed => "passed".into(),
+        Outcome::Failed(m) => format!("failed: {m}"),
+        Outcome::Error(m) => format!("error: {m}"),
+        Outcome::Skipped(m) => format!("skipped: {m}"),
+        Outcome::Environment(m) => format!("environment: {m}"),
     }
 }
 
 fn render(matrix: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
     let mut out = String::from(
-        "| fault | caught | passed | false alarms | first catch |\n|---|---|---|---|---|\n",
+        "| fault | caught | passed | wrong reason | false alarms | first catch |\n|---|---|---|---|---|---|\n",
     );
     for (fault, cells) in matrix {
         let count = |f: fn(&Cell) -> bool| cells.values().filter(|c| f(c)).count();
@@ -226,10 +196,11 @@ fn render(matrix: &BTreeMap<String, BTreeMap<String, Cell>>) -> String {
             _ => None,
         });
         out += &format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             if fault.is_empty() { "(none)" } else { fault },
             count(|c| matches!(c, Cell::Caught(_))),
             count(|c| matches!(c, Cell::Passed)),
+            count(|c| matches!(c, Cell::WrongReason(_))),
             count(|c| matches!(c, Cell::FalseAlarm(_))),
             first.unwrap_or_default().replace('|', "/")
         );
@@ -256,6 +227,7 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
     );
     let mut matrix: BTreeMap<String, BTreeMap<String, Cell>> = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut outcomes_dump = String::new();
     let indexed: Vec<(u64, String)> = (0..).zip(faults).collect();
     for batch in indexed.chunks(AT_ONCE) {
         let runs: Vec<_> = batch
@@ -268,7 +240,7 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
         for handle in runs {
             let (fault, seed, done) = handle.join().expect("a catalogue run panicked");
             for left in done.leftovers {
-                problems.push(format!("{fault:?} (seed {seed}) left {left}"));
+                problems.push(format!("{fault:?} (seed {seed}): {left}"));
             }
             if let Some(kept) = done.kept {
                 problems.push(format!(
@@ -276,35 +248,100 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
                     kept.display()
                 ));
             }
+            for (trial, outcome) in &done.outcomes {
+                let line = outcome.replace(['\n', '\t'], " ");
+                outcomes_dump.push_str(&format!("{}\t{trial}\t{line}\n", label(&fault)));
+            }
             matrix.insert(fault, done.cells);
         }
     }
     let table = render(&matrix);
     println!("{table}");
     let _ = std::fs::write(target_dir().join("vstp-fault-matrix.md"), &table);
+    let _ = std::fs::write(
+        target_dir().join("vstp-fault-matrix-outcomes.tsv"),
+        &outcomes_dump,
+    );
+    let mut caught = catchers::Catchers::new();
     for (fault, cells) in &matrix {
         for (trial, c) in cells {
-            if let Cell::FalseAlarm(m) = c {
-                problems.push(format!("{fault:?} made {trial} fail: {m}"));
+            match c {
+                Cell::FalseAlarm(m) => problems.push(format!("{fault:?} made {trial} fail: {m}")),
+                Cell::WrongReason(m) => problems.push(format!(
+                    "{fault} ended {trial} without the assertion that names it ({:?}): {m}",
+                    signatures::of(fault).unwrap_or_default()
+                )),
+                _ => {}
             }
         }
-        let product = vstp_sim::faults::CATALOGUE
-            .iter()
-            .any(|f| f.name == fault && f.kind == vstp_sim::faults::Kind::Product);
-        if product && !cells.values().any(|c| matches!(c, Cell::Caught(_))) {
-            problems.push(format!("no scenario catches {fault}"));
+        if signatures::of(fault).is_some() {
+            let by: std::collections::BTreeSet<String> = cells
+                .iter()
+                .filter(|(_, c)| matches!(c, Cell::Caught(_)))
+                .map(|(t, _)| t.clone())
+                .collect();
+            if by.is_empty() {
+                problems.push(format!("no scenario catches {fault}"));
+            }
+            caught.insert(fault.clone(), by);
         }
+    }
+    let mut all_caught = catchers::committed().unwrap_or_default();
+    all_caught.extend(caught.clone());
+    let regenerated = target_dir().join("vstp-fault-matrix-catchers.tsv");
+    let _ = std::fs::write(&regenerated, catchers::render(&all_caught));
+    match catchers::committed() {
+        Ok(committed) => {
+            let (lost, gained) = catchers::compare(&committed, &caught);
+            for note in &gained {
+                println!(
+                    "note: {note} (update the table: cp {} {})",
+                    regenerated.display(),
+                    catchers::committed_path().display()
+                );
+            }
+            problems.extend(lost.into_iter().map(|l| {
+                format!(
+                    "{l}; if that is on purpose, cp {} {}",
+                    regenerated.display(),
+                    catchers::committed_path().display()
+                )
+            }));
+        }
+        Err(e) => problems.push(e),
     }
     assert!(problems.is_empty(), "{}\n{table}", problems.join("\n"));
 }
 
 #[test]
-fn every_product_regression_says_which_stps_must_catch_it() {
+fn every_product_regression_names_the_assertion_that_catches_it() {
     let missing: Vec<&str> = vstp_sim::faults::CATALOGUE
         .iter()
         .filter(|f| f.kind == vstp_sim::faults::Kind::Product)
-        .filter(|f| !CONCERNS.iter().any(|(name, _)| *name == f.name))
+        .filter(|f| signatures::of(f.name).is_none_or(|s| s.is_empty()))
         .map(|f| f.name)
         .collect();
-    assert!(missing.is_empty(), "add these to CONCERNS: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "add these to tests/matrix/signatures.rs: {missing:?}"
+    );
+    let infra_with_signature: Vec<&str> = vstp_sim::faults::CATALOGUE
+        .iter()
+        .filter(|f| f.kind == vstp_sim::faults::Kind::Infra && signatures::of(f.name).is_some())
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        infra_with_signature.is_empty(),
+        "infrastructure faults must not be caught: {infra_with_signature:?}"
+    );
+    let committed = catchers::committed().unwrap_or_else(|e| panic!("{e}"));
+    let without: Vec<&str> = vstp_sim::faults::CATALOGUE
+        .iter()
+        .filter(|f| f.kind == vstp_sim::faults::Kind::Product && !committed.contains_key(f.name))
+        .map(|f| f.name)
+        .collect();
+    assert!(
+        without.is_empty(),
+        "tests/matrix/catchers.tsv lists no catcher for {without:?}"
+    );
 }

@@ -15,6 +15,7 @@ use rand::{RngExt, SeedableRng};
 
 mod support;
 
+use support::snapshot::Snapshot;
 use support::SimCluster;
 
 /// How long a signalled run may take to tear down and exit.
@@ -98,7 +99,14 @@ fn seed(test: &str) -> u64 {
 }
 
 /// Interrupts a run with `signal` after `delay`, then checks what a user relies on.
-fn interrupt(cluster: &SimCluster, signal: &str, delay: Duration, expected_code: i32) {
+/// `before` is the cluster as it was before any run: whatever differs after is the run's.
+fn interrupt(
+    cluster: &SimCluster,
+    before: &Snapshot,
+    signal: &str,
+    delay: Duration,
+    expected_code: i32,
+) {
     let mut run = start(cluster);
     // A timer, not a poll: the moment is the point of the test.
     std::thread::sleep(delay);
@@ -114,13 +122,8 @@ fn interrupt(cluster: &SimCluster, signal: &str, delay: Duration, expected_code:
         junit.contains("<testcase") && junit.contains("interrupted"),
         "{context}: the JUnit does not list the interrupted cases:\n{junit}"
     );
-    let left = cluster.leftovers(&run.run_id);
-    assert!(left.is_empty(), "{context}: the run left {left:?}");
-    let cordoned = cluster.cordoned_nodes();
-    assert!(
-        cordoned.is_empty(),
-        "{context}: nodes left cordoned: {cordoned:?}"
-    );
+    let left = before.changes_to(&cluster.snapshot());
+    assert!(left.is_empty(), "{context}: the run left {left:#?}");
     let _ = std::fs::remove_file(cluster.path("artifacts").join("junit_vstp.xml"));
 }
 
@@ -129,11 +132,12 @@ fn sigint_and_sigterm_at_random_moments_leave_junit_and_nothing_else() {
     let seed = seed("sigint_and_sigterm");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let cluster = SimCluster::start("interrupts", "", seed);
+    let before = cluster.snapshot();
     for (signal, code) in [("INT", 130), ("TERM", 143), ("INT", 130), ("TERM", 143)] {
         // The catalogue takes about 40 s one scenario at a time: these moments fall inside
         // a scenario's body, its teardown, or between two scenarios.
         let delay = Duration::from_millis(rng.random_range(300..12_000));
-        interrupt(&cluster, signal, delay, code);
+        interrupt(&cluster, &before, signal, delay, code);
     }
 }
 
@@ -142,6 +146,7 @@ fn after_sigkill_cleanup_by_run_id_removes_what_the_run_left() {
     let seed = seed("sigkill");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let cluster = SimCluster::start("sigkill", "", seed);
+    let before = cluster.snapshot();
     let mut run = start(&cluster);
     // Killed once it has created something, at a random point after that.
     let created = run
@@ -157,7 +162,7 @@ fn after_sigkill_cleanup_by_run_id_removes_what_the_run_left() {
         None,
         "SIGKILL ends the process without an exit code"
     );
-    let left = cluster.leftovers(&run.run_id);
+    let left = before.changes_to(&cluster.snapshot());
     assert!(
         !left.is_empty(),
         "a killed run in mid-catalogue leaves something to clean"
@@ -191,14 +196,10 @@ fn after_sigkill_cleanup_by_run_id_removes_what_the_run_left() {
     let said = String::from_utf8_lossy(&cleanup.stdout).to_string()
         + &String::from_utf8_lossy(&cleanup.stderr);
     assert!(cleanup.status.success(), "vstp cleanup failed:\n{said}");
-    let after = cluster.leftovers(&run.run_id);
+    let after = before.changes_to(&cluster.snapshot());
     assert!(
         after.is_empty(),
-        "after cleanup: {after:?}\ncleanup said:\n{said}"
-    );
-    assert!(
-        cluster.cordoned_nodes().is_empty(),
-        "cleanup left nodes cordoned"
+        "after cleanup: {after:#?}\ncleanup said:\n{said}"
     );
     assert!(
         key_dirs().is_empty(),

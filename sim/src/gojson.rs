@@ -18,12 +18,24 @@ const GO_TIME_FIELDS: &[&str] = &[
     "lastSuccessfulUpdateTime",
 ];
 
+/// `bool` fields tagged `omitempty`, whose `false` Go's encoder drops (kind, `spec` field):
+/// kubernetes pkg/apis/core/v1 types.go NodeSpec `Unschedulable bool
+/// json:"unschedulable,omitempty"`, so an uncordon that writes `false` leaves no field.
+const FALSE_OMITTED: &[(&str, &str)] = &[("Node", "unschedulable")];
+
 /// The object as Go encodes it: `null`s dropped (but for `metav1.Time` fields), and empty
 /// lists inside `status` dropped (every status list of the served kinds is `omitempty`, e.g.
 /// kubevirt v1.9.0 staging/src/kubevirt.io/api/core/v1/types.go VirtualMachineInstanceStatus).
 pub fn shaped(object: &Value) -> Value {
     let mut out = object.clone();
     omit_empty(&mut out, false);
+    for (kind, field) in FALSE_OMITTED {
+        if out["kind"] == *kind && out["spec"][field] == false {
+            if let Some(spec) = out["spec"].as_object_mut() {
+                spec.remove(*field);
+            }
+        }
+    }
     out
 }
 
@@ -66,5 +78,16 @@ mod tests {
                        "memory": {}, "activePods": {}},
         });
         assert_eq!(shaped(&o), want);
+    }
+
+    #[test]
+    fn an_uncordoned_node_has_no_unschedulable_field() {
+        let uncordoned = json!({"kind": "Node", "spec": {"unschedulable": false, "taints": []}});
+        assert_eq!(
+            shaped(&uncordoned),
+            json!({"kind": "Node", "spec": {"taints": []}})
+        );
+        let cordoned = json!({"kind": "Node", "spec": {"unschedulable": true}});
+        assert_eq!(shaped(&cordoned), cordoned);
     }
 }

@@ -204,11 +204,13 @@ pub fn process_exists(pid: u32) -> String {
 }
 
 /// Reads the answer of [`process_exists`]: exit 0 means alive; exit 1 with bash's
-/// "No such process" means gone; anything else is not an answer to the question.
+/// "No such process" means gone; anything else is not an answer to the question. Over a
+/// serial console stderr arrives in stdout (a terminal has one stream), so either counts.
 pub fn exists(out: &Output) -> Result<bool, Unreadable> {
+    let gone = |text: &str| text.trim_end().ends_with(") - No such process");
     match out.code {
         0 => Ok(true),
-        1 if out.stderr.trim_end().ends_with(") - No such process") => Ok(false),
+        1 if gone(&out.stderr) || gone(&out.stdout) => Ok(false),
         _ => Err(unreadable(
             "whether the process exists (kill -0)",
             &out.to_string(),
@@ -354,4 +356,29 @@ pub fn established(out: &str) -> Result<Vec<(SocketAddr, SocketAddr)>, Unreadabl
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod exists_tests {
+    use super::*;
+
+    fn answer(stdout: &str, stderr: &str, code: i32) -> Output {
+        Output {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            code,
+        }
+    }
+
+    #[test]
+    fn a_gone_process_is_read_over_ssh_and_over_the_console() {
+        let said = "bash: line 1: kill: (1022) - No such process\n";
+        assert!(!exists(&answer("", said, 1)).unwrap());
+        assert!(
+            !exists(&answer(said, "", 1)).unwrap(),
+            "console: one stream"
+        );
+        assert!(exists(&answer("", "", 0)).unwrap());
+        assert!(exists(&answer("", "kill: permission denied", 1)).is_err());
+    }
 }

@@ -24,7 +24,7 @@ use serde_json::json;
 use super::change::Change;
 use super::invariants::Invariants;
 use super::ipam::{self, IpamClaim};
-use super::migration::{self, Mark, Migrated};
+use super::migration::{self, Mark, Migrated, Trigger};
 use super::reaction::{template_has_interface, Reaction, QUIET_WINDOW};
 use super::status::{Condition, InterfaceStatus, Vmi};
 use crate::cluster::budget::Wait;
@@ -301,7 +301,12 @@ impl Vm {
     pub async fn drain_its_node(&self) -> anyhow::Result<(drain::Drained, Reaction)> {
         let mark = Mark::take(&self.scope, &self.name).await?;
         let node = mark.vmi.node().to_string();
-        let drained = drain::drain(&self.scope, &node, self.scope.budget(Wait::Drain)).await?;
+        let budget = self.scope.budget(Wait::Drain);
+        let failed = migration::first_failure(&self.scope, &mark, Trigger::Evacuation);
+        let drained = tokio::select! {
+            drained = drain::drain(&self.scope, &node, budget) => drained?,
+            failure = failed => return Err(failure),
+        };
         let reaction = Reaction {
             scope: self.scope.clone(),
             mark,

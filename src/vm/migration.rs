@@ -99,9 +99,15 @@ fn lost(mark: &Mark, now: &Vmi) -> Option<String> {
 /// The VMI `name` as it is now.
 pub async fn read_vmi(scope: &Scope, name: &str) -> anyhow::Result<Vmi> {
     let api = kinds::VMI.api(scope.client(), scope.ns());
-    let found = retrying(|| api.get(name))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read VMI {name} in {}: {e}", scope.ns()))?;
+    let found = retrying(|| api.get(name)).await.map_err(|e| match e {
+        // The VM deleted it (to start a new one, or because it was stopped): a lost guest,
+        // not a read that failed.
+        kube::Error::Api(status) if status.code == 404 => anyhow::anyhow!(
+            "VMI {name} is gone from {} (its VM deleted it: the VM restarted or stopped)",
+            scope.ns()
+        ),
+        e => anyhow::anyhow!("cannot read VMI {name} in {}: {e}", scope.ns()),
+    })?;
     Vmi::from_value(&kinds::to_value(&found))
 }
 
@@ -213,6 +219,21 @@ pub async fn migrate(scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Migrated
 pub async fn ended_by(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::Result<Ended> {
     let name = new_migration(scope, mark, trigger).await?;
     ended(scope, mark, &name).await
+}
+
+/// Ends only when the first migration `trigger` starts after the mark fails, with the error
+/// that names it; otherwise never (a success, or no migration within the budget, is for the
+/// caller's own waits to judge). Raced against a wait that a failed migration would leave
+/// hanging (a condition KubeVirt keeps set while it retries, a drain whose pod cannot leave),
+/// it turns that wait's timeout into the migration's own failure.
+pub async fn first_failure(scope: &Arc<Scope>, mark: &Mark, trigger: Trigger) -> anyhow::Error {
+    match ended_by(scope, mark, trigger).await {
+        Ok(ended) if !ended.succeeded => match confirmed(ended, scope, mark) {
+            Err(failure) => failure,
+            Ok(_) => std::future::pending().await,
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 /// The same, required to succeed and confirmed.

@@ -63,7 +63,11 @@ impl Reaction {
     /// migration succeeds and is confirmed.
     pub async fn live_update(&self) -> anyhow::Result<Migrated> {
         if let Some(kind) = self.announced_by {
-            let raised = self.condition_cycle(kind).await?;
+            let failed = migration::first_failure(&self.scope, &self.mark, Trigger::WorkloadUpdate);
+            let raised = tokio::select! {
+                raised = self.condition_cycle(kind) => raised?,
+                failure = failed => return Err(failure),
+            };
             if kind == "MigrationRequired" {
                 anyhow::ensure!(
                     raised.reason == LIVE_UPDATE_REASON,

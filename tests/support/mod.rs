@@ -7,6 +7,7 @@
 
 pub mod junit;
 pub mod runs;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -158,6 +159,12 @@ impl SimCluster {
             lines.extend(found.problems.iter().map(|p| format!("problem: {p}")));
             lines
         })
+    }
+
+    /// Every listable object and every node's scheduling marks, through discovery.
+    pub fn snapshot(&self) -> snapshot::Snapshot {
+        let client = self.client();
+        self.runtime.block_on(snapshot::Snapshot::take(&client))
     }
 
     /// Nodes marked unschedulable, by anyone. The list rides out the simulator's API faults as

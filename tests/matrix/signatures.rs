@@ -1,0 +1,61 @@
+//! What each product regression of vstp-sim's fault catalogue breaks, as the assertion that
+//! must catch it words it. A cell counts as caught only when its scenario failed with one of
+//! these in the message; any other non-pass under a product regression is a finding.
+
+/// Fault → the phrases of the assertions that catch it.
+const SIGNATURES: &[(&str, &[&str])] = &[
+    ("reboot-on-nad-swap", &["boot (the guest rebooted)"]),
+    (
+        "mac-regenerated",
+        &["MACs in the guest", "MACs in the VMI status"],
+    ),
+    ("old-vlan-still-reachable", &["isolation broken"]),
+    (
+        "target-keeps-old-nad",
+        &["connectivity broken: the peer on"],
+    ),
+    ("migration-restarts-processes", &["sentinel process"]),
+    ("mode-misreported", &["ran in mode"]),
+    ("awd-ignored", &["has been aborted"]),
+    // The evacuation migration the eviction should have started never appears.
+    (
+        "eviction-without-migration",
+        &["waiting for a new kubevirt-evacuation"],
+    ),
+    ("cpu-hotplug-not-in-guest", &["the guest counts"]),
+    (
+        "memory-hotplug-not-in-guest",
+        &["the added memory does not show"],
+    ),
+    ("hotplugged-nic-missing", &["has no interface with MAC"]),
+    ("unplugged-nic-stays", &["the guest still has"]),
+    ("udn-ip-changes", &["before the migration and"]),
+    ("migration-resets-tcp", &["has no established connection"]),
+    // The change went live at once, so KubeVirt never asked for the migration.
+    (
+        "non-migratable-changed-live",
+        &["waiting for condition MigrationRequired"],
+    ),
+    (
+        "nic-hotplug-skips-migration",
+        &["waiting for condition MigrationRequired"],
+    ),
+    ("memory-never-onlined", &["status.memory.guestCurrent"]),
+    (
+        "migration-stays-on-node",
+        &["succeeded but the VMI is still on"],
+    ),
+    (
+        "launcher-pod-killed",
+        &["was replaced: UID", "is failed", "is gone from"],
+    ),
+];
+
+/// The catching phrases of product regression `fault`; None for an infrastructure fault or
+/// the clean run, under which nothing may fail.
+pub fn of(fault: &str) -> Option<&'static [&'static str]> {
+    SIGNATURES
+        .iter()
+        .find(|(f, _)| *f == fault)
+        .map(|(_, s)| *s)
+}
