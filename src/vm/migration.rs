@@ -247,18 +247,20 @@ pub async fn migrated_by(
 
 async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::Result<String> {
     let (vmi, prefix) = (mark.name(), trigger.prefix());
+    let awaited = format!("a new {prefix}… migration of {vmi}");
     let found = Watch::all(scope.client(), kinds::VMIM, scope.ns())
         .labels(&by_vmi(vmi))
-        .until(
-            &format!("a new {prefix}… migration of {vmi}"),
-            scope.budget(Wait::Migration),
-            |seen| {
-                seen.keys()
-                    .find(|n| n.starts_with(prefix) && mark.is_new(n))
-                    .cloned()
-            },
-        )
-        .await;
+        .until(&awaited, scope.budget(Wait::Migration), |seen| {
+            seen.keys()
+                .find(|n| n.starts_with(prefix) && mark.is_new(n))
+                .cloned()
+        });
+    // A guest KubeVirt let go without migrating it (a launcher pod evicted outright, say) is
+    // seen as such at once, rather than as a migration that never came.
+    let found = tokio::select! {
+        found = found => found,
+        lost = lost_first(scope, mark, &awaited) => return Err(lost),
+    };
     match found {
         Ok(name) => Ok(name),
         // Whether KubeVirt ever asked for the migration is on the VMI, not on the migrations.
@@ -272,6 +274,27 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
                 Err(_) => Err(e.into()),
             }
         }
+    }
+}
+
+/// Ends only when the marked VMI is lost (failed, or replaced by its VM) before `awaited`
+/// came, with an error saying so; otherwise never.
+async fn lost_first(scope: &Scope, mark: &Mark, awaited: &str) -> anyhow::Error {
+    let seen = Watch::object(scope.client(), kinds::VMI, scope.ns(), mark.name())
+        .since(mark.version())
+        .until_met(
+            &vmi_lost(&mark.vmi.metadata.uid),
+            scope.budget(Wait::Migration),
+        )
+        .await;
+    let what = seen
+        .ok()
+        .and_then(|o| lost(mark, &Vmi::from_value(&o).ok()?));
+    match what {
+        Some(what) => anyhow::anyhow!(
+            "{what}, while waiting for {awaited}: the guest was let go without being migrated"
+        ),
+        None => std::future::pending().await,
     }
 }
 

@@ -17,10 +17,10 @@ const SIGNATURES: &[(&str, &[&str])] = &[
     ("migration-restarts-processes", &["sentinel process"]),
     ("mode-misreported", &["ran in mode"]),
     ("awd-ignored", &["has been aborted"]),
-    // The evacuation migration the eviction should have started never appears.
+    // The VMI is lost (failed, then replaced) where an evacuation migration was awaited.
     (
         "eviction-without-migration",
-        &["waiting for a new kubevirt-evacuation"],
+        &["the guest was let go without being migrated"],
     ),
     ("cpu-hotplug-not-in-guest", &["the guest counts"]),
     (
