@@ -1,7 +1,8 @@
 //! Kubeconfigs as people have them, against the simulator reached as a cluster: a proxy named
 //! by the kubeconfig or the environment carries the connection (a small CONNECT proxy here
 //! counts the tunnels), `NO_PROXY` covering the server bypasses it, and a token the API server
-//! refuses is reported at once, asked once.
+//! refuses is reported at once, asked once. A throttled call is asked once, its 429 left to
+//! vstp's own retries.
 
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -277,4 +278,37 @@ fn an_exec_plugins_token_is_used_and_a_refused_one_said_so() {
         text.contains("refused the kubeconfig's credentials"),
         "{text}"
     );
+}
+
+/// Only vstp retries: kube-rs's own retry of 429/503/504 inside each call (15 more attempts
+/// over minutes, unseen) is off, so each call is one request and a throttled one comes back to
+/// the caller as its 429, for `retry` to judge.
+#[test]
+fn a_throttled_call_is_asked_once_and_its_429_returned() {
+    // 9 requests in 10 throttled: of three calls, at least two are.
+    let sim = SimCluster::start("throttled", "api-throttle=0.9", 5);
+    const CALLS: usize = 3;
+    let answers = sim.runtime.block_on(async {
+        let client = vstp::cluster::kubeconfig::cluster_client(Some(&sim.kubeconfig), None)
+            .await
+            .expect("a client");
+        let api = vstp::cluster::kinds::NAMESPACE.api(&client, "");
+        let mut answers = Vec::new();
+        for _ in 0..CALLS {
+            answers.push(api.get("default").await.map(drop));
+        }
+        answers
+    });
+    let throttled = answers
+        .iter()
+        .filter(|a| matches!(a, Err(kube::Error::Api(s)) if s.code == 429))
+        .count();
+    assert!(throttled >= 2, "{answers:?}");
+    let asked = sim
+        .telemetry()
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/namespaces/default"))
+        .count();
+    assert_eq!(asked, CALLS, "{answers:?}");
 }

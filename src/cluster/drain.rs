@@ -149,8 +149,8 @@ impl Refusals {
     }
 
     /// The drain's budget ran out: which pods were left, and what held each back (the API's
-    /// last refusal; else the budgets covering it, since kube's client may still be retrying
-    /// the 429 it got).
+    /// last refusal; else, for a pod whose eviction was still in flight, the budgets covering
+    /// it).
     async fn timed_out(
         &self,
         client: &kube::Client,

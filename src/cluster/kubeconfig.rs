@@ -47,6 +47,11 @@ async fn config_of(file: Kubeconfig, options: &KubeConfigOptions) -> anyhow::Res
     config.proxy_url = proxy::proxy_for(&config.cluster_url, proxy_url.as_deref(), |name| {
         std::env::var(name).ok()
     })?;
+    // kube-rs would retry 429/503/504 inside each call, 15 times over about 2.7 minutes, unseen:
+    // a wait's budget could end inside one call, and a 429 that means "a PodDisruptionBudget
+    // blocks this eviction" would come back only minutes late. Retries belong to
+    // `super::retry`, which every caller chooses and bounds.
+    config.default_retry = false;
     Ok(config)
 }
 
