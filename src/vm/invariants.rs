@@ -317,6 +317,40 @@ mod tests {
     }
 
     #[test]
+    fn each_invariant_broken_alone_is_named_alone() {
+        let breaks: [(&str, fn(&mut Observed)); 6] = [
+            ("boot (the guest rebooted)", |a| {
+                a.boot = Boot::Id("b2".into())
+            }),
+            ("uptime (it went backwards: the guest restarted)", |a| {
+                a.uptime = 99.0
+            }),
+            ("VMI UID (the VMI was recreated)", |a| {
+                a.vmi_uid = "u2".into()
+            }),
+            ("sentinel process", |a| a.sentinel_alive = false),
+            ("MACs in the guest", |a| {
+                a.guest_macs
+                    .insert("eth1".into(), "02:00:00:00:00:99".into());
+            }),
+            ("MACs in the VMI status", |a| {
+                a.status_macs
+                    .insert("net1".into(), "02:00:00:00:00:99".into());
+            }),
+        ];
+        for (invariant, break_it) in breaks {
+            let mut after = same();
+            break_it(&mut after);
+            let named: Vec<&str> = before()
+                .compare(&after)
+                .iter()
+                .map(|b| b.invariant)
+                .collect();
+            assert_eq!(named, [invariant]);
+        }
+    }
+
+    #[test]
     fn nothing_breaks_when_everything_holds() {
         assert_eq!(before().compare(&same()), vec![]);
     }
