@@ -352,6 +352,24 @@ fn completed(vmi: &Value, uid: &str) -> bool {
 
 /// `ended` as a confirmed success, or an error saying which part of the confirmation failed.
 fn confirmed(ended: Ended, scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Migrated> {
+    let state = judged(&ended, mark)?;
+    let (mode, policy) = (state.mode, state.migration_policy_name.clone());
+    Ok(Migrated {
+        mode,
+        policy,
+        from: mark.vmi.node().to_string(),
+        to: ended.vmi.node().to_string(),
+        name: ended.name,
+        uid: ended.uid,
+        vmi: ended.vmi,
+        scope: scope.clone(),
+        mark: mark.clone(),
+    })
+}
+
+/// The VMI's record of `ended` when it confirms a success; else what failed, the migration's
+/// own failure first.
+fn judged<'a>(ended: &'a Ended, mark: &Mark) -> anyhow::Result<&'a MigrationState> {
     let vmi = mark.name();
     anyhow::ensure!(
         ended.succeeded,
@@ -366,23 +384,13 @@ fn confirmed(ended: Ended, scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Mi
         )
     })?;
     check_state(state, &ended.name)?;
-    let (from, to) = (mark.vmi.node().to_string(), ended.vmi.node().to_string());
+    let (from, to) = (mark.vmi.node(), ended.vmi.node());
     anyhow::ensure!(
         !to.is_empty() && to != from,
         "migration {} of {vmi} succeeded but the VMI is still on {from:?} (now {to:?})",
         ended.name
     );
-    Ok(Migrated {
-        mode: state.mode,
-        policy: state.migration_policy_name.clone(),
-        name: ended.name,
-        uid: ended.uid,
-        from,
-        to,
-        vmi: ended.vmi,
-        scope: scope.clone(),
-        mark: mark.clone(),
-    })
+    Ok(state)
 }
 
 fn check_state(state: &MigrationState, name: &str) -> anyhow::Result<()> {
@@ -412,6 +420,44 @@ mod tests {
             vmi: Vmi::from_value(&vmi(uid, "Running")).unwrap(),
             earlier: Vec::new(),
         }
+    }
+
+    /// Migration m1 ended (`succeeded` or not) with the VMI on `node`, its state as given.
+    fn ended(succeeded: bool, node: &str, state: Value) -> Ended {
+        let vmi = json!({"metadata": {"name": "vm-a", "uid": "u1"},
+                         "status": {"nodeName": node, "migrationState": state}});
+        Ended {
+            name: "m1".into(),
+            uid: "uid-m1".into(),
+            succeeded,
+            failure: "Live migration stuck for 30 sec and has been aborted".into(),
+            vmi: Vmi::from_value(&vmi).unwrap(),
+        }
+    }
+
+    fn recorded(failed: bool) -> Value {
+        json!({"migrationUid": "uid-m1", "completed": true, "failed": failed,
+               "startTimestamp": "t0", "endTimestamp": "t1"})
+    }
+
+    #[test]
+    fn a_success_is_confirmed_only_completed_on_another_node() {
+        let mut on_a = mark("u1");
+        on_a.vmi.status.node_name = "node-a".into();
+        let judge = |e: &Ended| judged(e, &on_a).map(drop).map_err(|e| e.to_string());
+        assert_eq!(judge(&ended(true, "node-b", recorded(false))), Ok(()));
+        let failed = judge(&ended(false, "node-b", recorded(true))).unwrap_err();
+        assert!(
+            failed.starts_with("migration m1 of vm-a failed: Live migration stuck"),
+            "{failed}"
+        );
+        let stayed = judge(&ended(true, "node-a", recorded(false))).unwrap_err();
+        assert!(stayed.contains("is still on \"node-a\""), "{stayed}");
+        let unrecorded = judge(&ended(true, "node-b", json!({"migrationUid": "other"})));
+        assert!(unrecorded.unwrap_err().contains("does not describe"));
+        let untimed = json!({"migrationUid": "uid-m1", "completed": true});
+        let untimed = judge(&ended(true, "node-b", untimed)).unwrap_err();
+        assert!(untimed.contains("no start or end timestamp"), "{untimed}");
     }
 
     #[test]
