@@ -318,7 +318,8 @@ mod tests {
 
     #[test]
     fn each_invariant_broken_alone_is_named_alone() {
-        let breaks: [(&str, fn(&mut Observed)); 6] = [
+        type Break = fn(&mut Observed);
+        let breaks: [(&str, Break); 6] = [
             ("boot (the guest rebooted)", |a| {
                 a.boot = Boot::Id("b2".into())
             }),
