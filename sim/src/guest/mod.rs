@@ -9,6 +9,7 @@ pub mod cloudinit;
 pub mod command;
 pub mod console;
 pub mod distro;
+pub mod echoes;
 pub mod image;
 pub mod linux;
 pub mod ncat;
