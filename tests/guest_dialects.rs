@@ -144,6 +144,8 @@ fn linux_fixtures_parse() {
     assert_eq!((six.transmitted, six.received), (2, 2));
     let lost = linux::ping_summary(&fixture("linux/ping_lost.txt")).unwrap();
     assert_eq!((lost.transmitted, lost.received, lost.errors), (2, 0, 2));
+    let window = linux::ping_summary(&fixture("linux/ping_window_partial.txt")).unwrap();
+    assert_eq!((window.transmitted, window.received), (10, 3));
     assert_eq!(linux::pid(&fixture("linux/bg_pid.txt")).unwrap(), 15223);
     assert_eq!(
         linux::pids(&fixture("linux/pgrep_f.txt")).unwrap(),
@@ -242,6 +244,15 @@ fn windows_fixtures_parse() {
     );
     assert!(windows::answered(&fixture("windows/test_connection_true.txt")).unwrap());
     assert!(!windows::answered(&fixture("windows/test_connection_false.txt")).unwrap());
+    let codes = |file: &str| windows::echoes_answered(&fixture(file)).unwrap();
+    assert_eq!(codes("windows/test_connection_codes.json"), 2);
+    assert_eq!(codes("windows/test_connection_code_single.json"), 1);
+    assert_eq!(
+        windows::echoes_answered("").unwrap(),
+        0,
+        "an empty pipeline"
+    );
+    assert!(windows::echoes_answered("True\r\n").is_err());
     assert_eq!(
         windows::created(&fixture("windows/create_process.json")).unwrap(),
         Ok(5128)
@@ -521,6 +532,19 @@ async fn a_simulated_rhel_guest_answers_in_the_captured_shapes() {
     assert_eq!(lines(&lost.stdout), lines(&captured), "{}", lost.stdout);
     let summary = linux::ping_summary(&lost.stdout).unwrap();
     assert_eq!((lost.code, summary.received, summary.errors), (1, 0, 2));
+    // The windowed probe's command, answered and unanswered, in the same shapes.
+    let sampled = run(&s, &linux::ping_every("10.0.2.2".parse().unwrap(), 4, 1)).await;
+    let counted = linux::ping_summary(&sampled.stdout).unwrap();
+    assert_eq!(
+        (sampled.code, counted.transmitted, counted.received),
+        (0, 4, 4)
+    );
+    let unanswered = run(&s, &linux::ping_every("10.0.2.77".parse().unwrap(), 3, 1)).await;
+    let counted = linux::ping_summary(&unanswered.stdout).unwrap();
+    assert_eq!(
+        (unanswered.code, counted.transmitted, counted.received),
+        (1, 3, 0)
+    );
     let silent = run(&s, &linux::ping("203.0.113.77".parse().unwrap(), 2, None)).await;
     assert_eq!(
         linux::ping_summary(&silent.stdout).unwrap(),
@@ -672,6 +696,30 @@ async fn a_simulated_windows_guest_answers_in_the_documented_shapes() {
     )
     .await;
     assert!(windows::answered(&reach).unwrap());
+    let sampled = shaped(
+        ps(&windows::test_connection_every(
+            "10.0.2.2".parse().unwrap(),
+            2,
+            1,
+        )),
+        "windows/test_connection_codes.json",
+    )
+    .await;
+    assert_eq!(windows::echoes_answered(&sampled).unwrap(), 2);
+    let none = run(
+        &s,
+        &ps(&windows::test_connection_every(
+            "10.0.2.77".parse().unwrap(),
+            2,
+            1,
+        )),
+    )
+    .await;
+    assert_eq!(
+        (none.stdout.as_str(), none.stderr.as_str()),
+        ("", ""),
+        "{none}"
+    );
     let created = run(&s, &ps(&windows::create_process("ping.exe")))
         .await
         .stdout;

@@ -78,6 +78,8 @@ catalogue! {
         "a migration gives secondary interfaces a new MAC on the target";
     OldVlanStillReachable = "old-vlan-still-reachable", Product,
         "after a live NAD swap the guest's NIC still bridges into the old network besides the new one";
+    OldVlanReturns = "old-vlan-returns", Product,
+        "SECS modelled seconds (=SECS, default 45) after a live NAD swap's migration completes, the guest's NIC bridges into the old network again besides the new one";
     TargetKeepsOldNad = "target-keeps-old-nad", Product,
         "the migration that applies a NAD swap plugs the target through the old NAD: the guest stays on the old network";
     MigrationRestartsProcesses = "migration-restarts-processes", Product,
@@ -102,6 +104,8 @@ catalogue! {
         "a migration drops the guest's established TCP connections";
     NonMigratableChangedLive = "non-migratable-changed-live", Product,
         "a non-migratable VM's NAD swap reaches its launcher pod and guest at once, without a migration";
+    NonMigratableMigratedLate = "non-migratable-migrated-late", Product,
+        "SECS modelled seconds (=SECS, default 10) after a non-migratable VMI is asked to migrate (MigrationRequired), the workload updater migrates it anyway";
     NicHotplugSkipsMigration = "nic-hotplug-skips-migration", Product,
         "a NIC hot-plugged into a non-migratable VM reaches the guest and the VMI status (with its MAC) at once, without a migration";
     MemoryNeverOnlined = "memory-never-onlined", Product,
@@ -141,6 +145,9 @@ pub struct Faults {
     expire_on_resume: bool,
     slowdown: Option<f64>,
     nncp_apply_failures: Option<u64>,
+    /// Modelled seconds after which a late regression acts (`old-vlan-returns`,
+    /// `non-migratable-migrated-late`), by fault.
+    late: std::collections::BTreeMap<Fault, f64>,
     /// Every active fault; those with a value also set the fields above.
     active: BTreeSet<Fault>,
     requests: AtomicU64,
@@ -148,6 +155,15 @@ pub struct Faults {
     /// resourceVersions at which `expired-rv-on-resume` cut a stream.
     cut_at: Mutex<BTreeSet<u64>>,
 }
+
+/// When the late regressions act by default, in modelled seconds after the change they
+/// follow: after what a one-shot check right after the change sees, inside the windows over
+/// which the harness holds "nothing happens" (src/vm/reaction.rs QUIET_WINDOW, 60 s; the
+/// negative reachability probe's 10 s windows, src/guest/probes.rs).
+const LATE_DEFAULTS: &[(Fault, f64)] = &[
+    (Fault::OldVlanReturns, 45.0),
+    (Fault::NonMigratableMigratedLate, 10.0),
+];
 
 /// Parses the `=VALUE` of a fault: a number in `range`, or `default` without one.
 fn value(
@@ -191,6 +207,8 @@ impl Faults {
                     | Fault::WatchDrops
                     | Fault::SlowOperations
                     | Fault::NncpApplyFlaky
+                    | Fault::OldVlanReturns
+                    | Fault::NonMigratableMigratedLate
             );
             if raw.is_some() && !takes_value {
                 return Err(format!("fault {name} takes no value; write just '{name}'"));
@@ -211,6 +229,12 @@ impl Faults {
                     faults.nncp_apply_failures = Some(value(name, raw, 2.0, 1.0..=4.0)? as u64)
                 }
                 Fault::ExpiredRvOnResume => faults.expire_on_resume = true,
+                Fault::OldVlanReturns | Fault::NonMigratableMigratedLate => {
+                    let default = LATE_DEFAULTS.iter().find(|(f, _)| *f == fault);
+                    let default = default.map_or(10.0, |(_, secs)| *secs);
+                    let secs = value(name, raw, default, 0.0..=3600.0)?;
+                    faults.late.insert(fault, secs);
+                }
                 _ => {}
             }
             faults.active.insert(fault);
@@ -282,6 +306,11 @@ impl Faults {
     /// How many of an enactment's first nmstate applies fail (nncp-apply-flaky).
     pub fn nncp_apply_failures(&self) -> u64 {
         self.nncp_apply_failures.unwrap_or(0)
+    }
+
+    /// Modelled seconds after which late regression `fault` acts (its `=SECS`).
+    pub fn late(&self, fault: Fault) -> f64 {
+        self.late.get(&fault).copied().unwrap_or(0.0)
     }
 
     /// How many times longer modelled operations take.

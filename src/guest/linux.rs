@@ -146,6 +146,13 @@ pub fn ping(address: IpAddr, count: u32, interface: Option<&str>) -> String {
     format!("ping{six} -c {count}{via} -W 1 {address}")
 }
 
+/// `ping -c <count> -i <interval> -W 1 <address>`: echoes `interval` seconds apart, so the
+/// one command samples reachability over `(count - 1) × interval` seconds of the guest's time.
+pub fn ping_every(address: IpAddr, count: u32, interval_secs: u32) -> String {
+    let six = if address.is_ipv6() { " -6" } else { "" };
+    format!("ping{six} -c {count} -i {interval_secs} -W 1 {address}")
+}
+
 /// The statistics iputils' ping ends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PingSummary {
@@ -380,5 +387,20 @@ mod exists_tests {
         );
         assert!(exists(&answer("", "", 0)).unwrap());
         assert!(exists(&answer("", "kill: permission denied", 1)).is_err());
+    }
+
+    #[test]
+    fn a_window_of_echoes_partly_answered_reads_as_counts() {
+        let printed = "PING 10.0.0.20 (10.0.0.20) 56(84) bytes of data.\n\
+            64 bytes from 10.0.0.20: icmp_seq=3 ttl=64 time=0.301 ms\n\
+            \n--- 10.0.0.20 ping statistics ---\n\
+            3 packets transmitted, 1 received, 66.6667% packet loss, time 2004ms\n\
+            rtt min/avg/max/mdev = 0.301/0.301/0.301/0.000 ms\n";
+        let summary = ping_summary(printed).unwrap();
+        assert_eq!((summary.transmitted, summary.received), (3, 1));
+        assert_eq!(
+            ping_every("fd00::20".parse().unwrap(), 10, 1),
+            "ping -6 -c 10 -i 1 -W 1 fd00::20"
+        );
     }
 }

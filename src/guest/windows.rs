@@ -151,6 +151,29 @@ pub fn test_connection(address: std::net::IpAddr, count: u32) -> String {
     format!("Test-Connection -ComputerName {address} -Count {count} -Quiet")
 }
 
+/// `Test-Connection` with `-Count` echoes `-Delay` seconds apart (Windows PowerShell 5.1),
+/// each answered one a Win32_PingStatus with StatusCode 0; unanswered ones are errors, which
+/// `-ErrorAction SilentlyContinue` keeps off stderr. Only the status codes are sent back.
+pub fn test_connection_every(address: std::net::IpAddr, count: u32, delay_secs: u32) -> String {
+    format!("Test-Connection -ComputerName {address} -Count {count} -Delay {delay_secs} -ErrorAction SilentlyContinue | Select-Object StatusCode | ConvertTo-Json")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PingStatus {
+    status_code: Option<u32>,
+}
+
+/// Reads [`test_connection_every`]: how many echoes were answered (StatusCode 0). Nothing at
+/// all is none answered (`ConvertTo-Json` of an empty pipeline prints nothing).
+pub fn echoes_answered(out: &str) -> Result<u32, Unreadable> {
+    if out.trim().is_empty() {
+        return Ok(0);
+    }
+    let replies: Vec<PingStatus> = json_list("Win32_PingStatus codes (Test-Connection)", out)?;
+    Ok(replies.iter().filter(|r| r.status_code == Some(0)).count() as u32)
+}
+
 pub fn answered(out: &str) -> Result<bool, Unreadable> {
     match out.trim() {
         "True" => Ok(true),

@@ -10,6 +10,8 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         &["MACs in the guest", "MACs in the VMI status"],
     ),
     ("old-vlan-still-reachable", &["isolation broken"]),
+    // Late: only a negative probe that samples over a window sees the old VLAN come back.
+    ("old-vlan-returns", &["isolation broken"]),
     (
         "target-keeps-old-nad",
         &["connectivity broken: the peer on"],
@@ -35,6 +37,14 @@ const SIGNATURES: &[(&str, &[&str])] = &[
     (
         "non-migratable-changed-live",
         &["waiting for condition MigrationRequired"],
+    ),
+    // Late: only "nothing happens" held over the quiet window sees the updater act.
+    (
+        "non-migratable-migrated-late",
+        &[
+            "condition MigrationRequired is True stopped holding",
+            "no new migration of",
+        ],
     ),
     (
         "nic-hotplug-skips-migration",

@@ -279,6 +279,7 @@ pub fn guest_nics(
                 addrs,
                 segment,
                 stale_segment: None,
+                stale_from: None,
                 reachable_at,
                 up: iface["state"] != "down",
                 misdirected: false,

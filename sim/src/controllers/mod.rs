@@ -137,6 +137,8 @@ pub struct State {
     pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
+    /// Non-migratable VMIs (by UID) the `non-migratable-migrated-late` regression will migrate.
+    pub migrated_late: HashSet<String>,
     /// DataVolumes (by UID) whose clone runs.
     pub cloning: HashSet<String>,
     /// VMIs (by UID) held Pending until their DataVolumes are populated.

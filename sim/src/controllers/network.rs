@@ -83,16 +83,25 @@ pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
         return;
     };
     let keeps_old = ctx.faults.has(Fault::OldVlanStillReachable);
+    let returns = ctx.faults.has(Fault::OldVlanReturns);
     let mut g = guest::lock(&g);
     for nic in g.nics.iter_mut() {
         let Some(segment) = segments.get(&nic.network) else {
             continue;
         };
-        if keeps_old && nic.segment != *segment {
+        if (keeps_old || returns) && nic.segment != *segment {
             nic.stale_segment = Some(nic.segment.clone());
+            nic.stale_from = returns.then(|| old_vlan_returns_at(ctx));
         }
         nic.segment = segment.clone();
     }
+}
+
+/// When the `old-vlan-returns` regression bridges the NIC into the old VLAN again (a late
+/// re-plug on the old NAD): its `=SECS` modelled seconds after the swap's migration completed.
+fn old_vlan_returns_at(ctx: &Ctx) -> std::time::Instant {
+    let late = std::time::Duration::from_secs_f64(ctx.faults.late(Fault::OldVlanReturns));
+    ctx.store.clock().deadline(late).into_std()
 }
 
 /// The running launcher pod on the node the VMI runs on.

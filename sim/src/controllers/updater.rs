@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Ctx, Key};
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
@@ -36,7 +37,13 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     // kubevirt/kubevirt pkg/virt-controller/watch/workload-updater/workload-updater.go
     // getUpdateData (v1.9.0): only an IsMigratable() VMI is migrated; the Evict method that
     // would evict the others is not in the seeded CR and not modelled.
-    if ctx.active_migration_of(ns, name).is_some() || !super::migratable::is_migratable(&v) {
+    if ctx.active_migration_of(ns, name).is_some() {
+        return;
+    }
+    if !super::migratable::is_migratable(&v) {
+        if ctx.faults.has(Fault::NonMigratableMigratedLate) {
+            migrate_late(ctx, &v);
+        }
         return;
     }
     // The VMI read above may predate a migration that has ended since (the migration flow
@@ -56,12 +63,43 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
     }
     // No back-off here after a failed attempt: the migration controller holds the next
     // migration Pending (migration/backoff.rs).
-    let vmim = json!({
+    let _ = super::admission::create_migration(ctx, workload_update(ns, name));
+}
+
+/// The migration the workload updater creates for VMI `ns/name`.
+fn workload_update(ns: &str, name: &str) -> serde_json::Value {
+    json!({
         "metadata": {"generateName": "kubevirt-workload-update-", "namespace": ns,
                      "annotations": {"kubevirt.io/workloadUpdateMigration": ""}},
         "spec": {"vmiName": name, "priority": "user-triggered"},
+    })
+}
+
+/// The `non-migratable-migrated-late` regression: the updater comes back to a non-migratable
+/// VMI that still asks for a migration its `=SECS` later and migrates it anyway, past the
+/// migration webhook's LiveMigratable check (once per VMI).
+fn migrate_late(ctx: &Arc<Ctx>, vmi: &serde_json::Value) {
+    let uid = obj::uid(vmi).to_string();
+    if !ctx.state().migrated_late.insert(uid.clone()) {
+        return;
+    }
+    let (ns, name) = (obj::namespace(vmi).to_string(), obj::name(vmi).to_string());
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        ctx.sleep(ctx.faults.late(Fault::NonMigratableMigratedLate))
+            .await;
+        let same = ctx
+            .get(kinds::VMIS, &ns, &name)
+            .filter(|v| obj::uid(v) == uid);
+        if same.is_some_and(|v| needs_migration(&v))
+            && ctx.active_migration_of(&ns, &name).is_none()
+        {
+            let vmim = workload_update(&ns, &name);
+            let _ = ctx
+                .store
+                .create(kinds::VMIMS, vmim, crate::store::Scope::Main, false);
+        }
     });
-    let _ = super::admission::create_migration(ctx, vmim);
 }
 
 /// A migration ended or went away: the VMIs that waited for a slot are looked at again

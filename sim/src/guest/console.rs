@@ -136,7 +136,7 @@ impl Tty {
     async fn run(&mut self, line: &str) -> std::io::Result<()> {
         for statement in statements(line) {
             let statement = with_status(&statement, self.status);
-            let out = shell::run(&self.guest, &*self.net, &statement);
+            let out = shell::run_async(self.guest.clone(), self.net.clone(), statement).await;
             self.write(&out.stdout).await?;
             self.write(&out.stderr).await?;
             self.status = out.code;

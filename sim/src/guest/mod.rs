@@ -9,6 +9,7 @@ pub mod cloudinit;
 pub mod command;
 pub mod console;
 pub mod distro;
+pub mod echoes;
 pub mod image;
 pub mod linux;
 pub mod ncat;
@@ -52,6 +53,9 @@ pub struct Nic {
     /// A segment it should have left but still bridges into (the `old-vlan-still-reachable`
     /// regression).
     pub stale_segment: Option<String>,
+    /// From when it bridges into `stale_segment` (at once when None): the `old-vlan-returns`
+    /// regression joins the old network a while after the swap.
+    pub stale_from: Option<std::time::Instant>,
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
     pub up: bool,

@@ -152,17 +152,24 @@ impl russh::server::Handler for Sshd {
             });
             return Ok(());
         }
-        let out = shell::run(&self.guest, &*self.net, &line);
+        // The answer comes when the command ends, which may take guest time (a ping).
         session.channel_success(channel)?;
-        if !out.stdout.is_empty() {
-            session.data(channel, out.stdout.into_bytes())?;
-        }
-        if !out.stderr.is_empty() {
-            session.extended_data(channel, 1, out.stderr.into_bytes())?;
-        }
-        session.exit_status_request(channel, out.code)?;
-        session.eof(channel)?;
-        session.close(channel)?;
+        let handle = session.handle();
+        let (guest, net) = (self.guest.clone(), self.net.clone());
+        tokio::spawn(async move {
+            let out = shell::run_async(guest, net, line).await;
+            if !out.stdout.is_empty() {
+                let _ = handle.data(channel, out.stdout.into_bytes()).await;
+            }
+            if !out.stderr.is_empty() {
+                let _ = handle
+                    .extended_data(channel, 1, out.stderr.into_bytes())
+                    .await;
+            }
+            let _ = handle.exit_status_request(channel, out.code).await;
+            let _ = handle.eof(channel).await;
+            let _ = handle.close(channel).await;
+        });
         Ok(())
     }
 }

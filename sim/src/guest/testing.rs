@@ -30,6 +30,7 @@ pub fn booted(distro: &'static Distro, hostname: &str, nic: &str, mac: &str) -> 
         addrs: vec![("10.0.2.2".parse().unwrap(), 24)],
         segment: "pod".into(),
         stale_segment: None,
+        stale_from: None,
         reachable_at: Vec::new(),
         up: true,
         misdirected: false,

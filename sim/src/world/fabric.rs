@@ -29,11 +29,19 @@ fn same_subnet(from: &Nic, to: IpAddr) -> bool {
 
 impl Nic {
     fn on(&self, segment: &str) -> bool {
-        self.segment == segment || self.stale_segment.as_deref() == Some(segment)
+        self.segment == segment || self.stale() == Some(segment)
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.segment.as_str()).chain(self.stale_segment.as_deref())
+        std::iter::once(self.segment.as_str()).chain(self.stale())
+    }
+
+    /// The old segment it still (or again) bridges into, from the moment it does.
+    fn stale(&self) -> Option<&str> {
+        let joined = self
+            .stale_from
+            .is_none_or(|from| std::time::Instant::now() >= from);
+        self.stale_segment.as_deref().filter(|_| joined)
     }
 }
 

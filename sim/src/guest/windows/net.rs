@@ -5,8 +5,8 @@ use super::bind::{strings, switch, value, Bound, Cmdlet};
 use super::errors::PsError;
 use super::session::{obj, Session, Written};
 use super::value::V;
+use crate::guest::echoes::{self, Echo};
 use crate::guest::lock;
-use crate::guest::sender::Sender;
 
 pub const ADAPTER: Cmdlet = Cmdlet {
     name: "Get-NetAdapter",
@@ -176,42 +176,59 @@ pub fn addresses(s: &mut Session, b: &Bound, _input: Vec<V>) -> Result<Written, 
     Ok(by_alias)
 }
 
+/// Test-Connection (5.1, Win32_PingStatus based): `-Count` echoes (default 4) `-Delay`
+/// seconds apart (default 1) per target, each answered according to the network when it
+/// leaves (guest/echoes.rs). `-Quiet` answers whether any was answered; otherwise each
+/// answered echo is a Win32_PingStatus (StatusCode 0) and each unanswered one an error
+/// (the shape of a partly answered run is written from documentation, not captured).
 pub fn test(s: &mut Session, b: &Bound, _input: Vec<V>) -> Result<Written, PsError> {
     let targets = b.get("ComputerName").map(strings).unwrap_or_default();
     let quiet = b.flag("Quiet");
-    if let Some(count) = b.get("Count") {
-        let at = b.span("Count");
-        if super::bind::ints(&TEST, "Count", count, at)?
-            .iter()
-            .any(|c| *c < 1)
-        {
-            return Err(PsError::binding(TEST.name, TEST.class, format!("Cannot validate argument on parameter 'Count'. The {} argument is less than the minimum allowed range of 1. Supply an argument that is greater than or equal to 1 and then try the command again.", count.text()), "ParameterArgumentValidationError", at));
-        }
-    }
-    let sender = Sender::snapshot(s.guest);
+    let count = at_least_one(b, "Count")?.unwrap_or(4);
+    let delay = at_least_one(b, "Delay")?.unwrap_or(1);
     let mut out = Written::default();
     for target in targets {
-        let answered = target
-            .parse()
-            .ok()
-            .is_some_and(|dst| sender.reaches(dst, None, s.net));
-        match (quiet, answered) {
-            (true, _) => out.items.push(V::Bool(answered)),
-            (false, true) => out.items.push(obj(&[
-                ("Source", V::Str(lock(s.guest).hostname.to_uppercase())),
-                ("Destination", V::Str(target.clone())),
-                ("IPV4Address", V::Str(target.clone())),
-                ("ResponseTime", V::Int(1)),
-            ])),
-            (false, false) => out.errors.push(PsError {
-                command: TEST.name.into(),
-                message: format!("Testing connection to computer '{target}' failed: Error due to lack of resources"),
-                category: format!("ResourceUnavailable: ({target}:String) [Test-Connection], PingException"),
-                id: "TestConnectionException,Microsoft.PowerShell.Commands.TestConnectionCommand".into(),
-                at: Default::default(),
-                aborts_script: false,
-            }),
+        let met = match target.parse() {
+            Ok(dst) => echoes::send(s.guest, s.net, dst, None, count as u32, delay as f64),
+            Err(_) => vec![Echo::Lost; count as usize],
+        };
+        let answered = met.iter().filter(|e| **e == Echo::Answered).count();
+        if quiet {
+            out.items.push(V::Bool(answered > 0));
+            continue;
+        }
+        for echo in met {
+            match echo {
+                Echo::Answered => out.items.push(obj(&[
+                    ("Source", V::Str(lock(s.guest).hostname.to_uppercase())),
+                    ("Destination", V::Str(target.clone())),
+                    ("IPV4Address", V::Str(target.clone())),
+                    ("ResponseTime", V::Int(1)),
+                    ("StatusCode", V::Int(0)),
+                ])),
+                _ => out.errors.push(PsError {
+                    command: TEST.name.into(),
+                    message: format!("Testing connection to computer '{target}' failed: Error due to lack of resources"),
+                    category: format!("ResourceUnavailable: ({target}:String) [Test-Connection], PingException"),
+                    id: "TestConnectionException,Microsoft.PowerShell.Commands.TestConnectionCommand".into(),
+                    at: Default::default(),
+                    aborts_script: false,
+                }),
+            }
         }
     }
     Ok(out)
+}
+
+/// An Int32 parameter validated as `[ValidateRange(1, int.MaxValue)]` (Count, Delay).
+fn at_least_one(b: &Bound, name: &str) -> Result<Option<i64>, PsError> {
+    let Some(given) = b.get(name) else {
+        return Ok(None);
+    };
+    let at = b.span(name);
+    let values = super::bind::ints(&TEST, name, given, at)?;
+    if values.iter().any(|c| *c < 1) {
+        return Err(PsError::binding(TEST.name, TEST.class, format!("Cannot validate argument on parameter '{name}'. The {} argument is less than the minimum allowed range of 1. Supply an argument that is greater than or equal to 1 and then try the command again.", given.text()), "ParameterArgumentValidationError", at));
+    }
+    Ok(values.first().copied())
 }
