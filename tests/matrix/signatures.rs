@@ -44,11 +44,12 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         &[
             "condition MigrationRequired is True stopped holding",
             "no new migration of",
+            "the non-migratable VM was migrated",
         ],
     ),
     (
         "nic-hotplug-skips-migration",
-        &["waiting for condition MigrationRequired"],
+        &["the NIC was plugged live into a non-migratable VM"],
     ),
     ("memory-never-onlined", &["status.memory.guestCurrent"]),
     (
