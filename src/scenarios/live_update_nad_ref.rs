@@ -125,7 +125,24 @@ async fn non_migratable_keeps_network(ctx: Ctx) -> anyhow::Result<()> {
     let named = |vmi: &Vmi| (vmi.network_of("net1") == Some(new_nad)).then_some(());
     swap.replay(&awaited, named).await?;
     ctx.step("the VMI spec names the new NAD; a migration is asked for and, for a quiet window, never starts");
-    swap.migration_required_but_not_started().await?;
+    // A swap applied at once shows in the running launcher pod's networks: seen as it comes.
+    let attached_live = async {
+        match swap.launcher_attaches(new_nad).await {
+            Ok(pod) => pod,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        quiet = swap.migration_required_but_not_started() => quiet?,
+        pod = attached_live => {
+            let migrations = swap.migrations().await?;
+            anyhow::ensure!(
+                !migrations.is_empty(),
+                "launcher pod {pod} attaches {new_nad} and no migration ran: the swap was applied live to a non-migratable VM"
+            );
+            anyhow::bail!("the non-migratable VM was migrated ({migrations:?}) onto {new_nad}");
+        }
+    }
     let restart = vm.vm_condition("RestartRequired").await?;
     anyhow::ensure!(
         restart.as_ref().is_none_or(|c| !c.is_true()),

@@ -206,6 +206,38 @@ impl Reaction {
         Ok(())
     }
 
+    /// Waits until a virt-launcher pod of the marked VMI that is not a migration's target
+    /// lists NAD `nad` in its Multus `network-status`; returns the pod's name. A pod's networks
+    /// are fixed when it starts, so this is a change applied without a migration.
+    pub async fn launcher_attaches(&self, nad: &str) -> anyhow::Result<String> {
+        let scope = &self.scope;
+        let uid = &self.mark.vmi.metadata.uid;
+        let suffix = format!("/{nad}");
+        let lists = |pod: &serde_json::Value| {
+            // A target pod carries its migration's UID (kubevirt `v1.MigrationJobLabel`).
+            if !pod["metadata"]["labels"]["kubevirt.io/migrationJobUID"].is_null() {
+                return false;
+            }
+            let status = pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"]
+                .as_str()
+                .and_then(|s| serde_json::from_str::<Vec<serde_json::Value>>(s).ok());
+            status.into_iter().flatten().any(|n| {
+                n["name"]
+                    .as_str()
+                    .is_some_and(|n| n == nad || n.ends_with(&suffix))
+            })
+        };
+        Watch::all(scope.client(), kinds::POD, scope.ns())
+            .labels(&format!("kubevirt.io/created-by={uid}"))
+            .until(
+                &format!("a launcher pod of VMI {} to attach {nad}", self.mark.name()),
+                scope.budget(Wait::Migration),
+                |seen| seen.iter().find(|(_, p)| lists(p)).map(|(n, _)| n.clone()),
+            )
+            .await
+            .map_err(Into::into)
+    }
+
     fn vmi_watch(&self) -> Watch {
         let scope = &self.scope;
         Watch::object(scope.client(), kinds::VMI, scope.ns(), self.mark.name())

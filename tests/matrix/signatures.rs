@@ -36,7 +36,7 @@ const SIGNATURES: &[(&str, &[&str])] = &[
     // The change went live at once, so KubeVirt never asked for the migration.
     (
         "non-migratable-changed-live",
-        &["waiting for condition MigrationRequired"],
+        &["the swap was applied live to a non-migratable VM"],
     ),
     // Late: only "nothing happens" held over the quiet window sees the updater act.
     (
