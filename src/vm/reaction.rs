@@ -130,6 +130,33 @@ impl Reaction {
         Ok(())
     }
 
+    /// [`Self::migration_required_but_not_started`], ended at once when `applied` shows the
+    /// change reached the VM anyway (it returns what it saw): applied live, or carried by a
+    /// migration a non-migratable VMI must not get. `change` names the change for the message.
+    pub async fn not_applied(
+        &self,
+        change: &str,
+        applied: impl std::future::Future<Output = anyhow::Result<String>>,
+    ) -> anyhow::Result<()> {
+        let applied = async {
+            match applied.await {
+                Ok(seen) => seen,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            quiet = self.migration_required_but_not_started() => quiet,
+            seen = applied => {
+                let migrations = self.migrations().await?;
+                anyhow::ensure!(
+                    !migrations.is_empty(),
+                    "{seen} and no migration ran: {change} was applied live to a non-migratable VM"
+                );
+                anyhow::bail!("the non-migratable VM was migrated ({migrations:?}): {seen}")
+            }
+        }
+    }
+
     async fn no_new_migration(&self, window: Duration) -> Result<(), WaitError> {
         let (scope, name) = (&self.scope, self.mark.name());
         let quiet = format!("no new migration of {name}");
