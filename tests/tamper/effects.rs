@@ -39,18 +39,7 @@ pub async fn seen(
             first_where(&vmi_api, &plan.vm, |v| condition_true(v, "Paused")).await?;
             Ok("the VMI is Paused".into())
         }
-        Tamper::NadBack => {
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &vmims());
-            let new_success = |m: &DynamicObject| {
-                let name = m.metadata.name.clone().unwrap_or_default();
-                obj_str(m, "/status/phase") == "Succeeded" && !migrations_before.contains(&name)
-            };
-            let moved = first_of(watch(&api), new_success).await?;
-            Ok(format!(
-                "migration {} moved the VM back",
-                moved.metadata.name.unwrap_or_default()
-            ))
-        }
+        Tamper::NadBack => nad_back(client, ns, plan, acted_on, migrations_before).await,
         Tamper::PatchMac => {
             let patched = |v: &DynamicObject| net1_mac(&v.data).is_some_and(|m| m != PATCHED_MAC);
             first_where(&vmi_api, &plan.vm, patched).await?;
@@ -62,6 +51,53 @@ pub async fn seen(
             Ok("the VMI status migrationState.mode was written back".into())
         }
     }
+}
+
+/// What breaks the swap's guarded result first: the VMI spec names the first NAD again while
+/// the migration running when the tamperer acted is not yet recorded completed (the VMI the
+/// row reads then names it), or a later migration moves the guest back to the first VLAN.
+/// A revert that reaches the VMI spec after the completion was recorded leaves the guest on
+/// the new VLAN until that later migration: no guarded result breaks before it.
+async fn nad_back(
+    client: &kube::Client,
+    ns: &str,
+    plan: &Plan,
+    acted_on: &DynamicObject,
+    migrations_before: &[String],
+) -> anyhow::Result<String> {
+    let vmi_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &vmis());
+    let running = obj_str(acted_on, "/status/migrationState/migrationUid").to_string();
+    let first_nad = plan.first_nad.clone();
+    let reverted_before_completion = move |v: &DynamicObject| {
+        let state = &v.data["status"]["migrationState"];
+        !running.is_empty()
+            && state["migrationUid"] == running.as_str()
+            && state["completed"] != true
+            && net1_nad(&v.data) == Some(first_nad.as_str())
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &vmims());
+    let new_success = |m: &DynamicObject| {
+        let name = m.metadata.name.clone().unwrap_or_default();
+        obj_str(m, "/status/phase") == "Succeeded" && !migrations_before.contains(&name)
+    };
+    tokio::select! {
+        reverted = first_where(&vmi_api, &plan.vm, reverted_before_completion) => {
+            reverted?;
+            Ok("the VMI spec named the first NAD before the migration was recorded completed".into())
+        }
+        moved = first_of(watch(&api), new_success) => Ok(format!(
+            "migration {} moved the VM back",
+            moved?.metadata.name.unwrap_or_default()
+        )),
+    }
+}
+
+fn net1_nad(vmi: &Value) -> Option<&str> {
+    vmi["spec"]["networks"]
+        .as_array()?
+        .iter()
+        .find(|n| n["name"] == "net1")?["multus"]["networkName"]
+        .as_str()
 }
 
 /// The MAC and mode the status patches write.

@@ -2,7 +2,7 @@
 //! outside, only through the API, at one moment of the scenario. Moments are found with
 //! watches on the scenario's namespace (found by the run's label), never by polling.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -48,7 +48,8 @@ pub enum Moment {
     During,
     /// That migration Succeeded.
     After,
-    /// A seeded delay (modelled seconds ÷ the simulator's time scale) after `After`.
+    /// The VMI records that migration as completed (what the harness waits for before its
+    /// final checks), then a seeded delay (modelled seconds ÷ the simulator's time scale).
     BeforeFinal,
 }
 
@@ -74,14 +75,17 @@ pub fn moment_name(m: Moment) -> &'static str {
 }
 
 /// One tamper planned against one run.
+#[derive(Clone)]
 pub struct Plan {
     pub run_id: String,
     /// The VM under test's name in the scenario's namespace.
     pub vm: String,
     pub tamper: Tamper,
     pub moment: Moment,
-    /// For `BeforeFinal`: the modelled delay after the migration succeeded, and the time scale.
+    /// For `BeforeFinal`: the delay after the VMI recorded the migration completed.
     pub delay: Duration,
+    /// The NAD net1 booted on (filled in once the VMI runs), for `NadBack`.
+    pub first_nad: String,
 }
 
 pub fn vmis() -> ApiResource {
@@ -113,8 +117,11 @@ pub struct Report {
     pub refused: Option<String>,
     /// What the cluster did with it, once seen.
     pub effect: Option<String>,
-    /// Whether the effect was seen before the run began tearing the namespace down.
-    pub before_teardown: Option<bool>,
+    /// When it acted, when it saw the effect, and when it saw the scenario's namespace start
+    /// terminating (the teardown, which begins as the scenario's body ends).
+    pub acted_at: Option<Instant>,
+    pub effect_at: Option<Instant>,
+    pub teardown_at: Option<Instant>,
 }
 
 pub type Shared = std::sync::Arc<std::sync::Mutex<Report>>;
@@ -130,6 +137,40 @@ pub async fn tamper(client: kube::Client, plan: Plan, report: Shared) {
 
 async fn run(client: kube::Client, plan: &Plan, report: &Shared) -> anyhow::Result<()> {
     let ns = namespace_of(&client, &plan.run_id).await?;
+    let (acted, ()) = futures::join!(
+        act_and_follow(&client, &ns, plan, report),
+        teardown_seen(&client, &plan.run_id, report)
+    );
+    acted
+}
+
+/// Notes when the scenario's namespace first shows a deletion timestamp: the runner deletes
+/// it first thing in the teardown, right after the body returned.
+async fn teardown_seen(client: &kube::Client, run_id: &str, report: &Shared) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let config = watcher::Config::default().labels(&format!("vstp.io/run-id={run_id}"));
+    // A namespace deleted at once (no finalizers) shows only as gone.
+    let stream = watcher(api, config).default_backoff().map(|e| {
+        e.map(|event| match event {
+            watcher::Event::Delete(_) => true,
+            watcher::Event::Apply(n) | watcher::Event::InitApply(n) => {
+                n.metadata.deletion_timestamp.is_some()
+            }
+            _ => false,
+        })
+    });
+    if first_of(stream, |terminating| *terminating).await.is_ok() {
+        report.lock().expect("the report").teardown_at = Some(Instant::now());
+    }
+}
+
+async fn act_and_follow(
+    client: &kube::Client,
+    ns: &str,
+    plan: &Plan,
+    report: &Shared,
+) -> anyhow::Result<()> {
+    let (client, ns) = (client.clone(), ns.to_string());
     let vmi_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &vmis());
     let booted = first_where(&vmi_api, &plan.vm, |vmi| {
         obj_str(vmi, "/status/phase") == "Running" && condition_true(vmi, "AgentConnected")
@@ -137,22 +178,23 @@ async fn run(client: kube::Client, plan: &Plan, report: &Shared) -> anyhow::Resu
     .await?;
     // The NAD net1 booted on, for `NadBack`.
     let first_nad = nad_of(&booted, "net1");
+    let plan = &Plan {
+        first_nad: first_nad.clone().unwrap_or_default(),
+        ..plan.clone()
+    };
     moment(&client, &ns, plan).await?;
     let acted_on = vmi_api.get(&plan.vm).await?;
     let migrations = migration_names(&client, &ns).await?;
     let done = act(&client, &ns, plan, first_nad.as_deref()).await?;
-    report.lock().expect("the report").acted = Some(done);
+    {
+        let mut r = report.lock().expect("the report");
+        r.acted = Some(done);
+        r.acted_at = Some(Instant::now());
+    }
     let effect = effects::seen(&client, &ns, plan, &acted_on, &migrations).await?;
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let terminating = namespaces
-        .get(&ns)
-        .await?
-        .metadata
-        .deletion_timestamp
-        .is_some();
     let mut r = report.lock().expect("the report");
     r.effect = Some(effect);
-    r.before_teardown = Some(!terminating);
+    r.effect_at = Some(Instant::now());
     Ok(())
 }
 
@@ -187,10 +229,19 @@ async fn moment(client: &kube::Client, ns: &str, plan: &Plan) -> anyhow::Result<
         }
         Moment::After | Moment::BeforeFinal => {
             let done = |m: &DynamicObject| of_vm(m) && obj_str(m, "/status/phase") == "Succeeded";
-            first_of(watch(&api), done).await?;
+            let succeeded = first_of(watch(&api), done).await?;
             if plan.moment == Moment::BeforeFinal {
-                // A chosen instant, not a wait for a state: the seeded delay on the
-                // simulator's clock.
+                // What the harness waits for before its final checks: the VMI records that
+                // migration as completed (src/vm/migration.rs `ended`).
+                let uid = succeeded.metadata.uid.clone().unwrap_or_default();
+                let vmi_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &vmis());
+                first_where(&vmi_api, &plan.vm, |v| {
+                    obj_str(v, "/status/migrationState/migrationUid") == uid
+                        && v.data["status"]["migrationState"]["completed"] == true
+                })
+                .await?;
+                // Then a chosen instant inside the final checks, not a wait for a state: the
+                // seeded delay on the simulator's clock.
                 tokio::time::sleep(plan.delay).await;
             }
             Ok(())
