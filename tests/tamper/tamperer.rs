@@ -264,10 +264,14 @@ async fn act(
         Tamper::PatchMac => patch_mac(&vmi_api, vm).await,
         Tamper::PatchMode => {
             let mode = json!({"status": {"migrationState": {"mode": effects::PATCHED_MODE}}});
-            vmi_api
+            let answered = vmi_api
                 .patch(vm, &PatchParams::default(), &Patch::Merge(&mode))
                 .await?;
-            Ok("merge-patched VMI status.migrationState.mode to PostCopy".into())
+            let kept = obj_str(&answered, "/status/migrationState/mode") == effects::PATCHED_MODE;
+            Ok(format!(
+                "merge-patched VMI status.migrationState.mode to PostCopy ({})",
+                took(kept)
+            ))
         }
         Tamper::NadBack => {
             let nad = first_nad.ok_or_else(|| anyhow::anyhow!("the VMI booted without net1"))?;
@@ -314,6 +318,16 @@ async fn delete_launcher(
     Ok(format!("deleted launcher pod {pod} on {node}"))
 }
 
+/// Whether the API's answer to a status patch carries it. Upstream's VMI CRD has no status
+/// subresource (kubevirt pkg/virt-operator/resource/generate/components/crds.go
+/// NewVirtualMachineInstanceCrd), so a main-resource patch of the status is stored.
+fn took(kept: bool) -> &'static str {
+    match kept {
+        true => "the answer carries it",
+        false => "the answer does not carry it: the API kept the old status",
+    }
+}
+
 /// Replaces net1's MAC in the VMI status with another one.
 async fn patch_mac(vmi_api: &Api<DynamicObject>, vm: &str) -> anyhow::Result<String> {
     let vmi = vmi_api.get(vm).await?;
@@ -332,7 +346,12 @@ async fn patch_mac(vmi_api: &Api<DynamicObject>, vm: &str) -> anyhow::Result<Str
         {"op": "replace", "path": format!("/status/interfaces/{i}/mac"), "value": new},
     ]);
     json_patch(vmi_api, vm, &ops).await?;
-    Ok(format!("JSON-patched VMI status net1 MAC {old} → {new}"))
+    let answered = vmi_api.get(vm).await?;
+    let kept = answered.data["status"]["interfaces"][i]["mac"] == new;
+    Ok(format!(
+        "JSON-patched VMI status net1 MAC {old} → {new} ({} on the next read)",
+        took(kept)
+    ))
 }
 
 /// A JSON patch (RFC 6902) of object `name`, sent as kubectl sends one.
