@@ -46,7 +46,19 @@ pub fn named_by(outcome: &Outcome) -> String {
 }
 
 /// Phrases of the scenarios' checks and waits, and what each guards.
+/// Phrases of the scenarios' checks and waits, and what each guards. An SSH or port-forward
+/// failure comes first: it is said plainly, whatever check was running when the guest went.
 const CHECKS: &[(&str, &str)] = &[
+    (
+        "VMI is paused",
+        "guest unreachable: port-forward refused, the VMI is paused",
+    ),
+    (
+        "port-forward",
+        "guest unreachable: SSH port-forward refused",
+    ),
+    ("SSH", "guest unreachable: the SSH session broke"),
+    ("cannot be reached", "guest unreachable over SSH"),
     ("ran in mode", "migration mode"),
     ("connectivity broken", "connectivity to the VM's network"),
     ("isolation broken", "isolation from the other VLAN"),
@@ -55,9 +67,8 @@ const CHECKS: &[(&str, &str)] = &[
         "was Paused during the migration",
         "pause cycle of a Paused migration",
     ),
-    ("VMI is paused", "guest reachable (the VMI is paused)"),
-    ("port-forward", "guest reachable over SSH"),
-    ("cannot be reached", "guest reachable over SSH"),
+    ("was replaced", "VMI replaced"),
+    ("is failed", "VMI failed"),
     ("has been aborted", "the migration failed"),
     ("migration", "the migration"),
     ("is gone", "VMI lost"),
