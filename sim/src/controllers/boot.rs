@@ -306,7 +306,7 @@ pub fn finish_pod(ctx: &Ctx, ns: &str, pod: &str) {
 /// Shuts a deleted VMI down: the guest stops, its pods finish, the finalizers go.
 pub async fn shutdown(ctx: Arc<Ctx>, ns: String, name: String, uid: String) {
     if let Some(g) = ctx.guests.get(&uid) {
-        guest::lock(&g).up = false;
+        guest::lock(&g).go_down();
     }
     ctx.sleep(ctx.spec.durations.shutdown).await;
     for pod in ctx

@@ -54,7 +54,7 @@ pub fn fail_without_pod(ctx: &Ctx, vmi: &Value) -> bool {
         return false;
     }
     if let Some(g) = ctx.guests.get(obj::uid(vmi)) {
-        guest::lock(&g).up = false;
+        guest::lock(&g).go_down();
     }
     let now = ctx.now();
     let failed = ctx.write_same(kinds::VMIS, vmi, |v| {

@@ -32,8 +32,9 @@ pub type Passwords = BTreeMap<String, String>;
 pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box<dyn GuestStream> {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
     // The stream runs through the source node's virt-handler and launcher: a migration ends
-    // it (the guest's tty, and who is logged in there, stay).
-    let mut moved = lock(&guest).moves.subscribe();
+    // it (the guest's tty, and who is logged in there, stay), and so does the guest going
+    // down (QEMU, which serves the serial socket, exits).
+    let mut cut = lock(&guest).cuts.subscribe();
     tokio::spawn(async move {
         let mut tty = Tty {
             io: ours,
@@ -44,7 +45,7 @@ pub fn open(guest: GuestRef, net: Arc<dyn Network>, passwords: Passwords) -> Box
         };
         tokio::select! {
             _ = tty.serve() => {}
-            _ = moved.changed() => {}
+            _ = cut.changed() => {}
         }
     });
     Box::new(theirs)

@@ -107,9 +107,10 @@ pub struct Guest {
     pub up: bool,
     /// sshd accepts connections: it starts a while after the agent (controllers/boot.rs).
     pub sshd_listening: bool,
-    /// Counts the moves to another node: connections through the old virt-launcher (port
-    /// forwards) end when it changes.
-    pub moves: tokio::sync::watch::Sender<u64>,
+    /// Counts what ends the connections into the guest (port forwards, the serial console):
+    /// a move to another node (they ran through the old virt-launcher), the guest going down
+    /// (see `go_down`).
+    pub cuts: tokio::sync::watch::Sender<u64>,
     /// SSH connections opened to this guest so far.
     pub ssh_connections: u32,
     /// Who is logged in on the serial console: the tty's shell outlives the connections to
@@ -153,7 +154,7 @@ impl Guest {
             paused: false,
             up: false,
             sshd_listening: false,
-            moves: tokio::sync::watch::channel(0).0,
+            cuts: tokio::sync::watch::channel(0).0,
             ssh_connections: 0,
             console_user: None,
             packages: match spec.distro.os {
@@ -228,6 +229,18 @@ impl Guest {
     /// Modelled seconds since boot, less the time paused (the guest's monotonic clock).
     pub fn uptime(&self) -> f64 {
         self.clock.ran().as_secs_f64() * self.time_scale
+    }
+
+    /// The guest stops: shut down, or killed with its virt-launcher pod. Its connections end
+    /// with it. On a shutdown systemd stops sshd and the login sessions (the client reads the
+    /// end of the stream); when the pod goes, its network namespace goes with QEMU and
+    /// virt-api's dialled stream (kubevirt v1.9.0 pkg/virt-api/rest/dialers.go
+    /// netDial.DialUnderlying, a plain TCP connection to the pod's address) gets no more
+    /// answers: a real client notices on its next timeout, here it is ended at once, as a
+    /// dial to a pod that is gone is refused at once (controllers/portforward.rs `connect`).
+    pub fn go_down(&mut self) {
+        self.up = false;
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn paused(&self) -> bool {

@@ -34,14 +34,15 @@ pub fn serve(
     net: Arc<dyn Network>,
 ) {
     // The connection runs through the source virt-launcher: a migration cuts it, as on a
-    // cluster. russh owns its end, so the cut happens on a relay in between.
-    let mut moved = lock(&guest).moves.subscribe();
+    // cluster, and so does the guest going down (Guest::go_down). russh owns its end, so the
+    // cut happens on a relay in between.
+    let mut cut = lock(&guest).cuts.subscribe();
     let (sshd_end, mut relay_end) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
         let mut stream = stream;
         tokio::select! {
             _ = tokio::io::copy_bidirectional(&mut stream, &mut relay_end) => {}
-            _ = moved.changed() => {}
+            _ = cut.changed() => {}
         }
     });
     tokio::spawn(async move {
@@ -171,5 +172,44 @@ impl russh::server::Handler for Sshd {
             let _ = handle.close(channel).await;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::guest::{distro, testing};
+
+    /// Reads the client's end until the server ends it; `None` when it is still open after
+    /// `budget`.
+    async fn ended_within(stream: &mut tokio::io::DuplexStream, budget: Duration) -> Option<()> {
+        let mut buf = [0u8; 4096];
+        tokio::time::timeout(budget, async {
+            while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        })
+        .await
+        .ok()
+    }
+
+    #[tokio::test]
+    async fn a_connection_ends_when_the_guest_goes_down() {
+        let guest = testing::booted(&distro::RHEL_9, "g", "default", "02:00:00:00:00:01");
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        serve(
+            config(),
+            Box::new(ours),
+            guest.clone(),
+            Arc::new(testing::Nowhere),
+        );
+        // Still open while the guest runs: sshd's banner, then it waits for the client.
+        let open = ended_within(&mut theirs, Duration::from_millis(200)).await;
+        assert!(open.is_none(), "the connection ended with the guest up");
+        lock(&guest).go_down();
+        let ended = ended_within(&mut theirs, Duration::from_secs(5)).await;
+        assert!(ended.is_some(), "the connection outlived the guest");
     }
 }

@@ -47,7 +47,7 @@ pub fn complete(
     if let Some(g) = ctx.guests.get(vmi_uid) {
         let mut g = guest::lock(&g);
         regressions_on_the_target(&ctx.faults, &mut g, live_update);
-        g.moves.send_modify(|n| *n += 1);
+        g.cuts.send_modify(|n| *n += 1);
         g.clock.new_launcher();
     }
     // The domain runs on the target, which QEMU announces: the switches follow the guest.
