@@ -259,7 +259,12 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
     // seen as such at once, rather than as a migration that never came.
     let found = tokio::select! {
         found = found => found,
-        lost = lost_first(scope, mark, &awaited) => return Err(lost),
+        lost = lost_first(scope, mark, &awaited) => match started(scope, mark, trigger).await {
+            // The migration came before the loss (one that failed, or left the VMI behind):
+            // what became of it is for the caller to judge.
+            Some(name) => Ok(name),
+            None => return Err(lost),
+        },
     };
     match found {
         Ok(name) => Ok(name),
@@ -275,6 +280,12 @@ async fn new_migration(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::
             }
         }
     }
+}
+
+/// A migration `trigger` started after the mark, if one exists now.
+async fn started(scope: &Scope, mark: &Mark, trigger: Trigger) -> Option<String> {
+    let new = since(scope, mark).await.ok()?;
+    new.into_iter().find(|n| n.starts_with(trigger.prefix()))
 }
 
 /// Ends only when the marked VMI is lost (failed, or replaced by its VM) before `awaited`

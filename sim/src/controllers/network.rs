@@ -97,12 +97,24 @@ pub fn rejoin(ctx: &Ctx, vmi_uid: &str, segments: &HashMap<String, String>) {
     }
 }
 
-/// When the `old-vlan-returns` regression bridges the NIC into the old VLAN again (a late
-/// re-plug on the old NAD): its `=SECS` modelled seconds after the swap's migration completed.
-fn old_vlan_returns_at(ctx: &Ctx) -> std::time::Instant {
+/// When the `old-vlan-returns` regression bridges the NIC into the old VLAN again: from its
+/// `=SECS` modelled seconds after the swap's migration completed, for [`STALE_ON`] of every
+/// [`STALE_EVERY`], as a stale flow that a periodic resync puts back and the next sync removes
+/// would. A probe shorter than the period can fall between two returns; one that samples over
+/// the whole period cannot.
+fn old_vlan_returns_at(ctx: &Ctx) -> guest::Flapping {
+    let clock = ctx.store.clock();
     let late = std::time::Duration::from_secs_f64(ctx.faults.late(Fault::OldVlanReturns));
-    ctx.store.clock().deadline(late).into_std()
+    guest::Flapping {
+        from: clock.deadline(late).into_std(),
+        every: clock.real(STALE_EVERY),
+        on: clock.real(STALE_ON),
+    }
 }
+
+/// The period and duration of the old VLAN's returns under `old-vlan-returns`, modelled.
+const STALE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const STALE_ON: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The running launcher pod on the node the VMI runs on.
 pub fn active_pod(ctx: &Ctx, vmi: &Value) -> Option<Arc<Value>> {

@@ -53,9 +53,9 @@ pub struct Nic {
     /// A segment it should have left but still bridges into (the `old-vlan-still-reachable`
     /// regression).
     pub stale_segment: Option<String>,
-    /// From when it bridges into `stale_segment` (at once when None): the `old-vlan-returns`
-    /// regression joins the old network a while after the swap.
-    pub stale_from: Option<std::time::Instant>,
+    /// When it bridges into `stale_segment` (always when None): the `old-vlan-returns`
+    /// regression joins the old network now and then, from a while after the swap.
+    pub stale_from: Option<Flapping>,
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
     pub up: bool,
@@ -344,4 +344,48 @@ pub fn same_subnet(a: IpAddr, b: IpAddr, len: u8) -> bool {
     };
     let host_bits = bits - u32::from(len.min(bits as u8));
     host_bits >= bits || (a >> host_bits) == (b >> host_bits)
+}
+
+/// A connection that comes and goes: from `from` on, for `on` at the start of every `every`
+/// (real time, the clock's scale applied).
+#[derive(Debug, Clone, Copy)]
+pub struct Flapping {
+    pub from: std::time::Instant,
+    pub every: std::time::Duration,
+    pub on: std::time::Duration,
+}
+
+impl Flapping {
+    /// Whether it is on at `now`.
+    pub fn on_at(&self, now: std::time::Instant) -> bool {
+        let Some(since) = now.checked_duration_since(self.from) else {
+            return false;
+        };
+        let every = self.every.as_nanos().max(1);
+        since.as_nanos() % every < self.on.as_nanos()
+    }
+}
+
+#[cfg(test)]
+mod flapping_tests {
+    use super::Flapping;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_flapping_link_is_on_at_the_start_of_each_period_only() {
+        let from = Instant::now();
+        let f = Flapping {
+            from,
+            every: Duration::from_secs(10),
+            on: Duration::from_secs(3),
+        };
+        let at = |s: f64| f.on_at(from + Duration::from_secs_f64(s));
+        assert!(!f.on_at(from - Duration::from_secs(1)));
+        assert!(at(0.0) && at(2.9) && at(10.5) && at(22.0));
+        assert!(!at(3.0) && !at(9.9) && !at(13.5));
+        // Ten samples a second apart, wherever they start, see it on.
+        for start in [0.0, 2.5, 3.2, 7.9, 14.4] {
+            assert!((0..10).any(|i| at(start + i as f64)), "from {start}");
+        }
+    }
 }

@@ -38,9 +38,8 @@ impl Nic {
 
     /// The old segment it still (or again) bridges into, from the moment it does.
     fn stale(&self) -> Option<&str> {
-        let joined = self
-            .stale_from
-            .is_none_or(|from| std::time::Instant::now() >= from);
+        let now = std::time::Instant::now();
+        let joined = self.stale_from.is_none_or(|f| f.on_at(now));
         self.stale_segment.as_deref().filter(|_| joined)
     }
 }
