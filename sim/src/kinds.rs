@@ -184,9 +184,14 @@ pub static KINDS: &[Kind] = &[
             true,
         )
     },
+    // No `/status` subresource: kubevirt/kubevirt pkg/virt-operator/resource/generate/components/
+    // crds.go NewVirtualMachineInstanceCrd gives the VMI CRD none (the VM, VMIM, KubeVirt and
+    // MigrationPolicy CRDs have one), so a write of the main resource stores `.status` and
+    // `…/virtualmachineinstances/NAME/status` is not found.
     Kind {
         short_names: &["vmi", "vmis"],
         categories: ALL,
+        status: false,
         ..kind(
             "kubevirt.io",
             KV,

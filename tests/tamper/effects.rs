@@ -43,14 +43,36 @@ pub async fn seen(
         Tamper::PatchMac => {
             let patched = |v: &DynamicObject| net1_mac(&v.data).is_some_and(|m| m != PATCHED_MAC);
             first_where(&vmi_api, &plan.vm, patched).await?;
-            Ok("the VMI status MAC was written back".into())
+            Ok("the VMI status MAC was written back from the domain".into())
         }
-        Tamper::PatchMode => {
-            let mode = |v: &DynamicObject| obj_str(v, "/status/migrationState/mode").to_string();
-            first_where(&vmi_api, &plan.vm, |v| mode(v) != PATCHED_MODE).await?;
-            Ok("the VMI status migrationState.mode was written back".into())
-        }
+        Tamper::PatchMode => patch_mode(&vmi_api, plan, acted_on).await,
     }
+}
+
+/// Whether anything writes the patched mode over. While the VMI runs on its migration's
+/// source node, the source's virt-handler copies the mode from the domain's migration metadata
+/// on the sync the patch triggers (kubevirt pkg/virt-handler/migration-source.go
+/// setMigrationProgressStatus, gated by isMigrationSource); before any migration, the next one
+/// brings its own migrationState and mode. Once the VMI runs on the target, nothing does: the
+/// mode stays, and the effect says what a read then shows.
+async fn patch_mode(
+    vmi_api: &Api<DynamicObject>,
+    plan: &Plan,
+    acted_on: &DynamicObject,
+) -> anyhow::Result<String> {
+    let mode = |v: &DynamicObject| obj_str(v, "/status/migrationState/mode").to_string();
+    let source = obj_str(acted_on, "/status/migrationState/sourceNode");
+    let on_target = !source.is_empty() && obj_str(acted_on, "/status/nodeName") != source;
+    if on_target {
+        let now = vmi_api.get(&plan.vm).await?;
+        return Ok(format!(
+            "stored and kept: the VMI no longer runs on its migration's source node (nothing \
+             writes the mode back); a read after it shows mode {:?}",
+            mode(&now)
+        ));
+    }
+    first_where(vmi_api, &plan.vm, |v| mode(v) != PATCHED_MODE).await?;
+    Ok("the VMI status migrationState.mode was written over".into())
 }
 
 /// What breaks the swap's guarded result first: the VMI spec names the first NAD again while

@@ -345,23 +345,24 @@ async fn patch_mac(vmi_api: &Api<DynamicObject>, vm: &str) -> anyhow::Result<Str
         {"op": "test", "path": format!("/status/interfaces/{i}/name"), "value": "net1"},
         {"op": "replace", "path": format!("/status/interfaces/{i}/mac"), "value": new},
     ]);
-    json_patch(vmi_api, vm, &ops).await?;
-    let answered = vmi_api.get(vm).await?;
-    let kept = answered.data["status"]["interfaces"][i]["mac"] == new;
+    // The answer, not a later read: virt-handler's sync (triggered by this very update) may
+    // already have written the domain's MAC back by then.
+    let answered = json_patch(vmi_api, vm, &ops).await?;
+    let kept = answered["status"]["interfaces"][i]["mac"] == new;
     Ok(format!(
-        "JSON-patched VMI status net1 MAC {old} → {new} ({} on the next read)",
+        "JSON-patched VMI status net1 MAC {old} → {new} ({})",
         took(kept)
     ))
 }
 
 /// A JSON patch (RFC 6902) of object `name`, sent as kubectl sends one.
-async fn json_patch(api: &Api<DynamicObject>, name: &str, ops: &Value) -> anyhow::Result<()> {
+/// Returns the object the API answered with.
+async fn json_patch(api: &Api<DynamicObject>, name: &str, ops: &Value) -> anyhow::Result<Value> {
     let uri = format!("{}/{name}", api.resource_url());
     let request = http::Request::patch(&uri)
         .header(http::header::CONTENT_TYPE, "application/json-patch+json")
         .body(serde_json::to_vec(ops)?)?;
-    api.clone().into_client().request_text(request).await?;
-    Ok(())
+    Ok(api.clone().into_client().request::<Value>(request).await?)
 }
 
 /// Points the VM spec's net1 back at `nad`.

@@ -16,6 +16,7 @@ mod datavolume;
 mod evacuation;
 mod events;
 mod guest_time;
+mod handler_sync;
 mod hco;
 pub mod hotplug;
 mod kubemacpool;
@@ -143,6 +144,8 @@ pub struct State {
     pub cloning: HashSet<String>,
     /// VMIs (by UID) held Pending until their DataVolumes are populated.
     pub awaiting_volumes: HashSet<String>,
+    /// Each VMI's (by UID) domain migration metadata: the migration's UID and its mode.
+    pub migration_modes: HashMap<String, (String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

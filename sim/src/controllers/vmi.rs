@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::migratable::{self, Verdict};
 use super::netmigration::{self, Need, Required};
-use super::{boot, launcher, lifecycle, network, vmvolumes, Ctx};
+use super::{boot, handler_sync, launcher, lifecycle, network, vmvolumes, Ctx};
 use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
@@ -90,11 +90,18 @@ pub fn reconcile(ctx: &Arc<Ctx>, ns: &str, name: &str) {
             // entries from a pod that is no longer the active one are not written over a
             // newer status; the write that changed them brings another pass.
             let migration = vmi["status"]["migrationState"]["migrationUid"].clone();
+            let domain = handler_sync::read(ctx, &vmi);
             ctx.write_uid(kinds::VMIS, ns, name, &uid, |v| {
                 let unchanged = v["status"]["interfaces"] == vmi["status"]["interfaces"];
                 if pod.is_some() && unchanged {
                     v["status"]["interfaces"] = seen["status"]["interfaces"].clone();
                 }
+                // The MACs only over the entries read with the domain: a newer write of them
+                // follows a newer domain.
+                if unchanged {
+                    handler_sync::macs_from_domain(v, &domain);
+                }
+                handler_sync::mode_from_domain(v, &domain);
                 let current = v["status"]["migrationState"]["migrationUid"] == migration;
                 let required = match required {
                     _ if !current || migrating(v) => Required::Keep,
@@ -174,6 +181,8 @@ pub fn forget(ctx: &Ctx, vmi: &Value) {
     state.awaiting_volumes.remove(uid);
     state.stopping.remove(uid);
     state.nic_grace.remove(uid);
+    drop(state);
+    super::handler_sync::forget(ctx, uid);
 }
 
 /// Whether a migration of this VMI is under way (started and not ended).

@@ -239,11 +239,17 @@ pub fn prepare_create(
     Ok(object)
 }
 
-/// Everything but metadata and status: what `generation` counts changes of.
-fn spec_part(object: &Value) -> Map<String, Value> {
+/// What `generation` counts changes of: everything but metadata, and but status where the kind
+/// has a status subresource (k8s.io/apiextensions-apiserver pkg/registry/customresource
+/// strategy.go customResourceStrategy.PrepareForUpdate: without one, "except for the changes
+/// to `metadata`, any other changes cause the generation to increment").
+fn spec_part(kind: &Kind, object: &Value) -> Map<String, Value> {
     let mut rest = object.as_object().cloned().unwrap_or_default();
-    for k in ["metadata", "status", "apiVersion", "kind"] {
+    for k in ["metadata", "apiVersion", "kind"] {
         rest.remove(k);
+    }
+    if kind.status || kind.builtin {
+        rest.remove("status");
     }
     rest
 }
@@ -312,7 +318,7 @@ pub fn prepare_update(kind: &Kind, old: &Value, new: Value, scope: Scope) -> Api
     }
     out["apiVersion"] = old["apiVersion"].clone();
     out["kind"] = old["kind"].clone();
-    if kind.generation && spec_part(old) != spec_part(&out) {
+    if kind.generation && spec_part(kind, old) != spec_part(kind, &out) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         out["metadata"]["generation"] = json!(generation);
     }

@@ -48,6 +48,7 @@ pub async fn prepare_target(
 pub async fn start(ctx: &Ctx, vmim: &Value, vmi: &Value, abort: &mut Abort) -> Result<(), Stop> {
     let start = ctx.now();
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
+    record_mode(ctx, vmi, "PreCopy");
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         v["status"]["migrationState"]["startTimestamp"] = json!(start);
         v["status"]["migrationState"]["mode"] = json!("PreCopy");
@@ -140,6 +141,7 @@ async fn post_copy(
 ) -> Result<(), Stop> {
     wait(ctx, switch, abort).await?;
     let mode = reported_mode(ctx, "PostCopy");
+    record_mode(ctx, vmi, mode);
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         v["status"]["migrationState"]["mode"] = json!(mode)
@@ -167,6 +169,7 @@ async fn paused(
     }
     let now = ctx.now();
     let mode = reported_mode(ctx, "Paused");
+    record_mode(ctx, vmi, mode);
     let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
         v["status"]["migrationState"]["mode"] = json!(mode);
@@ -197,5 +200,16 @@ fn reported_mode(ctx: &Ctx, mode: &'static str) -> &'static str {
         "PreCopy"
     } else {
         mode
+    }
+}
+
+/// The source's domain records the mode in its migration metadata before virt-handler copies
+/// it into the VMI status (see [`crate::controllers::handler_sync`]): recorded first, so that a
+/// sync between the two never writes an older mode back. The migration is the one the VMI
+/// runs now (read afresh: `vmi` may predate its migrationUid).
+fn record_mode(ctx: &Ctx, vmi: &Value, mode: &str) {
+    let current = ctx.get(kinds::VMIS, obj::namespace(vmi), obj::name(vmi));
+    if let Some(current) = current.filter(|c| obj::uid(c) == obj::uid(vmi)) {
+        super::super::handler_sync::record_mode(ctx, &current, mode);
     }
 }
