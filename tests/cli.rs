@@ -37,7 +37,13 @@ fn stp_check_json_has_the_documented_fields() {
         &fixture("table.md"),
         &fixture("tiers.md"),
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // tiers.md has a row without a tier: the row is still printed, the lint fails the check.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("tiers.md:14: the row gives no tier"),
+        "{}",
+        text(&out.stderr)
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
     assert_eq!(rows.len(), 6);
     let first = &rows[0];
@@ -88,7 +94,7 @@ fn coverage_prints_the_matrix_and_strict_holds_with_no_row_pending() {
         "{md}"
     );
     assert!(
-        md.contains("| stps/sig-network/live-update-nad-ref.md | 95 | VIRTSTRAT-560 | T2 | P0 |"),
+        md.contains("| sig-network/hotpluggable-nad-ref.md | 103 | VIRTSTRAT-560 | T2 | P0 |"),
         "{md}"
     );
 }
@@ -173,8 +179,9 @@ fn run_writes_junit_to_artifact_dir() {
     );
     assert_eq!(
         junit.cases.len(),
-        6,
-        "VIRTSTRAT-560 selects its five rows; the first reports two Polarion IDs"
+        7,
+        "VIRTSTRAT-560 selects its six scenarios on five rows; bridge-vlan-swap reports two \
+         Polarion IDs"
     );
     let ids: Vec<Vec<&str>> = junit
         .cases
@@ -192,7 +199,7 @@ fn run_writes_junit_to_artifact_dir() {
             .find(|c| c.values("polarion-testcase-id") == [id])
             .map(|c| c.name.as_str())
     };
-    let trial = "sig-network/live-update-nad-ref/CNV-15972/bridge-vlan-swap";
+    let trial = "sig-network/hotpluggable-nad-ref/CNV-15972/bridge-vlan-swap";
     assert_eq!(swap("CNV-15972"), Some(trial));
     assert_eq!(
         swap("CNV-15945"),

@@ -19,6 +19,11 @@ fn errors(name: &str) -> Vec<StpError> {
     stp::parse_file(&fixture(name)).expect_err("fixture should not parse")
 }
 
+/// What the parser says a fixture's rows lack; the rows themselves are read regardless.
+fn lints(name: &str) -> Vec<StpError> {
+    plan(name).lints
+}
+
 /// (ids, tier, priority) of every row, the shape most cases compare.
 fn summary(p: &Plan) -> Vec<(Vec<&str>, Option<u8>, Option<Priority>)> {
     p.rows
@@ -109,13 +114,19 @@ fn inherited_rows_keep_their_own_lines() {
 #[case::bad_priority("malformed.md", 10, "unreadable priority `high`")]
 #[case::bad_id("malformed.md", 11, "malformed requirement ID `cnv 11`")]
 #[case::bad_bold_id("malformed.md", 14, "malformed requirement ID `CNV 12`")]
-#[case::nothing_to_inherit("bad_table.md", 5, "no row above to inherit from")]
+#[case::nothing_to_inherit("bad_table.md", 5, "only below a row whose IDs it inherits")]
 #[case::cell_count("bad_table.md", 6, "the row has 4 cells but the header has 5")]
 #[case::duplicate_id("bad_table.md", 7, "appears twice in the same row")]
 #[case::bad_tier("bad_table.md", 8, "unreadable tier `Tier 7`")]
 #[case::no_scenario("no_scenario.md", 3, "no `*Test Scenario:*` line")]
-fn malformed_rows_name_file_and_line(#[case] name: &str, #[case] line: usize, #[case] text: &str) {
-    let all = errors(name);
+#[case::no_tier("tiers.md", 14, "the row gives no tier")]
+#[case::no_priority("missing_priority.md", 8, "the row gives no priority")]
+fn malformed_rows_are_linted_by_file_and_line(
+    #[case] name: &str,
+    #[case] line: usize,
+    #[case] text: &str,
+) {
+    let all = lints(name);
     let hit = all
         .iter()
         .find(|e| e.line == line)
@@ -130,8 +141,41 @@ fn malformed_rows_name_file_and_line(#[case] name: &str, #[case] line: usize, #[
 
 #[test]
 fn every_malformed_row_is_reported_not_just_the_first() {
-    assert_eq!(errors("malformed.md").len(), 3);
-    assert_eq!(errors("bad_table.md").len(), 4);
+    assert_eq!(lints("malformed.md").len(), 3);
+    assert_eq!(lints("bad_table.md").len(), 6);
+}
+
+/// A person reading the file sees these rows; so does vstp, each with its lint.
+#[rstest]
+#[case::malformed("malformed.md", 4)]
+#[case::bad_table("bad_table.md", 4)]
+#[case::no_scenario("no_scenario.md", 1)]
+fn malformed_rows_are_kept_not_dropped(#[case] name: &str, #[case] rows: usize) {
+    let read = plan(name);
+    assert_eq!(read.rows.len(), rows, "{:?}", read.rows);
+    let indices: Vec<usize> = read.rows.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (1..=rows).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_row_without_scenario_line_keeps_its_ids_and_priority() {
+    let row = &plan("no_scenario.md").rows[0];
+    assert_eq!(row.ids, ["CNV-15"]);
+    assert_eq!(row.priority, Some(Priority::P1));
+    assert!(row.scenario.is_empty(), "{row:?}");
+}
+
+#[test]
+fn well_formed_fixtures_have_no_lints() {
+    for name in [
+        "bullets.md",
+        "table.md",
+        "links_and_lists.md",
+        "inherit.md",
+        "wrapped.md",
+    ] {
+        assert_eq!(lints(name), [], "{name}");
+    }
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `vstp stp check FILE... [--format json]`
+//! `vstp stp check FILE... [--format json]`: the rows as read, and every lint (what a row lacks
+//! or got wrong, by file:line); lints fail the check, since this is the linter.
 
 use std::path::PathBuf;
 
@@ -25,7 +26,13 @@ pub fn main(args: &Args) -> u8 {
     let mut failed = false;
     for file in &args.files {
         match stp::parse_file(file) {
-            Ok(plan) => rows.extend(plan.rows),
+            Ok(plan) => {
+                failed |= !plan.lints.is_empty();
+                for lint in &plan.lints {
+                    eprintln!("{lint}");
+                }
+                rows.extend(plan.rows)
+            }
             Err(errors) => {
                 failed = true;
                 for e in errors {

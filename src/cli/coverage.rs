@@ -27,11 +27,14 @@ struct Totals {
     pending: usize,
     manual: usize,
     missing: usize,
+    not_in_catalogue: usize,
+    lints: usize,
 }
 
 fn totals(catalog: &Catalog) -> Totals {
     let mut t = Totals {
         rows: catalog.entries.len(),
+        lints: catalog.lints.len(),
         ..Totals::default()
     };
     for e in &catalog.entries {
@@ -40,18 +43,29 @@ fn totals(catalog: &Catalog) -> Totals {
             Coverage::Pending { .. } => t.pending += 1,
             Coverage::Manual { .. } => t.manual += 1,
             Coverage::Missing => t.missing += 1,
+            Coverage::NotInCatalogue => t.not_in_catalogue += 1,
         }
     }
     t
 }
 
 pub fn main(args: &Args) -> u8 {
-    let catalog = load_catalog(&args.root.resolve());
+    let root = match args.root.resolve(None) {
+        Ok(root) => root,
+        Err(code) => return code,
+    };
+    let catalog = load_catalog(&root);
     let totals = totals(&catalog);
     match args.format {
         Format::Md => print!("{}", markdown(&catalog, &totals)),
         Format::Json => {
-            let doc = serde_json::json!({ "entries": catalog.entries, "problems": catalog.problems, "totals": totals });
+            let doc = serde_json::json!({
+                "entries": catalog.entries,
+                "problems": catalog.problems,
+                "lints": catalog.lints,
+                "elsewhere": catalog.elsewhere,
+                "totals": totals,
+            });
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
@@ -65,6 +79,17 @@ pub fn main(args: &Args) -> u8 {
     exit::OK
 }
 
+/// A `## title` section listing `items`, or saying none.
+fn listed(title: &str, items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.map(|i| format!("- {i}\n")).collect();
+    let body = if items.is_empty() {
+        "none\n".to_string()
+    } else {
+        items.concat()
+    };
+    format!("\n## {title}\n\n{body}")
+}
+
 fn markdown(catalog: &Catalog, totals: &Totals) -> String {
     let mut out = String::from("# vstp coverage\n\n| STP | Line | IDs | Tier | Priority | Scenarios | Status |\n|---|---|---|---|---|---|---|\n");
     for e in &catalog.entries {
@@ -75,9 +100,10 @@ fn markdown(catalog: &Catalog, totals: &Totals) -> String {
             }
             Coverage::Manual { reason } => ("-".into(), format!("manual: {reason}")),
             Coverage::Missing => ("-".into(), "**missing**".into()),
+            Coverage::NotInCatalogue => ("-".into(), "not in this catalogue".into()),
         };
         out += &format!(
-            "| stps/{} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             e.stp,
             e.row.line,
             e.row.ids.join(", "),
@@ -88,19 +114,13 @@ fn markdown(catalog: &Catalog, totals: &Totals) -> String {
         );
     }
     let section = |title: &str, pick: fn(&Problem) -> bool| {
-        let items: Vec<String> = catalog
-            .problems
-            .iter()
-            .filter(|p| pick(p))
-            .map(|p| format!("- {p}\n"))
-            .collect();
-        format!(
-            "\n## {title}\n\n{}",
-            if items.is_empty() {
-                "none\n".into()
-            } else {
-                items.concat()
-            }
+        listed(
+            title,
+            catalog
+                .problems
+                .iter()
+                .filter(|p| pick(p))
+                .map(ToString::to_string),
         )
     };
     out += &section("Rows without tests", |p| {
@@ -112,9 +132,30 @@ fn markdown(catalog: &Catalog, totals: &Totals) -> String {
     out += &section("Other problems", |p| {
         matches!(p, Problem::BadDeclaration(_) | Problem::Stp(_))
     });
+    out += &listed(
+        "Lints (rows read, but they lack something; `--strict` fails on those of automated STPs)",
+        catalog.lints.iter().map(|l| {
+            let scope = if l.automated_here {
+                ""
+            } else {
+                " (not in this catalogue)"
+            };
+            format!("{}{scope}", l.message)
+        }),
+    );
+    out += &listed(
+        "Scenarios whose STP is not in this tree (not run from it)",
+        catalog.elsewhere.iter().cloned(),
+    );
     out += &format!(
-        "\n{} rows: {} automated, {} pending, {} manual, {} missing.\n",
-        totals.rows, totals.automated, totals.pending, totals.manual, totals.missing
+        "\n{} rows: {} automated, {} pending, {} manual, {} missing, {} not in this catalogue; {} lints.\n",
+        totals.rows,
+        totals.automated,
+        totals.pending,
+        totals.manual,
+        totals.missing,
+        totals.not_in_catalogue,
+        totals.lints
     );
     out
 }

@@ -28,6 +28,7 @@ pub fn main(root: &Path) -> u8 {
         if here.is_empty() {
             let status = match &entry.coverage {
                 Coverage::Manual { reason } => format!("manual: {reason}"),
+                Coverage::NotInCatalogue => "not in this catalogue".into(),
                 _ => "missing".into(),
             };
             rows.push(base(
@@ -56,6 +57,9 @@ pub fn main(root: &Path) -> u8 {
             &rows
         )
     );
+    for lint in &catalog.lints {
+        eprintln!("vstp: warning: {}", lint.message);
+    }
     for problem in &catalog.problems {
         eprintln!("vstp: {problem}");
     }

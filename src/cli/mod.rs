@@ -43,14 +43,27 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 pub struct StpRoot {
-    /// Folder holding the STPs (default: ./stps, else the one beside vstp's sources).
+    /// Folder holding the STPs, or a checkout of the design-docs repository that holds them
+    /// below stps/ (default: the settings' `stps`, else ./stps, else the one beside vstp's
+    /// sources).
     #[arg(long, env = "VSTP_STPS", global = true)]
     stps: Option<PathBuf>,
 }
 
 impl StpRoot {
-    fn resolve(&self) -> PathBuf {
-        self.stps.clone().unwrap_or_else(default_stp_root)
+    /// The tree to read. A settings file that cannot be read stops the command (exit 2): it
+    /// may name the tree the user means.
+    fn resolve(&self, config: Option<&std::path::Path>) -> Result<PathBuf, u8> {
+        if let Some(given) = &self.stps {
+            return Ok(given.clone());
+        }
+        match crate::cluster::settings::load(config) {
+            Ok(settings) => Ok(settings.stps.unwrap_or_else(default_stp_root)),
+            Err(e) => {
+                eprintln!("vstp: {e}; fix the settings file, or name the STP tree with --stps DIR");
+                Err(exit::USAGE)
+            }
+        }
     }
 }
 
@@ -100,7 +113,9 @@ enum StpCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::List { root } => list::main(&root.resolve()),
+        Command::List { root } => root
+            .resolve(None)
+            .map_or_else(|code| code, |r| list::main(&r)),
         Command::Coverage(args) => coverage::main(&args),
         Command::Stp {
             command: StpCommand::Check(args),

@@ -12,7 +12,7 @@ use crate::stp::Priority;
 #[derive(clap::Args)]
 pub struct Args {
     /// Requirement or Polarion IDs (VIRTSTRAT-560, CNV-15972), trial names, or trial-name
-    /// prefixes (sig-network/live-update-nad-ref). None = the whole catalogue.
+    /// prefixes (sig-network/hotpluggable-nad-ref). None = the whole catalogue.
     ids: Vec<String>,
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
     tier: Option<u8>,
@@ -41,7 +41,11 @@ fn parse_priority(text: &str) -> Result<Priority, String> {
 }
 
 pub fn main(args: &Args) -> u8 {
-    let all = match planned_or_problems(&args.root.resolve()) {
+    let root = match args.root.resolve(args.target.settings.as_deref()) {
+        Ok(root) => root,
+        Err(code) => return code,
+    };
+    let all = match planned_or_problems(&root) {
         Ok(all) => all,
         Err(problems) => {
             for p in problems {

@@ -31,6 +31,9 @@ struct File {
     network: Network,
     #[serde(default)]
     storage: Storage,
+    /// The STP tree to read instead of the project's `stps/`: a folder of STPs or a checkout
+    /// of the design-docs repository; relative to the settings file.
+    stps: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +91,8 @@ pub struct Settings {
     pub polarion: PolarionRun,
     /// Where they came from, for messages.
     pub source: String,
+    /// The STP tree named by the settings (`stps = "…"`, `VSTP_STPS` wins over it).
+    pub stps: Option<PathBuf>,
 }
 
 /// Reads `path` (or `VSTP_CONFIG`, or `./vstp.toml` when present) and applies `VSTP_*`
@@ -108,7 +113,13 @@ pub fn load(path: Option<&Path>) -> Result<Settings, String> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("VSTP_") || polarion::reads_env(k))
         .collect();
-    parse(&text, &source, &env)
+    let mut settings = parse(&text, &source, &env)?;
+    let dir = chosen.as_deref().and_then(Path::parent);
+    settings.stps = settings.stps.map(|tree| match dir {
+        Some(dir) if tree.is_relative() => dir.join(tree),
+        _ => tree,
+    });
+    Ok(settings)
 }
 
 /// The settings of `text` with `env` overrides applied; `source` names the file in errors.
@@ -239,6 +250,7 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         profile,
         polarion,
         source: source.into(),
+        stps: file.stps,
     })
 }
 
@@ -321,6 +333,18 @@ mod tests {
 
     fn settings(text: &str) -> Result<Settings, String> {
         parse(text, "vstp.toml", &[])
+    }
+
+    #[test]
+    fn an_stp_tree_is_taken_relative_to_the_settings_file() {
+        let dir = std::env::temp_dir().join(format!("vstp-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vstp.toml");
+        std::fs::write(&file, "stps = \"design-docs\"\n").unwrap();
+        let loaded = load(Some(&file));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(loaded.unwrap().stps, Some(dir.join("design-docs")));
+        assert_eq!(settings("").unwrap().stps, None);
     }
 
     #[test]

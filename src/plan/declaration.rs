@@ -5,14 +5,14 @@
 //! ```
 //! use vstp::plan::{row, Feature, Needs};
 //!
-//! let declared = row("sig-network/live-update-nad-ref.md", 1, "bridge-vlan-swap")
+//! let declared = row("sig-network/hotpluggable-nad-ref.md", 1, "bridge-vlan-swap")
 //!     .ids(&["VIRTSTRAT-560"])
 //!     .tests(&["CNV-15972"])
 //!     .needs(Needs::bridge(&[Feature::LiveUpdateNadRef]))
 //!     .changes_node_networking();
 //! assert_eq!(
 //!     declared.trial_name(),
-//!     "sig-network/live-update-nad-ref/CNV-15972/bridge-vlan-swap"
+//!     "sig-network/hotpluggable-nad-ref/CNV-15972/bridge-vlan-swap"
 //! );
 //! ```
 
@@ -25,7 +25,7 @@ use crate::guest::os::GuestOs;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Declaration {
     pub slug: &'static str,
-    /// Path of the STP below the STP root, e.g. `sig-network/live-update-nad-ref.md`.
+    /// Path of the STP below the STP root, e.g. `sig-network/hotpluggable-nad-ref.md`.
     pub stp: &'static str,
     /// 1-based row of the STP's traceability section.
     pub row: usize,

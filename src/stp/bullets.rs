@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use super::fields::{clean, is_valid_id, leading_tier_tag, parse_tier, split_ids, Priority};
+use super::fields::{
+    clean, is_valid_id, leading_tier_tag, parse_tier, split_ids, Priority, NO_PRIORITY, NO_TIER,
+};
 use super::section::is_top_bullet;
 use super::{Parsed, RawRow};
 
@@ -34,9 +36,13 @@ enum Field {
 fn parse_item(lines: &[&str], item: Range<usize>) -> Option<Parsed> {
     let line_no = item.start + 1;
     let head = bullet_text(lines[item.start]);
+    let mut lints = Vec::new();
     let (ids, story) = match head_parts(head)? {
         Ok(parts) => parts,
-        Err(message) => return Some(Err((line_no, message))),
+        Err(message) => {
+            lints.push((line_no, message));
+            (Vec::new(), head.to_string())
+        }
     };
     let mut row = RawRow {
         line: line_no,
@@ -73,7 +79,10 @@ fn parse_item(lines: &[&str], item: Range<usize>) -> Option<Parsed> {
             _ => append(&mut row, current, content),
         }
     }
-    Some(finish(row, tier_line, priority_line))
+    let mut parsed = finish(row, tier_line, priority_line);
+    lints.append(&mut parsed.lints);
+    parsed.lints = lints;
+    Some(parsed)
 }
 
 fn append(row: &mut RawRow, field: Field, text: &str) {
@@ -88,59 +97,71 @@ fn append(row: &mut RawRow, field: Field, text: &str) {
     target.push_str(text);
 }
 
+/// The row with its tier and priority read from the scenario tag and the child lines; what
+/// cannot be read is left empty and linted.
 fn finish(
     mut row: RawRow,
     tier_line: Option<(usize, String)>,
     priority_line: Option<(usize, String)>,
 ) -> Parsed {
     let line = row.line;
+    let mut lints = Vec::new();
     if row.scenario.trim().is_empty() {
-        return Err((
+        lints.push((
             line,
             "the row has no `*Test Scenario:*` line under it".into(),
         ));
     }
-    let mut tier = None;
     let scenario = row.scenario.clone();
     let mut scenario_text = scenario.as_str();
+    let mut tier = None;
+    let tagged = leading_tier_tag(&scenario).is_some();
     if let Some((tag, rest)) = leading_tier_tag(&scenario) {
-        tier = Some(tag.map_err(|m| (line, m))?);
+        match tag {
+            Ok(t) => tier = Some(t),
+            Err(m) => lints.push((line, m)),
+        }
         scenario_text = rest;
     }
+    let tier_given = tagged || tier_line.is_some();
     if let Some((at, value)) = tier_line {
-        let from_line = parse_tier(&value).ok_or_else(|| {
-            (
+        match parse_tier(&value) {
+            None => lints.push((
                 at,
                 format!("unreadable tier `{value}`: write 1, 2 or 3 (or `Tier 2`, `T2`)"),
-            )
-        })?;
-        if tier.is_some_and(|t| t != from_line) {
-            return Err((
+            )),
+            Some(from_line) if tier.is_some_and(|t| t != from_line) => lints.push((
                 at,
                 format!(
-                    "the tier line says {from_line} but the scenario tag says {}",
+                    "the tier line says {from_line} but the scenario tag says {}; the tag is kept",
                     tier.unwrap_or(0)
                 ),
-            ));
+            )),
+            Some(from_line) => tier = Some(from_line),
         }
-        tier = Some(from_line);
     }
-    row.priority = match priority_line {
-        None => None,
-        Some((at, value)) => Some(Priority::parse(&value).ok_or_else(|| {
-            (
+    if !tier_given {
+        lints.push((line, NO_TIER.into()));
+    }
+    if priority_line.is_none() {
+        lints.push((line, NO_PRIORITY.into()));
+    }
+    if let Some((at, value)) = priority_line {
+        row.priority = Priority::parse(&value);
+        if row.priority.is_none() {
+            lints.push((
                 at,
                 format!("unreadable priority `{value}`: write P0, P1, P2 or P3"),
-            )
-        })?),
-    };
+            ));
+        }
+    }
     row.tier = tier;
     row.scenario = clean(scenario_text);
     row.story = clean(&row.story);
     if row.story.is_empty() {
-        return Err((line, "the row has no user story after its ID".into()));
+        lints.push((line, "the row has no user story after its ID".into()));
     }
-    Ok(row)
+    Parsed { row, lints }
 }
 
 fn bullet_text(line: &str) -> &str {

@@ -78,10 +78,19 @@ pub fn id_problems(ids: &[String]) -> Vec<String> {
         }
     }
     if ids.is_empty() {
-        problems.push("the row has no requirement ID".into());
+        problems.push(
+            "the row has no requirement ID: write one (like CNV-15972); a table cell may be \
+             left empty only below a row whose IDs it inherits"
+                .into(),
+        );
     }
     problems
 }
+
+/// The lint for a row that gives no tier at all (an unreadable one is linted where written).
+pub const NO_TIER: &str = "the row gives no tier (`[Tier 2]` before the scenario, or a Tier cell)";
+/// The lint for a row that gives no priority at all.
+pub const NO_PRIORITY: &str = "the row gives no priority (`*Priority:* P1`, or a Priority cell)";
 
 /// Reads a tier written as `Tier 2`, `T2`, `2`, `[Tier 2]` or `[2]`.
 pub fn parse_tier(text: &str) -> Option<u8> {

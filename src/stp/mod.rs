@@ -1,8 +1,11 @@
 //! STP markdown -> [`Plan`]: the rows of section "III. Test Scenarios & Traceability".
 //!
 //! Both row formats real STPs use are read: bullet items (the current template) and tables (the
-//! older one). Nothing here knows about Kubernetes. Every problem is an [`StpError`] naming
-//! `file:line`; the parser never skips a row silently and never panics.
+//! older one). Nothing here knows about Kubernetes. A row that lacks something the template asks
+//! for (a scenario line, a tier, a well-formed ID) is still read, with a lint naming `file:line`:
+//! real STP trees are written by people, and a row that disappears is worse than a row with a
+//! warning. Only a file that is not an STP at all (unreadable, no traceability section) is an
+//! error. The parser never panics.
 
 mod bullets;
 mod fields;
@@ -36,6 +39,8 @@ pub struct Plan {
     /// The feature title from the `## **… - Quality Engineering Plan**` heading, when present.
     pub title: Option<String>,
     pub rows: Vec<Row>,
+    /// What the rows lack or got wrong; each names `file:line`. The rows are read regardless.
+    pub lints: Vec<StpError>,
 }
 
 /// A problem in an STP, located at `file:line` (line 0 = the file as a whole).
@@ -70,8 +75,9 @@ pub fn parse_file(path: &Path) -> Result<Plan, Vec<StpError>> {
     parse_str(path, &text)
 }
 
-/// Parses STP markdown; `path` is only used to name locations. Returns every error found, not
-/// just the first, so that one lint run shows all that needs fixing.
+/// Parses STP markdown; `path` is only used to name locations. Every lint is collected, not
+/// just the first, so that one run shows all that needs fixing. `Err` only when the text is not
+/// an STP (no traceability section).
 pub fn parse_str(path: &Path, text: &str) -> Result<Plan, Vec<StpError>> {
     let lines: Vec<&str> = text.lines().collect();
     let err = |line: usize, message: String| StpError {
@@ -87,41 +93,38 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Plan, Vec<StpError>> {
                 .into(),
         )]);
     };
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
     for block in section::blocks(&lines, body.clone()) {
-        let parsed = match block.kind {
+        parsed.extend(match block.kind {
             section::BlockKind::Bullets => bullets::parse(&lines, block.range.clone()),
             section::BlockKind::Table => table::parse(&lines, block.range.clone()),
-        };
-        for item in parsed {
-            match item {
-                Ok(raw) => rows.push(raw),
-                Err((line, message)) => errors.push(err(line, message)),
-            }
-        }
+        });
     }
-    if rows.is_empty() && errors.is_empty() {
-        errors.push(err(
+    let mut lints = Vec::new();
+    if parsed.is_empty() {
+        lints.push(err(
             body.start + 1,
             "the traceability section holds no rows: add bullet items \
              (`- **[ID]** — story`) or a table with a `Requirement ID` column"
                 .into(),
         ));
     }
-    for raw in &rows {
-        for message in fields::id_problems(&raw.ids) {
-            errors.push(err(raw.line, message));
-        }
-    }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        return Err(errors);
-    }
-    let rows = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw)| Row {
+    let mut rows = Vec::new();
+    for (
+        i,
+        Parsed {
+            row: raw,
+            lints: found,
+        },
+    ) in parsed.into_iter().enumerate()
+    {
+        lints.extend(found.into_iter().map(|(line, message)| err(line, message)));
+        lints.extend(
+            fields::id_problems(&raw.ids)
+                .into_iter()
+                .map(|message| err(raw.line, message)),
+        );
+        rows.push(Row {
             file: path.to_path_buf(),
             line: raw.line,
             index: i + 1,
@@ -130,12 +133,14 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Plan, Vec<StpError>> {
             scenario: raw.scenario,
             tier: raw.tier,
             priority: raw.priority,
-        })
-        .collect();
+        });
+    }
+    lints.sort_by_key(|e| e.line);
     Ok(Plan {
         file: path.to_path_buf(),
         title: section::title(&lines),
         rows,
+        lints,
     })
 }
 
@@ -150,5 +155,10 @@ struct RawRow {
     priority: Option<Priority>,
 }
 
-/// What a block parser yields: a row, or (line, message).
-type Parsed = Result<RawRow, (usize, String)>;
+/// What a block parser yields for one row: the row as far as it could be read, and what it
+/// lacks or got wrong as (line, message).
+#[derive(Debug, Default)]
+struct Parsed {
+    row: RawRow,
+    lints: Vec<(usize, String)>,
+}

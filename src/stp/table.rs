@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::fields::{clean, parse_tier, split_ids, strip_links, Priority};
+use super::fields::{clean, parse_tier, split_ids, strip_links, Priority, NO_PRIORITY, NO_TIER};
 use super::{Parsed, RawRow};
 
 /// Which cell holds what, found from the header row.
@@ -90,12 +90,7 @@ pub fn parse(lines: &[&str], range: Range<usize>) -> Vec<Parsed> {
             }
         }
         let Some(cols) = &columns else {
-            out.push(Err((
-                i + 1,
-                "table row before any header: the table needs a header with \
-                 `Requirement ID` and `Test Scenario` columns"
-                    .into(),
-            )));
+            out.push(headless_row(&row_cells, i + 1));
             continue;
         };
         out.push(parse_row(cols, &row_cells, i + 1, &mut previous_ids));
@@ -103,14 +98,34 @@ pub fn parse(lines: &[&str], range: Range<usize>) -> Vec<Parsed> {
     out
 }
 
+/// A row of a table that has no usable header: kept, with its cells as the scenario, so that
+/// it shows up where a person reads it.
+fn headless_row(cells: &[String], line: usize) -> Parsed {
+    Parsed {
+        row: RawRow {
+            line,
+            scenario: clean(&cells.join(" | ")),
+            ..RawRow::default()
+        },
+        lints: vec![(
+            line,
+            "table row before any header: the table needs a header with \
+             `Requirement ID` and `Test Scenario` columns"
+                .into(),
+        )],
+    }
+}
+
+/// One table row; what cannot be read is left empty and linted.
 fn parse_row(
     cols: &Columns,
     cells: &[String],
     line: usize,
     previous_ids: &mut Option<Vec<String>>,
 ) -> Parsed {
+    let mut lints = Vec::new();
     if cells.len() != cols.width {
-        return Err((
+        lints.push((
             line,
             format!(
                 "the row has {} cells but the header has {}",
@@ -120,48 +135,53 @@ fn parse_row(
         ));
     }
     let cell = |col: Option<usize>| {
-        col.map(|c| clean(&strip_links(&cells[c])))
+        col.and_then(|c| cells.get(c))
+            .map(|text| clean(&strip_links(text)))
             .unwrap_or_default()
     };
-    let mut ids = split_ids(&cells[cols.id.unwrap_or(0)]);
+    let mut ids = cols
+        .id
+        .and_then(|c| cells.get(c))
+        .map(|text| split_ids(text))
+        .unwrap_or_default();
+    // An empty cell inherits the IDs of the row above; with no row above, the row has none,
+    // which the ID checks report.
     if ids.is_empty() {
-        ids = previous_ids.clone().ok_or((
-            line,
-            "empty requirement ID cell with no row above to inherit from".to_string(),
-        ))?;
+        ids = previous_ids.clone().unwrap_or_default();
+    } else {
+        *previous_ids = Some(ids.clone());
     }
-    *previous_ids = Some(ids.clone());
     let tier_text = cell(cols.tier);
-    let tier = match tier_text.as_str() {
-        "" => None,
-        t => Some(parse_tier(t).ok_or_else(|| {
-            (
-                line,
-                format!("unreadable tier `{t}`: write `Tier 1`..`Tier 3` or `T1`..`T3`"),
-            )
-        })?),
-    };
+    let tier = parse_tier(&tier_text);
+    if tier_text.is_empty() {
+        lints.push((line, NO_TIER.into()));
+    } else if tier.is_none() {
+        lints.push((
+            line,
+            format!("unreadable tier `{tier_text}`: write `Tier 1`..`Tier 3` or `T1`..`T3`"),
+        ));
+    }
     let priority_text = cell(cols.priority);
-    let priority = match priority_text.as_str() {
-        "" => None,
-        p => Some(Priority::parse(p).ok_or_else(|| {
-            (
-                line,
-                format!("unreadable priority `{p}`: write P0, P1, P2 or P3"),
-            )
-        })?),
-    };
+    let priority = Priority::parse(&priority_text);
+    if priority_text.is_empty() {
+        lints.push((line, NO_PRIORITY.into()));
+    } else if priority.is_none() {
+        lints.push((
+            line,
+            format!("unreadable priority `{priority_text}`: write P0, P1, P2 or P3"),
+        ));
+    }
     let scenario = cell(cols.scenario);
     if scenario.is_empty() {
-        return Err((line, "empty test scenario cell".into()));
+        lints.push((line, "empty test scenario cell".into()));
     }
-    let story = cell(cols.story);
-    Ok(RawRow {
+    let row = RawRow {
         line,
         ids,
-        story,
+        story: cell(cols.story),
         scenario,
         tier,
         priority,
-    })
+    };
+    Parsed { row, lints }
 }
