@@ -430,14 +430,7 @@ pub static KINDS: &[Kind] = &[
     // OpenShift's Route (openshift/api route/v1 types.go: namespaced, a status subresource the
     // router writes its admission into). vstp-sim serves only the routes it publishes itself
     // (thanos-querier, see crate::monitoring), admitted by its one router.
-    kind(
-        "route.openshift.io",
-        V1,
-        "routes",
-        "route",
-        "Route",
-        true,
-    ),
+    kind("route.openshift.io", V1, "routes", "route", "Route", true),
 ];
 
 /// The kind served at `group`/`version` under `plural`.

@@ -162,6 +162,8 @@ impl Sim {
             .map_err(SimError::Config)?;
         monitoring::publish(&store, &ingress.ca_pem).map_err(SimError::Config)?;
         let metrics = monitoring::Monitoring::new(store.clone(), &faults);
+        // Subscribed before anything is served, so the regression sees every write.
+        let observer = metrics.spawn_observer();
         let querier = Arc::new(monitoring::querier::Querier {
             tsdb: metrics.tsdb.clone(),
             token: token.clone(),
@@ -186,6 +188,7 @@ impl Sim {
             )),
             metrics.spawn_scrapes(),
         ];
+        let tasks = tasks.into_iter().chain(observer).collect();
         Ok(SimHandle {
             address,
             token,

@@ -86,18 +86,33 @@ mod tests {
             help: "Details.",
             series: vec![series("pod networking"), series("ns/vlan-a")],
         }]);
-        assert!(text.contains("# TYPE kubevirt_vmi_vnic_info gauge\n"), "{text}");
         assert!(
-            text.contains("kubevirt_vmi_vnic_info{name=\"vm-a\",namespace=\"ns\",network=\"ns/vlan-a\"} 1\n"),
+            text.contains("# TYPE kubevirt_vmi_vnic_info gauge\n"),
             "{text}"
         );
-        assert!(!text.contains("# EOF"), "0.0.4 text has no OpenMetrics EOF: {text}");
-        let read = parse(&text, &[("job", "kubevirt-prometheus-metrics"), ("namespace", "x")]).unwrap();
+        assert!(
+            text.contains(
+                "kubevirt_vmi_vnic_info{name=\"vm-a\",namespace=\"ns\",network=\"ns/vlan-a\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF"),
+            "0.0.4 text has no OpenMetrics EOF: {text}"
+        );
+        let read = parse(
+            &text,
+            &[("job", "kubevirt-prometheus-metrics"), ("namespace", "x")],
+        )
+        .unwrap();
         assert_eq!(read.len(), 2);
         let networks: Vec<&str> = read.iter().map(|s| s.labels["network"].as_str()).collect();
         assert!(networks.contains(&"pod networking") && networks.contains(&"ns/vlan-a"));
         assert_eq!(read[0].labels["__name__"], "kubevirt_vmi_vnic_info");
-        assert_eq!(read[0].labels["namespace"], "ns", "honorLabels keeps the metric's own");
+        assert_eq!(
+            read[0].labels["namespace"], "ns",
+            "honorLabels keeps the metric's own"
+        );
         assert_eq!(read[0].labels["job"], "kubevirt-prometheus-metrics");
         assert_eq!(read[0].value, 1.0);
     }

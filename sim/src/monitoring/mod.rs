@@ -109,6 +109,25 @@ impl Monitoring {
         self.tsdb.append(Scrape { at_ms, samples });
     }
 
+    /// Under `vnic-metric-stale`, follows every VM and VMI write (the regression's memory of
+    /// first networks); nothing otherwise.
+    pub fn spawn_observer(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.collector.is_stale() {
+            return None;
+        }
+        let mut events = self.store.events();
+        let this = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => this.collector.observe(event.kind, &event.object),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }))
+    }
+
     /// Scrapes now and then every interval, until the task is aborted.
     pub fn spawn_scrapes(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {

@@ -39,7 +39,10 @@ async fn handle(State(q): State<Arc<Querier>>, req: Request) -> Response {
         .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
     // The router answers a host or path no route admits with its own 503 page.
     if host != Some(q.host.as_str()) || !req.uri().path().starts_with(q.path) {
-        return text(503, "Application is not available: no route serves this host and path\n");
+        return text(
+            503,
+            "Application is not available: no route serves this host and path\n",
+        );
     }
     let bearer = req
         .headers()
@@ -75,8 +78,9 @@ fn answer(tsdb: &Tsdb, params: &HashMap<String, String>) -> Response {
         Some(t) => match parse_time(t) {
             Some(ms) => ms,
             None => {
-                let message =
-                    format!("invalid parameter \"time\": cannot parse \"{t}\" to a valid timestamp");
+                let message = format!(
+                    "invalid parameter \"time\": cannot parse \"{t}\" to a valid timestamp"
+                );
                 return bad_data(&message);
             }
         },

@@ -84,7 +84,10 @@ fn select(selector: &VectorSelector, scrape: Option<&Scrape>) -> Result<Vec<Elem
         name_matches(&s.labels)
             && (matches_all(&s.labels, &matchers.matchers)
                 && (matchers.or_matchers.is_empty()
-                    || matchers.or_matchers.iter().any(|ms| matches_all(&s.labels, ms))))
+                    || matchers
+                        .or_matchers
+                        .iter()
+                        .any(|ms| matches_all(&s.labels, ms))))
     });
     Ok(selected
         .map(|s| Element {
@@ -121,17 +124,36 @@ mod tests {
 
     fn networks(query: &str) -> Vec<String> {
         let found = instant(&db(), query, 11_000).unwrap();
-        found.into_iter().map(|e| e.metric["network"].clone()).collect()
+        found
+            .into_iter()
+            .map(|e| e.metric["network"].clone())
+            .collect()
     }
 
     #[test]
     fn every_matcher_kind_selects_as_prometheus_does() {
         assert_eq!(networks("kubevirt_vmi_vnic_info").len(), 2);
-        assert_eq!(networks(r#"kubevirt_vmi_vnic_info{network="ns/vlan-a"}"#), ["ns/vlan-a"]);
-        assert_eq!(networks(r#"kubevirt_vmi_vnic_info{network!="ns/vlan-a"}"#), ["pod networking"]);
-        assert_eq!(networks(r#"kubevirt_vmi_vnic_info{network=~"pod.*"}"#), ["pod networking"]);
-        assert_eq!(networks(r#"kubevirt_vmi_vnic_info{network!~"pod.*"}"#), ["ns/vlan-a"]);
-        assert_eq!(networks(r#"kubevirt_vmi_vnic_info{network=~"vlan"}"#).len(), 0, "anchored");
+        assert_eq!(
+            networks(r#"kubevirt_vmi_vnic_info{network="ns/vlan-a"}"#),
+            ["ns/vlan-a"]
+        );
+        assert_eq!(
+            networks(r#"kubevirt_vmi_vnic_info{network!="ns/vlan-a"}"#),
+            ["pod networking"]
+        );
+        assert_eq!(
+            networks(r#"kubevirt_vmi_vnic_info{network=~"pod.*"}"#),
+            ["pod networking"]
+        );
+        assert_eq!(
+            networks(r#"kubevirt_vmi_vnic_info{network!~"pod.*"}"#),
+            ["ns/vlan-a"]
+        );
+        assert_eq!(
+            networks(r#"kubevirt_vmi_vnic_info{network=~"vlan"}"#).len(),
+            0,
+            "anchored"
+        );
         assert_eq!(networks(r#"{__name__=~"kubevirt_vm_.*"}"#), ["ns/vlan-a"]);
         assert_eq!(networks(r#"kubevirt_vmi_vnic_info{absent=""}"#).len(), 2);
     }
@@ -146,9 +168,16 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_naming_what_is_supported() {
-        for query in ["count(kubevirt_vmi_vnic_info)", "kubevirt_vmi_vnic_info[5m]", "1 + 1"] {
+        for query in [
+            "count(kubevirt_vmi_vnic_info)",
+            "kubevirt_vmi_vnic_info[5m]",
+            "1 + 1",
+        ] {
             let err = instant(&db(), query, 11_000).unwrap_err();
-            assert!(err.contains("unsupported") && err.contains(SUPPORTED), "{query}: {err}");
+            assert!(
+                err.contains("unsupported") && err.contains(SUPPORTED),
+                "{query}: {err}"
+            );
         }
         let err = instant(&db(), "kubevirt_vmi_vnic_info{", 11_000).unwrap_err();
         assert!(err.starts_with("invalid parameter \"query\""), "{err}");

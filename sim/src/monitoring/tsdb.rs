@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(db.at(1499).unwrap().at_ms, 1000);
         assert_eq!(db.at(1500).unwrap().at_ms, 1500);
         assert_eq!(db.at(6500).unwrap().at_ms, 1500);
-        assert!(db.at(6501).is_none(), "past the lookback delta nothing is returned");
+        assert!(
+            db.at(6501).is_none(),
+            "past the lookback delta nothing is returned"
+        );
         assert!(db.at(999).is_none());
     }
 }

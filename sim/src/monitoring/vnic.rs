@@ -69,9 +69,27 @@ impl VnicCollector {
             .collect()
     }
 
+    /// Whether the `vnic-metric-stale` regression is on (and so wants every change seen).
+    pub fn is_stale(&self) -> bool {
+        self.stale.is_some()
+    }
+
+    /// Records the networks of a VM or VMI as it was written, so that the regression keeps
+    /// the first one even when it changed before any scrape.
+    pub fn observe(&self, kind: crate::kinds::KindId, object: &Value) {
+        match kind {
+            crate::kinds::VMIS => drop(self.of_spec(object, &object["spec"])),
+            crate::kinds::VMS => drop(self.of_spec(object, &object["spec"]["template"]["spec"])),
+            _ => {}
+        }
+    }
+
     fn of_spec(&self, object: &Value, spec: &Value) -> Vec<Series> {
         let interfaces = spec["domain"]["devices"]["interfaces"].as_array();
-        let networks = spec["networks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let networks = spec["networks"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let mut out = Vec::new();
         for iface in interfaces.into_iter().flatten() {
             let vnic = iface["name"].as_str().unwrap_or("");
@@ -92,7 +110,11 @@ impl VnicCollector {
                 model.unwrap_or("<none>"),
             ];
             let series = LABELS.iter().zip(values);
-            out.push(series.map(|(k, v)| (k.to_string(), v.to_string())).collect());
+            out.push(
+                series
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
         }
         out
     }
@@ -131,7 +153,9 @@ fn network_name(vnic: &str, networks: &[Value]) -> Option<String> {
         return Some("pod networking".to_string());
     }
     let multus = &network["multus"];
-    multus.is_object().then(|| multus["networkName"].as_str().unwrap_or("").to_string())
+    multus
+        .is_object()
+        .then(|| multus["networkName"].as_str().unwrap_or("").to_string())
 }
 
 #[cfg(test)]
@@ -162,7 +186,11 @@ mod tests {
     #[test]
     fn each_interface_with_a_network_has_a_series_with_upstreams_labels() {
         let series = VnicCollector::new(false).vmis(&[vmi("vlan-a")]);
-        assert_eq!(series.len(), 2, "the interface without a network has none: {series:?}");
+        assert_eq!(
+            series.len(),
+            2,
+            "the interface without a network has none: {series:?}"
+        );
         let names: Vec<&str> = series[1].iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, LABELS);
         assert_eq!(label(&series[0], "network"), "pod networking");
@@ -177,7 +205,10 @@ mod tests {
     fn the_network_follows_the_spec_unless_the_regression_keeps_the_first() {
         let faithful = VnicCollector::new(false);
         faithful.vmis(&[vmi("vlan-a")]);
-        assert_eq!(label(&faithful.vmis(&[vmi("vlan-b")])[1], "network"), "vlan-b");
+        assert_eq!(
+            label(&faithful.vmis(&[vmi("vlan-b")])[1], "network"),
+            "vlan-b"
+        );
         let stale = VnicCollector::new(true);
         stale.vmis(&[vmi("vlan-a")]);
         assert_eq!(label(&stale.vmis(&[vmi("vlan-b")])[1], "network"), "vlan-a");
@@ -185,8 +216,10 @@ mod tests {
 
     #[test]
     fn a_vm_reports_its_templates_interfaces() {
-        let vm = Arc::new(json!({"metadata": {"name": "vm-a", "namespace": "ns", "uid": "u2"},
-            "spec": {"template": {"spec": vmi("vlan-c")["spec"].clone()}}}));
+        let vm = Arc::new(
+            json!({"metadata": {"name": "vm-a", "namespace": "ns", "uid": "u2"},
+            "spec": {"template": {"spec": vmi("vlan-c")["spec"].clone()}}}),
+        );
         let series = VnicCollector::new(false).vms(&[vm, Arc::new(json!({"metadata": {}}))]);
         assert_eq!(series.len(), 2);
         assert_eq!(label(&series[1], "network"), "vlan-c");
