@@ -69,7 +69,7 @@ impl Monitoring {
             Some(at) => Address::Router(at.parse().with_context(|| {
                 format!("the simulator's routerAddress {at:?} is not host:port")
             })?),
-            None => Address::Dns,
+            None => transport::cluster_address(&host)?,
         };
         Ok(Monitoring {
             endpoint: Endpoint {
