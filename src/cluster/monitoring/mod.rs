@@ -164,3 +164,57 @@ pub fn selector(metric: &str, labels: &[(&str, &str)]) -> String {
         .collect();
     format!("{metric}{{{}}}", matchers.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_scale_60() -> Monitoring {
+        Monitoring {
+            endpoint: Endpoint {
+                host: "thanos".into(),
+                address: Address::Dns,
+                tls: transport::tls_trusting(None).unwrap(),
+            },
+            token: "t".into(),
+            interval: Budgets {
+                scale: 60.0,
+                slack: 1.0,
+            }
+            .window(SCRAPE_INTERVAL),
+        }
+    }
+
+    fn stamped(evaluated: f64, scraped: f64) -> answer::Vector {
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[{evaluated},"{scraped}"]}}]}}}}"#
+        );
+        answer::read(200, body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_next_query_is_due_when_the_next_scrape_is() {
+        let m = at_scale_60();
+        assert_eq!(m.interval, Duration::from_millis(500));
+        let margin = Duration::from_millis(50);
+        let fresh = stamped(100.1, 100.0);
+        assert_eq!(
+            m.until_next_scrape(&fresh),
+            Duration::from_millis(400) + margin
+        );
+        let overdue = stamped(103.0, 100.0);
+        assert_eq!(m.until_next_scrape(&overdue), margin);
+        let empty = answer::read(
+            200,
+            br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.until_next_scrape(&empty), m.interval + margin);
+    }
+
+    #[test]
+    fn label_values_are_quoted_for_promql() {
+        let s = selector("m", &[("name", "vm-a"), ("odd", r#"a"b\c"#)]);
+        assert_eq!(s, r#"m{name="vm-a",odd="a\"b\\c"}"#);
+    }
+}
