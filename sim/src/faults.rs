@@ -114,6 +114,8 @@ catalogue! {
         "a migration is recorded completed but the VMI stays on its source node (status.nodeName and its nodeName label unchanged)";
     LauncherPodKilled = "launcher-pod-killed", Product,
         "as a migration's memory transfer starts, the VMI's source virt-launcher pod is killed (deleted): the migration fails, the VMI fails and its VM boots a new one";
+    VnicMetricStale = "vnic-metric-stale", Product,
+        "after a live NAD swap the vNIC info metrics (kubevirt_vmi_vnic_info, kubevirt_vm_vnic_info) keep reporting the interface's old network";
 }
 
 impl Fault {

@@ -427,6 +427,10 @@ pub static KINDS: &[Kind] = &[
             true,
         )
     },
+    // OpenShift's Route (openshift/api route/v1 types.go: namespaced, a status subresource the
+    // router writes its admission into). vstp-sim serves only the routes it publishes itself
+    // (thanos-querier, see crate::monitoring), admitted by its one router.
+    kind("route.openshift.io", V1, "routes", "route", "Route", true),
 ];
 
 /// The kind served at `group`/`version` under `plural`.
@@ -478,6 +482,7 @@ pub const STORAGEPROFILES: KindId = 27;
 pub const DATASOURCES: KindId = 28;
 pub const DATAVOLUMES: KindId = 29;
 pub const HYPERCONVERGEDS: KindId = 30;
+pub const ROUTES: KindId = 31;
 
 /// Every API group and its versions, preferred first, in the order discovery lists them.
 pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -528,6 +533,7 @@ mod tests {
         assert_eq!(get(REPLICASETS).kind, "ReplicaSet");
         assert_eq!(get(DATAVOLUMES).kind, "DataVolume");
         assert_eq!(get(HYPERCONVERGEDS).kind, "HyperConverged");
+        assert_eq!(get(ROUTES).kind, "Route");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod faults;
 pub mod gojson;
 pub mod guest;
 pub mod kinds;
+pub mod monitoring;
 pub mod obj;
 pub mod quantity;
 pub mod store;
@@ -101,7 +102,10 @@ pub struct SimHandle {
     token: String,
     ca_pem: String,
     store: Arc<Store>,
-    server: tokio::task::JoinHandle<()>,
+    /// The API server, the router (thanos-querier's route) and Prometheus's scrapes.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    router_address: SocketAddr,
+    ingress_ca_pem: String,
 }
 
 /// Namespaces every cluster starts with.
@@ -129,6 +133,12 @@ impl Sim {
             port: config.port,
             source,
         })?;
+        // The router takes any free port: only the API server's port is asked for.
+        let bind_router = |source| SimError::Bind { port: 0, source };
+        let router = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(bind_router)?;
+        let router_address = router.local_addr().map_err(bind_router)?;
         let store = Arc::new(Store::new(clock, config.store));
         for ns in INITIAL_NAMESPACES {
             let namespace = json!({"metadata": {"name": ns}});
@@ -136,14 +146,30 @@ impl Sim {
                 .create(kinds::NAMESPACES, namespace, Scope::Main, false)
                 .map_err(|e| SimError::Config(e.to_string()))?;
         }
-        // The harness reads the time scale here to scale its wait budgets.
+        // The harness reads the time scale here to scale its wait budgets, and the router's
+        // address to reach routes' hosts (the cluster's wildcard DNS record, see
+        // `monitoring`).
         let scale = json!({"metadata": {"name": "vstp-sim", "namespace": "kube-system"},
-                           "data": {"timeScale": config.time_scale.to_string()}});
+                           "data": {"timeScale": config.time_scale.to_string(),
+                                    "routerAddress": router_address.to_string()}});
         store
             .create(kinds::CONFIGMAPS, scale, Scope::Main, false)
             .map_err(|e| SimError::Config(e.to_string()))?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let tls = tls::generate().map_err(SimError::Config)?;
+        let wildcard = format!("*.{}", monitoring::APPS_DOMAIN);
+        let ingress = tls::mint("ingress-operator CA", "router-default", &[&wildcard])
+            .map_err(SimError::Config)?;
+        monitoring::publish(&store, &ingress.ca_pem).map_err(SimError::Config)?;
+        let metrics = monitoring::Monitoring::new(store.clone(), &faults);
+        // Subscribed before anything is served, so the regression sees every write.
+        let observer = metrics.spawn_observer();
+        let querier = Arc::new(monitoring::querier::Querier {
+            tsdb: metrics.tsdb.clone(),
+            token: token.clone(),
+            host: monitoring::route_host(),
+            path: monitoring::ROUTE_PATH,
+        });
         let state = Arc::new(api::ApiState {
             store: store.clone(),
             world: config.world.clone(),
@@ -153,13 +179,24 @@ impl Sim {
             role: config.role,
         });
         config.world.clone().start(store.clone(), faults);
-        let server = tokio::spawn(serve(listener, tls.acceptor, api::router(state)));
+        let tasks = vec![
+            tokio::spawn(serve(listener, tls.acceptor, api::router(state))),
+            tokio::spawn(serve(
+                router,
+                ingress.acceptor,
+                monitoring::querier::router(querier),
+            )),
+            metrics.spawn_scrapes(),
+        ];
+        let tasks = tasks.into_iter().chain(observer).collect();
         Ok(SimHandle {
             address,
             token,
             ca_pem: tls.ca_pem,
             store,
-            server,
+            tasks,
+            router_address,
+            ingress_ca_pem: ingress.ca_pem,
         })
     }
 }
@@ -210,6 +247,16 @@ impl SimHandle {
         self.address.port()
     }
 
+    /// Where the router serves routes' hosts (thanos-querier's among them).
+    pub fn router_address(&self) -> SocketAddr {
+        self.router_address
+    }
+
+    /// The CA (PEM) that signed the router's certificate.
+    pub fn ingress_ca_pem(&self) -> &str {
+        &self.ingress_ca_pem
+    }
+
     /// The bearer token every request must carry.
     pub fn token(&self) -> &str {
         &self.token
@@ -240,6 +287,8 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        self.server.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

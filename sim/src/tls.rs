@@ -22,11 +22,16 @@ fn err(e: impl std::fmt::Display) -> String {
     format!("cannot create the simulator's TLS certificate: {e}")
 }
 
+/// The API server's: a CA of its own and a certificate for 127.0.0.1 and localhost.
 pub fn generate() -> Result<Tls, String> {
+    mint("vstp-sim CA", "vstp-sim", &["127.0.0.1", "localhost"])
+}
+
+/// A throw-away CA called `ca_name` and a server certificate `leaf_name` for `names`.
+pub fn mint(ca_name: &str, leaf_name: &str, names: &[&str]) -> Result<Tls, String> {
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "vstp-sim CA");
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -36,9 +41,9 @@ pub fn generate() -> Result<Tls, String> {
         CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
 
     let key = KeyPair::generate().map_err(err)?;
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .map_err(err)?;
-    leaf.distinguished_name.push(DnType::CommonName, "vstp-sim");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut leaf = CertificateParams::new(names).map_err(err)?;
+    leaf.distinguished_name.push(DnType::CommonName, leaf_name);
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,

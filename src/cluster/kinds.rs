@@ -33,6 +33,8 @@ pub const NODE: Kind = kind("", "v1", "Node", "nodes", false);
 pub const POD: Kind = kind("", "v1", "Pod", "pods", true);
 pub const EVENT: Kind = kind("", "v1", "Event", "events", true);
 pub const CONFIG_MAP: Kind = kind("", "v1", "ConfigMap", "configmaps", true);
+/// OpenShift's Route (route.openshift.io/v1), read to find where a service is exposed.
+pub const ROUTE: Kind = kind("route.openshift.io", "v1", "Route", "routes", true);
 pub const PVC: Kind = kind(
     "",
     "v1",

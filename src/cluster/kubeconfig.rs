@@ -40,6 +40,39 @@ pub async fn cluster_client(
     kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
 }
 
+/// The bearer token the kubeconfig's selected user authenticates with (its `token`, or the
+/// contents of its `tokenFile`), for services behind OpenShift's token-checking proxies
+/// (thanos-querier). `None` for a client certificate or an exec plugin.
+pub async fn cluster_token(
+    path: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    use secrecy::ExposeSecret as _;
+    let file = match path {
+        Some(path) => Kubeconfig::read_from(path)?,
+        None => Kubeconfig::read()?,
+    };
+    let options = KubeConfigOptions {
+        context: context.map(String::from),
+        ..Default::default()
+    };
+    let auth = kube::Config::from_custom_kubeconfig(file, &options)
+        .await?
+        .auth_info;
+    if let Some(token) = auth.token {
+        return Ok(Some(token.expose_secret().trim().to_string()));
+    }
+    match auth.token_file {
+        Some(file) => Ok(Some(
+            std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read the kubeconfig's tokenFile {file}"))?
+                .trim()
+                .to_string(),
+        )),
+        None => Ok(None),
+    }
+}
+
 /// kube-rs's configuration of the selected context, with kubectl's choice of proxy.
 async fn config_of(file: Kubeconfig, options: &KubeConfigOptions) -> anyhow::Result<kube::Config> {
     let proxy_url = proxy_url_of(&file, options);

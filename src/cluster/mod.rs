@@ -10,6 +10,7 @@ pub mod drain;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod kubemacpool;
+pub mod monitoring;
 pub mod nic_safety;
 pub mod nmstate;
 pub mod nodes;

@@ -64,6 +64,9 @@ pub struct Target {
     pub findings: Findings,
     /// The in-process simulator's seed (`--sim-seed` repeats its timings).
     pub sim_seed: Option<u64>,
+    /// The run's bearer token, for routes behind OpenShift's token-checking proxies
+    /// (thanos-querier); `None` when the kubeconfig authenticates otherwise.
+    pub bearer_token: Option<String>,
     /// The in-process simulator, kept alive for as long as the target is.
     _sim: Option<vstp_sim::SimHandle>,
 }
@@ -72,6 +75,7 @@ impl Target {
     /// Connects, starting the in-process simulator for `sim`, and runs preflight.
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let mut sim_seed = None;
+        let bearer_token;
         let (client, sim) = match options.target {
             TargetKind::Sim => {
                 let mut config = vstp_sim::SimConfig::cluster(Default::default())?;
@@ -83,11 +87,19 @@ impl Target {
                 let sim = vstp_sim::Sim::start(config)
                     .await
                     .context("cannot start the simulated cluster (vstp-sim)")?;
+                bearer_token = Some(sim.token().to_string());
                 (kubeconfig::sim_client(&sim).await?, Some(sim))
             }
             TargetKind::Cluster => {
                 let (path, context) = (options.kubeconfig.as_deref(), options.context.as_deref());
-                (kubeconfig::cluster_client(path, context).await?, None)
+                let client = kubeconfig::cluster_client(path, context).await?;
+                // The client was built from the same file: reading it again cannot fail
+                // differently, and a token it lacks only matters to monitoring queries.
+                bearer_token = kubeconfig::cluster_token(path, context)
+                    .await
+                    .ok()
+                    .flatten();
+                (client, None)
             }
         };
         let version = client
@@ -118,6 +130,7 @@ impl Target {
             profile,
             findings,
             sim_seed,
+            bearer_token,
             _sim: sim,
         })
     }

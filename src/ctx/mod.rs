@@ -95,6 +95,13 @@ impl Ctx {
         Ok(self.target().await?.client.clone())
     }
 
+    /// The cluster's monitoring query API (thanos-querier), reached with the run's token.
+    pub async fn monitoring(&self) -> anyhow::Result<crate::cluster::monitoring::Monitoring> {
+        let target = self.target().await?;
+        let token = target.bearer_token.as_deref();
+        crate::cluster::monitoring::Monitoring::connect(&target.client, token, target.budgets).await
+    }
+
     /// Creates the scenario's namespace; teardown removes it and everything registered in it.
     pub async fn scope(&self, kind: NamespaceKind) -> anyhow::Result<Arc<Scope>> {
         let target = self.target().await?;

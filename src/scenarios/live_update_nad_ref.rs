@@ -12,6 +12,7 @@ use super::scenario::{Attach, Scenario};
 use crate::cluster::budget::Wait;
 use crate::cluster::build::{storage, Nic};
 use crate::cluster::kinds;
+use crate::cluster::monitoring::{self, answer::Series, Monitoring};
 use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
 use crate::ctx::Ctx;
@@ -34,6 +35,7 @@ pub fn scenarios() -> Vec<Scenario> {
         swap_row(1, "bridge-vlan-swap")
             .tests(&["CNV-15972", "CNV-15945"])
             .body(|ctx| async move { swap_and_check(&ctx, Vlans::Bridge).await }),
+        swap_row(1, "migrate-after-swap").body(migrate_after_swap),
         swap_row(2, "localnet-swap")
             .tests(&["CNV-15948"])
             .needs(Needs::bridge(&[
@@ -51,9 +53,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 Feature::NonMigratableStorage,
             ]))
             .body(non_migratable_keeps_network),
-        swap_row(1, "migrate-after-swap").body(migrate_after_swap),
-        swap_row(5, "vnic-metric-follows-swap")
-            .not_yet("the metrics query through thanos-querier is being written"),
+        swap_row(5, "vnic-metric-follows-swap").body(vnic_metric_follows_swap),
     ]
 }
 
@@ -161,6 +161,27 @@ async fn migrate_after_swap(ctx: Ctx) -> anyhow::Result<()> {
     ctx.step(format!("{again} succeeded"));
     before.assert_preserved(&vm.guest, &again.vmi).await?;
     world.reaches_only(&vm, 0, 1).await
+}
+
+/// Row 5: the monitoring data follows the swap: KubeVirt's VM network interface info metrics
+/// (`kubevirt_vmi_vnic_info`, `kubevirt_vm_vnic_info`), read where OpenShift serves them, report
+/// net1 on the second VLAN's NAD once the swap is applied, and no longer on the first's.
+async fn vnic_metric_follows_swap(ctx: Ctx) -> anyhow::Result<()> {
+    let world = World::set_up(&ctx, Vlans::Bridge, 1).await?;
+    let vm = world.start_under_test(&ctx, false).await?;
+    let monitoring = ctx.monitoring().await?;
+    let (old, new) = (world.nad(0), world.nad(1));
+    ctx.step(format!("before: net1's vNIC info reports {old}"));
+    world.vnic_reports(&monitoring, &vm, old).await?;
+
+    ctx.step("swap net1 to the second VLAN's NAD");
+    let swap = vm.change(Change::networks([("net1", new)])).await?;
+    let migrated = swap.live_update().await?;
+    ctx.step(format!("{migrated} applied the swap"));
+    ctx.step(format!(
+        "after: net1's vNIC info reports {new}, no longer {old}"
+    ));
+    world.vnic_reports(&monitoring, &vm, new).await
 }
 
 #[derive(Clone, Copy)]
@@ -291,6 +312,33 @@ impl World {
         for (i, (nic, vlan)) in moved.iter().enumerate() {
             self.keeps_addresses(vm, nic, self.subnets[i]).await?;
             self.reaches_only(vm, i, *vlan).await?;
+        }
+        Ok(())
+    }
+
+    /// Both vNIC info metrics of `vm`'s net1 report `nad` and nothing else, from a scrape
+    /// within the reaction budget.
+    async fn vnic_reports(
+        &self,
+        monitoring: &Monitoring,
+        vm: &Vm,
+        nad: &str,
+    ) -> anyhow::Result<()> {
+        let labels = [
+            ("namespace", self.scope.ns()),
+            ("name", vm.name()),
+            ("vnic_name", "net1"),
+        ];
+        for metric in ["kubevirt_vmi_vnic_info", "kubevirt_vm_vnic_info"] {
+            let selector = monitoring::selector(metric, &labels);
+            let what = format!("{metric} of net1 to report network {nad} only");
+            let on_nad = |series: &[Series]| {
+                !series.is_empty() && series.iter().all(|s| s.label("network") == Some(nad))
+            };
+            let budget = vm.budget(Wait::Reaction);
+            monitoring
+                .await_series(&selector, &what, budget, on_nad)
+                .await?;
         }
         Ok(())
     }

@@ -60,6 +60,10 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         "launcher-pod-killed",
         &["was replaced: UID", "is failed", "is gone from"],
     ),
+    (
+        "vnic-metric-stale",
+        &["vnic_info of net1 to report network"],
+    ),
 ];
 
 /// The catching phrases of product regression `fault`; None for an infrastructure fault or

@@ -19,6 +19,7 @@ mod kubevirt_cr;
 mod launcher_pod;
 mod memory_hotplug;
 mod migration;
+mod monitoring;
 mod network_live_update;
 mod nic_hotplug_ports;
 mod nic_unplug;
