@@ -2,7 +2,7 @@
 //! they automate and attaching their bodies. A newcomer finds a scenario by its STP file name
 //! and row number.
 
-mod live_update_nad_ref;
+mod hotpluggable_nad_ref;
 mod nic_hotplug;
 mod primary_udn_migration;
 pub mod scenario;
@@ -15,7 +15,7 @@ use crate::plan::ManualRow;
 /// Every scenario vstp knows, in STP order.
 pub fn all() -> Vec<Scenario> {
     [
-        live_update_nad_ref::scenarios(),
+        hotpluggable_nad_ref::scenarios(),
         workload_disruption_migration::scenarios(),
         nic_hotplug::scenarios(),
         primary_udn_migration::scenarios(),
