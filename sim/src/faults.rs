@@ -114,6 +114,10 @@ catalogue! {
         "a migration is recorded completed but the VMI stays on its source node (status.nodeName and its nodeName label unchanged)";
     LauncherPodKilled = "launcher-pod-killed", Product,
         "as a migration's memory transfer starts, the VMI's source virt-launcher pod is killed (deleted): the migration fails, the VMI fails and its VM boots a new one";
+    RequestedUdnIpIgnored = "requested-udn-ip-ignored", Product,
+        "OVN-K allocates a primary-UDN address as if the VM had asked for none: network.kubevirt.io/addresses is passed on but not honoured";
+    UdnClaimReleasedOnStop = "udn-claim-released-on-stop", Product,
+        "stopping a VM releases the address its primary-UDN IPAMClaim holds (the claim stays, empty) instead of keeping it reserved";
 }
 
 impl Fault {

@@ -2,6 +2,7 @@
 //! they automate and attaching their bodies. A newcomer finds a scenario by its STP file name
 //! and row number.
 
+mod ip_request;
 mod live_update_nad_ref;
 mod nic_hotplug;
 mod primary_udn_migration;
@@ -19,6 +20,7 @@ pub fn all() -> Vec<Scenario> {
         workload_disruption_migration::scenarios(),
         nic_hotplug::scenarios(),
         primary_udn_migration::scenarios(),
+        ip_request::scenarios(),
     ]
     .concat()
 }
@@ -28,5 +30,5 @@ pub fn declarations() -> Vec<crate::plan::Declaration> {
     all().into_iter().map(|s| s.decl).collect()
 }
 
-/// Rows that stay manual. Empty today: every row of stps/ is meant to be automated.
-pub const MANUAL: &[ManualRow] = &[];
+/// Rows that stay manual, each with the reason a QE lead signs.
+pub const MANUAL: &[ManualRow] = &[ip_request::MANUAL];

@@ -376,6 +376,10 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
         .filter(|n| n.segment == pod.segment)
     {
         nic.reachable_at = vec![ip];
+        nic.egress = pod.egress;
+        if nic.port_security.is_some() {
+            nic.port_security = Some(vec![ip]);
+        }
         on_pod = Some(nic.network.clone());
     }
     let Some(network) = on_pod else { return };
@@ -396,12 +400,14 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
 /// The pod network of `vmi` whose launcher pod `pod` has cluster IP `pod_ip`: its namespace's
 /// primary UDN (with the VM's claimed address) or the cluster network.
 pub fn pod_network(ctx: &Ctx, vmi: &Value, pod: &str, pod_ip: &str) -> launcher::PodNetwork {
+    let egress = egress_of(ctx, obj::namespace(vmi), pod);
     let Some((network, config)) = super::udn::primary_network(ctx, obj::namespace(vmi)) else {
         return launcher::PodNetwork {
             ip: pod_ip.to_string(),
             segment: crate::world::fabric::POD_SEGMENT.to_string(),
             bridged: None,
             udn_nad: None,
+            egress,
         };
     };
     let claimed = super::udn::claim_address(ctx, vmi, &network, &config, pod);
@@ -414,5 +420,15 @@ pub fn pod_network(ctx: &Ctx, vmi: &Value, pod: &str, pod_ip: &str) -> launcher:
         segment: format!("udn:{network}"),
         bridged: claimed.filter(|_| bridged),
         udn_nad: config["netAttachDefName"].as_str().map(String::from),
+        egress,
     }
+}
+
+/// The address traffic from launcher pod `pod` leaves the cluster with: its node's, which
+/// the gateway router SNATs the pod network's (and a primary UDN's) subnets to (ovn-kubernetes
+/// go-controller/pkg/ovn/gateway.go `GatewayManager.updateGWRouterNAT`).
+fn egress_of(ctx: &Ctx, ns: &str, pod: &str) -> Option<std::net::IpAddr> {
+    let launcher = ctx.get(kinds::PODS, ns, pod)?;
+    let node = obj::str_at(&launcher, "/spec/nodeName");
+    crate::world::nodes::address(&ctx.store, node).parse().ok()
 }

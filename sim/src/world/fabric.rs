@@ -2,7 +2,9 @@
 //! and VLAN its NAD gives it on its node: see `attach`);
 //! a packet gets an answer when a running, unpaused guest with its link up holds the
 //! destination address on the same segment, and (off the pod network, which routes) shares
-//! a subnet with the sender.
+//! a subnet with the sender. A NIC behind OVN port security sends only from the addresses its
+//! port allows and answers only at them; the host outside the cluster answers what reaches
+//! it through a node's egress (see `external`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -48,6 +50,12 @@ impl Fabric {
     /// The boot id of the running guest that answers `from` at `to` (and listens on `port`,
     /// when given).
     fn answering(&self, from: &Nic, to: IpAddr, port: Option<u16>) -> Option<String> {
+        if !allowed_out(from) {
+            return None;
+        }
+        if let Some(answer) = super::external::answers(from, to, port) {
+            return answer;
+        }
         // The pod network and user-defined networks route; secondary L2 segments do not.
         let routed = from.segment == POD_SEGMENT || from.segment.starts_with("udn:");
         if !routed && !same_subnet(from, to) {
@@ -60,6 +68,7 @@ impl Fabric {
                 n.up && !n.misdirected
                     && from.segments().any(|s| n.on(s))
                     && n.reachable_at.contains(&to)
+                    && owns(n, to)
             });
             let listens = port.is_none_or(|p| g.listening_ports().contains(&p));
             (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())
@@ -67,7 +76,28 @@ impl Fabric {
     }
 }
 
+/// OVN drops what a port-secured NIC sends from an address its port does not allow (the
+/// `port_security` column: ovn-northd's `ls_in_port_sec_ip` stage). The guest sends from its
+/// own configured address.
+fn allowed_out(from: &Nic) -> bool {
+    from.port_security
+        .as_ref()
+        .is_none_or(|allowed| from.addrs.iter().any(|(a, _)| allowed.contains(a)))
+}
+
+/// A port-secured NIC is bridged: the guest itself must hold `to` to answer for it (its ARP
+/// reply), and OVN lets nothing else reach it.
+fn owns(n: &Nic, to: IpAddr) -> bool {
+    n.port_security
+        .as_ref()
+        .is_none_or(|allowed| allowed.contains(&to) && n.addrs.iter().any(|(a, _)| *a == to))
+}
+
 impl Network for Fabric {
+    fn served(&self, from: &Nic, to: IpAddr, port: u16) -> String {
+        super::external::greeting(from, to, port)
+    }
+
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
         self.answering(from, to, None).is_some()
     }

@@ -232,6 +232,10 @@ fn requested(ctx: &Ctx, pod: &Value, config: &Value) -> Option<IpAddr> {
     {
         return None;
     }
+    // The requested-udn-ip-ignored regression: the request arrives and is dropped.
+    if ctx.faults.has(Fault::RequestedUdnIpIgnored) {
+        return None;
+    }
     let selections: Vec<Value> =
         serde_json::from_str(obj::annotation(pod, MULTUS_DEFAULT_NETWORK)?).ok()?;
     selections
