@@ -139,3 +139,83 @@ impl Network for Fabric {
         accepted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::guest::{distro, BootSpec, Guest};
+
+    const NODE: &str = "192.168.111.21";
+
+    /// A NIC bridged onto a primary UDN: the guest holds `own`, OVN allocated `allocated`.
+    fn udn_nic(own: &str, allocated: &str) -> Nic {
+        let allocated: IpAddr = allocated.parse().unwrap();
+        Nic {
+            name: "eth0".into(),
+            network: "default".into(),
+            mac: "02:00:00:00:00:01".into(),
+            addrs: vec![(own.parse().unwrap(), 16)],
+            segment: "udn:ns1_tenant".into(),
+            stale_segment: None,
+            stale_from: None,
+            reachable_at: vec![allocated],
+            port_security: Some(vec![allocated]),
+            egress: Some(NODE.parse().unwrap()),
+            up: true,
+            misdirected: false,
+        }
+    }
+
+    fn running(guests: &Guests, uid: &str, nic: Nic) {
+        let spec = BootSpec {
+            distro: &distro::RHEL_9,
+            hostname: uid.into(),
+            vcpus: 1,
+            memory_bytes: 1 << 30,
+            nics: vec![nic],
+            users: BTreeMap::new(),
+            image: Default::default(),
+        };
+        let mut guest = Guest::boot(spec, 1.0);
+        guest.up = true;
+        guests.insert(uid, guest);
+    }
+
+    #[test]
+    fn a_guest_whose_address_is_not_its_ports_neither_sends_nor_is_reached() {
+        let guests = Arc::new(Guests::default());
+        running(&guests, "peer", udn_nic("10.100.0.3", "10.100.0.3"));
+        running(&guests, "agrees", udn_nic("10.100.0.200", "10.100.0.200"));
+        running(&guests, "differs", udn_nic("10.100.0.201", "10.100.0.4"));
+        let fabric = Fabric::new(guests);
+        let peer = udn_nic("10.100.0.3", "10.100.0.3");
+        assert!(fabric.reachable(&peer, "10.100.0.200".parse().unwrap()));
+        // OVN sends to the allocated address; the guest does not answer for it.
+        assert!(!fabric.reachable(&peer, "10.100.0.4".parse().unwrap()));
+        assert!(!fabric.reachable(&peer, "10.100.0.201".parse().unwrap()));
+        // What it sends from its own address is dropped at its port.
+        let differs = udn_nic("10.100.0.201", "10.100.0.4");
+        assert!(!fabric.reachable(&differs, "10.100.0.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_external_host_sees_the_node_address_through_egress_only() {
+        let fabric = Fabric::new(Arc::new(Guests::default()));
+        let vm = udn_nic("10.100.0.200", "10.100.0.200");
+        let host = crate::world::external::ADDRESS;
+        let port = crate::world::external::PORT;
+        assert!(fabric.reachable(&vm, host));
+        assert!(fabric.listener(&vm, host, port).is_some());
+        assert!(fabric.listener(&vm, host, 22).is_none());
+        assert_eq!(fabric.served(&vm, host, port), format!("{NODE}\n"));
+        let secondary = Nic {
+            segment: "br-vstp/10".into(),
+            egress: None,
+            port_security: None,
+            ..vm
+        };
+        assert!(!fabric.reachable(&secondary, host));
+    }
+}
