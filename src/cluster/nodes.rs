@@ -19,7 +19,10 @@ pub async fn internal_ip(client: &kube::Client, node: &str) -> anyhow::Result<st
         .await
         .with_context(|| format!("cannot read node {node}"))?;
     let found = super::kinds::to_value(&found);
-    let addresses = found["status"]["addresses"].as_array().cloned().unwrap_or_default();
+    let addresses = found["status"]["addresses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let internal = addresses
         .iter()
         .find(|a| a["type"] == "InternalIP")

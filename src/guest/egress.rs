@@ -43,7 +43,12 @@ pub fn seen(out: &Output) -> Result<Option<IpAddr>, Unreadable> {
         )
     };
     match out.code {
-        0 => out.stdout.trim().parse().map(Some).map_err(|_| unreadable()),
+        0 => out
+            .stdout
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| unreadable()),
         1 if connect_failed => Ok(None),
         124 if out.stderr.trim().is_empty() => Ok(None),
         _ => Err(unreadable()),

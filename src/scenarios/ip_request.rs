@@ -40,8 +40,7 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         ip_row(1, "east-west", &[("case", "east-west")]).body(east_west),
         ip_row(2, "north-south", &[("case", "north-south")]).body(north_south),
-        ip_row(3, "kept-over-migration", &[("case", "live-migration")])
-            .body(kept_over_migration),
+        ip_row(3, "kept-over-migration", &[("case", "live-migration")]).body(kept_over_migration),
         ip_row(4, "kept-over-stop-start", &[("case", "stop-start")]).body(kept_over_stop_start),
         ip_row(6, "given-by-dhcp", &[("case", "dhcp")]).body(given_by_dhcp),
     ]
@@ -140,10 +139,16 @@ async fn kept_over_stop_start(ctx: Ctx) -> anyhow::Result<()> {
         claim.uid,
         reserved.uid
     );
-    ctx.step(format!("stopped; IPAMClaim {} still holds {wanted}", claim.uid));
+    ctx.step(format!(
+        "stopped; IPAMClaim {} still holds {wanted}",
+        claim.uid
+    ));
     ctx.step("start vm-a again");
     vm.start_again().await?;
-    ctx.step(format!("vm-a runs again as VMI {}", vm.booted().metadata.uid));
+    ctx.step(format!(
+        "vm-a runs again as VMI {}",
+        vm.booted().metadata.uid
+    ));
     has_requested_address(&ctx, &vm).await?;
     reach_each_other(&ctx, &vm, &peer, wanted).await
 }
@@ -183,14 +188,20 @@ async fn requesting(ctx: &Ctx, scope: &Arc<Scope>, name: &str, guest: Guest) -> 
         Guest::CloudInit => "configured by cloud-init",
         Guest::Dhcp => "left to DHCP",
     };
-    ctx.step(format!("{name} asks for {REQUESTED} (network.kubevirt.io/addresses), {how}"));
+    ctx.step(format!(
+        "{name} asks for {REQUESTED} (network.kubevirt.io/addresses), {how}"
+    ));
     let spec = ctx.vm(name, GuestOs::Rhel).await?.with_pod_nic(nic);
-    ctx.start(scope, &spec.requesting_addresses(&[wanted])).await
+    ctx.start(scope, &spec.requesting_addresses(&[wanted]))
+        .await
 }
 
 /// A RHEL VM on the primary UDN with whatever address IPAM gives it.
 async fn plain(ctx: &Ctx, scope: &Arc<Scope>, name: &str) -> anyhow::Result<Vm> {
-    let spec = ctx.vm(name, GuestOs::Rhel).await?.with_pod_nic(Nic::primary_udn());
+    let spec = ctx
+        .vm(name, GuestOs::Rhel)
+        .await?
+        .with_pod_nic(Nic::primary_udn());
     ctx.start(scope, &spec).await
 }
 
@@ -205,7 +216,10 @@ async fn has_requested_address(ctx: &Ctx, vm: &Vm) -> anyhow::Result<IpAddr> {
     );
     claim_holding(vm, wanted).await?;
     assert_guest_has(vm, wanted).await?;
-    ctx.step(format!("{} has {wanted} in its VMI status, IPAMClaim and guest", vm.name()));
+    ctx.step(format!(
+        "{} has {wanted} in its VMI status, IPAMClaim and guest",
+        vm.name()
+    ));
     Ok(wanted)
 }
 
@@ -221,7 +235,11 @@ async fn reach_each_other(ctx: &Ctx, vm: &Vm, peer: &Vm, wanted: IpAddr) -> anyh
         .assert_reaches(peer_ip, budget)
         .await
         .map_err(|e| e.context(format!("connectivity broken: {} to {peer_ip}", vm.name())))?;
-    ctx.step(format!("{} and {} ({peer_ip}) reach each other", vm.name(), peer.name()));
+    ctx.step(format!(
+        "{} and {} ({peer_ip}) reach each other",
+        vm.name(),
+        peer.name()
+    ));
     Ok(())
 }
 
@@ -237,7 +255,10 @@ async fn reaches_outside(ctx: &Ctx, scope: &Scope, vm: &Vm) -> anyhow::Result<()
             vm.name()
         )
     })?;
-    ctx.step(format!("the external host {service} sees {} as {seen}", vm.name()));
+    ctx.step(format!(
+        "the external host {service} sees {} as {seen}",
+        vm.name()
+    ));
     anyhow::ensure!(
         seen == node_ip,
         "the external host sees {} as {seen}, expected its node {node}'s address {node_ip} \

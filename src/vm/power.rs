@@ -52,7 +52,12 @@ impl Vm {
         self.guest
             .reach(budget.saturating_sub(started.elapsed()), pause)
             .await
-            .with_context(|| format!("VM {} started again but its guest cannot be reached", self.name))?;
+            .with_context(|| {
+                format!(
+                    "VM {} started again but its guest cannot be reached",
+                    self.name
+                )
+            })?;
         self.booted = Vmi::from_value(&vmi)?;
         Ok(())
     }
@@ -63,7 +68,12 @@ impl Vm {
         let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
         retrying(|| api.patch(&self.name, &params, &patch))
             .await
-            .with_context(|| format!("cannot set the run strategy of VM {} to {strategy}", self.name))?;
+            .with_context(|| {
+                format!(
+                    "cannot set the run strategy of VM {} to {strategy}",
+                    self.name
+                )
+            })?;
         Ok(())
     }
 }

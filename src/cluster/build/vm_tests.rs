@@ -66,10 +66,16 @@ fn a_pod_nic_cloud_init_configures_gets_a_pool_mac_its_network_data_matches() {
     assert_eq!(mac, json!(pool.mac_for("trial", "vm-a", "default")));
     assert_eq!(eth["match"]["macaddress"], mac);
     assert_eq!(eth["addresses"], json!(["10.100.0.200/16"]));
-    assert_eq!(eth["routes"], json!([{"to": "default", "via": "10.100.0.1"}]));
+    assert_eq!(
+        eth["routes"],
+        json!([{"to": "default", "via": "10.100.0.1"}])
+    );
     assert!(eth["dhcp4"].is_null());
     let (mac, eth) = network_data(Nic::primary_udn().on_dhcp());
-    assert_eq!((eth["dhcp4"].clone(), eth["match"]["macaddress"].clone()), (json!(true), mac));
+    assert_eq!(
+        (eth["dhcp4"].clone(), eth["match"]["macaddress"].clone()),
+        (json!(true), mac)
+    );
     let (mac, eth) = network_data(Nic::primary_udn());
     assert!(mac.is_null() && eth.is_null(), "{mac} {eth}");
 }
