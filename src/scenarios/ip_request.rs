@@ -51,11 +51,11 @@ pub const MANUAL: ManualRow = ManualRow {
     stp: STP,
     row: 5,
     row_ids: IDS,
-    reason: "needs a cluster upgrade between two OpenShift Virtualization releases (hours, \
-             a disconnected-mirror and the release images of both versions); the upgrade lane \
-             runs it, creating the VM with a requested address before and checking it after. \
-             The address lives in the IPAMClaim, which rows 3 and 4 cover across launcher pod \
-             replacement",
+    reason: "needs an upgrade of OpenShift and OpenShift Virtualization between two releases \
+             (hours, and both releases' payloads); vstp has no upgrade driver and its simulator \
+             models no upgrade. By hand: start a VM asking for an address before the upgrade, \
+             check its VMI status, IPAMClaim, guest and a peer's traffic after it. What keeps \
+             the address, the IPAMClaim surviving new launcher pods, rows 3 and 4 automate",
 };
 
 /// The address the VMs ask for, inside the UDN's subnet (setups::UDN_SUBNET), and its prefix.
