@@ -119,9 +119,10 @@ pub fn reconcile_vm(ctx: &Ctx, ns: &str, name: &str) {
 
 /// The udn-claim-released-on-stop regression: the VM is stopped (its VMI gone, the VM kept)
 /// and its claims lose their addresses, as if OVN-Kubernetes released a persistent-IP pod's
-/// addresses with the pod (upstream keeps them: go-controller/pkg/ovn/
-/// base_network_controller_pods.go `shouldReleaseDeletedPod` skips pods whose IPAMClaim
-/// persists).
+/// addresses with the pod (upstream keeps them: the release path of go-controller/pkg/ovn/
+/// base_network_controller_pods.go, `BaseNetworkController.shouldReleaseDeletedPod`, with the
+/// persistent-IPs allocator of go-controller/pkg/persistentips, leaves an address an IPAMClaim
+/// holds to the claim).
 fn release_on_stop(ctx: &Ctx, ns: &str, vm: &str) {
     for claim in ctx.list(kinds::IPAMCLAIMS, Some(ns)) {
         let holds = claim["status"]["ips"]

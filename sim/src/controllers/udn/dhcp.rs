@@ -12,7 +12,9 @@ use crate::guest::cloudinit::GuestConfig;
 /// OVN-Kubernetes allocated (`lease`, with its prefix length).
 ///
 /// ovn-kubernetes (master) go-controller/pkg/ovn/base_network_controller_user_defined.go
-/// `requireDHCP` / `ensureDHCP` and go-controller/pkg/kubevirt/dhcp.go
+/// `BaseUserDefinedNetworkController.requireDHCP` / `ensureDHCP` (before the rename,
+/// base_network_controller_secondary.go `BaseSecondaryNetworkController`) and
+/// go-controller/pkg/kubevirt/dhcp.go
 /// `EnsureDHCPOptionsForLSP`: a VM's port on a primary layer2 UDN gets DHCPv4 options for
 /// the pod annotation's addresses, with the network's gateway as router; OVN's native DHCP
 /// offers the port's own address. cloud-init (netplan v2 `ethernets`, rendered to
