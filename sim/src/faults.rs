@@ -116,6 +116,10 @@ catalogue! {
         "as a migration's memory transfer starts, the VMI's source virt-launcher pod is killed (deleted): the migration fails, the VMI fails and its VM boots a new one";
     VnicMetricStale = "vnic-metric-stale", Product,
         "after a live NAD swap the vNIC info metrics (kubevirt_vmi_vnic_info, kubevirt_vm_vnic_info) keep reporting the interface's old network";
+    RequestedUdnIpIgnored = "requested-udn-ip-ignored", Product,
+        "OVN-K allocates a primary-UDN address as if the VM had asked for none: network.kubevirt.io/addresses is passed on but not honoured";
+    UdnClaimReleasedOnStop = "udn-claim-released-on-stop", Product,
+        "stopping a VM releases the address its primary-UDN IPAMClaim holds (the claim stays, empty) instead of keeping it reserved";
 }
 
 impl Fault {

@@ -41,6 +41,10 @@ pub struct Profile {
     /// First two groups of the scenario IPv6 subnets (`<a>:<b>:<n>::/64`).
     pub ipv6_prefix: [u16; 2],
     pub families: Families,
+    /// A host outside the cluster that answers a TCP connection on this address and port
+    /// with the client address it sees, one line (`ncat -lk 8080 -c 'echo $NCAT_REMOTE_ADDR'`):
+    /// what north-south scenarios reach from a guest.
+    pub external_host: std::net::SocketAddr,
     /// Longest one guest command may take.
     pub ssh_timeout: Duration,
     /// Double every wait budget (loaded bare-metal clusters).
@@ -68,6 +72,8 @@ impl Default for Profile {
             ipv4_prefix: [10, 200],
             ipv6_prefix: [0xfd00, 0x200],
             families: Families { v4: true, v6: true },
+            // vstp-sim's external host (sim/src/world/external.rs).
+            external_host: std::net::SocketAddr::from(([198, 51, 100, 10], 8080)),
             ssh_timeout: Duration::from_secs(60),
             slow: false,
             storage_class: None,

@@ -75,6 +75,7 @@ struct Network {
     ipv4_prefix: Option<String>,
     ipv6_prefix: Option<String>,
     families: Option<Vec<String>>,
+    external_host: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +150,7 @@ fn override_with(file: &mut File, key: &str, value: &str) {
         "VSTP_WINDOWS_DATA_SOURCE" => file.images.windows = Some(data_source(value)),
         "VSTP_BRIDGE_NIC" => file.network.bridge_nic = v(),
         "VSTP_LOCALNET_NIC" => file.network.localnet_nic = v(),
+        "VSTP_EXTERNAL_HOST" => file.network.external_host = v(),
         "VSTP_STORAGE_CLASS" => file.storage.class = v(),
         _ => file.polarion.override_with(key, value),
     }
@@ -232,6 +234,10 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
             Some(f) => families(&f)?,
             None => defaults.families,
         },
+        external_host: match net.external_host {
+            Some(text) => external_host(&text)?,
+            None => defaults.external_host,
+        },
         ssh_timeout: file
             .ssh_timeout_seconds
             .map_or(defaults.ssh_timeout, std::time::Duration::from_secs),
@@ -303,6 +309,16 @@ fn ipv6_prefix(text: &str) -> Result<[u16; 2], String> {
             "network.ipv6_prefix = {text:?}: give the first two groups, e.g. \"fd00:200\" (scenarios use <prefix>:<n>::/64)"
         )),
     }
+}
+
+fn external_host(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "network.external_host = {text:?}: give the IP address and port of a host outside \
+             the cluster that answers a TCP connection with the client address it sees, e.g. \
+             \"198.51.100.10:8080\""
+        )
+    })
 }
 
 fn families(given: &[String]) -> Result<Families, String> {
@@ -416,6 +432,16 @@ mod tests {
             dirtier.contains("\"dd\"") && dirtier.contains("\"stress-ng\""),
             "{dirtier}"
         );
+    }
+
+    #[test]
+    fn the_external_host_is_the_simulators_unless_given_as_address_and_port() {
+        let sim = settings("").unwrap().profile.external_host;
+        assert_eq!(sim.to_string(), "198.51.100.10:8080");
+        let lab = settings("[network]\nexternal_host = \"10.9.8.7:5000\"").unwrap();
+        assert_eq!(lab.profile.external_host.to_string(), "10.9.8.7:5000");
+        let named = settings("[network]\nexternal_host = \"lab-host\"").unwrap_err();
+        assert!(named.contains("IP address and port"), "{named}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod boot;
 pub mod console;
+pub mod egress;
 pub mod environment;
 pub mod key;
 pub mod linux;

@@ -3,6 +3,7 @@
 //! and row number.
 
 mod hotpluggable_nad_ref;
+mod ip_request;
 mod nic_hotplug;
 mod primary_udn_migration;
 pub mod scenario;
@@ -19,6 +20,7 @@ pub fn all() -> Vec<Scenario> {
         workload_disruption_migration::scenarios(),
         nic_hotplug::scenarios(),
         primary_udn_migration::scenarios(),
+        ip_request::scenarios(),
     ]
     .concat()
 }
@@ -28,5 +30,5 @@ pub fn declarations() -> Vec<crate::plan::Declaration> {
     all().into_iter().map(|s| s.decl).collect()
 }
 
-/// Rows that stay manual. Empty today: every row of stps/ is meant to be automated.
-pub const MANUAL: &[ManualRow] = &[];
+/// Rows that stay manual, each with the reason a QE lead signs.
+pub const MANUAL: &[ManualRow] = &[ip_request::MANUAL];

@@ -43,7 +43,7 @@ const PORT: u16 = 9000;
 /// The address row 4 asks for, inside the UDN's subnet.
 const REQUESTED_IP: &str = "10.100.0.200";
 /// The UDN interface of a VM in the VMI status: the pod network's.
-const UDN_INTERFACE: &str = "default";
+pub(super) const UDN_INTERFACE: &str = "default";
 /// The launcher pod's interface for a primary UDN (ovn-kubernetes cniserver.go
 /// `getPrimaryUDNPodRequest`), which KubeVirt reports as the pod network's `podInterfaceName`.
 const UDN_POD_INTERFACE: &str = "ovn-udn1";
@@ -121,7 +121,7 @@ async fn requested_ip_used(ctx: Ctx) -> anyhow::Result<()> {
 }
 
 /// The scenario's namespace, labelled for a primary UDN, with its UDN.
-async fn on_primary_udn(ctx: &Ctx) -> anyhow::Result<Arc<Scope>> {
+pub(super) async fn on_primary_udn(ctx: &Ctx) -> anyhow::Result<Arc<Scope>> {
     let scope = ctx.scope(NamespaceKind::PrimaryUdn).await?;
     ctx.step(format!("primary layer2 UDN on {}", setups::UDN_SUBNET));
     setups::primary_udn(&scope, "tenant").await?;
@@ -158,7 +158,7 @@ async fn connected_pair(ctx: &Ctx, scope: &Arc<Scope>) -> anyhow::Result<(Vm, Vm
 /// The VM's address on the UDN, as its VMI status reports it: the pod network is the one
 /// OVN-K adds for the primary UDN (pod interface `ovn-udn1`, not the cluster network's `eth0`)
 /// and the address is in the UDN's subnet.
-fn address(vmi: &Vmi) -> anyhow::Result<IpAddr> {
+pub(super) fn address(vmi: &Vmi) -> anyhow::Result<IpAddr> {
     let name = vmi.name();
     let pod_iface = vmi
         .interface(UDN_INTERFACE)
@@ -197,7 +197,7 @@ fn in_subnet(ip: IpAddr, cidr: &str) -> bool {
     }
 }
 
-async fn assert_guest_has(vm: &Vm, ip: IpAddr) -> anyhow::Result<()> {
+pub(super) async fn assert_guest_has(vm: &Vm, ip: IpAddr) -> anyhow::Result<()> {
     let interfaces = vm.guest.interfaces().await?;
     anyhow::ensure!(
         interfaces
@@ -242,7 +242,7 @@ async fn migrate_keeping(
 
 /// The IPAMClaim ipam-extensions made for the VM's pod network (`<vm>.default`, owned by the
 /// VM), holding `ip` as OVN-Kubernetes allocated it.
-async fn claim_holding(vm: &Vm, ip: IpAddr) -> anyhow::Result<IpamClaim> {
+pub(super) async fn claim_holding(vm: &Vm, ip: IpAddr) -> anyhow::Result<IpamClaim> {
     let name = vm.name();
     let claim = vm.ipam_claim(UDN_INTERFACE).await?.ok_or_else(|| {
         anyhow::anyhow!(

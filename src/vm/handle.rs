@@ -340,3 +340,6 @@ fn announcement(change: &Change) -> Option<&'static str> {
         Change::RemoveInterface(_) => None,
     }
 }
+
+#[path = "power.rs"]
+mod power;

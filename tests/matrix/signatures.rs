@@ -64,6 +64,12 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         "vnic-metric-stale",
         &["vnic_info of net1 to report network"],
     ),
+    // ip-request.md names the unhonoured request; VSTP-202 compares the address it got.
+    (
+        "requested-udn-ip-ignored",
+        &["the requested address was not honoured", "it asked for"],
+    ),
+    ("udn-claim-released-on-stop", &["must stay reserved"]),
 ];
 
 /// The catching phrases of product regression `fault`; None for an infrastructure fault or

@@ -183,6 +183,9 @@ pub struct PodNetwork {
     pub bridged: Option<(IpAddr, u8)>,
     /// `ns/name` of the primary UDN's NAD, if any.
     pub udn_nad: Option<String>,
+    /// The address of the launcher pod's node, which traffic leaving the cluster is
+    /// translated to.
+    pub egress: Option<IpAddr>,
 }
 
 /// The Multus network-status annotation of a running launcher pod.
@@ -250,7 +253,7 @@ pub fn guest_nics(
             let (addrs, segment, reachable_at): (Vec<(IpAddr, u8)>, String, Vec<IpAddr>) = if on_pod
             {
                 let guest = match pod.bridged {
-                    Some(address) => vec![address],
+                    Some(lease) => super::udn::dhcp::guest_addresses(config, &name, mac, lease),
                     None => vec![
                         ("10.0.2.2".parse().expect("an IP"), 24),
                         ("fd10:0:2::2".parse().expect("an IP"), 120),
@@ -280,6 +283,11 @@ pub fn guest_nics(
                 segment,
                 stale_segment: None,
                 stale_from: None,
+                port_security: pod
+                    .bridged
+                    .filter(|_| on_pod)
+                    .map(|(allocated, _)| vec![allocated]),
+                egress: pod.egress.filter(|_| on_pod),
                 reachable_at,
                 up: iface["state"] != "down",
                 misdirected: false,

@@ -32,6 +32,7 @@ mod network;
 mod nicunplug;
 pub mod nmstate;
 mod pciports;
+mod podnet;
 pub mod policy;
 mod portforward;
 mod preference;

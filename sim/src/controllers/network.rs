@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+pub use super::podnet::pod_network;
 use super::{launcher, Ctx};
 use crate::faults::Fault;
 use crate::guest;
@@ -376,6 +377,10 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
         .filter(|n| n.segment == pod.segment)
     {
         nic.reachable_at = vec![ip];
+        nic.egress = pod.egress;
+        if nic.port_security.is_some() {
+            nic.port_security = Some(vec![ip]);
+        }
         on_pod = Some(nic.network.clone());
     }
     let Some(network) = on_pod else { return };
@@ -391,28 +396,4 @@ fn follow_pod_address(ctx: &Ctx, vmi: &Value, g: &guest::GuestRef, pod: &launche
             }
         }
     });
-}
-
-/// The pod network of `vmi` whose launcher pod `pod` has cluster IP `pod_ip`: its namespace's
-/// primary UDN (with the VM's claimed address) or the cluster network.
-pub fn pod_network(ctx: &Ctx, vmi: &Value, pod: &str, pod_ip: &str) -> launcher::PodNetwork {
-    let Some((network, config)) = super::udn::primary_network(ctx, obj::namespace(vmi)) else {
-        return launcher::PodNetwork {
-            ip: pod_ip.to_string(),
-            segment: crate::world::fabric::POD_SEGMENT.to_string(),
-            bridged: None,
-            udn_nad: None,
-        };
-    };
-    let claimed = super::udn::claim_address(ctx, vmi, &network, &config, pod);
-    let bridged = launcher::interfaces(vmi).iter().any(|i| {
-        let binding = i["binding"]["name"].as_str();
-        matches!(binding, Some("l2bridge" | "passt")) || i["passtBinding"].is_object()
-    });
-    launcher::PodNetwork {
-        ip: claimed.map_or(pod_ip.to_string(), |(ip, _)| ip.to_string()),
-        segment: format!("udn:{network}"),
-        bridged: claimed.filter(|_| bridged),
-        udn_nad: config["netAttachDefName"].as_str().map(String::from),
-    }
 }

@@ -23,6 +23,8 @@ pub struct GuestConfig {
     pub agent_users: BTreeMap<String, Vec<PublicKey>>,
     /// Static addresses by guest NIC name (`eth1`) or by MAC.
     pub addresses: BTreeMap<String, Vec<(IpAddr, u8)>>,
+    /// The NICs (by name or MAC) network data puts on DHCPv4 (`dhcp4: true`).
+    pub dhcp4: std::collections::BTreeSet<String>,
     /// Plain-text passwords by user: what the console's login accepts.
     pub passwords: BTreeMap<String, String>,
 }
@@ -228,6 +230,12 @@ fn read_network(config: &mut GuestConfig, doc: &Value) {
             .filter_map(Value::as_str)
             .filter_map(cidr)
             .collect();
+        // netplan v2 `dhcp4` is a boolean; cloud-init also reads yes/on/true strings.
+        if matches!(&eth["dhcp4"], Value::Bool(true))
+            || matches!(eth["dhcp4"].as_str(), Some("true" | "yes" | "on"))
+        {
+            config.dhcp4.insert(target.clone());
+        }
         config.addresses.entry(target).or_default().extend(addrs);
     }
 }

@@ -58,6 +58,16 @@ pub struct Nic {
     pub stale_from: Option<Flapping>,
     /// Addresses other guests reach this NIC at (the pod IP behind masquerade NAT).
     pub reachable_at: Vec<IpAddr>,
+    /// The only source addresses its switch port lets through, when the guest's frames reach
+    /// an OVN logical switch port directly (bridged onto a primary UDN with IPAM): the port's
+    /// `port_security` holds the MAC and the allocated addresses (ovn-kubernetes
+    /// go-controller/pkg/ovn/base_network_controller_pods.go `addLogicalPortToNetwork`).
+    pub port_security: Option<Vec<IpAddr>>,
+    /// The address traffic to outside the cluster leaves with: the node's, as the gateway
+    /// router SNATs the network's subnets to it (ovn-kubernetes go-controller/pkg/ovn/
+    /// gateway.go `GatewayManager.updateGWRouterNAT`, shared gateway mode, network not
+    /// advertised). None off the pod network.
+    pub egress: Option<IpAddr>,
     pub up: bool,
     /// The switches send its frames elsewhere: a migration target pod announced its MAC on
     /// another node (see controllers/migration/fdb.rs); nothing reaches it until that ends.
@@ -296,6 +306,11 @@ pub trait Network: Send + Sync {
     /// The connections other guests hold to the guest booted as `boot_id`, from its side:
     /// (local, peer).
     fn accepted(&self, boot_id: &str) -> Vec<(std::net::SocketAddr, std::net::SocketAddr)>;
+    /// What the peer at `to`:`port` sends on a connection from `from` as soon as it accepts
+    /// it (guests send nothing; a service outside the cluster may greet).
+    fn served(&self, _from: &Nic, _to: IpAddr, _port: u16) -> String {
+        String::new()
+    }
 }
 
 pub type GuestRef = Arc<Mutex<Guest>>;

@@ -94,4 +94,14 @@ impl Sender {
                 Some((local, boot))
             })
     }
+
+    /// What the peer accepting `dst`:`port` writes first to this sender's connection.
+    pub fn greeting(&self, dst: IpAddr, port: u16, net: &dyn Network) -> String {
+        self.nics
+            .iter()
+            .filter(|n| n.up && !n.misdirected)
+            .find(|n| net.listener(n, dst, port).is_some())
+            .map(|n| net.served(n, dst, port))
+            .unwrap_or_default()
+    }
 }

@@ -51,6 +51,8 @@ pub struct Opened {
     pub local: IpAddr,
     pub peer: SocketAddr,
     pub peer_boot: String,
+    /// What the peer wrote as soon as it accepted (read by `cat </dev/tcp/...`).
+    pub greeting: String,
 }
 
 /// connect() from `guest` to `dst`:`port`.
@@ -63,10 +65,12 @@ pub fn open(
     let sender = Sender::snapshot(guest);
     if let Some((local, peer_boot)) = sender.accepted_by(dst, port, net) {
         let peer = SocketAddr::new(dst, port);
+        let greeting = sender.greeting(dst, port, net);
         return Ok(Opened {
             local,
             peer,
             peer_boot,
+            greeting,
         });
     }
     Err(if sender.reaches(dst, None, net) {

@@ -32,6 +32,8 @@ pub fn booted(distro: &'static Distro, hostname: &str, nic: &str, mac: &str) -> 
         stale_segment: None,
         stale_from: None,
         reachable_at: Vec::new(),
+        port_security: None,
+        egress: None,
         up: true,
         misdirected: false,
     };

@@ -13,6 +13,7 @@ use crate::store::Store;
 
 pub mod attach;
 pub mod config;
+pub mod external;
 pub mod fabric;
 pub mod inventory;
 pub mod launcher_log;

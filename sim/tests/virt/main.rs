@@ -15,6 +15,7 @@ mod network;
 mod nic_hotplug;
 mod shell;
 mod udn;
+mod udn_requested;
 mod windows;
 
 use futures::TryStreamExt;

@@ -28,6 +28,10 @@ pub struct Nic {
     pub mac: Option<String>,
     /// Static addresses in CIDR form, given by cloud-init.
     pub addresses: Vec<String>,
+    /// The default route's gateway cloud-init gives the NIC with its static addresses.
+    pub gateway: Option<std::net::IpAddr>,
+    /// cloud-init puts the NIC on DHCPv4 (`dhcp4: true`).
+    pub dhcp4: bool,
 }
 
 impl Nic {
@@ -39,6 +43,8 @@ impl Nic {
             network: Network::Pod,
             mac: None,
             addresses: Vec::new(),
+            gateway: None,
+            dhcp4: false,
         }
     }
 
@@ -58,6 +64,8 @@ impl Nic {
             network: Network::Multus(nad.into()),
             mac: None,
             addresses: Vec::new(),
+            gateway: None,
+            dhcp4: false,
         }
     }
 
@@ -68,6 +76,18 @@ impl Nic {
 
     pub fn with_addresses(mut self, cidrs: &[impl AsRef<str>]) -> Nic {
         self.addresses = cidrs.iter().map(|c| c.as_ref().to_string()).collect();
+        self
+    }
+
+    /// The default route through `gateway` (cloud-init `routes`), beside static addresses.
+    pub fn with_gateway(mut self, gateway: std::net::IpAddr) -> Nic {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// DHCPv4 on this NIC (cloud-init `dhcp4: true`).
+    pub fn on_dhcp(mut self) -> Nic {
+        self.dhcp4 = true;
         self
     }
 

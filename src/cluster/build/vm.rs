@@ -114,10 +114,16 @@ impl VmSpec {
         self
     }
 
-    /// Replaces the pod NIC, e.g. with [`Nic::primary_udn`].
+    /// Replaces the pod NIC, e.g. with [`Nic::primary_udn`]. One that cloud-init configures
+    /// (static addresses, or DHCP) gets a MAC from the pool, which its network data matches.
     pub fn with_pod_nic(mut self, nic: Nic) -> VmSpec {
+        let configured = !nic.addresses.is_empty() || nic.dhcp4;
+        let mac = nic
+            .mac
+            .clone()
+            .or_else(|| configured.then(|| self.macs.mac(&self.name, &nic.name)));
         self.nics.retain(|n| n.network != Network::Pod);
-        self.nics.insert(0, nic);
+        self.nics.insert(0, Nic { mac, ..nic });
         self
     }
 
@@ -360,12 +366,22 @@ impl VmSpec {
         format!("#cloud-config\n{yaml}")
     }
 
-    /// Network data v2: each secondary NIC matched by its MAC, with its static addresses.
+    /// Network data v2: each NIC cloud-init configures matched by its MAC, with its static
+    /// addresses and default route, or on DHCPv4.
     fn network_data(&self) -> String {
         let mut ethernets = serde_json::Map::new();
         let described = self.nics.iter().chain(&self.awaited_nics);
-        for nic in described.filter(|n| !n.addresses.is_empty()) {
-            let mut eth = json!({"addresses": nic.addresses});
+        for nic in described.filter(|n| !n.addresses.is_empty() || n.dhcp4) {
+            let mut eth = json!({});
+            if !nic.addresses.is_empty() {
+                eth["addresses"] = json!(nic.addresses);
+            }
+            if let Some(gateway) = nic.gateway {
+                eth["routes"] = json!([{"to": "default", "via": gateway.to_string()}]);
+            }
+            if nic.dhcp4 {
+                eth["dhcp4"] = json!(true);
+            }
             if let Some(mac) = &nic.mac {
                 eth["match"] = json!({"macaddress": mac});
             }

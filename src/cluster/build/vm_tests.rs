@@ -39,6 +39,48 @@ fn requested_addresses_are_a_map_from_the_pod_interface_to_bare_addresses() {
 }
 
 #[test]
+fn a_pod_nic_cloud_init_configures_gets_a_pool_mac_its_network_data_matches() {
+    let pool = std::sync::Arc::new(super::super::mac::MacPool::new(
+        super::super::mac::MacRange::LOCAL,
+        "run-1",
+    ));
+    let gateway: std::net::IpAddr = "10.100.0.1".parse().unwrap();
+    let network_data = |nic: Nic| {
+        let vm = VmSpec::rhel("vm-a", image())
+            .with_macs(MacSource::new(pool.clone(), "trial"))
+            .with_pod_nic(nic)
+            .build();
+        let spec = &vm["spec"]["template"]["spec"];
+        let mac = spec["domain"]["devices"]["interfaces"][0]["macAddress"].clone();
+        let data = spec["volumes"][1]["cloudInitNoCloud"]["networkData"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let data: Value = serde_saphyr::from_str(&data).unwrap();
+        (mac, data["ethernets"]["default"].clone())
+    };
+    let statics = Nic::primary_udn()
+        .with_addresses(&["10.100.0.200/16"])
+        .with_gateway(gateway);
+    let (mac, eth) = network_data(statics);
+    assert_eq!(mac, json!(pool.mac_for("trial", "vm-a", "default")));
+    assert_eq!(eth["match"]["macaddress"], mac);
+    assert_eq!(eth["addresses"], json!(["10.100.0.200/16"]));
+    assert_eq!(
+        eth["routes"],
+        json!([{"to": "default", "via": "10.100.0.1"}])
+    );
+    assert!(eth["dhcp4"].is_null());
+    let (mac, eth) = network_data(Nic::primary_udn().on_dhcp());
+    assert_eq!(
+        (eth["dhcp4"].clone(), eth["match"]["macaddress"].clone()),
+        (json!(true), mac)
+    );
+    let (mac, eth) = network_data(Nic::primary_udn());
+    assert!(mac.is_null() && eth.is_null(), "{mac} {eth}");
+}
+
+#[test]
 fn a_bridge_nic_gets_a_mac_from_the_pool_and_its_addresses_by_that_mac() {
     let pool = std::sync::Arc::new(super::super::mac::MacPool::new(
         super::super::mac::MacRange::LOCAL,

@@ -20,7 +20,7 @@ use crate::cluster::kinds::{self, Kind};
 use crate::cluster::scope::{Scope, RUN_LABEL};
 use folder::Folder;
 
-const NAMESPACED: [Kind; 9] = [
+const NAMESPACED: [Kind; 10] = [
     kinds::VM,
     kinds::VMI,
     kinds::VMIM,
@@ -28,6 +28,8 @@ const NAMESPACED: [Kind; 9] = [
     kinds::PVC,
     kinds::NAD,
     kinds::UDN,
+    // Where a primary UDN keeps a VM's address: what explains an address lost or not honoured.
+    kinds::IPAM_CLAIM,
     kinds::EVENT,
     kinds::CONFIG_MAP,
 ];

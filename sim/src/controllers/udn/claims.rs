@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::super::Ctx;
+use crate::faults::Fault;
 use crate::kinds;
 use crate::obj;
 
@@ -81,7 +82,12 @@ pub fn reconcile_vmi(ctx: &Ctx, ns: &str, name: &str) {
         cleanup(ctx, ns, name);
         return;
     }
-    let Some(vmi) = vmi else { return };
+    let Some(vmi) = vmi else {
+        if ctx.faults.has(Fault::UdnClaimReleasedOnStop) {
+            release_on_stop(ctx, ns, name);
+        }
+        return;
+    };
     let owner = vm.as_deref().unwrap_or(&vmi);
     let owner_ref = json!({"apiVersion": "kubevirt.io/v1", "kind": if vm.is_some() { "VirtualMachine" } else { "VirtualMachineInstance" },
         "name": obj::name(owner), "uid": obj::uid(owner), "controller": true, "blockOwnerDeletion": true});
@@ -108,6 +114,25 @@ pub fn reconcile_vm(ctx: &Ctx, ns: &str, name: &str) {
     };
     if gone {
         cleanup(ctx, ns, name);
+    }
+}
+
+/// The udn-claim-released-on-stop regression: the VM is stopped (its VMI gone, the VM kept)
+/// and its claims lose their addresses, as if OVN-Kubernetes released a persistent-IP pod's
+/// addresses with the pod (upstream keeps them: the release path of go-controller/pkg/ovn/
+/// base_network_controller_pods.go, `BaseNetworkController.shouldReleaseDeletedPod`, with the
+/// persistent-IPs allocator of go-controller/pkg/persistentips, leaves an address an IPAMClaim
+/// holds to the claim).
+fn release_on_stop(ctx: &Ctx, ns: &str, vm: &str) {
+    for claim in ctx.list(kinds::IPAMCLAIMS, Some(ns)) {
+        let holds = claim["status"]["ips"]
+            .as_array()
+            .is_some_and(|ips| !ips.is_empty());
+        if obj::label(&claim, VM_LABEL) == Some(vm) && holds {
+            ctx.write(kinds::IPAMCLAIMS, ns, obj::name(&claim), |c| {
+                c["status"]["ips"] = json!([]);
+            });
+        }
     }
 }
 

@@ -67,10 +67,12 @@ pub fn claim_address(
     let claim = obj::annotation(&launcher, CLAIM_ANNOTATION)
         .filter(|_| config["allowPersistentIPs"] == true)
         .and_then(|name| ctx.get(kinds::IPAMCLAIMS, ns, name));
-    // The udn-ip-changes regression: the claim is not honoured and its address is avoided.
+    // The udn-ip-changes regression: a migration's target pod does not honour the claim and
+    // avoids its address (a pod that starts the VM anew still does).
+    let migration_target = obj::label(&launcher, "kubevirt.io/migrationJobUID").is_some();
     let lost = claim
         .as_ref()
-        .filter(|_| ctx.faults.has(Fault::UdnIpChanges))
+        .filter(|_| ctx.faults.has(Fault::UdnIpChanges) && migration_target)
         .and_then(|c| claimed_ip(c));
     if let Some(ip) = claim
         .as_ref()
@@ -230,6 +232,10 @@ fn requested(ctx: &Ctx, pod: &Value, config: &Value) -> Option<IpAddr> {
     if config["topology"] != "layer2"
         || !crate::world::ovnk::preconfigured_udn_addresses(&ctx.store)
     {
+        return None;
+    }
+    // The requested-udn-ip-ignored regression: the request arrives and is dropped.
+    if ctx.faults.has(Fault::RequestedUdnIpIgnored) {
         return None;
     }
     let selections: Vec<Value> =

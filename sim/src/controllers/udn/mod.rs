@@ -5,6 +5,7 @@
 //! (ipam-extensions) when the lifecycle is Persistent.
 
 pub mod claims;
+pub mod dhcp;
 mod ipam;
 mod nads;
 mod template;

@@ -100,10 +100,13 @@ fn file(
     };
     if let Some(spec) = target_text.strip_prefix("/dev/tcp/") {
         if !matches!(kind, Kind::DuplicateOutput | Kind::DuplicateInput) {
-            fds.sockets.push(connect(sh, &target_text, spec)?);
-            // Nothing comes from the peer in the model; what goes to it is not kept.
+            let opened = connect(sh, &target_text, spec)?;
+            // What the peer writes on accepting is all that comes from it in the model; what
+            // goes to it is not kept.
+            let greeting = opened.greeting.clone();
+            fds.sockets.push(opened);
             match fd.unwrap_or(if matches!(kind, Kind::Read) { 0 } else { 1 }) {
-                0 => fds.input = Some(String::new()),
+                0 => fds.input = Some(greeting),
                 n => fds.set(n, Sink::Null),
             }
             return Ok(());
