@@ -33,6 +33,10 @@ pub struct Declaration {
     pub row_ids: &'static [&'static str],
     /// Polarion test-case IDs beyond the row's own.
     pub test_ids: &'static [&'static str],
+    /// Whether the row's `CNV-` IDs are Polarion test cases (older table STPs) or Jira issues
+    /// (an epic the plan tracks, as the published plans write them), which only `requirement`
+    /// reports.
+    pub row_ids_in_polarion: bool,
     /// What tells this scenario apart from the others reporting the same Polarion test case
     /// (`("migration_mode", "PostCopy")`): JUnit `polarion-parameter-<name>` properties.
     pub parameters: &'static [(&'static str, &'static str)],
@@ -60,6 +64,7 @@ pub const fn row(stp: &'static str, row: usize, slug: &'static str) -> Declarati
         row,
         row_ids: &[],
         test_ids: &[],
+        row_ids_in_polarion: true,
         parameters: &[],
         os: GuestOs::Rhel,
         needs: Needs::migration(&[]),
@@ -74,6 +79,16 @@ impl Declaration {
     /// The row's IDs, as the STP writes them.
     pub const fn ids(self, row_ids: &'static [&'static str]) -> Declaration {
         Declaration { row_ids, ..self }
+    }
+
+    /// The row's IDs are Jira issues (the epic a published plan tracks, `CNV-67524 (epic)`),
+    /// not Polarion test cases: JUnit reports them as `requirement` only, never as
+    /// `polarion-testcase-id`, which Polarion's importer would try to match to a test case.
+    pub const fn row_ids_are_jira(self) -> Declaration {
+        Declaration {
+            row_ids_in_polarion: false,
+            ..self
+        }
     }
 
     /// Polarion test-case IDs beyond the row's own; the first one names the trial.
@@ -146,9 +161,10 @@ impl Declaration {
     }
 
     /// The Polarion test cases the scenario reports: its declared ones, else the row's `CNV-`
-    /// IDs (in table STPs the requirement column holds the Polarion IDs).
+    /// IDs (in older table STPs the requirement column holds the Polarion IDs) unless the
+    /// declaration says they are Jira issues.
     pub fn polarion_ids(&self) -> Vec<&'static str> {
-        if !self.test_ids.is_empty() {
+        if !self.test_ids.is_empty() || !self.row_ids_in_polarion {
             return self.test_ids.to_vec();
         }
         self.row_ids

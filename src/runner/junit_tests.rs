@@ -157,6 +157,26 @@ fn a_scenario_with_two_polarion_ids_is_two_testcases_with_one_id_each() {
 }
 
 #[test]
+fn a_row_tracked_by_a_jira_epic_reports_it_as_requirement_not_as_test_case() {
+    let table_row = row("sig-virt/awd.md", 1, "old").ids(&["CNV-15225"]);
+    let epic_row = row("sig-network/ip.md", 1, "east-west")
+        .ids(&["CNV-67524"])
+        .row_ids_are_jira();
+    let xml = render_with(
+        &[
+            record(table_row, Outcome::Passed),
+            record(epic_row, Outcome::Passed),
+        ],
+        &PolarionRun::default(),
+    );
+    let cases = testcases(&elements(&xml));
+    let props = |name: &str| &cases.iter().find(|(n, _)| n.ends_with(name)).unwrap().1;
+    assert_eq!(values(props("/old"), "polarion-testcase-id"), ["CNV-15225"]);
+    assert!(values(props("/east-west"), "polarion-testcase-id").is_empty());
+    assert_eq!(values(props("/east-west"), "requirement"), ["CNV-67524"]);
+}
+
+#[test]
 fn parameters_tell_runs_of_one_test_case_apart() {
     let awd = |slug, mode| {
         row("sig-virt/awd.md", 1, slug)

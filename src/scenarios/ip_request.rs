@@ -26,10 +26,10 @@ use crate::vm::Vm;
 const STP: &str = "sig-network/ip-request.md";
 const IDS: &[&str] = &["CNV-67524"];
 
-const fn ip_row(n: usize, slug: &'static str, case: &'static [(&str, &str)]) -> Declaration {
+const fn ip_row(n: usize, slug: &'static str) -> Declaration {
     row(STP, n, slug)
         .ids(IDS)
-        .parameters(case)
+        .row_ids_are_jira()
         .needs(Needs::migration(&[
             Feature::PrimaryUdn,
             Feature::RequestedUdnAddress,
@@ -38,11 +38,11 @@ const fn ip_row(n: usize, slug: &'static str, case: &'static [(&str, &str)]) -> 
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
-        ip_row(1, "east-west", &[("case", "east-west")]).body(east_west),
-        ip_row(2, "north-south", &[("case", "north-south")]).body(north_south),
-        ip_row(3, "kept-over-migration", &[("case", "live-migration")]).body(kept_over_migration),
-        ip_row(4, "kept-over-stop-start", &[("case", "stop-start")]).body(kept_over_stop_start),
-        ip_row(6, "given-by-dhcp", &[("case", "dhcp")]).body(given_by_dhcp),
+        ip_row(1, "east-west").body(east_west),
+        ip_row(2, "north-south").body(north_south),
+        ip_row(3, "kept-over-migration").body(kept_over_migration),
+        ip_row(4, "kept-over-stop-start").body(kept_over_stop_start),
+        ip_row(6, "given-by-dhcp").body(given_by_dhcp),
     ]
 }
 
