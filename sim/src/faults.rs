@@ -114,6 +114,10 @@ catalogue! {
         "a migration is recorded completed but the VMI stays on its source node (status.nodeName and its nodeName label unchanged)";
     LauncherPodKilled = "launcher-pod-killed", Product,
         "as a migration's memory transfer starts, the VMI's source virt-launcher pod is killed (deleted): the migration fails, the VMI fails and its VM boots a new one";
+    SelfAnnounceLost = "self-announce-lost", Product,
+        "a migration target's self-announcements (qemu's RARP rounds) never reach the network: a peer pinging the guest over a bridge or localnet waits until it resolves the address again";
+    SwitchoverStretched = "switchover-stretched", Product,
+        "a migration's stop-and-copy pauses the guest's network for 3 s instead of 0.2 s (a gap that stays under a 5 s stun-time threshold)";
 }
 
 impl Fault {

@@ -62,6 +62,10 @@ pub struct Nic {
     /// The switches send its frames elsewhere: a migration target pod announced its MAC on
     /// another node (see controllers/migration/fdb.rs); nothing reaches it until that ends.
     pub misdirected: bool,
+    /// The node it is plugged in on (empty before its guest is placed).
+    pub node: String,
+    /// Its last migration's switchover (world/handover.rs), shared with its snapshots.
+    pub handover: Option<std::sync::Arc<crate::world::handover::Handover>>,
 }
 
 /// A running process; `dirty` is the memory it keeps re-writing (bytes/s, working set).

@@ -34,6 +34,8 @@ pub fn booted(distro: &'static Distro, hostname: &str, nic: &str, mac: &str) -> 
         reachable_at: Vec::new(),
         up: true,
         misdirected: false,
+        node: String::new(),
+        handover: None,
     };
     let spec = BootSpec {
         distro,

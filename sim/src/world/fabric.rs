@@ -2,7 +2,9 @@
 //! and VLAN its NAD gives it on its node: see `attach`);
 //! a packet gets an answer when a running, unpaused guest with its link up holds the
 //! destination address on the same segment, and (off the pod network, which routes) shares
-//! a subnet with the sender.
+//! a subnet with the sender. Around a migration's switchover, a NIC on an uplinked segment
+//! follows its [`super::handover::Handover`]: when its frames get out, and from which node a
+//! peer's frames reach it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -53,6 +55,15 @@ impl Fabric {
         if !routed && !same_subnet(from, to) {
             return None;
         }
+        let now = std::time::Instant::now();
+        // A migrating sender's frame may not get out (paused, port disabled): handover.rs.
+        if from.handover.as_ref().is_some_and(|h| !h.sends(now)) {
+            return None;
+        }
+        let from_node = from
+            .handover
+            .as_ref()
+            .map_or(from.node.as_str(), |h| h.node_at(now));
         self.guests.all().iter().find_map(|g| {
             // Commands release their own guest before they ask the fabric.
             let g = lock(g);
@@ -60,6 +71,9 @@ impl Fabric {
                 n.up && !n.misdirected
                     && from.segments().any(|s| n.on(s))
                     && n.reachable_at.contains(&to)
+                    && n.handover
+                        .as_ref()
+                        .is_none_or(|h| h.reaches_guest(from_node, now))
             });
             let listens = port.is_none_or(|p| g.listening_ports().contains(&p));
             (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())

@@ -14,6 +14,7 @@ use crate::store::Store;
 pub mod attach;
 pub mod config;
 pub mod fabric;
+pub mod handover;
 pub mod inventory;
 pub mod launcher_log;
 pub mod nodes;
