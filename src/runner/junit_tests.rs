@@ -32,6 +32,7 @@ fn record(decl: Declaration, outcome: Outcome) -> CaseRecord {
             elapsed: Duration::from_secs(3),
         },
         log: "a step\n".into(),
+        properties: Vec::new(),
         artifacts: PathBuf::from("artifacts"),
     }
 }
@@ -154,6 +155,17 @@ fn a_scenario_with_two_polarion_ids_is_two_testcases_with_one_id_each() {
     assert_eq!(failures, 2, "each ID carries the scenario's outcome");
     let suite = all.iter().find(|e| e.name == "testsuite").unwrap();
     assert_eq!(suite.attr("tests"), Some("2"));
+}
+
+#[test]
+fn what_a_scenario_measured_is_a_property_of_its_case() {
+    let decl = row("sig-network/stun.md", 1, "bridge").ids(&["CNV-72773"]);
+    let mut case = record(decl, Outcome::Passed);
+    case.properties = vec![("stuntime-ipv4-client-same-node-first".into(), "0.213".into())];
+    let xml = render_with(&[case], &PolarionRun::default());
+    let cases = testcases(&elements(&xml));
+    let measured = values(&cases[0].1, "stuntime-ipv4-client-same-node-first");
+    assert_eq!(measured, ["0.213"]);
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod live_update_nad_ref;
 mod nic_hotplug;
 mod primary_udn_migration;
 pub mod scenario;
+mod stuntime_measurement;
 mod workload_disruption_migration;
 
 pub use scenario::{Attach, Body, Scenario};
@@ -19,6 +20,7 @@ pub fn all() -> Vec<Scenario> {
         workload_disruption_migration::scenarios(),
         nic_hotplug::scenarios(),
         primary_udn_migration::scenarios(),
+        stuntime_measurement::scenarios(),
     ]
     .concat()
 }

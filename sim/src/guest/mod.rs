@@ -124,6 +124,9 @@ pub struct Guest {
     pub packages: Vec<&'static str>,
     /// Whether `dnf` reaches a package repository.
     pub repository: bool,
+    /// Files background jobs write (`ping … > /tmp/log &`), by absolute path: they outlive the
+    /// command line that started the job, until the next boot.
+    pub files: BTreeMap<String, String>,
 }
 
 /// What a guest is booted with.
@@ -166,6 +169,7 @@ impl Guest {
                 Os::Windows => Vec::new(),
             },
             repository: spec.image.repository,
+            files: BTreeMap::new(),
         };
         guest.reboot();
         guest
@@ -174,6 +178,7 @@ impl Guest {
     /// A new boot: new boot id, uptime from zero, only the OS's own processes.
     pub fn reboot(&mut self) {
         self.boot_id = uuid::Uuid::new_v4().to_string();
+        self.files.clear();
         self.clock = clock::GuestClock::boot();
         if self.paused {
             self.clock.pause();
@@ -300,6 +305,11 @@ pub trait Network: Send + Sync {
     /// The connections other guests hold to the guest booted as `boot_id`, from its side:
     /// (local, peer).
     fn accepted(&self, boot_id: &str) -> Vec<(std::net::SocketAddr, std::net::SocketAddr)>;
+    /// The same network as an owned handle, for a background job that keeps sending after
+    /// the command line returned; `None` where a test network cannot be shared.
+    fn detached(&self) -> Option<Box<dyn Network>> {
+        None
+    }
 }
 
 pub type GuestRef = Arc<Mutex<Guest>>;

@@ -82,6 +82,10 @@ impl Fabric {
 }
 
 impl Network for Fabric {
+    fn detached(&self) -> Option<Box<dyn Network>> {
+        Some(Box::new(Fabric::new(self.guests.clone())))
+    }
+
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool {
         self.answering(from, to, None).is_some()
     }
