@@ -256,12 +256,13 @@ impl World {
         // starts at the end of the migration must still be seen whole.
         let window = std::time::Duration::from_secs_f64(threshold + 1.0);
         tokio::time::sleep(self.scope.budgets.window(window)).await;
+        ctx.step(format!("{migrated} done"));
         let mut measured = Vec::new();
         for (dst, probe) in destinations.iter().zip(&probes) {
             let log = stun::stop(prober, probe).await?;
+            write_artifact(ctx, &format!("{}.log", variant.name(*dst)), &log)?;
             measured.push(report(ctx, variant, *dst, &log, &phases, scale, threshold)?);
         }
-        ctx.step(format!("{migrated} done"));
         Ok(measured)
     }
 }
