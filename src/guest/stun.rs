@@ -156,6 +156,18 @@ mod tests {
     }
 
     #[test]
+    fn real_iputils_output_reads() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/guest/linux/");
+        let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
+        let ok = events(&read("ping_D_O_ok.txt")).unwrap();
+        assert_eq!(ok.len(), 4);
+        assert!(ok.iter().all(|e| e.answered) && ok[3].seq == 4);
+        let lost = events(&read("ping_D_O_lost.txt")).unwrap();
+        assert!(!lost.is_empty() && lost.iter().all(|e| !e.answered));
+        assert!(!stun(&lost).unwrap().recovered);
+    }
+
+    #[test]
     fn a_probe_that_never_recovers_reports_the_silence_up_to_its_last_line() {
         let cut = LOG.lines().take(5).collect::<Vec<_>>().join("\n");
         let gap = stun(&events(&cut).unwrap()).unwrap();

@@ -60,6 +60,7 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         "launcher-pod-killed",
         &["was replaced: UID", "is failed", "is gone from"],
     ),
+    ("self-announce-lost", &["stun time above"]),
 ];
 
 /// The catching phrases of product regression `fault`; None for an infrastructure fault or
