@@ -58,9 +58,7 @@ pub async fn start(guest: &Guest, dst: IpAddr, tag: &str, deadline: f64) -> anyh
 /// Stops the probe (if it still runs) and reads what it printed.
 pub async fn stop(guest: &Guest, probe: &Probe) -> anyhow::Result<String> {
     // Already gone is fine: the deadline may have ended it.
-    guest
-        .exec(&format!("sudo kill -INT {}", probe.pid))
-        .await?;
+    guest.exec(&format!("sudo kill -INT {}", probe.pid)).await?;
     guest.ok(&format!("cat {}", probe.log)).await
 }
 
@@ -81,13 +79,24 @@ fn event(line: &str) -> Option<Event> {
     let at: f64 = stamp.parse().ok()?;
     let seq_of = |t: &str| -> Option<u64> {
         let tail = t.split("icmp_seq=").nth(1)?;
-        tail.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        tail.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     if text.starts_with("no answer yet for icmp_seq=") {
-        return Some(Event { at, seq: seq_of(text)?, answered: false });
+        return Some(Event {
+            at,
+            seq: seq_of(text)?,
+            answered: false,
+        });
     }
     if text.contains(" bytes from ") {
-        return Some(Event { at, seq: seq_of(text)?, answered: true });
+        return Some(Event {
+            at,
+            seq: seq_of(text)?,
+            answered: true,
+        });
     }
     None
 }
@@ -117,17 +126,33 @@ pub fn stun(events: &[Event]) -> anyhow::Result<Gap> {
         anyhow::bail!("the probe printed no timestamped line");
     };
     let Some(first) = answers.first() else {
-        return Ok(Gap { from: first_line.at, to: last_line.at, recovered: false });
+        return Ok(Gap {
+            from: first_line.at,
+            to: last_line.at,
+            recovered: false,
+        });
     };
-    let mut gap = Gap { from: first_line.at, to: *first, recovered: true };
+    let mut gap = Gap {
+        from: first_line.at,
+        to: *first,
+        recovered: true,
+    };
     for pair in answers.windows(2) {
         if pair[1] - pair[0] > gap.seconds() {
-            gap = Gap { from: pair[0], to: pair[1], recovered: true };
+            gap = Gap {
+                from: pair[0],
+                to: pair[1],
+                recovered: true,
+            };
         }
     }
     let last = answers[answers.len() - 1];
     if last_line.at - last > gap.seconds() {
-        gap = Gap { from: last, to: last_line.at, recovered: false };
+        gap = Gap {
+            from: last,
+            to: last_line.at,
+            recovered: false,
+        };
     }
     Ok(gap)
 }

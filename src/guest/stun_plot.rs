@@ -37,7 +37,11 @@ pub fn svg(t: &Timeline) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">"#
     );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(out, r#"<text x="{LEFT}" y="18" font-size="13">{}</text>"#, escape(t.title));
+    let _ = writeln!(
+        out,
+        r#"<text x="{LEFT}" y="18" font-size="13">{}</text>"#,
+        escape(t.title)
+    );
     let stun = t.gap.seconds() * t.scale;
     let _ = writeln!(
         out,
@@ -45,7 +49,11 @@ pub fn svg(t: &Timeline) -> String {
         x(t.gap.from),
         (x(t.gap.to) - x(t.gap.from)).max(1.0),
         x(t.gap.from),
-        if t.gap.recovered { "" } else { " (not recovered)" }
+        if t.gap.recovered {
+            ""
+        } else {
+            " (not recovered)"
+        }
     );
     for e in t.events {
         let (y, colour) = match e.answered {
@@ -60,8 +68,16 @@ pub fn svg(t: &Timeline) -> String {
             y + 10.0
         );
     }
-    let _ = writeln!(out, r#"<text x="4" y="{}">answered</text>"#, ANSWERED_Y + 4.0);
-    let _ = writeln!(out, r#"<text x="4" y="{}">no answer</text>"#, UNANSWERED_Y + 4.0);
+    let _ = writeln!(
+        out,
+        r#"<text x="4" y="{}">answered</text>"#,
+        ANSWERED_Y + 4.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="4" y="{}">no answer</text>"#,
+        UNANSWERED_Y + 4.0
+    );
     for (label, at) in t.phases.iter().filter(|(_, at)| (start..=end).contains(at)) {
         let _ = writeln!(
             out,
@@ -111,7 +127,9 @@ fn nice_step(raw: f64) -> f64 {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -121,11 +139,28 @@ mod tests {
     #[test]
     fn the_picture_has_every_echo_the_gap_and_the_phases() {
         let events: Vec<Event> = (0..10)
-            .map(|i| Event { at: 100.0 + i as f64 * 0.01, seq: i + 1, answered: !(3..6).contains(&i) })
+            .map(|i| Event {
+                at: 100.0 + i as f64 * 0.01,
+                seq: i + 1,
+                answered: !(3..6).contains(&i),
+            })
             .collect();
-        let gap = Gap { from: 100.02, to: 100.06, recovered: true };
-        let phases = vec![("Running".to_string(), 100.01), ("Succeeded <ok>".to_string(), 100.07)];
-        let svg = svg(&Timeline { title: "bridge ipv4", events: &events, gap, phases: &phases, scale: 60.0 });
+        let gap = Gap {
+            from: 100.02,
+            to: 100.06,
+            recovered: true,
+        };
+        let phases = vec![
+            ("Running".to_string(), 100.01),
+            ("Succeeded <ok>".to_string(), 100.07),
+        ];
+        let svg = svg(&Timeline {
+            title: "bridge ipv4",
+            events: &events,
+            gap,
+            phases: &phases,
+            scale: 60.0,
+        });
         assert_eq!(svg.matches("stroke=\"#2e7d32\"").count(), 7);
         assert_eq!(svg.matches("stroke=\"#c62828\"").count(), 3);
         assert!(svg.contains("stun 2.400 s"), "{svg}");

@@ -161,7 +161,10 @@ fn a_scenario_with_two_polarion_ids_is_two_testcases_with_one_id_each() {
 fn what_a_scenario_measured_is_a_property_of_its_case() {
     let decl = row("sig-network/stun.md", 1, "bridge").ids(&["CNV-72773"]);
     let mut case = record(decl, Outcome::Passed);
-    case.properties = vec![("stuntime-ipv4-client-same-node-first".into(), "0.213".into())];
+    case.properties = vec![(
+        "stuntime-ipv4-client-same-node-first".into(),
+        "0.213".into(),
+    )];
     let xml = render_with(&[case], &PolarionRun::default());
     let cases = testcases(&elements(&xml));
     let measured = values(&cases[0].1, "stuntime-ipv4-client-same-node-first");

@@ -130,15 +130,35 @@ async fn measure(ctx: &Ctx, medium: Medium) -> anyhow::Result<()> {
     for initiator in [Initiator::Client, Initiator::Server] {
         for path in Path::order_from(&current, &world.peer_node) {
             let target = path.target(&current, &world.peer_node, &world.net.nodes);
-            let variant = Variant { medium, initiator, path, target };
-            measured.extend(world.run_variant(ctx, &vm, &peer, &variant, threshold).await?);
+            let variant = Variant {
+                medium,
+                initiator,
+                path,
+                target,
+            };
+            measured.extend(
+                world
+                    .run_variant(ctx, &vm, &peer, &variant, threshold)
+                    .await?,
+            );
             current = target.to_string();
         }
     }
     let over: Vec<String> = measured
         .iter()
         .filter(|m| m.seconds > threshold)
-        .map(|m| format!("{} {:.3} s{}", m.name, m.seconds, if m.gap.recovered { "" } else { " (no answer again before the probe stopped)" }))
+        .map(|m| {
+            format!(
+                "{} {:.3} s{}",
+                m.name,
+                m.seconds,
+                if m.gap.recovered {
+                    ""
+                } else {
+                    " (no answer again before the probe stopped)"
+                }
+            )
+        })
         .collect();
     anyhow::ensure!(
         over.is_empty(),
@@ -191,7 +211,9 @@ impl World {
                 setups::bridged_vlans(&scope, profile).await?
             }
             Medium::Localnet => {
-                ctx.step("an OVS bridge mapping on every usable worker with the NIC, a localnet NAD");
+                ctx.step(
+                    "an OVS bridge mapping on every usable worker with the NIC, a localnet NAD",
+                );
                 setups::localnet_vlans(&scope, profile).await?
             }
         };
@@ -203,7 +225,12 @@ impl World {
         );
         let subnet = ctx.subnet().await?;
         let peer_node = net.nodes[0].clone();
-        Ok(World { scope, net, subnet, peer_node })
+        Ok(World {
+            scope,
+            net,
+            subnet,
+            peer_node,
+        })
     }
 
     /// The VM under test anywhere on the network's workers, the peer on node A.
@@ -246,7 +273,10 @@ impl World {
         }
         ctx.step(format!(
             "{}: probing every {} s while {} migrates to {}",
-            variant.name(destinations[0]).replace("-ipv4", "").replace("-ipv6", ""),
+            variant
+                .name(destinations[0])
+                .replace("-ipv4", "")
+                .replace("-ipv6", ""),
             stun::INTERVAL,
             vm.name(),
             variant.target
@@ -282,10 +312,23 @@ fn report(
     let gap = stun::stun(&events)?;
     let seconds = gap.seconds() * scale;
     ctx.property(&name, format!("{seconds:.3}"));
-    let verdict = if seconds > threshold { "ABOVE" } else { "within" };
-    ctx.step(format!("{name}: stun time {seconds:.3} s ({verdict} the {threshold} s threshold, {} echoes)", events.len()));
+    let verdict = if seconds > threshold {
+        "ABOVE"
+    } else {
+        "within"
+    };
+    ctx.step(format!(
+        "{name}: stun time {seconds:.3} s ({verdict} the {threshold} s threshold, {} echoes)",
+        events.len()
+    ));
     let title = format!("{name}: stun {seconds:.3} s (threshold {threshold} s)");
-    let picture = stun_plot::svg(&Timeline { title: &title, events: &events, gap, phases, scale });
+    let picture = stun_plot::svg(&Timeline {
+        title: &title,
+        events: &events,
+        gap,
+        phases,
+        scale,
+    });
     write_artifact(ctx, &format!("{name}.svg"), &picture)?;
     Ok(Measured { name, gap, seconds })
 }

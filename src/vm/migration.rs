@@ -225,7 +225,10 @@ pub async fn request_to(scope: &Scope, mark: &Mark, node: &str) -> anyhow::Resul
         "metadata": {"generateName": format!("{vmi}-migration-")},
         "spec": {"vmiName": vmi, "addedNodeSelector": {"kubernetes.io/hostname": node}}});
     let created = scope.create(kinds::VMIM, vmim).await?;
-    Ok(created["metadata"]["name"].as_str().unwrap_or("").to_string())
+    Ok(created["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string())
 }
 
 /// Follows migration `name` of the marked VMI to its confirmation.

@@ -102,12 +102,20 @@ fn run(guest: &GuestRef, net: &dyn Network, job: &Job, pid: u32, path: &str, boo
             return;
         }
         if let Some(unanswered) = pending.take().filter(|_| job.outstanding) {
-            append(guest, path, job, &format!("no answer yet for icmp_seq={unanswered}"));
+            append(
+                guest,
+                path,
+                job,
+                &format!("no answer yet for icmp_seq={unanswered}"),
+            );
         }
         let sender = Sender::snapshot(guest);
         if sender.reaches(job.dst, job.iface.as_deref(), net) {
             let time = format!("0.{:03}", 180 + seq * 7 % 90);
-            let line = format!("64 bytes from {}: icmp_seq={seq} ttl=64 time={time} ms", job.host);
+            let line = format!(
+                "64 bytes from {}: icmp_seq={seq} ttl=64 time={time} ms",
+                job.host
+            );
             append(guest, path, job, &line);
         } else {
             pending = Some(seq);
@@ -128,7 +136,11 @@ fn append(guest: &GuestRef, path: &str, job: &Job, line: &str) {
     let mut g = lock(guest);
     let stamp = if job.timestamps {
         let now = g.clock.now();
-        format!("[{}.{:06}] ", now.timestamp(), now.timestamp_subsec_micros())
+        format!(
+            "[{}.{:06}] ",
+            now.timestamp(),
+            now.timestamp_subsec_micros()
+        )
     } else {
         String::new()
     };
@@ -142,7 +154,10 @@ mod tests {
 
     #[test]
     fn the_measuring_command_line() {
-        let job = parse(&["-D", "-O", "-i", "0.01", "-w", "120", "-I", "eth1", "fd10::2"]).unwrap();
+        let job = parse(&[
+            "-D", "-O", "-i", "0.01", "-w", "120", "-I", "eth1", "fd10::2",
+        ])
+        .unwrap();
         assert!(job.timestamps && job.outstanding);
         assert_eq!((job.interval, job.deadline), (0.01, Some(120.0)));
         assert_eq!(job.iface.as_deref(), Some("eth1"));
