@@ -122,7 +122,7 @@ catalogue! {
     SelfAnnounceLost = "self-announce-lost", Product,
         "a migration target's self-announcements (qemu's RARP rounds) never reach the network: a peer pinging the guest over a bridge or localnet waits until it resolves the address again";
     SwitchoverStretched = "switchover-stretched", Tolerated,
-        "a migration's stop-and-copy pauses the guest's network for 2.5 s instead of 0.2 s (a gap that stays under a 5 s stun-time threshold)";
+        "a migration's stop-and-copy pauses the guest's network for 2 s instead of 0.2 s (a gap that stays under a 5 s stun-time threshold)";
 }
 
 impl Fault {

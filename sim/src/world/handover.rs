@@ -72,7 +72,7 @@ pub enum Medium {
 /// Model choice: the guest's stop-and-copy pause at the switchover (modelled seconds).
 pub const DOWNTIME: f64 = 0.2;
 /// The same under the `switchover-stretched` regression (stays below a 5 s threshold).
-pub const STRETCHED_DOWNTIME: f64 = 2.5;
+pub const STRETCHED_DOWNTIME: f64 = 2.0;
 /// Model choice: from resume on the target to the target's OVN port enabled (modelled s).
 pub const PORT_ACTIVATION: f64 = 0.3;
 /// qemu's self-announce rounds after resume (see the module doc), modelled seconds.
