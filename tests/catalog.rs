@@ -19,10 +19,10 @@ fn every_stp_row_has_a_scenario_and_every_scenario_a_row() {
         "catalogue problems:\n{}",
         problems.join("\n")
     );
-    assert_eq!(catalog.entries.len(), 27, "rows in stps/");
+    assert_eq!(catalog.entries.len(), 29, "rows in stps/");
     let stps: std::collections::BTreeSet<&str> =
         catalog.entries.iter().map(|e| e.stp.as_str()).collect();
-    assert_eq!(stps.len(), 5);
+    assert_eq!(stps.len(), 6);
 }
 
 const FIXTURE: &str = "fixture.md";

@@ -1,7 +1,8 @@
 //! The fault catalogue: trouble the simulator can be started with. Infrastructure faults
 //! (API errors, dropped watches, SSH resets) a harness must survive without a false alarm;
 //! product regressions (a guest that reboots, a MAC that changes, a mode misreported) a
-//! harness must catch. Each regression is checked where the behaviour it breaks lives.
+//! harness must catch; tolerated changes (a product change within what the plans accept) it
+//! must not. Each regression is checked where the behaviour it breaks lives.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,9 @@ use crate::error::ApiError;
 pub enum Kind {
     Product,
     Infra,
+    /// A product change within what the test plans accept (a gap under a threshold): like
+    /// infrastructure trouble, it must fail nothing.
+    Tolerated,
 }
 
 impl Kind {
@@ -21,6 +25,7 @@ impl Kind {
         match self {
             Kind::Product => "product",
             Kind::Infra => "infra",
+            Kind::Tolerated => "tolerated",
         }
     }
 }
@@ -120,6 +125,10 @@ catalogue! {
         "OVN-K allocates a primary-UDN address as if the VM had asked for none: network.kubevirt.io/addresses is passed on but not honoured";
     UdnClaimReleasedOnStop = "udn-claim-released-on-stop", Product,
         "stopping a VM releases the address its primary-UDN IPAMClaim holds (the claim stays, empty) instead of keeping it reserved";
+    SelfAnnounceLost = "self-announce-lost", Product,
+        "a migration target's self-announcements (qemu's RARP rounds) never reach the network: a peer pinging the guest over a bridge or localnet waits until it resolves the address again";
+    SwitchoverStretched = "switchover-stretched", Tolerated,
+        "a migration's stop-and-copy pauses the guest's network for 2 s instead of 0.2 s (a gap that stays under a 5 s stun-time threshold)";
 }
 
 impl Fault {

@@ -51,6 +51,9 @@ pub struct Profile {
     pub slow: bool,
     /// Storage class for the claims scenarios create (the cluster default when None).
     pub storage_class: Option<String>,
+    /// Longest connectivity gap a live migration may cause on a secondary network, seconds
+    /// (`stuntime.threshold_seconds`; 5.0 as the downstream suite's global threshold).
+    pub stuntime_threshold: f64,
 }
 
 impl Default for Profile {
@@ -77,6 +80,7 @@ impl Default for Profile {
             ssh_timeout: Duration::from_secs(60),
             slow: false,
             storage_class: None,
+            stuntime_threshold: 5.0,
         }
     }
 }

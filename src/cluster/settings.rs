@@ -34,6 +34,14 @@ struct File {
     /// The STP tree to read instead of the project's `stps/`: a folder of STPs or a checkout
     /// of the design-docs repository; relative to the settings file.
     stps: Option<PathBuf>,
+    #[serde(default)]
+    stuntime: Stuntime,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stuntime {
+    threshold_seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +250,15 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
             .ssh_timeout_seconds
             .map_or(defaults.ssh_timeout, std::time::Duration::from_secs),
         storage_class,
+        stuntime_threshold: match file.stuntime.threshold_seconds {
+            None => defaults.stuntime_threshold,
+            Some(t) if t.is_finite() && t > 0.0 => t,
+            Some(t) => {
+                return Err(format!(
+                    "stuntime.threshold_seconds = {t}: give the longest acceptable connectivity gap of a live migration in seconds, a positive number (default 5.0)"
+                ))
+            }
+        },
         slow: match file.timeout_profile.as_deref() {
             None | Some("standard") => false,
             Some("slow") => true,
@@ -452,6 +469,15 @@ mod tests {
         );
         let s = settings("[guest]\nrhel_memory_dirtier = \"stress-ng\"").unwrap();
         assert_eq!(s.profile.rhel_dirtier, Dirtier::StressNg);
+    }
+
+    #[test]
+    fn the_stuntime_threshold_is_five_seconds_unless_set_and_must_be_positive() {
+        assert_eq!(settings("").unwrap().profile.stuntime_threshold, 5.0);
+        let set = settings("[stuntime]\nthreshold_seconds = 2.5\n").unwrap();
+        assert_eq!(set.profile.stuntime_threshold, 2.5);
+        let refused = settings("[stuntime]\nthreshold_seconds = 0.0\n").unwrap_err();
+        assert!(refused.contains("stuntime.threshold_seconds"), "{refused}");
     }
 
     #[test]

@@ -72,6 +72,12 @@ impl Ctx {
         self.log.push(text.as_ref());
     }
 
+    /// Reports a measurement as a JUnit property of this scenario's case (`<property
+    /// name=… value=…>`), after the standard ones.
+    pub fn property(&self, name: &str, value: impl AsRef<str>) {
+        self.log.property(name, value.as_ref());
+    }
+
     pub fn run_id(&self) -> &str {
         self.connection.run_id()
     }

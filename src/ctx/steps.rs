@@ -7,6 +7,8 @@ use std::time::Instant;
 pub struct StepLog {
     started: Instant,
     lines: Mutex<Vec<String>>,
+    /// Measurements the scenario reports as JUnit properties of its case, in order.
+    properties: Mutex<Vec<(String, String)>>,
 }
 
 impl StepLog {
@@ -14,7 +16,20 @@ impl StepLog {
         StepLog {
             started: Instant::now(),
             lines: Mutex::new(Vec::new()),
+            properties: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn property(&self, name: &str, value: &str) {
+        let mut properties = self.properties.lock().unwrap_or_else(|p| p.into_inner());
+        properties.push((name.to_string(), value.to_string()));
+    }
+
+    pub fn properties(&self) -> Vec<(String, String)> {
+        self.properties
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn push(&self, text: &str) {

@@ -13,6 +13,8 @@ pub mod linux;
 pub mod os;
 pub mod probes;
 pub mod ssh;
+pub mod stun;
+pub mod stun_plot;
 pub mod tunnel;
 pub mod websocket;
 pub mod windows;

@@ -155,6 +155,9 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
         tc.add_property(Property::new("priority", priority.to_string()));
     }
     tc.add_property(Property::new("target", info.target.to_string()));
+    for (name, value) in &case.properties {
+        tc.add_property(Property::new(name.as_str(), value.as_str()));
+    }
     if !case.log.is_empty() {
         tc.set_system_out(case.log.clone());
     }

@@ -32,6 +32,7 @@ fn record(decl: Declaration, outcome: Outcome) -> CaseRecord {
             elapsed: Duration::from_secs(3),
         },
         log: "a step\n".into(),
+        properties: Vec::new(),
         artifacts: PathBuf::from("artifacts"),
     }
 }
@@ -174,6 +175,20 @@ fn a_row_tracked_by_a_jira_epic_reports_it_as_requirement_not_as_test_case() {
     assert_eq!(values(props("/old"), "polarion-testcase-id"), ["CNV-15225"]);
     assert!(values(props("/east-west"), "polarion-testcase-id").is_empty());
     assert_eq!(values(props("/east-west"), "requirement"), ["CNV-67524"]);
+}
+
+#[test]
+fn what_a_scenario_measured_is_a_property_of_its_case() {
+    let decl = row("sig-network/stun.md", 1, "bridge").ids(&["CNV-72773"]);
+    let mut case = record(decl, Outcome::Passed);
+    case.properties = vec![(
+        "stuntime-ipv4-client-same-node-first".into(),
+        "0.213".into(),
+    )];
+    let xml = render_with(&[case], &PolarionRun::default());
+    let cases = testcases(&elements(&xml));
+    let measured = values(&cases[0].1, "stuntime-ipv4-client-same-node-first");
+    assert_eq!(measured, ["0.213"]);
 }
 
 #[test]

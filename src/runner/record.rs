@@ -45,6 +45,8 @@ pub struct CaseRecord {
     pub state: State,
     /// The step log with timings, as it will appear in `system-out`.
     pub log: String,
+    /// What the scenario reported as JUnit properties of its case (ctx.property).
+    pub properties: Vec<(String, String)>,
     pub artifacts: PathBuf,
 }
 
@@ -81,6 +83,7 @@ impl Recorder {
                 planned: p.clone(),
                 state: State::NotStarted,
                 log: String::new(),
+                properties: Vec::new(),
                 artifacts: artifacts_of(p),
             })
             .collect();
@@ -116,6 +119,10 @@ impl Recorder {
             c.state = State::Done { outcome, elapsed };
             c.log = log;
         });
+    }
+
+    pub fn properties(&self, name: &str, properties: Vec<(String, String)>) {
+        self.update(name, |c| c.properties = properties);
     }
 
     pub fn snapshot(&self) -> Vec<CaseRecord> {

@@ -49,6 +49,7 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
             );
             save_log(shared, &name, &log);
             shared.recorder.finish(&name, outcome.clone(), log.render());
+            shared.recorder.properties(&name, log.properties());
             outcome
         }
     };

@@ -7,6 +7,7 @@ mod ip_request;
 mod nic_hotplug;
 mod primary_udn_migration;
 pub mod scenario;
+mod stuntime_measurement;
 mod workload_disruption_migration;
 
 pub use scenario::{Attach, Body, Scenario};
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Scenario> {
         nic_hotplug::scenarios(),
         primary_udn_migration::scenarios(),
         ip_request::scenarios(),
+        stuntime_measurement::scenarios(),
     ]
     .concat()
 }

@@ -296,6 +296,17 @@ impl Vm {
         migration::migrate(&self.scope, &mark).await
     }
 
+    /// A mark taken now, for migrations the caller requests and follows itself
+    /// (see `migration::request_to`).
+    pub async fn mark(&self) -> anyhow::Result<Mark> {
+        Mark::take(&self.scope, &self.name).await
+    }
+
+    /// The VM's scope (namespace, client, budgets).
+    pub fn scope(&self) -> &Arc<Scope> {
+        &self.scope
+    }
+
     /// Drains the node the VM runs on through the eviction API; the evacuation it causes is
     /// the reaction. Returns what the drain moved.
     pub async fn drain_its_node(&self) -> anyhow::Result<(drain::Drained, Reaction)> {

@@ -214,6 +214,28 @@ pub async fn migrate(scope: &Arc<Scope>, mark: &Mark) -> anyhow::Result<Migrated
     confirmed(ended(scope, mark, &name).await?, scope, mark)
 }
 
+/// Asks KubeVirt to migrate the marked VMI to `node`: the VMIM's `spec.addedNodeSelector`
+/// (kubevirt v1.9.0 staging/src/kubevirt.io/api/core/v1/types.go
+/// VirtualMachineInstanceMigrationSpec.AddedNodeSelector, merged into the target pod's node
+/// selector by pkg/virt-controller/services/template.go) narrows the target to that node.
+/// Returns the VMIM's name; [`follow`] follows it.
+pub async fn request_to(scope: &Scope, mark: &Mark, node: &str) -> anyhow::Result<String> {
+    let vmi = mark.name();
+    let vmim = json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+        "metadata": {"generateName": format!("{vmi}-migration-")},
+        "spec": {"vmiName": vmi, "addedNodeSelector": {"kubernetes.io/hostname": node}}});
+    let created = scope.create(kinds::VMIM, vmim).await?;
+    Ok(created["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string())
+}
+
+/// Follows migration `name` of the marked VMI to its confirmation.
+pub async fn follow(scope: &Arc<Scope>, mark: &Mark, name: &str) -> anyhow::Result<Migrated> {
+    confirmed(ended(scope, mark, name).await?, scope, mark)
+}
+
 /// The first migration `trigger` started for the marked VMI after the mark, followed to its
 /// final phase, whichever it is.
 pub async fn ended_by(scope: &Scope, mark: &Mark, trigger: Trigger) -> anyhow::Result<Ended> {

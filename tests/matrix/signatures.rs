@@ -70,6 +70,7 @@ const SIGNATURES: &[(&str, &[&str])] = &[
         &["the requested address was not honoured", "it asked for"],
     ),
     ("udn-claim-released-on-stop", &["must stay reserved"]),
+    ("self-announce-lost", &["stun time above"]),
 ];
 
 /// The catching phrases of product regression `fault`; None for an infrastructure fault or

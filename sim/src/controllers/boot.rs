@@ -98,6 +98,9 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         ctx.store.clock().scale(),
     );
     let guest = ctx.guests.insert(uid, guest);
+    for nic in guest::lock(&guest).nics.iter_mut() {
+        nic.node = node.clone();
+    }
     let now = ctx.now();
     let verdict = migratable::verdict(ctx, &vmi);
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {

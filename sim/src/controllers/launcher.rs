@@ -291,6 +291,8 @@ pub fn guest_nics(
                 reachable_at,
                 up: iface["state"] != "down",
                 misdirected: false,
+                node: String::new(),
+                handover: None,
             }
         })
         .collect()

@@ -72,6 +72,10 @@ pub struct Nic {
     /// The switches send its frames elsewhere: a migration target pod announced its MAC on
     /// another node (see controllers/migration/fdb.rs); nothing reaches it until that ends.
     pub misdirected: bool,
+    /// The node it is plugged in on (empty before its guest is placed).
+    pub node: String,
+    /// Its last migration's switchover (world/handover.rs), shared with its snapshots.
+    pub handover: Option<std::sync::Arc<crate::world::handover::Handover>>,
 }
 
 /// A running process; `dirty` is the memory it keeps re-writing (bytes/s, working set).
@@ -130,6 +134,9 @@ pub struct Guest {
     pub packages: Vec<&'static str>,
     /// Whether `dnf` reaches a package repository.
     pub repository: bool,
+    /// Files background jobs write (`ping … > /tmp/log &`), by absolute path: they outlive the
+    /// command line that started the job, until the next boot.
+    pub files: BTreeMap<String, String>,
 }
 
 /// What a guest is booted with.
@@ -172,6 +179,7 @@ impl Guest {
                 Os::Windows => Vec::new(),
             },
             repository: spec.image.repository,
+            files: BTreeMap::new(),
         };
         guest.reboot();
         guest
@@ -180,6 +188,7 @@ impl Guest {
     /// A new boot: new boot id, uptime from zero, only the OS's own processes.
     pub fn reboot(&mut self) {
         self.boot_id = uuid::Uuid::new_v4().to_string();
+        self.files.clear();
         self.clock = clock::GuestClock::boot();
         if self.paused {
             self.clock.pause();
@@ -310,6 +319,11 @@ pub trait Network: Send + Sync {
     /// it (guests send nothing; a service outside the cluster may greet).
     fn served(&self, _from: &Nic, _to: IpAddr, _port: u16) -> String {
         String::new()
+    }
+    /// The same network as an owned handle, for a background job that keeps sending after
+    /// the command line returned; `None` where a test network cannot be shared.
+    fn detached(&self) -> Option<Box<dyn Network>> {
+        None
     }
 }
 

@@ -36,6 +36,8 @@ pub fn booted(distro: &'static Distro, hostname: &str, nic: &str, mac: &str) -> 
         egress: None,
         up: true,
         misdirected: false,
+        node: String::new(),
+        handover: None,
     };
     let spec = BootSpec {
         distro,

@@ -4,7 +4,9 @@
 //! destination address on the same segment, and (off the pod network, which routes) shares
 //! a subnet with the sender. A NIC behind OVN port security sends only from the addresses its
 //! port allows and answers only at them; the host outside the cluster answers what reaches
-//! it through a node's egress (see `external`).
+//! it through a node's egress (see `external`). Around a migration's switchover, a NIC on an
+//! uplinked segment follows its [`super::handover::Handover`]: when its frames get out, and
+//! from which node a peer's frames reach it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -61,6 +63,15 @@ impl Fabric {
         if !routed && !same_subnet(from, to) {
             return None;
         }
+        let now = std::time::Instant::now();
+        // A migrating sender's frame may not get out (paused, port disabled): handover.rs.
+        if from.handover.as_ref().is_some_and(|h| !h.sends(now)) {
+            return None;
+        }
+        let from_node = from
+            .handover
+            .as_ref()
+            .map_or(from.node.as_str(), |h| h.node_at(now));
         self.guests.all().iter().find_map(|g| {
             // Commands release their own guest before they ask the fabric.
             let g = lock(g);
@@ -69,6 +80,9 @@ impl Fabric {
                     && from.segments().any(|s| n.on(s))
                     && n.reachable_at.contains(&to)
                     && owns(n, to)
+                    && n.handover
+                        .as_ref()
+                        .is_none_or(|h| h.reaches_guest(from_node, now))
             });
             let listens = port.is_none_or(|p| g.listening_ports().contains(&p));
             (g.up && !g.paused() && holds && listens).then(|| g.boot_id.clone())
@@ -96,6 +110,10 @@ fn owns(n: &Nic, to: IpAddr) -> bool {
 impl Network for Fabric {
     fn served(&self, from: &Nic, to: IpAddr, port: u16) -> String {
         super::external::greeting(from, to, port)
+    }
+
+    fn detached(&self) -> Option<Box<dyn Network>> {
+        Some(Box::new(Fabric::new(self.guests.clone())))
     }
 
     fn reachable(&self, from: &Nic, to: IpAddr) -> bool {

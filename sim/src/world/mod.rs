@@ -15,6 +15,7 @@ pub mod attach;
 pub mod config;
 pub mod external;
 pub mod fabric;
+pub mod handover;
 pub mod inventory;
 pub mod launcher_log;
 pub mod nodes;

@@ -52,6 +52,7 @@ pub fn complete(
     }
     // The domain runs on the target, which QEMU announces: the switches follow the guest.
     super::fdb::settled(ctx, vmi_uid);
+    super::switchover::plugged_in(ctx, vmi_uid, target);
     let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
     if let Some(g) = ctx.guests.get(vmi_uid) {
         guest_follows(&ctx.faults, &mut guest::lock(&g), &applied);

@@ -7,6 +7,7 @@ mod complete;
 mod fdb;
 mod schedule;
 mod step;
+mod switchover;
 mod transfer;
 
 use std::sync::Arc;
@@ -176,6 +177,7 @@ async fn steps(ctx: &Arc<Ctx>, vmim: &Value, mut abort: Abort) -> Result<(), Sto
         ctx.delete(kinds::PODS, obj::namespace(vmim), &source.pod);
     }
     transfer::copy_memory(ctx, &vmi, &config, &mut abort).await?;
+    switchover::switch_over(ctx, &vmi, &source.node, &target.node).await;
     complete(
         ctx,
         vmim,

@@ -54,7 +54,8 @@ fn parse<'a>(args: &[&'a str]) -> Asked<'a> {
 
 // iputils 20210202 ping/ping_common.c setup(): a user other than root may not send faster
 // than MINUSERINTERVAL (200 ms).
-const MIN_USER_INTERVAL: f64 = 0.2;
+pub const MIN_USER_INTERVAL: f64 = 0.2;
+pub const TOO_FAST: &str = "ping: cannot flood; minimal interval allowed for user is 200ms\n";
 
 pub fn ping(guest: &GuestRef, args: &[&str], net: &dyn Network) -> Output {
     let asked = parse(args);
@@ -65,10 +66,7 @@ pub fn ping(guest: &GuestRef, args: &[&str], net: &dyn Network) -> Output {
         return Output::fail(2, format!("ping: {host}: Name or service not known\n"));
     };
     if asked.interval < MIN_USER_INTERVAL {
-        return Output::fail(
-            2,
-            "ping: cannot flood; minimal interval allowed for user is 200ms\n",
-        );
+        return Output::fail(2, TOO_FAST);
     }
     let mut out = match dst {
         IpAddr::V4(_) => format!("PING {host} ({host}) 56(84) bytes of data.\n"),

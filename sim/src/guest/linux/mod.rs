@@ -7,6 +7,7 @@ mod iproute;
 mod iproute_text;
 mod iputils;
 mod memory;
+mod ping_job;
 mod procps;
 mod python;
 
@@ -44,6 +45,34 @@ pub fn run(guest: &GuestRef, cmd: Command<'_>) -> Output {
         "python3" => python::run(&args[1..]),
         "stress-ng" => Output::fail(1, "stress-ng: the simulated guest runs stress-ng only in the background (end the command with &)\n"),
         other => Output::fail(127, format!("bash: line 1: {other}: command not found\n")),
+    }
+}
+
+/// `ping ARGS > path &` as process `pid`: see ping_job.rs. A refused command line (or an
+/// interval under iputils' limit for a user other than root) ends the job at once with ping's
+/// message in the file.
+pub fn ping_in_background(
+    guest: &GuestRef,
+    net: &dyn super::Network,
+    command: &[String],
+    root: bool,
+    pid: u32,
+    path: String,
+) {
+    let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+    let refused = match ping_job::parse(&args) {
+        Ok(job) if job.interval < iputils::MIN_USER_INTERVAL && !root => {
+            Err(iputils::TOO_FAST.to_string())
+        }
+        other => other,
+    };
+    match refused {
+        Ok(job) => ping_job::start(guest, net, job, pid, path),
+        Err(message) => {
+            let mut g = lock(guest);
+            g.processes.remove(&pid);
+            g.files.insert(path, message);
+        }
     }
 }
 

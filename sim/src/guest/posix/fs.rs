@@ -23,7 +23,7 @@ pub type Written = BTreeMap<String, String>;
 /// Resolves `path` (absolute, or relative to the home directory `cwd`).
 pub fn lookup(g: &Guest, written: &Written, cwd: &str, path: &str) -> Option<Node> {
     let path = normalize(cwd, path);
-    if let Some(text) = written.get(&path) {
+    if let Some(text) = written.get(&path).or_else(|| g.files.get(&path)) {
         return Some(Node::File(text.clone()));
     }
     if let Some(text) = file(g, &path) {

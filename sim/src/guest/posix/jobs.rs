@@ -43,6 +43,17 @@ pub fn start(sh: &mut Shell, simple: &ast::SimpleCommand) -> Output {
         return Output::default();
     };
     match sh.resolve(&name) {
+        Ok(_) if name == "ping" => {
+            let root = sh.root || wrapper.as_deref() == Some("sudo");
+            let path = match &fds.out {
+                super::redirect::Sink::File(path) => super::fs::normalize(&sh.cwd(), path),
+                _ => "/dev/null".to_string(),
+            };
+            let pid = lock(sh.guest).spawn(&command.join(" "), None);
+            sh.last_bg = Some(pid);
+            crate::guest::linux::ping_in_background(sh.guest, sh.net, &command, root, pid, path);
+            Output::default()
+        }
         Ok(program) => {
             let mut args = command;
             args[0] = program.to_string();
