@@ -83,7 +83,7 @@ fn coverage_prints_the_matrix_and_strict_holds_with_no_row_pending() {
     let out = vstp(&["coverage", "--format", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(doc["totals"]["rows"], 27);
+    assert_eq!(doc["totals"]["rows"], 29);
     // A pending row failing `--strict` is tests/catalog.rs `pending_rows_are_reported_as_pending`.
     assert_eq!(doc["totals"]["pending"], 0);
     let strict = vstp(&["coverage", "--strict"]);
