@@ -183,6 +183,8 @@ mod tests {
             egress: Some(NODE.parse().unwrap()),
             up: true,
             misdirected: false,
+            node: "worker-0".into(),
+            handover: None,
         }
     }
 
