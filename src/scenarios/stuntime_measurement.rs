@@ -23,8 +23,7 @@ use crate::guest::stun_plot::{self, Timeline};
 use crate::plan::{row, Feature, Needs};
 use crate::vm::Vm;
 
-mod migration_run;
-use migration_run::{migrate_seeing_phases, Phases};
+use crate::vm::phases::{migrate_seeing_phases, Phases};
 
 const STP: &str = "sig-network/stuntime_measurement.md";
 

@@ -8,6 +8,7 @@ pub mod handle;
 pub mod invariants;
 pub mod ipam;
 pub mod migration;
+pub mod phases;
 pub mod preference;
 pub mod reaction;
 pub mod status;

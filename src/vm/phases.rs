@@ -5,11 +5,11 @@
 
 use std::sync::Mutex;
 
+use super::migration::{follow, request_to};
+use super::{Migrated, Vm};
 use crate::cluster::budget::Wait;
 use crate::cluster::kinds;
 use crate::cluster::wait::Watch;
-use crate::vm::migration::{follow, request_to};
-use crate::vm::{Migrated, Vm};
 
 /// (label, wall-clock seconds since the epoch) of each phase, in the order seen.
 pub type Phases = Vec<(String, f64)>;
