@@ -58,6 +58,39 @@ if ((${#missing[@]})); then
         *) "${sudo_cmd[@]}" "$manager" install -y -q "${missing[@]}" ;;
     esac
 fi
+# The real-guest lane (--guests qemu) needs qemu 9.0 or later: before it, a TCG guest's
+# stores could skip the migration dirty bitmap and a pre-copy migration corrupted the guest
+# (QEMU commit "physmem: Fix migration dirty bitmap coherency with TCG memory access",
+# 2024). Debian 12 has 7.2; its backports have 10.0.
+qemu_major() { qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p'; }
+if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt 9 ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    case "$manager" in
+        apt-get)
+            install_from=()
+            if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
+                echo "deb http://deb.debian.org/debian bookworm-backports main" |
+                    "${sudo_cmd[@]}" tee /etc/apt/sources.list.d/vstp-backports.list >/dev/null
+                install_from=(-t bookworm-backports)
+            fi
+            echo "ci/setup.sh: installing qemu-system-x86 ${install_from[*]} (the real-guest lane)"
+            "${sudo_cmd[@]}" apt-get update -qq
+            "${sudo_cmd[@]}" apt-get install -y -qq "${install_from[@]}" qemu-system-x86
+            ;;
+        "") echo "ci/setup.sh: install qemu-system-x86_64 9.0 or later by hand (the real-guest lane)" >&2 ;;
+        *) "${sudo_cmd[@]}" "$manager" install -y -q qemu-kvm ;;
+    esac
+fi
+
+# The real-guest lane builds its image from Debian packages (sim/guest-image/build.sh): apt
+# must know them, which a fresh image's empty package lists do not.
+if [ "$manager" = apt-get ] && [ -z "$(apt-cache madison linux-image-cloud-amd64 2>/dev/null)" ]; then
+    echo "ci/setup.sh: updating apt's package lists (the guest image's packages)"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+fi
 for tool in "${unpackaged[@]}"; do
     echo "ci/setup.sh: $tool is missing and ${manager:-this system} has no package for it; install it by hand (kubectl: openshift-clients or https://dl.k8s.io); only the tests that use it need it" >&2
 done

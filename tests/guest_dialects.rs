@@ -359,6 +359,7 @@ async fn logged_in(vm: &str, user: &str, windows: bool) -> (Target, Session) {
         settings: None,
         sim_faults: None,
         sim_seed: None,
+        guests: None,
     };
     let target = Target::connect(&options)
         .await

@@ -74,6 +74,7 @@ impl Standalone {
             settings: None,
             sim_faults: None,
             sim_seed: None,
+            guests: None,
         };
         let mut config = RunConfig::new(options, true);
         config.junit_path = self.dir.join("junit.xml");

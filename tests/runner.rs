@@ -57,6 +57,7 @@ fn config(dir: &Scratch, target: TargetKind) -> RunConfig {
         settings: None,
         sim_faults: None,
         sim_seed: None,
+        guests: None,
     };
     let mut config = RunConfig::new(options, false);
     config.junit_path = dir.join("junit.xml");

@@ -25,6 +25,7 @@ pub mod guest;
 pub mod kinds;
 pub mod monitoring;
 pub mod obj;
+pub mod qemu;
 pub mod quantity;
 pub mod store;
 pub mod telemetry;

@@ -6,6 +6,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use vstp_sim::{Sim, SimConfig};
 
 use super::exit;
+use crate::cluster::guest_lane::{self, Guests};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -13,6 +14,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// The fault catalogue, one fault a line: NAME KIND DESCRIPTION.
     Faults,
+    /// Build (or find in the cache) the real-guest lane's Linux image from Debian packages,
+    /// and print where it is.
+    GuestImage,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +58,13 @@ pub struct ServeArgs {
     /// The RHEL guests reach a package repository (`dnf install` works; by default none does).
     #[arg(long)]
     image_repository: bool,
+    /// Guests: `emulated` (default) or `qemu`, real Linux kernels under qemu (TCG; Windows
+    /// guests stay emulated). Default: `VSTP_GUESTS`, else emulated.
+    #[arg(long, value_enum, env = "VSTP_GUESTS", default_value_t = Guests::Emulated)]
+    guests: Guests,
+    /// The most qemu processes alive at once in the qemu lane.
+    #[arg(long, env = "VSTP_QEMU_PROCESSES", default_value_t = guest_lane::MOST_VMS_PER_SCENARIO)]
+    qemu_processes: usize,
     /// Permissions the token lacks, as SelfSubjectAccessReview answers them: comma-separated
     /// VERB:RESOURCE[.GROUP] (`create:nodenetworkconfigurationpolicies.nmstate.io`); by
     /// default the token may do everything.
@@ -63,6 +74,36 @@ pub struct ServeArgs {
 
 fn check_durations(name: &str) -> Result<String, String> {
     vstp_sim::durations::Durations::named(name).map(|_| name.to_string())
+}
+
+fn guest_image() -> u8 {
+    let cache = vstp_sim::qemu::image::cache_root();
+    match vstp_sim::qemu::image::ensure(&cache, &mut |m| eprintln!("vstp: {m}")) {
+        Ok(image) => {
+            println!("kernel    {}", image.kernel.display());
+            println!("initramfs {}", image.initramfs.display());
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+/// The guests `serve` runs: the qemu lane builds its image first when the cache lacks it.
+fn guests(args: &ServeArgs) -> anyhow::Result<vstp_sim::qemu::Guests> {
+    if args.guests == Guests::Emulated {
+        return Ok(vstp_sim::qemu::Guests::Emulated);
+    }
+    if args.qemu_processes == 0 {
+        anyhow::bail!("--qemu-processes 0: give at least 1 (qemu processes alive at once)");
+    }
+    let cache = vstp_sim::qemu::image::cache_root();
+    let image = vstp_sim::qemu::image::ensure(&cache, &mut |m| eprintln!("vstp: {m}"))
+        .map_err(anyhow::Error::msg)?;
+    let lane = vstp_sim::qemu::Lane::new(image, args.qemu_processes).map_err(anyhow::Error::msg)?;
+    Ok(vstp_sim::qemu::Guests::Qemu(std::sync::Arc::new(lane)))
 }
 
 /// First line of every kubeconfig vstp writes, so it never replaces a file it did not write.
@@ -75,6 +116,7 @@ pub fn main(command: &Command) -> u8 {
             print!("{}", catalogue());
             return exit::OK;
         }
+        Command::GuestImage => return guest_image(),
     };
     if args.faults.trim() == "help" {
         print!("{}", catalogue());
@@ -119,6 +161,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             extra_packages: args.image_packages.clone(),
             repository: args.image_repository,
         },
+        guests: guests(args)?,
         ..Default::default()
     };
     let config = SimConfig {

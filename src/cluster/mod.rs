@@ -7,6 +7,7 @@ pub mod build;
 pub mod cordon;
 pub mod datavolume;
 pub mod drain;
+pub mod guest_lane;
 pub mod kinds;
 pub mod kubeconfig;
 pub mod kubemacpool;

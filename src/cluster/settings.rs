@@ -36,6 +36,8 @@ struct File {
     stps: Option<PathBuf>,
     #[serde(default)]
     stuntime: Stuntime,
+    #[serde(default)]
+    sim: super::guest_lane::Table,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +104,8 @@ pub struct Settings {
     pub source: String,
     /// The STP tree named by the settings (`stps = "…"`, `VSTP_STPS` wins over it).
     pub stps: Option<PathBuf>,
+    /// The in-process simulator's guests (`[sim]`).
+    pub guest_lane: super::guest_lane::GuestLane,
 }
 
 /// Reads `path` (or `VSTP_CONFIG`, or `./vstp.toml` when present) and applies `VSTP_*`
@@ -143,6 +147,9 @@ pub fn parse(text: &str, source: &str, env: &[(String, String)]) -> Result<Setti
 /// The environment overrides CI uses most.
 fn override_with(file: &mut File, key: &str, value: &str) {
     let v = || Some(value.to_string());
+    if file.sim.override_with(key, value) {
+        return;
+    }
     match key {
         // The environment's project wins over the file's, wherever the file gives it.
         "VSTP_POLARION_PROJECT" if !value.is_empty() => {
@@ -274,6 +281,7 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
         polarion,
         source: source.into(),
         stps: file.stps,
+        guest_lane: super::guest_lane::GuestLane::from_table(file.sim)?,
     })
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::budget::Budgets;
+use super::guest_lane::{self, GuestLane, Guests};
 use super::kubeconfig;
 use super::preflight::{self, Findings};
 use super::profile::Profile;
@@ -47,10 +48,44 @@ pub struct TargetOptions {
     /// run can be repeated with the same durations).
     #[arg(long, env = "VSTP_SIM_SEED")]
     pub sim_seed: Option<u64>,
+    /// The in-process simulator's guests: `emulated` (default) or `qemu`, real Linux kernels
+    /// (`vstp sim guest-image` builds their image; qemu-system-x86 must be installed).
+    /// Default: `[sim] guests` of the settings, or `VSTP_GUESTS`.
+    #[arg(long, value_enum)]
+    pub guests: Option<super::guest_lane::Guests>,
     /// Settings file: images, NICs, VLANs, subnets, storage, timeouts (default: ./vstp.toml
     /// when present, else built-in defaults that fit the simulator).
     #[arg(long = "config", env = "VSTP_CONFIG")]
     pub settings: Option<PathBuf>,
+}
+
+impl TargetOptions {
+    /// The simulator's guests: the flag, else the settings (with `VSTP_GUESTS`).
+    pub fn guest_lane(&self, settings: &settings::Settings) -> GuestLane {
+        GuestLane {
+            guests: self.guests.unwrap_or(settings.guest_lane.guests),
+            ..settings.guest_lane
+        }
+    }
+}
+
+/// The simulated cluster of a run: the default one, with real Linux guests in the qemu lane
+/// (their image built first if the cache lacks it).
+fn sim_cluster(lane: GuestLane) -> anyhow::Result<vstp_sim::world::nodes::ClusterSpec> {
+    let mut spec = vstp_sim::world::nodes::ClusterSpec::default();
+    if lane.guests == Guests::Qemu {
+        let cache = vstp_sim::qemu::image::cache_root();
+        let image = vstp_sim::qemu::image::ensure(&cache, &mut |m| eprintln!("vstp: {m}"))
+            .map_err(anyhow::Error::msg)?;
+        let qemu =
+            vstp_sim::qemu::Lane::new(image, lane.qemu_processes).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "vstp: real Linux guests in qemu (TCG), at most {} at once; Windows guests stay emulated",
+            lane.qemu_processes
+        );
+        spec.guests = vstp_sim::qemu::Guests::Qemu(std::sync::Arc::new(qemu));
+    }
+    Ok(spec)
 }
 
 /// A connected target.
@@ -76,9 +111,14 @@ impl Target {
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let mut sim_seed = None;
         let bearer_token;
+        let settings = settings::load(options.settings.as_deref()).map_err(anyhow::Error::msg)?;
         let (client, sim) = match options.target {
             TargetKind::Sim => {
-                let mut config = vstp_sim::SimConfig::cluster(Default::default())?;
+                let lane = options.guest_lane(&settings);
+                let mut config = vstp_sim::SimConfig::cluster(sim_cluster(lane)?)?;
+                if lane.guests == Guests::Qemu {
+                    config.time_scale = guest_lane::QEMU_TIME_SCALE;
+                }
                 config.faults = options.sim_faults.clone().unwrap_or_default();
                 let seed = options.sim_seed.unwrap_or_else(rand::random);
                 config.seed = Some(seed);
@@ -109,7 +149,6 @@ impl Target {
         // `vstp sim serve` used as a cluster publishes its clock; a real cluster does not.
         let budgets = Budgets::of_sim(&client).await;
         let simulated = budgets.is_ok();
-        let settings = settings::load(options.settings.as_deref()).map_err(anyhow::Error::msg)?;
         let mut profile = settings.profile;
         let slack = if profile.slow { 2.0 } else { 1.0 };
         let budgets = budgets.unwrap_or(Budgets::CLUSTER).with_slack(slack);

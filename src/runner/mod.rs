@@ -70,7 +70,7 @@ impl Run {
     /// scenarios then report why).
     pub fn default_threads(&self) -> usize {
         if self.shared.config.target.target == TargetKind::Sim {
-            return parallel::sim_threads();
+            return parallel::sim_threads(&self.shared.config.target);
         }
         let runnable: Vec<crate::plan::Declaration> = self
             .planned

@@ -28,8 +28,15 @@ pub fn cluster_threads(limits: &ClusterLimits, runnable: &[Declaration]) -> usiz
 }
 
 /// On the simulator: twice the cores and at least four (a scenario spends most of its time
-/// waiting for the simulated cluster).
-pub fn sim_threads() -> usize {
+/// waiting for the simulated cluster); with real guests, as many as the qemu processes allow
+/// (guest_lane.rs). Settings that cannot be read leave the emulated default: the run's
+/// connection reports them.
+pub fn sim_threads(target: &crate::cluster::target::TargetOptions) -> usize {
+    let settings = crate::cluster::settings::load(target.settings.as_deref());
+    let lane = settings.map(|s| target.guest_lane(&s)).unwrap_or_default();
+    if lane.guests == crate::cluster::guest_lane::Guests::Qemu {
+        return lane.scenarios_at_once();
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (2 * cores).max(4)
 }

@@ -134,6 +134,7 @@ impl SimCluster {
             context: None,
             sim_faults: None,
             sim_seed: None,
+            guests: None,
             settings: None,
         }
     }

@@ -101,6 +101,11 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     for nic in guest::lock(&guest).nics.iter_mut() {
         nic.node = node.clone();
     }
+    let machine = match super::real_guest::start_domain(ctx, &vmi, &macs, !windows).await {
+        Ok(machine) => machine,
+        Err(why) => return domain_failed(ctx, ns, name, uid, &why),
+    };
+    guest::lock(&guest).machine = machine.clone();
     let now = ctx.now();
     let verdict = migratable::verdict(ctx, &vmi);
     ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
@@ -119,7 +124,15 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         v["status"]["migrationTransport"] = json!("Unix");
         v["status"]["guestOSInfo"] = json!({});
     })?;
-    ctx.sleep(ctx.spec.durations.boot_to_agent(windows)).await;
+    match &machine {
+        Some(machine) => {
+            if let Err(why) = super::real_guest::await_agent(machine, &guest).await {
+                current()?;
+                return domain_failed(ctx, ns, name, uid, &why);
+            }
+        }
+        None => ctx.sleep(ctx.spec.durations.boot_to_agent(windows)).await,
+    }
     current()?;
     guest::lock(&guest).up = true;
     if !distro.guest_agent {
@@ -134,11 +147,25 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
         v["status"]["guestOSInfo"] = distro.guest_os_info();
         v["status"]["interfaces"] = launcher::status_interfaces(v, &nics, true, &pod_ip);
     })?;
-    ctx.sleep(ctx.spec.durations.sshd_after_agent(windows))
-        .await;
+    if machine.is_none() {
+        // A real guest's sshd listens when it does: the port-forward dials it.
+        ctx.sleep(ctx.spec.durations.sshd_after_agent(windows))
+            .await;
+    }
     current()?;
     guest::lock(&guest).sshd_listening = true;
     Some(())
+}
+
+/// The domain did not start or its guest never came up: the VMI fails, its message saying why.
+fn domain_failed(ctx: &Ctx, ns: &str, name: &str, uid: &str, why: &str) -> Option<()> {
+    let now = ctx.now();
+    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
+        set_phase(v, "Failed", &now);
+        obj::set_condition(v, "Ready", false, "GuestNotRunning", why, &now);
+    });
+    ctx.guests.remove(uid);
+    None
 }
 
 /// The VMI controller's first retry after a failed sync, and the longest wait between

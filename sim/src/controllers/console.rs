@@ -40,6 +40,9 @@ pub fn open(ctx: &Arc<Ctx>, ns: &str, name: &str) -> ApiResult<Box<dyn GuestStre
     let Some(guest) = running else {
         return Err(ApiError::bad_request("VMI is not running"));
     };
+    if let Some(machine) = guest::lock(&guest).machine.clone() {
+        return Ok(machine.attach_console());
+    }
     let default_user = guest::lock(&guest).distro.default_user;
     // cloud-init set the passwords at first boot from the (immutable) VMI spec.
     let passwords = cloudinit::read(&ctx.store, &vmi, default_user).passwords;

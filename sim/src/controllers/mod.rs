@@ -36,6 +36,7 @@ mod podnet;
 pub mod policy;
 mod portforward;
 mod preference;
+mod real_guest;
 mod subresources;
 pub mod udn;
 mod updater;

@@ -163,6 +163,9 @@ fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn G
     // connected (controllers/boot.rs): the guest's kernel answers RST.
     let first = {
         let mut g = guest::lock(&guest);
+        if let Some(machine) = &g.machine {
+            return (port == SSHD && !g.paused()).then(|| real_sshd(machine.ssh));
+        }
         if port != SSHD || !g.up || g.paused() || !g.sshd_listening {
             return None;
         }
@@ -177,6 +180,20 @@ fn connect(ctx: &Arc<Ctx>, vmi: &Value, ip: &str, port: u16) -> Option<Box<dyn G
     }
     guest::ssh::serve(ctx.sshd.clone(), Box::new(ours), guest, ctx.net.clone());
     Some(Box::new(theirs))
+}
+
+/// A connection to a real guest's sshd, through qemu's forward of the pod network's port 22.
+/// Whether anything listens there is the guest's own answer: a refused or reset connection
+/// ends the stream, as a reset from the guest's kernel does.
+fn real_sshd(at: std::net::SocketAddr) -> Box<dyn GuestStream> {
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let mut ours = ours;
+        if let Ok(mut guest) = tokio::net::TcpStream::connect(at).await {
+            let _ = tokio::io::copy_bidirectional(&mut ours, &mut guest).await;
+        }
+    });
+    Box::new(theirs)
 }
 
 /// The client end of a datagram flow nobody answers: writes vanish, reads wait.

@@ -36,23 +36,11 @@ pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
     let mut config = GuestConfig::default();
     let mut default_user = default_user.to_string();
     for volume in vmi["spec"]["volumes"].as_array().into_iter().flatten() {
-        let source = if volume["cloudInitNoCloud"].is_object() {
-            &volume["cloudInitNoCloud"]
-        } else {
-            &volume["cloudInitConfigDrive"]
-        };
+        let source = cloud_init_source(volume);
         if !source.is_object() {
             continue;
         }
-        let user_data = text(
-            store,
-            ns,
-            source,
-            "userData",
-            "userDataBase64",
-            "secretRef",
-            "userdata",
-        );
+        let (user_data, network_data) = source_documents(store, ns, source);
         if let Some(doc) = user_data.as_deref().and_then(yaml) {
             if let Some(name) = doc["user"].as_str() {
                 default_user = name.to_string();
@@ -68,15 +56,6 @@ pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
             }
             config.users.entry(default_user.clone()).or_default();
         }
-        let network_data = text(
-            store,
-            ns,
-            source,
-            "networkData",
-            "networkDataBase64",
-            "networkDataSecretRef",
-            "networkdata",
-        );
         if let Some(doc) = network_data.as_deref().and_then(yaml) {
             read_network(&mut config, &doc);
         }
@@ -113,6 +92,49 @@ pub fn read(store: &Store, vmi: &Value, default_user: &str) -> GuestConfig {
         }
     }
     config
+}
+
+/// The cloud-init documents as the VMI's cloud-init disk carries them: (user data, network
+/// data), each as written (inline, base64 or from its Secret), for a real guest to read.
+pub fn documents(store: &Store, vmi: &Value) -> (Option<String>, Option<String>) {
+    let volumes = vmi["spec"]["volumes"].as_array().into_iter().flatten();
+    let mut sources = volumes.map(cloud_init_source).filter(|s| s.is_object());
+    match sources.next() {
+        Some(source) => source_documents(store, obj::namespace(vmi), source),
+        None => (None, None),
+    }
+}
+
+/// A volume's cloud-init source: NoCloud or ConfigDrive (null when it is neither).
+fn cloud_init_source(volume: &Value) -> &Value {
+    if volume["cloudInitNoCloud"].is_object() {
+        &volume["cloudInitNoCloud"]
+    } else {
+        &volume["cloudInitConfigDrive"]
+    }
+}
+
+/// (user data, network data) of one cloud-init source.
+fn source_documents(store: &Store, ns: &str, source: &Value) -> (Option<String>, Option<String>) {
+    let user = text(
+        store,
+        ns,
+        source,
+        "userData",
+        "userDataBase64",
+        "secretRef",
+        "userdata",
+    );
+    let network = text(
+        store,
+        ns,
+        source,
+        "networkData",
+        "networkDataBase64",
+        "networkDataSecretRef",
+        "networkdata",
+    );
+    (user, network)
 }
 
 fn add_keys(config: &mut GuestConfig, user: &str, keys: &Value) {

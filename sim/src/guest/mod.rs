@@ -121,6 +121,9 @@ pub struct Guest {
     pub up: bool,
     /// sshd accepts connections: it starts a while after the agent (controllers/boot.rs).
     pub sshd_listening: bool,
+    /// The real guest behind this model in the real-guest lane (`--guests qemu`): its sshd is
+    /// what the port-forward dials. Dropping the last reference ends the qemu process.
+    pub machine: Option<std::sync::Arc<crate::qemu::Machine>>,
     /// Counts what ends the connections into the guest (port forwards, the serial console):
     /// a move to another node (they ran through the old virt-launcher), the guest going down
     /// (see `go_down`).
@@ -171,6 +174,7 @@ impl Guest {
             paused: false,
             up: false,
             sshd_listening: false,
+            machine: None,
             cuts: tokio::sync::watch::channel(0).0,
             ssh_connections: 0,
             console_user: None,

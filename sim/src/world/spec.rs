@@ -23,6 +23,8 @@ pub struct ClusterSpec {
     pub untidy: bool,
     /// How long boots, applies and migrations take (modelled seconds).
     pub durations: crate::durations::Durations,
+    /// Emulated guests, or real Linux kernels in qemu (`--guests qemu`).
+    pub guests: crate::qemu::Guests,
 }
 
 impl Default for ClusterSpec {
@@ -37,6 +39,7 @@ impl Default for ClusterSpec {
             image: Default::default(),
             untidy: true,
             durations: Default::default(),
+            guests: Default::default(),
         }
     }
 }

@@ -93,7 +93,7 @@ async fn guest_ssh_answers_linux_commands_in_their_real_formats_and_refuses_unkn
         &client,
         "vm1",
         KEY_FILE,
-        "sh -c 'while :; do dd if=/dev/zero of=/dev/shm/dirty bs=1M count=350 conv=notrunc status=none; done' >/dev/null 2>&1 & echo $!",
+        "sh -c 'while :; do dd if=/dev/urandom of=/dev/shm/dirty bs=1M count=350 conv=notrunc status=none; done' >/dev/null 2>&1 & echo $!",
     )
     .await
     .unwrap();

@@ -42,6 +42,14 @@ pub(crate) async fn policy(client: &kube::Client, spec: Value) {
 pub(crate) async fn stressed_migration(
     policy_spec: Value,
 ) -> (kube::Client, Value, Value, SimHandle) {
+    migration_dirtied_from("/dev/urandom", policy_spec).await
+}
+
+/// A migration of a guest whose dd keeps rewriting 350 MiB of tmpfs from `source`.
+pub(crate) async fn migration_dirtied_from(
+    source: &str,
+    policy_spec: Value,
+) -> (kube::Client, Value, Value, SimHandle) {
     let (sim, client) = cluster().await;
     let mut spec = json!({"selectors": {"virtualMachineInstanceSelector": {"app": "vm1"}}, "bandwidthPerMigration": "5Mi", "completionTimeoutPerGiB": 20});
     json_patch::merge(&mut spec, &policy_spec);
@@ -51,7 +59,7 @@ pub(crate) async fn stressed_migration(
         &client,
         "vm1",
         KEY_FILE,
-        "sh -c 'while :; do dd if=/dev/zero of=/dev/shm/dirty bs=1M count=350 conv=notrunc status=none; done' >/dev/null 2>&1 &",
+        &format!("sh -c 'while :; do dd if={source} of=/dev/shm/dirty bs=1M count=350 conv=notrunc status=none; done' >/dev/null 2>&1 &"),
     )
     .await
     .unwrap();

@@ -212,6 +212,14 @@ async fn without_awd_a_non_converging_migration_aborts() {
 }
 
 #[tokio::test]
+async fn a_guest_rewriting_zeros_converges_in_precopy_as_qemu_sends_zero_pages_as_flags() {
+    let awd = json!({"allowWorkloadDisruption": true});
+    let (_c, last, vmi, _sim) = migration_dirtied_from("/dev/zero", awd).await;
+    assert_eq!(last["status"]["phase"], "Succeeded");
+    assert_eq!(vmi["status"]["migrationState"]["mode"], "PreCopy");
+}
+
+#[tokio::test]
 async fn an_idle_guest_converges_in_precopy_even_under_the_slow_policy() {
     let (_sim, client) = cluster().await;
     policy(&client, json!({"selectors": {"virtualMachineInstanceSelector": {"app": "vm1"}}, "bandwidthPerMigration": "64Mi", "completionTimeoutPerGiB": 20, "allowWorkloadDisruption": true})).await;

@@ -5,6 +5,8 @@
 mod backoff;
 mod complete;
 mod fdb;
+mod mode;
+mod real;
 mod schedule;
 mod step;
 mod switchover;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::mode::{monitor_paused, monitor_post_copy, monitor_resumed, record_mode};
 use super::schedule::Configuration;
 use super::step::{vmim_phase, wait, Abort, Stop};
 use crate::controllers::convergence::{self, Outcome};
@@ -76,6 +77,11 @@ pub async fn copy_memory(
     abort: &mut Abort,
 ) -> Result<(), Stop> {
     let guest = ctx.guests.get(obj::uid(vmi));
+    let machine = guest.as_ref().and_then(|g| guest::lock(g).machine.clone());
+    if let (Some(machine), Some(guest)) = (machine, &guest) {
+        let limits = inputs(ctx, vmi, Some(guest), config);
+        return super::real::copy_memory(ctx, vmi, &limits, &machine, guest, abort).await;
+    }
     match convergence::plan(inputs(ctx, vmi, guest.as_ref(), config)) {
         Outcome::PreCopy { done } => wait(ctx, done, abort).await,
         Outcome::PostCopy { switch, done } => post_copy(ctx, vmi, switch, done, abort).await,
@@ -140,13 +146,7 @@ async fn post_copy(
     abort: &mut Abort,
 ) -> Result<(), Stop> {
     wait(ctx, switch, abort).await?;
-    let mode = reported_mode(ctx, "PostCopy");
-    record_mode(ctx, vmi, mode);
-    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
-    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-        v["status"]["migrationState"]["mode"] = json!(mode)
-    })
-    .ok_or(Stop::Gone)?;
+    monitor_post_copy(ctx, vmi)?;
     // Post-copy cannot be aborted: the guest already runs on the target.
     ctx.sleep(done - switch).await;
     Ok(())
@@ -164,52 +164,8 @@ async fn paused(
     abort: &mut Abort,
 ) -> Result<(), Stop> {
     wait(ctx, switch, abort).await?;
-    if let Some(g) = guest {
-        guest::lock(g).set_paused(true);
-    }
-    let now = ctx.now();
-    let mode = reported_mode(ctx, "Paused");
-    record_mode(ctx, vmi, mode);
-    let (ns, name, uid) = (obj::namespace(vmi), obj::name(vmi), obj::uid(vmi));
-    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-        v["status"]["migrationState"]["mode"] = json!(mode);
-        obj::set_condition(
-            v,
-            "Paused",
-            true,
-            "PausedByMigrationMonitor",
-            "VMI was paused by the migration monitor",
-            &now,
-        );
-    })
-    .ok_or(Stop::Gone)?;
+    monitor_paused(ctx, vmi, guest)?;
     let result = wait(ctx, done - switch, abort).await;
-    if let Some(g) = guest {
-        guest::lock(g).set_paused(false);
-    }
-    ctx.write_uid(kinds::VMIS, ns, name, uid, |v| {
-        obj::remove_condition(v, "Paused")
-    });
+    monitor_resumed(ctx, vmi, guest);
     result
-}
-
-/// The mode written to migrationState: the true one, unless the mode-misreported regression
-/// is on.
-fn reported_mode(ctx: &Ctx, mode: &'static str) -> &'static str {
-    if ctx.faults.has(Fault::ModeMisreported) {
-        "PreCopy"
-    } else {
-        mode
-    }
-}
-
-/// The source's domain records the mode in its migration metadata before virt-handler copies
-/// it into the VMI status (see [`crate::controllers::handler_sync`]): recorded first, so that a
-/// sync between the two never writes an older mode back. The migration is the one the VMI
-/// runs now (read afresh: `vmi` may predate its migrationUid).
-fn record_mode(ctx: &Ctx, vmi: &Value, mode: &str) {
-    let current = ctx.get(kinds::VMIS, obj::namespace(vmi), obj::name(vmi));
-    if let Some(current) = current.filter(|c| obj::uid(c) == obj::uid(vmi)) {
-        super::super::handler_sync::record_mode(ctx, &current, mode);
-    }
 }

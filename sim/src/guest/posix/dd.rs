@@ -41,7 +41,8 @@ pub fn run(sh: &mut Shell, args: &[&str]) -> Output {
         return super::state::unsupported("dd without of= and count=");
     };
     let bytes = (op.block * count) as f64;
-    if let Err(e) = write(sh, output, bytes) {
+    let zeros = op.input == "/dev/zero";
+    if let Err(e) = write(sh, output, bytes, zeros) {
         return e;
     }
     let seconds = bytes / WRITE_RATE;
@@ -120,7 +121,7 @@ fn invalid(value: &str) -> Output {
 
 /// Writes `bytes` to `path`: memory when it is on tmpfs, where at most half the guest's
 /// memory fits (tmpfs's default size).
-fn write(sh: &mut Shell, path: &str, bytes: f64) -> Result<(), Output> {
+fn write(sh: &mut Shell, path: &str, bytes: f64, zeros: bool) -> Result<(), Output> {
     if path == "/dev/null" {
         return Ok(());
     }
@@ -145,6 +146,9 @@ fn write(sh: &mut Shell, path: &str, bytes: f64) -> Result<(), Output> {
             ));
         }
         sh.tmpfs_bytes += bytes;
+        if !zeros {
+            sh.tmpfs_nonzero += bytes;
+        }
     }
     // The file's bytes are not kept (zeros, or noise); its name is.
     sh.written.entry(full).or_default();

@@ -87,16 +87,21 @@ fn append(out: &mut Output, part: Output) {
 /// process dirties what one round writes to tmpfs, at the rate the round's modelled time
 /// gives.
 pub fn start(sh: &mut Shell, line: &str, body: &ast::CompoundList) -> u32 {
-    let (elapsed, tmpfs, vars) = (sh.elapsed, sh.tmpfs_bytes, sh.vars.clone());
+    let (elapsed, tmpfs, nonzero) = (sh.elapsed, sh.tmpfs_bytes, sh.tmpfs_nonzero);
+    let vars = sh.vars.clone();
     let _ = sh.list(body, None);
     let seconds = sh.elapsed - elapsed;
-    let bytes = sh.tmpfs_bytes - tmpfs;
+    // Rewriting zeros dirties pages a migration sends for nothing (see Shell::tmpfs_nonzero).
+    let dirtying = sh.tmpfs_nonzero - nonzero;
     (sh.elapsed, sh.tmpfs_bytes, sh.vars, sh.exited) = (elapsed, tmpfs, vars, false);
+    sh.tmpfs_nonzero = nonzero;
     let rate = match seconds > 0.0 {
-        true => bytes / seconds,
+        true => dirtying / seconds,
         false => super::dd::WRITE_RATE,
     };
-    let load = (bytes > 0.0).then_some((rate, bytes));
+    // A loop that only rewrites zeros is no load at all: even its first pass costs a
+    // migration nothing. (Its tmpfs file still takes memory, which `free` does not show then.)
+    let load = (dirtying > 0.0).then_some((rate, dirtying));
     lock(sh.guest).spawn(line, load)
 }
 

@@ -37,6 +37,9 @@ pub struct Shell<'a> {
     pub elapsed: f64,
     /// Bytes the line's commands wrote to tmpfs (memory) so far.
     pub tmpfs_bytes: f64,
+    /// Of those, bytes that were not zeros: only these load a live migration, since qemu sends
+    /// a zero page as a flag (qemu migration/ram.c `save_zero_page`).
+    pub tmpfs_nonzero: f64,
     /// Running as root (under `sudo`).
     pub root: bool,
     /// `$$`, taken when first asked.
@@ -71,6 +74,7 @@ impl<'a> Shell<'a> {
             exited: false,
             elapsed: 0.0,
             tmpfs_bytes: 0.0,
+            tmpfs_nonzero: 0.0,
             root: false,
             pid: None,
             out: Output::default(),
@@ -102,6 +106,7 @@ impl<'a> Shell<'a> {
             exited: false,
             elapsed: self.elapsed,
             tmpfs_bytes: self.tmpfs_bytes,
+            tmpfs_nonzero: self.tmpfs_nonzero,
             root: self.root,
             pid: None,
             out: Output::default(),
@@ -111,6 +116,7 @@ impl<'a> Shell<'a> {
         self.written = std::mem::take(&mut sub.written);
         self.elapsed = sub.elapsed;
         self.tmpfs_bytes = sub.tmpfs_bytes;
+        self.tmpfs_nonzero = sub.tmpfs_nonzero;
         sub.finish()
     }
 

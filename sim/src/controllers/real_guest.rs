@@ -1,0 +1,58 @@
+//! The real-guest lane's part of a VMI's boot: the domain is a qemu process
+//! (crate::qemu), and the guest agent's connection comes from the guest, not from a timer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::Ctx;
+use crate::guest::{self, GuestRef};
+use crate::qemu::{Machine, MachineSpec};
+
+/// How long a real guest may take from qemu's start to its agent's first word before the
+/// boot is given up (real seconds; a TCG boot takes about ten).
+const AGENT_BUDGET: Duration = Duration::from_secs(300);
+
+/// Starts the VMI's domain as a qemu process when the lane runs real Linux guests; `None`
+/// when it does not (the emulated guest stands alone). A domain that cannot start is what
+/// virt-handler reports as a Warning `SyncFailed` and the VMI fails (kubevirt v1.9.0
+/// pkg/virt-handler/vm.go `processVmUpdate` error path, launcher exit).
+pub async fn start_domain(
+    ctx: &Arc<Ctx>,
+    vmi: &Value,
+    macs: &[String],
+    linux: bool,
+) -> Result<Option<Arc<Machine>>, String> {
+    let Some(lane) = ctx.spec.guests.lane().filter(|_| linux) else {
+        return Ok(None);
+    };
+    let (user_data, network_data) = guest::cloudinit::documents(&ctx.store, vmi);
+    let spec = MachineSpec::of_vmi(vmi, macs, user_data, network_data);
+    Machine::start(lane, &spec).await.map(Some).map_err(|why| {
+        let message = format!("failed to start the domain: {why}");
+        super::events::warning(
+            ctx,
+            vmi,
+            "SyncFailed",
+            &message,
+            super::events::VIRT_HANDLER,
+        );
+        message
+    })
+}
+
+/// Waits for the real guest's agent, then writes its boot id into the guest model so both
+/// tell the same. An error says what the guest's console showed.
+pub async fn await_agent(machine: &Machine, guest: &GuestRef) -> Result<(), String> {
+    let boot_id = tokio::time::timeout(AGENT_BUDGET, machine.agent_up())
+        .await
+        .map_err(|_| {
+            format!(
+                "the guest's agent did not connect within {AGENT_BUDGET:?}; console: {}",
+                machine.console_tail()
+            )
+        })??;
+    guest::lock(guest).boot_id = boot_id;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The real-guest lane (`--guests qemu`): a Linux VM is a real kernel in qemu, reached over
+//! its own sshd, and no qemu process outlives its VMI or the simulator, whether the
+//! simulator stops on SIGTERM or is killed outright.
+//!
+//! Needs qemu-system-x86 (ci/setup.sh installs it) and builds the guest image on first use
+//! (`vstp sim guest-image`, cached).
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use vstp::cluster::NamespaceKind;
+use vstp::ctx::Ctx;
+use vstp::guest::os::GuestOs;
+use vstp::runner::Outcome;
+
+mod support;
+use support::runs::{run_one, with_body};
+use support::{Scratch, SimCluster};
+
+/// How long a killed qemu may take to end.
+const EXIT_BUDGET: Duration = Duration::from_secs(30);
+
+fn qemu_lane() -> vstp_sim::qemu::Guests {
+    let cache = vstp_sim::qemu::image::cache_root();
+    let image = vstp_sim::qemu::image::ensure(&cache, &mut |m| println!("{m}"))
+        .unwrap_or_else(|e| panic!("the guest image: {e}"));
+    let lane = vstp_sim::qemu::Lane::new(image, 3).unwrap_or_else(|e| panic!("{e}"));
+    vstp_sim::qemu::Guests::Qemu(Arc::new(lane))
+}
+
+fn lane_cluster(label: &str) -> SimCluster {
+    let spec = vstp_sim::world::nodes::ClusterSpec {
+        guests: qemu_lane(),
+        ..Default::default()
+    };
+    let mut config = vstp_sim::SimConfig::cluster(spec).expect("a cluster");
+    config.time_scale = vstp::cluster::guest_lane::QEMU_TIME_SCALE;
+    SimCluster::with_config(label, config)
+}
+
+/// The qemu processes whose parent is `parent`, by PID.
+fn qemu_children(parent: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid …`; comm may hold spaces, so read after its last ')'.
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let alive = fields.first().is_some_and(|state| *state != "Z");
+        let child = fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent);
+        if head.ends_with("(qemu-system-x86") && alive && child {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Whether process `pid` ends within `budget`: a pidfd turns readable when it does.
+fn ends_within(pid: i32, budget: Duration) -> bool {
+    // SAFETY: plain syscalls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return true; // no such process: it ended and was reaped
+        }
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = libc::poll(&mut poll, 1, budget.as_millis() as i32);
+        libc::close(fd);
+        ready == 1
+    }
+}
+
+fn still_running(pids: &[i32]) -> Vec<i32> {
+    pids.iter()
+        .copied()
+        .filter(|pid| !ends_within(*pid, EXIT_BUDGET))
+        .collect()
+}
+
+/// Boots a RHEL VM and reads, over SSH, what only the real kernel knows; records the qemu
+/// processes alive meanwhile.
+async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()> {
+    let scope = ctx.scope(NamespaceKind::Plain).await?;
+    let vm = ctx.vm("real", GuestOs::Rhel).await?;
+    let running = ctx.start(&scope, &vm).await?;
+    let kernel = running.guest.ok("uname -r").await?;
+    anyhow::ensure!(
+        kernel.trim().ends_with("-cloud-amd64"),
+        "`uname -r` said {kernel:?}, not the Debian cloud kernel of the guest image"
+    );
+    let mac = running.guest.ok("cat /sys/class/net/eth0/address").await?;
+    let status_mac = running.vmi().await?.mac_of("default");
+    anyhow::ensure!(
+        Some(mac.trim().to_string()) == status_mac,
+        "eth0 has MAC {mac:?}, the VMI status says {status_mac:?}"
+    );
+    running.guest.ok("ping -c 1 -W 2 10.0.2.1").await?;
+    seen.lock()
+        .unwrap()
+        .extend(qemu_children(std::process::id()));
+    Ok(())
+}
+
+#[test]
+fn a_linux_vm_is_a_real_kernel_reached_over_its_own_sshd_and_its_qemu_ends_with_it() {
+    let sim = lane_cluster("qemu-real-kernel");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let during = seen.clone();
+    let body = move |ctx: Ctx| -> BoxFuture<'static, anyhow::Result<()>> {
+        real_kernel(ctx, during.clone()).boxed()
+    };
+    let (outcome, log) = run_one(&sim, with_body(body));
+    assert_eq!(outcome, Outcome::Passed, "{log}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one VM, one qemu process: {seen:?}");
+    let left = still_running(&seen);
+    assert!(
+        left.is_empty(),
+        "qemu {left:?} outlived the scenario's teardown"
+    );
+}
+
+/// `vstp sim serve --guests qemu` with one VM whose guest agent connected, and the qemu
+/// processes it runs.
+struct Serving {
+    child: std::process::Child,
+    qemu: Vec<i32>,
+    _dir: Scratch,
+}
+
+/// How long the VM may take to boot to its agent (a TCG boot takes about ten seconds).
+const BOOT_BUDGET: Duration = Duration::from_secs(120);
+
+fn serve_with_a_vm(label: &str) -> Serving {
+    let dir = Scratch::new(label);
+    let kubeconfig = dir.join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args([
+            "sim",
+            "serve",
+            "--guests",
+            "qemu",
+            "--tidy",
+            "--time-scale",
+            "10",
+        ])
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("vstp sim serve starts");
+    // Its first line says it serves (the kubeconfig is written before).
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.starts_with("vstp-sim serving"),
+        "serve said {first:?}"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(boot_one_vm(&kubeconfig));
+    let qemu = qemu_children(child.id());
+    assert_eq!(
+        qemu.len(),
+        1,
+        "one VM, one qemu process of the simulator: {qemu:?}"
+    );
+    Serving {
+        child,
+        qemu,
+        _dir: dir,
+    }
+}
+
+async fn boot_one_vm(kubeconfig: &std::path::Path) {
+    use kube::api::{DynamicObject, PostParams};
+    use kube::runtime::wait::await_condition;
+    let text = std::fs::read_to_string(kubeconfig).expect("the kubeconfig");
+    let file = kube::config::Kubeconfig::from_yaml(&text).expect("a kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .expect("a usable kubeconfig");
+    let client = kube::Client::try_from(config).expect("a client");
+    let image = vstp::cluster::build::Image::ContainerDisk(
+        "registry.redhat.io/rhel9/rhel-guest-image:latest".into(),
+    );
+    let vm: DynamicObject =
+        serde_json::from_value(vstp::cluster::build::VmSpec::rhel("orphan", image).build())
+            .expect("a VM object");
+    let vms = vstp::cluster::kinds::VM.api(&client, "default");
+    vms.create(&PostParams::default(), &vm)
+        .await
+        .expect("the VM is created");
+    let vmis = vstp::cluster::kinds::VMI.api(&client, "default");
+    let connected = |o: Option<&DynamicObject>| {
+        o.and_then(|o| o.data["status"]["conditions"].as_array().cloned())
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "AgentConnected" && c["status"] == "True")
+    };
+    tokio::time::timeout(BOOT_BUDGET, await_condition(vmis, "orphan", connected))
+        .await
+        .expect("the guest agent connects within the boot budget")
+        .expect("the VMI watch works");
+}
+
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status();
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "cannot send {name} to {pid}"
+    );
+}
+
+#[test]
+fn sim_serve_ends_its_qemu_processes_when_stopped_by_sigterm() {
+    let mut serving = serve_with_a_vm("qemu-sigterm");
+    signal(serving.child.id(), "TERM");
+    let status = serving.child.wait().expect("serve exits");
+    assert!(status.success(), "serve ended with {status} on SIGTERM");
+    let left = still_running(&serving.qemu);
+    assert!(left.is_empty(), "qemu {left:?} outlived `vstp sim serve`");
+}
+
+#[test]
+fn sim_serve_killed_outright_takes_its_qemu_processes_with_it() {
+    let mut serving = serve_with_a_vm("qemu-sigkill");
+    signal(serving.child.id(), "KILL");
+    let _ = serving.child.wait();
+    let left = still_running(&serving.qemu);
+    assert!(
+        left.is_empty(),
+        "qemu {left:?} outlived a killed `vstp sim serve`"
+    );
+}
