@@ -1,6 +1,6 @@
 //! Which guests the in-process simulator runs: its emulated ones (the default), or real Linux
 //! kernels in qemu (`--guests qemu`, `VSTP_GUESTS`, `[sim] guests`), at most
-//! `qemu_processes` at once (`VSTP_QEMU_PROCESSES`, `[sim] qemu_processes`, default 3).
+//! `qemu_processes` at once (`VSTP_QEMU_PROCESSES`, `[sim] qemu_processes`, default 4).
 
 use serde::Deserialize;
 
@@ -40,9 +40,10 @@ pub struct GuestLane {
     pub qemu_processes: usize,
 }
 
-/// The most VMs one scenario of the catalogue boots at once (the stun-time rows' prober,
-/// target and peer): the qemu processes a scenario may need.
-pub const MOST_VMS_PER_SCENARIO: usize = 3;
+/// The most qemu processes one scenario of the catalogue needs at once: three VMs (the
+/// stun-time rows' prober, target and peer, the NAD swap's VM and its two peers) and the
+/// target of one migration.
+pub const MOST_VMS_PER_SCENARIO: usize = 4;
 
 /// Modelled seconds per real second in the qemu lane. A real guest boots in real seconds, so
 /// the wait budgets (real durations divided by the scale) must leave room for it: at 10 a
@@ -104,14 +105,16 @@ mod tests {
         assert_eq!(lane("").unwrap(), GuestLane::default());
         let qemu = lane("guests = \"qemu\"\nqemu_processes = 6\n").unwrap();
         assert_eq!((qemu.guests, qemu.qemu_processes), (Guests::Qemu, 6));
-        assert_eq!(qemu.scenarios_at_once(), 2);
+        assert_eq!(qemu.scenarios_at_once(), 1);
         assert_eq!(lane("").unwrap().scenarios_at_once(), 1);
+        let eight = lane("guests = \"qemu\"\nqemu_processes = 8\n").unwrap();
+        assert_eq!(eight.scenarios_at_once(), 2);
         let wrong = lane("guests = \"kvm\"\n").unwrap_err();
         assert!(
             wrong.contains("\"emulated\"") && wrong.contains("\"qemu\""),
             "{wrong}"
         );
-        let few = lane("qemu_processes = 2\n").unwrap_err();
-        assert!(few.contains("at least 3"), "{few}");
+        let few = lane("qemu_processes = 3\n").unwrap_err();
+        assert!(few.contains("at least 4"), "{few}");
     }
 }

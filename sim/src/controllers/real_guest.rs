@@ -56,3 +56,39 @@ pub async fn await_agent(machine: &Machine, guest: &GuestRef) -> Result<(), Stri
     guest::lock(guest).boot_id = boot_id;
     Ok(())
 }
+
+/// The target's vCPUs after a CPU hotplug migration, plugged into the real guest; a refusal
+/// is virt-handler's Warning `SyncFailed` on the VMI.
+pub async fn plug_cpus(ctx: Arc<Ctx>, vmi: Value, machine: Arc<Machine>, vcpus: u32) {
+    if let Err(why) = machine.plug_cpus(u64::from(vcpus)).await {
+        let message = format!("failed to hotplug vCPUs: {why}");
+        super::events::warning(
+            &ctx,
+            &vmi,
+            "SyncFailed",
+            &message,
+            super::events::VIRT_HANDLER,
+        );
+    }
+}
+
+/// Which segments the real NIC with a MAC is on: its model's, as NAD swaps, migrations and
+/// the regressions of the catalogue (a NIC left on its old VLAN) put it; none while it is down,
+/// its frames are misdirected, or its guest is paused.
+pub fn segments(guests: Arc<guest::Guests>) -> Arc<crate::qemu::switch::Segments> {
+    Arc::new(move |mac: &str| {
+        for guest in guests.all() {
+            let g = guest::lock(&guest);
+            let Some(nic) = g.nics.iter().find(|n| n.mac.eq_ignore_ascii_case(mac)) else {
+                continue;
+            };
+            if !nic.up || nic.misdirected || g.paused() {
+                return Vec::new();
+            }
+            return std::iter::once(nic.segment.clone())
+                .chain(nic.stale_segment.clone())
+                .collect();
+        }
+        Vec::new()
+    })
+}

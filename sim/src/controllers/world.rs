@@ -38,6 +38,10 @@ impl World for Virtualization {
             ipam: Mutex::new(udn::Pools::default()),
             updating: Mutex::new(()),
         });
+        if let Some(lane) = self.spec.guests.lane() {
+            lane.switch
+                .set_segments(super::real_guest::segments(ctx.guests.clone()));
+        }
         seed(&store, &self.spec);
         super::workloads::seed(&ctx);
         *self.ctx.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.clone());

@@ -16,6 +16,8 @@ pub struct Lane {
     pub image: BootImage,
     pub max_machines: usize,
     pub(super) slots: Arc<Semaphore>,
+    /// The L2 fabric the machines' secondary NICs are plugged into.
+    pub switch: Arc<super::switch::Switch>,
     /// Numbers migration targets' folders apart from their source's.
     serial: std::sync::atomic::AtomicU64,
     /// Each machine's sockets and logs live in a folder here, removed with the machine.
@@ -35,6 +37,7 @@ impl Lane {
             image,
             max_machines,
             slots: Arc::new(Semaphore::new(max_machines)),
+            switch: Default::default(),
             serial: Default::default(),
             runtime,
         })

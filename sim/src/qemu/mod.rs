@@ -11,6 +11,7 @@ pub mod lane;
 pub mod machine;
 pub mod qmp;
 pub mod spec;
+pub mod switch;
 
 pub use image::BootImage;
 pub use lane::Lane;

@@ -16,8 +16,8 @@ const MIB: u64 = 1 << 20;
 pub struct MachineNic {
     pub mac: String,
     /// The pod network's NIC: qemu's user network (masquerade's addresses, 10.0.2.2 behind
-    /// 10.0.2.1) with the guest's sshd forwarded to the host. Other NICs have no fabric yet:
-    /// each sits alone on a hub of its own (link up, nothing on the wire).
+    /// 10.0.2.1) with the guest's sshd forwarded to the host. Other NICs are ports of the
+    /// lane's switch (switch.rs).
     pub pod: bool,
 }
 
@@ -38,6 +38,19 @@ pub struct MachineSpec {
     pub nics: Vec<MachineNic>,
     pub user_data: Option<String>,
     pub network_data: Option<String>,
+    /// vCPUs plugged after the start (`-device` arguments), which a migration target must
+    /// start with for the guest's state to fit it.
+    pub plugged_cpus: Vec<String>,
+}
+
+/// The socket qemu's end of secondary NIC `i` listens on, in the machine's folder.
+pub fn nic_end(i: usize) -> String {
+    format!("nic{i}")
+}
+
+/// The socket the switch's port for NIC `i` listens on.
+pub fn switch_end(i: usize) -> String {
+    format!("sw{i}")
 }
 
 impl MachineSpec {
@@ -91,6 +104,7 @@ impl MachineSpec {
                 .collect(),
             user_data,
             network_data,
+            plugged_cpus: Vec::new(),
         }
     }
 
@@ -168,13 +182,20 @@ impl MachineSpec {
                 args.push(format!("name=opt/io.kubevirt/{name},file={}", path(name)));
             }
         }
+        for cpu in &self.plugged_cpus {
+            args.extend(["-device".to_string(), cpu.clone()]);
+        }
         for (i, nic) in self.nics.iter().enumerate() {
             args.push("-netdev".into());
             args.push(match nic.pod {
                 true => format!(
                     "user,id=net{i},net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,hostfwd=tcp:{ssh}-:22"
                 ),
-                false => format!("hubport,id=net{i},hubid={i}"),
+                false => format!(
+                    "dgram,id=net{i},local.type=unix,local.path={},remote.type=unix,remote.path={}",
+                    path(&nic_end(i)),
+                    path(&switch_end(i))
+                ),
             });
             args.push("-device".into());
             args.push(format!("virtio-net-pci,netdev=net{i},mac={}", nic.mac));
@@ -237,7 +258,10 @@ mod tests {
             line.contains("virtio-net-pci,netdev=net0,mac=02:00:00:00:00:01"),
             "{line}"
         );
-        assert!(line.contains("hubport,id=net1,hubid=1"), "{line}");
+        assert!(
+            line.contains("dgram,id=net1,local.type=unix,local.path=/run/m/nic1,remote.type=unix,remote.path=/run/m/sw1"),
+            "{line}"
+        );
         assert!(
             !line.contains("-fw_cfg"),
             "no cloud-init files were written: {line}"

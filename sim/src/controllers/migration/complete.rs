@@ -55,7 +55,21 @@ pub fn complete(
     super::switchover::plugged_in(ctx, vmi_uid, target);
     let applied = finalize(ctx, ns, vmi_name, vmi_uid, target, &pod_uid)?;
     if let Some(g) = ctx.guests.get(vmi_uid) {
-        guest_follows(&ctx.faults, &mut guest::lock(&g), &applied);
+        let mut g = guest::lock(&g);
+        guest_follows(&ctx.faults, &mut g, &applied);
+        // The real guest gets the vCPUs unless the cpu-hotplug-not-in-guest regression is on.
+        let vcpus = applied
+            .vcpus
+            .filter(|_| !ctx.faults.has(Fault::CpuHotplugNotInGuest));
+        if let (Some(machine), Some(vcpus), Some(vmi)) = (g.machine.clone(), vcpus, &migrated) {
+            let vmi = (**vmi).clone();
+            tokio::spawn(super::super::real_guest::plug_cpus(
+                ctx.clone(),
+                vmi,
+                machine,
+                vcpus,
+            ));
+        }
     }
     if let Some(m) = &migrated {
         if let Some(pod_net) = nics_to_plug {

@@ -52,7 +52,7 @@ pub async fn copy_memory(
 ) -> Result<(), Stop> {
     let lane = ctx.spec.guests.lane().ok_or(Stop::Gone)?;
     let boot_id = guest::lock(guest).boot_id.clone();
-    let target = Machine::start_incoming(lane, &source.spec, &boot_id)
+    let target = Machine::start_incoming(lane, &source.spec(), &boot_id)
         .await
         .map_err(|why| Stop::Failed(format!("the target domain did not start: {why}")))?;
     let port = crate::qemu::machine::free_port().map_err(Stop::Failed)?;
