@@ -17,29 +17,19 @@ use vstp::guest::os::GuestOs;
 use vstp::runner::Outcome;
 
 mod support;
-use support::runs::{run_one, with_body};
-use support::{Scratch, SimCluster};
+use support::runs::{qemu_cluster, run_one, with_body};
+use support::Scratch;
+
+/// The lane's tests one at a time: each boots real guests, and two TCG boots at once on a
+/// two-core machine would measure the machine, not the lane.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How long a killed qemu may take to end.
 const EXIT_BUDGET: Duration = Duration::from_secs(30);
-
-fn qemu_lane() -> vstp_sim::qemu::Guests {
-    let cache = vstp_sim::qemu::image::cache_root();
-    let image = vstp_sim::qemu::image::ensure(&cache, &mut |m| println!("{m}"))
-        .unwrap_or_else(|e| panic!("the guest image: {e}"));
-    let lane = vstp_sim::qemu::Lane::new(image, 3).unwrap_or_else(|e| panic!("{e}"));
-    vstp_sim::qemu::Guests::Qemu(Arc::new(lane))
-}
-
-fn lane_cluster(label: &str) -> SimCluster {
-    let spec = vstp_sim::world::nodes::ClusterSpec {
-        guests: qemu_lane(),
-        ..Default::default()
-    };
-    let mut config = vstp_sim::SimConfig::cluster(spec).expect("a cluster");
-    config.time_scale = vstp::cluster::guest_lane::QEMU_TIME_SCALE;
-    SimCluster::with_config(label, config)
-}
 
 /// The qemu processes whose parent is `parent`, by PID.
 fn qemu_children(parent: u32) -> Vec<i32> {
@@ -115,7 +105,8 @@ async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()>
 
 #[test]
 fn a_linux_vm_is_a_real_kernel_reached_over_its_own_sshd_and_its_qemu_ends_with_it() {
-    let sim = lane_cluster("qemu-real-kernel");
+    let _turn = one_at_a_time();
+    let sim = qemu_cluster("qemu-real-kernel");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let during = seen.clone();
     let body = move |ctx: Ctx| -> BoxFuture<'static, anyhow::Result<()>> {
@@ -230,6 +221,7 @@ fn signal(pid: u32, name: &str) {
 
 #[test]
 fn sim_serve_ends_its_qemu_processes_when_stopped_by_sigterm() {
+    let _turn = one_at_a_time();
     let mut serving = serve_with_a_vm("qemu-sigterm");
     signal(serving.child.id(), "TERM");
     let status = serving.child.wait().expect("serve exits");
@@ -240,6 +232,7 @@ fn sim_serve_ends_its_qemu_processes_when_stopped_by_sigterm() {
 
 #[test]
 fn sim_serve_killed_outright_takes_its_qemu_processes_with_it() {
+    let _turn = one_at_a_time();
     let mut serving = serve_with_a_vm("qemu-sigkill");
     signal(serving.child.id(), "KILL");
     let _ = serving.child.wait();
@@ -247,5 +240,49 @@ fn sim_serve_killed_outright_takes_its_qemu_processes_with_it() {
     assert!(
         left.is_empty(),
         "qemu {left:?} outlived a killed `vstp sim serve`"
+    );
+}
+
+/// The rows CI runs in the lane: a bridge NAD swap (real frames on two VLANs, a real
+/// migration), an AllowWorkloadDisruption post-copy migration under a real memory dirtier,
+/// and a CPU hotplug the real kernel onlines. `ci/qemu-lane.sh` runs the whole catalogue.
+const CI_ROWS: [&str; 3] = [
+    "sig-network/hotpluggable-nad-ref/CNV-15972/bridge-vlan-swap",
+    "sig-virt/workload-disruption-migration/CNV-15225/rhel-postcopy",
+    "sig-virt/workload-disruption-migration/CNV-15234/rhel-cpu-hotplug",
+];
+
+#[test]
+fn a_nad_swap_an_awd_migration_and_a_cpu_hotplug_pass_with_real_guests() {
+    let _turn = one_at_a_time();
+    let dir = Scratch::new("qemu-rows");
+    let out = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(["run", "--guests", "qemu"])
+        .args(CI_ROWS)
+        .env("ARTIFACT_DIR", dir.path())
+        .env_remove("VSTP_CONFIG")
+        .output()
+        .expect("vstp runs");
+    let junit = std::fs::read_to_string(dir.join("junit_vstp.xml")).unwrap_or_default();
+    let report = support::junit::parse(&junit);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = said.lines().rev().take(25).collect();
+    assert!(
+        out.status.success(),
+        "the lane's rows failed ({}):\n{}",
+        out.status,
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    let names: Vec<&str> = report.cases.iter().map(|c| c.name.as_str()).collect();
+    for row in CI_ROWS {
+        assert!(
+            names.contains(&row),
+            "{row} is not among the cases run: {names:?}"
+        );
+    }
+    let unpassed = ["<failure", "<error", "<skipped"];
+    assert!(
+        !unpassed.iter().any(|u| junit.contains(u)),
+        "a case did not pass: {junit}"
     );
 }

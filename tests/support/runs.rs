@@ -19,6 +19,23 @@ pub fn cluster(label: &str, time_scale: f64) -> SimCluster {
     SimCluster::with_config(&format!("guest-{label}-{}", std::process::id()), config)
 }
 
+/// A simulated cluster whose Linux guests are real kernels in qemu (the lane's time scale,
+/// four qemu processes at most); its image is built first if the cache lacks it.
+pub fn qemu_cluster(label: &str) -> SimCluster {
+    let cache = vstp_sim::qemu::image::cache_root();
+    let image = vstp_sim::qemu::image::ensure(&cache, &mut |m| println!("{m}"))
+        .unwrap_or_else(|e| panic!("the guest image: {e}"));
+    let lane = vstp_sim::qemu::Lane::new(image, vstp::cluster::guest_lane::MOST_VMS_PER_SCENARIO)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spec = vstp_sim::world::nodes::ClusterSpec {
+        guests: vstp_sim::qemu::Guests::Qemu(std::sync::Arc::new(lane)),
+        ..Default::default()
+    };
+    let mut config = vstp_sim::SimConfig::cluster(spec).expect("a cluster");
+    config.time_scale = vstp::cluster::guest_lane::QEMU_TIME_SCALE;
+    SimCluster::with_config(label, config)
+}
+
 pub fn run_one(sim: &SimCluster, planned: Planned) -> (Outcome, String) {
     run_with(sim, sim.target(), planned)
 }
