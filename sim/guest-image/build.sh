@@ -39,10 +39,13 @@ fi
 mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/packages.txt")
 packages+=("$kernel_package")
 
-# The newest version a repository has (the machine's own installed version may be in none).
+# The newest version the release's own repositories have (the machine's installed version may
+# be in none; backports, which ci/setup.sh adds for qemu, would mix another release's
+# libraries in).
 pinned=()
 for package in "${packages[@]}"; do
-    version=$(apt-cache madison "$package" | awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }')
+    version=$(apt-cache madison "$package" | grep -v -- '-backports' |
+        awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }')
     [ -n "$version" ] || { echo "build.sh: no repository has $package: run apt-get update" >&2; exit 1; }
     pinned+=("$package=$version")
 done
@@ -91,18 +94,27 @@ cp -a "$here/rootfs/." "$root/"
 # git keeps only the execute bit; sudo and login want these exact modes.
 chmod 0440 "$root/etc/sudoers"
 chmod 0600 "$root/etc/shadow"
+# Runs a program of the image inside it (chroot; a user namespace's when not root).
+in_image() {
+    if [ "$(id -u)" -eq 0 ]; then
+        chroot "$root" "$@"
+    else
+        unshare --map-root-user chroot "$root" "$@"
+    fi
+}
 mkdir -p "$root/etc/dropbear"
 loader=$root/lib64/ld-linux-x86-64.so.2
-libs=$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu
-"$loader" --library-path "$libs" "$root/usr/bin/dropbearkey" -t ed25519 \
-    -f "$root/etc/dropbear/dropbear_ed25519_host_key" >/dev/null 2>&1
+in_image /usr/bin/dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1
 
-# Every dynamic executable and library must find its libraries inside the image.
+# Every dynamic executable and library must find its libraries inside the image: the image's
+# own loader lists them inside the image, so a library of the build machine cannot stand in for
+# a missing one.
 missing=$(find "$root" -type f \( -perm -u+x -o -name '*.so*' \) -print |
     while read -r elf; do
         [ "$(head -c 4 "$elf")" = $'\x7fELF' ] && [ "$elf" != "$(realpath "$loader")" ] && [ "$elf" != "$root/bin/busybox" ] || continue
-        "$loader" --library-path "$libs" --list "$elf" 2>&1 </dev/null |
-            awk -v elf="${elf#"$root"}" '/not found/ { print elf ": " $1 }'
+        in_image /lib64/ld-linux-x86-64.so.2 --list "${elf#"$root"}" 2>&1 </dev/null |
+            awk -v elf="${elf#"$root"}" '/not found/ { print elf ": " $1 }
+                /error while loading shared libraries/ { sub(/.*libraries: /, ""); print elf ": " $0 }'
     done | sort -u)
 if [ -n "$missing" ]; then
     echo "build.sh: libraries missing from packages.txt:" >&2
