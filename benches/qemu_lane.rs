@@ -14,7 +14,6 @@ use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
 use vstp::runner::Outcome;
 
-#[allow(dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -28,9 +28,10 @@ pub struct ServeArgs {
     /// An existing file is only replaced if vstp wrote it.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
-    /// Virtual seconds per real second for modelled durations (boots, migrations).
-    #[arg(long, default_value_t = vstp_sim::DEFAULT_TIME_SCALE)]
-    time_scale: f64,
+    /// Virtual seconds per real second for modelled durations (boots, migrations); default
+    /// 60, and 10 with `--guests qemu` (a real guest boots in real seconds).
+    #[arg(long)]
+    time_scale: Option<f64>,
     /// Comma-separated faults from the catalogue (`--faults help` lists them).
     #[arg(long, default_value = "")]
     faults: String,
@@ -166,7 +167,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let config = SimConfig {
         port: args.port,
-        time_scale: args.time_scale,
+        time_scale: args.time_scale.unwrap_or(match args.guests {
+            Guests::Emulated => vstp_sim::DEFAULT_TIME_SCALE,
+            Guests::Qemu => guest_lane::QEMU_TIME_SCALE,
+        }),
         faults: args.faults.clone(),
         seed: args.seed,
         role: vstp_sim::access::Role::denying(&args.deny)
