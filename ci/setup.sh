@@ -62,16 +62,22 @@ fi
 # stores could skip the migration dirty bitmap and a pre-copy migration corrupted the guest
 # (QEMU commit "physmem: Fix migration dirty bitmap coherency with TCG memory access",
 # 2024). Debian 12 has 7.2; its backports have 10.0.
-qemu_major() { qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p'; }
-if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt 9 ]; then
+qemu_major() {
+    local banner
+    banner=$(qemu-system-x86_64 --version 2>/dev/null) || return 0
+    [[ $banner == "QEMU emulator version "* ]] || return 0
+    banner=${banner#QEMU emulator version }
+    echo "${banner%%.*}"
+}
+major=$(qemu_major)
+if [ -z "$major" ] || [ "$major" -lt 9 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     case "$manager" in
         apt-get)
             install_from=()
             if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
-                echo "deb http://deb.debian.org/debian bookworm-backports main" |
-                    "${sudo_cmd[@]}" tee /etc/apt/sources.list.d/vstp-backports.list >/dev/null
+                "${sudo_cmd[@]}" /bin/bash -c 'echo "deb http://deb.debian.org/debian bookworm-backports main" >/etc/apt/sources.list.d/vstp-backports.list'
                 install_from=(-t bookworm-backports)
             fi
             echo "ci/setup.sh: installing qemu-system-x86 ${install_from[*]} (the real-guest lane)"
@@ -85,7 +91,8 @@ fi
 
 # The real-guest lane builds its image from Debian packages (sim/guest-image/build.sh): apt
 # must know them, which a fresh image's empty package lists do not.
-if [ "$manager" = apt-get ] && [ -z "$(apt-cache madison linux-image-cloud-amd64 2>/dev/null)" ]; then
+if [ "$manager" = apt-get ] && command -v apt-cache >/dev/null &&
+    [ -z "$(apt-cache madison linux-image-cloud-amd64 2>/dev/null)" ]; then
     echo "ci/setup.sh: updating apt's package lists (the guest image's packages)"
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
