@@ -28,7 +28,8 @@ pub async fn start_domain(
         return Ok(None);
     };
     let (user_data, network_data) = guest::cloudinit::documents(&ctx.store, vmi);
-    let spec = MachineSpec::of_vmi(vmi, macs, user_data, network_data);
+    let memory = super::launcher::guest_memory(&vmi["spec"]);
+    let spec = MachineSpec::of_vmi(vmi, memory, macs, user_data, network_data);
     Machine::start(lane, &spec).await.map(Some).map_err(|why| {
         let message = format!("failed to start the domain: {why}");
         super::events::warning(

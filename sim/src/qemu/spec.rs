@@ -54,10 +54,11 @@ pub fn switch_end(i: usize) -> String {
 }
 
 impl MachineSpec {
-    /// The machine a VMI asks for; `macs` are its interfaces' MACs in order, the first on the
-    /// pod network.
+    /// The machine a VMI asks for; `guest_bytes` its guest memory as virt-launcher reads it,
+    /// `macs` its interfaces' MACs in order, the first on the pod network.
     pub fn of_vmi(
         vmi: &Value,
+        guest_bytes: u64,
         macs: &[String],
         user_data: Option<String>,
         network_data: Option<String>,
@@ -66,11 +67,9 @@ impl MachineSpec {
         let cpu = &spec["domain"]["cpu"];
         let get = |key: &str| cpu[key].as_u64().unwrap_or(1).max(1);
         let sockets = get("sockets");
-        let memory = &spec["domain"]["memory"];
-        let guest = quantity::of(&memory["guest"])
-            .or_else(|| quantity::of(&spec["domain"]["resources"]["requests"]["memory"]))
-            .unwrap_or(quantity::GIB) as u64;
-        let max_guest = quantity::of(&memory["maxGuest"]).map_or(guest, |m| m as u64);
+        let guest = guest_bytes;
+        let max_guest =
+            quantity::of(&spec["domain"]["memory"]["maxGuest"]).map_or(guest, |m| m as u64);
         let uid = vmi["metadata"]["uid"].as_str().unwrap_or("vmi");
         MachineSpec {
             id: uid
@@ -231,7 +230,7 @@ mod tests {
             "02:00:00:00:00:01".to_string(),
             "02:00:00:00:00:02".to_string(),
         ];
-        let spec = MachineSpec::of_vmi(&vmi(), &macs, None, None);
+        let spec = MachineSpec::of_vmi(&vmi(), 1 << 30, &macs, None, None);
         assert_eq!(spec.id, "0a1b2c3d4e5f");
         assert_eq!((spec.sockets, spec.max_sockets), (1, 4));
         assert_eq!((spec.memory_mib, spec.max_memory_mib), (1024, 4096));

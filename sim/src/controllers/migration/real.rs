@@ -110,8 +110,7 @@ async fn monitor(
     abort: &mut Abort,
 ) -> Result<Action, Stop> {
     let started = Instant::now();
-    let gib = (limits.memory_bytes / crate::quantity::GIB).ceil().max(1.0);
-    let completion = started + secs(limits.completion_timeout_per_gib * gib);
+    let completion = started + secs(acceptable_secs(limits));
     let stall = secs(limits.progress_timeout_s);
     let (mut best, mut progressed) = (u64::MAX, started);
     let mut action = Action::None;
@@ -165,8 +164,7 @@ async fn converge(
     qmp: &mut Qmp,
     guest: &GuestRef,
 ) -> Result<Action, Stop> {
-    let acceptable = limits.completion_timeout_per_gib
-        * (limits.memory_bytes / crate::quantity::GIB).ceil().max(1.0);
+    let acceptable = acceptable_secs(limits);
     if !limits.allow_workload_disruption {
         let _ = qmp.execute("migrate_cancel", json!({})).await;
         return Err(Stop::Failed(format!(
@@ -193,6 +191,12 @@ async fn incoming_done(qmp: &mut Qmp) -> Result<(), Stop> {
             _ => {}
         }
     }
+}
+
+/// completionTimeoutPerGiB × the guest's memory in whole GiB (at least one): how long the
+/// monitor lets a migration run before its convergence action.
+fn acceptable_secs(limits: &Inputs) -> f64 {
+    limits.completion_timeout_per_gib * (limits.memory_bytes / crate::quantity::GIB).ceil().max(1.0)
 }
 
 async fn remaining(qmp: &mut Qmp) -> Result<u64, Stop> {
