@@ -244,16 +244,19 @@ fn sim_serve_killed_outright_takes_its_qemu_processes_with_it() {
 }
 
 /// The rows CI runs in the lane: a bridge NAD swap (real frames on two VLANs, a real
-/// migration), an AllowWorkloadDisruption post-copy migration under a real memory dirtier,
-/// and a CPU hotplug the real kernel onlines. `ci/qemu-lane.sh` runs the whole catalogue.
-const CI_ROWS: [&str; 3] = [
-    "sig-network/hotpluggable-nad-ref/CNV-15972/bridge-vlan-swap",
+/// migration) and a second migration of the migrated guest, an AllowWorkloadDisruption
+/// post-copy migration under a real memory dirtier, a CPU hotplug the real kernel onlines,
+/// and a NIC hotplug (a real `device_add` on the migration's target, configured by the guest).
+/// `ci/qemu-lane.sh` runs the whole catalogue.
+const CI_ROWS: [&str; 4] = [
+    "sig-network/hotpluggable-nad-ref/VIRTSTRAT-560/migrate-after-swap",
     "sig-virt/workload-disruption-migration/CNV-15225/rhel-postcopy",
     "sig-virt/workload-disruption-migration/CNV-15234/rhel-cpu-hotplug",
+    "sig-network/nic-hotplug/VSTP-101/hotplug-bridge-nic",
 ];
 
 #[test]
-fn a_nad_swap_an_awd_migration_and_a_cpu_hotplug_pass_with_real_guests() {
+fn a_nad_swap_an_awd_migration_a_cpu_and_a_nic_hotplug_pass_with_real_guests() {
     let _turn = one_at_a_time();
     let dir = Scratch::new("qemu-rows");
     let out = Command::new(env!("CARGO_BIN_EXE_vstp"))

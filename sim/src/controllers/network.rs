@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 pub use super::podnet::pod_network;
+use super::real_guest::NicChange;
 use super::{launcher, Ctx};
 use crate::faults::Fault;
 use crate::guest;
@@ -212,6 +213,19 @@ pub async fn hotplug(ctx: Arc<Ctx>, vmi: Value, node: String, pod: launcher::Pod
     let Some(plugged) = plug(&ctx, &vmi, &node, &pod) else {
         return;
     };
+    // What the guest model got (a regression of the catalogue may lose a NIC) is what the
+    // real guest gets.
+    let seen = ctx
+        .guests
+        .get(obj::uid(&vmi))
+        .map(|g| guest::lock(&g).nics.clone());
+    let macs: Vec<String> = seen
+        .into_iter()
+        .flatten()
+        .map(|n| n.mac)
+        .filter(|mac| plugged.iter().any(|p| p.mac == *mac))
+        .collect();
+    super::real_guest::change_nics(&ctx, &vmi, &macs, NicChange::Plug).await;
     ctx.sleep(durations.nic_activation).await;
     if let (Some(_), Some(g)) = (current(&ctx, &vmi), ctx.guests.get(obj::uid(&vmi))) {
         configure(&mut guest::lock(&g), &plugged);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::real_guest::NicChange;
 use super::{launcher, Ctx};
 use crate::faults::Fault;
 use crate::guest;
@@ -61,10 +62,25 @@ pub fn reconcile(ctx: &Arc<Ctx>, vmi: &Value) {
             .get(kinds::VMIS, obj::namespace(&vmi), obj::name(&vmi))
             .filter(|v| obj::uid(v) == uid && !obj::deleting(v))
         {
-            detach(&ctx, &now, &to_detach(&ctx, &now));
+            let names = to_detach(&ctx, &now);
+            if !ctx.faults.has(Fault::UnpluggedNicStays) {
+                let macs = macs_of(&ctx, &now, &names);
+                super::real_guest::change_nics(&ctx, &now, &macs, NicChange::Unplug).await;
+            }
+            detach(&ctx, &now, &names);
         }
         ctx.state().detaching.remove(&uid);
     });
+}
+
+/// The MACs the guest has for the NICs of `names`.
+fn macs_of(ctx: &Ctx, vmi: &Value, names: &[String]) -> Vec<String> {
+    let Some(g) = ctx.guests.get(obj::uid(vmi)) else {
+        return Vec::new();
+    };
+    let g = guest::lock(&g);
+    let nics = g.nics.iter().filter(|n| names.contains(&n.network));
+    nics.map(|n| n.mac.clone()).collect()
 }
 
 fn detach(ctx: &Ctx, vmi: &Value, names: &[String]) {

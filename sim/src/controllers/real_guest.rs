@@ -27,18 +27,13 @@ pub async fn start_domain(
     let Some(lane) = ctx.spec.guests.lane().filter(|_| linux) else {
         return Ok(None);
     };
-    let (user_data, network_data) = guest::cloudinit::documents(&ctx.store, vmi);
+    let cloud_init = guest::cloudinit::documents(&ctx.store, vmi);
     let memory = super::launcher::guest_memory(&vmi["spec"]);
-    let spec = MachineSpec::of_vmi(vmi, memory, macs, user_data, network_data);
+    let ports = super::pciports::free_at_boot(vmi);
+    let spec = MachineSpec::of_vmi(vmi, memory, macs, ports, cloud_init);
     Machine::start(lane, &spec).await.map(Some).map_err(|why| {
         let message = format!("failed to start the domain: {why}");
-        super::events::warning(
-            ctx,
-            vmi,
-            "SyncFailed",
-            &message,
-            super::events::VIRT_HANDLER,
-        );
+        handler_sync_failed(ctx, vmi, &message);
         message
     })
 }
@@ -63,14 +58,40 @@ pub async fn await_agent(machine: &Machine, guest: &GuestRef) -> Result<(), Stri
 pub async fn plug_cpus(ctx: Arc<Ctx>, vmi: Value, machine: Arc<Machine>, vcpus: u32) {
     if let Err(why) = machine.plug_cpus(u64::from(vcpus)).await {
         let message = format!("failed to hotplug vCPUs: {why}");
-        super::events::warning(
-            &ctx,
-            &vmi,
-            "SyncFailed",
-            &message,
-            super::events::VIRT_HANDLER,
-        );
+        handler_sync_failed(&ctx, &vmi, &message);
     }
+}
+
+/// A NIC hotplug on the real guest: `device_add` into a free root port of the domain, or
+/// `device_del` and the guest letting the NIC go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NicChange {
+    Plug,
+    Unplug,
+}
+
+/// Applies `change` to the NICs with `macs` of the VMI's real guest; a refusal is
+/// virt-handler's Warning `SyncFailed` on the VMI.
+pub async fn change_nics(ctx: &Ctx, vmi: &Value, macs: &[String], change: NicChange) {
+    let Some(machine) = machine_of(ctx, vmi) else {
+        return;
+    };
+    for mac in macs {
+        let (done, verb) = match change {
+            NicChange::Plug => (machine.plug_nic(mac).await, "hotplug"),
+            NicChange::Unplug => (machine.unplug_nic(mac).await, "hot-unplug"),
+        };
+        if let Err(why) = done {
+            let message = format!("failed to {verb} the interface with MAC {mac}: {why}");
+            handler_sync_failed(ctx, vmi, &message);
+        }
+    }
+}
+
+fn machine_of(ctx: &Ctx, vmi: &Value) -> Option<Arc<Machine>> {
+    let g = ctx.guests.get(crate::obj::uid(vmi))?;
+    let machine = guest::lock(&g).machine.clone();
+    machine
 }
 
 /// Which segments the real NIC with a MAC is on: its model's, as NAD swaps, migrations and
@@ -92,4 +113,9 @@ pub fn segments(guests: Arc<guest::Guests>) -> Arc<crate::qemu::switch::Segments
         }
         Vec::new()
     })
+}
+
+/// virt-handler's Warning `SyncFailed` on the VMI, for a domain operation libvirt refused.
+fn handler_sync_failed(ctx: &Ctx, vmi: &Value, message: &str) {
+    super::events::warning(ctx, vmi, "SyncFailed", message, super::events::VIRT_HANDLER);
 }

@@ -19,9 +19,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::process::{Child, Command};
 use tokio::sync::{broadcast, watch, Mutex, OwnedSemaphorePermit};
 
+use std::collections::HashMap;
+
 use super::lane::{self, Lane};
 use super::qmp::Qmp;
 use super::spec::{nic_end, switch_end, MachineSpec};
+use super::switch::{PortGuard, Switch};
 
 /// How long qemu may take to connect its sockets after it starts (it does so before the
 /// guest runs, in well under a second; a loaded machine gets a wide margin).
@@ -38,9 +41,9 @@ pub struct Machine {
     /// simulator dies: PR_SET_PDEATHSIG).
     child: std::sync::Mutex<Child>,
     pub qmp: Mutex<Qmp>,
-    /// What it was started with, and the vCPUs plugged since (a migration target starts the
-    /// same).
-    spec: std::sync::Mutex<MachineSpec>,
+    /// What it was started with, and the vCPUs and NICs plugged since (a migration target
+    /// starts the same).
+    pub(super) spec: std::sync::Mutex<MachineSpec>,
     /// Where the guest's sshd is forwarded to on 127.0.0.1 (the pod network's NIC).
     pub ssh: SocketAddr,
     /// The guest's boot id once its agent said it is up; closed if the channel ended first.
@@ -48,9 +51,11 @@ pub struct Machine {
     /// The serial console: what the guest prints, to whoever attached, and where keys go.
     console_out: broadcast::Sender<Vec<u8>>,
     console_in: Arc<Mutex<tokio::net::unix::OwnedWriteHalf>>,
-    dir: PathBuf,
-    /// Its secondary NICs' ports on the lane's switch, unplugged with it.
-    _ports: Vec<super::switch::PortGuard>,
+    pub(super) dir: PathBuf,
+    pub(super) switch: Arc<Switch>,
+    /// Its secondary NICs' ports on the lane's switch by their sockets' name, unplugged with
+    /// it.
+    pub(super) ports: std::sync::Mutex<HashMap<String, PortGuard>>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -92,10 +97,13 @@ impl Machine {
         };
         let (qmp, agent, console) = (listen("qmp")?, listen("agent")?, listen("console")?);
         let ssh = free_port()?;
-        let mut ports = Vec::new();
-        for (i, nic) in spec.nics.iter().enumerate().filter(|(_, n)| !n.pod) {
-            let (switch_end, nic_end) = (dir.join(switch_end(i)), dir.join(nic_end(i)));
-            ports.push(lane.switch.plug(&nic.mac, &switch_end, &nic_end)?);
+        let mut ports = HashMap::new();
+        let secondary = spec.nics.iter().enumerate().filter(|(_, n)| !n.pod);
+        let at_boot = secondary.map(|(i, nic)| (i.to_string(), nic.mac.clone()));
+        let plugged = spec.plugged_nics.iter().map(|n| (n.id(), n.mac.clone()));
+        for (end, mac) in at_boot.chain(plugged) {
+            let port = switch_port(&lane.switch, &dir, &end, &mac)?;
+            ports.insert(end, port);
         }
         let mut args = spec.qemu_args(&lane.image, &dir, ssh);
         if incoming.is_some() {
@@ -130,7 +138,8 @@ impl Machine {
             console_out,
             console_in: Arc::new(Mutex::new(console_write)),
             dir,
-            _ports: ports,
+            switch: lane.switch.clone(),
+            ports: std::sync::Mutex::new(ports),
             _slot: slot,
         }))
     }
@@ -190,53 +199,6 @@ impl Machine {
         self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Plugs vCPUs until the guest has `total` (libvirt's setvcpus on a live domain: one
-    /// `device_add` per free slot of `query-hotpluggable-cpus`). The guest onlines them
-    /// itself (RHEL's udev rule). Returns how many were plugged.
-    pub async fn plug_cpus(&self, total: u64) -> Result<usize, String> {
-        let mut qmp = self.qmp.lock().await;
-        let slots = qmp
-            .execute("query-hotpluggable-cpus", serde_json::json!({}))
-            .await?;
-        let slots = slots.as_array().cloned().unwrap_or_default();
-        let count = |s: &serde_json::Value| s["vcpus-count"].as_u64().unwrap_or(1);
-        let present: u64 = slots
-            .iter()
-            .filter(|s| s.get("qom-path").is_some())
-            .map(count)
-            .sum();
-        let mut free: Vec<_> = slots
-            .iter()
-            .filter(|s| s.get("qom-path").is_none())
-            .collect();
-        free.sort_by_key(|s| s["props"]["socket-id"].as_u64());
-        let (mut now, mut plugged) = (present, 0);
-        for slot in free {
-            if now >= total {
-                break;
-            }
-            let props = slot["props"].as_object().cloned().unwrap_or_default();
-            let id = format!(
-                "vcpu{}",
-                props.get("socket-id").and_then(|v| v.as_u64()).unwrap_or(0)
-            );
-            let mut args = serde_json::json!({"driver": slot["type"], "id": id});
-            let mut device = format!("{},id={id}", obj_str(&slot["type"]));
-            for (key, value) in props.iter().filter(|(k, _)| k.as_str() != "node-id") {
-                args[key] = value.clone();
-                device.push_str(&format!(",{key}={value}"));
-            }
-            qmp.execute("device_add", args).await?;
-            self.spec
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .plugged_cpus
-                .push(device);
-            (now, plugged) = (now + count(slot), plugged + 1);
-        }
-        Ok(plugged)
-    }
-
     /// The qemu process id, for the tests that check none is left behind.
     pub fn pid(&self) -> Option<u32> {
         self.child.lock().unwrap_or_else(|e| e.into_inner()).id()
@@ -263,8 +225,15 @@ impl Drop for Machine {
     }
 }
 
-fn obj_str(value: &serde_json::Value) -> &str {
-    value.as_str().unwrap_or_default()
+/// The switch's port for the NIC whose sockets are named by `end` in `dir`.
+pub(super) fn switch_port(
+    switch: &Arc<Switch>,
+    dir: &Path,
+    end: &str,
+    mac: &str,
+) -> Result<PortGuard, String> {
+    let (switch_end, nic_end) = (dir.join(switch_end(end)), dir.join(nic_end(end)));
+    switch.plug(mac, &switch_end, &nic_end)
 }
 
 fn spawn(qemu: &Path, args: &[String], dir: &Path) -> Result<Child, String> {

@@ -41,16 +41,50 @@ pub struct MachineSpec {
     /// vCPUs plugged after the start (`-device` arguments), which a migration target must
     /// start with for the guest's state to fit it.
     pub plugged_cpus: Vec<String>,
+    /// Empty PCIe root ports for NICs plugged later (virt-launcher's hotplug ports).
+    pub hotplug_ports: usize,
+    /// NICs plugged since the start, each in its root port; a migration target starts with
+    /// them in the same ports.
+    pub plugged_nics: Vec<PluggedNic>,
 }
 
-/// The socket qemu's end of secondary NIC `i` listens on, in the machine's folder.
-pub fn nic_end(i: usize) -> String {
+/// A NIC hot-plugged into root port `port` (`hp{port}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluggedNic {
+    pub mac: String,
+    pub port: usize,
+}
+
+impl PluggedNic {
+    /// The id of its root port and of its netdev (the device is `{id}nic`).
+    pub fn id(&self) -> String {
+        root_port(self.port)
+    }
+}
+
+/// The id of hotplug root port `k`.
+pub fn root_port(k: usize) -> String {
+    format!("hp{k}")
+}
+
+/// The socket qemu's end of secondary NIC `i` (an index, or a root port's id) listens on, in
+/// the machine's folder.
+pub fn nic_end(i: impl std::fmt::Display) -> String {
     format!("nic{i}")
 }
 
 /// The socket the switch's port for NIC `i` listens on.
-pub fn switch_end(i: usize) -> String {
+pub fn switch_end(i: impl std::fmt::Display) -> String {
     format!("sw{i}")
+}
+
+/// qemu's dgram netdev `id` between the NIC's end and the switch's, as `-netdev` says it.
+fn dgram_netdev(id: &str, dir: &Path, end: &str) -> String {
+    format!(
+        "dgram,id={id},local.type=unix,local.path={},remote.type=unix,remote.path={}",
+        dir.join(nic_end(end)).display(),
+        dir.join(switch_end(end)).display()
+    )
 }
 
 impl MachineSpec {
@@ -60,9 +94,10 @@ impl MachineSpec {
         vmi: &Value,
         guest_bytes: u64,
         macs: &[String],
-        user_data: Option<String>,
-        network_data: Option<String>,
+        hotplug_ports: usize,
+        cloud_init: (Option<String>, Option<String>),
     ) -> MachineSpec {
+        let (user_data, network_data) = cloud_init;
         let spec = &vmi["spec"];
         let cpu = &spec["domain"]["cpu"];
         let get = |key: &str| cpu[key].as_u64().unwrap_or(1).max(1);
@@ -104,6 +139,8 @@ impl MachineSpec {
             user_data,
             network_data,
             plugged_cpus: Vec::new(),
+            hotplug_ports,
+            plugged_nics: Vec::new(),
         }
     }
 
@@ -184,22 +221,43 @@ impl MachineSpec {
         for cpu in &self.plugged_cpus {
             args.extend(["-device".to_string(), cpu.clone()]);
         }
+        for k in 0..self.hotplug_ports {
+            args.push("-device".into());
+            args.push(format!(
+                "pcie-root-port,id={},chassis={}",
+                root_port(k),
+                k + 1
+            ));
+        }
         for (i, nic) in self.nics.iter().enumerate() {
             args.push("-netdev".into());
             args.push(match nic.pod {
                 true => format!(
                     "user,id=net{i},net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,hostfwd=tcp:{ssh}-:22"
                 ),
-                false => format!(
-                    "dgram,id=net{i},local.type=unix,local.path={},remote.type=unix,remote.path={}",
-                    path(&nic_end(i)),
-                    path(&switch_end(i))
-                ),
+                false => dgram_netdev(&format!("net{i}"), dir, &i.to_string()),
             });
             args.push("-device".into());
             args.push(format!("virtio-net-pci,netdev=net{i},mac={}", nic.mac));
         }
+        for nic in &self.plugged_nics {
+            let id = nic.id();
+            args.extend([
+                "-netdev".to_string(),
+                dgram_netdev(&id, dir, &id),
+                "-device".to_string(),
+                format!(
+                    "virtio-net-pci,id={id}nic,netdev={id},bus={id},mac={}",
+                    nic.mac
+                ),
+            ]);
+        }
         args
+    }
+
+    /// The first hotplug root port no plugged NIC holds.
+    pub fn free_root_port(&self) -> Option<usize> {
+        (0..self.hotplug_ports).find(|k| self.plugged_nics.iter().all(|n| n.port != *k))
     }
 
     fn memory_arg(&self) -> String {
@@ -230,7 +288,12 @@ mod tests {
             "02:00:00:00:00:01".to_string(),
             "02:00:00:00:00:02".to_string(),
         ];
-        let spec = MachineSpec::of_vmi(&vmi(), 1 << 30, &macs, None, None);
+        let mut spec = MachineSpec::of_vmi(&vmi(), 1 << 30, &macs, 2, (None, None));
+        spec.plugged_nics.push(PluggedNic {
+            mac: "02:00:00:00:00:03".into(),
+            port: 1,
+        });
+        assert_eq!(spec.free_root_port(), Some(0));
         assert_eq!(spec.id, "0a1b2c3d4e5f");
         assert_eq!((spec.sockets, spec.max_sockets), (1, 4));
         assert_eq!((spec.memory_mib, spec.max_memory_mib), (1024, 4096));
@@ -261,6 +324,17 @@ mod tests {
             line.contains("dgram,id=net1,local.type=unix,local.path=/run/m/nic1,remote.type=unix,remote.path=/run/m/sw1"),
             "{line}"
         );
+        assert!(
+            line.contains(
+                "-device pcie-root-port,id=hp0,chassis=1 -device pcie-root-port,id=hp1,chassis=2"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("virtio-net-pci,id=hp1nic,netdev=hp1,bus=hp1,mac=02:00:00:00:00:03"),
+            "{line}"
+        );
+        assert!(line.contains("remote.path=/run/m/swhp1"), "{line}");
         assert!(
             !line.contains("-fw_cfg"),
             "no cloud-init files were written: {line}"

@@ -71,31 +71,44 @@ pub async fn copy_memory(
     let parameters = json!({"max-bandwidth": limits.bandwidth as u64,
         "downtime-limit": (limits.max_downtime_s * 1000.0) as u64});
     qmp_call(&mut qmp, "migrate-set-parameters", parameters).await?;
+    // What the source's monitor said before is about earlier migrations (its own incoming
+    // one, when it was a target): only what follows this `migrate` is this one's news.
+    qmp.events.clear();
     qmp_call(&mut qmp, "migrate", json!({"uri": uri})).await?;
     let action = monitor(ctx, vmi, limits, &mut qmp, guest, abort).await;
     drop(qmp);
     if action.as_ref().is_ok_and(|a| *a == Action::Paused) || action.is_err() {
         monitor_resumed(ctx, vmi, Some(guest));
     }
-    match action {
-        Ok(Action::Paused) => {
-            // libvirt resumes the domain on the target after a migration it paused, once the
-            // target has loaded it: a `cont` before that is absorbed, and qemu keeps the
-            // source's paused state (migration.c process_incoming_migration_bh).
-            let mut qmp = target.qmp.lock().await;
-            tokio::time::timeout(INCOMING_BUDGET, incoming_done(&mut qmp))
-                .await
-                .map_err(|_| Stop::Failed(format!(
-                    "the target did not finish loading the guest within {INCOMING_BUDGET:?} of the source's end"
-                )))??;
-            qmp_call(&mut qmp, "cont", json!({})).await?;
-        }
-        Ok(_) => {}
+    let action = match action {
+        Ok(action) => action,
         Err(stop) => {
             let _ = qmp_call(&mut *source.qmp.lock().await, "cont", json!({})).await;
             return Err(stop);
         }
+    };
+    // libvirt's Finish phase: the migration succeeded once the target has loaded the whole
+    // guest, not when the source has sent it. A target that fails to load it fails the
+    // migration, and a source that still holds the guest (no post-copy) runs on.
+    let mut qmp = target.qmp.lock().await;
+    let loaded = tokio::time::timeout(INCOMING_BUDGET, incoming_done(&mut qmp))
+        .await
+        .unwrap_or_else(|_| Err(Stop::Failed(format!(
+            "the target did not finish loading the guest within {INCOMING_BUDGET:?} of the source's end"
+        ))));
+    if let Err(stop) = loaded {
+        if action != Action::PostCopy {
+            let _ = qmp_call(&mut *source.qmp.lock().await, "cont", json!({})).await;
+        }
+        return Err(stop);
     }
+    if action == Action::Paused {
+        // libvirt resumes the domain on the target after a migration it paused: a `cont`
+        // before the target loaded it would be absorbed, and qemu keeps the source's paused
+        // state (migration.c process_incoming_migration_bh).
+        qmp_call(&mut qmp, "cont", json!({})).await?;
+    }
+    drop(qmp);
     guest::lock(guest).machine = Some(target);
     Ok(())
 }
