@@ -16,8 +16,10 @@ const MIB: u64 = 1 << 20;
 pub struct MachineNic {
     pub mac: String,
     /// The pod network's NIC: qemu's user network (masquerade's addresses, 10.0.2.2 behind
-    /// 10.0.2.1) with the guest's sshd forwarded to the host. Other NICs are ports of the
-    /// lane's switch (switch.rs).
+    /// 10.0.2.1) with the guest's sshd forwarded to the host. It is restricted: nothing the
+    /// guest sends leaves for the machine's own network (whose answers, or lack of them, are
+    /// not the cluster's), so an address off the lane goes unanswered. Other NICs are ports of
+    /// the lane's switch (switch.rs).
     pub pod: bool,
 }
 
@@ -233,7 +235,7 @@ impl MachineSpec {
             args.push("-netdev".into());
             args.push(match nic.pod {
                 true => format!(
-                    "user,id=net{i},net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,hostfwd=tcp:{ssh}-:22"
+                    "user,id=net{i},net=10.0.2.0/24,host=10.0.2.1,dhcpstart=10.0.2.2,restrict=on,hostfwd=tcp:{ssh}-:22"
                 ),
                 false => dgram_netdev(&format!("net{i}"), dir, &i.to_string()),
             });
