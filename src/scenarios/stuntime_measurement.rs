@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::scenario::{Attach, Scenario};
+use crate::cluster::budget::Wait;
 use crate::cluster::build::Nic;
 use crate::cluster::scope::{NamespaceKind, Scope};
 use crate::cluster::setups::{self, Subnet, TwoVlans};
@@ -124,6 +125,7 @@ async fn measure(ctx: &Ctx, medium: Medium) -> anyhow::Result<()> {
     let world = World::set_up(ctx, medium).await?;
     let threshold = ctx.target().await?.profile.stuntime_threshold;
     let (vm, peer) = world.start_vms(ctx).await?;
+    world.connected(ctx, &vm, &peer).await?;
     let mut measured = Vec::new();
     let mut current = vm.booted_on().to_string();
     for initiator in [Initiator::Client, Initiator::Server] {
@@ -245,6 +247,20 @@ impl World {
             (Some(vm), Some(peer)) => Ok((vm, peer)),
             _ => anyhow::bail!("starting the VM under test and its peer returned fewer VMs"),
         }
+    }
+
+    /// Both VMs reach each other over every family before anything migrates: a gap that
+    /// starts before the first answer would be the guests' start-up (IPv6 duplicate address
+    /// detection, neighbour discovery), not the migration's stun time.
+    async fn connected(&self, ctx: &Ctx, vm: &Vm, peer: &Vm) -> anyhow::Result<()> {
+        for (from, to) in [(vm, PEER), (peer, UNDER_TEST)] {
+            for address in self.subnet.addresses(to) {
+                let budget = from.budget(Wait::Reaction);
+                from.guest.assert_reaches(address, budget).await?;
+            }
+        }
+        ctx.step("the VMs reach each other over IPv4 and IPv6");
+        Ok(())
     }
 
     /// Migrates `vm` to the variant's target while probes run from the prober to the other
