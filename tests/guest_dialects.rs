@@ -179,6 +179,13 @@ fn linux_fixtures_parse() {
         ..Output::default()
     };
     assert!(!linux::accepted(&refused).unwrap());
+    // Over a serial console, stderr arrives on the one stream the terminal has.
+    let on_console = Output {
+        stdout: refused.stderr.clone(),
+        code: refused.code,
+        ..Output::default()
+    };
+    assert!(!linux::accepted(&on_console).unwrap());
     let ok = Output {
         code: fixture("linux/tcp_probe_ok_rc.txt").trim().parse().unwrap(),
         ..Output::default()

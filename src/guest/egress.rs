@@ -33,9 +33,11 @@ pub fn ask(service: SocketAddr) -> String {
 }
 
 /// Reads [`ask`]: the address the service printed; None for a connect that failed (bash's
-/// connect error, or exit 124 when `timeout` ended a connect no one answered).
+/// connect error, or exit 124 when `timeout` ended a connect no one answered). Over a serial
+/// console stderr arrives in stdout (a terminal has one stream), so either counts.
 pub fn seen(out: &Output) -> Result<Option<IpAddr>, Unreadable> {
-    let connect_failed = out.stderr.starts_with("bash: connect: ");
+    let failed = |text: &str| text.starts_with("bash: connect: ");
+    let connect_failed = failed(&out.stderr) || failed(&out.stdout);
     let unreadable = || {
         unreadable(
             "the client address a host outside the cluster sees",
@@ -78,6 +80,9 @@ mod tests {
         assert_eq!(seen(&answer("192.168.10.11\n", "", 0)), Ok(Some(node)));
         let refused = "bash: connect: Connection refused\nbash: line 1: /dev/tcp/198.51.100.10/8080: Connection refused\n";
         assert_eq!(seen(&answer("", refused, 1)), Ok(None));
+        // Over a serial console, what bash printed on stderr is on the one stream.
+        let unrouted = "bash: connect: No route to host\nbash: line 1: /dev/tcp/198.51.100.10/8080: No route to host\n";
+        assert_eq!(seen(&answer(unrouted, "", 1)), Ok(None));
         assert_eq!(seen(&answer("", "", 124)), Ok(None));
         assert!(seen(&answer("hello\n", "", 0)).is_err());
     }

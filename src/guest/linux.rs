@@ -196,9 +196,12 @@ pub fn ping_summary(out: &str) -> Result<PingSummary, Unreadable> {
     })
 }
 
-/// Starts `command` detached from the session; the answer is its PID (`$!`).
+/// Starts `command` detached from the session; the answer is its PID (`$!`). It starts in a
+/// subshell: an interactive shell (a serial console's login shell) would otherwise own it as a
+/// job, print `[1] PID` before the PID and, when it ends, `[1]+ Terminated ...` into the answer
+/// of a later command.
 pub fn start_background(command: &str) -> String {
-    format!("nohup {command} >/dev/null 2>&1 & echo $!")
+    format!("(nohup {command} >/dev/null 2>&1 & echo $!)")
 }
 
 pub fn pid(out: &str) -> Result<u32, Unreadable> {
@@ -283,13 +286,15 @@ pub fn tcp_probe(address: IpAddr, port: u16) -> String {
 }
 
 /// Reads [`tcp_probe`]: exit 0 accepted; exit 1 with bash's connect error (refused, no route)
-/// or exit 124 (timeout ended a connect no one answered) not accepted.
+/// or exit 124 (timeout ended a connect no one answered) not accepted. Over a serial console
+/// stderr arrives in stdout (a terminal has one stream), so either counts.
 pub fn accepted(out: &Output) -> Result<bool, Unreadable> {
-    let connect_failed = out
-        .stderr
-        .lines()
-        .next()
-        .is_some_and(|l| l.starts_with("bash: connect: "));
+    let says_connect_failed = |text: &str| {
+        text.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("bash: connect: "))
+    };
+    let connect_failed = says_connect_failed(&out.stderr) || says_connect_failed(&out.stdout);
     match out.code {
         0 => Ok(true),
         1 if connect_failed => Ok(false),

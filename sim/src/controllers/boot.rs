@@ -101,7 +101,15 @@ async fn boot_steps(ctx: &Arc<Ctx>, ns: &str, name: &str, uid: &str) -> Option<(
     for nic in guest::lock(&guest).nics.iter_mut() {
         nic.node = node.clone();
     }
-    let machine = match super::real_guest::start_domain(ctx, &vmi, &macs, !windows).await {
+    let machine = match super::real_guest::start_domain(
+        ctx,
+        &vmi,
+        &macs,
+        !windows,
+        pod_net.bridged.is_none(),
+    )
+    .await
+    {
         Ok(machine) => machine,
         Err(why) => return domain_failed(ctx, ns, name, uid, &why),
     };

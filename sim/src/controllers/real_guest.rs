@@ -23,6 +23,7 @@ pub async fn start_domain(
     vmi: &Value,
     macs: &[String],
     linux: bool,
+    pod_behind_nat: bool,
 ) -> Result<Option<Arc<Machine>>, String> {
     let Some(lane) = ctx.spec.guests.lane().filter(|_| linux) else {
         return Ok(None);
@@ -30,7 +31,11 @@ pub async fn start_domain(
     let cloud_init = guest::cloudinit::documents(&ctx.store, vmi);
     let memory = super::launcher::guest_memory(&vmi["spec"]);
     let ports = super::pciports::free_at_boot(vmi);
-    let spec = MachineSpec::of_vmi(vmi, memory, macs, ports, cloud_init);
+    let mut spec = MachineSpec::of_vmi(vmi, memory, macs, ports, cloud_init);
+    if !pod_behind_nat {
+        // Bridged onto a primary UDN, the pod NIC's frames go to the network's switch.
+        spec.nics.iter_mut().for_each(|n| n.pod = false);
+    }
     Machine::start(lane, &spec).await.map(Some).map_err(|why| {
         let message = format!("failed to start the domain: {why}");
         handler_sync_failed(ctx, vmi, &message);
@@ -118,4 +123,30 @@ pub fn segments(guests: Arc<guest::Guests>) -> Arc<crate::qemu::switch::Segments
 /// virt-handler's Warning `SyncFailed` on the VMI, for a domain operation libvirt refused.
 fn handler_sync_failed(ctx: &Ctx, vmi: &Value, message: &str) {
     super::events::warning(ctx, vmi, "SyncFailed", message, super::events::VIRT_HANDLER);
+}
+
+/// The DHCP lease of the real NIC with a MAC: the address OVN-Kubernetes allocated when the
+/// NIC is bridged onto a primary layer2 UDN (its port security holds it) and the guest takes
+/// it by DHCP, with the network's gateway (its first address) as router.
+pub fn leases(guests: Arc<guest::Guests>) -> Arc<crate::qemu::dhcp::Leases> {
+    Arc::new(move |mac: &str| {
+        let guest = guests.all().into_iter().find(|g| {
+            let g = guest::lock(g);
+            g.nics.iter().any(|n| n.mac.eq_ignore_ascii_case(mac))
+        })?;
+        let g = guest::lock(&guest);
+        let nic = g.nics.iter().find(|n| n.mac.eq_ignore_ascii_case(mac))?;
+        let allocated = nic.port_security.as_ref()?.iter().find_map(|a| match a {
+            std::net::IpAddr::V4(v4) => Some(*v4),
+            std::net::IpAddr::V6(_) => None,
+        })?;
+        let (_, prefix) = nic.addrs.iter().find(|(a, _)| *a == allocated)?;
+        let network =
+            u32::from(allocated) & u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+        Some(crate::qemu::dhcp::Lease {
+            address: allocated,
+            prefix: *prefix,
+            router: std::net::Ipv4Addr::from(network + 1),
+        })
+    })
 }

@@ -41,6 +41,8 @@ impl World for Virtualization {
         if let Some(lane) = self.spec.guests.lane() {
             lane.switch
                 .set_segments(super::real_guest::segments(ctx.guests.clone()));
+            lane.switch
+                .set_leases(super::real_guest::leases(ctx.guests.clone()));
         }
         seed(&store, &self.spec);
         super::workloads::seed(&ctx);

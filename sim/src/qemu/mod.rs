@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+pub mod dhcp;
 pub mod hotplug;
 pub mod image;
 pub mod lane;

@@ -4,6 +4,8 @@
 //! its sender: which segment a NIC is on (a bridge with a VLAN, a localnet with a VLAN) is the
 //! simulated world's answer (`Segments`), so NAD swaps and migrations move real NICs as they
 //! move the model's. Frames are flooded, never learned: a guest drops what is not for it.
+//! DHCP requests from a port bridged onto a primary UDN are answered by the switch itself, as
+//! OVN's native DHCP answers them (dhcp.rs).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ pub struct Switch {
     ports: Mutex<HashMap<u64, Port>>,
     next: std::sync::atomic::AtomicU64,
     segments: OnceLock<Arc<Segments>>,
+    leases: OnceLock<Arc<super::dhcp::Leases>>,
 }
 
 struct Port {
@@ -57,6 +60,25 @@ impl Switch {
     /// Who answers which segments a NIC is on; set once, when the world starts.
     pub fn set_segments(&self, segments: Arc<Segments>) {
         let _ = self.segments.set(segments);
+    }
+
+    /// Who answers which ports get DHCP answers from the switch (OVN's native DHCP), and
+    /// with what; set once, when the world starts.
+    pub fn set_leases(&self, leases: Arc<super::dhcp::Leases>) {
+        let _ = self.leases.set(leases);
+    }
+
+    /// OVN's answer to a DHCP request from port `from`, and where it goes.
+    fn dhcp_answer(
+        &self,
+        from: u64,
+        frame: &[u8],
+    ) -> Option<(Vec<u8>, Arc<UnixDatagram>, PathBuf)> {
+        let leases = self.leases.get()?;
+        let answer = super::dhcp::answer(frame, leases.as_ref())?;
+        let ports = self.lock();
+        let port = ports.get(&from)?;
+        Some((answer, port.socket.clone(), port.nic.clone()))
     }
 
     /// A port for the NIC with `mac`: the switch listens on `switch_end`, and qemu's netdev
@@ -131,6 +153,10 @@ async fn forward(
         let Some(switch) = switch.upgrade() else {
             return;
         };
+        if let Some((answer, out, nic)) = switch.dhcp_answer(id, &frame[..n]) {
+            let _ = out.try_send_to(&answer, &nic);
+            continue;
+        }
         for (out, nic) in switch.recipients(id) {
             // A NIC whose qemu is gone or busy loses the frame, as a full queue does.
             let _ = out.try_send_to(&frame[..n], &nic);
