@@ -125,10 +125,37 @@ fn handler_sync_failed(ctx: &Ctx, vmi: &Value, message: &str) {
     super::events::warning(ctx, vmi, "SyncFailed", message, super::events::VIRT_HANDLER);
 }
 
+/// What answers on the real guests' fabric for OVN and the world outside: DHCP leases, the
+/// gateway, and the external host, whose view (what reaches it, what it sees) is the model's
+/// (world/external.rs).
+pub fn services(guests: Arc<guest::Guests>) -> crate::qemu::gateway::Services {
+    let nic_of = {
+        let guests = guests.clone();
+        move |mac: &str| {
+            guests.all().into_iter().find_map(|g| {
+                let g = guest::lock(&g);
+                g.nics
+                    .iter()
+                    .find(|n| n.mac.eq_ignore_ascii_case(mac))
+                    .cloned()
+            })
+        }
+    };
+    let outside = move |mac: &str, to: std::net::IpAddr, port: u16| {
+        let nic = nic_of(mac)?;
+        crate::world::external::answers(&nic, to, Some(port))??;
+        Some(crate::world::external::greeting(&nic, to, port))
+    };
+    crate::qemu::gateway::Services {
+        leases: leases(guests),
+        outside: Arc::new(outside),
+    }
+}
+
 /// The DHCP lease of the real NIC with a MAC: the address OVN-Kubernetes allocated when the
 /// NIC is bridged onto a primary layer2 UDN (its port security holds it) and the guest takes
 /// it by DHCP, with the network's gateway (its first address) as router.
-pub fn leases(guests: Arc<guest::Guests>) -> Arc<crate::qemu::dhcp::Leases> {
+fn leases(guests: Arc<guest::Guests>) -> Arc<crate::qemu::dhcp::Leases> {
     Arc::new(move |mac: &str| {
         let guest = guests.all().into_iter().find(|g| {
             let g = guest::lock(g);

@@ -42,7 +42,7 @@ impl World for Virtualization {
             lane.switch
                 .set_segments(super::real_guest::segments(ctx.guests.clone()));
             lane.switch
-                .set_leases(super::real_guest::leases(ctx.guests.clone()));
+                .set_services(super::real_guest::services(ctx.guests.clone()));
         }
         seed(&store, &self.spec);
         super::workloads::seed(&ctx);

@@ -115,7 +115,7 @@ fn frame_to(
 }
 
 /// ovn-kubernetes util.IPAddrToHWAddr: a router port's MAC is 0a:58 and its IPv4 address.
-fn router_mac(router: Ipv4Addr) -> [u8; 6] {
+pub fn router_mac(router: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = router.octets();
     [0x0a, 0x58, a, b, c, d]
 }

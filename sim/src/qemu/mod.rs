@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 pub mod dhcp;
+pub mod gateway;
 pub mod hotplug;
 pub mod image;
 pub mod lane;

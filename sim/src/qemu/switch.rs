@@ -4,8 +4,8 @@
 //! its sender: which segment a NIC is on (a bridge with a VLAN, a localnet with a VLAN) is the
 //! simulated world's answer (`Segments`), so NAD swaps and migrations move real NICs as they
 //! move the model's. Frames are flooded, never learned: a guest drops what is not for it.
-//! DHCP requests from a port bridged onto a primary UDN are answered by the switch itself, as
-//! OVN's native DHCP answers them (dhcp.rs).
+//! On a primary UDN, the switch also answers for OVN: DHCP, the gateway and the host beyond it
+//! (gateway.rs).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ pub struct Switch {
     ports: Mutex<HashMap<u64, Port>>,
     next: std::sync::atomic::AtomicU64,
     segments: OnceLock<Arc<Segments>>,
-    leases: OnceLock<Arc<super::dhcp::Leases>>,
+    services: OnceLock<super::gateway::Services>,
 }
 
 struct Port {
@@ -62,23 +62,29 @@ impl Switch {
         let _ = self.segments.set(segments);
     }
 
-    /// Who answers which ports get DHCP answers from the switch (OVN's native DHCP), and
-    /// with what; set once, when the world starts.
-    pub fn set_leases(&self, leases: Arc<super::dhcp::Leases>) {
-        let _ = self.leases.set(leases);
+    /// What answers in the fabric besides the guests (gateway.rs); set once, when the
+    /// world starts.
+    pub fn set_services(&self, services: super::gateway::Services) {
+        let _ = self.services.set(services);
     }
 
-    /// OVN's answer to a DHCP request from port `from`, and where it goes.
-    fn dhcp_answer(
-        &self,
-        from: u64,
-        frame: &[u8],
-    ) -> Option<(Vec<u8>, Arc<UnixDatagram>, PathBuf)> {
-        let leases = self.leases.get()?;
-        let answer = super::dhcp::answer(frame, leases.as_ref())?;
-        let ports = self.lock();
-        let port = ports.get(&from)?;
-        Some((answer, port.socket.clone(), port.nic.clone()))
+    /// The services' answers to a frame from port `from`, sent back to it; whether the frame
+    /// was theirs alone.
+    fn serve(&self, from: u64, frame: &[u8]) -> bool {
+        let Some(services) = self.services.get() else {
+            return false;
+        };
+        let Some((mac, socket, nic)) = self
+            .lock()
+            .get(&from)
+            .map(|p| (p.mac.clone(), p.socket.clone(), p.nic.clone()))
+        else {
+            return false;
+        };
+        for answer in services.answer(&mac, frame) {
+            let _ = socket.try_send_to(&answer, &nic);
+        }
+        services.consumes(&mac, frame)
     }
 
     /// A port for the NIC with `mac`: the switch listens on `switch_end`, and qemu's netdev
@@ -153,8 +159,7 @@ async fn forward(
         let Some(switch) = switch.upgrade() else {
             return;
         };
-        if let Some((answer, out, nic)) = switch.dhcp_answer(id, &frame[..n]) {
-            let _ = out.try_send_to(&answer, &nic);
+        if switch.serve(id, &frame[..n]) {
             continue;
         }
         for (out, nic) in switch.recipients(id) {
