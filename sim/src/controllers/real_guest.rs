@@ -67,6 +67,20 @@ pub async fn plug_cpus(ctx: Arc<Ctx>, vmi: Value, machine: Arc<Machine>, vcpus: 
     }
 }
 
+/// The target's memory after a memory hotplug migration, plugged into the real guest
+/// (virtio-mem); whether it was. A refusal is virt-handler's Warning `SyncFailed` on the VMI.
+pub async fn plug_memory(ctx: &Ctx, vmi: &Value, machine: &Machine, bytes: u64) -> bool {
+    let plugged = machine.plug_memory(bytes).await;
+    if let Err(why) = &plugged {
+        handler_sync_failed(
+            ctx,
+            vmi,
+            &format!("failed to update the guest memory: {why}"),
+        );
+    }
+    plugged.is_ok()
+}
+
 /// A NIC hotplug on the real guest: `device_add` into a free root port of the domain, or
 /// `device_del` and the guest letting the NIC go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,9 @@ use super::spec::PluggedNic;
 /// pciehp's five-second attention-button wait; TCG is slow).
 const UNPLUG_BUDGET: Duration = Duration::from_secs(90);
 
+/// How long the guest's virtio-mem driver may take to plug requested memory.
+const MEMORY_BUDGET: Duration = Duration::from_secs(120);
+
 /// libvirt's refusal when no root port is free (the message virt-launcher passes on).
 const NO_FREE_SLOT: &str = "internal error: No more available PCI slots";
 
@@ -58,6 +61,43 @@ impl Machine {
             (now, plugged) = (now + count(slot), plugged + 1);
         }
         Ok(plugged)
+    }
+
+    /// Brings the guest's memory to `total` bytes (libvirt's update of the virtio-mem device:
+    /// its `requested-size`), and waits for the guest driver to plug it
+    /// (`MEMORY_DEVICE_SIZE_CHANGE` events until the device's size is the requested one). The
+    /// guest onlines the new memory blocks itself (RHEL's udev rule).
+    pub async fn plug_memory(&self, total: u64) -> Result<(), String> {
+        let spec = self.spec();
+        let wanted_mib = (total >> 20).saturating_sub(spec.memory_mib);
+        if spec.max_memory_mib <= spec.memory_mib
+            || wanted_mib > spec.max_memory_mib - spec.memory_mib
+        {
+            return Err(format!(
+                "{total} bytes is beyond the domain's maximum memory ({} MiB)",
+                spec.max_memory_mib
+            ));
+        }
+        let mut qmp = self.qmp.lock().await;
+        let path = format!("/machine/peripheral/{}", super::spec::VIRTIO_MEM);
+        let wanted = wanted_mib << 20;
+        let set = json!({"path": path, "property": "requested-size", "value": wanted});
+        qmp.execute("qom-set", set).await?;
+        self.lock_spec().plugged_memory_mib = wanted_mib;
+        let plugged = async {
+            loop {
+                let get = json!({"path": path, "property": "size"});
+                if qmp.execute("qom-get", get).await?.as_u64() == Some(wanted) {
+                    return Ok::<_, String>(());
+                }
+                qmp.event("MEMORY_DEVICE_SIZE_CHANGE").await?;
+            }
+        };
+        tokio::time::timeout(MEMORY_BUDGET, plugged)
+            .await
+            .map_err(|_| {
+                format!("the guest did not plug {wanted_mib} MiB within {MEMORY_BUDGET:?}")
+            })?
     }
 
     /// Plugs a virtio-net NIC with `mac` into the first free root port, its link on the lane's

@@ -11,6 +11,12 @@ use crate::quantity;
 
 const MIB: u64 = 1 << 20;
 
+/// The id of the virtio-mem device that hot-plugged memory comes from.
+pub const VIRTIO_MEM: &str = "virtiomem0";
+/// kubevirt v1.9.0 pkg/virt-launcher/virtwrap/converter/memory.go: virtio-mem's block size,
+/// the 2 MiB hotplug alignment (HotplugBlockAlignmentBytes).
+const VIRTIO_MEM_BLOCK: &str = "2M";
+
 /// One NIC of the machine, in the VMI's interface order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineNic {
@@ -35,8 +41,11 @@ pub struct MachineSpec {
     pub cores: u64,
     pub threads: u64,
     pub memory_mib: u64,
-    /// Above `memory_mib` when memory may be hot-plugged.
+    /// Above `memory_mib` when memory may be hot-plugged: the rest is a virtio-mem device's
+    /// region, as KubeVirt's domain has it (converter: `<memory model='virtio-mem'>`).
     pub max_memory_mib: u64,
+    /// How much of the virtio-mem region is requested (plugged since the start).
+    pub plugged_memory_mib: u64,
     pub nics: Vec<MachineNic>,
     pub user_data: Option<String>,
     pub network_data: Option<String>,
@@ -130,6 +139,7 @@ impl MachineSpec {
             threads: get("threads"),
             memory_mib: guest / MIB,
             max_memory_mib: max_guest.max(guest) / MIB,
+            plugged_memory_mib: 0,
             nics: macs
                 .iter()
                 .enumerate()
@@ -223,6 +233,20 @@ impl MachineSpec {
         for cpu in &self.plugged_cpus {
             args.extend(["-device".to_string(), cpu.clone()]);
         }
+        if self.max_memory_mib > self.memory_mib {
+            args.extend([
+                "-object".to_string(),
+                format!(
+                    "memory-backend-ram,id=mem-{VIRTIO_MEM},size={}M",
+                    self.max_memory_mib - self.memory_mib
+                ),
+                "-device".to_string(),
+                format!(
+                    "virtio-mem-pci,id={VIRTIO_MEM},memdev=mem-{VIRTIO_MEM},block-size={VIRTIO_MEM_BLOCK},requested-size={}M",
+                    self.plugged_memory_mib
+                ),
+            ]);
+        }
         for k in 0..self.hotplug_ports {
             args.push("-device".into());
             args.push(format!(
@@ -315,6 +339,10 @@ mod tests {
         );
         assert!(
             line.contains("-m size=1024M,slots=16,maxmem=4096M"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-object memory-backend-ram,id=mem-virtiomem0,size=3072M -device virtio-mem-pci,id=virtiomem0,memdev=mem-virtiomem0,block-size=2M,requested-size=0M"),
             "{line}"
         );
         assert!(line.contains("hostfwd=tcp:127.0.0.1:2222-:22"), "{line}");

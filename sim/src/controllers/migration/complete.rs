@@ -151,8 +151,22 @@ fn guest_follows(faults: &Faults, g: &mut Guest, applied: &Applied) {
 /// after the migration completed; unless a regression of the catalogue keeps it from the guest
 /// (memory-hotplug-not-in-guest) or from both (memory-never-onlined).
 async fn online_memory(ctx: Arc<Ctx>, vmi: Value, bytes: u64) {
-    // The guest onlines hot-plugged memory once the target has requested it.
-    ctx.sleep(ctx.spec.durations.memory_online).await;
+    let real = ctx
+        .guests
+        .get(obj::uid(&vmi))
+        .and_then(|g| guest::lock(&g).machine.clone());
+    let regressed =
+        ctx.faults.has(Fault::MemoryNeverOnlined) || ctx.faults.has(Fault::MemoryHotplugNotInGuest);
+    match real.filter(|_| !regressed) {
+        // A real guest takes the memory when the target's domain requests it.
+        Some(machine) => {
+            if !super::super::real_guest::plug_memory(&ctx, &vmi, &machine, bytes).await {
+                return;
+            }
+        }
+        // The guest onlines hot-plugged memory once the target has requested it.
+        None => ctx.sleep(ctx.spec.durations.memory_online).await,
+    }
     if ctx.faults.has(Fault::MemoryNeverOnlined) {
         return;
     }
