@@ -99,6 +99,8 @@ pub struct Target {
     pub findings: Findings,
     /// The in-process simulator's seed (`--sim-seed` repeats its timings).
     pub sim_seed: Option<u64>,
+    /// The in-process simulator's guests; `None` on a cluster.
+    pub sim_guests: Option<Guests>,
     /// The run's bearer token, for routes behind OpenShift's token-checking proxies
     /// (thanos-querier); `None` when the kubeconfig authenticates otherwise.
     pub bearer_token: Option<String>,
@@ -110,11 +112,13 @@ impl Target {
     /// Connects, starting the in-process simulator for `sim`, and runs preflight.
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let mut sim_seed = None;
+        let mut sim_guests = None;
         let bearer_token;
         let settings = settings::load(options.settings.as_deref()).map_err(anyhow::Error::msg)?;
         let (client, sim) = match options.target {
             TargetKind::Sim => {
                 let lane = options.guest_lane(&settings);
+                sim_guests = Some(lane.guests);
                 let mut config = vstp_sim::SimConfig::cluster(sim_cluster(lane)?)?;
                 if lane.guests == Guests::Qemu {
                     config.time_scale = guest_lane::QEMU_TIME_SCALE;
@@ -169,6 +173,7 @@ impl Target {
             profile,
             findings,
             sim_seed,
+            sim_guests,
             bearer_token,
             _sim: sim,
         })

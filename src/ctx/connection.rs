@@ -66,6 +66,11 @@ impl Connection {
         self.connected.get()?.as_ref().ok()?.target.sim_seed
     }
 
+    /// The in-process simulator's guests, once the run has started it.
+    pub fn sim_guests(&self) -> Option<crate::cluster::guest_lane::Guests> {
+        self.connected.get()?.as_ref().ok()?.target.sim_guests
+    }
+
     /// An IP subnet no other scenario of this run uses.
     pub async fn subnet(&self) -> anyhow::Result<Subnet> {
         let profile = &self.get().await?.target.profile;

@@ -12,14 +12,19 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::record::{CaseRecord, Outcome};
+use crate::cluster::guest_lane::Guests;
 use crate::cluster::polarion::PolarionRun;
 use crate::cluster::TargetKind;
+use crate::guest::os::GuestOs;
 
 /// Run-level facts that go into the report.
 pub struct ReportInfo<'a> {
     pub run_id: &'a str,
     /// The in-process simulator's seed, so a red run's timings can be repeated.
     pub sim_seed: Option<u64>,
+    /// The in-process simulator's guests (`None` on a cluster): each case says which its
+    /// guests were, since the real-guest lane runs Windows guests emulated.
+    pub sim_guests: Option<Guests>,
     pub target: TargetKind,
     pub polarion: &'a PolarionRun,
 }
@@ -155,6 +160,9 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
         tc.add_property(Property::new("priority", priority.to_string()));
     }
     tc.add_property(Property::new("target", info.target.to_string()));
+    if let Some(guests) = info.sim_guests {
+        tc.add_property(Property::new("vstp-guests", guests_of(guests, s.os)));
+    }
     for (name, value) in &case.properties {
         tc.add_property(Property::new(name.as_str(), value.as_str()));
     }
@@ -162,6 +170,16 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
         tc.set_system_out(case.log.clone());
     }
     tc
+}
+
+/// What ran a case's guests in the simulator: real kernels in qemu for Linux in the qemu lane;
+/// Windows guests are always emulated (no Windows image can be had for the lane).
+fn guests_of(guests: Guests, os: GuestOs) -> &'static str {
+    match (guests, os) {
+        (Guests::Qemu, GuestOs::Rhel) => "qemu",
+        (Guests::Qemu, GuestOs::Windows) => "emulated (the qemu lane has no Windows image)",
+        (Guests::Emulated, _) => "emulated",
+    }
 }
 
 fn non_success(kind: NonSuccessKind, message: &str, case: &CaseRecord) -> TestCaseStatus {

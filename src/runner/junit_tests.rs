@@ -38,9 +38,14 @@ fn record(decl: Declaration, outcome: Outcome) -> CaseRecord {
 }
 
 fn render_with(cases: &[CaseRecord], polarion: &PolarionRun) -> String {
+    render_in(cases, polarion, None)
+}
+
+fn render_in(cases: &[CaseRecord], polarion: &PolarionRun, guests: Option<Guests>) -> String {
     let info = ReportInfo {
         run_id: "run-1",
         sim_seed: None,
+        sim_guests: guests,
         target: TargetKind::Sim,
         polarion,
     };
@@ -175,6 +180,27 @@ fn a_row_tracked_by_a_jira_epic_reports_it_as_requirement_not_as_test_case() {
     assert_eq!(values(props("/old"), "polarion-testcase-id"), ["CNV-15225"]);
     assert!(values(props("/east-west"), "polarion-testcase-id").is_empty());
     assert_eq!(values(props("/east-west"), "requirement"), ["CNV-67524"]);
+}
+
+#[test]
+fn in_the_qemu_lane_each_case_says_its_guests_and_windows_ones_say_they_are_emulated() {
+    let linux = record(
+        row("sig-virt/awd.md", 1, "rhel").ids(&["CNV-1"]),
+        Outcome::Passed,
+    );
+    let windows = row("sig-virt/awd.md", 2, "windows").ids(&["CNV-2"]);
+    let windows = record(windows.windows(), Outcome::Passed);
+    let cases = [linux, windows];
+    let xml = render_in(&cases, &PolarionRun::default(), Some(Guests::Qemu));
+    let reported = testcases(&elements(&xml));
+    assert_eq!(values(&reported[0].1, "vstp-guests"), ["qemu"]);
+    let emulated = values(&reported[1].1, "vstp-guests");
+    assert!(
+        emulated.len() == 1 && emulated[0].starts_with("emulated"),
+        "{emulated:?}"
+    );
+    let on_a_cluster = render_with(&cases, &PolarionRun::default());
+    assert!(!on_a_cluster.contains("vstp-guests"), "{on_a_cluster}");
 }
 
 #[test]

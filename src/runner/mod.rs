@@ -156,6 +156,7 @@ fn write_junit(shared: &Shared, cases: &[CaseRecord]) -> std::io::Result<()> {
     let info = junit::ReportInfo {
         run_id: &shared.config.run_id,
         sim_seed: shared.sim_seed(),
+        sim_guests: shared.sim_guests(),
         target: shared.config.target.target,
         polarion: &shared.config.polarion,
     };

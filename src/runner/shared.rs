@@ -44,6 +44,11 @@ impl Shared {
         self.connection.sim_seed()
     }
 
+    /// The in-process simulator's guests, once the run has started it.
+    pub fn sim_guests(&self) -> Option<crate::cluster::guest_lane::Guests> {
+        self.connection.sim_guests()
+    }
+
     pub fn interruption(&self) -> Option<&'static str> {
         *self.interrupted.borrow()
     }
