@@ -307,15 +307,38 @@ async fn delete_launcher(
     let uid = vmi.metadata.uid.clone().unwrap_or_default();
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
     let selector = format!("kubevirt.io=virt-launcher,kubevirt.io/created-by={uid}");
-    let listed = pods.list(&ListParams::default().labels(&selector)).await?;
-    let pod = listed
+    let pod = listed_pod(&pods, &selector, &node)
+        .await
+        .map_err(|e| anyhow::anyhow!("{vm}: {e}"))?;
+    pods.delete(&pod, &Default::default()).await?;
+    let did = format!("deleted launcher pod {pod} on {node}");
+    // A migration that completed meanwhile left that pod as its finished source: the guest
+    // runs in the target's pod, which is then the one to delete.
+    let now = vmi_api.get(vm).await?;
+    let moved_to = obj_str(&now, "/status/nodeName");
+    if moved_to == node || moved_to.is_empty() {
+        return Ok(did);
+    }
+    let again = listed_pod(&pods, &selector, moved_to).await?;
+    pods.delete(&again, &Default::default()).await?;
+    Ok(format!(
+        "{did}, then {again} on {moved_to} (the VMI had migrated there)"
+    ))
+}
+
+/// The launcher pod of `selector` on `node`.
+async fn listed_pod(
+    pods: &Api<k8s_openapi::api::core::v1::Pod>,
+    selector: &str,
+    node: &str,
+) -> anyhow::Result<String> {
+    let listed = pods.list(&ListParams::default().labels(selector)).await?;
+    listed
         .items
         .iter()
-        .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str()))
+        .find(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
         .and_then(|p| p.metadata.name.clone())
-        .ok_or_else(|| anyhow::anyhow!("no launcher pod of {vm} on {node}"))?;
-    pods.delete(&pod, &Default::default()).await?;
-    Ok(format!("deleted launcher pod {pod} on {node}"))
+        .ok_or_else(|| anyhow::anyhow!("no launcher pod on {node}"))
 }
 
 /// Whether the API's answer to a status patch carries it. Upstream's VMI CRD has no status
