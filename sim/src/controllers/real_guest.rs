@@ -118,19 +118,24 @@ fn machine_of(ctx: &Ctx, vmi: &Value) -> Option<Arc<Machine>> {
 /// its frames are misdirected, or its guest is paused.
 pub fn segments(guests: Arc<guest::Guests>) -> Arc<crate::qemu::switch::Segments> {
     Arc::new(move |mac: &str| {
-        for guest in guests.all() {
-            let g = guest::lock(&guest);
-            let Some(nic) = g.nics.iter().find(|n| n.mac.eq_ignore_ascii_case(mac)) else {
-                continue;
-            };
-            if !nic.up || nic.misdirected || g.paused() {
-                return Vec::new();
-            }
-            return std::iter::once(nic.segment.clone())
-                .chain(nic.stale_segment.clone())
-                .collect();
+        let Some((nic, paused)) = nic_with_mac(&guests, mac) else {
+            return Vec::new();
+        };
+        if !nic.up || nic.misdirected || paused {
+            return Vec::new();
         }
-        Vec::new()
+        std::iter::once(nic.segment)
+            .chain(nic.stale_segment)
+            .collect()
+    })
+}
+
+/// The model's NIC with a MAC, and whether its guest is paused.
+fn nic_with_mac(guests: &guest::Guests, mac: &str) -> Option<(guest::Nic, bool)> {
+    guests.all().into_iter().find_map(|g| {
+        let g = guest::lock(&g);
+        let nic = g.nics.iter().find(|n| n.mac.eq_ignore_ascii_case(mac))?;
+        Some((nic.clone(), g.paused()))
     })
 }
 
@@ -143,20 +148,9 @@ fn handler_sync_failed(ctx: &Ctx, vmi: &Value, message: &str) {
 /// gateway, and the external host, whose view (what reaches it, what it sees) is the model's
 /// (world/external.rs).
 pub fn services(guests: Arc<guest::Guests>) -> crate::qemu::gateway::Services {
-    let nic_of = {
-        let guests = guests.clone();
-        move |mac: &str| {
-            guests.all().into_iter().find_map(|g| {
-                let g = guest::lock(&g);
-                g.nics
-                    .iter()
-                    .find(|n| n.mac.eq_ignore_ascii_case(mac))
-                    .cloned()
-            })
-        }
-    };
+    let known = guests.clone();
     let outside = move |mac: &str, to: std::net::IpAddr, port: u16| {
-        let nic = nic_of(mac)?;
+        let (nic, _) = nic_with_mac(&known, mac)?;
         crate::world::external::answers(&nic, to, Some(port))??;
         Some(crate::world::external::greeting(&nic, to, port))
     };
@@ -168,26 +162,19 @@ pub fn services(guests: Arc<guest::Guests>) -> crate::qemu::gateway::Services {
 
 /// The DHCP lease of the real NIC with a MAC: the address OVN-Kubernetes allocated when the
 /// NIC is bridged onto a primary layer2 UDN (its port security holds it) and the guest takes
-/// it by DHCP, with the network's gateway (its first address) as router.
+/// it by DHCP, with OVN-Kubernetes' ARP proxy as router (qemu/dhcp.rs).
 fn leases(guests: Arc<guest::Guests>) -> Arc<crate::qemu::dhcp::Leases> {
     Arc::new(move |mac: &str| {
-        let guest = guests.all().into_iter().find(|g| {
-            let g = guest::lock(g);
-            g.nics.iter().any(|n| n.mac.eq_ignore_ascii_case(mac))
-        })?;
-        let g = guest::lock(&guest);
-        let nic = g.nics.iter().find(|n| n.mac.eq_ignore_ascii_case(mac))?;
+        let (nic, _) = nic_with_mac(&guests, mac)?;
         let allocated = nic.port_security.as_ref()?.iter().find_map(|a| match a {
             std::net::IpAddr::V4(v4) => Some(*v4),
             std::net::IpAddr::V6(_) => None,
         })?;
         let (_, prefix) = nic.addrs.iter().find(|(a, _)| *a == allocated)?;
-        let network =
-            u32::from(allocated) & u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
         Some(crate::qemu::dhcp::Lease {
             address: allocated,
             prefix: *prefix,
-            router: std::net::Ipv4Addr::from(network + 1),
+            router: crate::qemu::dhcp::ARP_PROXY,
         })
     })
 }

@@ -1,9 +1,9 @@
 //! OVN's native DHCPv4 on the real guests' fabric: a guest bridged onto a primary layer2 UDN
 //! asks DHCP for its address, and its logical switch port answers with the address
-//! OVN-Kubernetes allocated, the network's gateway as router (ovn-kubernetes
-//! go-controller/pkg/kubevirt/dhcp.go `EnsureDHCPOptionsForLSP` / `composeDHCPv4Options`:
-//! `lease_time` 3500, `router` and `server_id` the gateway, `server_mac` the router port's
-//! MAC). The request never reaches other ports: OVN answers it in the switch.
+//! OVN-Kubernetes allocated (ovn-kubernetes go-controller/pkg/kubevirt/dhcp.go
+//! `ComposeDHCPv4Options`: `lease_time` 3500, `router` and `server_id` the ARP proxy's
+//! link-local address [`ARP_PROXY`], `server_mac` its MAC). The request never reaches other
+//! ports: OVN answers it in the switch.
 
 use std::net::Ipv4Addr;
 
@@ -11,7 +11,7 @@ use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
-/// What a port's DHCP gets: its address and prefix, and the gateway.
+/// What a port's DHCP gets: its address and prefix, and the gateway (on a UDN, [`ARP_PROXY`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {
     pub address: Ipv4Addr,
@@ -21,6 +21,12 @@ pub struct Lease {
 
 /// The lease of the NIC with a MAC, when its switch port answers DHCP.
 pub type Leases = dyn Fn(&str) -> Option<Lease> + Send + Sync;
+
+/// ovn-kubernetes go-controller/pkg/kubevirt (`ARPProxyIPv4`): the link-local address every
+/// KubeVirt VM has as its default gateway, answered by the `arp_proxy` option of the
+/// network's router-type switch port, so that the gateway stays the same wherever the VM
+/// migrates.
+pub const ARP_PROXY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 
 /// ovn-kubernetes dhcp.go: the lease OVN offers, in seconds.
 const LEASE_SECS: u32 = 3500;
@@ -114,7 +120,8 @@ fn frame_to(
     Some(frame)
 }
 
-/// ovn-kubernetes util.IPAddrToHWAddr: a router port's MAC is 0a:58 and its IPv4 address.
+/// ovn-kubernetes util.IPAddrToHWAddr: 0a:58 and the IPv4 address (`ARPProxyMAC` is this of
+/// [`ARP_PROXY`]).
 pub fn router_mac(router: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = router.octets();
     [0x0a, 0x58, a, b, c, d]

@@ -1,6 +1,7 @@
 //! What answers in the real guests' fabric besides the guests: on a primary layer2 UDN, OVN's
-//! logical router port (the gateway a DHCP lease names: its ARP, and the route out of the
-//! cluster) and OVN's native DHCP (dhcp.rs); beyond the gateway, the one host outside the
+//! router-type switch port (its `arp_proxy` answers ARP for the gateway a DHCP lease names,
+//! ovn-kubernetes kubevirt `ComposeARPProxyLSPOption`, and routes out of the cluster) and
+//! OVN's native DHCP (dhcp.rs); beyond the gateway, the one host outside the
 //! cluster (world/external.rs), which answers a TCP connection with the client address it sees
 //! (the node's, after egress SNAT) and closes it.
 //!
@@ -33,46 +34,48 @@ pub struct Services {
 const ISN: u32 = 0x5eed_0000;
 const WINDOW: u16 = 64240;
 
+/// What the services made of a frame: their answers, sent back to its port, and whether the
+/// frame was theirs alone (a DHCP request, or anything for the gateway's MAC), so that no
+/// guest port gets it.
+#[derive(Debug, Default)]
+pub struct Served {
+    pub answers: Vec<Vec<u8>>,
+    pub consumed: bool,
+}
+
 impl Services {
-    /// The frames that answer `frame` from the NIC with `mac`, sent back to its port; empty
-    /// when the fabric's services have nothing to say (the frame is then switched as usual,
-    /// unless [`Services::consumes`] says it was theirs).
-    pub fn answer(&self, mac: &str, frame: &[u8]) -> Vec<Vec<u8>> {
+    /// The services' part in `frame` from the NIC with `mac`; nothing when it is not theirs
+    /// (the frame is then switched as usual).
+    pub fn serve(&self, mac: &str, frame: &[u8]) -> Served {
         if let Some(reply) = dhcp::answer(frame, self.leases.as_ref()) {
-            return vec![reply];
+            return Served {
+                answers: vec![reply],
+                consumed: true,
+            };
         }
-        let Some(lease) = (self.leases)(mac) else {
-            return Vec::new();
+        let (Some(lease), Ok(packet)) = ((self.leases)(mac), SlicedPacket::from_ethernet(frame))
+        else {
+            return Served::default();
         };
-        let Ok(packet) = SlicedPacket::from_ethernet(frame) else {
-            return Vec::new();
-        };
-        match (&packet.net, &packet.transport) {
-            (Some(NetSlice::Arp(arp)), _) => {
+        let router = routed_by(&packet, lease);
+        let answers = match (&packet.net, &packet.transport, router) {
+            (Some(NetSlice::Arp(arp)), _, _) => {
                 arp_reply(&arp.to_packet(), lease).into_iter().collect()
             }
-            (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(tcp)))
-                if to_router(&packet, lease) =>
-            {
+            (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(tcp)), Some(router)) => {
                 let to = IpAddr::V4(ip.header().destination_addr());
                 let client = (source_mac(&packet), ip.header().source_addr());
                 match (self.outside)(mac, to, tcp.destination_port()) {
-                    Some(greeting) => tcp_answer(tcp, lease, client, to, &greeting),
+                    Some(greeting) => tcp_answer(tcp, router, client, to, &greeting),
                     None => Vec::new(),
                 }
             }
             _ => Vec::new(),
-        }
-    }
-
-    /// Whether the frame was for the services only (the gateway's MAC, or a DHCP request):
-    /// no guest port gets it.
-    pub fn consumes(&self, mac: &str, frame: &[u8]) -> bool {
-        let Some(lease) = (self.leases)(mac) else {
-            return false;
         };
-        SlicedPacket::from_ethernet(frame).is_ok_and(|p| to_router(&p, lease))
-            || dhcp::answer(frame, self.leases.as_ref()).is_some()
+        Served {
+            answers,
+            consumed: router.is_some(),
+        }
     }
 }
 
@@ -83,24 +86,41 @@ fn source_mac(packet: &SlicedPacket<'_>) -> [u8; 6] {
     }
 }
 
-fn to_router(packet: &SlicedPacket<'_>, lease: Lease) -> bool {
-    match &packet.link {
-        Some(LinkSlice::Ethernet2(eth)) => eth.destination() == dhcp::router_mac(lease.router),
-        _ => false,
-    }
+/// The addresses the network's routing answers at: the ARP proxy (the DHCP lease's router)
+/// and the layer2 network's gateway router port, the subnet's first address (ovn-kubernetes
+/// util.GetNodeGatewayIfAddr), which a statically configured guest names. Each has the MAC
+/// util.IPAddrToHWAddr gives it.
+fn gateways(lease: Lease) -> [Ipv4Addr; 2] {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(lease.prefix.min(32)))
+        .unwrap_or(0);
+    let first = Ipv4Addr::from((u32::from(lease.address) & mask) + 1);
+    [lease.router, first]
 }
 
-/// The gateway's answer to an ARP request for its address.
+/// The gateway address whose MAC the frame is sent to, if any.
+fn routed_by(packet: &SlicedPacket<'_>, lease: Lease) -> Option<Ipv4Addr> {
+    let Some(LinkSlice::Ethernet2(eth)) = &packet.link else {
+        return None;
+    };
+    let to = eth.destination();
+    gateways(lease)
+        .into_iter()
+        .find(|g| dhcp::router_mac(*g) == to)
+}
+
+/// The gateways' answer to an ARP request for one of their addresses.
 fn arp_reply(request: &etherparse::ArpPacket, lease: Lease) -> Option<Vec<u8>> {
     let asked = ArpEthIpv4Packet::try_from(request.clone()).ok()?;
-    if asked.operation != ArpOperation::REQUEST || asked.target_ipv4_addr() != lease.router {
+    let target = asked.target_ipv4_addr();
+    if asked.operation != ArpOperation::REQUEST || !gateways(lease).contains(&target) {
         return None;
     }
-    let router = dhcp::router_mac(lease.router);
+    let router = dhcp::router_mac(target);
     let reply = ArpEthIpv4Packet {
         operation: ArpOperation::REPLY,
         sender_mac: router,
-        sender_ipv4: lease.router.octets(),
+        sender_ipv4: target.octets(),
         target_mac: asked.sender_mac,
         target_ipv4: asked.sender_ipv4,
     };
@@ -114,7 +134,7 @@ fn arp_reply(request: &etherparse::ArpPacket, lease: Lease) -> Option<Vec<u8>> {
 /// the ACK of it gets the greeting with FIN; the client's FIN gets its ACK.
 fn tcp_answer(
     tcp: &TcpSlice<'_>,
-    lease: Lease,
+    router: Ipv4Addr,
     (client_mac, client): ([u8; 6], Ipv4Addr),
     host: IpAddr,
     greeting: &str,
@@ -140,7 +160,7 @@ fn tcp_answer(
         _ => after(data_len),
     };
     let frame = segment(
-        (lease, client_mac, client, host),
+        (router, client_mac, client, host),
         (tcp.destination_port(), tcp.source_port()),
         (ours, acked),
         flags,
@@ -151,13 +171,13 @@ fn tcp_answer(
 
 /// One segment from the host to the client, through the gateway: `flags` are (SYN, PSH+FIN).
 fn segment(
-    (lease, client_mac, client, host): (Lease, [u8; 6], Ipv4Addr, Ipv4Addr),
+    (router, client_mac, client, host): (Ipv4Addr, [u8; 6], Ipv4Addr, Ipv4Addr),
     (from_port, to_port): (u16, u16),
     (seq, ack): (u32, u32),
     (syn, push_fin): (bool, bool),
     payload: &[u8],
 ) -> Option<Vec<u8>> {
-    let mut builder = PacketBuilder::ethernet2(dhcp::router_mac(lease.router), client_mac)
+    let mut builder = PacketBuilder::ethernet2(dhcp::router_mac(router), client_mac)
         .ipv4(host.octets(), client.octets(), 64)
         .tcp(from_port, to_port, seq, WINDOW)
         .ack(ack);
@@ -178,7 +198,7 @@ mod tests {
 
     const GUEST: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
     const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 100, 0, 3);
-    const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 100, 0, 1);
+    const ROUTER: Ipv4Addr = dhcp::ARP_PROXY;
     const HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
     fn services() -> Services {
@@ -242,9 +262,9 @@ mod tests {
     }
 
     #[test]
-    fn the_gateway_answers_arp_for_its_address_only() {
+    fn the_gateways_answer_arp_for_their_addresses_only() {
         let s = services();
-        let reply = s.answer("02:00:00:00:00:01", &arp_request(ROUTER));
+        let reply = s.serve("02:00:00:00:00:01", &arp_request(ROUTER)).answers;
         let packet = SlicedPacket::from_ethernet(&reply[0]).unwrap();
         let Some(NetSlice::Arp(arp)) = packet.net else {
             panic!("not ARP");
@@ -253,13 +273,19 @@ mod tests {
         assert_eq!(arp.operation, ArpOperation::REPLY);
         assert_eq!(arp.sender_mac, dhcp::router_mac(ROUTER));
         assert_eq!(arp.target_mac, GUEST);
+        // The layer2 network's gateway router port, the subnet's first address, answers too.
+        let first = Ipv4Addr::new(10, 100, 0, 1);
+        let reply = s.serve("02:00:00:00:00:01", &arp_request(first)).answers;
+        let packet = SlicedPacket::from_ethernet(&reply[0]).unwrap();
+        let Some(NetSlice::Arp(arp)) = packet.net else {
+            panic!("not ARP");
+        };
+        let arp = ArpEthIpv4Packet::try_from(arp.to_packet()).unwrap();
+        assert_eq!(arp.sender_mac, dhcp::router_mac(first));
         let other = Ipv4Addr::new(10, 100, 0, 9);
-        assert!(s
-            .answer("02:00:00:00:00:01", &arp_request(other))
-            .is_empty());
-        assert!(s
-            .answer("02:00:00:00:00:09", &arp_request(ROUTER))
-            .is_empty());
+        let served = |mac, frame: &[u8]| s.serve(mac, frame).answers;
+        assert!(served("02:00:00:00:00:01", &arp_request(other)).is_empty());
+        assert!(served("02:00:00:00:00:09", &arp_request(ROUTER)).is_empty());
     }
 
     #[test]
@@ -267,17 +293,18 @@ mod tests {
         let s = services();
         let mac = "02:00:00:00:00:01";
         let syn = from_guest(8080, (100, None), true, false);
-        assert!(s.consumes(mac, &syn));
-        let (is_syn, _, seq, ack, _) = tcp_of(&s.answer(mac, &syn));
+        let served = s.serve(mac, &syn);
+        assert!(served.consumed);
+        let (is_syn, _, seq, ack, _) = tcp_of(&served.answers);
         assert!(is_syn);
         assert_eq!((seq, ack), (ISN, 101));
         let acked = from_guest(8080, (101, Some(ISN + 1)), false, false);
-        let (_, fin, seq, ack, payload) = tcp_of(&s.answer(mac, &acked));
+        let (_, fin, seq, ack, payload) = tcp_of(&s.serve(mac, &acked).answers);
         assert!(fin);
         assert_eq!((seq, ack), (ISN + 1, 101));
         assert_eq!(payload, b"192.168.10.11\n");
         let closing = from_guest(8080, (101, Some(ISN + 16)), false, true);
-        let (_, _, seq, ack, _) = tcp_of(&s.answer(mac, &closing));
+        let (_, _, seq, ack, _) = tcp_of(&s.serve(mac, &closing).answers);
         assert_eq!((seq, ack), (ISN + 16, 102));
     }
 
@@ -285,6 +312,6 @@ mod tests {
     fn a_port_the_host_does_not_serve_gets_no_answer() {
         let s = services();
         let syn = from_guest(9999, (100, None), true, false);
-        assert!(s.answer("02:00:00:00:00:01", &syn).is_empty());
+        assert!(s.serve("02:00:00:00:00:01", &syn).answers.is_empty());
     }
 }

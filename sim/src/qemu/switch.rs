@@ -81,10 +81,11 @@ impl Switch {
         else {
             return false;
         };
-        for answer in services.answer(&mac, frame) {
-            let _ = socket.try_send_to(&answer, &nic);
+        let served = services.serve(&mac, frame);
+        for answer in &served.answers {
+            let _ = socket.try_send_to(answer, &nic);
         }
-        services.consumes(&mac, frame)
+        served.consumed
     }
 
     /// A port for the NIC with `mac`: the switch listens on `switch_end`, and qemu's netdev

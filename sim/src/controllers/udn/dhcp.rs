@@ -16,7 +16,8 @@ use crate::guest::cloudinit::GuestConfig;
 /// base_network_controller_secondary.go `BaseSecondaryNetworkController`) and
 /// go-controller/pkg/kubevirt/dhcp.go
 /// `EnsureDHCPOptionsForLSP`: a VM's port on a primary layer2 UDN gets DHCPv4 options for
-/// the pod annotation's addresses, with the network's gateway as router; OVN's native DHCP
+/// the pod annotation's addresses, with the ARP proxy's link-local address as router (kubevirt
+/// `ARPProxyIPv4`, 169.254.1.1); OVN's native DHCP
 /// offers the port's own address. cloud-init (netplan v2 `ethernets`, rendered to
 /// NetworkManager on RHEL) configures a NIC it describes with its `addresses`, and with DHCP
 /// only when it says `dhcp4: true`; a pod NIC it does not describe stays on the image's
