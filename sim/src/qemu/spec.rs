@@ -13,8 +13,9 @@ const MIB: u64 = 1 << 20;
 
 /// The id of the virtio-mem device that hot-plugged memory comes from.
 pub const VIRTIO_MEM: &str = "virtiomem0";
-/// kubevirt v1.9.0 pkg/virt-launcher/virtwrap/converter/memory.go: virtio-mem's block size,
-/// the 2 MiB hotplug alignment (HotplugBlockAlignmentBytes).
+/// virtio-mem's block size in KubeVirt's domain: the 2 MiB hotplug alignment (kubevirt
+/// pkg/liveupdate/memory/memory.go `HotplugBlockAlignmentBytes`, 0x200000, the block the
+/// converter gives the `<memory model='virtio-mem'>` target).
 const VIRTIO_MEM_BLOCK: &str = "2M";
 
 /// One NIC of the machine, in the VMI's interface order.
