@@ -1,8 +1,10 @@
 //! The real-guest lane (`--guests qemu`): each Linux VMI's guest is a real kernel in a qemu
 //! process (TCG), started, watched and ended by the simulator as virt-launcher does with its
-//! libvirt domain. The emulated guest model stays beside it for what the lane does not make
-//! real yet (the L2 fabric between guests, migrations); the harness's SSH sessions, the guest
-//! agent's connection and what the harness reads in the guest come from the real kernel.
+//! libvirt domain: its migrations, hotplugs and L2 fabric are real. The emulated guest model
+//! stays beside it as the world's record (segments, addresses, migration state) and answers
+//! for what the lane does not make real (guest-to-guest traffic behind masquerade, IPv6 on a
+//! primary UDN, the product-regression faults); the harness's SSH sessions, the guest agent's
+//! connection and what the harness reads in the guest come from the real kernel.
 
 use std::sync::Arc;
 
