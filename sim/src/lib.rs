@@ -147,12 +147,16 @@ impl Sim {
                 .create(kinds::NAMESPACES, namespace, Scope::Main, false)
                 .map_err(|e| SimError::Config(e.to_string()))?;
         }
-        // The harness reads the time scale here to scale its wait budgets, and the router's
+        // The harness reads the time scale here to scale its wait budgets, the router's
         // address to reach routes' hosts (the cluster's wildcard DNS record, see
-        // `monitoring`).
-        let scale = json!({"metadata": {"name": "vstp-sim", "namespace": "kube-system"},
+        // `monitoring`), and what runs the guests (reports name it; the qemu lane's known
+        // flaw is told apart by it).
+        let mut scale = json!({"metadata": {"name": "vstp-sim", "namespace": "kube-system"},
                            "data": {"timeScale": config.time_scale.to_string(),
                                     "routerAddress": router_address.to_string()}});
+        if let Some(guests) = config.world.guests() {
+            scale["data"]["guests"] = json!(guests);
+        }
         store
             .create(kinds::CONFIGMAPS, scale, Scope::Main, false)
             .map_err(|e| SimError::Config(e.to_string()))?;

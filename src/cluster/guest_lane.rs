@@ -92,6 +92,19 @@ impl GuestLane {
     }
 }
 
+/// What runs the guests of a simulator served as a cluster (`vstp sim serve`), as it
+/// publishes in ConfigMap kube-system/vstp-sim; `None` when it does not say (a real
+/// cluster, or an older simulator).
+pub async fn of_served_sim(client: &kube::Client) -> Option<Guests> {
+    let api = super::kinds::CONFIG_MAP.api(client, "kube-system");
+    let map = api.get("vstp-sim").await.ok()?;
+    match map.data["data"]["guests"].as_str()? {
+        "qemu" => Some(Guests::Qemu),
+        "emulated" => Some(Guests::Emulated),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,7 +99,8 @@ pub struct Target {
     pub findings: Findings,
     /// The in-process simulator's seed (`--sim-seed` repeats its timings).
     pub sim_seed: Option<u64>,
-    /// The in-process simulator's guests; `None` on a cluster.
+    /// The simulator's guests (in-process, or as `vstp sim serve` publishes them); `None` on
+    /// a cluster.
     pub sim_guests: Option<Guests>,
     /// The run's bearer token, for routes behind OpenShift's token-checking proxies
     /// (thanos-querier); `None` when the kubeconfig authenticates otherwise.
@@ -153,6 +154,9 @@ impl Target {
         // `vstp sim serve` used as a cluster publishes its clock; a real cluster does not.
         let budgets = Budgets::of_sim(&client).await;
         let simulated = budgets.is_ok();
+        if simulated && sim_guests.is_none() {
+            sim_guests = guest_lane::of_served_sim(&client).await;
+        }
         let mut profile = settings.profile;
         let slack = if profile.slow { 2.0 } else { 1.0 };
         let budgets = budgets.unwrap_or(Budgets::CLUSTER).with_slack(slack);

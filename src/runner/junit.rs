@@ -9,9 +9,11 @@
 
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
-use super::record::{CaseRecord, Outcome};
+use super::record::{Attempt, CaseRecord, Outcome};
 use crate::cluster::guest_lane::Guests;
 use crate::cluster::polarion::PolarionRun;
 use crate::cluster::TargetKind;
@@ -145,6 +147,8 @@ fn test_case(case: &CaseRecord, info: &ReportInfo) -> TestCase {
             st
         }
     };
+    let mut status = status;
+    status.add_reruns(case.earlier.iter().filter_map(rerun));
     let mut tc = TestCase::new(s.trial_name(), status);
     tc.set_classname(format!("{}.{}", s.sig(), s.stp_slug()));
     tc.set_time(elapsed);
@@ -180,6 +184,23 @@ fn guests_of(guests: Guests, os: GuestOs) -> &'static str {
         (Guests::Qemu, GuestOs::Windows) => "emulated (the qemu lane has no Windows image)",
         (Guests::Emulated, _) => "emulated",
     }
+}
+
+/// An earlier attempt as Surefire reports a rerun: `<flakyFailure>` in a case that then
+/// passed, `<rerunFailure>` in one that failed again (`Error` for errors), each with its
+/// message, time and step log.
+fn rerun(attempt: &Attempt) -> Option<TestRerun> {
+    let (kind, message) = match &attempt.outcome {
+        Outcome::Failed(m) => (NonSuccessKind::Failure, m),
+        Outcome::Error(m) | Outcome::Environment(m) => (NonSuccessKind::Error, m),
+        Outcome::Passed | Outcome::Skipped(_) => return None,
+    };
+    let mut run = TestRerun::new(kind);
+    run.set_message(message.as_str()).set_time(attempt.elapsed);
+    if !attempt.log.is_empty() {
+        run.set_system_out(attempt.log.as_str());
+    }
+    Some(run)
 }
 
 fn non_success(kind: NonSuccessKind, message: &str, case: &CaseRecord) -> TestCaseStatus {

@@ -34,6 +34,7 @@ fn record(decl: Declaration, outcome: Outcome) -> CaseRecord {
         log: "a step\n".into(),
         properties: Vec::new(),
         artifacts: PathBuf::from("artifacts"),
+        earlier: Vec::new(),
     }
 }
 
@@ -299,5 +300,56 @@ fn the_run_properties_are_under_testsuites_and_on_every_testsuite() {
             .count(),
         2,
         "on both testsuites: {suites:?}"
+    );
+}
+
+/// A case run twice reports its first attempt as Surefire does: `<flakyFailure>` when the
+/// second passed (the case passes), `<rerunFailure>` next to the `<failure>` when it failed
+/// again; each with the attempt's message and time.
+#[test]
+fn a_rerun_case_reports_its_first_attempt_as_a_flaky_or_rerun_failure() {
+    let first = Attempt {
+        outcome: Outcome::Failed(
+            "SSH timed out\nguest kernel crashed: vm: list_add corruption".into(),
+        ),
+        elapsed: Duration::from_secs(90),
+        log: "boot\nmigrate\n".into(),
+    };
+    let mut passed = record(
+        row("sig-virt/awd.md", 1, "paused").ids(&["CNV-15225"]),
+        Outcome::Passed,
+    );
+    passed.earlier.push(first.clone());
+    let mut failed = record(
+        row("sig-virt/awd.md", 2, "postcopy").ids(&["CNV-15226"]),
+        Outcome::Failed("SSH timed out again".into()),
+    );
+    failed.earlier.push(first);
+    let xml = render_with(&[passed, failed], &PolarionRun::default());
+    let all = elements(&xml);
+    let inside = |case: &str, element: &str| -> Vec<&Element> {
+        let at = all
+            .iter()
+            .position(|e| e.name == "testcase" && e.attr("name").unwrap().ends_with(case))
+            .unwrap();
+        all[at + 1..]
+            .iter()
+            .take_while(|e| e.name != "testcase")
+            .filter(|e| e.name == element)
+            .collect()
+    };
+    let flaky = inside("/paused", "flakyFailure");
+    assert_eq!(flaky.len(), 1, "{xml}");
+    assert!(flaky[0]
+        .attr("message")
+        .unwrap()
+        .contains("list_add corruption"));
+    assert!(inside("/paused", "failure").is_empty(), "{xml}");
+    assert_eq!(inside("/postcopy", "failure").len(), 1, "{xml}");
+    assert_eq!(inside("/postcopy", "rerunFailure").len(), 1, "{xml}");
+    assert_eq!(inside("/postcopy", "flakyFailure").len(), 0, "{xml}");
+    assert!(
+        xml.contains("boot\nmigrate"),
+        "the first attempt's steps are kept: {xml}"
     );
 }

@@ -39,6 +39,15 @@ pub enum State {
     Done { outcome: Outcome, elapsed: Duration },
 }
 
+/// A finished attempt that does not decide the case: the first run of a scenario the runner
+/// ran once more (trial.rs `rerun_reason`).
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+    pub log: String,
+}
+
 #[derive(Clone)]
 pub struct CaseRecord {
     pub planned: Planned,
@@ -48,6 +57,8 @@ pub struct CaseRecord {
     /// What the scenario reported as JUnit properties of its case (ctx.property).
     pub properties: Vec<(String, String)>,
     pub artifacts: PathBuf,
+    /// Attempts before the one `state` holds, oldest first.
+    pub earlier: Vec<Attempt>,
 }
 
 impl CaseRecord {
@@ -85,6 +96,7 @@ impl Recorder {
                 log: String::new(),
                 properties: Vec::new(),
                 artifacts: artifacts_of(p),
+                earlier: Vec::new(),
             })
             .collect();
         Recorder {
@@ -118,6 +130,22 @@ impl Recorder {
             };
             c.state = State::Done { outcome, elapsed };
             c.log = log;
+        });
+    }
+
+    /// Keeps the finished attempt of `name` as an earlier one and starts the next.
+    pub fn rerun(&self, name: &str) {
+        self.update(name, |c| {
+            if let State::Done { outcome, elapsed } = &c.state {
+                c.earlier.push(Attempt {
+                    outcome: outcome.clone(),
+                    elapsed: *elapsed,
+                    log: std::mem::take(&mut c.log),
+                });
+            }
+            c.state = State::Running {
+                since: Instant::now(),
+            };
         });
     }
 

@@ -14,6 +14,7 @@ use super::record::Outcome;
 use super::select::Planned;
 use super::shared::Shared;
 use crate::cluster::budget::{self, Budgets, WaitLedger};
+use crate::cluster::guest_lane::Guests;
 use crate::cluster::TargetKind;
 use crate::ctx::steps::StepLog;
 use crate::ctx::{Ctx, Owned};
@@ -37,20 +38,17 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
         Ok(body) => {
             let _turn = Turn::take(shared, &planned.scenario);
             shared.recorder.start(&name);
-            eprintln!("vstp: started {name}");
-            let log = Arc::new(StepLog::new());
-            let started = std::time::Instant::now();
-            let outcome = execute(shared, planned, body, log.clone());
-            eprintln!(
-                "vstp: {} {name} in {:.2}s{}",
-                verdict(&outcome),
-                started.elapsed().as_secs_f64(),
-                first_line(&outcome)
-            );
-            save_log(shared, &name, &log);
-            shared.recorder.finish(&name, outcome.clone(), log.render());
-            shared.recorder.properties(&name, log.properties());
-            outcome
+            let artifacts = shared.config.artifacts.join(&name);
+            let first = attempt(shared, planned, body.clone(), &artifacts);
+            let interrupted = shared.interruption().is_some();
+            match rerun_reason(shared.sim_guests(), interrupted, &first) {
+                Some(reason) => {
+                    eprintln!("vstp: running {name} once more: {reason}");
+                    shared.recorder.rerun(&name);
+                    attempt(shared, planned, body, &artifacts.join(RERUN_DIR)).outcome
+                }
+                None => first.outcome,
+            }
         }
     };
     match outcome {
@@ -60,6 +58,57 @@ fn run(shared: &Arc<Shared>, planned: &Planned) -> Result<Completion, Failed> {
             Err(message.into())
         }
     }
+}
+
+/// Where a rerun keeps its artifacts, inside the first attempt's folder.
+const RERUN_DIR: &str = "rerun";
+
+/// One run of a scenario's body, recorded and logged, with its artifacts in `artifacts`.
+fn attempt(shared: &Arc<Shared>, planned: &Planned, body: Body, artifacts: &Path) -> Ran {
+    let name = planned.scenario.decl.trial_name();
+    eprintln!("vstp: started {name}");
+    let log = Arc::new(StepLog::new());
+    let started = std::time::Instant::now();
+    let ran = execute(shared, planned, body, log.clone(), artifacts);
+    eprintln!(
+        "vstp: {} {name} in {:.2}s{}",
+        verdict(&ran.outcome),
+        started.elapsed().as_secs_f64(),
+        first_line(&ran.outcome)
+    );
+    save_log(artifacts, &log);
+    shared
+        .recorder
+        .finish(&name, ran.outcome.clone(), log.render());
+    shared.recorder.properties(&name, log.properties());
+    ran
+}
+
+/// Why a failed attempt is run once more, if it is. Only in the in-process simulator's qemu
+/// lane, and only when a guest's kernel crashed: under TCG, qemu's dirty tracking now and then
+/// loses a store a busy guest makes while it migrates, and the target's kernel then dies on
+/// the stale page (README, "Known flaw: busy guests under TCG"). KVM tracks dirty pages in the
+/// host kernel, so on a cluster a guest kernel crash is the product's and is never rerun; nor
+/// is any other failure in the lane.
+fn rerun_reason(guests: Option<Guests>, interrupted: bool, first: &Ran) -> Option<String> {
+    let failed = matches!(
+        first.outcome,
+        Outcome::Failed(_) | Outcome::Error(_) | Outcome::Environment(_)
+    );
+    if !failed || guests != Some(Guests::Qemu) || interrupted {
+        return None;
+    }
+    let crash = first.guest_crashes.first()?;
+    Some(format!(
+        "a guest kernel crashed in the qemu lane ({crash}), which TCG's lost dirty-page \
+         tracking causes; both attempts are in the JUnit"
+    ))
+}
+
+/// How an attempt ended, and which guests' kernels crashed in it.
+struct Ran {
+    outcome: Outcome,
+    guest_crashes: Vec<String>,
 }
 
 /// Why the scenario does not run at all, as its outcome; else its body.
@@ -116,11 +165,17 @@ impl<'a> Turn<'a> {
     }
 }
 
-fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog>) -> Outcome {
+fn execute(
+    shared: &Arc<Shared>,
+    planned: &Planned,
+    body: Body,
+    log: Arc<StepLog>,
+    artifacts: &Path,
+) -> Ran {
     let scenario = &planned.scenario;
     let owned = Arc::new(Owned::default());
     let trial = scenario.decl.trial_name();
-    let artifacts = shared.config.artifacts.join(&trial);
+    let artifacts = artifacts.to_path_buf();
     let connection = shared.connection.clone();
     let ctx = Ctx::new(
         connection.clone(),
@@ -137,7 +192,10 @@ fn execute(shared: &Arc<Shared>, planned: &Planned, body: Body, log: Arc<StepLog
         let mut budgets = Budgets::CLUSTER;
         if let Ok(connected) = connection.get().await {
             if let Some(reason) = connected.target.findings.skip_reason(&needs, os) {
-                return Outcome::Skipped(reason);
+                return Ran {
+                    outcome: Outcome::Skipped(reason),
+                    guest_crashes: Vec::new(),
+                };
             }
             budgets = connected.target.budgets;
         }
@@ -179,19 +237,25 @@ fn made_of(fixed: Option<Duration>, budgets: &Budgets, waits: &WaitLedger) -> St
 }
 
 /// Saves diagnostics when the scenario did not pass, then tears down everything it owns. A
-/// teardown that leaves something behind turns a pass into an error.
-async fn give_back(owned: &Owned, artifacts: &Path, log: &StepLog, outcome: Outcome) -> Outcome {
+/// teardown that leaves something behind turns a pass into an error. A guest kernel crash
+/// the diagnostics found is named in the verdict: it is the first thing to read.
+async fn give_back(owned: &Owned, artifacts: &Path, log: &StepLog, outcome: Outcome) -> Ran {
     let scopes: Vec<_> = owned
         .scopes
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let mut outcome = outcome;
+    let mut guest_crashes = Vec::new();
     if !matches!(outcome, Outcome::Passed | Outcome::Skipped(_)) {
         let transcripts = transcripts(owned);
         for scope in &scopes {
-            let dir = diagnostics::collect(scope, artifacts, &transcripts).await;
-            outcome = outcome.with_note(&format!("diagnostics: {}", dir.display()));
+            let found = diagnostics::collect(scope, artifacts, &transcripts).await;
+            for crash in &found.guest_crashes {
+                outcome = outcome.with_note(&format!("guest kernel crashed: {crash}"));
+            }
+            outcome = outcome.with_note(&format!("diagnostics: {}", found.dir.display()));
+            guest_crashes.extend(found.guest_crashes);
         }
     }
     for scope in scopes.iter().rev() {
@@ -204,7 +268,10 @@ async fn give_back(owned: &Owned, artifacts: &Path, log: &StepLog, outcome: Outc
             };
         }
     }
-    outcome
+    Ran {
+        outcome,
+        guest_crashes,
+    }
 }
 
 /// `guest-<vm>.txt` → the last commands sent to that guest.
@@ -270,15 +337,11 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "non-text panic payload".into())
 }
 
-fn save_log(shared: &Shared, name: &str, log: &StepLog) {
-    let dir = shared.config.artifacts.join(name);
-    let written = std::fs::create_dir_all(&dir)
+fn save_log(dir: &Path, log: &StepLog) {
+    let written = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(dir.join("steps.log"), log.render()));
     if let Err(e) = written {
-        eprintln!(
-            "vstp: cannot write the step log of {name} to {}: {e}",
-            dir.display()
-        );
+        eprintln!("vstp: cannot write the step log to {}: {e}", dir.display());
     }
 }
 
@@ -286,6 +349,32 @@ fn save_log(shared: &Shared, name: &str, log: &StepLog) {
 mod tests {
     use super::*;
     use crate::cluster::Wait;
+
+    fn ran(outcome: Outcome, crashes: &[&str]) -> Ran {
+        Ran {
+            outcome,
+            guest_crashes: crashes.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// Only a failure whose guest kernel crashed, in the simulator's qemu lane, and not while
+    /// the run is being interrupted, runs once more.
+    #[test]
+    fn only_a_guest_kernel_crash_in_the_qemu_lane_is_run_once_more() {
+        let crash = ["vm: [ 22.0] list_add corruption. next->prev should be prev"];
+        let crashed = ran(Outcome::Failed("SSH timed out".into()), &crash);
+        let reason = rerun_reason(Some(Guests::Qemu), false, &crashed).expect("a rerun");
+        assert!(reason.contains("list_add corruption"), "{reason}");
+        assert!(rerun_reason(Some(Guests::Qemu), true, &crashed).is_none());
+        assert!(rerun_reason(Some(Guests::Emulated), false, &crashed).is_none());
+        assert!(rerun_reason(None, false, &crashed).is_none(), "a cluster");
+        let plain = ran(Outcome::Failed("SSH timed out".into()), &[]);
+        assert!(rerun_reason(Some(Guests::Qemu), false, &plain).is_none());
+        let passed = ran(Outcome::Passed, &crash);
+        assert!(rerun_reason(Some(Guests::Qemu), false, &passed).is_none());
+        let error = ran(Outcome::Error("the scenario panicked".into()), &crash);
+        assert!(rerun_reason(Some(Guests::Qemu), false, &error).is_some());
+    }
 
     #[test]
     fn a_budget_that_ran_out_says_what_it_was_made_of() {

@@ -22,6 +22,9 @@ use crate::obj;
 use crate::store::{WatchFilter, WatchStart};
 use crate::world::launcher_log::{self, LogLine};
 
+/// KubeVirt's container that streams the guest's serial console log.
+const SERIAL_LOG_CONTAINER: &str = "guest-console-log";
+
 /// The PodLogOptions of one request.
 #[derive(Clone)]
 struct Options {
@@ -51,7 +54,7 @@ pub fn serve(state: &Arc<ApiState>, t: &Target, call: &Call) -> ApiResult<Respon
         return Ok(text_response(Bytes::new()));
     }
     kubelet_refusal(&pod, &options, call.flag("previous"))?;
-    let lines = launcher_log::lines(&state.store, &pod, &options.container);
+    let lines = log_lines(state, &pod, &options.container);
     let shown = select(&lines, &options);
     let first = render(&shown, &options);
     if !options.follow || terminated(&pod) {
@@ -100,6 +103,26 @@ fn options(call: &Call, pod: &Value) -> ApiResult<Options> {
         limit,
         follow: call.flag("follow"),
     })
+}
+
+/// What `container` of `pod` logged: the serial console for KubeVirt's `guest-console-log`
+/// (the world knows the guest), virt-launcher's own lines otherwise. virt-tail copies the
+/// serial log as it grows, so its lines carry the time the container started.
+fn log_lines(state: &ApiState, pod: &Value, container: &str) -> Vec<LogLine> {
+    if container != SERIAL_LOG_CONTAINER {
+        return launcher_log::lines(&state.store, pod, container);
+    }
+    let text = state
+        .world
+        .serial_log(&state.store, pod)
+        .unwrap_or_default();
+    let started = obj::str_at(pod, "/status/startTime");
+    text.lines()
+        .map(|line| LogLine {
+            timestamp: started.to_string(),
+            text: line.trim_end_matches('\r').to_string(),
+        })
+        .collect()
 }
 
 fn invalid(message: String) -> ApiError {
@@ -239,6 +262,7 @@ fn follow(
     };
     let mut sub = state.store.subscribe(filter, WatchStart::Snapshot)?;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let state = state.clone();
     let store = state.store.clone();
     let (ns, name) = (t.namespace.clone(), t.name.clone());
     tokio::spawn(async move {
@@ -255,7 +279,7 @@ fn follow(
             let Some(pod) = store.get(kinds::PODS, &ns, &name) else {
                 return;
             };
-            let now = launcher_log::lines(&store, &pod, &options.container);
+            let now = log_lines(&state, &pod, &options.container);
             let fresh: Vec<&LogLine> = now.iter().filter(|l| !seen.contains(l)).collect();
             let text = render(
                 &fresh,

@@ -198,6 +198,7 @@ async fn create_launcher_pod(
     loop {
         let vmi = current()?;
         let mut pod = launcher::pod(&vmi, None);
+        super::serial_log::add_sidecar(ctx, &vmi, &mut pod);
         // A render failure is a sync error only: no event (lifecycle.go `sync`).
         if let Err(why) = super::netresources::request(ctx, &vmi, &mut pod) {
             sync_failed(ctx, &vmi, &why);

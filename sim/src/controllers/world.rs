@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::{
     admission, bridge_marker, console, evacuation, kubemacpool, nmstate, portforward, preference,
-    run, subresources, udn, Ctx, State, Virtualization,
+    run, serial_log, subresources, udn, Ctx, State, Virtualization,
 };
 use crate::error::ApiResult;
 use crate::guest::Guests;
@@ -102,6 +102,17 @@ impl World for Virtualization {
             &self.ctx().expect("the world starts before the API serves"),
             forward,
         )
+    }
+
+    fn guests(&self) -> Option<&'static str> {
+        Some(match self.spec.guests.lane() {
+            Some(_) => "qemu",
+            None => "emulated",
+        })
+    }
+
+    fn serial_log(&self, _store: &Store, pod: &Value) -> Option<String> {
+        serial_log::text(self.ctx().as_ref()?, pod)
     }
 
     fn console(

@@ -145,15 +145,8 @@ impl Tty {
         Ok(())
     }
 
-    /// /etc/issue as agetty shows it, then the login prompt.
     fn banner(&self) -> String {
-        let g = lock(&self.guest);
-        format!(
-            "{}\nKernel {} on an x86_64\n\n{} login: ",
-            g.distro.pretty_name,
-            g.distro.kernel_release,
-            short(&g.hostname)
-        )
+        banner(&lock(&self.guest))
     }
 
     fn hostname(&self) -> String {
@@ -247,6 +240,16 @@ fn with_status(statement: &str, status: u32) -> String {
 }
 
 /// The host name up to the first dot, as agetty's `\n` and bash's `\h` show it.
+/// /etc/issue as agetty shows it on `guest`'s serial port, then the login prompt.
+pub fn banner(guest: &super::Guest) -> String {
+    format!(
+        "{}\nKernel {} on an x86_64\n\n{} login: ",
+        guest.distro.pretty_name,
+        guest.distro.kernel_release,
+        short(&guest.hostname)
+    )
+}
+
 fn short(hostname: &str) -> &str {
     hostname.split('.').next().unwrap_or(hostname)
 }

@@ -157,9 +157,14 @@ impl Machine {
         Ok(seen.clone().unwrap_or_default())
     }
 
+    /// Everything the guest printed on its serial console so far (its serial log).
+    pub fn console_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
+    }
+
     /// The last lines the guest printed on its serial console, for error messages.
     pub fn console_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default();
+        let text = self.console_log();
         let lines: Vec<&str> = text.lines().rev().take(8).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
     }

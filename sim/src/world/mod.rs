@@ -82,6 +82,18 @@ pub trait World: Send + Sync + 'static {
         forward: &PortForward<'_>,
     ) -> ApiResult<Box<dyn GuestStream>>;
 
+    /// What runs the guests (`emulated`, `qemu`), published for the harness; `None` for a
+    /// world without guests.
+    fn guests(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// What the guest behind launcher `pod` printed on its serial console, which KubeVirt's
+    /// `guest-console-log` container streams; `None` when the pod has no such log.
+    fn serial_log(&self, _store: &Store, _pod: &Value) -> Option<String> {
+        None
+    }
+
     /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`);
     /// a world without guests serves none.
     fn console(

@@ -106,3 +106,74 @@ async fn logs_of_a_launcher_pod_follow_its_vmi() {
     assert!(at("Domain started.") < at("Initiating live migration."));
     assert!(at("Initiating live migration.") < at("Live migration succeeded."));
 }
+
+/// Applies `vm` (named `name`) and returns its launcher pod once the guest agent is up.
+async fn launcher_of(kc: &Kubeconfig, name: &str, vm: &str) -> String {
+    kubectl_stdin(kc, &["apply", "-f", "-"], Some(vm)).await;
+    let vmi = format!("vmi/{name}");
+    let agent = [
+        "wait",
+        "--for=condition=AgentConnected",
+        &vmi,
+        "--timeout=60s",
+    ];
+    kubectl(kc, &agent).await;
+    let selector = format!("vm.kubevirt.io/name={name}");
+    jsonpath(kc, &["pods", "-l", &selector], "{.items[0].metadata.name}").await
+}
+
+/// KubeVirt's serial console log (kubevirt v1.9.0 serialconsolelog.go): a launcher pod has
+/// the `guest-console-log` native sidecar, and its log is what the guest printed on its serial
+/// port with nobody attached (here the emulated guest's getty banner and login prompt). The
+/// KubeVirt CR's `virtualMachineOptions.disableSerialConsoleLog` turns it off for new
+/// launchers, and a VMI's `logSerialConsole: true` turns it back on for that VMI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guest_console_log_container_streams_what_the_serial_console_printed() {
+    let (sim, _) = common::start_with(
+        vstp_sim::SimConfig::cluster(vstp_sim::world::nodes::ClusterSpec::tidy()).unwrap(),
+    )
+    .await;
+    let kc = Kubeconfig::write(&sim, "serial-log");
+    let pod = launcher_of(&kc, "vm-s", &RUNNING_VM.replace("NAME", "vm-s")).await;
+    let sidecar = jsonpath(
+        &kc,
+        &["pod", &pod],
+        "{.spec.initContainers[0].name} {.spec.initContainers[0].restartPolicy}",
+    )
+    .await;
+    assert_eq!(sidecar, "guest-console-log Always");
+    let log = kubectl(&kc, &["logs", &pod, "-c", "guest-console-log"]).await;
+    assert!(
+        log.contains("Red Hat Enterprise Linux") && log.trim_end().ends_with("login:"),
+        "{log}"
+    );
+
+    let off =
+        r#"{"spec":{"configuration":{"virtualMachineOptions":{"disableSerialConsoleLog":{}}}}}"#;
+    let kv = [
+        "patch",
+        "kubevirt",
+        "kubevirt-kubevirt-hyperconverged",
+        "-n",
+        "openshift-cnv",
+        "--type=merge",
+        "-p",
+        off,
+    ];
+    kubectl(&kc, &kv).await;
+    let quiet = launcher_of(&kc, "vm-q", &RUNNING_VM.replace("NAME", "vm-q")).await;
+    let refused = spawn_kubectl(&kc, &["logs", &quiet, "-c", "guest-console-log"], None).await;
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr)
+                .contains("container guest-console-log is not valid"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let asked = RUNNING_VM
+        .replace("NAME", "vm-a")
+        .replace("devices: {}", "devices: {logSerialConsole: true}");
+    let logged = launcher_of(&kc, "vm-a", &asked).await;
+    let log = kubectl(&kc, &["logs", &logged, "-c", "guest-console-log"]).await;
+    assert!(log.contains("login:"), "{log}");
+}

@@ -52,8 +52,37 @@ pub async fn launcher_logs(scope: &Scope, pods: &[Value], folder: &mut Folder) {
     }
 }
 
-/// `console-<vmi>.log` for every running VMI.
-pub async fn serial_consoles(scope: &Scope, vmis: &[Value], pods: &[Value], folder: &mut Folder) {
+/// What a Linux kernel prints first when it crashes or finds its own memory corrupted
+/// (kernel/panic.c, arch/x86/mm/fault.c `show_fault_oops`, arch/x86/kernel/dumpstack.c,
+/// lib/bug.c, lib/list_debug.c, mm/page_alloc.c `bad_page`).
+const KERNEL_CRASH: [&str; 9] = [
+    "Kernel panic - not syncing",
+    "BUG: kernel NULL pointer dereference",
+    "BUG: unable to handle page fault",
+    "BUG: Bad page state",
+    "kernel BUG at ",
+    "general protection fault",
+    "Oops: ",
+    "list_add corruption",
+    "list_del corruption",
+];
+
+/// The first line of `log` that says its kernel crashed.
+pub fn kernel_crash(log: &str) -> Option<&str> {
+    log.lines()
+        .find(|line| KERNEL_CRASH.iter().any(|sign| line.contains(sign)))
+        .map(str::trim)
+}
+
+/// `console-<vmi>.log` for every running VMI; returns, for each guest whose kernel crashed,
+/// its VMI and the line that says so.
+pub async fn serial_consoles(
+    scope: &Scope,
+    vmis: &[Value],
+    pods: &[Value],
+    folder: &mut Folder,
+) -> Vec<String> {
+    let mut crashed = Vec::new();
     for vmi in vmis {
         let vmi_name = name(vmi);
         let phase = vmi["status"]["phase"].as_str().unwrap_or("unknown");
@@ -66,7 +95,12 @@ pub async fn serial_consoles(scope: &Scope, vmis: &[Value], pods: &[Value], fold
         let file = format!("console-{vmi_name}.log");
         match console_log_pod(vmi, pods) {
             Some(pod) => match container_log(scope, pod, CONSOLE_LOG_CONTAINER).await {
-                Ok(log) => folder.write(&file, &format!("# {pod}/{CONSOLE_LOG_CONTAINER}\n{log}")),
+                Ok(log) => {
+                    if let Some(line) = kernel_crash(&log) {
+                        crashed.push(format!("{vmi_name}: {line}"));
+                    }
+                    folder.write(&file, &format!("# {pod}/{CONSOLE_LOG_CONTAINER}\n{log}"));
+                }
                 Err(e) => folder.error(format!("log of {pod}/{CONSOLE_LOG_CONTAINER}: {e}")),
             },
             None => {
@@ -88,6 +122,7 @@ pub async fn serial_consoles(scope: &Scope, vmis: &[Value], pods: &[Value], fold
             }
         }
     }
+    crashed
 }
 
 /// The running launcher pod of `vmi` when it has the console log container.
@@ -105,4 +140,37 @@ fn console_log_pod<'a>(vmi: &Value, pods: &'a [Value]) -> Option<&'a str> {
             })
         })
         .map(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serial logs of the lane's own guests: a kernel that found its LRU list corrupted after
+    /// a migration, one that followed a NULL pointer, a panic asked for; and a healthy boot.
+    #[test]
+    fn a_kernel_crash_is_found_by_its_first_line() {
+        let corrupted = "[   22.026020] list_add corruption. next->prev should be prev (ffff8b2f41116010), but was fffff82b8037a088. (next=fffff82b8037a048).\r\n[   22.027623] kernel BUG at lib/list_debug.c:27!\r\n";
+        assert_eq!(
+            kernel_crash(corrupted),
+            Some("[   22.026020] list_add corruption. next->prev should be prev (ffff8b2f41116010), but was fffff82b8037a088. (next=fffff82b8037a048).")
+        );
+        let null = "dd: 1+0 records in\n[   18.673725] BUG: kernel NULL pointer dereference, address: 0000000000000000\n";
+        assert_eq!(
+            kernel_crash(null),
+            Some("[   18.673725] BUG: kernel NULL pointer dereference, address: 0000000000000000")
+        );
+        let asked = "[   12.1] sysrq: Trigger a crash\n[   12.1] Kernel panic - not syncing: sysrq triggered crash\n";
+        assert_eq!(
+            kernel_crash(asked),
+            Some("[   12.1] Kernel panic - not syncing: sysrq triggered crash")
+        );
+        let page = "[   24.505838] BUG: Bad page state in process dd  pfn:0e6a3\n";
+        assert_eq!(
+            kernel_crash(page),
+            Some("[   24.505838] BUG: Bad page state in process dd  pfn:0e6a3")
+        );
+        let healthy = "[    1.2] virtio_net virtio0 eth0: renamed\nDebian GNU/Linux 12 vm ttyS0\n\nvm login: ";
+        assert_eq!(kernel_crash(healthy), None);
+    }
 }

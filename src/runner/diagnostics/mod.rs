@@ -37,9 +37,16 @@ const NAMESPACED: [Kind; 10] = [
 /// What was listed, by plural.
 type Listed = BTreeMap<&'static str, Vec<Value>>;
 
-/// Writes the diagnostics of `scope` below `dir`; returns the folder. Objects that cannot be
-/// read are noted in `errors.txt` rather than stopping the collection.
-pub async fn collect(scope: &Scope, dir: &Path, extra: &[(String, String)]) -> PathBuf {
+/// What the diagnostics of a scope found worth saying in the verdict.
+pub struct Collected {
+    pub dir: PathBuf,
+    /// `<vmi>: <line>` for each guest whose serial console shows its kernel crashed.
+    pub guest_crashes: Vec<String>,
+}
+
+/// Writes the diagnostics of `scope` below `dir`. Objects that cannot be read are noted in
+/// `errors.txt` rather than stopping the collection.
+pub async fn collect(scope: &Scope, dir: &Path, extra: &[(String, String)]) -> Collected {
     let dir = dir.join("diagnostics");
     let mut folder = Folder::new(&dir);
     let mut listed = Listed::new();
@@ -67,12 +74,12 @@ pub async fn collect(scope: &Scope, dir: &Path, extra: &[(String, String)]) -> P
     let pods = listed.get(kinds::POD.plural).unwrap_or(&empty);
     let vmis = listed.get(kinds::VMI.plural).unwrap_or(&empty);
     guest::launcher_logs(scope, pods, &mut folder).await;
-    guest::serial_consoles(scope, vmis, pods, &mut folder).await;
+    let guest_crashes = guest::serial_consoles(scope, vmis, pods, &mut folder).await;
     for (name, text) in extra {
         folder.write(name, text);
     }
     folder.finish();
-    dir
+    Collected { dir, guest_crashes }
 }
 
 /// The objects `api` lists, or none with the error noted.

@@ -154,6 +154,7 @@ pub async fn target(
 /// The VMI's launcher pod for this migration, within the VMIM's addedNodeSelector.
 fn create_target_pod(ctx: &Ctx, vmim: &Value, vmi: &Value) -> Result<String, Stop> {
     let mut pod = launcher::pod(vmi, Some((obj::name(vmim), obj::uid(vmim))));
+    crate::controllers::serial_log::add_sidecar(ctx, vmi, &mut pod);
     if let Some(extra) = vmim["spec"]["addedNodeSelector"].as_object() {
         for (k, v) in extra {
             pod["spec"]["nodeSelector"][k] = v.clone();

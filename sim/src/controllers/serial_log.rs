@@ -1,0 +1,134 @@
+//! KubeVirt's serial console log: a launcher pod gets a `guest-console-log` container that
+//! tails the log file virt-launcher writes of serial port 0, so `kubectl logs <pod> -c
+//! guest-console-log` shows what the guest printed there, a kernel panic included, without
+//! anyone having been attached to the console.
+//!
+//! On unless turned off (kubevirt v1.9.0 pkg/virt-controller/services/serialconsolelog.go
+//! `isSerialConsoleLogEnabled`): no serial console (`autoattachSerialConsole: false`) means no
+//! log; the VMI's `logSerialConsole` decides when set; otherwise the KubeVirt CR's
+//! `virtualMachineOptions.disableSerialConsoleLog` being present turns it off
+//! (pkg/virt-config `IsSerialConsoleLogDisabled`). HCO leaves it on by default. The container
+//! is a native sidecar: an init container with `restartPolicy: Always` (template.go
+//! `renderLaunchManifest`), reading `<private dir>/<vmi uid>/virt-serial0-log`.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::launcher::LAUNCHER_IMAGE;
+use super::Ctx;
+use crate::guest;
+use crate::kinds;
+use crate::obj;
+
+pub const CONTAINER: &str = "guest-console-log";
+
+/// virt-launcher's private directory (pkg/util `VirtPrivateDir`).
+const PRIVATE_DIR: &str = "/var/run/kubevirt-private";
+
+/// Whether `vmi`'s launcher logs its serial console, given the cluster's KubeVirt CRs.
+pub fn enabled(vmi: &Value, kubevirt_crs: &[Arc<Value>]) -> bool {
+    let devices = &vmi["spec"]["domain"]["devices"];
+    if devices["autoattachSerialConsole"] == false {
+        return false;
+    }
+    if let Some(asked) = devices["logSerialConsole"].as_bool() {
+        return asked;
+    }
+    !kubevirt_crs.iter().any(|cr| {
+        !cr["spec"]["configuration"]["virtualMachineOptions"]["disableSerialConsoleLog"].is_null()
+    })
+}
+
+/// Adds the `guest-console-log` sidecar to launcher `pod` when `vmi` logs its console.
+pub fn add_sidecar(ctx: &Ctx, vmi: &Value, pod: &mut Value) {
+    if !enabled(vmi, &ctx.list(kinds::KUBEVIRTS, None)) {
+        return;
+    }
+    let file = format!("{PRIVATE_DIR}/{}/virt-serial0-log", obj::uid(vmi));
+    let sidecar = json!({"name": CONTAINER, "image": LAUNCHER_IMAGE,
+        "command": ["/usr/bin/virt-tail"], "args": ["--logfile", file], "restartPolicy": "Always",
+        "volumeMounts": [{"name": "private", "mountPath": PRIVATE_DIR, "readOnly": true}],
+        "resources": {"requests": {"cpu": "5m", "memory": "35M"},
+                      "limits": {"cpu": "15m", "memory": "60M"}}});
+    match pod["spec"]["initContainers"].as_array_mut() {
+        Some(list) => list.push(sidecar),
+        None => pod["spec"]["initContainers"] = json!([sidecar]),
+    }
+}
+
+/// What the serial console of the guest `pod` runs has printed, when `pod` is the launcher
+/// the guest runs in now and has the sidecar. A real guest's is qemu's whole serial log; an
+/// emulated guest printed agetty's banner and login prompt once its OS was up.
+///
+/// Not modelled: the log of a launcher the guest has left (a migration's source), which the
+/// kubelet would still serve until the pod goes; here it is empty.
+pub fn text(ctx: &Ctx, pod: &Value) -> Option<String> {
+    let has_sidecar = pod["spec"]["initContainers"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|c| c["name"] == CONTAINER));
+    if !has_sidecar || obj::str_at(pod, "/status/phase") != "Running" {
+        return None;
+    }
+    let uid = obj::label(pod, "kubevirt.io/created-by")?;
+    let vmi = ctx
+        .list(kinds::VMIS, Some(obj::namespace(pod)))
+        .into_iter()
+        .find(|v| obj::uid(v) == uid)?;
+    let node = obj::str_at(pod, "/spec/nodeName");
+    if node.is_empty() || obj::str_at(&vmi, "/status/nodeName") != node {
+        return Some(String::new());
+    }
+    let guest = ctx.guests.get(uid)?;
+    let g = guest::lock(&guest);
+    Some(match (&g.machine, g.up) {
+        (Some(machine), _) => machine.console_log(),
+        (None, true) => guest::console::banner(&g),
+        (None, false) => String::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vmi(devices: Value) -> Value {
+        json!({"spec": {"domain": {"devices": devices}}})
+    }
+
+    fn cluster(disabled: bool) -> Vec<Arc<Value>> {
+        let options = match disabled {
+            true => json!({"disableSerialConsoleLog": {}}),
+            false => json!({}),
+        };
+        vec![Arc::new(
+            json!({"spec": {"configuration": {"virtualMachineOptions": options}}}),
+        )]
+    }
+
+    /// serialconsolelog_test.go's table: the VMI's serial console first, then its own
+    /// choice, then the cluster's.
+    #[test]
+    fn the_vmi_then_the_cluster_decide_whether_the_console_is_logged() {
+        let cases = [
+            (json!({}), false, true),
+            (json!({}), true, false),
+            (json!({"logSerialConsole": true}), true, true),
+            (json!({"logSerialConsole": false}), false, false),
+            (json!({"autoattachSerialConsole": false}), false, false),
+            (
+                json!({"autoattachSerialConsole": false, "logSerialConsole": true}),
+                false,
+                false,
+            ),
+        ];
+        for (devices, disabled, expected) in cases {
+            assert_eq!(
+                enabled(&vmi(devices.clone()), &cluster(disabled)),
+                expected,
+                "devices {devices}, cluster disabled: {disabled}"
+            );
+        }
+        assert!(enabled(&vmi(json!({})), &[]), "no KubeVirt CR: on");
+    }
+}
