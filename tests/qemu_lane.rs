@@ -170,7 +170,15 @@ fn a_guest_kernel_crash_is_read_off_its_serial_log_and_the_scenario_runs_once_mo
 struct Serving {
     child: std::process::Child,
     qemu: Vec<i32>,
-    _dir: Scratch,
+    /// Its TMPDIR, where the lane keeps its sockets and logs.
+    dir: Scratch,
+}
+
+impl Serving {
+    /// The lane's runtime folder (sim/src/qemu/lane.rs: `vstp-qemu-<pid>` in TMPDIR).
+    fn runtime(&self) -> std::path::PathBuf {
+        self.dir.join(&format!("vstp-qemu-{}", self.child.id()))
+    }
 }
 
 /// How long the VM may take to boot to its agent (a TCG boot takes about ten seconds).
@@ -191,19 +199,12 @@ fn serve_with_a_vm(label: &str) -> Serving {
         ])
         .arg("--kubeconfig-out")
         .arg(&kubeconfig)
+        .env("TMPDIR", dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("vstp sim serve starts");
-    // Its first line says it serves (the kubeconfig is written before).
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(
-        first.starts_with("vstp-sim serving"),
-        "serve said {first:?}"
-    );
-    std::thread::spawn(move || lines.for_each(drop));
+    serving_said_so(&mut child);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(boot_one_vm(&kubeconfig));
     let qemu = qemu_children(child.id());
@@ -212,11 +213,20 @@ fn serve_with_a_vm(label: &str) -> Serving {
         1,
         "one VM, one qemu process of the simulator: {qemu:?}"
     );
-    Serving {
-        child,
-        qemu,
-        _dir: dir,
-    }
+    Serving { child, qemu, dir }
+}
+
+/// Reads serve's first line, which says it serves (the kubeconfig is written before), and
+/// drains the rest.
+fn serving_said_so(child: &mut std::process::Child) {
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        first.starts_with("vstp-sim serving"),
+        "serve said {first:?}"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
 }
 
 async fn boot_one_vm(kubeconfig: &std::path::Path) {
@@ -270,6 +280,8 @@ fn sim_serve_ends_its_qemu_processes_when_stopped_by_sigterm() {
     assert!(status.success(), "serve ended with {status} on SIGTERM");
     let left = still_running(&serving.qemu);
     assert!(left.is_empty(), "qemu {left:?} outlived `vstp sim serve`");
+    let runtime = serving.runtime();
+    assert!(!runtime.exists(), "{} outlived serve", runtime.display());
 }
 
 #[test]
@@ -283,6 +295,22 @@ fn sim_serve_killed_outright_takes_its_qemu_processes_with_it() {
         left.is_empty(),
         "qemu {left:?} outlived a killed `vstp sim serve`"
     );
+    // A killed process cannot tidy up: the next lane removes the folder it left.
+    let runtime = serving.runtime();
+    assert!(runtime.exists(), "{} should be left", runtime.display());
+    let mut next = Command::new(env!("CARGO_BIN_EXE_vstp"))
+        .args(["sim", "serve", "--guests", "qemu", "--tidy"])
+        .arg("--kubeconfig-out")
+        .arg(serving.dir.join("next.kubeconfig"))
+        .env("TMPDIR", serving.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("a second serve starts");
+    serving_said_so(&mut next);
+    let swept = !runtime.exists();
+    signal(next.id(), "TERM");
+    let _ = next.wait();
+    assert!(swept, "the next lane left {} behind", runtime.display());
 }
 
 /// The rows CI runs in the lane: a bridge NAD swap (real frames on two VLANs, a real

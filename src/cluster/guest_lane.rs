@@ -2,6 +2,7 @@
 //! kernels in qemu (`--guests qemu`, `VSTP_GUESTS`, `[sim] guests`), at most
 //! `qemu_processes` at once (`VSTP_QEMU_PROCESSES`, `[sim] qemu_processes`, default 4).
 
+use crate::guest::os::GuestOs;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -49,6 +50,22 @@ pub const MOST_VMS_PER_SCENARIO: usize = 4;
 /// the wait budgets (real durations divided by the scale) must leave room for it: at 10 a
 /// boot's budget is a minute.
 pub const QEMU_TIME_SCALE: f64 = 10.0;
+
+/// Modelled seconds per second of the clock a guest of `os` stamps its output with (a stun
+/// probe's timestamps), given the simulator's guests and time `scale` (`None`: a cluster,
+/// whose scale is 1). An emulated guest stamps the simulator's real time while the world it
+/// models runs `scale` times faster; a real kernel in the qemu lane lives in real time (its
+/// frames, its migration's cutover), so its seconds are seconds. What the control plane adds
+/// to a real guest's gap (a target pod coming up) is compressed by the scale there, so the
+/// lane reads that share of it short.
+pub fn clock_scale(guests: Option<Guests>, os: GuestOs, scale: f64) -> f64 {
+    let real_kernel = guests == Some(Guests::Qemu) && os != GuestOs::Windows;
+    if real_kernel {
+        1.0
+    } else {
+        scale
+    }
+}
 
 impl Default for GuestLane {
     fn default() -> Self {
@@ -111,6 +128,19 @@ mod tests {
 
     fn lane(text: &str) -> Result<GuestLane, String> {
         GuestLane::from_table(toml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn only_a_real_kernels_timestamps_are_read_unscaled() {
+        let cases = [
+            (Some(Guests::Qemu), GuestOs::Rhel, 1.0),
+            (Some(Guests::Qemu), GuestOs::Windows, 10.0),
+            (Some(Guests::Emulated), GuestOs::Rhel, 10.0),
+            (None, GuestOs::Rhel, 10.0),
+        ];
+        for (guests, os, expected) in cases {
+            assert_eq!(clock_scale(guests, os, 10.0), expected, "{guests:?} {os:?}");
+        }
     }
 
     #[test]

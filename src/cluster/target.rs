@@ -11,6 +11,7 @@ use super::kubeconfig;
 use super::preflight::{self, Findings};
 use super::profile::Profile;
 use super::settings;
+use crate::guest::os::GuestOs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +111,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// Modelled seconds per second of the clock a guest of `os` stamps its output with
+    /// ([`guest_lane::clock_scale`]).
+    pub fn guest_clock_scale(&self, os: GuestOs) -> f64 {
+        guest_lane::clock_scale(self.sim_guests, os, self.budgets.scale)
+    }
+
     /// Connects, starting the in-process simulator for `sim`, and runs preflight.
     pub async fn connect(options: &TargetOptions) -> anyhow::Result<Target> {
         let mut sim_seed = None;

@@ -84,12 +84,13 @@ fn attempt(shared: &Arc<Shared>, planned: &Planned, body: Body, artifacts: &Path
     ran
 }
 
-/// Why a failed attempt is run once more, if it is. Only in the in-process simulator's qemu
-/// lane, and only when a guest's kernel crashed: under TCG, qemu's dirty tracking now and then
-/// loses a store a busy guest makes while it migrates, and the target's kernel then dies on
-/// the stale page (README, "Known flaw: busy guests under TCG"). KVM tracks dirty pages in the
-/// host kernel, so on a cluster a guest kernel crash is the product's and is never rerun; nor
-/// is any other failure in the lane.
+/// Why a failed attempt is run once more, if it is. Only in the simulator's qemu lane (in
+/// process, or a served simulator whose ConfigMap says its guests are qemu's), and only when
+/// a guest's kernel crashed: under TCG, qemu's dirty tracking now and then loses a store a
+/// busy guest makes while it migrates, and the target's kernel then dies on the stale page
+/// (README, "Known flaw: busy guests under TCG"). KVM tracks dirty pages in the host kernel,
+/// so on a cluster a guest kernel crash is the product's and is never rerun; nor is any other
+/// failure in the lane.
 fn rerun_reason(guests: Option<Guests>, interrupted: bool, first: &Ran) -> Option<String> {
     let failed = matches!(
         first.outcome,

@@ -278,7 +278,7 @@ impl World {
             Initiator::Server => (&peer.guest, UNDER_TEST),
         };
         let destinations = self.subnet.addresses(host);
-        let scale = self.scope.budgets.scale;
+        let scale = ctx.target().await?.guest_clock_scale(prober.os);
         // Long enough to outlast any migration: the probes are stopped once it is over.
         let deadline = 3600.0;
         let mut probes = Vec::new();
@@ -298,9 +298,9 @@ impl World {
         ));
         let (migrated, phases) = migrate_seeing_phases(vm, variant.target).await?;
         // An observation window, not a wait for state: a gap longer than the threshold that
-        // starts at the end of the migration must still be seen whole.
-        let window = std::time::Duration::from_secs_f64(threshold + 1.0);
-        tokio::time::sleep(self.scope.budgets.window(window)).await;
+        // starts at the end of the migration must still be seen whole, on the prober's clock.
+        let window = std::time::Duration::from_secs_f64((threshold + 1.0) / scale);
+        tokio::time::sleep(window).await;
         ctx.step(format!("{migrated} done"));
         let mut measured = Vec::new();
         for (dst, probe) in destinations.iter().zip(&probes) {

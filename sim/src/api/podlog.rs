@@ -16,14 +16,12 @@ use tokio::sync::mpsc;
 
 use super::path::Target;
 use super::{ApiState, Call};
+use crate::controllers::serial_log;
 use crate::error::{ApiError, ApiResult};
 use crate::kinds;
 use crate::obj;
 use crate::store::{WatchFilter, WatchStart};
 use crate::world::launcher_log::{self, LogLine};
-
-/// KubeVirt's container that streams the guest's serial console log.
-const SERIAL_LOG_CONTAINER: &str = "guest-console-log";
 
 /// The PodLogOptions of one request.
 #[derive(Clone)]
@@ -109,7 +107,7 @@ fn options(call: &Call, pod: &Value) -> ApiResult<Options> {
 /// (the world knows the guest), virt-launcher's own lines otherwise. virt-tail copies the
 /// serial log as it grows, so its lines carry the time the container started.
 fn log_lines(state: &ApiState, pod: &Value, container: &str) -> Vec<LogLine> {
-    if container != SERIAL_LOG_CONTAINER {
+    if container != serial_log::CONTAINER {
         return launcher_log::lines(&state.store, pod, container);
     }
     let text = state

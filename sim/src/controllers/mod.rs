@@ -37,7 +37,7 @@ pub mod policy;
 mod portforward;
 mod preference;
 mod real_guest;
-mod serial_log;
+pub(crate) mod serial_log;
 mod subresources;
 pub mod udn;
 mod updater;

@@ -29,7 +29,9 @@ impl Lane {
     /// when qemu is not installed.
     pub fn new(image: BootImage, max_machines: usize) -> Result<Lane, String> {
         let qemu = find_qemu()?;
-        let runtime = std::env::temp_dir().join(format!("vstp-qemu-{}", std::process::id()));
+        let temp = std::env::temp_dir();
+        sweep_dead_lanes(&temp);
+        let runtime = temp.join(format!("{RUNTIME_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&runtime).map_err(|e| format!("{}: {e}", runtime.display()))?;
         let max_machines = max_machines.max(1);
         Ok(Lane {
@@ -53,6 +55,28 @@ impl Lane {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(dir)
+    }
+}
+
+/// Each lane's folder is `vstp-qemu-<pid>` in the temporary directory.
+const RUNTIME_PREFIX: &str = "vstp-qemu-";
+
+/// Removes the folders of lanes whose process is gone: a simulator killed outright (SIGKILL,
+/// OOM) cannot remove its own, so the next lane does. A folder whose process still runs, or
+/// whose name is not a lane's, stays.
+fn sweep_dead_lanes(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(RUNTIME_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -121,5 +145,22 @@ mod tests {
             Some(7)
         );
         assert_eq!(super::major_version("qemu-img version 10.0.2"), None);
+    }
+
+    #[test]
+    fn a_dead_simulators_folder_is_swept_and_a_living_ones_stays() {
+        let temp = std::env::temp_dir().join(format!("vstp-sweep-test-{}", std::process::id()));
+        // Linux's PID_MAX_LIMIT is 2^22: no process can have this one.
+        let dead = temp.join("vstp-qemu-4194305");
+        let living = temp.join(format!("vstp-qemu-{}", std::process::id()));
+        let not_a_lane = temp.join("vstp-qemu-notes");
+        for dir in [&dead, &living, &not_a_lane] {
+            std::fs::create_dir_all(dir.join("machine")).expect("a folder");
+        }
+        super::sweep_dead_lanes(&temp);
+        let kept = |dir: &std::path::Path| dir.exists();
+        let seen = (kept(&dead), kept(&living), kept(&not_a_lane));
+        let _ = std::fs::remove_dir_all(&temp);
+        assert_eq!(seen, (false, true, true), "(dead, living, not a lane) kept");
     }
 }
