@@ -52,10 +52,11 @@ pub async fn launcher_logs(scope: &Scope, pods: &[Value], folder: &mut Folder) {
     }
 }
 
-/// What a Linux kernel prints first when it crashes or finds its own memory corrupted
-/// (kernel/panic.c, arch/x86/mm/fault.c `show_fault_oops`, arch/x86/kernel/dumpstack.c,
-/// lib/bug.c, lib/list_debug.c, mm/page_alloc.c `bad_page`).
-const KERNEL_CRASH: [&str; 9] = [
+/// What a Linux kernel prints first when it crashes, finds its own memory corrupted, or
+/// finds a CPU stuck in the kernel (kernel/panic.c, arch/x86/mm/fault.c `show_fault_oops`,
+/// arch/x86/kernel/dumpstack.c, lib/bug.c, lib/list_debug.c, mm/page_alloc.c `bad_page`,
+/// kernel/watchdog.c `watchdog_timer_fn`).
+const KERNEL_CRASH: [&str; 10] = [
     "Kernel panic - not syncing",
     "BUG: kernel NULL pointer dereference",
     "BUG: unable to handle page fault",
@@ -65,6 +66,7 @@ const KERNEL_CRASH: [&str; 9] = [
     "Oops: ",
     "list_add corruption",
     "list_del corruption",
+    "BUG: soft lockup",
 ];
 
 /// The first line of `log` that says its kernel crashed.
@@ -169,6 +171,11 @@ mod tests {
         assert_eq!(
             kernel_crash(page),
             Some("[   24.505838] BUG: Bad page state in process dd  pfn:0e6a3")
+        );
+        let stuck = "[   49.379361] watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [dd:186]\n";
+        assert_eq!(
+            kernel_crash(stuck),
+            Some("[   49.379361] watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [dd:186]")
         );
         let healthy = "[    1.2] virtio_net virtio0 eth0: renamed\nDebian GNU/Linux 12 vm ttyS0\n\nvm login: ";
         assert_eq!(kernel_crash(healthy), None);
