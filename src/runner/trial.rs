@@ -86,11 +86,12 @@ fn attempt(shared: &Arc<Shared>, planned: &Planned, body: Body, artifacts: &Path
 
 /// Why a failed attempt is run once more, if it is. Only in the simulator's qemu lane (in
 /// process, or a served simulator whose ConfigMap says its guests are qemu's), and only when
-/// a guest's kernel crashed: under TCG, qemu's dirty tracking now and then loses a store a
-/// busy guest makes while it migrates, and the target's kernel then dies on the stale page
-/// (README, "Known flaw: busy guests under TCG"). KVM tracks dirty pages in the host kernel,
-/// so on a cluster a guest kernel crash is the product's and is never rerun; nor is any other
-/// failure in the lane.
+/// a guest's kernel crashed: under TCG, qemu's dirty tracking has lost stores a busy guest
+/// made while it migrated, and the target's kernel then died on the stale page (README,
+/// "Found by it: qemu's TCG lost a busy guest's stores"; the lane avoids the known cause, and
+/// this is the net for others). KVM tracks dirty pages in the host kernel, so on a cluster a
+/// guest kernel crash is the product's and is never rerun; nor is any other failure in the
+/// lane.
 fn rerun_reason(guests: Option<Guests>, interrupted: bool, first: &Ran) -> Option<String> {
     let failed = matches!(
         first.outcome,
@@ -101,8 +102,8 @@ fn rerun_reason(guests: Option<Guests>, interrupted: bool, first: &Ran) -> Optio
     }
     let crash = first.guest_crashes.first()?;
     Some(format!(
-        "a guest kernel crashed in the qemu lane ({crash}), which TCG's lost dirty-page \
-         tracking causes; both attempts are in the JUnit"
+        "a guest kernel crashed in the qemu lane ({crash}), which TCG's lost \
+         dirty-page tracking can cause; both attempts are in the JUnit"
     ))
 }
 

@@ -11,6 +11,9 @@ use crate::quantity;
 
 const MIB: u64 = 1 << 20;
 
+/// The guest's main RAM backend, named as libvirt names it.
+const MAIN_RAM: &str = "pc.ram";
+
 /// The id of the virtio-mem device that hot-plugged memory comes from.
 pub const VIRTIO_MEM: &str = "virtiomem0";
 /// virtio-mem's block size in KubeVirt's domain: the 2 MiB hotplug alignment (kubevirt
@@ -187,7 +190,7 @@ impl MachineSpec {
             "-name".into(),
             format!("guest={},debug-threads=on", self.name),
             "-machine".into(),
-            "q35,accel=tcg".into(),
+            format!("q35,accel=tcg,memory-backend={MAIN_RAM}"),
             "-cpu".into(),
             "qemu64".into(),
             "-smp".into(),
@@ -201,6 +204,14 @@ impl MachineSpec {
             ),
             "-m".into(),
             self.memory_arg(),
+            // Before any other backend, so that the guest's main RAM is qemu's first RAM
+            // block (ram_addr 0), as libvirt's command line has it (qemuBuildMemoryBackendProps
+            // for "pc.ram"). qemu 10's TCG re-arms dirty tracking after a migration's bitmap
+            // sync at the block's offset within itself, not in ram_addr (ram_addr.h
+            // `cpu_physical_memory_sync_dirty_bitmap`, fast path): with the virtio-mem backend
+            // first, main RAM's stores went untracked, and busy guests died on the target.
+            "-object".into(),
+            format!("memory-backend-ram,id={MAIN_RAM},size={}M", self.memory_mib),
             "-kernel".into(),
             image.kernel.display().to_string(),
             "-initrd".into(),
@@ -344,6 +355,16 @@ mod tests {
         );
         assert!(
             line.contains("-object memory-backend-ram,id=mem-virtiomem0,size=3072M -device virtio-mem-pci,id=virtiomem0,memdev=mem-virtiomem0,block-size=2M,requested-size=0M"),
+            "{line}"
+        );
+        let main_ram = line.find("-object memory-backend-ram,id=pc.ram,size=1024M");
+        let hotplug_ram = line.find("id=mem-virtiomem0");
+        assert!(
+            main_ram.is_some() && main_ram < hotplug_ram,
+            "main RAM must be qemu's first RAM block: {line}"
+        );
+        assert!(
+            line.contains("q35,accel=tcg,memory-backend=pc.ram"),
             "{line}"
         );
         assert!(line.contains("hostfwd=tcp:127.0.0.1:2222-:22"), "{line}");
