@@ -58,7 +58,12 @@ const SIGNATURES: &[(&str, &[&str])] = &[
     ),
     (
         "launcher-pod-killed",
-        &["was replaced: UID", "is failed", "is gone from"],
+        &[
+            "was replaced: UID",
+            "is failed",
+            "failed (phase Failed)",
+            "is gone from",
+        ],
     ),
     (
         "vnic-metric-stale",
