@@ -87,6 +87,15 @@ fn the_awd_row_configured_with_stress_ng_on_an_image_without_it_is_an_environmen
     assert!(!junit.contains("<failure"), "{junit}");
 }
 
+/// The AWD row with the dirtier a settings file names instead of the default one.
+#[test]
+fn the_awd_row_passes_with_the_dd_dirtier_named_in_settings() {
+    let sim = cluster("awd-dd", GuestImage::default());
+    let settings = "[guest]\nrhel_memory_dirtier = \"dd\"\n";
+    let (outcome, junit) = run_with_settings(&sim, row("rhel-paused"), Some(settings));
+    assert_eq!(outcome, Outcome::Passed, "{junit}");
+}
+
 /// The default dirtier, a listener, a client holding a connection to it, and a client whose
 /// connection is refused: that one must be caught when it starts, not later.
 fn tcp_peers(ctx: Ctx) -> BoxFuture<'static, anyhow::Result<()>> {

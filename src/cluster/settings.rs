@@ -72,7 +72,8 @@ struct Guest {
     windows_user: Option<String>,
     windows_password: Option<String>,
     windows_preference: Option<String>,
-    /// "dd" (coreutils, in every RHEL image) or "stress-ng" (the image must have it).
+    /// "python3" (cloud-init's, in every RHEL cloud image), "dd" (coreutils) or "stress-ng"
+    /// (the image must have it).
     rhel_memory_dirtier: Option<String>,
 }
 
@@ -222,12 +223,14 @@ fn build(file: File, source: &str) -> Result<Settings, String> {
             given => given,
         },
         rhel_dirtier: match file.guest.rhel_memory_dirtier.as_deref() {
-            None | Some("dd") => Dirtier::Coreutils,
+            None | Some("python3") => Dirtier::Python,
+            Some("dd") => Dirtier::Coreutils,
             Some("stress-ng") => Dirtier::StressNg,
             Some(other) => {
                 return Err(format!(
-                    "guest.rhel_memory_dirtier = {other:?}: use \"dd\" (coreutils, in every RHEL \
-                     image) or \"stress-ng\" (only where the image has the stress-ng package)"
+                    "guest.rhel_memory_dirtier = {other:?}: use \"python3\" (cloud-init's, in \
+                     every RHEL cloud image), \"dd\" (coreutils) or \"stress-ng\" (only where \
+                     the image has the stress-ng package)"
                 ))
             }
         },
@@ -454,7 +457,9 @@ mod tests {
         assert!(profile.contains("\"standard\" or \"slow\""), "{profile}");
         let dirtier = settings("[guest]\nrhel_memory_dirtier = \"memtester\"").unwrap_err();
         assert!(
-            dirtier.contains("\"dd\"") && dirtier.contains("\"stress-ng\""),
+            ["\"python3\"", "\"dd\"", "\"stress-ng\""]
+                .iter()
+                .all(|name| dirtier.contains(name)),
             "{dirtier}"
         );
     }
@@ -470,13 +475,17 @@ mod tests {
     }
 
     #[test]
-    fn the_rhel_dirtier_is_dd_unless_stress_ng_is_named() {
-        assert_eq!(
-            settings("").unwrap().profile.rhel_dirtier,
-            Dirtier::Coreutils
-        );
-        let s = settings("[guest]\nrhel_memory_dirtier = \"stress-ng\"").unwrap();
-        assert_eq!(s.profile.rhel_dirtier, Dirtier::StressNg);
+    fn the_rhel_dirtier_is_python3_unless_another_is_named() {
+        let named = |name: &str| {
+            settings(&format!("[guest]\nrhel_memory_dirtier = \"{name}\""))
+                .unwrap()
+                .profile
+                .rhel_dirtier
+        };
+        assert_eq!(settings("").unwrap().profile.rhel_dirtier, Dirtier::Python);
+        assert_eq!(named("python3"), Dirtier::Python);
+        assert_eq!(named("dd"), Dirtier::Coreutils);
+        assert_eq!(named("stress-ng"), Dirtier::StressNg);
     }
 
     #[test]

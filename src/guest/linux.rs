@@ -308,21 +308,27 @@ pub fn accepted(out: &Output) -> Result<bool, Unreadable> {
 
 pub use super::os::Dirtier;
 
+/// The page dirtier [`Dirtier::Python`] runs: one line, so a serial console takes it as one
+/// command; no single quote, so `'…'` carries it through the shell.
+const DIRTY_PAGES: &str = include_str!("../../fixtures/guest/programs/dirty_pages.py");
+
 impl Dirtier {
     /// The program that must be on the guest's PATH.
     pub fn program(self) -> &'static str {
         match self {
+            Dirtier::Python => "python3",
             Dirtier::Coreutils => "dd",
             Dirtier::StressNg => "stress-ng",
         }
     }
 
-    /// The command that keeps `megabytes` MiB dirty. dd copies from /dev/urandom: qemu sends
-    /// a page of zeros as a flag (migration/ram.c `save_zero_page`), so rewriting zeros would
+    /// The command that keeps `megabytes` MiB dirty. No byte it writes is zero: qemu sends a
+    /// page of zeros as a flag (migration/ram.c `save_zero_page`), so rewriting zeros would
     /// never slow a migration down (found by the real-guest lane, where such a dirtier let
     /// pre-copy converge).
     pub fn command(self, megabytes: u32) -> String {
         match self {
+            Dirtier::Python => format!("python3 -c '{}' {megabytes}", DIRTY_PAGES.trim_end()),
             Dirtier::Coreutils => format!(
                 "sh -c 'while :; do dd if=/dev/urandom of=/dev/shm/vstp-dirty bs=1M count={megabytes} conv=notrunc status=none; done'"
             ),
@@ -410,5 +416,21 @@ mod exists_tests {
             ping_every("fd00::20".parse().unwrap(), 10, 1),
             "ping -6 -c 10 -i 1 -W 1 fd00::20"
         );
+    }
+}
+
+#[cfg(test)]
+mod dirtier_tests {
+    use super::*;
+
+    /// A second line would reach a serial console as a second command, and a single quote
+    /// would end the shell's quoting early.
+    #[test]
+    fn the_page_dirtier_reaches_python_as_one_quoted_line_with_its_mib() {
+        let command = Dirtier::Python.command(350);
+        let program = DIRTY_PAGES.trim_end();
+        assert_eq!(command, format!("python3 -c '{program}' 350"));
+        assert!(!program.contains(['\n', '\'']), "{program}");
+        assert_eq!(Dirtier::default(), Dirtier::Python);
     }
 }

@@ -13,9 +13,14 @@ pub enum GuestOs {
 /// `guest.rhel_memory_dirtier`; the commands are in guest/linux.rs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Dirtier {
-    /// An endless loop of coreutils' dd rewriting a file on tmpfs (`/dev/shm`): needs nothing
-    /// beyond the image.
+    /// python3 (cloud-init's, in every RHEL cloud image) rewriting one byte of every page of a
+    /// buffer, round after round: one store per page and no system call, so it outruns a
+    /// migration even on a slow vCPU (qemu's TCG, two guests sharing a core).
     #[default]
+    Python,
+    /// An endless loop of coreutils' dd copying /dev/urandom onto a file on tmpfs
+    /// (`/dev/shm`): it pays for random bytes and a system call per MiB, which a slow vCPU
+    /// cannot afford.
     Coreutils,
     /// `stress-ng --vm 1 --vm-keep`: needs the stress-ng package, which a RHEL 9 KVM guest
     /// image does not have.

@@ -84,7 +84,8 @@ impl Guest {
 
     /// Starts a workload that keeps re-writing `megabytes` of memory, so that a live
     /// migration cannot converge by pre-copy alone, and sees it running from a second
-    /// session. Returns its PID. On RHEL it needs nothing beyond the image (coreutils).
+    /// session. Returns its PID. On RHEL it needs nothing beyond the image (python3, which
+    /// cloud-init needs).
     pub async fn start_memory_dirtier(&self, megabytes: u32) -> anyhow::Result<u32> {
         self.start_memory_dirtier_with(linux::Dirtier::default(), megabytes)
             .await

@@ -2,9 +2,9 @@
 //!
 //! Every row starts from the same world: a MigrationPolicy that allows workload disruption,
 //! caps the bandwidth and gives a tight completion timeout, selecting only this scenario's VM;
-//! the VM runs a memory dirtier re-writing memory at about 1 GiB/s, so its migration cannot
-//! converge by pre-copy and must switch to the policy's mode; a sentinel process whose PID
-//! must survive.
+//! the VM runs a memory dirtier re-writing every page of its buffer faster than the policy's
+//! bandwidth can send them, so its migration cannot converge by pre-copy and must switch to
+//! the policy's mode; a sentinel process whose PID must survive.
 
 use std::sync::Arc;
 

@@ -86,8 +86,12 @@ pub fn start_background(guest: &GuestRef, cmd: &Command<'_>) -> u32 {
         return tcp::connect(guest, &line, dst, port, cmd.net);
     }
     let g = &mut lock(guest);
-    let dirty = (cmd.args[0] == "stress-ng").then(|| stress_ng_load(&cmd.args));
-    let pid = g.spawn(&line, dirty.flatten());
+    let dirty = match words[0] {
+        "stress-ng" => stress_ng_load(&cmd.args),
+        "python3" => python_load(&words[1..]),
+        _ => None,
+    };
+    let pid = g.spawn(&line, dirty);
     if let Some(port) = listener_port(&words) {
         // A second listener on the port fails to bind and exits (EADDRINUSE).
         match g.listening_ports().contains(&port) {
@@ -119,8 +123,19 @@ fn listener_port(words: &[&str]) -> Option<u16> {
 
 /// Whether a background python3 exits at once: bad arguments, or something it runs and ends.
 fn python_refusal(words: &[&str]) -> Option<bool> {
+    use python::Python::{DirtyPages, HttpServer};
     (words.first() == Some(&"python3"))
-        .then(|| !matches!(python::parse(&words[1..]), python::Python::HttpServer(_)))
+        .then(|| !matches!(python::parse(&words[1..]), HttpServer(_) | DirtyPages(_)))
+}
+
+/// The page dirtier's load: its MiB, rewritten at [`python::DIRTY_PAGES_RATE`].
+fn python_load(args: &[&str]) -> Option<(f64, f64)> {
+    match python::parse(args) {
+        python::Python::DirtyPages(mib) => {
+            Some((python::DIRTY_PAGES_RATE, f64::from(mib) * quantity::MIB))
+        }
+        _ => None,
+    }
 }
 
 /// `stress-ng --vm N --vm-bytes X --vm-keep`: N workers, each re-writing X bytes as fast as
