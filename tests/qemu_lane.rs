@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use vstp::cluster::NamespaceKind;
+use vstp::cluster::{NamespaceKind, Scope};
 use vstp::ctx::Ctx;
 use vstp::guest::os::GuestOs;
 use vstp::runner::Outcome;
@@ -80,8 +80,67 @@ fn still_running(pids: &[i32]) -> Vec<i32> {
         .collect()
 }
 
-/// Boots a RHEL VM and reads, over SSH, what only the real kernel knows; records the qemu
-/// processes alive meanwhile.
+/// How long a line printed on the serial port may take to reach a follower of its log.
+const FOLLOW_BUDGET: Duration = Duration::from_secs(30);
+
+/// `kubectl logs -f --tail=0 -c guest-console-log` of VM `vm`'s launcher: its lines from now on.
+async fn follow_serial_log(
+    scope: &Scope,
+    vm: &str,
+) -> anyhow::Result<impl futures::Stream<Item = std::io::Result<String>>> {
+    use futures::AsyncBufReadExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, LogParams};
+    let pods: Api<Pod> = Api::namespaced(scope.client().clone(), scope.ns());
+    let listed = pods
+        .list(&ListParams::default().labels(&format!("vm.kubevirt.io/name={vm}")))
+        .await?;
+    let [launcher] = &listed.items[..] else {
+        anyhow::bail!("{} launcher pods for {vm}, not one", listed.items.len());
+    };
+    let name = launcher.metadata.name.clone().unwrap_or_default();
+    let params = LogParams {
+        container: Some("guest-console-log".into()),
+        follow: true,
+        tail_lines: Some(0),
+        ..LogParams::default()
+    };
+    Ok(pods.log_stream(&name, &params).await?.lines())
+}
+
+/// Waits, within [`FOLLOW_BUDGET`], for a followed log to bring a line holding `marker`.
+async fn heard(
+    log: impl futures::Stream<Item = std::io::Result<String>>,
+    marker: &str,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let mut log = std::pin::pin!(log);
+    let mut lines = Vec::new();
+    let found = tokio::time::timeout(FOLLOW_BUDGET, async {
+        while let Some(line) = log.next().await {
+            let line = line?;
+            if line.contains(marker) {
+                return Ok::<bool, std::io::Error>(true);
+            }
+            lines.push(line);
+        }
+        Ok(false)
+    })
+    .await;
+    match found {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => {
+            anyhow::bail!("the followed serial log ended without {marker:?}: {lines:?}")
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => anyhow::bail!(
+            "the followed serial log brought no {marker:?} within {FOLLOW_BUDGET:?}, only {lines:?}"
+        ),
+    }
+}
+
+/// Boots a RHEL VM and reads, over SSH, what only the real kernel knows, and off a follower
+/// of its serial log what it prints there; records the qemu processes alive meanwhile.
 async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()> {
     let scope = ctx.scope(NamespaceKind::Plain).await?;
     let vm = ctx.vm("real", GuestOs::Rhel).await?;
@@ -98,6 +157,11 @@ async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()>
         "eth0 has MAC {mac:?}, the VMI status says {status_mac:?}"
     );
     running.guest.ok("ping -c 1 -W 2 10.0.2.1").await?;
+    let marker = format!("vstp-follow-{}", std::process::id());
+    let log = follow_serial_log(&scope, "real").await?;
+    let print = format!("echo {marker} | sudo tee /dev/ttyS0 >/dev/null");
+    running.guest.ok(&print).await?;
+    heard(log, &marker).await?;
     seen.lock()
         .unwrap()
         .extend(qemu_children(std::process::id()));

@@ -52,13 +52,13 @@ pub fn serve(state: &Arc<ApiState>, t: &Target, call: &Call) -> ApiResult<Respon
         return Ok(text_response(Bytes::new()));
     }
     kubelet_refusal(&pod, &options, call.flag("previous"))?;
-    let lines = log_lines(state, &pod, &options.container);
+    let lines = log_lines(state, &pod, &options.container, options.follow);
     let shown = select(&lines, &options);
     let first = render(&shown, &options);
     if !options.follow || terminated(&pod) {
         return Ok(text_response(Bytes::from(first)));
     }
-    follow(state, t, options, lines, first)
+    follow(state, pod, options, lines, first)
 }
 
 fn options(call: &Call, pod: &Value) -> ApiResult<Options> {
@@ -105,8 +105,9 @@ fn options(call: &Call, pod: &Value) -> ApiResult<Options> {
 
 /// What `container` of `pod` logged: the serial console for KubeVirt's `guest-console-log`
 /// (the world knows the guest), virt-launcher's own lines otherwise. virt-tail copies the
-/// serial log as it grows, so its lines carry the time the container started.
-fn log_lines(state: &ApiState, pod: &Value, container: &str) -> Vec<LogLine> {
+/// serial log as it grows, so its lines carry the time the container started. A follower
+/// gets `complete` lines only: a line still being printed comes once it ends.
+fn log_lines(state: &ApiState, pod: &Value, container: &str, complete: bool) -> Vec<LogLine> {
     if container != serial_log::CONTAINER {
         return launcher_log::lines(&state.store, pod, container);
     }
@@ -114,6 +115,10 @@ fn log_lines(state: &ApiState, pod: &Value, container: &str) -> Vec<LogLine> {
         .world
         .serial_log(&state.store, pod)
         .unwrap_or_default();
+    let text = match complete {
+        true => &text[..text.rfind('\n').map_or(0, |end| end + 1)],
+        false => &text[..],
+    };
     let started = obj::str_at(pod, "/status/startTime");
     text.lines()
         .map(|line| LogLine {
@@ -121,6 +126,16 @@ fn log_lines(state: &ApiState, pod: &Value, container: &str) -> Vec<LogLine> {
             text: line.trim_end_matches('\r').to_string(),
         })
         .collect()
+}
+
+/// The lines of `now` a follower has not had. The serial log only grows, and repeats lines
+/// (prompts, kernel messages), so its new lines are those past the ones seen; the launcher's
+/// lines are told apart by their times.
+fn fresh<'a>(container: &str, seen: &[LogLine], now: &'a [LogLine]) -> Vec<&'a LogLine> {
+    match container == serial_log::CONTAINER {
+        true => now.iter().skip(seen.len()).collect(),
+        false => now.iter().filter(|l| !seen.contains(l)).collect(),
+    }
 }
 
 fn invalid(message: String) -> ApiError {
@@ -243,42 +258,43 @@ fn text_response(body: Bytes) -> Response {
         .expect("static headers are valid")
 }
 
-/// `follow=true`: the log so far, then each new line as the state that writes it changes,
-/// until the container stops (the pod finishes or goes), the client leaves, or the store
-/// disconnects its watchers.
+/// `follow=true`: the log so far, then each new line as the state that writes it changes (or,
+/// for the serial log, as the guest prints), until the container stops (the pod finishes or
+/// goes), the client leaves, or the store disconnects its watchers.
 fn follow(
     state: &Arc<ApiState>,
-    t: &Target,
+    pod: Arc<Value>,
     options: Options,
     seen: Vec<LogLine>,
     first: String,
 ) -> ApiResult<Response> {
+    let (ns, name) = (
+        obj::namespace(&pod).to_string(),
+        obj::name(&pod).to_string(),
+    );
     let filter = WatchFilter {
         kind: kinds::PODS,
-        namespace: Some(t.namespace.clone()),
+        namespace: Some(ns.clone()),
         selectors: Default::default(),
     };
     let mut sub = state.store.subscribe(filter, WatchStart::Snapshot)?;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let state = state.clone();
     let store = state.store.clone();
-    let (ns, name) = (t.namespace.clone(), t.name.clone());
     tokio::spawn(async move {
         if tx.send(Bytes::from(first)).await.is_err() {
             return;
         }
         let mut seen = seen;
+        let mut pod = pod;
         loop {
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = sub.disconnect.changed() => return,
-                received = sub.live.recv() => if received.is_err() { return },
-            }
-            let Some(pod) = store.get(kinds::PODS, &ns, &name) else {
-                return;
+            // Listening before reading: what is printed in between wakes the next round.
+            let grown = match options.container == serial_log::CONTAINER {
+                true => state.world.serial_log_grown(&store, &pod),
+                false => Box::pin(std::future::pending()),
             };
-            let now = log_lines(&state, &pod, &options.container);
-            let fresh: Vec<&LogLine> = now.iter().filter(|l| !seen.contains(l)).collect();
+            let now = log_lines(&state, &pod, &options.container, true);
+            let fresh = fresh(&options.container, &seen, &now);
             let text = render(
                 &fresh,
                 &Options {
@@ -291,10 +307,22 @@ fn follow(
             if !text.is_empty() && tx.send(Bytes::from(text)).await.is_err() {
                 return;
             }
-            seen = now;
+            if now.len() >= seen.len() {
+                seen = now;
+            }
             if terminated(&pod) {
                 return;
             }
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = sub.disconnect.changed() => return,
+                received = sub.live.recv() => if received.is_err() { return },
+                _ = grown => {}
+            }
+            let Some(current) = store.get(kinds::PODS, &ns, &name) else {
+                return;
+            };
+            pod = current;
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::launcher::LAUNCHER_IMAGE;
@@ -64,6 +65,42 @@ pub fn add_sidecar(ctx: &Ctx, vmi: &Value, pod: &mut Value) {
 /// Not modelled: the log of a launcher the guest has left (a migration's source), which the
 /// kubelet would still serve until the pod goes; here it is empty.
 pub fn text(ctx: &Ctx, pod: &Value) -> Option<String> {
+    let guest = match logged_guest(ctx, pod)? {
+        Logged::Here(guest) => guest,
+        Logged::Elsewhere => return Some(String::new()),
+    };
+    let g = guest::lock(&guest);
+    Some(match (&g.machine, g.up) {
+        (Some(machine), _) => machine.console_log(),
+        (None, true) => guest::console::banner(&g),
+        (None, false) => String::new(),
+    })
+}
+
+/// Resolves when the real guest `pod` runs next prints on its serial port (virt-tail follows
+/// the log file with inotify); never for an emulated guest or one that runs elsewhere.
+pub fn grown(ctx: &Ctx, pod: &Value) -> BoxFuture<'static, ()> {
+    let machine = match logged_guest(ctx, pod) {
+        Some(Logged::Here(guest)) => guest::lock(&guest).machine.clone(),
+        _ => None,
+    };
+    match machine {
+        Some(machine) => machine.printed(),
+        None => Box::pin(std::future::pending()),
+    }
+}
+
+/// Where the guest whose console `pod` logs is.
+enum Logged {
+    /// In `pod`: the guest.
+    Here(guest::GuestRef),
+    /// In another launcher (a migration's source or target), or nowhere yet.
+    Elsewhere,
+}
+
+/// The guest `pod` logs the console of; None when `pod` logs no console (no sidecar, not
+/// running, no such VMI or guest).
+fn logged_guest(ctx: &Ctx, pod: &Value) -> Option<Logged> {
     let has_sidecar = pod["spec"]["initContainers"]
         .as_array()
         .is_some_and(|list| list.iter().any(|c| c["name"] == CONTAINER));
@@ -77,15 +114,9 @@ pub fn text(ctx: &Ctx, pod: &Value) -> Option<String> {
         .find(|v| obj::uid(v) == uid)?;
     let node = obj::str_at(pod, "/spec/nodeName");
     if node.is_empty() || obj::str_at(&vmi, "/status/nodeName") != node {
-        return Some(String::new());
+        return Some(Logged::Elsewhere);
     }
-    let guest = ctx.guests.get(uid)?;
-    let g = guest::lock(&guest);
-    Some(match (&g.machine, g.up) {
-        (Some(machine), _) => machine.console_log(),
-        (None, true) => guest::console::banner(&g),
-        (None, false) => String::new(),
-    })
+    ctx.guests.get(uid).map(Logged::Here)
 }
 
 #[cfg(test)]

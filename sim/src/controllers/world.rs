@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
@@ -113,6 +114,13 @@ impl World for Virtualization {
 
     fn serial_log(&self, _store: &Store, pod: &Value) -> Option<String> {
         serial_log::text(self.ctx().as_ref()?, pod)
+    }
+
+    fn serial_log_grown(&self, _store: &Store, pod: &Value) -> BoxFuture<'static, ()> {
+        match self.ctx() {
+            Some(ctx) => serial_log::grown(&ctx, pod),
+            None => Box::pin(std::future::pending()),
+        }
     }
 
     fn console(

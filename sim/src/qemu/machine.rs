@@ -162,6 +162,17 @@ impl Machine {
         std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
     }
 
+    /// Resolves when the guest next prints on its serial console (what it printed is then in
+    /// [`Machine::console_log`]). Never, once qemu is gone.
+    pub fn printed(&self) -> futures::future::BoxFuture<'static, ()> {
+        let mut printed = self.console_out.subscribe();
+        Box::pin(async move {
+            if let Err(broadcast::error::RecvError::Closed) = printed.recv().await {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+
     /// The last lines the guest printed on its serial console, for error messages.
     pub fn console_tail(&self) -> String {
         let text = self.console_log();
@@ -299,7 +310,10 @@ async fn drain(mut console: OwnedReadHalf, log: PathBuf, out: broadcast::Sender<
             break;
         }
         if let Some(f) = file.as_mut() {
+            // tokio's File hands writes to a thread: flushed, the file has the bytes before
+            // anyone hears they were printed.
             let _ = f.write_all(&buf[..n]).await;
+            let _ = f.flush().await;
         }
         let _ = out.send(buf[..n].to_vec());
     }

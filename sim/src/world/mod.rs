@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -92,6 +93,13 @@ pub trait World: Send + Sync + 'static {
     /// `guest-console-log` container streams; `None` when the pod has no such log.
     fn serial_log(&self, _store: &Store, _pod: &Value) -> Option<String> {
         None
+    }
+
+    /// Resolves when `pod`'s serial log may have grown: its real guest printed on its serial
+    /// port. Never for a world without real guests (what an emulated guest prints comes with
+    /// its boot, which changes its VMI).
+    fn serial_log_grown(&self, _store: &Store, _pod: &Value) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
     }
 
     /// Opens the serial console of VMI `namespace/name` (`…/virtualmachineinstances/{name}/console`);
