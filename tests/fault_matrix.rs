@@ -18,9 +18,10 @@ mod catchers;
 #[path = "matrix/signatures.rs"]
 mod signatures;
 
-/// Catalogue runs at once: scenarios mostly wait on the simulated clock, but SSH handshakes
-/// cost CPU, and a 2-core CI machine must not starve them.
-const AT_ONCE: usize = 2;
+/// Catalogue runs at once: scenarios mostly wait on the simulated clock (a run keeps about a
+/// third of a core busy), but SSH handshakes cost CPU, and a 2-core CI machine must not
+/// starve them.
+const AT_ONCE: usize = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Cell {
@@ -216,6 +217,30 @@ fn base_seed() -> u64 {
         .unwrap_or_else(|| std::process::id() as u64 * 7919)
 }
 
+/// Runs the catalogue once per fault, [`AT_ONCE`] at a time, each starting as soon as one
+/// ends; the fault of row `i` gets seed `seed + i`. In row order.
+fn run_all(faults: Vec<String>, seed: u64) -> Vec<(String, u64, FaultRun)> {
+    let rows: Vec<(String, u64)> = faults.into_iter().zip(seed..).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..AT_ONCE {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((fault, seed)) = rows.get(i) else {
+                    return;
+                };
+                let finished = run(fault, *seed);
+                let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+                done.push((i, fault.clone(), *seed, finished));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, ..)| *i);
+    done.into_iter().map(|(_, f, s, r)| (f, s, r)).collect()
+}
+
 #[test]
 fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
     let faults = rows();
@@ -228,32 +253,21 @@ fn every_regression_is_caught_and_no_infrastructure_fault_raises_an_alarm() {
     let mut matrix: BTreeMap<String, BTreeMap<String, Cell>> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut outcomes_dump = String::new();
-    let indexed: Vec<(u64, String)> = (0..).zip(faults).collect();
-    for batch in indexed.chunks(AT_ONCE) {
-        let runs: Vec<_> = batch
-            .iter()
-            .map(|(i, f)| {
-                let (f, seed) = (f.clone(), seed + i);
-                std::thread::spawn(move || (f.clone(), seed, run(&f, seed)))
-            })
-            .collect();
-        for handle in runs {
-            let (fault, seed, done) = handle.join().expect("a catalogue run panicked");
-            for left in done.leftovers {
-                problems.push(format!("{fault:?} (seed {seed}): {left}"));
-            }
-            if let Some(kept) = done.kept {
-                problems.push(format!(
-                    "{fault:?} (seed {seed}): its artifacts and diagnostics are in {}",
-                    kept.display()
-                ));
-            }
-            for (trial, outcome) in &done.outcomes {
-                let line = outcome.replace(['\n', '\t'], " ");
-                outcomes_dump.push_str(&format!("{}\t{trial}\t{line}\n", label(&fault)));
-            }
-            matrix.insert(fault, done.cells);
+    for (fault, seed, done) in run_all(faults, seed) {
+        for left in done.leftovers {
+            problems.push(format!("{fault:?} (seed {seed}): {left}"));
         }
+        if let Some(kept) = done.kept {
+            problems.push(format!(
+                "{fault:?} (seed {seed}): its artifacts and diagnostics are in {}",
+                kept.display()
+            ));
+        }
+        for (trial, outcome) in &done.outcomes {
+            let line = outcome.replace(['\n', '\t'], " ");
+            outcomes_dump.push_str(&format!("{}\t{trial}\t{line}\n", label(&fault)));
+        }
+        matrix.insert(fault, done.cells);
     }
     let table = render(&matrix);
     println!("{table}");
