@@ -83,29 +83,41 @@ fn still_running(pids: &[i32]) -> Vec<i32> {
 /// How long a line printed on the serial port may take to reach a follower of its log.
 const FOLLOW_BUDGET: Duration = Duration::from_secs(30);
 
-/// `kubectl logs -f --tail=0 -c guest-console-log` of VM `vm`'s launcher: its lines from now on.
-async fn follow_serial_log(
-    scope: &Scope,
-    vm: &str,
-) -> anyhow::Result<impl futures::Stream<Item = std::io::Result<String>>> {
-    use futures::AsyncBufReadExt;
-    use k8s_openapi::api::core::v1::Pod;
-    use kube::api::{Api, ListParams, LogParams};
-    let pods: Api<Pod> = Api::namespaced(scope.client().clone(), scope.ns());
-    let listed = pods
-        .list(&ListParams::default().labels(&format!("vm.kubevirt.io/name={vm}")))
+fn pods(scope: &Scope) -> kube::Api<k8s_openapi::api::core::v1::Pod> {
+    kube::Api::namespaced(scope.client().clone(), scope.ns())
+}
+
+/// The launcher pod of VM `vm`, which has one.
+async fn launcher_pod(scope: &Scope, vm: &str) -> anyhow::Result<String> {
+    let selector = format!("vm.kubevirt.io/name={vm}");
+    let listed = pods(scope)
+        .list(&kube::api::ListParams::default().labels(&selector))
         .await?;
     let [launcher] = &listed.items[..] else {
         anyhow::bail!("{} launcher pods for {vm}, not one", listed.items.len());
     };
-    let name = launcher.metadata.name.clone().unwrap_or_default();
-    let params = LogParams {
+    Ok(launcher.metadata.name.clone().unwrap_or_default())
+}
+
+fn serial_log_params() -> kube::api::LogParams {
+    kube::api::LogParams {
         container: Some("guest-console-log".into()),
+        ..Default::default()
+    }
+}
+
+/// `kubectl logs -f --tail=0 -c guest-console-log <pod>`: its lines from now on.
+async fn follow_serial_log(
+    scope: &Scope,
+    pod: &str,
+) -> anyhow::Result<impl futures::Stream<Item = std::io::Result<String>>> {
+    use futures::AsyncBufReadExt;
+    let params = kube::api::LogParams {
         follow: true,
         tail_lines: Some(0),
-        ..LogParams::default()
+        ..serial_log_params()
     };
-    Ok(pods.log_stream(&name, &params).await?.lines())
+    Ok(pods(scope).log_stream(pod, &params).await?.lines())
 }
 
 /// Waits, within [`FOLLOW_BUDGET`], for a followed log to bring a line holding `marker`.
@@ -140,7 +152,8 @@ async fn heard(
 }
 
 /// Boots a RHEL VM and reads, over SSH, what only the real kernel knows, and off a follower
-/// of its serial log what it prints there; records the qemu processes alive meanwhile.
+/// of its serial log what it prints there, which its first launcher still shows once a
+/// migration has moved the guest away; records the qemu processes alive meanwhile.
 async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()> {
     let scope = ctx.scope(NamespaceKind::Plain).await?;
     let vm = ctx.vm("real", GuestOs::Rhel).await?;
@@ -158,10 +171,21 @@ async fn real_kernel(ctx: Ctx, seen: Arc<Mutex<Vec<i32>>>) -> anyhow::Result<()>
     );
     running.guest.ok("ping -c 1 -W 2 10.0.2.1").await?;
     let marker = format!("vstp-follow-{}", std::process::id());
-    let log = follow_serial_log(&scope, "real").await?;
+    let first = launcher_pod(&scope, "real").await?;
+    let log = follow_serial_log(&scope, &first).await?;
     let print = format!("echo {marker} | sudo tee /dev/ttyS0 >/dev/null");
     running.guest.ok(&print).await?;
     heard(log, &marker).await?;
+    let booted = qemu_children(std::process::id());
+    anyhow::ensure!(booted.len() == 1, "one VM, one qemu process: {booted:?}");
+    seen.lock().unwrap().extend(booted);
+    running.migrate().await?;
+    let left = pods(&scope).logs(&first, &serial_log_params()).await?;
+    anyhow::ensure!(
+        left.contains(&marker),
+        "the migration's source {first} no longer shows what the guest printed there: {left:?}"
+    );
+    // The target's, and the source's if it is still ending.
     seen.lock()
         .unwrap()
         .extend(qemu_children(std::process::id()));
@@ -180,7 +204,10 @@ fn a_linux_vm_is_a_real_kernel_reached_over_its_own_sshd_and_its_qemu_ends_with_
     let (outcome, log) = run_one(&sim, with_body(body));
     assert_eq!(outcome, Outcome::Passed, "{log}");
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1, "one VM, one qemu process: {seen:?}");
+    assert!(
+        seen.len() >= 2,
+        "no qemu seen after the migration: {seen:?}"
+    );
     let left = still_running(&seen);
     assert!(
         left.is_empty(),

@@ -141,6 +141,9 @@ pub struct State {
     pub migrations_ended: HashMap<String, tokio::time::Instant>,
     /// VMIs (namespace, name) the workload updater left for want of a free migration slot.
     pub awaiting_slot: HashSet<(String, String)>,
+    /// The serial logs of launchers (by "namespace/pod") a guest has migrated out of: the
+    /// kubelet serves a finished container's log until its pod goes.
+    pub serial_logs_left: HashMap<String, String>,
     /// Non-migratable VMIs (by UID) the `non-migratable-migrated-late` regression will migrate.
     pub migrated_late: HashSet<String>,
     /// DataVolumes (by UID) whose clone runs.

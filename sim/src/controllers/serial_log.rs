@@ -58,23 +58,80 @@ pub fn add_sidecar(ctx: &Ctx, vmi: &Value, pod: &mut Value) {
     }
 }
 
-/// What the serial console of the guest `pod` runs has printed, when `pod` is the launcher
-/// the guest runs in now and has the sidecar. A real guest's is qemu's whole serial log; an
-/// emulated guest printed agetty's banner and login prompt once its OS was up.
-///
-/// Not modelled: the log of a launcher the guest has left (a migration's source), which the
-/// kubelet would still serve until the pod goes; here it is empty.
+/// What the serial console of the guest `pod` runs has printed while `pod` ran it, when `pod`
+/// has the sidecar: a launcher the guest has left keeps what it logged, and one it has not
+/// reached yet has nothing. A real guest's is qemu's serial log; an emulated guest printed
+/// agetty's banner and login prompt once its OS was up, in the launcher it booted in.
 pub fn text(ctx: &Ctx, pod: &Value) -> Option<String> {
+    let key = format!("{}/{}", obj::namespace(pod), obj::name(pod));
+    if let Some(left) = has_sidecar(pod)
+        .then(|| ctx.state().serial_logs_left.get(&key).cloned())
+        .flatten()
+    {
+        return Some(left);
+    }
     let guest = match logged_guest(ctx, pod)? {
         Logged::Here(guest) => guest,
         Logged::Elsewhere => return Some(String::new()),
     };
     let g = guest::lock(&guest);
-    Some(match (&g.machine, g.up) {
+    let booted_here = obj::label(pod, "kubevirt.io/migrationJobUID").is_none();
+    Some(match (&g.machine, g.up && booted_here) {
         (Some(machine), _) => machine.console_log(),
         (None, true) => guest::console::banner(&g),
         (None, false) => String::new(),
     })
+}
+
+/// A guest about to migrate out of its launcher: what that launcher's serial log holds once
+/// it has gone (a real guest's source qemu is held until then, so its log can be read).
+pub struct Leaving {
+    key: String,
+    logged: Option<String>,
+    machine: Option<Arc<crate::qemu::Machine>>,
+}
+
+impl Leaving {
+    /// The guest in launcher `namespace/pod`, before its memory is copied away.
+    pub fn now(ctx: &Ctx, namespace: &str, pod: &str) -> Leaving {
+        let launcher = ctx.get(kinds::PODS, namespace, pod);
+        let machine = match launcher.as_ref().and_then(|p| logged_guest(ctx, p)) {
+            Some(Logged::Here(guest)) => guest::lock(&guest).machine.clone(),
+            _ => None,
+        };
+        Leaving {
+            key: format!("{namespace}/{pod}"),
+            logged: launcher.and_then(|p| text(ctx, &p)),
+            machine,
+        }
+    }
+
+    /// The guest has left: the launcher keeps its log (while the pod exists).
+    pub fn left(self, ctx: &Ctx) {
+        let Some(before) = self.logged else {
+            return;
+        };
+        let log = self.machine.map_or(before, |m| m.console_log());
+        let kept: Vec<String> = ctx.state().serial_logs_left.keys().cloned().collect();
+        let gone: Vec<String> = kept
+            .into_iter()
+            .filter(|key| {
+                key.split_once('/')
+                    .is_none_or(|(ns, name)| ctx.get(kinds::PODS, ns, name).is_none())
+            })
+            .collect();
+        let mut state = ctx.state();
+        for key in gone {
+            state.serial_logs_left.remove(&key);
+        }
+        state.serial_logs_left.insert(self.key, log);
+    }
+}
+
+fn has_sidecar(pod: &Value) -> bool {
+    pod["spec"]["initContainers"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|c| c["name"] == CONTAINER))
 }
 
 /// Resolves when the real guest `pod` runs next prints on its serial port (virt-tail follows
@@ -101,10 +158,7 @@ enum Logged {
 /// The guest `pod` logs the console of; None when `pod` logs no console (no sidecar, not
 /// running, no such VMI or guest).
 fn logged_guest(ctx: &Ctx, pod: &Value) -> Option<Logged> {
-    let has_sidecar = pod["spec"]["initContainers"]
-        .as_array()
-        .is_some_and(|list| list.iter().any(|c| c["name"] == CONTAINER));
-    if !has_sidecar || obj::str_at(pod, "/status/phase") != "Running" {
+    if !has_sidecar(pod) || obj::str_at(pod, "/status/phase") != "Running" {
         return None;
     }
     let uid = obj::label(pod, "kubevirt.io/created-by")?;

@@ -124,9 +124,10 @@ async fn launcher_of(kc: &Kubeconfig, name: &str, vm: &str) -> String {
 
 /// KubeVirt's serial console log (kubevirt v1.9.0 serialconsolelog.go): a launcher pod has
 /// the `guest-console-log` native sidecar, and its log is what the guest printed on its serial
-/// port with nobody attached (here the emulated guest's getty banner and login prompt). The
-/// KubeVirt CR's `virtualMachineOptions.disableSerialConsoleLog` turns it off for new
-/// launchers, and a VMI's `logSerialConsole: true` turns it back on for that VMI.
+/// port with nobody attached (here the emulated guest's getty banner and login prompt), kept
+/// by a migration's source once the guest has left. The KubeVirt CR's
+/// `virtualMachineOptions.disableSerialConsoleLog` turns it off for new launchers, and a
+/// VMI's `logSerialConsole: true` turns it back on for that VMI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guest_console_log_container_streams_what_the_serial_console_printed() {
     let (sim, _) = common::start_with(
@@ -146,6 +147,30 @@ async fn the_guest_console_log_container_streams_what_the_serial_console_printed
     assert!(
         log.contains("Red Hat Enterprise Linux") && log.trim_end().ends_with("login:"),
         "{log}"
+    );
+    // A migration's source keeps what it logged once it has finished; the target logs only
+    // what the guest prints after it arrived (an idle getty prints nothing).
+    let migration = MIGRATION.replace("NAME", "vm-s");
+    kubectl_stdin(&kc, &["apply", "-f", "-"], Some(&migration)).await;
+    let finished = [
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        &format!("pod/{pod}"),
+        "--timeout=60s",
+    ];
+    kubectl(&kc, &finished).await;
+    let left = kubectl(&kc, &["logs", &pod, "-c", "guest-console-log"]).await;
+    assert_eq!(left, log);
+    let on_target = [
+        "pods",
+        "-l",
+        "vm.kubevirt.io/name=vm-s,kubevirt.io/migrationJobUID",
+    ];
+    let target = jsonpath(&kc, &on_target, "{.items[0].metadata.name}").await;
+    let arrived = kubectl(&kc, &["logs", &target, "-c", "guest-console-log"]).await;
+    assert_eq!(
+        arrived, "",
+        "the target {target} logged what the source printed"
     );
 
     let off =

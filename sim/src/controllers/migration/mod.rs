@@ -178,7 +178,9 @@ async fn steps(ctx: &Arc<Ctx>, vmim: &Value, mut abort: Abort) -> Result<(), Sto
     if ctx.faults.has(Fault::LauncherPodKilled) {
         ctx.delete(kinds::PODS, obj::namespace(vmim), &source.pod);
     }
+    let leaving = super::serial_log::Leaving::now(ctx, obj::namespace(vmim), &source.pod);
     transfer::copy_memory(ctx, &vmi, &config, &mut abort).await?;
+    leaving.left(ctx);
     switchover::switch_over(ctx, &vmi, &source.node, &target.node).await;
     complete(
         ctx,
