@@ -7,8 +7,8 @@
 #
 #   ci/qemu-lane.sh [vstp run arguments, e.g. IDs]
 #
-# About 15.5 minutes on 2 cores one scenario at a time, 13.5 at two; 28 minutes on a slower
-# host. Windows rows stay on emulated guests (no image can be had) and the run's report says so.
+# About 15.5 minutes on 2 cores one scenario at a time, 13.5 at two; on a slower host 20.6
+# and 18.4 (2026-12-03, all 31 rows green both ways). Windows rows stay on emulated guests (no image can be had) and the run's report says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh

@@ -307,7 +307,8 @@ fn follow(
             if !text.is_empty() && tx.send(Bytes::from(text)).await.is_err() {
                 return;
             }
-            if now.len() >= seen.len() {
+            // A serial log that shrank is one the guest left: what was seen stays seen.
+            if options.container != serial_log::CONTAINER || now.len() >= seen.len() {
                 seen = now;
             }
             if terminated(&pod) {

@@ -159,7 +159,9 @@ impl Machine {
 
     /// Everything the guest printed on its serial console so far (its serial log).
     pub fn console_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
+        // Bytes, not UTF-8: a guest may print anything, and a write may split a character.
+        let bytes = std::fs::read(self.dir.join("console.log")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Resolves when the guest next prints on its serial console (what it printed is then in
