@@ -84,7 +84,7 @@ pub fn text(ctx: &Ctx, pod: &Value) -> Option<String> {
 }
 
 // kubernetes v1.32 pkg/kubelet/kubelet_pods.go validateContainerLogStatus (a terminated
-// container's log is still served); kubevirt v1.9.0 virt-tail keeps the source's copy
+// container's log is still served, the source launcher's virt-tail output included)
 /// A guest about to migrate out of its launcher: what that launcher's serial log holds once
 /// it has gone (a real guest's source qemu is held until then, so its log can be read).
 pub struct Leaving {
